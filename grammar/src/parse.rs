@@ -1,0 +1,380 @@
+//! Text → parse tree → [`ast::File`], with error recovery.
+//!
+//! pest stops at the first syntax error. To report more than one per run,
+//! the parser restarts after an error at the next line that begins (in
+//! column 1) with a declaration keyword, and parses the rest of the file from
+//! there. Only whole declarations are lost, and the other files of a bundle
+//! are parsed regardless.
+
+use pest::Parser;
+use pest::error::{ErrorVariant, InputLocation};
+
+use crate::ast;
+use crate::diag::Diagnostic;
+use crate::lower::Lowerer;
+use crate::source::{FileId, Span};
+
+mod generated {
+    // The rule enum is generated; its rules are documented in `whistle.pest`.
+    #![allow(missing_docs)]
+
+    /// The pest parser generated from `whistle.pest`.
+    #[derive(pest_derive::Parser)]
+    #[grammar = "whistle.pest"]
+    pub struct WhistleParser;
+}
+
+pub use generated::{Rule, WhistleParser};
+
+/// Deepest nesting of `( [ {` accepted. Deeper input is refused before pest
+/// sees it, so that no input can exhaust the stack.
+pub const MAX_NESTING: usize = 64;
+
+/// Keywords that start a declaration: where recovery may restart.
+const DECL_KEYWORDS: &[&str] = &[
+    "policy",
+    "levels",
+    "department",
+    "grades",
+    "grade",
+    "category",
+    "fallback",
+    "empower",
+    "relieve",
+    "escalate",
+    "threshold",
+    "assess",
+    "target",
+    "test",
+    "calendar",
+];
+
+/// Parses one file. Always returns a tree (possibly partial) and every
+/// diagnostic found.
+pub fn parse_file(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    if let Some(d) = check_nesting(file, text) {
+        return (ast::File::default(), vec![d]);
+    }
+    let mut decls = Vec::new();
+    let mut offset = 0usize;
+    loop {
+        let rest = &text[offset..];
+        match WhistleParser::parse(Rule::file, rest) {
+            Ok(mut pairs) => {
+                let mut low = Lowerer::new(file, offset, &mut diags);
+                if let Some(f) = pairs.next() {
+                    decls.extend(low.file(f).decls);
+                }
+                break;
+            }
+            Err(e) => {
+                let pos = match e.location {
+                    InputLocation::Pos(p) => p,
+                    InputLocation::Span((s, _)) => s,
+                };
+                let at = offset + pos;
+                diags.push(syntax_error(file, text, at, &e.variant));
+                // Keep the declarations that parsed before the error.
+                decls.extend(parse_prefix(file, text, offset, at, &mut diags));
+                match next_restart(text, at, offset) {
+                    Some(next) => offset = next,
+                    None => break,
+                }
+            }
+        }
+    }
+    (ast::File { decls }, diags)
+}
+
+/// Parses the declarations that lie wholly before the error at `err_at`, by
+/// cutting the text at the start of a declaration line before it. The last
+/// such line usually starts the broken declaration, so the one before it is
+/// tried too.
+fn parse_prefix(
+    file: FileId,
+    text: &str,
+    from: usize,
+    err_at: usize,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<ast::Decl> {
+    let cuts: Vec<usize> = line_starts_after(text, from)
+        .take_while(|&s| s <= err_at)
+        .filter(|&s| s > from && is_decl_line(text, s))
+        .collect();
+    for &cut in cuts.iter().rev().take(2) {
+        if let Ok(mut pairs) = WhistleParser::parse(Rule::file, &text[from..cut]) {
+            let mut low = Lowerer::new(file, from, diags);
+            return pairs.next().map(|p| low.file(p).decls).unwrap_or_default();
+        }
+    }
+    Vec::new()
+}
+
+fn is_decl_line(text: &str, at: usize) -> bool {
+    let rest = &text[at..];
+    DECL_KEYWORDS.iter().any(|k| {
+        rest.starts_with(k)
+            && rest[k.len()..]
+                .chars()
+                .next()
+                .is_none_or(|c| c == ' ' || c == '\t' || c == '{' || c == '"')
+    })
+}
+
+fn line_starts_after(text: &str, from: usize) -> impl Iterator<Item = usize> + '_ {
+    std::iter::once(from)
+        .filter(move |&f| f == 0 || text.as_bytes().get(f - 1) == Some(&b'\n'))
+        .chain(
+            text[from..]
+                .match_indices('\n')
+                .map(move |(i, _)| from + i + 1),
+        )
+}
+
+/// The next declaration line starting at or after the line of `err_at`,
+/// strictly after `offset` so that recovery always makes progress.
+fn next_restart(text: &str, err_at: usize, offset: usize) -> Option<usize> {
+    let line_start = text[..err_at].rfind('\n').map_or(0, |i| i + 1);
+    line_starts_after(text, line_start)
+        .filter(|&s| s > offset && s < text.len())
+        .find(|&s| is_decl_line(text, s))
+}
+
+/// Refuses input nested deeper than [`MAX_NESTING`] (strings and comments
+/// do not count).
+fn check_nesting(file: FileId, text: &str) -> Option<Diagnostic> {
+    let mut depth = 0usize;
+    let mut in_str = false;
+    let mut in_comment = false;
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        if in_comment {
+            in_comment = c != '\n';
+            continue;
+        }
+        if in_str {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' | '\n' => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '#' => in_comment = true,
+            '"' => in_str = true,
+            '(' | '[' | '{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(
+                        Diagnostic::error(
+                            "E0002",
+                            Span::new(file, i, i + 1),
+                            format!("brackets nested deeper than {MAX_NESTING} levels"),
+                        )
+                        .with_help("a policy never needs this much nesting; split the condition"),
+                    );
+                }
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn syntax_error(file: FileId, text: &str, at: usize, variant: &ErrorVariant<Rule>) -> Diagnostic {
+    let end = text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
+    let found = describe_found(&text[at..]);
+    let message = match variant {
+        ErrorVariant::ParsingError { positives, .. } if !positives.is_empty() => {
+            let mut names: Vec<&str> = positives.iter().map(|r| rule_name(*r)).collect();
+            names.sort_unstable();
+            names.dedup();
+            format!("expected {}, found {found}", join_or(&names))
+        }
+        ErrorVariant::ParsingError { negatives, .. } if !negatives.is_empty() => {
+            format!("unexpected {found}")
+        }
+        ErrorVariant::CustomError { message } => message.clone(),
+        _ => format!("unexpected {found}"),
+    };
+    let mut d = Diagnostic::error("E0001", Span::new(file, at, end), message);
+    if let Some(h) = hint(variant, &text[at..]) {
+        d = d.with_help(h);
+    }
+    d
+}
+
+fn hint(variant: &ErrorVariant<Rule>, rest: &str) -> Option<String> {
+    let ErrorVariant::ParsingError { positives, .. } = variant else {
+        return None;
+    };
+    if positives.contains(&Rule::rbrace) && is_decl_line(rest, 0) {
+        return Some("a `}` is probably missing before this declaration".into());
+    }
+    if positives.contains(&Rule::ident) && rest.split(|c: char| !c.is_alphanumeric() && c != '_').next().is_some_and(is_keyword) {
+        return Some("this word is a reserved keyword and cannot be used as a name".into());
+    }
+    None
+}
+
+fn is_keyword(word: &str) -> bool {
+    WhistleParser::parse(Rule::keyword, word).is_ok_and(|p| p.as_str().len() == word.len())
+}
+
+fn describe_found(rest: &str) -> String {
+    let Some(c) = rest.chars().next() else {
+        return "end of file".into();
+    };
+    if c == '\n' || c == '\r' {
+        return "end of line".into();
+    }
+    let word: String = rest
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .take(40)
+        .collect();
+    if word.is_empty() {
+        format!("`{c}`")
+    } else {
+        format!("`{word}`")
+    }
+}
+
+fn join_or(names: &[&str]) -> String {
+    match names {
+        [] => "something else".into(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// A rule's name as a policy officer would say it.
+fn rule_name(rule: Rule) -> &'static str {
+    use Rule::*;
+    match rule {
+        EOI => "end of file",
+        ident => "a name",
+        key => "a key",
+        string => "a string",
+        number => "a number",
+        percent => "a percentage",
+        span_of_time | duration => "a duration (`30m`, `2h`, `1d12h`)",
+        date => "a date (`2025-10-01`)",
+        date_range => "a date or date range",
+        time_of_day => "a time of day (`09:00`)",
+        lbrace => "`{`",
+        rbrace => "`}`",
+        lbracket => "`[`",
+        rbracket => "`]`",
+        lparen => "`(`",
+        rparen => "`)`",
+        colon => "`:`",
+        arrow => "`->`",
+        dotdot => "`..`",
+        dash => "`-`",
+        lt => "`<`",
+        cmp_op => "a comparison (`==`, `>=`, ...)",
+        in_op => "`in`",
+        expr | or_expr | and_expr | not_expr | comparison | paren => "a condition",
+        attr_path => "`attr.<field>`",
+        name_ref => "a field or value",
+        boolean => "`true` or `false`",
+        list => "a list `[...]`",
+        json_object => "a JSON object",
+        policy_decl | levels_decl | department_decl | grades_decl | grade_decl | category_decl
+        | fallback_decl | empower_decl | relieve_decl | escalate_decl | threshold_decl
+        | assess_decl | target_decl | test_decl | calendar_decl => "a declaration",
+        policy_version | policy_effective | policy_timezone | policy_calendar => {
+            "a policy item (`version`, `effective`, `timezone`, `calendar`)"
+        }
+        item_lead | item_assist | item_grade | item_limits => {
+            "a category item (`lead`, `assist`, `grade`, `limits`, `level`)"
+        }
+        item_level => "`level`",
+        item_respond => "`respond`",
+        item_resolve => "`resolve`",
+        external => "`external`",
+        when_clause => "`when`",
+        working => "`working`",
+        empower_item => "`resolve`",
+        relieve_item => "`forbid`",
+        escalate_for => "`for`",
+        step | step_at | step_when => "a ladder step (`at P% respond|resolve` or `when`)",
+        clock => "`respond` or `resolve`",
+        action_remind | action_notify | action_raise | action_raise_to | action_whistle => {
+            "an action (`remind`, `notify`, `raise`, `whistle`)"
+        }
+        threshold_metric | threshold_when | threshold_alert => {
+            "a threshold item (`metric`, `when`, `alert`)"
+        }
+        metric_expr | metric_count => "a metric",
+        group_key | group_builtin => "`department`, `category` or a level",
+        assess_item => "a weighted metric (`satisfaction weight 25`)",
+        test_event | test_expect => "`event` or `expect`",
+        expect_entry => "`key: value`",
+        expect_list => "a list `[...]`",
+        cal_week | cal_holiday | cal_workday => "a calendar item (`week`, `holiday`, `workday`)",
+        day_spec => "a weekday (`mon`..`sun`)",
+        interval => "a time interval (`09:00-12:00`)",
+        repeats => "`repeats(...)`",
+        kw_policy => "`policy`",
+        kw_version => "`version`",
+        kw_effective => "`effective`",
+        kw_timezone => "`timezone`",
+        kw_calendar => "`calendar`",
+        kw_levels => "`levels`",
+        kw_department => "`department`",
+        kw_level => "`level`",
+        kw_external => "`external`",
+        kw_grades => "`grades`",
+        kw_grade => "`grade`",
+        kw_respond => "`respond`",
+        kw_resolve => "`resolve`",
+        kw_category => "`category`",
+        kw_lead => "`lead`",
+        kw_assist => "`assist`",
+        kw_when => "`when`",
+        kw_limits => "`limits`",
+        kw_fallback => "`fallback`",
+        kw_empower => "`empower`",
+        kw_relieve => "`relieve`",
+        kw_forbid => "`forbid`",
+        kw_escalate => "`escalate`",
+        kw_at => "`at`",
+        kw_for => "`for`",
+        kw_remind => "`remind`",
+        kw_notify => "`notify`",
+        kw_raise => "`raise`",
+        kw_to => "`to`",
+        kw_whistle => "`whistle`",
+        kw_threshold => "`threshold`",
+        kw_metric => "`metric`",
+        kw_by => "`by`",
+        kw_over => "`over`",
+        kw_alert => "`alert`",
+        kw_assess => "`assess`",
+        kw_weight => "`weight`",
+        kw_target => "`target`",
+        kw_test => "`test`",
+        kw_event => "`event`",
+        kw_expect => "`expect`",
+        kw_week => "`week`",
+        kw_holiday => "`holiday`",
+        kw_workday => "`workday`",
+        kw_working => "`working`",
+        kw_and => "`and`",
+        kw_or => "`or`",
+        kw_not => "`not`",
+        kw_in => "`in`",
+        kw_has => "`has`",
+        kw_true => "`true`",
+        kw_false => "`false`",
+        kw_count => "`count`",
+        kw_repeats => "`repeats`",
+        _ => "something else",
+    }
+}
