@@ -96,8 +96,14 @@ pub fn parse_areas(file: FileId, source: &SourceFile) -> Result<AreaTree, Diagno
         let at = offset_of(source, line, col);
         let message = e.without_snippet().to_string();
         let message = message.lines().next().unwrap_or("invalid YAML").to_string();
-        Diagnostic::error("E0901", Span::new(file, at, at + 1), format!("invalid `areas.yaml`: {message}"))
-            .with_help("see LANGUAGE.md section 9 for the shape: districts → streets → communities → grids")
+        Diagnostic::error(
+            "E0901",
+            Span::new(file, at, at + 1),
+            format!("invalid `areas.yaml`: {message}"),
+        )
+        .with_help(
+            "see LANGUAGE.md section 9 for the shape: districts → streets → communities → grids",
+        )
     })?;
     Ok(tree)
 }
@@ -142,7 +148,15 @@ mod tests {
         let tree = parse_areas(FileId(0), &src).unwrap_or_default();
         let paths: Vec<AreaPath> = tree.paths().collect();
         assert_eq!(paths.len(), 2);
-        assert_eq!(paths[1], ["G010102".to_string(), "C0101".into(), "S01".into(), "D01".into()]);
+        assert_eq!(
+            paths[1],
+            [
+                "G010102".to_string(),
+                "C0101".into(),
+                "S01".into(),
+                "D01".into()
+            ]
+        );
         assert_eq!(tree.counts(), [1, 1, 1, 2]);
     }
 

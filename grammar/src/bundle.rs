@@ -82,9 +82,10 @@ pub fn read_dir(root: &Path) -> Result<Vec<BundleFile>, LoadError> {
     let mut out = Vec::new();
     if meta.is_file() {
         let bytes = read_limited(root)?;
-        let name = root
-            .file_name()
-            .map_or_else(|| "policy.whistle".into(), |n| n.to_string_lossy().into_owned());
+        let name = root.file_name().map_or_else(
+            || "policy.whistle".into(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         out.push(BundleFile { path: name, bytes });
         return Ok(out);
     }
@@ -94,7 +95,9 @@ pub fn read_dir(root: &Path) -> Result<Vec<BundleFile>, LoadError> {
         for entry in entries {
             let entry = entry.map_err(|e| LoadError::Io(dir.clone(), e))?;
             let path = entry.path();
-            let ft = entry.file_type().map_err(|e| LoadError::Io(path.clone(), e))?;
+            let ft = entry
+                .file_type()
+                .map_err(|e| LoadError::Io(path.clone(), e))?;
             let rel = relative(root, &path);
             // Editors leave hidden swap and backup files; they are not policy.
             if rel.split('/').any(|c| c.starts_with('.')) {
@@ -157,7 +160,9 @@ pub fn from_files(mut files: Vec<BundleFile>) -> Bundle {
         hash: content_hash(&files),
         ..Bundle::default()
     };
-    let (policy, extra): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| f.path.ends_with(".whistle"));
+    let (policy, extra): (Vec<_>, Vec<_>) = files
+        .into_iter()
+        .partition(|f| f.path.ends_with(".whistle"));
     for f in policy {
         let Some((id, text)) = add_text(&mut b, f) else {
             continue;
@@ -171,7 +176,9 @@ pub fn from_files(mut files: Vec<BundleFile>) -> Bundle {
         let Some((id, _)) = add_text(&mut b, f) else {
             continue;
         };
-        let Some(src) = b.sources.get(id) else { continue };
+        let Some(src) = b.sources.get(id) else {
+            continue;
+        };
         if is_areas {
             b.areas_file = Some(id);
             match parse_areas(id, src) {
@@ -214,11 +221,20 @@ pub fn from_files(mut files: Vec<BundleFile>) -> Bundle {
 fn add_text(b: &mut Bundle, f: BundleFile) -> Option<(FileId, String)> {
     if f.bytes.len() > MAX_FILE_BYTES {
         let id = b.sources.add(SourceFile::new(f.path.clone(), ""));
-        b.diagnostics.push(Diagnostic::error(
-            "E0002",
-            Span::new(id, 0, 0),
-            format!("`{}` is larger than {} MiB", f.path, MAX_FILE_BYTES / (1024 * 1024)),
-        ).with_help("a policy file is text of a few hundred kilobytes at most; is this the right file?"));
+        b.diagnostics.push(
+            Diagnostic::error(
+                "E0002",
+                Span::new(id, 0, 0),
+                format!(
+                    "`{}` is larger than {} MiB",
+                    f.path,
+                    MAX_FILE_BYTES / (1024 * 1024)
+                ),
+            )
+            .with_help(
+                "a policy file is text of a few hundred kilobytes at most; is this the right file?",
+            ),
+        );
         return None;
     }
     match String::from_utf8(f.bytes) {
@@ -232,11 +248,14 @@ fn add_text(b: &mut Bundle, f: BundleFile) -> Option<(FileId, String)> {
             // Keep the valid prefix so the diagnostic can show the line.
             let prefix = String::from_utf8_lossy(&bytes[..valid]).into_owned();
             let id = b.sources.add(SourceFile::new(f.path.clone(), prefix));
-            b.diagnostics.push(Diagnostic::error(
-                "E0002",
-                Span::new(id, valid, valid),
-                format!("`{}` is not valid UTF-8 (at byte {valid})", f.path),
-            ).with_help("policy files are UTF-8 text; re-save the file as UTF-8"));
+            b.diagnostics.push(
+                Diagnostic::error(
+                    "E0002",
+                    Span::new(id, valid, valid),
+                    format!("`{}` is not valid UTF-8 (at byte {valid})", f.path),
+                )
+                .with_help("policy files are UTF-8 text; re-save the file as UTF-8"),
+            );
             None
         }
     }
@@ -267,13 +286,22 @@ mod tests {
 
     #[test]
     fn files_are_taken_in_byte_order_and_hashed_stably() {
-        let a = from_files(vec![file("b.whistle", "levels a < b"), file("a.whistle", "grades x")]);
+        let a = from_files(vec![
+            file("b.whistle", "levels a < b"),
+            file("a.whistle", "grades x"),
+        ]);
         let names: Vec<&str> = a.sources.iter().map(|(_, f)| f.name.as_str()).collect();
         assert_eq!(names, ["a.whistle", "b.whistle"]);
-        let b = from_files(vec![file("a.whistle", "grades x"), file("b.whistle", "levels a < b")]);
+        let b = from_files(vec![
+            file("a.whistle", "grades x"),
+            file("b.whistle", "levels a < b"),
+        ]);
         assert_eq!(a.hash, b.hash);
         assert!(a.hash.starts_with("sha256:") && a.hash.len() == 71);
-        let c = from_files(vec![file("a.whistle", "grades y"), file("b.whistle", "levels a < b")]);
+        let c = from_files(vec![
+            file("a.whistle", "grades y"),
+            file("b.whistle", "levels a < b"),
+        ]);
         assert_ne!(a.hash, c.hash);
     }
 

@@ -158,7 +158,9 @@ fn snippet(out: &mut String, span: Span, sources: &SourceMap, p: &Paint, hue: &s
     let lc = file.line_col(span.start);
     let line = file.line_text(lc.line);
     let line_start = file.line_start(lc.line).unwrap_or(0) as usize;
-    let start = (span.start as usize).saturating_sub(line_start).min(line.len());
+    let start = (span.start as usize)
+        .saturating_sub(line_start)
+        .min(line.len());
     let end = (span.end as usize)
         .saturating_sub(line_start)
         .clamp(start, line.len());
@@ -266,7 +268,10 @@ mod tests {
     #[test]
     fn renders_header_line_source_and_caret() {
         let mut map = SourceMap::new();
-        let id = map.add(SourceFile::new("c.whistle", "category x {\n  lead 城管x\n}\n"));
+        let id = map.add(SourceFile::new(
+            "c.whistle",
+            "category x {\n  lead 城管x\n}\n",
+        ));
         // `城管x` starts at byte 20 and is 7 bytes long.
         let d = Diagnostic::error("E0102", Span::new(id, 20, 27), "unknown department `城管x`")
             .with_help("declare it with `department`");

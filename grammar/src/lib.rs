@@ -24,6 +24,7 @@ pub mod areas;
 pub mod ast;
 pub mod bundle;
 pub mod diag;
+pub mod fmt;
 mod lower;
 pub mod parse;
 pub mod source;

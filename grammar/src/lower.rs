@@ -96,7 +96,9 @@ fn is_noise(rule: Rule) -> bool {
 }
 
 fn parts(pair: P<'_>) -> Vec<P<'_>> {
-    pair.into_inner().filter(|p| !is_noise(p.as_rule())).collect()
+    pair.into_inner()
+        .filter(|p| !is_noise(p.as_rule()))
+        .collect()
 }
 
 impl<'d> Lowerer<'d> {
@@ -369,7 +371,9 @@ impl<'d> Lowerer<'d> {
         } else {
             Clock::Resolve
         };
-        let d = parts(p).into_iter().find(|i| i.as_rule() == Rule::duration)?;
+        let d = parts(p)
+            .into_iter()
+            .find(|i| i.as_rule() == Rule::duration)?;
         Some(Limit {
             clock,
             duration: self.duration(d),
@@ -535,7 +539,9 @@ impl<'d> Lowerer<'d> {
                 Trigger::At { percent, clock }
             }
             _ => {
-                let e = parts(trig).into_iter().find(|i| i.as_rule() == Rule::expr)?;
+                let e = parts(trig)
+                    .into_iter()
+                    .find(|i| i.as_rule() == Rule::expr)?;
                 Trigger::When(self.expr(e))
             }
         };
@@ -556,7 +562,9 @@ impl<'d> Lowerer<'d> {
             Rule::action_notify => Action::Notify(self.ident(it.first()?), span),
             Rule::action_raise_to => Action::RaiseTo(self.ident(it.first()?), span),
             Rule::action_raise => Action::Raise(self.number(it.first()?), span),
-            Rule::action_whistle => Action::Whistle(it.iter().map(|i| self.ident(i)).collect(), span),
+            Rule::action_whistle => {
+                Action::Whistle(it.iter().map(|i| self.ident(i)).collect(), span)
+            }
             _ => return None,
         })
     }
@@ -632,7 +640,9 @@ impl<'d> Lowerer<'d> {
 
     fn assess(&mut self, p: P<'_>, span: Span) -> AssessDecl {
         let mut it = parts(p).into_iter();
-        let by = it.next().map_or(GroupKey::Department(span), |k| self.group_key(&k));
+        let by = it
+            .next()
+            .map_or(GroupKey::Department(span), |k| self.group_key(&k));
         let weights = it
             .filter_map(|w| {
                 let wspan = self.span(&w);
@@ -728,7 +738,9 @@ impl<'d> Lowerer<'d> {
         let v = it.next()?;
         let vspan = self.span(&v);
         let value = match v.as_rule() {
-            Rule::expect_list => ExpectValue::List(parts(v).iter().map(|i| self.ident(i)).collect(), vspan),
+            Rule::expect_list => {
+                ExpectValue::List(parts(v).iter().map(|i| self.ident(i)).collect(), vspan)
+            }
             Rule::boolean => ExpectValue::Bool(v.as_str() == "true", vspan),
             Rule::string => ExpectValue::Str(self.string(&v)),
             Rule::number => ExpectValue::Number(self.number(&v)),
@@ -876,7 +888,12 @@ impl<'d> Lowerer<'d> {
             let negated = op.as_str().starts_with("not");
             let list = it
                 .next()
-                .map(|l| parts(l).into_iter().filter_map(|o| self.operand(o)).collect())
+                .map(|l| {
+                    parts(l)
+                        .into_iter()
+                        .filter_map(|o| self.operand(o))
+                        .collect()
+                })
                 .unwrap_or_default();
             ExprKind::In { lhs, negated, list }
         } else {

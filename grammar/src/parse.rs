@@ -215,7 +215,12 @@ fn hint(variant: &ErrorVariant<Rule>, rest: &str) -> Option<String> {
     if positives.contains(&Rule::rbrace) && is_decl_line(rest, 0) {
         return Some("a `}` is probably missing before this declaration".into());
     }
-    if positives.contains(&Rule::ident) && rest.split(|c: char| !c.is_alphanumeric() && c != '_').next().is_some_and(is_keyword) {
+    if positives.contains(&Rule::ident)
+        && rest
+            .split(|c: char| !c.is_alphanumeric() && c != '_')
+            .next()
+            .is_some_and(is_keyword)
+    {
         return Some("this word is a reserved keyword and cannot be used as a name".into());
     }
     None

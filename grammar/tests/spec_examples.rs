@@ -103,7 +103,11 @@ fn parse(text: &str) -> whistle_grammar::bundle::Bundle {
 #[test]
 fn the_spec_examples_parse_without_diagnostics() {
     let b = parse(SPEC);
-    assert!(b.diagnostics.is_empty(), "{}", render(&b.diagnostics, &b.sources, false));
+    assert!(
+        b.diagnostics.is_empty(),
+        "{}",
+        render(&b.diagnostics, &b.sources, false)
+    );
     let decls = &b.files[0].1.decls;
     assert_eq!(decls.len(), 21);
 }
@@ -120,14 +124,22 @@ fn a_category_lowers_item_by_item_with_spans() {
             _ => None,
         })
         .expect("fire_lane is there");
-    assert_eq!(cat.display.as_ref().map(|s| s.value.as_str()), Some("消防通道堵塞"));
+    assert_eq!(
+        cat.display.as_ref().map(|s| s.value.as_str()),
+        Some("消防通道堵塞")
+    );
     assert_eq!(cat.items.len(), 8);
     let CategoryItem::Assist(depts, Some(cond), span) = &cat.items[2] else {
         panic!("third item is a conditional assist: {:?}", cat.items[2]);
     };
     assert_eq!(depts[0].name, "police");
     assert_eq!(b.sources.location(*span), "spec.whistle:23:3");
-    let ExprKind::Cmp { lhs: Operand::Attr(path, _), op: CmpOp::Gt, rhs: Operand::Lit(Literal::Number(n)) } = &cond.kind else {
+    let ExprKind::Cmp {
+        lhs: Operand::Attr(path, _),
+        op: CmpOp::Gt,
+        rhs: Operand::Lit(Literal::Number(n)),
+    } = &cond.kind
+    else {
         panic!("a comparison: {cond:?}");
     };
     assert_eq!(path, &["vehicles"]);
@@ -143,29 +155,54 @@ fn a_category_lowers_item_by_item_with_spans() {
 #[test]
 fn conditions_keep_precedence_or_below_and_below_not() {
     let b = parse("category c { grade red when a == 1 or b == 2 and not c == 3 }");
-    assert!(b.diagnostics.is_empty(), "{}", render(&b.diagnostics, &b.sources, false));
-    let Decl::Category(c) = &b.files[0].1.decls[0] else { panic!() };
-    let CategoryItem::Grade(_, Some(e), _) = &c.items[0] else { panic!() };
-    let ExprKind::Or(xs) = &e.kind else { panic!("or at the top: {e:?}") };
+    assert!(
+        b.diagnostics.is_empty(),
+        "{}",
+        render(&b.diagnostics, &b.sources, false)
+    );
+    let Decl::Category(c) = &b.files[0].1.decls[0] else {
+        panic!()
+    };
+    let CategoryItem::Grade(_, Some(e), _) = &c.items[0] else {
+        panic!()
+    };
+    let ExprKind::Or(xs) = &e.kind else {
+        panic!("or at the top: {e:?}")
+    };
     assert!(matches!(xs[1].kind, ExprKind::And(ref ys) if matches!(ys[1].kind, ExprKind::Not(_))));
 }
 
 #[test]
 fn durations_and_working_time() {
     let b = parse("grade blue { respond 2h working resolve 1d12h }");
-    let Decl::Grade(g) = &b.files[0].1.decls[0] else { panic!() };
-    let GradeItem::Limit(r) = &g.items[0] else { panic!() };
+    let Decl::Grade(g) = &b.files[0].1.decls[0] else {
+        panic!()
+    };
+    let GradeItem::Limit(r) = &g.items[0] else {
+        panic!()
+    };
     assert!(r.duration.working);
     assert_eq!(r.duration.total_seconds(), 7200);
-    let GradeItem::Limit(s) = &g.items[1] else { panic!() };
+    let GradeItem::Limit(s) = &g.items[1] else {
+        panic!()
+    };
     assert!(!s.duration.working);
-    assert_eq!((s.duration.days(), s.duration.sub_day_seconds()), (1, 43200));
+    assert_eq!(
+        (s.duration.days(), s.duration.sub_day_seconds()),
+        (1, 43200)
+    );
 }
 
 #[test]
 fn keywords_are_not_prefixes_of_names() {
     let b = parse("grades gradeA < levels_x\n");
-    assert!(b.diagnostics.is_empty(), "{}", render(&b.diagnostics, &b.sources, false));
-    let Decl::Grades(o) = &b.files[0].1.decls[0] else { panic!() };
+    assert!(
+        b.diagnostics.is_empty(),
+        "{}",
+        render(&b.diagnostics, &b.sources, false)
+    );
+    let Decl::Grades(o) = &b.files[0].1.decls[0] else {
+        panic!()
+    };
     assert_eq!(o.names[1].name, "levels_x");
 }

@@ -1,0 +1,234 @@
+//! Thresholds, `assess` blocks and targets.
+
+use whistle_grammar::ast::{self, GroupKey, Literal, MetricExpr, ThresholdItem};
+use whistle_grammar::diag::Diagnostic;
+use whistle_grammar::source::Span;
+
+use super::Ctx;
+use super::cond::Place;
+use super::routes::compile_cond;
+use crate::cond::Op;
+use crate::model::{Assessment, GroupBy, Metric, Target, TargetDef, Threshold, ThresholdMetric};
+
+fn op(o: ast::CmpOp) -> Op {
+    match o {
+        ast::CmpOp::Eq => Op::Eq,
+        ast::CmpOp::Ne => Op::Ne,
+        ast::CmpOp::Lt => Op::Lt,
+        ast::CmpOp::Le => Op::Le,
+        ast::CmpOp::Gt => Op::Gt,
+        ast::CmpOp::Ge => Op::Ge,
+    }
+}
+
+fn metric(ctx: &mut Ctx<'_>, id: &ast::Ident) -> Option<Metric> {
+    let m = Metric::from_name(&id.name);
+    if m.is_none() {
+        let names: Vec<&str> = Metric::ALL.iter().map(|(_, n)| *n).collect();
+        ctx.push(
+            Diagnostic::error("E0502", id.span, format!("unknown metric `{}`", id.name))
+                .with_help(format!("the metrics are: {}", names.join(", "))),
+        );
+    }
+    m
+}
+
+fn group(ctx: &mut Ctx<'_>, g: &GroupKey) -> Option<GroupBy> {
+    match g {
+        GroupKey::Department(_) => Some(GroupBy::Department),
+        GroupKey::Category(_) => Some(GroupBy::Category),
+        GroupKey::Level(l) => ctx.level(l).map(GroupBy::Level),
+    }
+}
+
+fn bound(ctx: &mut Ctx<'_>, lit: &Literal) -> Option<f64> {
+    match lit {
+        Literal::Number(n) | Literal::Percent(n) => Some(n.value),
+        other => {
+            ctx.error("E0503", other.span(), "a bound is a number or a percentage");
+            None
+        }
+    }
+}
+
+/// Compiles thresholds, assessments and targets.
+pub(super) fn compile(
+    ctx: &mut Ctx<'_>,
+    thresholds: &[&ast::ThresholdDecl],
+    assesses: &[&ast::AssessDecl],
+    targets: &[&ast::TargetDecl],
+) -> (Vec<Threshold>, Vec<Assessment>, Vec<TargetDef>) {
+    let ts = thresholds
+        .iter()
+        .filter_map(|t| threshold(ctx, t))
+        .collect();
+    let mut out_a = Vec::new();
+    for a in assesses {
+        let by = group(ctx, &a.by);
+        let mut weights = Vec::new();
+        let mut sum = 0.0;
+        for w in &a.weights {
+            sum += w.weight.value;
+            let Some(m) = metric(ctx, &w.metric) else {
+                continue;
+            };
+            if !m.is_share() {
+                ctx.push(
+                    Diagnostic::error(
+                        "E0504",
+                        w.metric.span,
+                        format!(
+                            "`{}` is not a share in [0, 1] and cannot be weighted",
+                            w.metric.name
+                        ),
+                    )
+                    .with_help(
+                        "a score weighs shares such as `on_time_response` or `satisfaction`",
+                    ),
+                );
+            }
+            if weights.iter().any(|(x, _)| *x == m) {
+                ctx.error(
+                    "E0101",
+                    w.metric.span,
+                    format!("`{}` is weighted twice", w.metric.name),
+                );
+            }
+            weights.push((m, w.weight.value));
+        }
+        if (sum - 100.0).abs() > 1e-9 {
+            let head = Span {
+                end: a.by.span().end,
+                ..a.span
+            };
+            ctx.push(
+                Diagnostic::error(
+                    "E0501",
+                    head,
+                    format!(
+                        "the weights of `assess {}` sum to {sum}, not 100",
+                        a.by.as_str()
+                    ),
+                )
+                .with_help("weights are percentages of the score; make them add up to 100"),
+            );
+        }
+        let site = ctx.site(a.span, Some(format!("assess {}", a.by.as_str())));
+        if let Some(by) = by {
+            out_a.push(Assessment { by, weights, site });
+        }
+    }
+    let mut out_t = Vec::new();
+    for t in targets {
+        let m = metric(ctx, &t.metric);
+        let b = bound(ctx, &t.value);
+        let site = ctx.site(t.span, None);
+        if let (Some(metric), Some(bound)) = (m, b) {
+            out_t.push(TargetDef {
+                metric,
+                op: op(t.op),
+                bound,
+                site,
+            });
+        }
+    }
+    (ts, out_a, out_t)
+}
+
+fn threshold(ctx: &mut Ctx<'_>, t: &ast::ThresholdDecl) -> Option<Threshold> {
+    let mut metric_v = None;
+    let mut when = None;
+    let mut alert = None;
+    for item in &t.items {
+        match item {
+            ThresholdItem::Metric {
+                metric: m,
+                by,
+                over,
+                span,
+            } => {
+                if metric_v.is_some() {
+                    ctx.error("E0104", *span, "a threshold has one `metric` line");
+                    continue;
+                }
+                let m = match m {
+                    MetricExpr::Builtin(id) => metric(ctx, id).map(ThresholdMetric::Builtin),
+                    MetricExpr::Count(e, _) => Some(ThresholdMetric::Count(
+                        e.as_ref()
+                            .map(|e| compile_cond(ctx, e, Place::AfterGrading)),
+                    )),
+                };
+                let by = group(ctx, by);
+                if over.total_seconds() == 0 {
+                    ctx.error(
+                        "E0503",
+                        over.span,
+                        "the window of a threshold must be longer than zero",
+                    );
+                }
+                metric_v = Some((m, by, over.total_seconds()));
+            }
+            ThresholdItem::When(o, lit, span) => {
+                if when.is_some() {
+                    ctx.error("E0104", *span, "a threshold has one `when` line");
+                    continue;
+                }
+                when = Some((op(*o), bound(ctx, lit)));
+            }
+            ThresholdItem::Alert(x, span) => {
+                if alert.is_some() {
+                    ctx.error("E0104", *span, "a threshold has one `alert` line");
+                    continue;
+                }
+                alert = if let Some(l) = ctx.names.level(&x.name) {
+                    Some(Target::Level(l))
+                } else if ctx.names.depts.contains_key(&x.name) {
+                    ctx.dept(x).map(Target::Department)
+                } else {
+                    ctx.push(
+                        Diagnostic::error(
+                            "E0102",
+                            x.span,
+                            format!("unknown level or department `{}`", x.name),
+                        )
+                        .with_help("`alert` names a level or a department"),
+                    );
+                    None
+                };
+            }
+        }
+    }
+    for (missing, what) in [
+        (metric_v.is_none(), "metric"),
+        (when.is_none(), "when"),
+        (alert.is_none(), "alert"),
+    ] {
+        if missing {
+            ctx.push(
+                Diagnostic::error(
+                    "E0106",
+                    t.name.span,
+                    format!("threshold `{}` has no `{what}` line", t.name.name),
+                )
+                .with_help("a threshold needs `metric M by L over W`, `when > X` and `alert L`"),
+            );
+        }
+    }
+    let site = ctx.site(t.span, Some(format!("threshold {}", t.name.name)));
+    let (Some((Some(metric), Some(by), window)), Some((op, Some(bound))), Some(alert)) =
+        (metric_v, when, alert)
+    else {
+        return None;
+    };
+    Some(Threshold {
+        name: t.name.name.as_str().into(),
+        display: t.display.as_ref().map(|d| d.value.as_str().into()),
+        metric,
+        by,
+        window,
+        op,
+        bound,
+        alert,
+        site,
+    })
+}

@@ -1,0 +1,141 @@
+//! `calendar` blocks → [`Calendar`].
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use whistle_grammar::ast::{self, CalendarItem};
+use whistle_grammar::diag::Diagnostic;
+
+use super::Ctx;
+use crate::calendar::{Calendar, DayInterval};
+
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+fn day(ctx: &mut Ctx<'_>, id: &ast::Ident) -> Option<usize> {
+    let d = DAYS.iter().position(|d| *d == id.name);
+    if d.is_none() {
+        ctx.push(
+            Diagnostic::error("E0102", id.span, format!("unknown weekday `{}`", id.name))
+                .with_help("weekdays are `mon`, `tue`, `wed`, `thu`, `fri`, `sat`, `sun`"),
+        );
+    }
+    d
+}
+
+fn date(d: ast::Date) -> Option<Date> {
+    Date::new(d.year, d.month, d.day).ok()
+}
+
+/// Expands `from[..to]` into dates; reports a range that runs backwards.
+fn dates(
+    ctx: &mut Ctx<'_>,
+    from: ast::Date,
+    to: Option<ast::Date>,
+    span: whistle_grammar::source::Span,
+) -> Vec<Date> {
+    let (Some(a), Some(b)) = (date(from), date(to.unwrap_or(from))) else {
+        return Vec::new();
+    };
+    if b < a {
+        ctx.error("E0802", span, "this date range ends before it starts");
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut d = a;
+    // A year of holidays is plenty; longer ranges are surely a typo.
+    while d <= b && out.len() < 400 {
+        out.push(d);
+        match d.tomorrow() {
+            Ok(n) => d = n,
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+/// Compiles every calendar (so each is checked) and returns the one the
+/// policy header names.
+pub(super) fn compile_calendars(
+    ctx: &mut Ctx<'_>,
+    calendars: &[&ast::CalendarDecl],
+    chosen: Option<&ast::Ident>,
+    tz: TimeZone,
+) -> Option<Calendar> {
+    let mut result = None;
+    for c in calendars {
+        let mut week: [Vec<DayInterval>; 7] = Default::default();
+        let mut holidays = Vec::new();
+        let mut workdays = Vec::new();
+        for item in &c.items {
+            match item {
+                CalendarItem::Week {
+                    days,
+                    intervals,
+                    span,
+                } => {
+                    let mut which = Vec::new();
+                    for ds in days {
+                        let (Some(a), b) =
+                            (day(ctx, &ds.from), ds.to.as_ref().map(|t| day(ctx, t)))
+                        else {
+                            continue;
+                        };
+                        match b {
+                            None => which.push(a),
+                            Some(Some(b)) if b >= a => which.extend(a..=b),
+                            Some(Some(_)) => {
+                                ctx.error("E0802", *span, "a weekday range runs from an earlier to a later day (`mon..fri`)");
+                            }
+                            Some(None) => {}
+                        }
+                    }
+                    for (from, to) in intervals {
+                        if to.minutes <= from.minutes {
+                            ctx.error(
+                                "E0802",
+                                *span,
+                                "a working interval must end after it starts",
+                            );
+                            continue;
+                        }
+                        for &d in &which {
+                            week[d].push(DayInterval {
+                                start: u32::from(from.minutes) * 60,
+                                end: u32::from(to.minutes) * 60,
+                            });
+                        }
+                    }
+                }
+                CalendarItem::Holiday(from, to, _, span) => {
+                    holidays.extend(dates(ctx, *from, *to, *span))
+                }
+                CalendarItem::Workday(from, to, _, span) => {
+                    workdays.extend(dates(ctx, *from, *to, *span))
+                }
+            }
+        }
+        if week.iter().all(Vec::is_empty) {
+            ctx.push(
+                Diagnostic::error(
+                    "E0803",
+                    c.name.span,
+                    format!("calendar `{}` has no working time", c.name.name),
+                )
+                .with_help("add a line such as `week mon..fri 09:00-12:00, 13:30-18:00`"),
+            );
+        }
+        if chosen.is_some_and(|n| n.name == c.name.name) && result.is_none() {
+            result = Some(Calendar::new(tz.clone(), week, holidays, workdays));
+        }
+    }
+    match chosen {
+        Some(n) if result.is_none() => {
+            ctx.push(
+                Diagnostic::error("E0102", n.span, format!("unknown calendar `{}`", n.name))
+                    .with_help("declare it with `calendar NAME { week mon..fri 09:00-18:00 }`"),
+            );
+            None
+        }
+        Some(_) => result,
+        None => Some(Calendar::always(tz)),
+    }
+}

@@ -1,0 +1,402 @@
+//! Conditions: AST → [`Cond`], resolving fields and symbols, and checking
+//! them against `event.schema.json` when the bundle has one.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use whistle_grammar::ast::{self, ExprKind, Literal};
+use whistle_grammar::diag::Diagnostic;
+use whistle_grammar::source::Span;
+
+use crate::cond::{Cond, Const, Field, Op, Operand, RepeatsBy};
+use crate::event::Source;
+use crate::model::{GradeId, LevelId};
+
+/// Where a condition stands, which decides what it may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// A `grade ... when` line: `grade` is what is being decided.
+    Grading,
+    /// `assist`, `empower`, `escalate` and threshold conditions.
+    AfterGrading,
+}
+
+/// What a condition can refer to.
+pub struct Scope<'a> {
+    /// Level names, lowest first.
+    pub levels: &'a [Arc<str>],
+    /// Grade names, lowest first.
+    pub grades: &'a [Arc<str>],
+    /// The bundle's schema for `attr`, if any.
+    pub schema: Option<&'a Value>,
+}
+
+const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// Compiles conditions, collecting diagnostics.
+pub struct CondCompiler<'a, 'd> {
+    scope: &'a Scope<'a>,
+    place: Place,
+    diags: &'d mut Vec<Diagnostic>,
+    /// Longest `repeats` window seen, and the levels `repeats` groups by.
+    pub repeats: &'d mut (u64, Vec<LevelId>),
+}
+
+impl<'a, 'd> CondCompiler<'a, 'd> {
+    /// A compiler for conditions at `place`.
+    pub fn new(
+        scope: &'a Scope<'a>,
+        place: Place,
+        diags: &'d mut Vec<Diagnostic>,
+        repeats: &'d mut (u64, Vec<LevelId>),
+    ) -> Self {
+        CondCompiler {
+            scope,
+            place,
+            diags,
+            repeats,
+        }
+    }
+
+    /// Compiles one condition.
+    pub fn compile(&mut self, e: &ast::Expr) -> Cond {
+        match &e.kind {
+            ExprKind::Or(xs) => Cond::Or(xs.iter().map(|x| self.compile(x)).collect()),
+            ExprKind::And(xs) => Cond::And(xs.iter().map(|x| self.compile(x)).collect()),
+            ExprKind::Not(x) => Cond::Not(Box::new(self.compile(x))),
+            ExprKind::Paren(x) => self.compile(x),
+            ExprKind::Has(path, span) => {
+                self.schema_type(path, *span);
+                Cond::Has(boxed_path(path))
+            }
+            ExprKind::Truthy(o) => match self.operand(o) {
+                Some(Side::Field(f, s)) => {
+                    if let Field::Attr(p) = &f {
+                        self.check_type(p, s, &Const::Bool(true));
+                    }
+                    Cond::Truthy(Operand::Field(f))
+                }
+                Some(Side::Const(Const::Bool(b), _)) => {
+                    if b {
+                        Cond::True
+                    } else {
+                        Cond::False
+                    }
+                }
+                Some(Side::Symbol(name, span)) => {
+                    self.unknown_field(&name, span);
+                    Cond::False
+                }
+                _ => Cond::False,
+            },
+            ExprKind::Cmp { lhs, op, rhs } => {
+                let (Some(l), Some(r)) = (self.operand(lhs), self.operand(rhs)) else {
+                    return Cond::False;
+                };
+                let op = match op {
+                    ast::CmpOp::Eq => Op::Eq,
+                    ast::CmpOp::Ne => Op::Ne,
+                    ast::CmpOp::Lt => Op::Lt,
+                    ast::CmpOp::Le => Op::Le,
+                    ast::CmpOp::Gt => Op::Gt,
+                    ast::CmpOp::Ge => Op::Ge,
+                };
+                match (l, r) {
+                    (Side::Field(f, fs), other) => {
+                        let c = self.coerce(&f, fs, other);
+                        Cond::Cmp(
+                            Operand::Field(f),
+                            op,
+                            c.map_or(Operand::Const(Const::Bool(false)), Operand::Const),
+                        )
+                    }
+                    (other, Side::Field(f, fs)) => {
+                        let c = self.coerce(&f, fs, other);
+                        Cond::Cmp(
+                            c.map_or(Operand::Const(Const::Bool(false)), Operand::Const),
+                            op,
+                            Operand::Field(f),
+                        )
+                    }
+                    (Side::Symbol(name, span), _) | (_, Side::Symbol(name, span)) => {
+                        self.unknown_field(&name, span);
+                        Cond::False
+                    }
+                    (Side::Const(a, _), Side::Const(b, _)) => {
+                        let holds = crate::cond::compare(a.val(), op, b.val());
+                        if holds { Cond::True } else { Cond::False }
+                    }
+                }
+            }
+            ExprKind::In { lhs, negated, list } => {
+                let Some(l) = self.operand(lhs) else {
+                    return Cond::False;
+                };
+                let Side::Field(f, fs) = l else {
+                    let span = lhs.span();
+                    self.diags.push(
+                        Diagnostic::error("E0603", span, "the left side of `in` must be a field")
+                            .with_help("write the field first: `source in [patrol, sensor]`"),
+                    );
+                    return Cond::False;
+                };
+                let items = list
+                    .iter()
+                    .filter_map(|o| {
+                        let side = self.operand(o)?;
+                        self.coerce(&f, fs, side)
+                    })
+                    .collect();
+                Cond::In(Operand::Field(f), *negated, items)
+            }
+        }
+    }
+
+    fn unknown_field(&mut self, name: &str, span: Span) {
+        self.diags.push(
+            Diagnostic::error("E0102", span, format!("unknown field `{name}`")).with_help(
+                "fields are `attr.<name>`, `source`, `category`, `location`, a level name, `hour`, `weekday`, `month`, `reopened`, `repeats(W)`, and `grade` outside grading",
+            ),
+        );
+    }
+
+    fn operand(&mut self, o: &ast::Operand) -> Option<Side> {
+        Some(match o {
+            ast::Operand::Attr(path, span) => Side::Field(Field::Attr(boxed_path(path)), *span),
+            ast::Operand::Repeats { window, by, span } => {
+                let w = window.total_seconds();
+                if window.working {
+                    self.diags.push(Diagnostic::error(
+                        "E0604",
+                        window.span,
+                        "a `repeats` window is plain time; `working` has no meaning here",
+                    ));
+                }
+                let by = match by {
+                    None => RepeatsBy::Location,
+                    Some(i) if i.name == "location" => RepeatsBy::Location,
+                    Some(i) => match self.level(&i.name) {
+                        Some(l) => RepeatsBy::Level(l),
+                        None => {
+                            self.diags.push(
+                                Diagnostic::error("E0102", i.span, format!("unknown level `{}`", i.name))
+                                    .with_help("`repeats(W, L)` groups by a level of `levels`, or by `location`"),
+                            );
+                            RepeatsBy::Location
+                        }
+                    },
+                };
+                if let RepeatsBy::Level(l) = by {
+                    if !self.repeats.1.contains(&l) {
+                        self.repeats.1.push(l);
+                    }
+                }
+                self.repeats.0 = self.repeats.0.max(w);
+                Side::Field(Field::Repeats { window: w, by }, *span)
+            }
+            ast::Operand::Name(i) => {
+                let span = i.span;
+                let f = match i.name.as_str() {
+                    "source" => Field::Source,
+                    "category" => Field::Category,
+                    "location" => Field::Location,
+                    "hour" => Field::Hour,
+                    "weekday" => Field::Weekday,
+                    "month" => Field::Month,
+                    "reopened" => Field::Reopened,
+                    "grade" => {
+                        if self.place == Place::Grading {
+                            self.diags.push(
+                                Diagnostic::error(
+                                    "E0605",
+                                    span,
+                                    "`grade` cannot be read while the grade is being decided",
+                                )
+                                .with_help("`grade` may be used in `assist`, `empower` and `escalate` conditions"),
+                            );
+                        }
+                        Field::Grade
+                    }
+                    name => match self.level(name) {
+                        Some(l) => Field::Unit(l),
+                        None => return Some(Side::Symbol(name.to_string(), span)),
+                    },
+                };
+                Side::Field(f, span)
+            }
+            ast::Operand::Lit(l) => {
+                let span = l.span();
+                let c = match l {
+                    Literal::Number(n) | Literal::Percent(n) => Const::Num(n.value),
+                    Literal::Str(s) => Const::Str(s.value.as_str().into()),
+                    Literal::Bool(b, _) => Const::Bool(*b),
+                    Literal::Duration(d) => Const::Num(d.total_seconds() as f64),
+                };
+                Side::Const(c, span)
+            }
+        })
+    }
+
+    fn level(&self, name: &str) -> Option<LevelId> {
+        self.scope
+            .levels
+            .iter()
+            .position(|l| &**l == name)
+            .and_then(|i| u8::try_from(i).ok())
+    }
+
+    fn grade(&self, name: &str) -> Option<GradeId> {
+        self.scope
+            .grades
+            .iter()
+            .position(|g| &**g == name)
+            .and_then(|i| u8::try_from(i).ok())
+    }
+
+    /// Turns the other side of a comparison with field `f` into a constant of
+    /// the field's kind (a grade, a weekday number, a source, a string).
+    fn coerce(&mut self, f: &Field, fspan: Span, other: Side) -> Option<Const> {
+        let (c, span) = match other {
+            Side::Const(c, s) => (c, s),
+            Side::Symbol(name, s) => (Const::Str(name.as_str().into()), s),
+            Side::Field(_, s) => {
+                self.diags.push(
+                    Diagnostic::error("E0603", s, "a field can only be compared with a value")
+                        .with_help("compare a field with a number, a string or a name"),
+                );
+                return None;
+            }
+        };
+        match (f, &c) {
+            (Field::Grade, Const::Str(name)) => match self.grade(name) {
+                Some(g) => Some(Const::Grade(g)),
+                None => {
+                    self.diags.push(Diagnostic::error(
+                        "E0102",
+                        span,
+                        format!("unknown grade `{name}`"),
+                    ));
+                    None
+                }
+            },
+            (Field::Weekday, Const::Str(name)) => match WEEKDAYS.iter().position(|d| **d == **name)
+            {
+                Some(i) => Some(Const::Num((i + 1) as f64)),
+                None => {
+                    self.diags.push(
+                        Diagnostic::error("E0102", span, format!("unknown weekday `{name}`"))
+                            .with_help(
+                                "weekdays are `mon`, `tue`, `wed`, `thu`, `fri`, `sat`, `sun`",
+                            ),
+                    );
+                    None
+                }
+            },
+            (Field::Source, Const::Str(name)) => {
+                if !Source::ALL.iter().any(|s| s.as_str() == &**name) {
+                    self.diags.push(
+                        Diagnostic::error("E0102", span, format!("unknown source `{name}`"))
+                            .with_help("sources are `patrol`, `citizen`, `hotline`, `sensor`, `department`"),
+                    );
+                }
+                Some(c)
+            }
+            (Field::Attr(p), _) => {
+                self.check_type(p, fspan, &c);
+                Some(c)
+            }
+            (Field::Grade | Field::Weekday | Field::Source, _)
+            | (
+                Field::Hour | Field::Month | Field::Reopened | Field::Repeats { .. },
+                Const::Str(_) | Const::Bool(_) | Const::Grade(_),
+            ) => {
+                self.diags.push(Diagnostic::warning(
+                    "W0606",
+                    span,
+                    "this comparison mixes types and is always false",
+                ));
+                Some(c)
+            }
+            _ => Some(c),
+        }
+    }
+
+    /// The schema type of `attr.<path>`; reports a path the schema does not define.
+    fn schema_type(&mut self, path: &[String], span: Span) -> Option<Vec<String>> {
+        let schema = self.scope.schema?;
+        let mut node = schema;
+        for key in path {
+            match node.get("properties").and_then(|p| p.get(key)) {
+                Some(n) => node = n,
+                None => {
+                    if node
+                        .get("additionalProperties")
+                        .is_some_and(|a| a != &Value::Bool(false))
+                    {
+                        return None;
+                    }
+                    self.diags.push(
+                        Diagnostic::error(
+                            "E0601",
+                            span,
+                            format!(
+                                "`attr.{}` is not defined in `event.schema.json`",
+                                path.join(".")
+                            ),
+                        )
+                        .with_help("add it to the schema's `properties`, or fix the name"),
+                    );
+                    return None;
+                }
+            }
+        }
+        Some(match node.get("type") {
+            Some(Value::String(t)) => vec![t.clone()],
+            Some(Value::Array(ts)) => ts
+                .iter()
+                .filter_map(|t| t.as_str().map(String::from))
+                .collect(),
+            _ => return None,
+        })
+    }
+
+    fn check_type(&mut self, path: &[Box<str>], span: Span, c: &Const) {
+        let path: Vec<String> = path.iter().map(|k| k.to_string()).collect();
+        let Some(types) = self.schema_type(&path, span) else {
+            return;
+        };
+        let ok = match c {
+            Const::Num(_) => types.iter().any(|t| t == "number" || t == "integer"),
+            Const::Str(_) => types.iter().any(|t| t == "string"),
+            Const::Bool(_) => types.iter().any(|t| t == "boolean"),
+            Const::Grade(_) => false,
+        };
+        if !ok {
+            let what = match c {
+                Const::Num(_) => "a number",
+                Const::Str(_) => "a string",
+                Const::Bool(_) => "a boolean",
+                Const::Grade(_) => "a grade",
+            };
+            self.diags.push(Diagnostic::error(
+                "E0602",
+                span,
+                format!(
+                    "`attr.{}` is {} in `event.schema.json` but is compared with {what}",
+                    path.join("."),
+                    types.join(" or ")
+                ),
+            ));
+        }
+    }
+}
+
+enum Side {
+    Field(Field, Span),
+    Const(Const, Span),
+    Symbol(String, Span),
+}
+
+fn boxed_path(path: &[String]) -> Box<[Box<str>]> {
+    path.iter().map(|k| k.as_str().into()).collect()
+}

@@ -1,0 +1,662 @@
+//! Compilation: a parsed [`Bundle`] → a [`Policy`], with every static check
+//! of LANGUAGE.md section 7 reported as a diagnostic along the way.
+//!
+//! Errors do not stop the walk: every declaration is looked at, so one run
+//! reports every problem. A policy is produced only when there is no error.
+
+mod assess;
+mod calendar;
+pub mod cond;
+mod ladder;
+mod lints;
+mod routes;
+pub mod tests;
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+use whistle_grammar::ast::{self, Decl};
+use whistle_grammar::bundle::Bundle;
+use whistle_grammar::diag::{self, Diagnostic};
+use whistle_grammar::source::Span;
+
+use crate::calendar::Calendar;
+use crate::model::{AreaIndex, Department, DeptId, Grade, Limit, Policy, Site, SiteId, Units};
+
+pub use tests::TestCase;
+
+/// The result of compiling a bundle.
+#[derive(Debug, Default)]
+pub struct Compiled {
+    /// The policy, when there was no error.
+    pub policy: Option<Policy>,
+    /// The `test` blocks, validated.
+    pub tests: Vec<TestCase>,
+    /// Every error and warning, sorted by place.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Compiled {
+    /// Whether any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Interned names and where they were declared.
+#[derive(Default)]
+pub(crate) struct Names {
+    pub levels: Vec<Arc<str>>,
+    pub grades: Vec<Arc<str>>,
+    pub depts: FxHashMap<String, (DeptId, Span)>,
+    pub dept_used: Vec<bool>,
+}
+
+impl Names {
+    pub fn level(&self, name: &str) -> Option<u8> {
+        self.levels
+            .iter()
+            .position(|l| &**l == name)
+            .and_then(|i| u8::try_from(i).ok())
+    }
+
+    pub fn grade(&self, name: &str) -> Option<u8> {
+        self.grades
+            .iter()
+            .position(|g| &**g == name)
+            .and_then(|i| u8::try_from(i).ok())
+    }
+}
+
+/// Shared state of one compilation.
+pub(crate) struct Ctx<'b> {
+    pub bundle: &'b Bundle,
+    pub diags: Vec<Diagnostic>,
+    pub names: Names,
+    pub sites: Vec<Site>,
+    pub file_names: FxHashMap<u32, Arc<str>>,
+    pub repeats: (u64, Vec<u8>),
+    /// Whether the policy header names a calendar (`working` limits need one).
+    pub has_calendar: bool,
+}
+
+impl Ctx<'_> {
+    pub fn error(
+        &mut self,
+        code: &'static str,
+        span: Span,
+        msg: impl Into<String>,
+    ) -> &mut Diagnostic {
+        self.diags.push(Diagnostic::error(code, span, msg));
+        let n = self.diags.len() - 1;
+        &mut self.diags[n]
+    }
+
+    pub fn push(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    /// Records a traced place: `what` defaults to the source text there.
+    pub fn site(&mut self, span: Span, what: Option<String>) -> SiteId {
+        let what = what.unwrap_or_else(|| collapse(self.bundle.sources.text(span)));
+        let file = match self.file_names.get(&span.file.0) {
+            Some(f) => f.clone(),
+            None => {
+                let f: Arc<str> = self.bundle.sources.name(span.file).into();
+                self.file_names.insert(span.file.0, f.clone());
+                f
+            }
+        };
+        let lc = self.bundle.sources.start(span);
+        self.sites.push(Site {
+            what,
+            file,
+            line: lc.line,
+            col: lc.col,
+        });
+        u32::try_from(self.sites.len() - 1).unwrap_or(u32::MAX)
+    }
+
+    /// Resolves a department name, marking it used.
+    pub fn dept(&mut self, id: &ast::Ident) -> Option<DeptId> {
+        match self.names.depts.get(&id.name) {
+            Some(&(d, _)) => {
+                if let Some(u) = self.names.dept_used.get_mut(d as usize) {
+                    *u = true;
+                }
+                Some(d)
+            }
+            None => {
+                self.push(
+                    Diagnostic::error(
+                        "E0102",
+                        id.span,
+                        format!("unknown department `{}`", id.name),
+                    )
+                    .with_help("declare it with `department NAME \"显示名\" { level L }`"),
+                );
+                None
+            }
+        }
+    }
+
+    pub fn level(&mut self, id: &ast::Ident) -> Option<u8> {
+        let l = self.names.level(&id.name);
+        if l.is_none() {
+            let levels = self.names.levels.join(", ");
+            self.push(
+                Diagnostic::error("E0102", id.span, format!("unknown level `{}`", id.name))
+                    .with_help(format!("the levels are: {levels}")),
+            );
+        }
+        l
+    }
+
+    pub fn grade(&mut self, id: &ast::Ident) -> Option<u8> {
+        let g = self.names.grade(&id.name);
+        if g.is_none() {
+            let grades = self.names.grades.join(", ");
+            self.push(
+                Diagnostic::error("E0102", id.span, format!("unknown grade `{}`", id.name))
+                    .with_help(format!("the grades are: {grades}")),
+            );
+        }
+        g
+    }
+
+    pub fn scope(&self) -> cond::Scope<'_> {
+        cond::Scope {
+            levels: &self.names.levels,
+            grades: &self.names.grades,
+            schema: self.bundle.event_schema.as_ref(),
+        }
+    }
+
+    /// A limit from a duration.
+    pub fn limit(&mut self, d: &ast::Duration, span: Span, what: Option<String>) -> Limit {
+        let site = self.site(span, what);
+        if d.working && !self.has_calendar {
+            self.push(
+                Diagnostic::error("E0804", d.span, "a `working` limit needs a calendar")
+                    .with_help("name one in the policy header: `calendar workdays`"),
+            );
+        }
+        if d.working {
+            Limit {
+                days: u32::try_from(d.days()).unwrap_or(u32::MAX),
+                seconds: d.sub_day_seconds(),
+                working: true,
+                site,
+            }
+        } else {
+            Limit {
+                days: 0,
+                seconds: d.total_seconds(),
+                working: false,
+                site,
+            }
+        }
+    }
+}
+
+/// Collapses runs of white space, so a traced line reads as one line.
+pub(crate) fn collapse(text: &str) -> String {
+    let mut s = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if s.chars().count() > 160 {
+        s = s.chars().take(157).collect::<String>() + "...";
+    }
+    s
+}
+
+/// Reports the second and later declarations of the same name.
+pub(crate) fn duplicates<'a>(
+    ctx: &mut Ctx<'_>,
+    kind: &str,
+    names: impl IntoIterator<Item = &'a ast::Ident>,
+) -> FxHashMap<String, Span> {
+    let mut seen: FxHashMap<String, Span> = FxHashMap::default();
+    for n in names {
+        if let Some(first) = seen.get(&n.name) {
+            let first = *first;
+            ctx.push(
+                Diagnostic::error(
+                    "E0101",
+                    n.span,
+                    format!("{kind} `{}` is declared twice", n.name),
+                )
+                .with_label(first, "first declared here"),
+            );
+        } else {
+            seen.insert(n.name.clone(), n.span);
+        }
+    }
+    seen
+}
+
+/// Compiles a bundle.
+pub fn compile(bundle: &Bundle) -> Compiled {
+    let mut out = Compiled {
+        diagnostics: bundle.diagnostics.clone(),
+        ..Compiled::default()
+    };
+    // Name resolution over a tree with holes would only add noise to the
+    // syntax errors, so it waits until the text parses.
+    if out.has_errors() {
+        diag::sort(&mut out.diagnostics);
+        return out;
+    }
+    let mut ctx = Ctx {
+        bundle,
+        diags: Vec::new(),
+        names: Names::default(),
+        sites: Vec::new(),
+        file_names: FxHashMap::default(),
+        repeats: (0, Vec::new()),
+        has_calendar: false,
+    };
+    let decls: Vec<&Decl> = bundle.files.iter().flat_map(|(_, f)| &f.decls).collect();
+    let policy = build(&mut ctx, &decls, &mut out.tests);
+    let mut diags = ctx.diags;
+    diags.extend(out.diagnostics);
+    diag::sort(&mut diags);
+    out.diagnostics = diags;
+    if !out.has_errors() {
+        out.policy = policy;
+    }
+    out
+}
+
+fn one<'a, T>(
+    ctx: &mut Ctx<'_>,
+    items: &[&'a T],
+    span_of: impl Fn(&T) -> Span,
+    what: &str,
+    example: &str,
+) -> Option<&'a T> {
+    if let Some(extra) = items.get(1) {
+        let first = span_of(items[0]);
+        ctx.push(
+            Diagnostic::error(
+                "E0104",
+                span_of(extra),
+                format!("a bundle has exactly one {what}; this is the second"),
+            )
+            .with_label(first, "the first is here"),
+        );
+    }
+    if items.is_empty() {
+        let anchor = ctx
+            .bundle
+            .files
+            .first()
+            .map(|(id, _)| Span::new(*id, 0, 0))
+            .unwrap_or_default();
+        ctx.push(
+            Diagnostic::error("E0103", anchor, format!("the bundle has no {what}"))
+                .with_help(format!("add one, for example `{example}`")),
+        );
+    }
+    items.first().copied()
+}
+
+fn build(ctx: &mut Ctx<'_>, decls: &[&Decl], tests_out: &mut Vec<TestCase>) -> Option<Policy> {
+    macro_rules! pick {
+        ($v:ident) => {
+            decls
+                .iter()
+                .filter_map(|d| if let Decl::$v(x) = d { Some(x) } else { None })
+                .collect::<Vec<_>>()
+        };
+    }
+    let headers = pick!(Policy);
+    let levels = pick!(Levels);
+    let grades = pick!(Grades);
+    let depts = pick!(Department);
+    let grade_blocks = pick!(Grade);
+    let categories = pick!(Category);
+    let fallbacks = pick!(Fallback);
+    let empowers = pick!(Empower);
+    let relieves = pick!(Relieve);
+    let escalates = pick!(Escalate);
+    let thresholds = pick!(Threshold);
+    let assesses = pick!(Assess);
+    let targets = pick!(Target);
+    let tests = pick!(Test);
+    let calendars = pick!(Calendar);
+
+    let header = one(
+        ctx,
+        &headers,
+        |h| h.span,
+        "`policy` header",
+        "policy \"name\" { version \"1\" timezone \"Asia/Shanghai\" }",
+    );
+    let level_decl = one(
+        ctx,
+        &levels,
+        |l| l.span,
+        "`levels` line",
+        "levels grid < community < street < district",
+    );
+    let grade_decl = one(
+        ctx,
+        &grades,
+        |g| g.span,
+        "`grades` line",
+        "grades blue < yellow < red",
+    );
+    let fallback = one(
+        ctx,
+        &fallbacks,
+        |f| f.span,
+        "`fallback` block",
+        "fallback { lead command grade yellow }",
+    );
+
+    // Names of each kind.
+    if let Some(l) = level_decl {
+        duplicates(ctx, "level", &l.names);
+        ctx.names.levels = l.names.iter().map(|n| Arc::from(n.name.as_str())).collect();
+        if l.names.len() > 8 {
+            ctx.error("E0107", l.span, "at most 8 levels are supported");
+        }
+    }
+    if let Some(g) = grade_decl {
+        duplicates(ctx, "grade", &g.names);
+        ctx.names.grades = g.names.iter().map(|n| Arc::from(n.name.as_str())).collect();
+        if g.names.len() > 64 {
+            ctx.error("E0107", g.span, "at most 64 grades are supported");
+        }
+    }
+    duplicates(ctx, "department", depts.iter().map(|d| &d.name));
+    duplicates(ctx, "category", categories.iter().map(|c| &c.name));
+    duplicates(ctx, "calendar", calendars.iter().map(|c| &c.name));
+    duplicates(ctx, "threshold", thresholds.iter().map(|t| &t.name));
+    let test_names: Vec<ast::Ident> = tests
+        .iter()
+        .map(|t| ast::Ident {
+            name: t.name.value.clone(),
+            span: t.name.span,
+        })
+        .collect();
+    duplicates(ctx, "test", &test_names);
+
+    // Header.
+    let mut tz_name: Option<(String, Span)> = None;
+    let mut cal_ref: Option<&ast::Ident> = None;
+    let (mut version, mut effective) = (String::new(), None);
+    if let Some(h) = header {
+        for item in &h.items {
+            match item {
+                ast::PolicyItem::Version(v, _) => version.clone_from(&v.value),
+                ast::PolicyItem::Effective(d, _) => {
+                    effective = Some(format!("{:04}-{:02}-{:02}", d.year, d.month, d.day));
+                }
+                ast::PolicyItem::Timezone(t, _) => tz_name = Some((t.value.clone(), t.span)),
+                ast::PolicyItem::Calendar(c, _) => cal_ref = Some(c),
+            }
+        }
+    }
+    let tz = match &tz_name {
+        None => jiff::tz::TimeZone::UTC,
+        Some((name, span)) => match jiff::tz::TimeZone::get(name) {
+            Ok(tz) => tz,
+            Err(_) => {
+                ctx.push(
+                    Diagnostic::error("E0801", *span, format!("unknown time zone `{name}`"))
+                        .with_help("use an IANA name such as \"Asia/Shanghai\""),
+                );
+                jiff::tz::TimeZone::UTC
+            }
+        },
+    };
+
+    // Departments.
+    let mut departments = Vec::new();
+    for d in &depts {
+        if ctx.names.depts.contains_key(&d.name.name) {
+            continue;
+        }
+        let id = DeptId::try_from(departments.len()).unwrap_or(DeptId::MAX);
+        ctx.names
+            .depts
+            .insert(d.name.name.clone(), (id, d.name.span));
+        if let Some(extra) = d.level.get(1) {
+            ctx.error("E0104", extra.span, "a department has one `level`");
+        }
+        let level = d.level.first().and_then(|l| ctx.level(l));
+        departments.push(Department {
+            name: d.name.name.as_str().into(),
+            display: d.display.as_ref().map(|s| s.value.as_str().into()),
+            level,
+            external: d.external.is_some(),
+        });
+    }
+    ctx.names.dept_used = vec![false; departments.len()];
+
+    // Calendar.
+    ctx.has_calendar = cal_ref.is_some();
+    let calendar = calendar::compile_calendars(ctx, &calendars, cal_ref, tz);
+
+    // Grades.
+    let grade_defs = grade_blocks_compile(ctx, grade_decl, &grade_blocks);
+
+    // Routes.
+    let mut routes = routes::Routes::compile(
+        ctx,
+        &categories,
+        fallback,
+        &empowers,
+        &relieves,
+        &grade_defs,
+    );
+    let (ladder, grade_ladders) = ladder::compile(ctx, &escalates, &grade_defs);
+    let (thresholds_c, assessments, targets_c) =
+        assess::compile(ctx, &thresholds, &assesses, &targets);
+
+    // Tests are checked against the names above.
+    *tests_out = tests::compile(ctx, &tests);
+
+    lints::run(ctx, &routes, &depts, &categories, &grade_defs);
+
+    let areas = area_index(ctx);
+    let attr_validator = attr_validator(ctx);
+    let fallback_route = routes.fallback.take()?;
+    let grade_defs: Vec<Grade> = grade_defs.into_iter().collect::<Option<Vec<_>>>()?;
+    let header = header?;
+    let mut repeats_levels = ctx.repeats.1.clone();
+    repeats_levels.sort_unstable();
+    Some(Policy {
+        name: header.name.value.as_str().into(),
+        version: version.into(),
+        effective: effective.map(Into::into),
+        hash: ctx.bundle.hash.as_str().into(),
+        calendar: calendar.unwrap_or_else(|| Calendar::always(jiff::tz::TimeZone::UTC)),
+        levels: ctx.names.levels.clone(),
+        grades: grade_defs,
+        departments,
+        category_index: routes.index,
+        categories: routes.list,
+        fallback: fallback_route,
+        undeclared_relief: routes.undeclared_relief,
+        ladder,
+        grade_ladders,
+        areas,
+        max_repeats_window: ctx.repeats.0,
+        thresholds: thresholds_c,
+        assessments,
+        targets: targets_c,
+        repeats_levels,
+        attr_validator,
+        sites: std::mem::take(&mut ctx.sites),
+    })
+}
+
+/// Compiles the `grade` blocks, one per grade of the `grades` line, in severity order.
+fn grade_blocks_compile(
+    ctx: &mut Ctx<'_>,
+    order: Option<&ast::OrderDecl>,
+    blocks: &[&ast::GradeDecl],
+) -> Vec<Option<Grade>> {
+    let mut by_name: FxHashMap<&str, &ast::GradeDecl> = FxHashMap::default();
+    for b in blocks {
+        if ctx.names.grade(&b.name.name).is_none() {
+            ctx.grade(&b.name);
+            continue;
+        }
+        if let Some(first) = by_name.get(b.name.name.as_str()) {
+            let first = first.span;
+            ctx.push(
+                Diagnostic::error(
+                    "E0101",
+                    b.name.span,
+                    format!("grade `{}` has two blocks", b.name.name),
+                )
+                .with_label(first, "the first is here"),
+            );
+            continue;
+        }
+        by_name.insert(&b.name.name, b);
+    }
+    let Some(order) = order else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for g in &order.names {
+        let Some(b) = by_name.get(g.name.as_str()).copied() else {
+            ctx.push(
+                Diagnostic::error(
+                    "E0105",
+                    g.span,
+                    format!("grade `{}` has no `grade` block", g.name),
+                )
+                .with_help(format!(
+                    "add `grade {} {{ level L respond 1h resolve 24h }}`",
+                    g.name
+                )),
+            );
+            out.push(None);
+            continue;
+        };
+        let mut level = None;
+        let mut respond = None;
+        let mut resolve = None;
+        for item in &b.items {
+            match item {
+                ast::GradeItem::Level(l, span) => {
+                    if level.is_some() {
+                        ctx.error("E0104", *span, "a grade block has one `level`");
+                    }
+                    level = ctx.level(l).map(|l| (l, *span));
+                }
+                ast::GradeItem::Limit(lim) => {
+                    let slot = match lim.clock {
+                        ast::Clock::Respond => &mut respond,
+                        ast::Clock::Resolve => &mut resolve,
+                    };
+                    if slot.is_some() {
+                        let msg = format!("a grade block has one `{}` limit", lim.clock.as_str());
+                        ctx.error("E0104", lim.span, msg);
+                    }
+                    *slot = Some(lim);
+                }
+            }
+        }
+        let name = &b.name.name;
+        let mut missing = |what: &str| {
+            let help = format!(
+                "write it inside the block: `grade {name} {{ level L respond 1h resolve 24h }}`"
+            );
+            ctx.push(
+                Diagnostic::error(
+                    "E0106",
+                    b.name.span,
+                    format!("grade `{name}` has no `{what}`"),
+                )
+                .with_help(help),
+            );
+        };
+        if level.is_none() {
+            missing("level");
+        }
+        if respond.is_none() {
+            missing("respond");
+        }
+        if resolve.is_none() {
+            missing("resolve");
+        }
+        let (Some((level, lspan)), Some(respond), Some(resolve)) = (level, respond, resolve) else {
+            out.push(None);
+            continue;
+        };
+        let site = ctx.site(
+            lspan,
+            Some(format!(
+                "grade {name}: {}",
+                collapse(ctx.bundle.sources.text(lspan))
+            )),
+        );
+        let respond = ctx.limit(
+            &respond.duration,
+            respond.span,
+            Some(format!(
+                "grade {name}: {}",
+                collapse(ctx.bundle.sources.text(respond.span))
+            )),
+        );
+        let resolve = ctx.limit(
+            &resolve.duration,
+            resolve.span,
+            Some(format!(
+                "grade {name}: {}",
+                collapse(ctx.bundle.sources.text(resolve.span))
+            )),
+        );
+        out.push(Some(Grade {
+            name: name.as_str().into(),
+            level,
+            site,
+            respond,
+            resolve,
+        }));
+    }
+    out
+}
+
+/// Indexes `areas.yaml` by grid. Level `i` of `levels` maps to depth `i` of
+/// the tree: grids, communities, streets, districts.
+fn area_index(ctx: &mut Ctx<'_>) -> AreaIndex {
+    let mut idx = AreaIndex::default();
+    let Some(tree) = &ctx.bundle.areas else {
+        return idx;
+    };
+    for path in tree.paths() {
+        let mut units: Units = Default::default();
+        for (i, id) in path.iter().enumerate() {
+            units[i] = Some(id.as_str().into());
+        }
+        idx.grids.insert(path[0].as_str().into(), Arc::new(units));
+    }
+    idx
+}
+
+/// Compiles the bundle's `event.schema.json`, reporting a schema that is not one.
+fn attr_validator(ctx: &mut Ctx<'_>) -> Option<Arc<jsonschema::Validator>> {
+    let schema = ctx.bundle.event_schema.as_ref()?;
+    match crate::event::compile_schema(schema) {
+        Ok(v) => Some(Arc::new(v)),
+        Err(e) => {
+            let span = ctx
+                .bundle
+                .event_schema_file
+                .map(|f| Span::new(f, 0, 0))
+                .unwrap_or_default();
+            ctx.error(
+                "E0903",
+                span,
+                format!("`event.schema.json` is not a valid JSON Schema: {e}"),
+            );
+            None
+        }
+    }
+}

@@ -1,0 +1,321 @@
+//! Categories, the fallback, and the empowerment and relief lists → [`Route`]s.
+
+use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
+use whistle_grammar::ast::{self, CategoryItem};
+use whistle_grammar::diag::Diagnostic;
+use whistle_grammar::source::Span;
+
+use super::Ctx;
+use super::cond::{CondCompiler, Place};
+use crate::cond::Cond;
+use crate::model::{
+    AssistRule, CategoryId, Empowerment, Grade, GradeRule, LimitOverride, Relief, Route, SiteId,
+};
+
+/// Where a route's lines stand, for the lints.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct RouteSpans {
+    /// Each grade line: grade, whether conditional, span.
+    pub grades: Vec<(u8, bool, Span)>,
+    /// The `level` line.
+    pub level: Option<(u8, Span)>,
+    /// Empowerment lines naming it: level, span.
+    pub empower: Vec<(u8, Span)>,
+    /// Relief lines naming it: level, span.
+    pub relief: Vec<(u8, Span)>,
+}
+
+/// All routes of a policy.
+pub(crate) struct Routes {
+    pub list: Vec<Route>,
+    pub index: FxHashMap<Box<str>, CategoryId>,
+    pub spans: Vec<RouteSpans>,
+    pub fallback: Option<Route>,
+    pub fallback_spans: RouteSpans,
+    pub undeclared_relief: FxHashMap<Box<str>, Relief>,
+}
+
+impl Routes {
+    pub fn compile(
+        ctx: &mut Ctx<'_>,
+        categories: &[&ast::CategoryDecl],
+        fallback: Option<&ast::FallbackDecl>,
+        empowers: &[&ast::EmpowerDecl],
+        relieves: &[&ast::RelieveDecl],
+        grades: &[Option<Grade>],
+    ) -> Routes {
+        let mut r = Routes {
+            list: Vec::new(),
+            index: FxHashMap::default(),
+            spans: Vec::new(),
+            fallback: None,
+            fallback_spans: RouteSpans::default(),
+            undeclared_relief: FxHashMap::default(),
+        };
+        for c in categories {
+            if r.index.contains_key(c.name.name.as_str()) {
+                continue;
+            }
+            let (route, spans) = route(
+                ctx,
+                &c.name.name,
+                c.display.as_ref(),
+                &c.items,
+                c.name.span,
+                grades,
+            );
+            let Some(route) = route else { continue };
+            let id = CategoryId::try_from(r.list.len()).unwrap_or(CategoryId::MAX);
+            r.index.insert(c.name.name.as_str().into(), id);
+            r.list.push(route);
+            r.spans.push(spans);
+        }
+        if let Some(f) = fallback {
+            let (route, spans) = route(ctx, "fallback", None, &f.items, f.span, grades);
+            r.fallback = route;
+            r.fallback_spans = spans;
+        }
+        r.empower(ctx, empowers);
+        r.relieve(ctx, relieves);
+        r
+    }
+
+    fn empower(&mut self, ctx: &mut Ctx<'_>, empowers: &[&ast::EmpowerDecl]) {
+        for e in empowers {
+            let Some(level) = ctx.level(&e.level) else {
+                continue;
+            };
+            for item in &e.items {
+                let when = item
+                    .when
+                    .as_ref()
+                    .map(|w| compile_cond(ctx, w, Place::AfterGrading));
+                let what = format!(
+                    "empower {}: {}",
+                    e.level.name,
+                    super::collapse(ctx.bundle.sources.text(item.span))
+                );
+                let site = ctx.site(item.span, Some(what));
+                for c in &item.categories {
+                    match self.index.get(c.name.as_str()) {
+                        Some(&id) => {
+                            if let Some(route) = self.list.get_mut(id as usize) {
+                                route.empower.push(Empowerment {
+                                    level,
+                                    when: when.clone(),
+                                    site,
+                                });
+                            }
+                            if let Some(s) = self.spans.get_mut(id as usize) {
+                                s.empower.push((level, item.span));
+                            }
+                        }
+                        None => {
+                            ctx.push(
+                                Diagnostic::error(
+                                    "E0102",
+                                    c.span,
+                                    format!("unknown category `{}`", c.name),
+                                )
+                                .with_help("only a declared category can be settled on the spot"),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn relieve(&mut self, ctx: &mut Ctx<'_>, relieves: &[&ast::RelieveDecl]) {
+        for rl in relieves {
+            let Some(level) = ctx.level(&rl.level) else {
+                continue;
+            };
+            for item in &rl.items {
+                for c in &item.categories {
+                    let what = format!(
+                        "relieve {}: `{}` may not be handled at {}, so it goes one level up",
+                        rl.level.name, c.name, rl.level.name
+                    );
+                    let site = ctx.site(item.span, Some(what));
+                    // A relieved category the policy does not route arrives
+                    // through the fallback, so its relief is kept by name.
+                    let relief = match self.index.get(c.name.as_str()) {
+                        Some(&id) => {
+                            if let Some(s) = self.spans.get_mut(id as usize) {
+                                s.relief.push((level, item.span));
+                            }
+                            self.list.get_mut(id as usize).map(|r| &mut r.relief)
+                        }
+                        None => Some(
+                            self.undeclared_relief
+                                .entry(c.name.as_str().into())
+                                .or_default(),
+                        ),
+                    };
+                    if let Some(relief) = relief {
+                        if !relief.forbids(level) {
+                            relief.mask |= 1u64 << level;
+                            relief.sites.push((level, site));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub(super) fn compile_cond(ctx: &mut Ctx<'_>, e: &ast::Expr, place: Place) -> Cond {
+    let mut diags = Vec::new();
+    let mut repeats = std::mem::take(&mut ctx.repeats);
+    let scope = ctx.scope();
+    let c = CondCompiler::new(&scope, place, &mut diags, &mut repeats).compile(e);
+    ctx.repeats = repeats;
+    ctx.diags.extend(diags);
+    c
+}
+
+/// Compiles one category (or the fallback).
+fn route(
+    ctx: &mut Ctx<'_>,
+    name: &str,
+    display: Option<&ast::StrLit>,
+    items: &[CategoryItem],
+    name_span: Span,
+    grades: &[Option<Grade>],
+) -> (Option<Route>, RouteSpans) {
+    let mut spans = RouteSpans::default();
+    let mut lead: Option<(u16, SiteId)> = None;
+    let mut lead_span: Option<Span> = None;
+    let mut assists = Vec::new();
+    let mut grade_rules = Vec::new();
+    let mut limits: Vec<(u8, LimitOverride, SiteId)> = Vec::new();
+    let mut level = None;
+    let mut lead_missing = false;
+    for item in items {
+        match item {
+            CategoryItem::Lead(d, span) => {
+                if let Some(first) = lead_span {
+                    ctx.push(
+                        Diagnostic::error(
+                            "E0202",
+                            *span,
+                            format!("`{name}` has more than one `lead`"),
+                        )
+                        .with_label(first, "the first `lead` is here")
+                        .with_help("exactly one department leads; others `assist`"),
+                    );
+                    continue;
+                }
+                lead_span = Some(*span);
+                match ctx.dept(d) {
+                    Some(id) => lead = Some((id, ctx.site(*span, None))),
+                    None => lead_missing = true,
+                }
+            }
+            CategoryItem::Assist(ds, when, span) => {
+                let depts: SmallVec<[u16; 4]> = ds.iter().filter_map(|d| ctx.dept(d)).collect();
+                let when = when
+                    .as_ref()
+                    .map(|w| compile_cond(ctx, w, Place::AfterGrading));
+                let site = ctx.site(*span, None);
+                assists.push(AssistRule { depts, when, site });
+            }
+            CategoryItem::Grade(g, when, span) => {
+                let Some(gid) = ctx.grade(g) else { continue };
+                let when = when.as_ref().map(|w| compile_cond(ctx, w, Place::Grading));
+                spans.grades.push((gid, when.is_some(), *span));
+                let site = ctx.site(*span, None);
+                grade_rules.push(GradeRule {
+                    grade: gid,
+                    when,
+                    site,
+                });
+            }
+            CategoryItem::Limits(g, ls, span) => {
+                let Some(gid) = ctx.grade(g) else { continue };
+                if limits.iter().any(|(x, _, _)| *x == gid) {
+                    ctx.error(
+                        "E0104",
+                        *span,
+                        format!("`{name}` has two `limits {}` blocks", g.name),
+                    );
+                    continue;
+                }
+                let mut o = LimitOverride::default();
+                for l in ls {
+                    let what = format!(
+                        "limits {}: {}",
+                        g.name,
+                        super::collapse(ctx.bundle.sources.text(l.span))
+                    );
+                    let lim = ctx.limit(&l.duration, l.span, Some(what));
+                    match l.clock {
+                        ast::Clock::Respond => o.respond = Some(lim),
+                        ast::Clock::Resolve => o.resolve = Some(lim),
+                    }
+                }
+                let site = ctx.site(*span, None);
+                limits.push((gid, o, site));
+            }
+            CategoryItem::Level(l, span) => {
+                if level.is_some() {
+                    ctx.error(
+                        "E0104",
+                        *span,
+                        format!("`{name}` has more than one `level`"),
+                    );
+                    continue;
+                }
+                if let Some(lid) = ctx.level(l) {
+                    spans.level = Some((lid, *span));
+                    level = Some((lid, ctx.site(*span, None)));
+                }
+            }
+        }
+    }
+    if lead_span.is_none() {
+        ctx.push(
+            Diagnostic::error(
+                "E0201",
+                name_span,
+                format!("`{name}` has no `lead` department"),
+            )
+            .with_help("add `lead DEPARTMENT`: the department that answers for it"),
+        );
+    }
+    if !grade_rules.iter().any(|r| r.when.is_none()) {
+        ctx.push(
+            Diagnostic::error(
+                "E0203",
+                name_span,
+                format!("`{name}` has no unconditional `grade` line"),
+            )
+            .with_help("add a default as the last grade line, for example `grade blue`"),
+        );
+    }
+    let valid_grades = grade_rules
+        .iter()
+        .all(|r| grades.get(r.grade as usize).is_some_and(Option::is_some));
+    let route = match lead {
+        Some((lead, lead_site))
+            if !lead_missing && valid_grades && grade_rules.iter().any(|r| r.when.is_none()) =>
+        {
+            Some(Route {
+                name: name.into(),
+                display: display.map(|d| d.value.as_str().into()),
+                lead,
+                lead_site,
+                assists,
+                grades: grade_rules,
+                limits,
+                level,
+                empower: Vec::new(),
+                relief: Relief::default(),
+            })
+        }
+        _ => None,
+    };
+    (route, spans)
+}

@@ -1,0 +1,184 @@
+//! `test` blocks: validated at compile time, run by [`crate::testing`].
+
+use jiff::Timestamp;
+use whistle_grammar::ast::{self, ExpectValue, TestItemRef};
+use whistle_grammar::diag::Diagnostic;
+use whistle_grammar::source::Span;
+
+use super::Ctx;
+use crate::event::{Event, event_from_value};
+
+/// What a test expects of one field of the last decision.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expectation {
+    /// `grade: red`
+    Grade(String),
+    /// `lead: urban`
+    Lead(String),
+    /// `assist: [fire, property]`, compared as a set.
+    Assist(Vec<String>),
+    /// `level: street`
+    Level(String),
+    /// `unit: S01` (or `unit: null`-like absence is not expressible).
+    Unit(String),
+    /// `on_the_spot: true`
+    OnTheSpot(bool),
+    /// `fallback: true`
+    Fallback(bool),
+    /// `respond_by: "2025-06-03T10:15:00+08:00"`
+    RespondBy(Timestamp),
+    /// `resolve_by: "..."`
+    ResolveBy(Timestamp),
+}
+
+/// A validated test block.
+#[derive(Debug, Clone)]
+pub struct TestCase {
+    /// Its name.
+    pub name: String,
+    /// `file:line:col` of the block.
+    pub location: String,
+    /// Events decided in order.
+    pub events: Vec<Event>,
+    /// Expectations on the last decision, with their `file:line:col`.
+    pub expect: Vec<(Expectation, String)>,
+}
+
+const KEYS: &str =
+    "grade, lead, assist, level, unit, on_the_spot, fallback, respond_by, resolve_by";
+
+pub(super) fn compile(ctx: &mut Ctx<'_>, tests: &[&ast::TestDecl]) -> Vec<TestCase> {
+    tests.iter().filter_map(|t| one(ctx, t)).collect()
+}
+
+fn one(ctx: &mut Ctx<'_>, t: &ast::TestDecl) -> Option<TestCase> {
+    let mut ok = true;
+    if t.events.is_empty() {
+        ctx.error(
+            "E0702",
+            t.name.span,
+            format!("test `{}` has no `event`", t.name.value),
+        );
+        ok = false;
+    }
+    match t.expects.len() {
+        0 => {
+            ctx.error(
+                "E0702",
+                t.name.span,
+                format!("test `{}` has no `expect`", t.name.value),
+            );
+            ok = false;
+        }
+        1 => {
+            if t.order.last() != Some(&TestItemRef::Expect(0)) {
+                ctx.push(
+                    Diagnostic::error(
+                        "E0702",
+                        t.expects[0].span,
+                        "`expect` must come after the test's events",
+                    )
+                    .with_help(
+                        "`expect` applies to the last event; put it at the end of the block",
+                    ),
+                );
+                ok = false;
+            }
+        }
+        _ => {
+            ctx.error(
+                "E0702",
+                t.expects[1].span,
+                "a test has one `expect`; split it into two tests",
+            );
+            ok = false;
+        }
+    }
+    let mut events = Vec::new();
+    for (i, e) in t.events.iter().enumerate() {
+        let mut v = e.value.clone();
+        if let Some(obj) = v.as_object_mut() {
+            // Tests need not invent ids.
+            obj.entry("id")
+                .or_insert_with(|| format!("{}#{}", t.name.value, i + 1).into());
+        }
+        match event_from_value(v) {
+            Ok(ev) => events.push(ev),
+            Err(err) => {
+                ctx.error(
+                    "E0701",
+                    e.span,
+                    format!("this test event is not valid: {err}"),
+                );
+                ok = false;
+            }
+        }
+    }
+    let mut expect = Vec::new();
+    for x in t.expects.iter().flat_map(|x| &x.entries) {
+        match expectation(ctx, x) {
+            Some(e) => expect.push((e, ctx.bundle.sources.location(x.span))),
+            None => ok = false,
+        }
+    }
+    ok.then(|| TestCase {
+        name: t.name.value.clone(),
+        location: ctx.bundle.sources.location(t.span),
+        events,
+        expect,
+    })
+}
+
+fn expectation(ctx: &mut Ctx<'_>, x: &ast::ExpectEntry) -> Option<Expectation> {
+    let key = x.key.name.as_str();
+    let bad = |ctx: &mut Ctx<'_>, span: Span, what: &str| {
+        ctx.error("E0703", span, format!("`{key}` expects {what}"));
+        None
+    };
+    match (key, &x.value) {
+        ("grade", ExpectValue::Name(n)) => ctx.grade(n).map(|_| Expectation::Grade(n.name.clone())),
+        ("lead", ExpectValue::Name(n)) => ctx.dept(n).map(|_| Expectation::Lead(n.name.clone())),
+        ("level", ExpectValue::Name(n)) => ctx.level(n).map(|_| Expectation::Level(n.name.clone())),
+        ("assist", ExpectValue::List(ds, _)) => {
+            let known = ds
+                .iter()
+                .map(|d| ctx.dept(d).is_some())
+                .fold(true, |a, b| a && b);
+            known.then(|| Expectation::Assist(ds.iter().map(|d| d.name.clone()).collect()))
+        }
+        ("unit", ExpectValue::Name(n)) => Some(Expectation::Unit(n.name.clone())),
+        ("unit", ExpectValue::Str(s)) => Some(Expectation::Unit(s.value.clone())),
+        ("on_the_spot", ExpectValue::Bool(b, _)) => Some(Expectation::OnTheSpot(*b)),
+        ("fallback", ExpectValue::Bool(b, _)) => Some(Expectation::Fallback(*b)),
+        ("respond_by" | "resolve_by", ExpectValue::Str(s)) => match s.value.parse::<Timestamp>() {
+            Ok(t) if key == "respond_by" => Some(Expectation::RespondBy(t)),
+            Ok(t) => Some(Expectation::ResolveBy(t)),
+            Err(_) => bad(
+                ctx,
+                s.span,
+                "an RFC 3339 instant such as \"2025-06-03T10:15:00+08:00\"",
+            ),
+        },
+        ("grade" | "lead" | "level", v) => bad(ctx, value_span(v), "a name"),
+        ("assist", v) => bad(ctx, value_span(v), "a list of departments `[a, b]`"),
+        ("unit", v) => bad(ctx, value_span(v), "a unit id"),
+        ("on_the_spot" | "fallback", v) => bad(ctx, value_span(v), "`true` or `false`"),
+        ("respond_by" | "resolve_by", v) => bad(ctx, value_span(v), "a quoted RFC 3339 instant"),
+        _ => {
+            ctx.push(
+                Diagnostic::error("E0703", x.key.span, format!("unknown `expect` key `{key}`"))
+                    .with_help(format!("the keys are: {KEYS}")),
+            );
+            None
+        }
+    }
+}
+
+fn value_span(v: &ExpectValue) -> Span {
+    match v {
+        ExpectValue::Name(i) => i.span,
+        ExpectValue::Str(s) => s.span,
+        ExpectValue::Bool(_, s) | ExpectValue::List(_, s) => *s,
+        ExpectValue::Number(n) => n.span,
+    }
+}

@@ -1,0 +1,324 @@
+//! Deciding one event (LANGUAGE.md sections 3 and 8): grade, level, unit,
+//! lead, assist, on-the-spot handling, deadlines, the planned ladder, and
+//! the trace of every line that shaped the decision.
+
+use std::cell::Cell;
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::Value;
+use smallvec::SmallVec;
+
+use crate::calendar::Calendar;
+use crate::cond::{Env, Field, RepeatsBy, Val, attr_value};
+use crate::event::Event;
+use crate::model::{
+    CategoryId, ClockKind, DeptId, GradeId, LevelId, Limit, Policy, Route, SiteId, TriggerDef,
+    Units,
+};
+use crate::windows::History;
+
+/// A ladder step planned for an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlannedStep {
+    /// When it fires; `None` for `when` steps, which fire on a state change.
+    pub at: Option<Timestamp>,
+    /// Index of the step in the ladder of the decision's grade.
+    pub step: u16,
+}
+
+/// The decision for one event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// The event's id.
+    pub event_id: String,
+    /// The event's category as reported.
+    pub category: String,
+    /// The category's index; `None` when the fallback routed it.
+    pub category_id: Option<CategoryId>,
+    /// The grade.
+    pub grade: GradeId,
+    /// The level that handles it.
+    pub level: LevelId,
+    /// The id of the unit at that level that contains the event's grid.
+    pub unit: Option<Arc<str>>,
+    /// The lead department.
+    pub lead: DeptId,
+    /// Cooperating departments, in order, without duplicates or the lead.
+    pub assist: SmallVec<[DeptId; 4]>,
+    /// Settled on the spot under the empowerment list.
+    pub on_the_spot: bool,
+    /// Routed by the fallback.
+    pub fallback: bool,
+    /// When it was reported.
+    pub reported_at: Timestamp,
+    /// Accept by.
+    pub respond_by: Timestamp,
+    /// Resolve by.
+    pub resolve_by: Timestamp,
+    /// The ladder steps planned for it.
+    pub ladder: SmallVec<[PlannedStep; 6]>,
+    /// Every policy line that shaped the decision, in the order applied.
+    pub trace: SmallVec<[SiteId; 12]>,
+}
+
+/// What deciding one event may know besides the event itself.
+pub struct Context<'h> {
+    /// Past events, for `repeats`.
+    pub history: &'h dyn History,
+    /// How many times the event was reopened.
+    pub reopened: u32,
+}
+
+impl Default for Context<'_> {
+    fn default() -> Self {
+        Context {
+            history: &crate::windows::NoHistory,
+            reopened: 0,
+        }
+    }
+}
+
+struct DecideEnv<'a> {
+    ev: &'a Event,
+    units: Option<&'a Units>,
+    calendar: &'a Calendar,
+    grade: Option<GradeId>,
+    reopened: u32,
+    history: &'a dyn History,
+    /// Hour, weekday (1 = Monday) and month, computed once if a condition asks.
+    local: Cell<Option<(i8, i8, i8)>>,
+}
+
+impl DecideEnv<'_> {
+    fn local(&self) -> (i8, i8, i8) {
+        if let Some(l) = self.local.get() {
+            return l;
+        }
+        let tz = self.calendar.time_zone();
+        let dt = tz
+            .to_offset(self.ev.reported_at)
+            .to_datetime(self.ev.reported_at);
+        let l = (dt.hour(), dt.weekday().to_monday_one_offset(), dt.month());
+        self.local.set(Some(l));
+        l
+    }
+
+    fn unit(&self, level: LevelId) -> Option<&str> {
+        if level == 0 {
+            return Some(&self.ev.grid);
+        }
+        self.units
+            .and_then(|u| u.get(level as usize))
+            .and_then(|u| u.as_deref())
+    }
+}
+
+impl Env for DecideEnv<'_> {
+    fn field(&self, f: &Field) -> Val<'_> {
+        match f {
+            Field::Attr(path) => attr_value(&self.ev.attr, path),
+            Field::Source => Val::Str(self.ev.source.as_str()),
+            Field::Category => Val::Str(&self.ev.category),
+            Field::Location => self.ev.location.as_deref().map_or(Val::Missing, Val::Str),
+            Field::Unit(l) => self.unit(*l).map_or(Val::Missing, Val::Str),
+            Field::Hour => Val::Num(f64::from(self.local().0)),
+            Field::Weekday => Val::Num(f64::from(self.local().1)),
+            Field::Month => Val::Num(f64::from(self.local().2)),
+            Field::Grade => self.grade.map_or(Val::Missing, Val::Grade),
+            Field::Reopened => Val::Num(f64::from(self.reopened)),
+            Field::Repeats { window, by } => {
+                let key = match by {
+                    RepeatsBy::Location => {
+                        Some(self.ev.location.as_deref().unwrap_or(&self.ev.grid))
+                    }
+                    RepeatsBy::Level(l) => self.unit(*l),
+                };
+                key.map_or(Val::Missing, |k| {
+                    let n = self.history.repeats(
+                        &self.ev.category,
+                        *by,
+                        k,
+                        *window,
+                        self.ev.reported_at,
+                    );
+                    Val::Num(f64::from(n))
+                })
+            }
+        }
+    }
+
+    fn attr(&self) -> &Value {
+        &self.ev.attr
+    }
+}
+
+fn plus(t: Timestamp, seconds: u64) -> Timestamp {
+    let secs = i64::try_from(seconds).unwrap_or(i64::MAX);
+    t.checked_add(SignedDuration::from_secs(secs))
+        .unwrap_or(Timestamp::MAX)
+}
+
+/// The instant a limit runs out for an event reported at `start`.
+pub fn deadline(cal: &Calendar, start: Timestamp, limit: &Limit) -> Timestamp {
+    if limit.working {
+        if let Some(t) = cal.add_working(start, limit.days, limit.seconds) {
+            return t;
+        }
+    }
+    // Without working time to count in, the limit runs as plain time.
+    plus(start, u64::from(limit.days) * 86_400 + limit.seconds)
+}
+
+/// The instant `fraction` of a limit has elapsed, in the limit's own clock.
+pub fn fraction_of(
+    cal: &Calendar,
+    start: Timestamp,
+    due: Timestamp,
+    limit: &Limit,
+    fraction: f64,
+) -> Timestamp {
+    if limit.working {
+        if let Some(begin) = cal.next_working_instant(start) {
+            let total = cal.working_seconds_between(begin, due) as f64;
+            let part = (total * fraction).round().max(0.0) as u64;
+            if let Some(t) = cal.advance_working_seconds(begin, part) {
+                return t;
+            }
+        }
+    }
+    let total = due.as_second().saturating_sub(start.as_second()).max(0) as f64;
+    plus(start, (total * fraction).round().max(0.0) as u64)
+}
+
+/// Decides one event under `policy`.
+pub fn decide(policy: &Policy, ev: &Event, ctx: &Context<'_>) -> Decision {
+    let units = policy.areas.grids.get(ev.grid.as_str()).map(|u| &**u);
+    let (category_id, route): (Option<CategoryId>, &Route) = match policy.category(&ev.category) {
+        Some((id, r)) => (Some(id), r),
+        None => (None, &policy.fallback),
+    };
+    let mut env = DecideEnv {
+        ev,
+        units,
+        calendar: &policy.calendar,
+        grade: None,
+        reopened: ctx.reopened,
+        history: ctx.history,
+        local: Cell::new(None),
+    };
+    let mut trace: SmallVec<[SiteId; 12]> = SmallVec::new();
+
+    // Grade: the first line whose condition holds.
+    let (grade, site) = route
+        .grades
+        .iter()
+        .find(|r| r.when.as_ref().is_none_or(|c| c.eval(&env)))
+        .map_or((0, None), |r| (r.grade, Some(r.site)));
+    trace.extend(site);
+    env.grade = Some(grade);
+    let gdef = &policy.grades[grade as usize];
+
+    // Level: the category's override, else the grade's; then empowerment.
+    let (mut level, level_site) = route.level.unwrap_or((gdef.level, gdef.site));
+    trace.push(level_site);
+    let mut on_the_spot = false;
+    if let Some(e) = route
+        .empower
+        .iter()
+        .find(|e| e.when.as_ref().is_none_or(|c| c.eval(&env)))
+    {
+        level = e.level;
+        on_the_spot = true;
+        trace.push(e.site);
+    }
+    // Relief: a level the category may never be handled at is skipped upward.
+    let relief = if category_id.is_some() {
+        Some(&route.relief)
+    } else {
+        policy.undeclared_relief.get(ev.category.as_str())
+    };
+    if let Some(relief) = relief {
+        let top = u8::try_from(policy.levels.len().saturating_sub(1)).unwrap_or(0);
+        while relief.forbids(level) && level < top {
+            trace.extend(relief.site(level));
+            level += 1;
+            on_the_spot = false;
+        }
+    }
+    // Without an area tree (or for a grid it does not list) the unit is unknown.
+    let unit = units
+        .and_then(|u| u.get(level as usize))
+        .and_then(Clone::clone);
+
+    // Departments.
+    trace.push(route.lead_site);
+    let mut assist: SmallVec<[DeptId; 4]> = SmallVec::new();
+    for rule in &route.assists {
+        if rule.when.as_ref().is_none_or(|c| c.eval(&env)) {
+            for &d in &rule.depts {
+                if d != route.lead && !assist.contains(&d) {
+                    assist.push(d);
+                }
+            }
+            trace.push(rule.site);
+        }
+    }
+
+    // Deadlines: the category's `limits` for this grade, else the grade's.
+    let over = route
+        .limits
+        .iter()
+        .find(|(g, _, _)| *g == grade)
+        .map(|(_, o, _)| o);
+    let respond = over.and_then(|o| o.respond).unwrap_or(gdef.respond);
+    let resolve = over.and_then(|o| o.resolve).unwrap_or(gdef.resolve);
+    trace.push(respond.site);
+    if resolve.site != respond.site {
+        trace.push(resolve.site);
+    }
+    let cal = &policy.calendar;
+    let respond_by = deadline(cal, ev.reported_at, &respond);
+    let resolve_by = deadline(cal, ev.reported_at, &resolve);
+
+    // The ladder, planned.
+    let ladder_def = policy.ladder_for(grade);
+    trace.extend(ladder_def.site);
+    let ladder = ladder_def
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| PlannedStep {
+            at: match &s.trigger {
+                TriggerDef::At { fraction, clock } => Some(match clock {
+                    ClockKind::Respond => {
+                        fraction_of(cal, ev.reported_at, respond_by, &respond, *fraction)
+                    }
+                    ClockKind::Resolve => {
+                        fraction_of(cal, ev.reported_at, resolve_by, &resolve, *fraction)
+                    }
+                }),
+                TriggerDef::When(_) => None,
+            },
+            step: u16::try_from(i).unwrap_or(u16::MAX),
+        })
+        .collect();
+
+    Decision {
+        event_id: ev.id.clone(),
+        category: ev.category.clone(),
+        category_id,
+        grade,
+        level,
+        unit,
+        lead: route.lead,
+        assist,
+        on_the_spot,
+        fallback: category_id.is_none(),
+        reported_at: ev.reported_at,
+        respond_by,
+        resolve_by,
+        ladder,
+        trace,
+    }
+}

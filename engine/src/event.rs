@@ -1,0 +1,177 @@
+//! Events (LANGUAGE.md section 8): the JSON format, its validation against
+//! `schemas/event.schema.json`, and the typed form the engine decides.
+
+use std::sync::LazyLock;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Where an event came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// A grid worker's patrol.
+    Patrol,
+    /// A citizen, through the app (the default).
+    #[default]
+    Citizen,
+    /// The 12345 hotline.
+    Hotline,
+    /// An IoT sensor.
+    Sensor,
+    /// Another department.
+    Department,
+}
+
+impl Source {
+    /// The source as written in events and conditions.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Patrol => "patrol",
+            Source::Citizen => "citizen",
+            Source::Hotline => "hotline",
+            Source::Sensor => "sensor",
+            Source::Department => "department",
+        }
+    }
+
+    /// All sources, in declaration order.
+    pub const ALL: [Source; 5] = [
+        Source::Patrol,
+        Source::Citizen,
+        Source::Hotline,
+        Source::Sensor,
+        Source::Department,
+    ];
+}
+
+/// An incoming event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// The reporter's id for it; unique per source system.
+    pub id: String,
+    /// Its category (an unknown one goes to the fallback).
+    pub category: String,
+    /// The grid it happened in.
+    pub grid: String,
+    /// Where it came from.
+    #[serde(default)]
+    pub source: Source,
+    /// When it was reported.
+    pub reported_at: Timestamp,
+    /// A finer place (a building, a gate); `repeats` groups by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// Free attributes the policy's conditions read (`attr.people_trapped`).
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub attr: Value,
+    /// Who reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reporter: Option<String>,
+    /// What was reported, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// The event schema shipped with Whistle.
+pub const EVENT_SCHEMA: &str = include_str!("../../schemas/event.schema.json");
+
+static VALIDATOR: LazyLock<Result<jsonschema::Validator, String>> = LazyLock::new(|| {
+    let schema: Value = serde_json::from_str(EVENT_SCHEMA).map_err(|e| e.to_string())?;
+    compile_schema(&schema)
+});
+
+/// Compiles a JSON Schema with format checks on and no network access.
+pub fn compile_schema(schema: &Value) -> Result<jsonschema::Validator, String> {
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(schema)
+        .map_err(|e| e.to_string())
+}
+
+/// Why a line is not a valid event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventError(pub String);
+
+impl std::fmt::Display for EventError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for EventError {}
+
+/// Parses and validates one event from JSON text.
+pub fn parse_event(text: &str) -> Result<Event, EventError> {
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| EventError(format!("not valid JSON: {e}")))?;
+    event_from_value(value)
+}
+
+/// Validates a JSON value against the event schema and converts it.
+pub fn event_from_value(value: Value) -> Result<Event, EventError> {
+    let validator = VALIDATOR
+        .as_ref()
+        .map_err(|e| EventError(format!("event schema: {e}")))?;
+    if !validator.is_valid(&value) {
+        return Err(EventError(schema_errors(validator, &value)));
+    }
+    serde_json::from_value(value).map_err(|e| EventError(e.to_string()))
+}
+
+/// The schema errors of an invalid value, each naming the field, joined.
+pub fn schema_errors(validator: &jsonschema::Validator, value: &Value) -> String {
+    let mut msgs: Vec<String> = validator
+        .iter_errors(value)
+        .take(5)
+        .map(|e| {
+            let path = e.instance_path().to_string();
+            let field = if path.is_empty() {
+                "event".to_string()
+            } else {
+                format!("`{}`", path.trim_start_matches('/').replace('/', "."))
+            };
+            format!("{field}: {}", e.masked())
+        })
+        .collect();
+    msgs.dedup();
+    msgs.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_valid_event_parses_with_defaults() {
+        let e = parse_event(
+            r#"{"id":"E1","category":"fire_lane","grid":"G1","reported_at":"2025-06-03T10:00:00+08:00"}"#,
+        )
+        .unwrap();
+        assert_eq!(e.source, Source::Citizen);
+        assert_eq!(e.reported_at.as_second(), 1_748_916_000);
+        assert!(e.attr.is_null());
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let missing =
+            parse_event(r#"{"id":"E1","category":"x","reported_at":"2025-06-03T10:00:00+08:00"}"#);
+        assert!(missing.unwrap_err().0.contains("grid"));
+        let bad_time =
+            parse_event(r#"{"id":"E1","category":"x","grid":"G","reported_at":"yesterday"}"#);
+        assert!(bad_time.unwrap_err().0.contains("reported_at"));
+        let bad_source = parse_event(
+            r#"{"id":"E1","category":"x","grid":"G","source":"pigeon","reported_at":"2025-06-03T10:00:00+08:00"}"#,
+        );
+        assert!(bad_source.unwrap_err().0.contains("source"));
+        assert!(
+            parse_event("{not json")
+                .unwrap_err()
+                .0
+                .starts_with("not valid JSON")
+        );
+    }
+}

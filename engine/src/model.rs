@@ -1,0 +1,476 @@
+//! The compiled policy: every name interned to a small index, every condition
+//! compiled, every source place a [`SiteId`]. Nothing on the deciding path
+//! compares names or walks the syntax tree.
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
+
+use crate::calendar::Calendar;
+use crate::cond::Cond;
+
+/// Index of a level in the escalation ladder, lowest (grid) first.
+pub type LevelId = u8;
+/// Index of a grade in severity order, lowest first.
+pub type GradeId = u8;
+/// Index of a department.
+pub type DeptId = u16;
+/// Index of a category.
+pub type CategoryId = u32;
+/// Index of a traced source place in [`Policy::sites`].
+pub type SiteId = u32;
+
+/// A source place a decision can be explained by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    /// What the rule did, in words (`grade red when attr.people_trapped > 0`).
+    pub what: String,
+    /// File relative to the bundle.
+    pub file: Arc<str>,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub col: u32,
+}
+
+/// A respond or resolve limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    /// Whole working days (only for `working` limits; plain limits fold days into `seconds`).
+    pub days: u32,
+    /// Seconds (of working time for `working` limits).
+    pub seconds: u64,
+    /// Whether the limit counts only working time.
+    pub working: bool,
+    /// Where the limit was written.
+    pub site: SiteId,
+}
+
+/// A grade and its defaults.
+#[derive(Debug, Clone)]
+pub struct Grade {
+    /// Its name.
+    pub name: Arc<str>,
+    /// The level that handles it by default.
+    pub level: LevelId,
+    /// The `grade` block's site (for the level).
+    pub site: SiteId,
+    /// Time to accept.
+    pub respond: Limit,
+    /// Time to resolve.
+    pub resolve: Limit,
+}
+
+/// A department.
+#[derive(Debug, Clone)]
+pub struct Department {
+    /// Its name.
+    pub name: Arc<str>,
+    /// Its display name.
+    pub display: Option<Arc<str>>,
+    /// Its level, if declared.
+    pub level: Option<LevelId>,
+    /// Not a government body (a property company, a utility).
+    pub external: bool,
+}
+
+/// `assist D, D [when C]`
+#[derive(Debug, Clone)]
+pub struct AssistRule {
+    /// The departments, in order.
+    pub depts: SmallVec<[DeptId; 4]>,
+    /// The condition; `None` always holds.
+    pub when: Option<Cond>,
+    /// Where it stands.
+    pub site: SiteId,
+}
+
+/// `grade G [when C]`
+#[derive(Debug, Clone)]
+pub struct GradeRule {
+    /// The grade it gives.
+    pub grade: GradeId,
+    /// The condition; `None` always holds.
+    pub when: Option<Cond>,
+    /// Where it stands.
+    pub site: SiteId,
+}
+
+/// `limits G { ... }` of one category.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LimitOverride {
+    /// Overrides the grade's respond limit.
+    pub respond: Option<Limit>,
+    /// Overrides the grade's resolve limit.
+    pub resolve: Option<Limit>,
+}
+
+/// An `empower` line as it applies to one category.
+#[derive(Debug, Clone)]
+pub struct Empowerment {
+    /// The level that may settle it on the spot.
+    pub level: LevelId,
+    /// The condition; `None` always holds.
+    pub when: Option<Cond>,
+    /// Where it stands.
+    pub site: SiteId,
+}
+
+/// Levels a category may never be handled at (the relief list).
+#[derive(Debug, Clone, Default)]
+pub struct Relief {
+    /// Bit `l` set: level `l` is forbidden.
+    pub mask: u64,
+    /// For each forbidden level, the `forbid` line's site.
+    pub sites: SmallVec<[(LevelId, SiteId); 2]>,
+}
+
+impl Relief {
+    /// Whether level `l` is forbidden.
+    pub fn forbids(&self, l: LevelId) -> bool {
+        l < 64 && self.mask & (1u64 << l) != 0
+    }
+
+    /// The site of the line that forbids `l`.
+    pub fn site(&self, l: LevelId) -> Option<SiteId> {
+        self.sites.iter().find(|(x, _)| *x == l).map(|(_, s)| *s)
+    }
+}
+
+/// How a category routes: the responsibility list line, compiled. The
+/// fallback is one of these too.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// The category's name (`fallback` for the fallback).
+    pub name: Arc<str>,
+    /// Its display name.
+    pub display: Option<Arc<str>>,
+    /// The lead department.
+    pub lead: DeptId,
+    /// The `lead` line.
+    pub lead_site: SiteId,
+    /// `assist` lines in order.
+    pub assists: Vec<AssistRule>,
+    /// `grade` lines in order; the first that holds gives the grade.
+    pub grades: Vec<GradeRule>,
+    /// `limits` per grade.
+    pub limits: Vec<(GradeId, LimitOverride, SiteId)>,
+    /// `level` override.
+    pub level: Option<(LevelId, SiteId)>,
+    /// `empower` lines that name this category, in order.
+    pub empower: Vec<Empowerment>,
+    /// The relief list for this category.
+    pub relief: Relief,
+}
+
+/// What a ladder step does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionDef {
+    /// Remind the current handler.
+    Remind,
+    /// Notify a level or a department.
+    Notify(Target),
+    /// Raise the handler level by N steps.
+    Raise(u8),
+    /// Raise the handler to a level.
+    RaiseTo(LevelId),
+    /// Summon departments.
+    Whistle(SmallVec<[DeptId; 4]>),
+}
+
+/// Who a notification goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// A level (its unit for the event).
+    Level(LevelId),
+    /// A department.
+    Department(DeptId),
+}
+
+/// When a step fires.
+#[derive(Debug, Clone)]
+pub enum TriggerDef {
+    /// At a fraction of a limit.
+    At {
+        /// 0.5 for `at 50%`.
+        fraction: f64,
+        /// Which limit.
+        clock: ClockKind,
+    },
+    /// As soon as the condition holds.
+    When(Cond),
+}
+
+/// The two clocks of an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClockKind {
+    /// Time to accept.
+    Respond,
+    /// Time to resolve.
+    Resolve,
+}
+
+/// A step of a ladder.
+#[derive(Debug, Clone)]
+pub struct StepDef {
+    /// When it fires.
+    pub trigger: TriggerDef,
+    /// What it does.
+    pub actions: Vec<ActionDef>,
+    /// The trigger as written (`at 50% respond`).
+    pub label: Arc<str>,
+    /// The actions as written (`raise to district`).
+    pub action_labels: Vec<Arc<str>>,
+    /// Where it stands.
+    pub site: SiteId,
+}
+
+/// An escalation ladder.
+#[derive(Debug, Clone, Default)]
+pub struct Ladder {
+    /// Steps in source order.
+    pub steps: Vec<StepDef>,
+    /// The `escalate` block's site.
+    pub site: Option<SiteId>,
+}
+
+/// Area ids that contain one grid, one per level (lowest first); `None`
+/// where the tree has no area at that level.
+pub type Units = [Option<Arc<str>>; 8];
+
+/// The jurisdiction tree, indexed by grid id.
+#[derive(Debug, Clone, Default)]
+pub struct AreaIndex {
+    /// Grid id → its units.
+    pub grids: FxHashMap<Box<str>, Arc<Units>>,
+}
+
+/// The compiled policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Header name.
+    pub name: Arc<str>,
+    /// Header version.
+    pub version: Arc<str>,
+    /// Header effective date.
+    pub effective: Option<Arc<str>>,
+    /// `sha256:` content hash of the bundle.
+    pub hash: Arc<str>,
+    /// The policy time zone's calendar (or an always-working one).
+    pub calendar: Calendar,
+    /// Level names, lowest first.
+    pub levels: Vec<Arc<str>>,
+    /// Grades, lowest severity first.
+    pub grades: Vec<Grade>,
+    /// Departments.
+    pub departments: Vec<Department>,
+    /// Categories.
+    pub categories: Vec<Route>,
+    /// Category name → index.
+    pub category_index: FxHashMap<Box<str>, CategoryId>,
+    /// The fallback route for unknown categories.
+    pub fallback: Route,
+    /// Relief lines for categories the policy does not declare (routed by the fallback).
+    pub undeclared_relief: FxHashMap<Box<str>, Relief>,
+    /// The default ladder.
+    pub ladder: Ladder,
+    /// Ladders by grade, replacing the default.
+    pub grade_ladders: Vec<Option<Ladder>>,
+    /// The area tree.
+    pub areas: AreaIndex,
+    /// Longest `repeats` window in seconds (history older than this can be forgotten).
+    pub max_repeats_window: u64,
+    /// Threshold warnings.
+    pub thresholds: Vec<Threshold>,
+    /// Assessment blocks.
+    pub assessments: Vec<Assessment>,
+    /// Targets.
+    pub targets: Vec<TargetDef>,
+    /// Levels that `repeats(W, L)` groups by.
+    pub repeats_levels: Vec<LevelId>,
+    /// The bundle's `event.schema.json` for `attr`, compiled.
+    pub attr_validator: Option<Arc<jsonschema::Validator>>,
+    /// Traced places.
+    pub sites: Vec<Site>,
+}
+
+impl Policy {
+    /// The ladder that applies to a grade.
+    pub fn ladder_for(&self, grade: GradeId) -> &Ladder {
+        self.grade_ladders
+            .get(grade as usize)
+            .and_then(Option::as_ref)
+            .unwrap_or(&self.ladder)
+    }
+
+    /// Looks up a grade by name.
+    pub fn grade_id(&self, name: &str) -> Option<GradeId> {
+        self.grades
+            .iter()
+            .position(|g| &*g.name == name)
+            .and_then(|i| u8::try_from(i).ok())
+    }
+
+    /// Looks up a level by name.
+    pub fn level_id(&self, name: &str) -> Option<LevelId> {
+        self.levels
+            .iter()
+            .position(|l| &**l == name)
+            .and_then(|i| u8::try_from(i).ok())
+    }
+
+    /// Looks up a department by name.
+    pub fn dept_id(&self, name: &str) -> Option<DeptId> {
+        self.departments
+            .iter()
+            .position(|d| &*d.name == name)
+            .and_then(|i| u16::try_from(i).ok())
+    }
+
+    /// The route of a category name, or `None` for the fallback.
+    pub fn category(&self, name: &str) -> Option<(CategoryId, &Route)> {
+        let id = *self.category_index.get(name)?;
+        self.categories.get(id as usize).map(|r| (id, r))
+    }
+}
+
+/// The built-in metrics of LANGUAGE.md section 6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Metric {
+    /// Share accepted by the respond deadline.
+    OnTimeResponse,
+    /// Share resolved by the resolve deadline.
+    OnTimeResolution,
+    /// Share past a deadline.
+    OverdueRate,
+    /// Share of feedback ratings of 4 or 5.
+    Satisfaction,
+    /// Share resolved by the first unit that received them.
+    FirstContact,
+    /// Share raised at least once.
+    EscalationRate,
+    /// Share reopened at least once.
+    ReopenRate,
+    /// Share from `patrol` and `sensor`.
+    ActiveDiscovery,
+    /// Share resolved at grid or community level.
+    SourceResolution,
+    /// Mean hours from report to resolution.
+    MeanResolutionHours,
+    /// Number of events.
+    Count,
+}
+
+impl Metric {
+    /// Every metric with its name.
+    pub const ALL: [(Metric, &'static str); 11] = [
+        (Metric::OnTimeResponse, "on_time_response"),
+        (Metric::OnTimeResolution, "on_time_resolution"),
+        (Metric::OverdueRate, "overdue_rate"),
+        (Metric::Satisfaction, "satisfaction"),
+        (Metric::FirstContact, "first_contact"),
+        (Metric::EscalationRate, "escalation_rate"),
+        (Metric::ReopenRate, "reopen_rate"),
+        (Metric::ActiveDiscovery, "active_discovery"),
+        (Metric::SourceResolution, "source_resolution"),
+        (Metric::MeanResolutionHours, "mean_resolution_hours"),
+        (Metric::Count, "count"),
+    ];
+
+    /// Looks a metric up by name.
+    pub fn from_name(name: &str) -> Option<Metric> {
+        Metric::ALL
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(m, _)| *m)
+    }
+
+    /// The metric's name.
+    pub fn name(self) -> &'static str {
+        Metric::ALL
+            .iter()
+            .find(|(m, _)| *m == self)
+            .map_or("?", |(_, n)| n)
+    }
+
+    /// Whether the metric is a share in [0, 1] (and so can be weighted in a score).
+    pub fn is_share(self) -> bool {
+        !matches!(self, Metric::MeanResolutionHours | Metric::Count)
+    }
+
+    /// Whether a lower value is better (a score then counts `1 - value`).
+    pub fn lower_is_better(self) -> bool {
+        matches!(
+            self,
+            Metric::OverdueRate | Metric::EscalationRate | Metric::ReopenRate
+        )
+    }
+}
+
+/// What a threshold or an assessment groups by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GroupBy {
+    /// The lead department.
+    Department,
+    /// The category.
+    Category,
+    /// The unit at a level.
+    Level(LevelId),
+}
+
+/// What a threshold measures.
+#[derive(Debug, Clone)]
+pub enum ThresholdMetric {
+    /// A built-in metric.
+    Builtin(Metric),
+    /// `count(COND)`: events for which the condition holds.
+    Count(Option<Cond>),
+}
+
+/// A threshold warning, compiled.
+#[derive(Debug, Clone)]
+pub struct Threshold {
+    /// Its name.
+    pub name: Arc<str>,
+    /// Its display name.
+    pub display: Option<Arc<str>>,
+    /// What it measures.
+    pub metric: ThresholdMetric,
+    /// Grouping.
+    pub by: GroupBy,
+    /// Sliding window in seconds.
+    pub window: u64,
+    /// The comparison with the bound.
+    pub op: crate::cond::Op,
+    /// The bound (shares as fractions).
+    pub bound: f64,
+    /// Who is alerted.
+    pub alert: Target,
+    /// Where it stands.
+    pub site: SiteId,
+}
+
+/// An `assess` block, compiled.
+#[derive(Debug, Clone)]
+pub struct Assessment {
+    /// What is scored.
+    pub by: GroupBy,
+    /// Metrics and weights (summing to 100).
+    pub weights: Vec<(Metric, f64)>,
+    /// Where it stands.
+    pub site: SiteId,
+}
+
+/// A `target` line, compiled.
+#[derive(Debug, Clone)]
+pub struct TargetDef {
+    /// The metric.
+    pub metric: Metric,
+    /// The comparison.
+    pub op: crate::cond::Op,
+    /// The bound.
+    pub bound: f64,
+    /// Where it stands.
+    pub site: SiteId,
+}

@@ -1,0 +1,70 @@
+//! Routing a stream of events in order, each seeing the earlier ones for
+//! `repeats` — what `whistle route` and the server's ingest path share.
+
+use crate::decide::{Context, Decision, decide};
+use crate::event::{Event, EventError, parse_event, schema_errors};
+use crate::model::Policy;
+use crate::windows::RepeatIndex;
+
+/// Decides events one after another under one policy.
+pub struct Router<'p> {
+    policy: &'p Policy,
+    history: RepeatIndex,
+}
+
+impl<'p> Router<'p> {
+    /// A router with no history yet.
+    pub fn new(policy: &'p Policy) -> Router<'p> {
+        Router {
+            policy,
+            history: RepeatIndex::new(policy.max_repeats_window, policy.repeats_levels.clone()),
+        }
+    }
+
+    /// Parses, validates and decides one line of JSON, then remembers the
+    /// event for later `repeats`.
+    pub fn route_line(&mut self, text: &str) -> Result<Decision, EventError> {
+        let ev = parse_event(text)?;
+        self.route_event(&ev)
+    }
+
+    /// Validates `attr` against the bundle's schema, decides, and remembers.
+    pub fn route_event(&mut self, ev: &Event) -> Result<Decision, EventError> {
+        check_attr(self.policy, ev)?;
+        let d = decide(
+            self.policy,
+            ev,
+            &Context {
+                history: &self.history,
+                reopened: 0,
+            },
+        );
+        self.remember(ev);
+        Ok(d)
+    }
+
+    /// Records an event in the history without deciding it.
+    pub fn remember(&mut self, ev: &Event) {
+        let units = self.policy.areas.grids.get(ev.grid.as_str()).map(|u| &**u);
+        self.history.record(ev, units);
+    }
+}
+
+/// Checks an event's `attr` against the bundle's `event.schema.json`.
+pub fn check_attr(policy: &Policy, ev: &Event) -> Result<(), EventError> {
+    let Some(v) = policy.attr_validator.as_deref() else {
+        return Ok(());
+    };
+    let attr = if ev.attr.is_null() {
+        &serde_json::Value::Object(Default::default())
+    } else {
+        &ev.attr
+    };
+    if v.is_valid(attr) {
+        return Ok(());
+    }
+    Err(EventError(format!(
+        "`attr` does not match the policy's event.schema.json: {}",
+        schema_errors(v, attr)
+    )))
+}

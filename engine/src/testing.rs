@@ -1,0 +1,112 @@
+//! Running a policy's `test` blocks (`whistle test`).
+
+use crate::compile::TestCase;
+use crate::compile::tests::Expectation;
+use crate::decide::{Context, decide};
+use crate::decision_json::instant;
+use crate::model::Policy;
+use crate::windows::RepeatIndex;
+
+/// The outcome of one test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestResult {
+    /// The test's name.
+    pub name: String,
+    /// Where it stands.
+    pub location: String,
+    /// What did not hold (empty when it passed).
+    pub failures: Vec<String>,
+}
+
+impl TestResult {
+    /// Whether every expectation held.
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// Runs one test: its events are decided in order, each seeing the earlier
+/// ones for `repeats`, and the expectations are checked on the last.
+pub fn run_test(policy: &Policy, t: &TestCase) -> TestResult {
+    let mut history = RepeatIndex::new(policy.max_repeats_window, policy.repeats_levels.clone());
+    let mut last = None;
+    for ev in &t.events {
+        let d = decide(
+            policy,
+            ev,
+            &Context {
+                history: &history,
+                reopened: 0,
+            },
+        );
+        history.record(ev, policy.areas.grids.get(ev.grid.as_str()).map(|u| &**u));
+        last = Some(d);
+    }
+    let mut failures = Vec::new();
+    if let Some(d) = last {
+        let v = d.view(policy);
+        for (e, at) in &t.expect {
+            let miss = match e {
+                Expectation::Grade(g) => {
+                    (v.grade != g).then(|| format!("grade: expected `{g}`, got `{}`", v.grade))
+                }
+                Expectation::Lead(x) => {
+                    (v.lead != x).then(|| format!("lead: expected `{x}`, got `{}`", v.lead))
+                }
+                Expectation::Level(x) => {
+                    (v.level != x).then(|| format!("level: expected `{x}`, got `{}`", v.level))
+                }
+                Expectation::Unit(x) => (v.unit != Some(x.as_str())).then(|| {
+                    format!(
+                        "unit: expected `{x}`, got {}",
+                        v.unit.map_or("null".into(), |u| format!("`{u}`"))
+                    )
+                }),
+                Expectation::Assist(xs) => {
+                    let mut want: Vec<&str> = xs.iter().map(String::as_str).collect();
+                    let mut got = v.assist.clone();
+                    want.sort_unstable();
+                    got.sort_unstable();
+                    (want != got).then(|| {
+                        format!(
+                            "assist: expected [{}], got [{}]",
+                            want.join(", "),
+                            got.join(", ")
+                        )
+                    })
+                }
+                Expectation::OnTheSpot(b) => (v.on_the_spot != *b)
+                    .then(|| format!("on_the_spot: expected {b}, got {}", v.on_the_spot)),
+                Expectation::Fallback(b) => (v.fallback != *b)
+                    .then(|| format!("fallback: expected {b}, got {}", v.fallback)),
+                Expectation::RespondBy(t) => (d.respond_by != *t).then(|| {
+                    format!(
+                        "respond_by: expected {}, got {}",
+                        instant(policy, *t),
+                        v.respond_by
+                    )
+                }),
+                Expectation::ResolveBy(t) => (d.resolve_by != *t).then(|| {
+                    format!(
+                        "resolve_by: expected {}, got {}",
+                        instant(policy, *t),
+                        v.resolve_by
+                    )
+                }),
+            };
+            if let Some(m) = miss {
+                failures.push(format!("{at}: {m}"));
+            }
+        }
+    }
+    TestResult {
+        name: t.name.clone(),
+        location: t.location.clone(),
+        failures,
+    }
+}
+
+/// Runs every test.
+pub fn run_tests(policy: &Policy, tests: &[TestCase]) -> Vec<TestResult> {
+    tests.iter().map(|t| run_test(policy, t)).collect()
+}

@@ -1,0 +1,105 @@
+//! `whistle fmt PATH [--check]`
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use whistle_grammar::diag;
+use whistle_grammar::fmt::format_source;
+use whistle_grammar::source::{SourceFile, SourceMap};
+
+use super::{CANNOT_RUN, FAILED, OK};
+
+/// Arguments of `whistle fmt`.
+#[derive(Args)]
+pub struct FmtArgs {
+    /// A `.whistle` file or a directory of them.
+    pub path: PathBuf,
+    /// Do not write; list the files that are not formatted and exit 1 if any.
+    #[arg(long)]
+    pub check: bool,
+}
+
+fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if path.is_file() {
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(path)? {
+        let p = entry?.path();
+        let hidden = p
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if p.is_dir() {
+            collect(&p, out)?;
+        } else if p.extension().is_some_and(|e| e == "whistle") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Formats (or checks) every file.
+pub fn run(a: &FmtArgs) -> u8 {
+    let mut files = Vec::new();
+    if let Err(e) = collect(&a.path, &mut files) {
+        eprintln!("error: cannot read `{}`: {e}", a.path.display());
+        return CANNOT_RUN;
+    }
+    files.sort();
+    let mut unformatted = 0;
+    let mut broken = 0;
+    for f in &files {
+        let text = match std::fs::read(f).map(String::from_utf8) {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) => {
+                eprintln!(
+                    "{}: error: not valid UTF-8 at byte {}",
+                    f.display(),
+                    e.utf8_error().valid_up_to()
+                );
+                broken += 1;
+                continue;
+            }
+            Err(e) => {
+                eprintln!("{}: error: {e}", f.display());
+                broken += 1;
+                continue;
+            }
+        };
+        match format_source(&text) {
+            Ok(formatted) if formatted == text => {}
+            Ok(formatted) => {
+                unformatted += 1;
+                if a.check {
+                    println!("{}", f.display());
+                } else if let Err(e) = write_atomically(f, &formatted) {
+                    eprintln!("{}: error: cannot write: {e}", f.display());
+                    broken += 1;
+                } else {
+                    println!("formatted {}", f.display());
+                }
+            }
+            Err(diags) => {
+                broken += 1;
+                let mut map = SourceMap::new();
+                map.add(SourceFile::new(f.display().to_string(), text));
+                eprint!("{}", diag::render(&diags, &map, super::color_stderr()));
+            }
+        }
+    }
+    if broken > 0 || (a.check && unformatted > 0) {
+        FAILED
+    } else {
+        OK
+    }
+}
+
+/// Writes through a temporary file and a rename, so a crash never leaves half a file.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("whistle.fmt-tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}

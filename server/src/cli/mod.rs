@@ -1,0 +1,43 @@
+//! The subcommands, and what they share: loading a bundle and showing diagnostics.
+
+pub mod check;
+pub mod fmt;
+pub mod route;
+pub mod test;
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use whistle_engine::{Compiled, compile};
+use whistle_grammar::bundle::{self, Bundle};
+use whistle_grammar::diag::{self, Diagnostic};
+
+/// Exit code: everything is fine.
+pub const OK: u8 = 0;
+/// Exit code: the input has errors (diagnostics, failed tests, bad event lines).
+pub const FAILED: u8 = 1;
+/// Exit code: the command could not run (unreadable path, invalid policy for `route`).
+pub const CANNOT_RUN: u8 = 2;
+
+/// Whether to colour output on stderr.
+pub fn color_stderr() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// Loads and compiles a bundle; `Err` carries a message for a bundle that cannot be read.
+pub fn load(path: &Path) -> Result<(Bundle, Compiled), String> {
+    let b = bundle::load(path).map_err(|e| e.to_string())?;
+    let c = compile(&b);
+    Ok((b, c))
+}
+
+/// Prints diagnostics to stderr with a closing count.
+pub fn print_diagnostics(b: &Bundle, diags: &[Diagnostic]) {
+    if diags.is_empty() {
+        return;
+    }
+    eprint!("{}", diag::render(diags, &b.sources, color_stderr()));
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    let warnings = diags.len() - errors;
+    eprintln!("{errors} error(s), {warnings} warning(s)");
+}

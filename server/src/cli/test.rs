@@ -1,0 +1,46 @@
+//! `whistle test BUNDLE`
+
+use std::path::PathBuf;
+
+use clap::Args;
+use whistle_engine::testing::run_tests;
+
+use super::{CANNOT_RUN, FAILED, OK};
+
+/// Arguments of `whistle test`.
+#[derive(Args)]
+pub struct TestArgs {
+    /// The bundle directory.
+    pub bundle: PathBuf,
+}
+
+/// Runs the tests; prints `N passed, M failed`; exit 1 on any failure.
+pub fn run(a: &TestArgs) -> u8 {
+    let (b, c) = match super::load(&a.bundle) {
+        Ok(x) => x,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return CANNOT_RUN;
+        }
+    };
+    let Some(policy) = &c.policy else {
+        super::print_diagnostics(&b, &c.diagnostics);
+        eprintln!("the policy has errors; no test was run");
+        return FAILED;
+    };
+    let results = run_tests(policy, &c.tests);
+    let mut failed = 0;
+    for r in &results {
+        if r.passed() {
+            println!("ok    {}", r.name);
+        } else {
+            failed += 1;
+            println!("FAIL  {}  ({})", r.name, r.location);
+            for f in &r.failures {
+                println!("      {f}");
+            }
+        }
+    }
+    println!("{} passed, {failed} failed", results.len() - failed);
+    if failed == 0 { OK } else { FAILED }
+}

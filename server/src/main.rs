@@ -1,0 +1,38 @@
+//! `whistle`: check, format, test and route Whistle policies.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Whistle — the policy engine for grid-based community governance.
+#[derive(Parser)]
+#[command(name = "whistle", version, about, long_about = None)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a policy bundle: syntax, names, relief conflicts, weights, schema.
+    Check(cli::check::CheckArgs),
+    /// Format policy files in the canonical layout.
+    Fmt(cli::fmt::FmtArgs),
+    /// Run the `test` blocks of a bundle.
+    Test(cli::test::TestArgs),
+    /// Decide events (JSON lines) under a policy, one decision per line.
+    Route(cli::route::RouteArgs),
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let code = match args.command {
+        Command::Check(a) => cli::check::run(&a),
+        Command::Fmt(a) => cli::fmt::run(&a),
+        Command::Test(a) => cli::test::run(&a),
+        Command::Route(a) => cli::route::run(&a),
+    };
+    ExitCode::from(code)
+}

@@ -1,0 +1,62 @@
+//! Any bytes as a policy file give diagnostics and exit code 1: never a
+//! panic, never a hang.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{run, text};
+
+fn check_bytes(bytes: &[u8]) -> (Option<i32>, String, Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.whistle"), bytes).unwrap();
+    let t = Instant::now();
+    let out = run(&["check", dir.path().to_str().unwrap()], b"");
+    (out.status.code(), text(&out), t.elapsed())
+}
+
+#[test]
+fn binary_and_invalid_utf8_are_diagnostics() {
+    let (code, out, _) = check_bytes(&[0x7f, b'E', b'L', b'F', 0, 0, 0xff, 0xfe, 1, 2]);
+    assert_eq!(code, Some(1));
+    assert!(out.contains("p.whistle:1:") && out.contains("error[E0002]"), "{out}");
+    let (code, out, _) = check_bytes("levels grid < 社区\xff".as_bytes().iter().copied().chain([0xff]).collect::<Vec<_>>().as_slice());
+    assert_eq!(code, Some(1));
+    assert!(out.contains("not valid UTF-8"), "{out}");
+}
+
+#[test]
+fn a_50_mb_file_is_refused_quickly() {
+    let big = "# filler\n".repeat(50 * 1024 * 1024 / 9);
+    let (code, out, took) = check_bytes(big.as_bytes());
+    assert_eq!(code, Some(1));
+    assert!(out.contains("larger than"), "{out}");
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+}
+
+#[test]
+fn deep_nesting_is_a_diagnostic_not_a_stack_overflow() {
+    let deep = format!("category c {{ lead a grade b when {}x == 1{} }}", "(".repeat(100_000), ")".repeat(100_000));
+    let (code, out, _) = check_bytes(deep.as_bytes());
+    assert_eq!(code, Some(1));
+    assert!(out.contains("nested deeper"), "{out}");
+    let json = format!("test \"t\" {{ event {}{} }}", "{\"a\":".repeat(50_000), "}".repeat(50_000));
+    let (code, out, _) = check_bytes(json.as_bytes());
+    assert_eq!(code, Some(1));
+    assert!(!out.contains("panicked"), "{out}");
+}
+
+#[test]
+fn garbage_text_gets_located_syntax_errors() {
+    let (code, out, _) = check_bytes(b"category { lead\n}}}} ((( \"unterminated\n");
+    assert_eq!(code, Some(1));
+    assert!(out.contains("p.whistle:1:10: error[E0001]"), "{out}");
+}
+
+#[test]
+fn a_missing_bundle_is_a_clear_error() {
+    let out = run(&["check", "/nonexistent/bundle"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("cannot read `/nonexistent/bundle`"), "{}", text(&out));
+}

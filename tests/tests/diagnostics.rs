@@ -1,0 +1,78 @@
+//! Golden tests of `whistle check` diagnostics: each folder of `golden/`
+//! holds the files that, added to `golden/base.whistle`, make a broken
+//! bundle; `expected.txt` is the exact output. `UPDATE_GOLDEN=1` rewrites them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{root, run, text};
+
+#[test]
+fn check_diagnostics_match_the_golden_files() {
+    let golden = root().join("tests/golden");
+    let mut cases: Vec<_> = std::fs::read_dir(&golden)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 8, "the golden cases are there");
+    let mut mismatches = Vec::new();
+    for case in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(golden.join("base.whistle"), dir.path().join("base.whistle")).unwrap();
+        for f in std::fs::read_dir(&case).unwrap() {
+            let f = f.unwrap().path();
+            if f.file_name().unwrap() != "expected.txt" {
+                std::fs::copy(&f, dir.path().join(f.file_name().unwrap())).unwrap();
+            }
+        }
+        let out = run(&["check", dir.path().to_str().unwrap()], b"");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}: check fails",
+            case.display()
+        );
+        let got = text(&out);
+        assert!(!got.contains("panicked"));
+        let expected_path = case.join("expected.txt");
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(&expected_path, &got).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+        if expected != got {
+            mismatches.push(format!(
+                "== {}\n-- expected\n{expected}\n-- got\n{got}",
+                case.display()
+            ));
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+#[test]
+fn json_diagnostics_carry_file_line_col_and_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let golden = root().join("tests/golden");
+    std::fs::copy(golden.join("base.whistle"), dir.path().join("base.whistle")).unwrap();
+    std::fs::copy(
+        golden.join("relief-conflict/categories.whistle"),
+        dir.path().join("categories.whistle"),
+    )
+    .unwrap();
+    let out = run(
+        &["check", dir.path().to_str().unwrap(), "--format", "json"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    let diags = v["diagnostics"].as_array().unwrap();
+    let relief: Vec<_> = diags.iter().filter(|d| d["code"] == "E0301").collect();
+    assert_eq!(relief.len(), 2, "{diags:?}");
+    assert_eq!(relief[0]["file"], "categories.whistle");
+    assert_eq!(relief[0]["line"], 8);
+    assert_eq!(relief[0]["labels"][0]["line"], 17);
+}

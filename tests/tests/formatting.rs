@@ -1,0 +1,81 @@
+//! `whistle fmt` never changes meaning: a formatted bundle decides every
+//! event exactly as before.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{copy_dir, root, run, shipped, text};
+use serde_json::Value;
+
+fn decisions(bundle: &str, events: &[u8]) -> Vec<Value> {
+    let out = run(&["route", "--policy", bundle], events);
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            // The hash names the text, which formatting changes on purpose.
+            v["policy"]["hash"] = Value::Null;
+            // Trace positions move with the layout; what each line did does not.
+            for t in v["trace"].as_array_mut().into_iter().flatten() {
+                t["line"] = Value::Null;
+                t["col"] = Value::Null;
+            }
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn the_shipped_policy_is_formatted() {
+    let out = run(&["fmt", &shipped(), "--check"], b"");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "unformatted files: {}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_mangled_then_formatted_policy_decides_exactly_as_before() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&root().join("policies/wuhou"), dir.path());
+    // Mangle the layout: squeeze indentation, add blank lines.
+    for e in walk(dir.path()) {
+        let t = std::fs::read_to_string(&e).unwrap();
+        let mangled: String = t
+            .lines()
+            .map(|l| format!("{}\n\n", l.trim_start()))
+            .collect();
+        std::fs::write(&e, mangled).unwrap();
+    }
+    let bundle = dir.path().to_str().unwrap();
+    let check = run(&["fmt", bundle, "--check"], b"");
+    assert_eq!(check.status.code(), Some(1), "mangled files are reported");
+    let fmt = run(&["fmt", bundle], b"");
+    assert_eq!(fmt.status.code(), Some(0), "{}", text(&fmt));
+    assert_eq!(
+        run(&["fmt", bundle, "--check"], b"").status.code(),
+        Some(0),
+        "idempotent"
+    );
+    let events = std::fs::read(root().join("examples/events.jsonl")).unwrap();
+    let before = decisions(&shipped(), &events);
+    let after = decisions(bundle, &events);
+    assert!(!before.is_empty());
+    assert_eq!(before, after);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else if p.extension().is_some_and(|x| x == "whistle") {
+            out.push(p);
+        }
+    }
+    out
+}

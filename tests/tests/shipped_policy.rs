@@ -1,0 +1,123 @@
+//! The shipped policy checks clean, passes its own tests, and routes the
+//! example events into decisions that validate against the decision schema.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{root, run, shipped, text};
+use serde_json::Value;
+
+#[test]
+fn the_shipped_policy_checks_clean() {
+    let out = run(&["check", &shipped()], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        !text(&out).contains("warning["),
+        "no warnings either: {}",
+        text(&out)
+    );
+}
+
+#[test]
+fn the_shipped_policy_passes_its_tests() {
+    let out = run(&["test", &shipped()], b"");
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    let summary = t.lines().rev().find(|l| l.contains(" passed, ")).unwrap();
+    let passed: usize = summary.split(' ').next().unwrap().parse().unwrap();
+    assert!(passed >= 10, "{summary}");
+    assert!(summary.ends_with(" 0 failed"), "{summary}");
+}
+
+fn decision_validator() -> jsonschema::Validator {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("schemas/decision.schema.json")).unwrap(),
+    )
+    .unwrap();
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+#[test]
+fn example_decisions_validate_against_the_decision_schema() {
+    let events = std::fs::read(root().join("examples/events.jsonl")).unwrap();
+    let n_events = events
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count();
+    let out = run(&["route", "--policy", &shipped()], &events);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let validator = decision_validator();
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), n_events);
+    for d in &lines {
+        let errors: Vec<String> = validator.iter_errors(d).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{d}: {errors:?}");
+        assert!(
+            !d["trace"].as_array().unwrap().is_empty(),
+            "every decision is explained"
+        );
+    }
+    // Something of everything: a fallback, a red, an on-the-spot.
+    assert!(lines.iter().any(|d| d["fallback"] == true));
+    assert!(lines.iter().any(|d| d["grade"] == "red"));
+    assert!(lines.iter().any(|d| d["on_the_spot"] == true));
+}
+
+#[test]
+fn bad_event_lines_get_error_objects_and_the_rest_are_decided() {
+    let events = std::fs::read(root().join("examples/bad-events.jsonl")).unwrap();
+    let out = run(&["route", "--policy", &shipped(), "--events", "-"], &events);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let n_input = events
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count();
+    assert_eq!(lines.len(), n_input, "one output line per input line");
+    for (i, l) in lines.iter().enumerate() {
+        if let Some(err) = l.get("error") {
+            assert_eq!(l["line"], i + 1);
+            assert!(!err.as_str().unwrap().is_empty());
+        } else {
+            assert!(l["event_id"].is_string());
+        }
+    }
+    let errors = lines.iter().filter(|l| l.get("error").is_some()).count();
+    assert_eq!(errors, 6, "{lines:?}");
+}
+
+#[test]
+fn route_refuses_a_broken_policy_with_its_diagnostics() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.whistle"), "levels grid <").unwrap();
+    let out = run(
+        &["route", "--policy", dir.path().to_str().unwrap()],
+        b"{}\n",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("p.whistle:1:"), "{}", text(&out));
+}
+
+#[test]
+fn route_reads_a_file_and_says_when_it_cannot() {
+    let out = run(
+        &[
+            "route",
+            "--policy",
+            &shipped(),
+            "--events",
+            "/nonexistent.jsonl",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("cannot read `/nonexistent.jsonl`"));
+}
