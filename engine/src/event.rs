@@ -120,23 +120,47 @@ pub fn event_from_value(value: Value) -> Result<Event, EventError> {
     serde_json::from_value(value).map_err(|e| EventError(e.to_string()))
 }
 
-/// The schema errors of an invalid value, each naming the field, joined.
+/// The schema errors of an invalid value, one per field, each naming the
+/// field, joined with `; `.
 pub fn schema_errors(validator: &jsonschema::Validator, value: &Value) -> String {
-    let mut msgs: Vec<String> = validator
-        .iter_errors(value)
-        .take(5)
-        .map(|e| {
-            let path = e.instance_path().to_string();
-            let field = if path.is_empty() {
-                "event".to_string()
-            } else {
-                format!("`{}`", path.trim_start_matches('/').replace('/', "."))
-            };
-            format!("{field}: {}", e.masked())
-        })
-        .collect();
-    msgs.dedup();
-    msgs.join("; ")
+    use jsonschema::error::ValidationErrorKind as Kind;
+    let mut by_field: Vec<(String, bool, String)> = Vec::new();
+    for e in validator.iter_errors(value).take(16) {
+        let path = e.instance_path().to_string();
+        let field = if path.is_empty() {
+            "event".to_string()
+        } else {
+            format!("`{}`", path.trim_start_matches('/').replace('/', "."))
+        };
+        // A regex or a format name says little to a person; say what was expected.
+        let (is_form, msg) = match e.kind() {
+            Kind::Format { format } if format == "date-time" => (
+                true,
+                format!(
+                    "{} is not an RFC 3339 date-time with an offset, like \"2025-06-03T10:00:00+08:00\"",
+                    e.instance()
+                ),
+            ),
+            Kind::Pattern { .. } if path.ends_with("_at") => (
+                true,
+                format!(
+                    "{} is not an RFC 3339 date-time with an offset, like \"2025-06-03T10:00:00+08:00\"",
+                    e.instance()
+                ),
+            ),
+            _ => (false, e.masked().to_string()),
+        };
+        match by_field.iter_mut().find(|(f, _, _)| *f == field) {
+            Some((_, form, _)) if *form && is_form => {}
+            Some(_) => {}
+            None => by_field.push((field, is_form, msg)),
+        }
+    }
+    by_field
+        .into_iter()
+        .map(|(f, _, m)| format!("{f}: {m}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 #[cfg(test)]

@@ -169,8 +169,9 @@ mod tests {
         idx.record(&ev("2025-06-01T00:00:00Z", "gate"), None);
         idx.record(&ev("2025-05-01T00:00:00Z", "gate"), None);
         idx.record(&ev("2025-06-09T00:00:00Z", "other"), None);
+        // In [06-03, 06-10]: the events of 06-05 and 06-10 (06-01 is too old).
         let at: Timestamp = "2025-06-10T00:00:00Z".parse().unwrap();
-        assert_eq!(idx.repeats("c", RepeatsBy::Location, "gate", week, at), 3);
+        assert_eq!(idx.repeats("c", RepeatsBy::Location, "gate", week, at), 2);
         assert_eq!(idx.repeats("d", RepeatsBy::Location, "gate", week, at), 0);
     }
 

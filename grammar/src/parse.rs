@@ -191,6 +191,13 @@ fn syntax_error(file: FileId, text: &str, at: usize, variant: &ErrorVariant<Rule
     let message = match variant {
         ErrorVariant::ParsingError { positives, .. } if !positives.is_empty() => {
             let mut names: Vec<&str> = positives.iter().map(|r| rule_name(*r)).collect();
+            // Every kind of operand is expected at the start of a comparison;
+            // one phrase says it better than eight.
+            let operand = ["a field or value", "a number", "a string", "`attr.<field>`"];
+            if operand.iter().all(|o| names.contains(o)) {
+                names.retain(|n| !OPERAND_NAMES.contains(n));
+                names.push("a field or a value (`attr.x`, `source`, `3`, `\"text\"`, `30m`)");
+            }
             names.sort_unstable();
             names.dedup();
             format!("expected {}, found {found}", join_or(&names))
@@ -256,6 +263,23 @@ fn join_or(names: &[&str]) -> String {
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
     }
 }
+
+/// The names of the rules that can start an operand.
+const OPERAND_NAMES: &[&str] = &[
+    "a field or value",
+    "a number",
+    "a string",
+    "`attr.<field>`",
+    "a percentage",
+    "a duration (`30m`, `2h`, `1d12h`)",
+    "`repeats`",
+    "`true` or `false`",
+    "`true`",
+    "`false`",
+    "`repeats(...)`",
+    "`grade`",
+    "`category`",
+];
 
 /// A rule's name as a policy officer would say it.
 fn rule_name(rule: Rule) -> &'static str {

@@ -927,3 +927,18 @@ proptest! {
         check("generated", &text);
     }
 }
+
+#[test]
+#[ignore]
+fn dump_samples() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    for _ in 0..6 {
+        let t = policy_file().new_tree(&mut runner).unwrap().current();
+        println!(
+            "=====\n{t}\n----- formatted -----\n{}",
+            format_source(&t).unwrap()
+        );
+    }
+}

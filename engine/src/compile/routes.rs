@@ -138,13 +138,13 @@ impl Routes {
                         "relieve {}: `{}` may not be handled at {}, so it goes one level up",
                         rl.level.name, c.name, rl.level.name
                     );
-                    let site = ctx.site(item.span, Some(what));
+                    let site = ctx.site(c.span, Some(what));
                     // A relieved category the policy does not route arrives
                     // through the fallback, so its relief is kept by name.
                     let relief = match self.index.get(c.name.as_str()) {
                         Some(&id) => {
                             if let Some(s) = self.spans.get_mut(id as usize) {
-                                s.relief.push((level, item.span));
+                                s.relief.push((level, c.span));
                             }
                             self.list.get_mut(id as usize).map(|r| &mut r.relief)
                         }
@@ -216,6 +216,7 @@ fn route(
             }
             CategoryItem::Assist(ds, when, span) => {
                 let depts: SmallVec<[u16; 4]> = ds.iter().filter_map(|d| ctx.dept(d)).collect();
+                // Unknown names were reported by `dept`; keep going to check the condition.
                 let when = when
                     .as_ref()
                     .map(|w| compile_cond(ctx, w, Place::AfterGrading));
@@ -223,8 +224,9 @@ fn route(
                 assists.push(AssistRule { depts, when, site });
             }
             CategoryItem::Grade(g, when, span) => {
-                let Some(gid) = ctx.grade(g) else { continue };
+                let gid = ctx.grade(g);
                 let when = when.as_ref().map(|w| compile_cond(ctx, w, Place::Grading));
+                let Some(gid) = gid else { continue };
                 spans.grades.push((gid, when.is_some(), *span));
                 let site = ctx.site(*span, None);
                 grade_rules.push(GradeRule {
