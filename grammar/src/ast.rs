@@ -616,6 +616,9 @@ pub struct ThresholdDecl {
 }
 
 /// An item of a threshold.
+// `Metric` is the big one, but a threshold has only a few items; boxing it
+// would only make the tree harder to match on.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum ThresholdItem {
     /// `metric M by G over W`

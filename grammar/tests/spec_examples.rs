@@ -1,5 +1,7 @@
 //! Every example of LANGUAGE.md parses, and lowers to the tree it says.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use whistle_grammar::ast::*;
 use whistle_grammar::bundle::{BundleFile, from_files};
 use whistle_grammar::diag::render;

@@ -67,7 +67,7 @@ fn step(
     grades: &[Option<Grade>],
     own: &[String],
 ) -> Option<StepDef> {
-    let (trigger, label_span) = match &s.trigger {
+    let trigger = match &s.trigger {
         Trigger::At { percent, clock } => {
             if percent.value <= 0.0 {
                 ctx.error(
@@ -80,26 +80,21 @@ fn step(
                 ast::Clock::Respond => ClockKind::Respond,
                 ast::Clock::Resolve => ClockKind::Resolve,
             };
-            let span = s
-                .actions
-                .first()
-                .map_or(s.span, |a| whistle_grammar::source::Span {
-                    end: a.span().start,
-                    ..s.span
-                });
-            (
-                TriggerDef::At {
-                    fraction: percent.value,
-                    clock,
-                },
-                span,
-            )
+            TriggerDef::At {
+                fraction: percent.value,
+                clock,
+            }
         }
-        Trigger::When(e) => (
-            TriggerDef::When(compile_cond(ctx, e, Place::AfterGrading)),
-            e.span,
-        ),
+        Trigger::When(e) => TriggerDef::When(compile_cond(ctx, e, Place::AfterGrading)),
     };
+    // The trigger as written: the step's text up to its first action.
+    let label_span = s
+        .actions
+        .first()
+        .map_or(s.span, |a| whistle_grammar::source::Span {
+            end: a.span().start,
+            ..s.span
+        });
     // The grades this ladder applies to, for the `raise to` check: its own
     // grade, or every grade without a ladder of its own.
     let grade_levels: Vec<(String, u8)> = grades

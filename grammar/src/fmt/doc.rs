@@ -33,11 +33,16 @@ pub(super) enum Entry {
 
 const INDENT: &str = "  ";
 
+/// Lines with more columns of code than this do not take part in the
+/// alignment of end-of-line comments.
+pub(super) const ALIGN_LIMIT: usize = 80;
+
 /// Prints `entries` at nesting `depth`.
 ///
 /// End-of-line comments of consecutive lines (no blank line, comment line
 /// or block between them) start in one column: two spaces after the longest
-/// of those lines that carries a comment.
+/// of those lines that carries a comment. A line wider than [`ALIGN_LIMIT`]
+/// keeps its comment two spaces after its code and does not push the others.
 pub(super) fn render(entries: &[Entry], depth: usize, out: &mut String) {
     let mut i = 0;
     while i < entries.len() {
@@ -45,7 +50,7 @@ pub(super) fn render(entries: &[Entry], depth: usize, out: &mut String) {
             let mut j = i;
             let mut col = 0usize;
             while let Some(Entry::Line { code, trailing }) = entries.get(j) {
-                if trailing.is_some() {
+                if trailing.is_some() && code.width() <= ALIGN_LIMIT {
                     col = col.max(code.width());
                 }
                 j += 1;
@@ -55,7 +60,7 @@ pub(super) fn render(entries: &[Entry], depth: usize, out: &mut String) {
                     indent(depth, out);
                     out.push_str(code);
                     if let Some(c) = trailing {
-                        let pad = col - code.width() + 2;
+                        let pad = col.saturating_sub(code.width()) + 2;
                         out.extend(std::iter::repeat_n(' ', pad));
                         out.push_str(c);
                     }

@@ -211,10 +211,9 @@ fn place_decl<'a>(d: &'a Decl, tv: &mut Trivia<'_>, prev: Option<&mut Placed<'_>
         }
     };
     let block = match (ends, one_line) {
-        (Some(ends), false) => match tv.open_brace(s) {
-            Some(open) => Some(place_block(tv, open, e.saturating_sub(1), &ends)),
-            None => None,
-        },
+        (Some(ends), false) => tv
+            .open_brace(s)
+            .map(|open| place_block(tv, open, e.saturating_sub(1), &ends)),
         _ => None,
     };
     if block.is_none() {
@@ -501,9 +500,12 @@ fn item_lines(d: &Decl, expanded: bool) -> Vec<String> {
 // ---------------------------------------------------------------------------
 // Laying out the file.
 
+/// A one-line declaration: its head columns and the items of its block.
+type Row = (Vec<Option<String>>, Option<Vec<String>>);
+
 /// The lines of a run of one-line declarations, with aligned columns.
 fn aligned_rows(run: &[&Placed<'_>]) -> Vec<String> {
-    let rows: Vec<(Vec<Option<String>>, Option<Vec<String>>)> = run
+    let rows: Vec<Row> = run
         .iter()
         .map(|p| {
             let block = item_ends(p.decl).map(|_| item_lines(p.decl, false));
