@@ -1,24 +1,68 @@
 //! Working-time calendars (LANGUAGE.md section 4).
 //!
-//! A working duration advances only through the calendar's working
-//! intervals in the policy's time zone. Intervals are half-open `[start, end)`
-//! in local wall-clock time. `Nd working` means the same time of day on the
-//! N-th working day after the clock starts (or the next working instant after
-//! it); hours and minutes then advance interval by interval.
+//! A `working` duration advances only through the calendar's working
+//! intervals in the policy's time zone; any other duration is plain elapsed
+//! time. The project's reading of the spec:
+//!
+//! - A *working day* is a date that is a weekday with intervals in `week` and
+//!   not a holiday, or a `workday` date. A `workday` date works Monday's
+//!   intervals (or, if Monday has none, those of the first weekday that has
+//!   some). A date that is both a holiday and a workday is a working day.
+//! - Intervals are half-open `[start, end)` in local wall-clock time. An
+//!   instant exactly at an interval end is not working time; the next working
+//!   instant after it is the start of the next interval. Wall-clock times are
+//!   turned into instants with the *compatible* disambiguation (a time in a
+//!   DST gap moves forward, a repeated time takes its first occurrence).
+//! - `Nd` working: move the start to the next working instant `S`; take `S`'s
+//!   local date `D` and time of day `T`; find the N-th working day after `D`
+//!   (`D` itself does not count); the result is `T` on that day, or the next
+//!   working instant after it. Hours, minutes and seconds then advance through
+//!   working intervals. Running out exactly at an interval end returns that
+//!   end (17:00 + 1h with 13:30-18:00 is 18:00 the same day); advancing 0 from
+//!   non-working time gives the next working instant.
+//! - Sub-second parts of a start are kept while the clock is running.
+//! - Searches give up (`None`) after ten years (3660 days) in a row without
+//!   working time, or at the end of the supported date range (year 9999).
+//! - [`Calendar::always`] stands in for "no calendar": every duration on it is
+//!   plain elapsed time, a day being 86 400 seconds.
+//!
+//! Speed: `decide` calls this per event, so all walking is done interval by
+//! interval on integer seconds, and UTC offsets come from a table built once
+//! per calendar instead of from the time-zone database on every conversion.
 
-use jiff::civil::{Date, DateTime, Time};
-use jiff::tz::TimeZone;
+use std::ops::ControlFlow::{self, Break, Continue};
+use std::sync::Arc;
+
+use jiff::civil::{Date, DateTime};
+use jiff::tz::{Offset, TimeZone};
 use jiff::{SignedDuration, Timestamp};
 
-/// How far ahead a search for working time goes before giving up (ten years).
+/// How many consecutive days without working time a search crosses before
+/// giving up (ten years).
 const HORIZON_DAYS: u32 = 3660;
+
+const DAY: i64 = 86_400;
+const NANOS: i32 = 1_000_000_000;
+/// More than any difference between two UTC offsets (jiff bounds them to
+/// ±25:59:59): a wall-clock time whose naive conversion lands this far inside
+/// a constant-offset window cannot fall in a gap or a fold.
+const MARGIN: i64 = 2 * 93_600;
+/// The offset table covers 1970-01-01..2200-01-01 UTC; outside it, every
+/// conversion asks the time zone (correct, only slower).
+const TABLE_TO: i64 = 7_258_118_400;
+/// The table is indexed by spans of 2^25 s (about 388 days), so finding an
+/// offset is one index and a step or two instead of a binary search.
+const BUCKET_BITS: u32 = 25;
+/// 9999-12-31, in days since 1970-01-01: walks stop there.
+const MAX_DAY: i64 = 2_932_896;
+const EPOCH: DateTime = DateTime::constant(1970, 1, 1, 0, 0, 0, 0);
 
 /// A half-open wall-clock interval of a day, in seconds since local midnight: [start, end).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DayInterval {
-    /// Start, seconds since midnight.
+    /// Start, seconds since local midnight.
     pub start: u32,
-    /// End, seconds since midnight (up to 86 400).
+    /// End (exclusive), seconds since local midnight; at most 86 400.
     pub end: u32,
 }
 
@@ -26,49 +70,64 @@ pub struct DayInterval {
 #[derive(Debug, Clone)]
 pub struct Calendar {
     tz: TimeZone,
-    week: [Vec<DayInterval>; 7],
-    holidays: Vec<Date>,
-    workdays: Vec<Date>,
+    /// Monday..Sunday, then (index 7) the intervals of a make-up working day.
+    days: [Vec<DayInterval>; 8],
+    /// Sorted, deduplicated local days since 1970-01-01.
+    holidays: Vec<i64>,
+    workdays: Vec<i64>,
+    /// The smallest and largest holiday or workday (lets ordinary days skip the searches).
+    special: (i64, i64),
+    /// Whether any day can have working time at all.
+    has_time: bool,
     always: bool,
+    offsets: Arc<Offsets>,
 }
 
-fn normalise(mut v: Vec<DayInterval>) -> Vec<DayInterval> {
-    v.retain(|i| i.end > i.start);
-    v.sort_by_key(|i| i.start);
-    let mut out: Vec<DayInterval> = Vec::with_capacity(v.len());
-    for i in v {
-        match out.last_mut() {
-            Some(last) if i.start <= last.end => last.end = last.end.max(i.end),
-            _ => out.push(i),
-        }
-    }
-    out
+/// A time zone's UTC offsets over `[windows[0].0, to)`.
+#[derive(Debug)]
+struct Offsets {
+    /// `(from, offset)` in seconds: `offset` applies from `from` until the next window.
+    windows: Vec<(i64, i64)>,
+    to: i64,
+    /// For each bucket, the window its first second falls in.
+    buckets: Vec<u32>,
 }
 
 impl Calendar {
-    /// `week[0]` is Monday … `week[6]` Sunday.
+    /// `week[0]` is Monday ... `week[6]` Sunday. Each day's intervals are
+    /// normalised: clamped to the day, empty ones dropped, sorted, and
+    /// overlapping or touching ones merged.
     pub fn new(
         tz: TimeZone,
         week: [Vec<DayInterval>; 7],
         holidays: impl IntoIterator<Item = Date>,
         workdays: impl IntoIterator<Item = Date>,
     ) -> Calendar {
-        let mut holidays: Vec<Date> = holidays.into_iter().collect();
-        holidays.sort_unstable();
-        holidays.dedup();
-        let mut workdays: Vec<Date> = workdays.into_iter().collect();
-        workdays.sort_unstable();
-        workdays.dedup();
+        let week = week.map(normalise);
+        let makeup = week
+            .iter()
+            .find(|d| !d.is_empty())
+            .cloned()
+            .unwrap_or_default();
+        let [mo, tu, we, th, fr, sa, su] = week;
+        let days = [mo, tu, we, th, fr, sa, su, makeup];
+        let (holidays, workdays) = (day_numbers(holidays), day_numbers(workdays));
+        let special = (holidays.iter().chain(&workdays))
+            .fold((i64::MAX, i64::MIN), |(lo, hi), &d| (lo.min(d), hi.max(d)));
+        let offsets = Arc::new(Offsets::of(&tz));
         Calendar {
             tz,
-            week: week.map(normalise),
+            has_time: days.iter().any(|d| !d.is_empty()),
+            days,
             holidays,
             workdays,
+            special,
             always: false,
+            offsets,
         }
     }
 
-    /// A calendar where every instant is working time.
+    /// A calendar where every instant is working time (used when a policy has no calendar).
     pub fn always(tz: TimeZone) -> Calendar {
         let full = vec![DayInterval {
             start: 0,
@@ -87,37 +146,7 @@ impl Calendar {
 
     /// Is `date` a working day?
     pub fn is_working_day(&self, date: Date) -> bool {
-        !self.intervals(date).is_empty()
-    }
-
-    /// The working intervals of a date.
-    fn intervals(&self, date: Date) -> &[DayInterval] {
-        if self.workdays.binary_search(&date).is_ok() {
-            // A make-up working day works Monday's hours (or the first
-            // weekday's that has any).
-            return self
-                .week
-                .iter()
-                .find(|w| !w.is_empty())
-                .map_or(&[], Vec::as_slice);
-        }
-        if self.holidays.binary_search(&date).is_ok() {
-            return &[];
-        }
-        let wd = date.weekday().to_monday_zero_offset() as usize;
-        self.week.get(wd).map_or(&[], Vec::as_slice)
-    }
-
-    fn local(&self, t: Timestamp) -> DateTime {
-        self.tz.to_offset(t).to_datetime(t)
-    }
-
-    fn instant(&self, date: Date, second: u32) -> Option<Timestamp> {
-        let day_start = date.to_datetime(Time::midnight());
-        let dt = day_start
-            .checked_add(SignedDuration::from_secs(i64::from(second)))
-            .ok()?;
-        self.tz.to_ambiguous_timestamp(dt).compatible().ok()
+        !self.intervals(days_from_civil(date)).is_empty()
     }
 
     /// The first instant >= t that is working time; None if none within the search horizon.
@@ -125,281 +154,576 @@ impl Calendar {
         if self.always {
             return Some(t);
         }
-        let local = self.local(t);
-        let mut date = local.date();
-        let sec = seconds_of_day(local);
-        for i in 0..HORIZON_DAYS {
-            for iv in self.intervals(date) {
-                if i > 0 || sec < iv.end {
-                    let s = if i == 0 { sec.max(iv.start) } else { iv.start };
-                    let at = if i == 0 && s == sec {
-                        t
-                    } else {
-                        self.instant(date, s)?
-                    };
-                    return Some(at);
-                }
-            }
-            date = date.tomorrow().ok()?;
-        }
-        None
+        let (s, _) = split(t);
+        let first = self.walk(&mut Zone::new(self), s, |a, _| Break(a))?;
+        if first == s { Some(t) } else { join(first, 0) }
     }
 
-    /// Adds `days` working days and then `seconds` of working time to `start`.
+    /// Adds `days` working days and then `seconds` of working time to `start`, per the rules above.
     pub fn add_working(&self, start: Timestamp, days: u32, seconds: u64) -> Option<Timestamp> {
         if self.always {
-            let total = u64::from(days) * 86_400 + seconds;
-            return start
-                .checked_add(SignedDuration::from_secs(i64::try_from(total).ok()?))
-                .ok();
+            return plus(
+                start,
+                u64::from(days).checked_mul(86_400)?.checked_add(seconds)?,
+            );
         }
-        let mut t = self.next_working_instant(start)?;
+        let mut zone = Zone::new(self);
+        let (mut s, mut frac) = split(start);
         if days > 0 {
-            let local = self.local(t);
-            let mut date = local.date();
-            let mut left = days;
-            let mut guard = 0;
-            while left > 0 {
-                date = date.tomorrow().ok()?;
-                if self.is_working_day(date) {
-                    left -= 1;
-                }
-                guard += 1;
-                if guard > HORIZON_DAYS {
-                    return None;
-                }
+            let first = self.walk(&mut zone, s, |a, _| Break(a))?;
+            if first != s {
+                frac = 0;
             }
-            let same_time = self.instant(date, seconds_of_day(local))?;
-            t = self.next_working_instant(same_time)?;
+            let local = zone.local(first);
+            let day = self.nth_working_day_after(local.div_euclid(DAY), days)?;
+            s = zone.instant(day * DAY + local.rem_euclid(DAY))?;
         }
-        self.advance_working_seconds(t, seconds)
+        let (r, frac) = self.advance(&mut zone, s, frac, seconds)?;
+        join(r, frac)
     }
 
-    /// Advances `seconds` of working time from `start`. Reaching exactly the
-    /// end of an interval returns that end instant.
-    pub fn advance_working_seconds(&self, start: Timestamp, seconds: u64) -> Option<Timestamp> {
-        if self.always {
-            return start
-                .checked_add(SignedDuration::from_secs(i64::try_from(seconds).ok()?))
-                .ok();
-        }
-        let mut t = self.next_working_instant(start)?;
-        let mut left = seconds;
-        if left == 0 {
-            return Some(t);
-        }
-        for _ in 0..HORIZON_DAYS * 4 {
-            let local = self.local(t);
-            let date = local.date();
-            let sec = seconds_of_day(local);
-            let iv = self
-                .intervals(date)
-                .iter()
-                .find(|iv| sec >= iv.start && sec < iv.end)?;
-            let room = u64::from(iv.end - sec);
-            if left <= room {
-                return t
-                    .checked_add(SignedDuration::from_secs(i64::try_from(left).ok()?))
-                    .ok();
-            }
-            left -= room;
-            let end = self.instant(date, iv.end)?;
-            t = self.next_working_instant(end)?;
-        }
-        None
-    }
-
-    /// Working seconds in [a, b) (0 if b <= a).
+    /// Working seconds in [a, b) (0 if b <= a), rounded down to whole seconds.
     pub fn working_seconds_between(&self, a: Timestamp, b: Timestamp) -> u64 {
         if b <= a {
             return 0;
         }
         if self.always {
-            return u64::try_from(b.as_second() - a.as_second()).unwrap_or(0);
+            return u64::try_from(b.duration_since(a).as_secs()).unwrap_or(0);
         }
-        let mut total = 0u64;
-        let Some(mut t) = self.next_working_instant(a) else {
-            return 0;
+        let ((sa, fa), (sb, fb)) = (split(a), split(b));
+        let (mut total, mut a_works, mut b_works) = (0u64, false, false);
+        let _ = self.walk(&mut Zone::new(self), sa, |x, y| {
+            if x > sb {
+                return Break(());
+            }
+            a_works |= x == sa;
+            if sb < y {
+                b_works = true;
+                total += x.abs_diff(sb);
+                return Break(());
+            }
+            total += x.abs_diff(y);
+            Continue(())
+        });
+        // The whole seconds `sa` and `sb` are working time or not as a whole
+        // (interval ends are whole seconds), so the fractions only shift the
+        // total by less than one second either way.
+        let (fa, fb) = (if a_works { fa } else { 0 }, if b_works { fb } else { 0 });
+        total.saturating_sub(u64::from(fb < fa))
+    }
+
+    /// Advances `seconds` of working time from `start` (no day rule): used for ladder steps at P% of a working limit.
+    pub fn advance_working_seconds(&self, start: Timestamp, seconds: u64) -> Option<Timestamp> {
+        if self.always {
+            return plus(start, seconds);
+        }
+        let (s, frac) = split(start);
+        let (r, frac) = self.advance(&mut Zone::new(self), s, frac, seconds)?;
+        join(r, frac)
+    }
+
+    /// The intervals of a local day (days since 1970-01-01).
+    fn intervals(&self, day: i64) -> &[DayInterval] {
+        let slot = if day < self.special.0 || day > self.special.1 {
+            weekday(day)
+        } else if self.workdays.binary_search(&day).is_ok() {
+            7
+        } else if self.holidays.binary_search(&day).is_ok() {
+            return &[];
+        } else {
+            weekday(day)
         };
-        for _ in 0..HORIZON_DAYS * 4 {
-            if t >= b {
-                break;
+        self.days.get(slot).map_or(&[], Vec::as_slice)
+    }
+
+    fn nth_working_day_after(&self, mut day: i64, mut n: u32) -> Option<i64> {
+        let per_week = self.days.iter().take(7).filter(|d| !d.is_empty()).count() as u32;
+        let mut idle = 0;
+        while n > 0 {
+            // Past the last holiday and workday every week is alike, so whole
+            // weeks can be skipped (keeping at least one day to count).
+            if day > self.special.1 && per_week > 0 && n > per_week {
+                let weeks = (n - 1) / per_week;
+                day += 7 * i64::from(weeks);
+                n -= weeks * per_week;
             }
-            let local = self.local(t);
-            let date = local.date();
-            let sec = seconds_of_day(local);
-            let Some(iv) = self
-                .intervals(date)
-                .iter()
-                .find(|iv| sec >= iv.start && sec < iv.end)
-            else {
-                break;
-            };
-            let Some(end) = self.instant(date, iv.end) else {
-                break;
-            };
-            let stop = end.min(b);
-            total += u64::try_from(stop.as_second() - t.as_second()).unwrap_or(0);
-            match self.next_working_instant(end) {
-                Some(n) => t = n,
-                None => break,
+            day += 1;
+            if day > MAX_DAY {
+                return None;
+            }
+            if self.intervals(day).is_empty() {
+                idle += 1;
+                if idle > HORIZON_DAYS {
+                    return None;
+                }
+            } else {
+                idle = 0;
+                n -= 1;
             }
         }
-        total
+        Some(day)
+    }
+
+    /// Advances `amount` working seconds from `s + frac ns`.
+    fn advance(&self, zone: &mut Zone<'_>, s: i64, frac: i32, amount: u64) -> Option<(i64, i32)> {
+        // Spare a walk to the year 9999 for amounts that cannot fit before it.
+        if amount / 86_400 > MAX_DAY.abs_diff(s.div_euclid(DAY)) {
+            return None;
+        }
+        let (mut left, mut frac, mut strict, mut first) = (amount, frac, false, true);
+        self.walk(zone, s, |a, b| {
+            if first {
+                first = false;
+                // Started off working time, the clock starts at a whole second.
+                if a > s {
+                    frac = 0;
+                }
+                // The result lies `frac` into a second; if the whole seconds
+                // run out exactly at an interval end, that second is past the
+                // end, so the clock carries on into the next interval.
+                strict = frac > 0;
+            }
+            let room = a.abs_diff(b);
+            if left < room || (!strict && left == room) {
+                return Break((a.saturating_add_unsigned(left), frac));
+            }
+            left -= room;
+            Continue(())
+        })
+    }
+
+    /// Visits the working stretches `[a, b)` (UTC seconds) that end after
+    /// `from`, in order, each clipped to start no earlier than `from` and than
+    /// the end of the one before (which keeps DST oddities from overlapping).
+    fn walk<R>(
+        &self,
+        zone: &mut Zone<'_>,
+        from: i64,
+        mut visit: impl FnMut(i64, i64) -> ControlFlow<R>,
+    ) -> Option<R> {
+        if !self.has_time {
+            return None;
+        }
+        let mut floor = from;
+        let mut day = zone.local(from).div_euclid(DAY);
+        let mut idle = 0;
+        while idle <= HORIZON_DAYS && day <= MAX_DAY {
+            idle += 1;
+            for iv in self.intervals(day) {
+                let end = zone.instant(day * DAY + i64::from(iv.end))?;
+                if end <= floor {
+                    continue;
+                }
+                let start = zone.instant(day * DAY + i64::from(iv.start))?.max(floor);
+                if start >= end {
+                    continue;
+                }
+                idle = 0;
+                floor = end;
+                if let Break(r) = visit(start, end) {
+                    return Some(r);
+                }
+            }
+            day += 1;
+        }
+        None
     }
 }
 
-fn seconds_of_day(dt: DateTime) -> u32 {
-    let t = dt.time();
-    u32::try_from(t.hour()).unwrap_or(0) * 3600
-        + u32::try_from(t.minute()).unwrap_or(0) * 60
-        + u32::try_from(t.second()).unwrap_or(0)
+/// Converts between UTC seconds and local seconds, remembering the offset
+/// window of the last lookup so that a walk rarely searches twice.
+struct Zone<'c> {
+    cal: &'c Calendar,
+    /// The offset `off` applies to UTC seconds in `[lo, hi)`.
+    lo: i64,
+    hi: i64,
+    off: i64,
+}
+
+impl<'c> Zone<'c> {
+    fn new(cal: &'c Calendar) -> Self {
+        // An empty window: the first conversion looks the offset up.
+        let (lo, hi, off) = (0, 0, 0);
+        Zone { cal, lo, hi, off }
+    }
+
+    fn seek(&mut self, t: i64) {
+        let Offsets {
+            windows,
+            to,
+            buckets,
+        } = &*self.cal.offsets;
+        if windows.first().is_some_and(|w| w.0 <= t) && t < *to {
+            let bucket = usize::try_from(t >> BUCKET_BITS)
+                .ok()
+                .and_then(|k| buckets.get(k));
+            let mut i = bucket.map_or(0, |&i| i as usize);
+            while windows.get(i + 1).is_some_and(|w| w.0 <= t) {
+                i += 1;
+            }
+            if let Some(&(lo, off)) = windows.get(i) {
+                (self.lo, self.off) = (lo, off);
+                self.hi = windows.get(i + 1).map_or(*to, |w| w.0);
+                return;
+            }
+        }
+        // Outside the table: a one-second window, so the next conversion asks the zone again.
+        let offset = Timestamp::from_second(t).map(|ts| self.cal.tz.to_offset(ts));
+        self.off = offset.map_or(0, |off| i64::from(off.seconds()));
+        (self.lo, self.hi) = (t, t.saturating_add(1));
+    }
+
+    /// Local seconds (since 1970-01-01T00:00 wall clock) of UTC second `t`.
+    fn local(&mut self, t: i64) -> i64 {
+        if t < self.lo || t >= self.hi {
+            self.seek(t);
+        }
+        t + self.off
+    }
+
+    /// The UTC second of a local wall-clock second (compatible disambiguation).
+    fn instant(&mut self, local: i64) -> Option<i64> {
+        let naive = local - self.off;
+        if naive >= self.lo.saturating_add(MARGIN) && naive < self.hi.saturating_sub(MARGIN) {
+            return Some(naive);
+        }
+        let dt = EPOCH.checked_add(SignedDuration::from_secs(local)).ok()?;
+        let t = self.cal.tz.to_ambiguous_timestamp(dt).compatible().ok()?;
+        let t = t.as_second();
+        if t < self.lo || t >= self.hi {
+            self.seek(t);
+        }
+        Some(t)
+    }
+}
+
+impl Offsets {
+    fn of(tz: &TimeZone) -> Offsets {
+        let secs = |off: Offset| i64::from(off.seconds());
+        if let Ok(off) = tz.to_fixed_offset() {
+            return Offsets::new(vec![(i64::MIN, secs(off))], i64::MAX);
+        }
+        let epoch = Timestamp::UNIX_EPOCH;
+        let mut windows = vec![(0, secs(tz.to_offset(epoch)))];
+        for tr in tz.following(epoch) {
+            let at = tr.timestamp().as_second();
+            if at >= TABLE_TO {
+                break;
+            }
+            windows.push((at, secs(tr.offset())));
+        }
+        Offsets::new(windows, TABLE_TO)
+    }
+
+    fn new(windows: Vec<(i64, i64)>, to: i64) -> Offsets {
+        let window_at = |t: i64| windows.partition_point(|w| w.0 <= t).saturating_sub(1);
+        let buckets = (0..=TABLE_TO >> BUCKET_BITS).map(|k| window_at(k << BUCKET_BITS) as u32);
+        let buckets = buckets.collect();
+        Offsets {
+            windows,
+            to,
+            buckets,
+        }
+    }
+}
+
+fn normalise(v: Vec<DayInterval>) -> Vec<DayInterval> {
+    let mut v: Vec<DayInterval> = v
+        .into_iter()
+        .map(|i| DayInterval {
+            start: i.start.min(86_400),
+            end: i.end.min(86_400),
+        })
+        .filter(|i| i.end > i.start)
+        .collect();
+    v.sort_by_key(|i| i.start);
+    let mut out: Vec<DayInterval> = Vec::with_capacity(v.len());
+    for i in v {
+        match out.last_mut() {
+            Some(last) if i.start <= last.end => last.end = last.end.max(i.end),
+            _ => out.push(i),
+        }
+    }
+    out
+}
+
+fn day_numbers(dates: impl IntoIterator<Item = Date>) -> Vec<i64> {
+    let mut v: Vec<i64> = dates.into_iter().map(days_from_civil).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Monday = 0 (1970-01-01 was a Thursday).
+fn weekday(day: i64) -> usize {
+    (day + 3).rem_euclid(7) as usize
+}
+
+/// Whole seconds and a non-negative nanosecond part.
+fn split(t: Timestamp) -> (i64, i32) {
+    let (s, n) = (t.as_second(), t.subsec_nanosecond());
+    if n < 0 { (s - 1, n + NANOS) } else { (s, n) }
+}
+
+fn join(s: i64, frac: i32) -> Option<Timestamp> {
+    Timestamp::new(s, frac).ok()
+}
+
+fn plus(t: Timestamp, seconds: u64) -> Option<Timestamp> {
+    t.checked_add(SignedDuration::from_secs(i64::try_from(seconds).ok()?))
+        .ok()
+}
+
+/// Days since 1970-01-01.
+fn days_from_civil(date: Date) -> i64 {
+    date.duration_since(EPOCH.date()).as_secs().div_euclid(DAY)
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn workdays() -> Calendar {
-        let iv = vec![
-            DayInterval {
-                start: 9 * 3600,
-                end: 12 * 3600,
-            },
-            DayInterval {
-                start: 13 * 3600 + 1800,
-                end: 18 * 3600,
-            },
-        ];
-        let week = [
-            iv.clone(),
-            iv.clone(),
-            iv.clone(),
-            iv.clone(),
-            iv,
-            vec![],
-            vec![],
-        ];
-        let holidays: Vec<Date> = (1..=8).map(|d| Date::new(2025, 10, d).unwrap()).collect();
-        Calendar::new(
-            TimeZone::get("Asia/Shanghai").unwrap(),
-            week,
-            holidays,
-            [Date::new(2025, 9, 28).unwrap()],
-        )
+    const H: u64 = 3600;
+    const ZONES: [&str; 4] = [
+        "Asia/Shanghai",
+        "Europe/Berlin",
+        "America/New_York",
+        "Pacific/Apia",
+    ];
+
+    /// `HHMM` to `HHMM`.
+    fn iv(from: u32, to: u32) -> DayInterval {
+        let sec = |hhmm: u32| hhmm / 100 * 3600 + hhmm % 100 * 60;
+        let (start, end) = (sec(from), sec(to));
+        DayInterval { start, end }
+    }
+
+    fn date(y: i16, m: i8, d: i8) -> Date {
+        Date::new(y, m, d).unwrap()
     }
 
     fn ts(s: &str) -> Timestamp {
         s.parse().unwrap()
     }
 
-    #[test]
-    fn the_spec_examples() {
-        let c = workdays();
-        let fri = ts("2025-06-06T17:00:00+08:00");
-        assert_eq!(
-            c.add_working(fri, 0, 2 * 3600),
-            Some(ts("2025-06-09T10:00:00+08:00"))
-        );
-        assert_eq!(
-            c.add_working(fri, 3, 0),
-            Some(ts("2025-06-11T17:00:00+08:00"))
-        );
+    /// `MM-DD hh:mm[:ss]` in 2025, Shanghai time.
+    fn sh(s: &str) -> Timestamp {
+        ts(&format!("2025-{}+08:00", s.replace(' ', "T")))
+    }
+
+    /// The spec's `workdays` calendar, in `zone`.
+    fn workdays_in(zone: &str) -> Calendar {
+        let day = vec![iv(900, 1200), iv(1330, 1800)];
+        let week = std::array::from_fn(|d| if d < 5 { day.clone() } else { vec![] });
+        let holidays = (1..=8).map(|d| date(2025, 10, d));
+        let tz = TimeZone::get(zone).unwrap();
+        Calendar::new(tz, week, holidays, [date(2025, 9, 28)])
+    }
+
+    /// `(start, days, seconds, expected)`.
+    fn check(c: &Calendar, at: fn(&str) -> Timestamp, cases: &[(&str, u32, u64, &str)]) {
+        for &(start, days, secs, want) in cases {
+            let got = c.add_working(at(start), days, secs);
+            assert_eq!(got, Some(at(want)), "{start} + {days}d {secs}s");
+            if days == 0 {
+                assert_eq!(c.advance_working_seconds(at(start), secs), got);
+            }
+        }
+    }
+
+    fn lcg(seed: &mut u64) -> u64 {
+        *seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        *seed >> 33
     }
 
     #[test]
-    fn interval_ends_and_lunch() {
-        let c = workdays();
-        let fri = ts("2025-06-06T17:00:00+08:00");
-        assert_eq!(
-            c.add_working(fri, 0, 3600),
-            Some(ts("2025-06-06T18:00:00+08:00"))
-        );
-        let lunch = ts("2025-06-03T12:30:00+08:00");
-        assert_eq!(
-            c.next_working_instant(lunch),
-            Some(ts("2025-06-03T13:30:00+08:00"))
-        );
-        assert_eq!(
-            c.add_working(lunch, 0, 1800),
-            Some(ts("2025-06-03T14:00:00+08:00"))
-        );
-        let at_end = ts("2025-06-03T12:00:00+08:00");
-        assert_eq!(
-            c.next_working_instant(at_end),
-            Some(ts("2025-06-03T13:30:00+08:00"))
-        );
+    fn spec_examples_holidays_and_make_up_days() {
+        let c = workdays_in("Asia/Shanghai");
+        let cases = [
+            ("06-06 17:00", 0, 2 * H, "06-09 10:00"), // the spec: respond 2h working
+            ("06-06 17:00", 3, 0, "06-11 17:00"),     // the spec: resolve 3d working
+            ("06-06 17:00", 3, H, "06-11 18:00"),     // days first, then hours
+            ("06-07 10:00", 1, 0, "06-10 09:00"),     // Saturday: the clock starts Monday
+            ("06-09 12:30", 1, 0, "06-10 13:30"),     // lunch: the clock starts 13:30
+            ("09-30 17:00", 0, 2 * H, "10-09 10:00"), // National Day is skipped
+            ("09-30 17:00", 3, 0, "10-13 17:00"),     // Thu 10-09, Fri 10-10, Mon 10-13
+            ("09-27 10:00", 0, H, "09-28 10:00"),     // Sunday 09-28 is worked
+            ("09-26 10:00", 1, 0, "09-28 10:00"),
+            ("09-26 10:00", 30, 0, "11-14 10:00"),
+        ];
+        check(&c, sh, &cases);
+        assert!(c.is_working_day(date(2025, 9, 28)) && c.is_working_day(date(2025, 10, 9)));
+        assert!(!c.is_working_day(date(2025, 9, 27)) && !c.is_working_day(date(2025, 10, 3)));
+        // A make-up day works Monday's intervals, or the first weekday's with some.
+        let mut week: [Vec<DayInterval>; 7] = Default::default();
+        week[2] = vec![iv(1000, 1100)];
+        let [jan1, jan4] = [date(2025, 1, 1), date(2025, 1, 4)];
+        let c = Calendar::new(TimeZone::UTC, week, [jan1], [jan1, jan4]);
+        assert!(c.is_working_day(jan1), "workday wins over holiday");
+        check(&c, ts, &[("2025-01-02T12:00Z", 0, 0, "2025-01-04T10:00Z")]);
     }
 
     #[test]
-    fn holidays_and_make_up_days() {
-        let c = workdays();
-        // Sunday 2025-09-28 is worked; National Day is not.
-        assert!(c.is_working_day(Date::new(2025, 9, 28).unwrap()));
-        assert!(!c.is_working_day(Date::new(2025, 10, 3).unwrap()));
-        let before = ts("2025-09-30T17:00:00+08:00");
-        assert_eq!(
-            c.add_working(before, 0, 2 * 3600),
-            Some(ts("2025-10-09T10:00:00+08:00"))
-        );
-        let sat = ts("2025-09-27T10:00:00+08:00");
-        assert_eq!(
-            c.add_working(sat, 0, 3600),
-            Some(ts("2025-09-28T10:00:00+08:00"))
-        );
+    fn lunch_breaks_interval_ends_and_fractions() {
+        let c = workdays_in("Asia/Shanghai");
+        let cases = [
+            ("06-03 12:30", 0, 0, "06-03 13:30"),
+            ("06-03 12:30", 0, 1800, "06-03 14:00"),
+            ("06-03 12:00", 0, 0, "06-03 13:30"), // an end is not working time
+            ("06-03 12:00", 0, H, "06-03 14:30"),
+            ("06-03 11:00", 0, H, "06-03 12:00"), // running out at an end keeps the end
+            ("06-03 11:00", 0, H + 1, "06-03 13:30:01"),
+            ("06-06 17:00", 0, H, "06-06 18:00"),
+            ("06-06 18:00", 0, 0, "06-09 09:00"),
+            ("06-06 17:59:59.5", 0, 0, "06-06 17:59:59.5"),
+            ("06-06 17:59:59.5", 0, 1, "06-09 09:00:00.5"),
+            ("06-06 17:59:59.5", 1, 0, "06-09 17:59:59.5"),
+            ("06-06 18:00:00.5", 0, 0, "06-09 09:00"),
+        ];
+        check(&c, sh, &cases);
+        let (eleven, noon) = (sh("06-03 11:00"), sh("06-03 12:00"));
+        assert_eq!(c.next_working_instant(eleven), Some(eleven));
+        assert_eq!(c.next_working_instant(noon), Some(sh("06-03 13:30")));
+        let half = sh("06-06 17:59:59.5");
+        assert_eq!(c.working_seconds_between(half, sh("06-09 09:00:00.5")), 1);
+        assert_eq!(c.working_seconds_between(half, sh("06-09 09:00:00.4")), 0);
     }
 
     #[test]
-    fn seconds_between_inverts_advance() {
-        let c = workdays();
-        let mut seed = 12345u64;
-        for _ in 0..500 {
-            seed = seed
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            let start = ts("2025-09-01T00:00:00+08:00")
-                .checked_add(SignedDuration::from_secs(
-                    (seed >> 33) as i64 % (60 * 86_400),
-                ))
-                .unwrap();
-            let s = (seed >> 20) % (5 * 86_400);
-            let begin = c.next_working_instant(start).unwrap();
-            let end = c.add_working(start, 0, s).unwrap();
-            assert_eq!(
-                c.working_seconds_between(begin, end),
-                s,
-                "from {start} by {s}"
-            );
+    fn advancing_and_measuring_are_inverse() {
+        let c = workdays_in("Asia/Shanghai");
+        let (mon, week) = (sh("06-09 09:00"), 5 * 15 * H / 2);
+        let mut cases = vec![(0, "06-09 09:00"), (3 * H, "06-09 12:00")];
+        cases.extend([(3 * H + 1, "06-09 13:30:01"), (week, "06-13 18:00")]);
+        for (s, end) in cases {
+            assert_eq!(c.advance_working_seconds(mon, s), Some(sh(end)), "{s}");
+            assert_eq!(c.working_seconds_between(mon, sh(end)), s, "{s}");
+        }
+        let (fri, mon) = (sh("06-06 17:00"), sh("06-09 10:00"));
+        assert_eq!(c.working_seconds_between(fri, mon), 2 * H);
+        assert_eq!(c.working_seconds_between(mon, fri), 0);
+        for zone in ZONES {
+            let c = workdays_in(zone);
+            let mut seed = 12_345;
+            for _ in 0..2000 {
+                // From 2025-01-01, a quarter of them a fraction into a second.
+                let at = 1_735_689_600 + (lcg(&mut seed) % (400 * 86_400)) as i64;
+                let frac = lcg(&mut seed) % 1_000_000_000 * u64::from(seed.is_multiple_of(4));
+                let start = Timestamp::new(at, frac as i32).unwrap();
+                let s = lcg(&mut seed) % (6 * 86_400);
+                let begin = c.next_working_instant(start).unwrap();
+                let end = c.add_working(start, 0, s).unwrap();
+                let msg = format!("{zone}: {start} + {s}s");
+                assert_eq!(c.working_seconds_between(begin, end), s, "{msg}");
+                assert_eq!(c.advance_working_seconds(begin, s), Some(end));
+                let days = (lcg(&mut seed) % 12) as u32;
+                assert!(c.add_working(start, days, s).unwrap() >= end, "{msg}");
+            }
         }
     }
 
     #[test]
-    fn always_is_plain_time_and_an_empty_week_gives_up() {
-        let a = Calendar::always(TimeZone::UTC);
+    fn always_is_plain_time() {
+        let a = Calendar::always(TimeZone::get("Europe/Berlin").unwrap());
+        let t = "2025-03-29T17:00:00.25Z";
+        let cases = [
+            (t, 1, H, "2025-03-30T18:00:00.25Z"),
+            (t, 0, 9, "2025-03-29T17:00:09.25Z"),
+        ];
+        check(&a, ts, &cases);
+        let (t, later) = (ts(t), ts("2025-03-30T18:00:00.5Z"));
+        assert_eq!(a.next_working_instant(t), Some(t));
+        assert_eq!(a.working_seconds_between(t, later), 25 * H);
+        assert!(a.is_working_day(date(2025, 3, 30)));
+        assert_eq!(a.add_working(t, u32::MAX, u64::MAX), None);
+    }
+
+    #[test]
+    fn no_working_time_gives_up() {
         let t = ts("2025-06-06T17:00:00Z");
-        assert_eq!(a.add_working(t, 1, 3600), Some(ts("2025-06-07T18:00:00Z")));
-        let empty = Calendar::new(TimeZone::UTC, Default::default(), [], []);
-        assert_eq!(empty.add_working(t, 0, 60), None);
-        assert_eq!(
-            empty.working_seconds_between(t, ts("2026-06-06T17:00:00Z")),
-            0
-        );
+        let empty = Calendar::new(TimeZone::UTC, Default::default(), [], [date(2025, 6, 7)]);
+        assert!(!empty.is_working_day(date(2025, 6, 7)));
+        assert_eq!(empty.next_working_instant(t), None);
+        assert_eq!(empty.add_working(t, 3, 60), None);
+        assert_eq!(empty.advance_working_seconds(t, 60), None);
+        assert_eq!(empty.working_seconds_between(t, Timestamp::MAX), 0);
+        // There is working time, but only after twelve years of holidays.
+        let holidays = (0..12 * 366).map(|d| EPOCH.date() + SignedDuration::from_hours(24 * d));
+        let week = std::array::from_fn(|_| vec![iv(900, 1700)]);
+        let c = Calendar::new(TimeZone::UTC, week, holidays, []);
+        assert_eq!(c.next_working_instant(ts("1970-01-01T10:00Z")), None);
+        assert_eq!(c.add_working(ts("1969-12-31T10:00Z"), 5, 0), None);
+        // Too much work for the representable range.
+        let c = workdays_in("Asia/Shanghai");
+        assert_eq!(c.add_working(t, u32::MAX, 0), None);
+        assert_eq!(c.advance_working_seconds(t, u64::MAX), None);
     }
 
     #[test]
     fn daylight_saving_time() {
-        let iv = vec![DayInterval {
-            start: 0,
-            end: 86_400,
-        }];
-        let week = std::array::from_fn(|_| iv.clone());
+        let week = std::array::from_fn(|_| vec![iv(100, 400), iv(900, 1700)]);
         let c = Calendar::new(TimeZone::get("Europe/Berlin").unwrap(), week, [], []);
-        // The night of 2025-03-30 has 23 hours; a working day still means "same time next day".
-        let t = ts("2025-03-29T12:00:00+01:00");
+        let cases = [
+            // 2025-03-30, 02:00 → 03:00: the early interval lasts two hours.
+            ("2025-03-30T00:00+01:00", 0, 2 * H, "2025-03-30T04:00+02:00"),
+            ("2025-03-30T00:00+01:00", 0, 3 * H, "2025-03-30T10:00+02:00"),
+            ("2025-03-29T16:00+01:00", 0, 2 * H, "2025-03-30T03:00+02:00"),
+            ("2025-03-29T12:00+01:00", 1, 0, "2025-03-30T12:00+02:00"), // 23 hours later
+            // 2025-10-26, 03:00 → 02:00: the early interval lasts four hours.
+            ("2025-10-26T00:00+02:00", 0, 4 * H, "2025-10-26T04:00+01:00"),
+            ("2025-10-26T02:30+01:00", 0, H, "2025-10-26T03:30+01:00"), // the repeat works too
+            ("2025-10-25T12:00+02:00", 1, 0, "2025-10-26T12:00+01:00"), // 25 hours later
+        ];
+        check(&c, ts, &cases);
+        let (from, to) = (ts("2025-03-30T00:00+01:00"), ts("2025-03-30T05:00+02:00"));
+        assert_eq!(c.working_seconds_between(from, to), 2 * H);
+        let (from, to) = (ts("2025-10-26T00:00+02:00"), ts("2025-10-26T05:00+01:00"));
+        assert_eq!(c.working_seconds_between(from, to), 4 * H);
+    }
+
+    #[test]
+    fn conversions_match_jiff() {
+        let civil = |s| EPOCH + SignedDuration::from_secs(s);
+        for tz in ZONES.map(|z| TimeZone::get(z).unwrap()) {
+            let c = Calendar::new(tz.clone(), Default::default(), [], []);
+            let (mut zone, mut seed) = (Zone::new(&c), 99);
+            for _ in 0..20_000 {
+                // 1960..2230: the offset table and the fallback beyond it.
+                let t = -315_619_200 + (lcg(&mut seed) % 8_520_000_000) as i64;
+                let local = zone.local(t);
+                assert_eq!(
+                    civil(local),
+                    tz.to_datetime(Timestamp::from_second(t).unwrap())
+                );
+                let l = local + (lcg(&mut seed) % 7200) as i64 - 3600;
+                let want = tz.to_ambiguous_timestamp(civil(l)).compatible().unwrap();
+                assert_eq!(zone.instant(l), Some(want.as_second()), "{}", civil(l));
+            }
+        }
         assert_eq!(
-            c.add_working(t, 1, 0),
-            Some(ts("2025-03-30T12:00:00+02:00"))
+            Timestamp::from_second(TABLE_TO).unwrap(),
+            ts("2200-01-01T00:00Z")
         );
+        assert_eq!(days_from_civil(date(9999, 12, 31)), MAX_DAY);
+        for d in (-800_000..800_000).step_by(997) {
+            let date = EPOCH.date() + SignedDuration::from_hours(24 * d);
+            assert_eq!(days_from_civil(date), d);
+            assert_eq!(weekday(d), date.weekday().to_monday_zero_offset() as usize);
+        }
+    }
+
+    #[test]
+    fn intervals_are_normalised() {
+        let mut messy = vec![iv(1300, 1500), iv(900, 1000), iv(1400, 1600)];
+        messy.extend([iv(1000, 1100), iv(1200, 1200), iv(2300, 2500)]);
+        let want = vec![iv(900, 1100), iv(1300, 1600), iv(2300, 2400)];
+        assert_eq!(normalise(messy), want);
+        // Midnight-to-midnight days join up.
+        let week = std::array::from_fn(|_| vec![iv(0, 2400)]);
+        let c = Calendar::new(TimeZone::UTC, week, [], []);
+        let (t, later) = (ts("2025-06-06T17:00Z"), ts("2025-06-09T17:00Z"));
+        assert_eq!(c.add_working(t, 0, 24 * H), Some(ts("2025-06-07T17:00Z")));
+        assert_eq!(c.working_seconds_between(t, later), 72 * H);
     }
 }

@@ -65,7 +65,7 @@ pub enum RepeatsBy {
 pub enum Field {
     /// `attr.a.b`
     Attr(Box<[Box<str>]>),
-    /// `source`
+    /// `source`, as its index in [`crate::event::Source::ALL`].
     Source,
     /// `category`
     Category,

@@ -10,11 +10,11 @@ use serde_json::Value;
 use smallvec::SmallVec;
 
 use crate::calendar::Calendar;
-use crate::cond::{Env, Field, RepeatsBy, Val, attr_value};
+use crate::cond::{Cond, Env, Field, RepeatsBy, Val, attr_value};
 use crate::event::Event;
 use crate::model::{
-    CategoryId, ClockKind, DeptId, GradeId, LevelId, Limit, Policy, Route, SiteId, TriggerDef,
-    Units,
+    CategoryId, ClockKind, DeptId, Grade, GradeId, LevelId, Limit, Policy, Route, SiteId,
+    TriggerDef, Units,
 };
 use crate::windows::History;
 
@@ -118,7 +118,7 @@ impl Env for DecideEnv<'_> {
     fn field(&self, f: &Field) -> Val<'_> {
         match f {
             Field::Attr(path) => attr_value(&self.ev.attr, path),
-            Field::Source => Val::Str(self.ev.source.as_str()),
+            Field::Source => Val::Num(self.ev.source.index() as f64),
             Field::Category => Val::Str(&self.ev.category),
             Field::Location => self.ev.location.as_deref().map_or(Val::Missing, Val::Str),
             Field::Unit(l) => self.unit(*l).map_or(Val::Missing, Val::Str),
@@ -161,10 +161,10 @@ fn plus(t: Timestamp, seconds: u64) -> Timestamp {
 
 /// The instant a limit runs out for an event reported at `start`.
 pub fn deadline(cal: &Calendar, start: Timestamp, limit: &Limit) -> Timestamp {
-    if limit.working {
-        if let Some(t) = cal.add_working(start, limit.days, limit.seconds) {
-            return t;
-        }
+    if limit.working
+        && let Some(t) = cal.add_working(start, limit.days, limit.seconds)
+    {
+        return t;
     }
     // Without working time to count in, the limit runs as plain time.
     plus(start, u64::from(limit.days) * 86_400 + limit.seconds)
@@ -178,17 +178,98 @@ pub fn fraction_of(
     limit: &Limit,
     fraction: f64,
 ) -> Timestamp {
-    if limit.working {
-        if let Some(begin) = cal.next_working_instant(start) {
-            let total = cal.working_seconds_between(begin, due) as f64;
-            let part = (total * fraction).round().max(0.0) as u64;
-            if let Some(t) = cal.advance_working_seconds(begin, part) {
-                return t;
-            }
+    if limit.working
+        && let Some(begin) = cal.next_working_instant(start)
+    {
+        let total = cal.working_seconds_between(begin, due) as f64;
+        let part = (total * fraction).round().max(0.0) as u64;
+        if let Some(t) = cal.advance_working_seconds(begin, part) {
+            return t;
         }
     }
     let total = due.as_second().saturating_sub(start.as_second()).max(0) as f64;
     plus(start, (total * fraction).round().max(0.0) as u64)
+}
+
+/// The respond and resolve limits of an event routed by `route` and graded
+/// `grade` (defined by `gdef`): the category's `limits` line for that grade,
+/// else the grade's own.
+pub fn limits_for(route: &Route, grade: GradeId, gdef: &Grade) -> (Limit, Limit) {
+    let over = route
+        .limits
+        .iter()
+        .find(|(g, _, _)| *g == grade)
+        .map(|(_, o, _)| o);
+    let respond = over.and_then(|o| o.respond).unwrap_or(gdef.respond);
+    let resolve = over.and_then(|o| o.resolve).unwrap_or(gdef.resolve);
+    (respond, resolve)
+}
+
+/// The two clocks of an event (LANGUAGE.md section 3.4): when they started,
+/// their limits, and the deadlines those give.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Clocks {
+    /// When both clocks started (`reported_at`, or the instant of a reopen).
+    pub start: Timestamp,
+    /// Time to accept.
+    pub respond: Limit,
+    /// Time to resolve.
+    pub resolve: Limit,
+    /// Accept by.
+    pub respond_by: Timestamp,
+    /// Resolve by.
+    pub resolve_by: Timestamp,
+}
+
+impl Clocks {
+    /// Starts both clocks at `start`.
+    pub fn start(cal: &Calendar, start: Timestamp, respond: Limit, resolve: Limit) -> Clocks {
+        Clocks {
+            start,
+            respond,
+            resolve,
+            respond_by: deadline(cal, start, &respond),
+            resolve_by: deadline(cal, start, &resolve),
+        }
+    }
+
+    /// The instant a ladder step with this trigger is due: `P%` of its
+    /// limit after the start, in the limit's own clock; `None` for `when`
+    /// steps, which fire on a state change.
+    pub fn instant(&self, cal: &Calendar, trigger: &TriggerDef) -> Option<Timestamp> {
+        match trigger {
+            TriggerDef::At { fraction, clock } => Some(match clock {
+                ClockKind::Respond => {
+                    fraction_of(cal, self.start, self.respond_by, &self.respond, *fraction)
+                }
+                ClockKind::Resolve => {
+                    fraction_of(cal, self.start, self.resolve_by, &self.resolve, *fraction)
+                }
+            }),
+            TriggerDef::When(_) => None,
+        }
+    }
+}
+
+/// Whether `cond` holds for `ev`, reading every field exactly as [`decide`]
+/// does, with `grade` already known (an `escalate ... when` condition).
+pub fn holds(
+    policy: &Policy,
+    ev: &Event,
+    cond: &Cond,
+    grade: Option<GradeId>,
+    ctx: &Context<'_>,
+) -> bool {
+    let env = DecideEnv {
+        ev,
+        units: policy.areas.grids.get(ev.grid.as_str()).map(|u| &**u),
+        calendar: &policy.calendar,
+        grade,
+        reopened: ctx.reopened,
+        history: ctx.history,
+        local: Cell::new(None),
+    };
+    cond.eval(&env)
 }
 
 /// Decides one event under `policy`.
@@ -266,20 +347,14 @@ pub fn decide(policy: &Policy, ev: &Event, ctx: &Context<'_>) -> Decision {
     }
 
     // Deadlines: the category's `limits` for this grade, else the grade's.
-    let over = route
-        .limits
-        .iter()
-        .find(|(g, _, _)| *g == grade)
-        .map(|(_, o, _)| o);
-    let respond = over.and_then(|o| o.respond).unwrap_or(gdef.respond);
-    let resolve = over.and_then(|o| o.resolve).unwrap_or(gdef.resolve);
+    let (respond, resolve) = limits_for(route, grade, gdef);
     trace.push(respond.site);
     if resolve.site != respond.site {
         trace.push(resolve.site);
     }
     let cal = &policy.calendar;
-    let respond_by = deadline(cal, ev.reported_at, &respond);
-    let resolve_by = deadline(cal, ev.reported_at, &resolve);
+    let clocks = Clocks::start(cal, ev.reported_at, respond, resolve);
+    let (respond_by, resolve_by) = (clocks.respond_by, clocks.resolve_by);
 
     // The ladder, planned.
     let ladder_def = policy.ladder_for(grade);
@@ -289,17 +364,7 @@ pub fn decide(policy: &Policy, ev: &Event, ctx: &Context<'_>) -> Decision {
         .iter()
         .enumerate()
         .map(|(i, s)| PlannedStep {
-            at: match &s.trigger {
-                TriggerDef::At { fraction, clock } => Some(match clock {
-                    ClockKind::Respond => {
-                        fraction_of(cal, ev.reported_at, respond_by, &respond, *fraction)
-                    }
-                    ClockKind::Resolve => {
-                        fraction_of(cal, ev.reported_at, resolve_by, &resolve, *fraction)
-                    }
-                }),
-                TriggerDef::When(_) => None,
-            },
+            at: clocks.instant(cal, &s.trigger),
             step: u16::try_from(i).unwrap_or(u16::MAX),
         })
         .collect();

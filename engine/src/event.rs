@@ -36,6 +36,11 @@ impl Source {
         }
     }
 
+    /// The source's position in [`Source::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// All sources, in declaration order.
     pub const ALL: [Source; 5] = [
         Source::Patrol,

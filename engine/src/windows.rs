@@ -32,12 +32,14 @@ impl History for NoHistory {
 }
 
 type Times = Vec<i64>;
+/// Category → key → sorted report times.
+type ByCategory = FxHashMap<Box<str>, FxHashMap<Box<str>, Times>>;
 
 /// Report times of past events, grouped by category and key, kept sorted.
 #[derive(Debug, Clone, Default)]
 pub struct RepeatIndex {
-    by_location: FxHashMap<Box<str>, FxHashMap<Box<str>, Times>>,
-    by_level: Vec<FxHashMap<Box<str>, FxHashMap<Box<str>, Times>>>,
+    by_location: ByCategory,
+    by_level: Vec<ByCategory>,
     levels_used: Vec<LevelId>,
     horizon: u64,
     latest: i64,
@@ -78,7 +80,7 @@ impl RepeatIndex {
         self.recorded += 1;
         // Forgetting is amortised: a sweep every 64k events keeps memory
         // bounded by the window, not by the whole history.
-        if self.recorded % 65_536 == 0 {
+        if self.recorded.is_multiple_of(65_536) {
             self.prune();
         }
     }
@@ -88,7 +90,7 @@ impl RepeatIndex {
         let cutoff = self
             .latest
             .saturating_sub(i64::try_from(self.horizon).unwrap_or(i64::MAX));
-        let sweep = |m: &mut FxHashMap<Box<str>, FxHashMap<Box<str>, Times>>| {
+        let sweep = |m: &mut ByCategory| {
             m.retain(|_, keys| {
                 keys.retain(|_, times| {
                     let old = times.partition_point(|&x| x < cutoff);

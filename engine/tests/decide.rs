@@ -32,12 +32,26 @@ const AREAS: &str = "districts:\n  - id: D01\n    streets:\n      - id: S01\n   
 
 fn policy(extra: &str) -> Policy {
     let b = from_files(vec![
-        BundleFile { path: "base.whistle".into(), bytes: BASE.into() },
-        BundleFile { path: "x.whistle".into(), bytes: extra.as_bytes().to_vec() },
-        BundleFile { path: "areas.yaml".into(), bytes: AREAS.into() },
+        BundleFile {
+            path: "base.whistle".into(),
+            bytes: BASE.into(),
+        },
+        BundleFile {
+            path: "x.whistle".into(),
+            bytes: extra.as_bytes().to_vec(),
+        },
+        BundleFile {
+            path: "areas.yaml".into(),
+            bytes: AREAS.into(),
+        },
     ]);
     let c = compile(&b);
-    let errors: Vec<_> = c.diagnostics.iter().filter(|d| d.is_error()).cloned().collect();
+    let errors: Vec<_> = c
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .cloned()
+        .collect();
     assert!(errors.is_empty(), "{}", render(&errors, &b.sources, false));
     c.policy.unwrap()
 }
@@ -62,9 +76,21 @@ fn the_first_matching_grade_line_wins_and_assists_follow_the_grade() {
           grade blue
         }"#,
     );
-    let quiet = view(&p, r#"{"id":"1","category":"noise","grid":"G1","reported_at":"2025-06-03T10:00:00+08:00"}"#);
-    assert_eq!((quiet["grade"].as_str(), quiet["assist"].as_array().unwrap().len()), (Some("blue"), 0));
-    let night = view(&p, r#"{"id":"2","category":"noise","grid":"G1","reported_at":"2025-06-03T23:00:00+08:00"}"#);
+    let quiet = view(
+        &p,
+        r#"{"id":"1","category":"noise","grid":"G1","reported_at":"2025-06-03T10:00:00+08:00"}"#,
+    );
+    assert_eq!(
+        (
+            quiet["grade"].as_str(),
+            quiet["assist"].as_array().unwrap().len()
+        ),
+        (Some("blue"), 0)
+    );
+    let night = view(
+        &p,
+        r#"{"id":"2","category":"noise","grid":"G1","reported_at":"2025-06-03T23:00:00+08:00"}"#,
+    );
     assert_eq!(night["grade"], "yellow");
     assert_eq!(night["assist"], serde_json::json!(["police"]));
     // Both lines: police once, never the lead, in order of appearance.
@@ -84,34 +110,68 @@ fn empowerment_puts_it_on_the_spot_only_when_its_condition_holds() {
         r#"category litter { lead grid_team grade yellow when attr.tons > 1 grade blue level community }
            empower grid { resolve litter when grade == blue and source == patrol }"#,
     );
-    let patrol = view(&p, r#"{"id":"1","category":"litter","grid":"G2","source":"patrol","reported_at":"2025-06-03T10:00:00+08:00"}"#);
-    assert_eq!((patrol["level"].as_str(), patrol["on_the_spot"].as_bool()), (Some("grid"), Some(true)));
+    let patrol = view(
+        &p,
+        r#"{"id":"1","category":"litter","grid":"G2","source":"patrol","reported_at":"2025-06-03T10:00:00+08:00"}"#,
+    );
+    assert_eq!(
+        (patrol["level"].as_str(), patrol["on_the_spot"].as_bool()),
+        (Some("grid"), Some(true))
+    );
     assert_eq!(patrol["unit"], "G2");
-    let citizen = view(&p, r#"{"id":"2","category":"litter","grid":"G2","reported_at":"2025-06-03T10:00:00+08:00"}"#);
-    assert_eq!((citizen["level"].as_str(), citizen["on_the_spot"].as_bool()), (Some("community"), Some(false)));
+    let citizen = view(
+        &p,
+        r#"{"id":"2","category":"litter","grid":"G2","reported_at":"2025-06-03T10:00:00+08:00"}"#,
+    );
+    assert_eq!(
+        (citizen["level"].as_str(), citizen["on_the_spot"].as_bool()),
+        (Some("community"), Some(false))
+    );
 }
 
 #[test]
 fn a_relieved_category_that_arrives_through_the_fallback_is_raised_with_a_reason() {
     let p = policy("relieve grid { forbid tax_collection }");
-    let d = view(&p, r#"{"id":"1","category":"tax_collection","grid":"G1","reported_at":"2025-06-03T10:00:00+08:00"}"#);
+    let d = view(
+        &p,
+        r#"{"id":"1","category":"tax_collection","grid":"G1","reported_at":"2025-06-03T10:00:00+08:00"}"#,
+    );
     assert_eq!(d["fallback"], true);
     assert_eq!(d["level"], "community");
     assert_eq!(d["unit"], "C0101");
-    let why: Vec<&str> = d["trace"].as_array().unwrap().iter().map(|t| t["what"].as_str().unwrap()).collect();
-    assert!(why.iter().any(|w| w.contains("may not be handled at grid")), "{why:?}");
+    let why: Vec<&str> = d["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["what"].as_str().unwrap())
+        .collect();
+    assert!(
+        why.iter().any(|w| w.contains("may not be handled at grid")),
+        "{why:?}"
+    );
 }
 
 #[test]
 fn working_limits_skip_nights_weekends_and_holidays() {
-    let p = policy(r#"category elder { lead civil grade blue limits blue { respond 2h working resolve 3d working } }"#);
-    let fri = view(&p, r#"{"id":"1","category":"elder","grid":"G1","reported_at":"2025-06-06T17:00:00+08:00"}"#);
+    let p = policy(
+        r#"category elder { lead civil grade blue limits blue { respond 2h working resolve 3d working } }"#,
+    );
+    let fri = view(
+        &p,
+        r#"{"id":"1","category":"elder","grid":"G1","reported_at":"2025-06-06T17:00:00+08:00"}"#,
+    );
     assert_eq!(fri["respond_by"], "2025-06-09T10:00:00+08:00");
     assert_eq!(fri["resolve_by"], "2025-06-11T17:00:00+08:00");
-    let before_holiday = view(&p, r#"{"id":"2","category":"elder","grid":"G1","reported_at":"2025-09-30T17:00:00+08:00"}"#);
+    let before_holiday = view(
+        &p,
+        r#"{"id":"2","category":"elder","grid":"G1","reported_at":"2025-09-30T17:00:00+08:00"}"#,
+    );
     assert_eq!(before_holiday["respond_by"], "2025-10-09T10:00:00+08:00");
     // The make-up Sunday is a working day.
-    let sat = view(&p, r#"{"id":"3","category":"elder","grid":"G1","reported_at":"2025-09-27T10:00:00+08:00"}"#);
+    let sat = view(
+        &p,
+        r#"{"id":"3","category":"elder","grid":"G1","reported_at":"2025-09-27T10:00:00+08:00"}"#,
+    );
     assert_eq!(sat["respond_by"], "2025-09-28T11:00:00+08:00");
 }
 
@@ -125,13 +185,19 @@ fn ladder_steps_are_planned_at_their_share_of_the_limit_in_its_own_clock() {
              when reopened >= 2 -> raise to street
            }"#,
     );
-    let d = view(&p, r#"{"id":"1","category":"elder","grid":"G1","reported_at":"2025-06-06T17:00:00+08:00"}"#);
+    let d = view(
+        &p,
+        r#"{"id":"1","category":"elder","grid":"G1","reported_at":"2025-06-06T17:00:00+08:00"}"#,
+    );
     let ladder = d["ladder"].as_array().unwrap();
     // Half of two working hours from Friday 17:00 is Friday 18:00.
     assert_eq!(ladder[0]["at"], "2025-06-06T18:00:00+08:00");
     assert_eq!(ladder[0]["step"], "at 50% respond");
     assert_eq!(ladder[1]["at"], "2025-06-08T17:00:00+08:00");
-    assert_eq!(ladder[1]["actions"], serde_json::json!(["raise to district", "notify command"]));
+    assert_eq!(
+        ladder[1]["actions"],
+        serde_json::json!(["raise to district", "notify command"])
+    );
     assert_eq!(ladder[2]["at"], serde_json::Value::Null);
     assert_eq!(ladder[2]["step"], "when reopened >= 2");
 }
@@ -143,11 +209,20 @@ fn a_grade_ladder_replaces_the_default() {
            escalate { at 100% respond -> raise 1 }
            escalate for red { at 50% respond -> raise to district, whistle police, fire }"#,
     );
-    let red = view(&p, r#"{"id":"1","category":"fire_lane","grid":"G1","reported_at":"2025-06-03T10:00:00+08:00","attr":{"trapped":2}}"#);
+    let red = view(
+        &p,
+        r#"{"id":"1","category":"fire_lane","grid":"G1","reported_at":"2025-06-03T10:00:00+08:00","attr":{"trapped":2}}"#,
+    );
     assert_eq!(red["ladder"][0]["at"], "2025-06-03T10:15:00+08:00");
-    assert_eq!(red["ladder"][0]["actions"], serde_json::json!(["raise to district", "whistle police, fire"]));
+    assert_eq!(
+        red["ladder"][0]["actions"],
+        serde_json::json!(["raise to district", "whistle police, fire"])
+    );
     assert_eq!(red["ladder"].as_array().unwrap().len(), 1);
-    let blue = view(&p, r#"{"id":"2","category":"fire_lane","grid":"G1","reported_at":"2025-06-03T10:00:00+08:00"}"#);
+    let blue = view(
+        &p,
+        r#"{"id":"2","category":"fire_lane","grid":"G1","reported_at":"2025-06-03T10:00:00+08:00"}"#,
+    );
     assert_eq!(blue["ladder"][0]["step"], "at 100% respond");
 }
 
@@ -157,21 +232,48 @@ fn repeats_count_by_location_or_by_grid() {
         r#"category lamp { lead urban grade red when repeats(30d, grid) >= 3 grade yellow when repeats(7d) >= 2 grade blue }"#,
     );
     let mut r = Router::new(&p);
-    let mut grade = |json: &str| r.route_line(json).unwrap().to_value(&p)["grade"].as_str().unwrap().to_string();
+    let mut grade = |json: &str| {
+        r.route_line(json).unwrap().to_value(&p)["grade"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
     let line = |id: u32, day: u32, loc: &str| {
-        format!(r#"{{"id":"{id}","category":"lamp","grid":"G1","location":"{loc}","reported_at":"2025-06-{day:02}T10:00:00+08:00"}}"#)
+        format!(
+            r#"{{"id":"{id}","category":"lamp","grid":"G1","location":"{loc}","reported_at":"2025-06-{day:02}T10:00:00+08:00"}}"#
+        )
     };
     assert_eq!(grade(&line(1, 1, "a")), "blue");
     assert_eq!(grade(&line(2, 2, "a")), "blue");
-    assert_eq!(grade(&line(3, 3, "a")), "yellow", "two earlier at the same place within 7 days");
-    assert_eq!(grade(&line(4, 20, "b")), "red", "three earlier in the same grid within 30 days");
+    assert_eq!(
+        grade(&line(3, 3, "a")),
+        "yellow",
+        "two earlier at the same place within 7 days"
+    );
+    assert_eq!(
+        grade(&line(4, 20, "b")),
+        "red",
+        "three earlier in the same grid within 30 days"
+    );
 }
 
 #[test]
 fn missing_fields_and_mismatched_types_are_false_not_errors() {
-    let p = policy(r#"category c { lead urban grade red when attr.n > 0 or attr.s == "x" grade blue }"#);
-    for attr in [r#"{}"#, r#"{"n":"none"}"#, r#"{"n":null,"s":1}"#, r#"{"n":[1],"s":{"x":1}}"#] {
-        let d = view(&p, &format!(r#"{{"id":"1","category":"c","grid":"G1","reported_at":"2025-06-03T10:00:00+08:00","attr":{attr}}}"#));
+    let p = policy(
+        r#"category c { lead urban grade red when attr.n > 0 or attr.s == "x" grade blue }"#,
+    );
+    for attr in [
+        r#"{}"#,
+        r#"{"n":"none"}"#,
+        r#"{"n":null,"s":1}"#,
+        r#"{"n":[1],"s":{"x":1}}"#,
+    ] {
+        let d = view(
+            &p,
+            &format!(
+                r#"{{"id":"1","category":"c","grid":"G1","reported_at":"2025-06-03T10:00:00+08:00","attr":{attr}}}"#
+            ),
+        );
         assert_eq!(d["grade"], "blue", "{attr}");
     }
 }
@@ -179,22 +281,41 @@ fn missing_fields_and_mismatched_types_are_false_not_errors() {
 #[test]
 fn without_an_area_tree_the_unit_is_null() {
     let b = from_files(vec![
-        BundleFile { path: "base.whistle".into(), bytes: BASE.into() },
-        BundleFile { path: "x.whistle".into(), bytes: b"category c { lead urban grade blue }".to_vec() },
+        BundleFile {
+            path: "base.whistle".into(),
+            bytes: BASE.into(),
+        },
+        BundleFile {
+            path: "x.whistle".into(),
+            bytes: b"category c { lead urban grade blue }".to_vec(),
+        },
     ]);
     let p = compile(&b).policy.unwrap();
-    let d = view(&p, r#"{"id":"1","category":"c","grid":"G1","reported_at":"2025-06-03T10:00:00+08:00"}"#);
+    let d = view(
+        &p,
+        r#"{"id":"1","category":"c","grid":"G1","reported_at":"2025-06-03T10:00:00+08:00"}"#,
+    );
     assert_eq!(d["unit"], serde_json::Value::Null);
     assert_eq!(d["level"], "grid");
 }
 
 #[test]
 fn attr_is_validated_against_the_bundle_schema_when_there_is_one() {
-    let schema = r#"{"type":"object","properties":{"n":{"type":"integer"}},"additionalProperties":false}"#;
+    let schema =
+        r#"{"type":"object","properties":{"n":{"type":"integer"}},"additionalProperties":false}"#;
     let b = from_files(vec![
-        BundleFile { path: "base.whistle".into(), bytes: BASE.into() },
-        BundleFile { path: "x.whistle".into(), bytes: b"category c { lead urban grade red when attr.n > 1 grade blue }".to_vec() },
-        BundleFile { path: "event.schema.json".into(), bytes: schema.into() },
+        BundleFile {
+            path: "base.whistle".into(),
+            bytes: BASE.into(),
+        },
+        BundleFile {
+            path: "x.whistle".into(),
+            bytes: b"category c { lead urban grade red when attr.n > 1 grade blue }".to_vec(),
+        },
+        BundleFile {
+            path: "event.schema.json".into(),
+            bytes: schema.into(),
+        },
     ]);
     let c = compile(&b);
     let p = c.policy.unwrap();

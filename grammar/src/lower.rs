@@ -95,6 +95,37 @@ fn is_noise(rule: Rule) -> bool {
     )
 }
 
+/// Where a pair's last token ends. pest counts the white space and comments
+/// it skipped while trying a trailing optional part (`when_clause?`) as part
+/// of the rule, so a span would run over the comment after a line; the last
+/// token's end is where the text really ends.
+fn tight_end(p: &P<'_>) -> usize {
+    use Rule::*;
+    let mut cur = p.clone();
+    loop {
+        // Atomic rules skip nothing inside: their own end is tight.
+        if matches!(
+            cur.as_rule(),
+            ident
+                | key
+                | string
+                | number
+                | percent
+                | span_of_time
+                | date
+                | time_of_day
+                | attr_path
+                | json_object
+        ) {
+            return cur.as_span().end();
+        }
+        match cur.clone().into_inner().last() {
+            Some(last) => cur = last,
+            None => return cur.as_span().end(),
+        }
+    }
+}
+
 fn parts(pair: P<'_>) -> Vec<P<'_>> {
     pair.into_inner()
         .filter(|p| !is_noise(p.as_rule()))
@@ -113,7 +144,11 @@ impl<'d> Lowerer<'d> {
 
     fn span(&self, p: &P<'_>) -> Span {
         let s = p.as_span();
-        Span::new(self.file, self.offset + s.start(), self.offset + s.end())
+        Span::new(
+            self.file,
+            self.offset + s.start(),
+            self.offset + tight_end(p),
+        )
     }
 
     fn error(&mut self, code: &'static str, span: Span, msg: impl Into<String>) {

@@ -186,10 +186,10 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
                         }
                     },
                 };
-                if let RepeatsBy::Level(l) = by {
-                    if !self.repeats.1.contains(&l) {
-                        self.repeats.1.push(l);
-                    }
+                if let RepeatsBy::Level(l) = by
+                    && !self.repeats.1.contains(&l)
+                {
+                    self.repeats.1.push(l);
                 }
                 self.repeats.0 = self.repeats.0.max(w);
                 Side::Field(Field::Repeats { window: w, by }, *span)
@@ -292,14 +292,18 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
                     None
                 }
             },
+            // Sources compare by their index, so deciding compares no strings.
             (Field::Source, Const::Str(name)) => {
-                if !Source::ALL.iter().any(|s| s.as_str() == &**name) {
-                    self.diags.push(
+                match Source::ALL.iter().position(|s| s.as_str() == &**name) {
+                    Some(i) => Some(Const::Num(i as f64)),
+                    None => {
+                        self.diags.push(
                         Diagnostic::error("E0102", span, format!("unknown source `{name}`"))
                             .with_help("sources are `patrol`, `citizen`, `hotline`, `sensor`, `department`"),
                     );
+                        None
+                    }
                 }
-                Some(c)
             }
             (Field::Attr(p), _) => {
                 self.check_type(p, fspan, &c);

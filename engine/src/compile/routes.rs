@@ -154,11 +154,11 @@ impl Routes {
                                 .or_default(),
                         ),
                     };
-                    if let Some(relief) = relief {
-                        if !relief.forbids(level) {
-                            relief.mask |= 1u64 << level;
-                            relief.sites.push((level, site));
-                        }
+                    if let Some(relief) = relief
+                        && !relief.forbids(level)
+                    {
+                        relief.mask |= 1u64 << level;
+                        relief.sites.push((level, site));
                     }
                 }
             }

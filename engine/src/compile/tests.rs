@@ -140,11 +140,9 @@ fn expectation(ctx: &mut Ctx<'_>, x: &ast::ExpectEntry) -> Option<Expectation> {
         ("lead", ExpectValue::Name(n)) => ctx.dept(n).map(|_| Expectation::Lead(n.name.clone())),
         ("level", ExpectValue::Name(n)) => ctx.level(n).map(|_| Expectation::Level(n.name.clone())),
         ("assist", ExpectValue::List(ds, _)) => {
-            let known = ds
-                .iter()
-                .map(|d| ctx.dept(d).is_some())
-                .fold(true, |a, b| a && b);
-            known.then(|| Expectation::Assist(ds.iter().map(|d| d.name.clone()).collect()))
+            // Count rather than `all`, so every unknown name is reported.
+            let unknown = ds.iter().filter(|d| ctx.dept(d).is_none()).count();
+            (unknown == 0).then(|| Expectation::Assist(ds.iter().map(|d| d.name.clone()).collect()))
         }
         ("unit", ExpectValue::Name(n)) => Some(Expectation::Unit(n.name.clone())),
         ("unit", ExpectValue::Str(s)) => Some(Expectation::Unit(s.value.clone())),
