@@ -293,6 +293,8 @@ pub struct Policy {
     pub attr_validator: Option<Arc<jsonschema::Validator>>,
     /// Traced places.
     pub sites: Vec<Site>,
+    /// JSON fragments for writing decisions fast.
+    pub rendered: crate::render::Rendered,
 }
 
 impl Policy {

@@ -24,23 +24,27 @@ impl<'p> Router<'p> {
     /// Parses, validates and decides one line of JSON, then remembers the
     /// event for later `repeats`.
     pub fn route_line(&mut self, text: &str) -> Result<Decision, EventError> {
-        let ev = parse_event(text)?;
-        self.route_event(&ev)
+        let ev = prepare(self.policy, text)?;
+        Ok(self.decide(&ev))
     }
 
     /// Validates `attr` against the bundle's schema, decides, and remembers.
     pub fn route_event(&mut self, ev: &Event) -> Result<Decision, EventError> {
         check_attr(self.policy, ev)?;
-        let d = decide(
-            self.policy,
-            ev,
-            &Context {
-                history: &self.history,
-                reopened: 0,
-            },
-        );
+        Ok(self.decide(ev))
+    }
+
+    /// Decides an event already validated (see [`prepare`]) and remembers it.
+    /// Events must come through here in input order: each sees the earlier
+    /// ones for `repeats`.
+    pub fn decide(&mut self, ev: &Event) -> Decision {
+        let ctx = Context {
+            history: &self.history,
+            reopened: 0,
+        };
+        let d = decide(self.policy, ev, &ctx);
         self.remember(ev);
-        Ok(d)
+        d
     }
 
     /// Records an event in the history without deciding it.
@@ -48,6 +52,14 @@ impl<'p> Router<'p> {
         let units = self.policy.areas.grids.get(ev.grid.as_str()).map(|u| &**u);
         self.history.record(ev, units);
     }
+}
+
+/// Parses and validates one line: the part of routing that does not depend
+/// on other events, and so may run in parallel.
+pub fn prepare(policy: &Policy, text: &str) -> Result<Event, EventError> {
+    let ev = parse_event(text)?;
+    check_attr(policy, &ev)?;
+    Ok(ev)
 }
 
 /// Checks an event's `attr` against the bundle's `event.schema.json`.

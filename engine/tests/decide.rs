@@ -326,3 +326,27 @@ fn attr_is_validated_against_the_bundle_schema_when_there_is_one() {
         .unwrap_err();
     assert!(err.0.contains("`n`"), "{err}");
 }
+
+#[test]
+fn the_fast_json_writer_writes_exactly_what_the_view_serialises() {
+    let p = policy(
+        r#"category fire_lane "消防\"通道" { lead urban assist police, fire when grade >= yellow grade red when attr.trapped > 0 grade blue limits blue { respond 2h working resolve 3d working } }
+           escalate { at 50% respond -> remind at 200% resolve -> raise to district, notify command when reopened >= 2 -> raise to street }
+           escalate for red { at 50% respond -> raise to district, whistle police, fire }"#,
+    );
+    let events = [
+        r#"{"id":"a\"1","category":"fire_lane","grid":"G1","reported_at":"2025-06-06T17:00:00+08:00"}"#,
+        r#"{"id":"2","category":"fire_lane","grid":"G9","reported_at":"2025-06-06T17:00:00Z","attr":{"trapped":1}}"#,
+        r#"{"id":"3","category":"不明","grid":"G2","reported_at":"2025-10-01T00:00:00+08:00"}"#,
+    ];
+    for e in events {
+        let d = decide(&p, &ev(e), &Context::default());
+        let mut fast = Vec::new();
+        d.write_json(&p, &mut fast).unwrap();
+        let slow = serde_json::to_vec(&d.view(&p)).unwrap();
+        assert_eq!(
+            String::from_utf8(fast).unwrap(),
+            String::from_utf8(slow).unwrap()
+        );
+    }
+}

@@ -466,7 +466,7 @@ fn build(ctx: &mut Ctx<'_>, decls: &[&Decl], tests_out: &mut Vec<TestCase>) -> O
     let header = header?;
     let mut repeats_levels = ctx.repeats.1.clone();
     repeats_levels.sort_unstable();
-    Some(Policy {
+    let mut policy = Policy {
         name: header.name.value.as_str().into(),
         version: version.into(),
         effective: effective.map(Into::into),
@@ -489,7 +489,10 @@ fn build(ctx: &mut Ctx<'_>, decls: &[&Decl], tests_out: &mut Vec<TestCase>) -> O
         repeats_levels,
         attr_validator,
         sites: std::mem::take(&mut ctx.sites),
-    })
+        rendered: Default::default(),
+    };
+    policy.rendered = crate::render::render(&policy);
+    Some(policy)
 }
 
 /// Compiles the `grade` blocks, one per grade of the `grades` line, in severity order.

@@ -1,14 +1,26 @@
 //! `whistle route --policy BUNDLE [--events FILE|-]`
+//!
+//! Lines are read in chunks. Parsing and validation, and writing decisions
+//! out as JSON, do not depend on other events and run on every core;
+//! deciding runs in input order on one thread, because each event sees the
+//! earlier ones for `repeats`.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 
 use clap::Args;
+use rayon::prelude::*;
 use serde_json::json;
-use whistle_engine::router::Router;
+use whistle_engine::Policy;
+use whistle_engine::event::{Event, EventError};
+use whistle_engine::router::{Router, prepare};
 
 use super::{CANNOT_RUN, FAILED, OK};
+
+/// Lines per chunk: large enough to keep both cores busy, small enough to
+/// keep memory flat on endless input.
+const CHUNK: usize = 8192;
 
 /// Arguments of `whistle route`.
 #[derive(Args)]
@@ -64,40 +76,79 @@ pub fn run(a: &RouteArgs) -> u8 {
     }
 }
 
+/// One input line, read.
+struct Line {
+    number: u64,
+    bytes: Vec<u8>,
+}
+
 /// Routes a stream; returns how many lines were bad.
 pub fn route_stream(
-    policy: &whistle_engine::Policy,
+    policy: &Policy,
     mut input: impl BufRead,
     out: impl Write,
 ) -> std::io::Result<u64> {
     let mut out = BufWriter::with_capacity(1 << 16, out);
     let mut router = Router::new(policy);
-    let mut buf = Vec::new();
     let mut line_no = 0u64;
     let mut bad = 0u64;
     loop {
-        buf.clear();
-        if input.read_until(b'\n', &mut buf)? == 0 {
+        let mut chunk = Vec::with_capacity(CHUNK);
+        while chunk.len() < CHUNK {
+            let mut bytes = Vec::new();
+            if input.read_until(b'\n', &mut bytes)? == 0 {
+                break;
+            }
+            line_no += 1;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            chunk.push(Line {
+                number: line_no,
+                bytes,
+            });
+        }
+        if chunk.is_empty() {
             break;
         }
-        line_no += 1;
-        let result = match std::str::from_utf8(&buf) {
-            Ok(text) if text.trim().is_empty() => continue,
-            Ok(text) => router.route_line(text).map_err(|e| e.0),
-            Err(e) => Err(format!("not valid UTF-8 at byte {}", e.valid_up_to())),
-        };
-        match result {
-            Ok(d) => {
-                serde_json::to_writer(&mut out, &d.view(policy))?;
-                out.write_all(b"\n")?;
-            }
-            Err(msg) => {
-                bad += 1;
-                serde_json::to_writer(&mut out, &json!({"line": line_no, "error": msg}))?;
-                out.write_all(b"\n")?;
-            }
+        let parsed: Vec<Result<Event, EventError>> = chunk
+            .par_iter()
+            .map(|l| parse_line(policy, &l.bytes))
+            .collect();
+        let decided: Vec<_> = parsed
+            .into_iter()
+            .map(|r| r.map(|ev| router.decide(&ev)))
+            .collect();
+        let rendered: Vec<Vec<u8>> = decided
+            .par_iter()
+            .zip(chunk.par_iter())
+            .map(|(r, l)| {
+                let mut buf = Vec::with_capacity(2048);
+                let written = match r {
+                    Ok(d) => d.write_json(policy, &mut buf),
+                    Err(e) => {
+                        serde_json::to_writer(&mut buf, &json!({"line": l.number, "error": e.0}))
+                            .map_err(Into::into)
+                    }
+                };
+                if written.is_err() {
+                    buf.clear();
+                }
+                buf.push(b'\n');
+                buf
+            })
+            .collect();
+        bad += decided.iter().filter(|r| r.is_err()).count() as u64;
+        for r in &rendered {
+            out.write_all(r)?;
         }
     }
     out.flush()?;
     Ok(bad)
+}
+
+fn parse_line(policy: &Policy, bytes: &[u8]) -> Result<Event, EventError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| EventError(format!("not valid UTF-8 at byte {}", e.valid_up_to())))?;
+    prepare(policy, text)
 }

@@ -1,0 +1,941 @@
+//! The event lifecycle: states, refusals, reopen, reassign, whistle and the
+//! escalation ladder, on a small policy with second-scale limits.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use jiff::Timestamp;
+use whistle_engine::cond::RepeatsBy;
+use whistle_engine::event::{Event, parse_event};
+use whistle_engine::lifecycle::{
+    Action, Case, Change, Recipient, RefusalCode, State, StepStatus, Transition, adopt, apply,
+};
+use whistle_engine::windows::{History, NoHistory};
+use whistle_engine::{Context, Policy, compile, decide};
+use whistle_grammar::bundle::{BundleFile, from_files};
+use whistle_grammar::diag::render;
+
+const BASE: &str = r#"
+policy "t" { version "1" timezone "Asia/Shanghai" }
+levels grid < community < street < district
+department urban "城管" { level street }
+department police "派出所" { level street }
+department fire "消防" { level street }
+department grid_team "网格" { level grid }
+department command "综治中心" { level district }
+department civil "民政" { level street }
+grades blue < yellow < red
+grade blue   { level grid      respond 10s resolve 30s }
+grade yellow { level community respond 20s resolve 60s }
+grade red    { level street    respond 10s resolve 40s }
+fallback { lead command grade blue }
+category lamp {
+  lead urban
+  assist fire when grade >= yellow
+  grade red when attr.trapped > 0
+  grade yellow when reopened >= 1
+  grade blue
+}
+category litter { lead grid_team grade blue }
+category tax { lead civil grade yellow }
+empower grid { resolve litter }
+relieve grid { forbid tax }
+escalate {
+  at 50% respond -> remind
+  at 100% respond -> raise 1, notify command
+  at 100% resolve -> raise to district
+  when reopened >= 2 -> raise to street
+  when attr.loud == true -> whistle police
+  when repeats(7d) >= 3 -> notify civil
+}
+escalate for red {
+  at 50% respond -> raise 2
+  at 100% respond -> raise 1
+}
+"#;
+
+const AREAS: &str = "districts:
+  - id: D01
+    streets:
+      - id: S01
+        communities:
+          - id: C0101
+            grids: [G1, G2]
+          - id: C0102
+            grids: [G3]
+";
+
+fn policy_with(text: &str) -> Policy {
+    let b = from_files(vec![
+        BundleFile {
+            path: "base.whistle".into(),
+            bytes: text.as_bytes().to_vec(),
+        },
+        BundleFile {
+            path: "areas.yaml".into(),
+            bytes: AREAS.into(),
+        },
+    ]);
+    let c = compile(&b);
+    let errors: Vec<_> = c
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .cloned()
+        .collect();
+    assert!(errors.is_empty(), "{}", render(&errors, &b.sources, false));
+    c.policy.unwrap()
+}
+
+fn policy() -> Policy {
+    policy_with(BASE)
+}
+
+/// 2025-06-03T10:00:00+08:00 plus `s` seconds.
+fn t(s: i64) -> Timestamp {
+    Timestamp::from_second(1_748_916_000 + s).unwrap()
+}
+
+fn event(category: &str, grid: &str, attr: &str) -> Event {
+    parse_event(&format!(
+        r#"{{"id":"E1","category":"{category}","grid":"{grid}","source":"patrol",
+            "reported_at":"2025-06-03T10:00:00+08:00","attr":{attr}}}"#
+    ))
+    .unwrap()
+}
+
+fn open(p: &Policy, category: &str, attr: &str) -> (Case, Vec<Transition>) {
+    let ev = event(category, "G1", attr);
+    let d = decide(p, &ev, &Context::default());
+    Case::open(p, ev, &d, t(0), &NoHistory)
+}
+
+fn act(p: &Policy, c: &mut Case, a: Action, at: i64) -> Vec<Transition> {
+    apply(p, c, a, t(at), &NoHistory).unwrap_or_else(|r| panic!("refused: {r}"))
+}
+
+fn kinds(ts: &[Transition]) -> Vec<&'static str> {
+    ts.iter().map(Transition::kind).collect()
+}
+
+fn accept() -> Action {
+    Action::Accept {
+        by: Some("li".into()),
+    }
+}
+fn resolve() -> Action {
+    Action::Resolve {
+        note: Some("fixed".into()),
+    }
+}
+fn feedback(rating: u8) -> Action {
+    Action::Feedback {
+        rating,
+        comment: Some("ok".into()),
+    }
+}
+fn reopen() -> Action {
+    Action::Reopen {
+        reason: Some("again".into()),
+    }
+}
+fn whistle(ds: &[&str]) -> Action {
+    Action::Whistle {
+        departments: ds.iter().map(|d| d.to_string()).collect(),
+    }
+}
+fn ack(d: &str) -> Action {
+    Action::Ack {
+        department: d.into(),
+    }
+}
+
+#[test]
+fn the_happy_path_walks_every_state() {
+    let p = policy();
+    let (mut c, tr) = open(&p, "lamp", "{}");
+    assert_eq!(kinds(&tr), ["reported", "dispatched"]);
+    assert_eq!(
+        (tr[0].from, tr[0].to, tr[0].at),
+        (None, State::Reported, t(0))
+    );
+    assert_eq!(
+        (tr[1].from, tr[1].to),
+        (Some(State::Reported), State::Dispatched)
+    );
+    let Change::Dispatched {
+        grade,
+        handler,
+        respond_by,
+        ..
+    } = &tr[1].change
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (
+            grade.as_str(),
+            handler.level.as_str(),
+            handler.unit.as_deref(),
+            handler.lead.as_str()
+        ),
+        ("blue", "grid", Some("G1"), "urban")
+    );
+    assert_eq!(*respond_by, t(10));
+    assert_eq!(c.next_due(), Some(t(5)), "at 50% respond");
+
+    let tr = act(&p, &mut c, accept(), 3);
+    assert_eq!(kinds(&tr), ["accepted"]);
+    assert_eq!(
+        (tr[0].from, tr[0].to),
+        (Some(State::Dispatched), State::Accepted)
+    );
+    assert_eq!(c.accepted_by.as_deref(), Some("li"));
+    assert_eq!(
+        c.next_due(),
+        Some(t(30)),
+        "respond steps are skipped once accepted"
+    );
+
+    let tr = act(&p, &mut c, resolve(), 20);
+    assert_eq!(kinds(&tr), ["resolved"]);
+    assert_eq!(c.next_due(), None);
+    let tr = act(&p, &mut c, feedback(5), 25);
+    assert_eq!(kinds(&tr), ["closed"]);
+    assert_eq!(
+        (c.state, c.rating, c.closed_at),
+        (State::Closed, Some(5), Some(t(25)))
+    );
+
+    let f = c.facts(t(1000));
+    assert_eq!(
+        (f.on_time_response, f.on_time_resolution, f.overdue),
+        (Some(true), Some(true), false)
+    );
+    assert_eq!(
+        (f.first_contact, f.escalated, f.reopened),
+        (Some(true), false, false)
+    );
+    assert_eq!(
+        (f.satisfied, f.source_resolution, f.active_discovery),
+        (Some(true), Some(true), true)
+    );
+    assert!((f.resolution_hours.unwrap() - 20.0 / 3600.0).abs() < 1e-9);
+}
+
+#[test]
+fn an_on_the_spot_event_resolves_straight_from_dispatch() {
+    let p = policy();
+    let (mut c, _) = open(&p, "litter", "{}");
+    assert!(c.on_the_spot);
+    let tr = act(&p, &mut c, resolve(), 2);
+    assert_eq!(kinds(&tr), ["accepted", "resolved"]);
+    assert_eq!((c.accepted_at, c.resolved_at), (Some(t(2)), Some(t(2))));
+    assert_eq!(c.source_resolved, Some(true));
+}
+
+/// Tries an action that must be refused and checks the case did not change.
+fn refused(p: &Policy, c: &mut Case, a: Action, at: i64, code: RefusalCode) -> String {
+    let before = c.clone();
+    let what = format!("{a:?}");
+    let r = apply(p, c, a, t(at), &NoHistory).expect_err(&what);
+    assert_eq!(r.code, code, "{what}: {r}");
+    assert_eq!(r.state, c.state);
+    assert_eq!(*c, before, "{what} was refused but changed the case");
+    r.message
+}
+
+#[test]
+fn every_invalid_transition_is_refused_and_changes_nothing() {
+    use RefusalCode::*;
+    let p = policy();
+    let (mut c, _) = open(&p, "lamp", "{}");
+    // Dispatched, with the 50% step due but not yet ticked: a refusal fires nothing either.
+    let m = refused(&p, &mut c, resolve(), 7, InvalidState);
+    assert!(
+        m.contains("dispatched") && m.contains("allowed now: accept, reassign, whistle, ack"),
+        "{m}"
+    );
+    refused(&p, &mut c, feedback(5), 7, InvalidState);
+    refused(&p, &mut c, reopen(), 7, InvalidState);
+    refused(&p, &mut c, ack("police"), 7, NotSummoned);
+    refused(&p, &mut c, ack("nobody"), 7, UnknownDepartment);
+    refused(&p, &mut c, whistle(&["urban"]), 7, IsLead);
+    refused(
+        &p,
+        &mut c,
+        whistle(&["police", "nobody"]),
+        7,
+        UnknownDepartment,
+    );
+    refused(&p, &mut c, whistle(&[]), 7, NoDepartments);
+    refused(
+        &p,
+        &mut c,
+        Action::Reassign {
+            unit: None,
+            lead: None,
+        },
+        7,
+        NoChange,
+    );
+    refused(
+        &p,
+        &mut c,
+        Action::Reassign {
+            unit: Some("G1".into()),
+            lead: None,
+        },
+        7,
+        NoChange,
+    );
+    refused(
+        &p,
+        &mut c,
+        Action::Reassign {
+            unit: None,
+            lead: Some("urban".into()),
+        },
+        7,
+        NoChange,
+    );
+    refused(
+        &p,
+        &mut c,
+        Action::Reassign {
+            unit: Some("X9".into()),
+            lead: None,
+        },
+        7,
+        UnknownUnit,
+    );
+    refused(
+        &p,
+        &mut c,
+        Action::Reassign {
+            unit: None,
+            lead: Some("nobody".into()),
+        },
+        7,
+        UnknownDepartment,
+    );
+    assert_eq!(c.steps[0].status, StepStatus::Armed);
+
+    act(&p, &mut c, accept(), 8);
+    refused(&p, &mut c, accept(), 8, InvalidState);
+    refused(&p, &mut c, feedback(4), 8, InvalidState);
+    refused(&p, &mut c, reopen(), 8, InvalidState);
+
+    act(&p, &mut c, resolve(), 9);
+    for a in [
+        accept(),
+        resolve(),
+        whistle(&["police"]),
+        Action::Reassign {
+            unit: Some("G2".into()),
+            lead: None,
+        },
+    ] {
+        refused(&p, &mut c, a, 9, InvalidState);
+    }
+    refused(&p, &mut c, feedback(0), 9, BadRating);
+    let m = refused(&p, &mut c, feedback(6), 9, BadRating);
+    assert!(m.contains("1 to 5"), "{m}");
+
+    act(&p, &mut c, feedback(3), 10);
+    for a in [
+        accept(),
+        resolve(),
+        feedback(5),
+        whistle(&["police"]),
+        ack("police"),
+        Action::Reassign {
+            unit: None,
+            lead: Some("civil".into()),
+        },
+    ] {
+        let m = refused(&p, &mut c, a, 11, InvalidState);
+        assert!(
+            m.contains("it is closed") && m.ends_with("allowed now: reopen"),
+            "{m}"
+        );
+    }
+    // A tick on a closed case is no refusal: there is just nothing to do.
+    assert!(act(&p, &mut c, Action::Tick, 100).is_empty());
+}
+
+#[test]
+fn reopen_counts_and_decides_again() {
+    let p = policy();
+    let (mut c, _) = open(&p, "lamp", "{}");
+    assert_eq!((c.grade.as_str(), c.level.as_str()), ("blue", "grid"));
+    act(&p, &mut c, accept(), 1);
+    act(&p, &mut c, resolve(), 2);
+    act(&p, &mut c, feedback(2), 3);
+    let tr = act(&p, &mut c, reopen(), 100);
+    assert_eq!(kinds(&tr), ["reopened"]);
+    assert_eq!(
+        (tr[0].from, tr[0].to),
+        (Some(State::Closed), State::Dispatched)
+    );
+    let Change::Reopened {
+        count,
+        previous_grade,
+        grade,
+        handler,
+        respond_by,
+        resolve_by,
+        reason,
+    } = &tr[0].change
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (*count, previous_grade.as_str(), grade.as_str()),
+        (1, "blue", "yellow")
+    );
+    assert_eq!(reason.as_deref(), Some("again"));
+    // Yellow is handled at community: the reopen puts it higher, never lower.
+    assert_eq!(
+        (handler.level.as_str(), handler.unit.as_deref()),
+        ("community", Some("C0101"))
+    );
+    // The clocks restart at the reopen with yellow's limits (20s, 60s).
+    assert_eq!((*respond_by, *resolve_by), (t(120), t(160)));
+    assert_eq!(c.reopened, 1);
+    assert_eq!(
+        c.assist,
+        ["fire"],
+        "assist lines are decided again with the new grade"
+    );
+    assert_eq!(
+        (c.accepted_at, c.resolved_at, c.closed_at),
+        (None, None, None)
+    );
+    assert!(
+        c.steps.iter().all(|s| s.status == StepStatus::Armed),
+        "the ladder is re-armed"
+    );
+    assert_eq!(c.next_due(), Some(t(110)));
+    assert!(c.facts(t(101)).reopened);
+
+    // From resolved too.
+    act(&p, &mut c, accept(), 101);
+    act(&p, &mut c, resolve(), 102);
+    let tr = act(&p, &mut c, reopen(), 200);
+    assert_eq!(tr[0].from, Some(State::Resolved));
+    assert_eq!(c.reopened, 2);
+}
+
+#[test]
+fn when_reopened_twice_the_ladder_raises_to_street() {
+    let p = policy();
+    let (mut c, _) = open(&p, "lamp", "{}");
+    let label = |tr: &[Transition]| {
+        tr.iter().any(|x| matches!(&x.change, Change::StepFired { label, .. } if label.as_str() == "when reopened >= 2"))
+    };
+    act(&p, &mut c, accept(), 1);
+    act(&p, &mut c, resolve(), 2);
+    let first = act(&p, &mut c, reopen(), 3);
+    assert!(!label(&first), "{first:?}");
+    assert_eq!(c.level.as_str(), "community");
+    act(&p, &mut c, accept(), 4);
+    act(&p, &mut c, resolve(), 5);
+    let second = act(&p, &mut c, reopen(), 6);
+    assert_eq!(kinds(&second), ["reopened", "step_fired", "raised"]);
+    assert!(label(&second));
+    let Change::Raised {
+        from_level,
+        to_level,
+        unit,
+        ..
+    } = &second[2].change
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (from_level.as_str(), to_level.as_str(), unit.as_deref()),
+        ("community", "street", Some("S01"))
+    );
+    assert!(c.raised);
+    // Fired once: another action does not fire it again.
+    let again = act(&p, &mut c, accept(), 7);
+    assert_eq!(kinds(&again), ["accepted"]);
+}
+
+#[test]
+fn reassigning_breaks_first_contact() {
+    let p = policy();
+    let (mut c, _) = open(&p, "lamp", "{}");
+    act(&p, &mut c, accept(), 1);
+    let tr = act(
+        &p,
+        &mut c,
+        Action::Reassign {
+            unit: Some("C0102".into()),
+            lead: Some("police".into()),
+        },
+        2,
+    );
+    assert_eq!(kinds(&tr), ["reassigned"]);
+    assert_eq!(
+        (tr[0].from, tr[0].to),
+        (Some(State::Accepted), State::Dispatched)
+    );
+    let Change::Reassigned { before, after } = &tr[0].change else {
+        panic!()
+    };
+    assert_eq!(
+        (before.unit.as_deref(), before.lead.as_str()),
+        (Some("G1"), "urban")
+    );
+    assert_eq!(
+        (
+            after.level.as_str(),
+            after.unit.as_deref(),
+            after.lead.as_str()
+        ),
+        ("community", Some("C0102"), "police")
+    );
+    assert_eq!(
+        (c.first.unit.as_deref(), c.first.lead.as_str()),
+        (Some("G1"), "urban")
+    );
+    assert!(c.reassigned);
+    act(&p, &mut c, accept(), 3);
+    act(&p, &mut c, resolve(), 4);
+    let f = c.facts(t(5));
+    assert_eq!(f.first_contact, Some(false));
+    assert_eq!(
+        f.on_time_response,
+        Some(true),
+        "the first acceptance counts"
+    );
+    assert_eq!(c.accepted_at, Some(t(1)));
+}
+
+#[test]
+fn a_reassignment_respects_the_relief_list() {
+    let p = policy();
+    let ev = event("tax", "G1", "{}");
+    let d = decide(&p, &ev, &Context::default());
+    let (mut c, _) = Case::open(&p, ev, &d, t(0), &NoHistory);
+    refused(
+        &p,
+        &mut c,
+        Action::Reassign {
+            unit: Some("G2".into()),
+            lead: None,
+        },
+        1,
+        RefusalCode::RelievedLevel,
+    );
+}
+
+#[test]
+fn whistled_departments_join_and_must_acknowledge_in_time() {
+    let p = policy();
+    let (mut c, _) = open(&p, "lamp", "{}");
+    let tr = act(&p, &mut c, whistle(&["police", "fire", "police"]), 1);
+    assert_eq!(kinds(&tr), ["whistled"]);
+    let Change::Whistled {
+        departments,
+        ack_by,
+        step,
+        ..
+    } = &tr[0].change
+    else {
+        panic!()
+    };
+    assert_eq!(departments, &["police", "fire"]);
+    assert_eq!(
+        (*ack_by, *step),
+        (t(11), None),
+        "blue's respond limit, 10s, from the whistle"
+    );
+    assert_eq!(c.assist, ["police", "fire"]);
+    refused(
+        &p,
+        &mut c,
+        whistle(&["fire"]),
+        2,
+        RefusalCode::AlreadySummoned,
+    );
+
+    act(&p, &mut c, accept(), 2);
+    let tr = act(&p, &mut c, ack("police"), 3);
+    assert_eq!(kinds(&tr), ["acked"]);
+    assert!(
+        matches!(&tr[0].change, Change::Acked { department, on_time: true, .. } if department.as_str() == "police")
+    );
+    refused(&p, &mut c, ack("police"), 4, RefusalCode::AlreadyAcked);
+    refused(&p, &mut c, ack("civil"), 4, RefusalCode::NotSummoned);
+
+    // Fire misses its deadline: the handler is told once, at the deadline.
+    assert_eq!(c.next_due(), Some(t(11)));
+    let tr = act(&p, &mut c, Action::Tick, 11);
+    assert_eq!(kinds(&tr), ["ack_overdue"]);
+    let Change::AckOverdue {
+        department, notify, ..
+    } = &tr[0].change
+    else {
+        panic!()
+    };
+    assert_eq!(department.as_str(), "fire");
+    assert!(matches!(notify, Recipient::Handler { lead, .. } if lead.as_str() == "urban"));
+    assert!(act(&p, &mut c, Action::Tick, 12).is_empty());
+    let tr = act(&p, &mut c, ack("fire"), 13);
+    assert!(matches!(
+        &tr[0].change,
+        Change::Acked { on_time: false, .. }
+    ));
+    // Police acknowledged, so it may be whistled again.
+    assert_eq!(
+        kinds(&act(&p, &mut c, whistle(&["police"]), 14)),
+        ["whistled"]
+    );
+}
+
+#[test]
+fn a_when_step_fires_as_the_case_opens() {
+    let p = policy();
+    let (c, tr) = open(&p, "lamp", r#"{"loud": true}"#);
+    assert_eq!(
+        kinds(&tr),
+        ["reported", "dispatched", "step_fired", "whistled"]
+    );
+    let Change::Whistled {
+        departments,
+        step,
+        action,
+        ..
+    } = &tr[3].change
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (departments.as_slice(), *step),
+        (&["police".into()][..], Some(4))
+    );
+    assert_eq!(action.as_deref(), Some("whistle police"));
+    assert_eq!(c.summoned[0].step, Some(4));
+}
+
+#[test]
+fn ladder_steps_fire_at_their_instants_once_each() {
+    let p = policy();
+    let (mut c, _) = open(&p, "lamp", "{}");
+    assert!(act(&p, &mut c, Action::Tick, 4).is_empty());
+    let tr = act(&p, &mut c, Action::Tick, 5);
+    assert_eq!(kinds(&tr), ["step_fired", "reminded"]);
+    assert!(
+        matches!(&tr[1].change, Change::Reminded { recipient: Recipient::Handler { level, .. }, .. } if level.as_str() == "grid")
+    );
+    assert!(act(&p, &mut c, Action::Tick, 5).is_empty(), "never twice");
+    let tr = act(&p, &mut c, Action::Tick, 10);
+    assert_eq!(kinds(&tr), ["step_fired", "raised", "notified"]);
+    assert!(
+        matches!(&tr[1].change, Change::Raised { to_level, unit, .. } if to_level.as_str() == "community" && unit.as_deref() == Some("C0101"))
+    );
+    assert!(
+        matches!(&tr[2].change, Change::Notified { recipient: Recipient::Department { department }, instead_of_raise: false, .. } if department.as_str() == "command")
+    );
+    // Accepted late; the resolve step still runs.
+    let tr = act(&p, &mut c, accept(), 12);
+    assert!(matches!(
+        tr[0].change,
+        Change::Accepted { on_time: false, .. }
+    ));
+    // A tick every second up to well past the end fires the last step once.
+    let mut fired = Vec::new();
+    for s in 13..100 {
+        for x in act(&p, &mut c, Action::Tick, s) {
+            if let Change::StepFired { step, due, .. } = x.change {
+                fired.push((step, due, x.at));
+            }
+        }
+    }
+    assert_eq!(fired, [(2, Some(t(30)), t(30))]);
+    assert_eq!(c.level.as_str(), "district");
+    let f = c.facts(t(100));
+    assert_eq!(
+        (f.on_time_response, f.overdue, f.escalated),
+        (Some(false), true, true)
+    );
+    assert_eq!(
+        f.on_time_resolution,
+        Some(false),
+        "unresolved past its deadline"
+    );
+}
+
+#[test]
+fn respond_steps_are_skipped_once_accepted() {
+    let p = policy();
+    let (mut c, _) = open(&p, "lamp", "{}");
+    // Accepted exactly at the 50% instant: the acceptance wins the tie.
+    act(&p, &mut c, accept(), 5);
+    assert_eq!(c.steps[0].status, StepStatus::Skipped);
+    assert_eq!(c.steps[1].status, StepStatus::Skipped);
+    let tr = act(&p, &mut c, Action::Tick, 100);
+    assert_eq!(kinds(&tr), ["step_fired", "raised"]);
+    assert!(matches!(tr[0].change, Change::StepFired { step: 2, .. }));
+    // Reassigned back to dispatch, skipped steps stay skipped.
+    act(
+        &p,
+        &mut c,
+        Action::Reassign {
+            unit: None,
+            lead: Some("civil".into()),
+        },
+        101,
+    );
+    assert!(act(&p, &mut c, Action::Tick, 200).is_empty());
+}
+
+#[test]
+fn an_action_first_fires_what_was_due_before_it() {
+    let p = policy();
+    let (mut c, _) = open(&p, "lamp", "{}");
+    // No tick came (say the server was down): the accept at 7s owes the 5s step.
+    let tr = act(&p, &mut c, accept(), 7);
+    assert_eq!(kinds(&tr), ["step_fired", "reminded", "accepted"]);
+    assert_eq!(tr[0].at, t(7));
+    assert!(matches!(tr[0].change, Change::StepFired { step: 0, due: Some(d), .. } if d == t(5)));
+    assert_eq!(
+        (c.steps[0].status, c.steps[0].fired_at),
+        (StepStatus::Fired, Some(t(7)))
+    );
+}
+
+#[test]
+fn a_raise_at_the_top_becomes_a_notification() {
+    let p = policy();
+    let (mut c, _) = open(&p, "lamp", r#"{"trapped": 1}"#);
+    assert_eq!((c.grade.as_str(), c.level.as_str()), ("red", "street"));
+    let tr = act(&p, &mut c, Action::Tick, 5);
+    // raise 2 from street is capped at district, the top.
+    assert!(
+        matches!(&tr[1].change, Change::Raised { to_level, unit, .. } if to_level.as_str() == "district" && unit.as_deref() == Some("D01"))
+    );
+    let tr = act(&p, &mut c, Action::Tick, 10);
+    assert_eq!(kinds(&tr), ["step_fired", "notified"]);
+    let Change::Notified {
+        recipient,
+        instead_of_raise,
+        action,
+        ..
+    } = &tr[1].change
+    else {
+        panic!()
+    };
+    assert!(*instead_of_raise);
+    assert_eq!(action.as_str(), "raise 1");
+    assert!(matches!(recipient, Recipient::Level { level, .. } if level.as_str() == "district"));
+    assert_eq!(c.level.as_str(), "district");
+}
+
+/// Drives a case by its own `next_due` only, checking that nothing happens
+/// just before each instant and something does at it.
+fn drive_by_next_due(p: &Policy, c: &mut Case) -> Vec<Transition> {
+    let mut all = Vec::new();
+    while let Some(due) = c.next_due() {
+        let s = due.as_second() - t(0).as_second();
+        let before = c.clone();
+        assert!(act(p, c, Action::Tick, s - 1).is_empty());
+        assert_eq!(*c, before);
+        let tr = act(p, c, Action::Tick, s);
+        assert!(!tr.is_empty(), "next_due {due} but the tick did nothing");
+        all.extend(tr);
+        assert!(
+            c.next_due().is_none_or(|n| n > due),
+            "next_due must move on"
+        );
+    }
+    all
+}
+
+#[test]
+fn next_due_agrees_with_tick() {
+    let p = policy();
+    for attr in ["{}", r#"{"trapped": 1}"#, r#"{"loud": true}"#] {
+        let (mut by_due, _) = open(&p, "lamp", attr);
+        let mut by_second = by_due.clone();
+        let a = drive_by_next_due(&p, &mut by_due);
+        let mut b = Vec::new();
+        for s in 0..200 {
+            b.extend(act(&p, &mut by_second, Action::Tick, s));
+        }
+        assert_eq!(a, b, "{attr}");
+        assert_eq!(by_due, by_second, "{attr}");
+        assert!(
+            by_due
+                .steps
+                .iter()
+                .all(|s| s.status != StepStatus::Armed || s.due.is_none())
+        );
+    }
+}
+
+#[test]
+fn a_case_survives_a_round_trip_through_json_and_a_restart() {
+    let p = policy();
+    let (mut c, mut log) = open(&p, "lamp", r#"{"loud": true}"#);
+    log.extend(act(&p, &mut c, Action::Tick, 5));
+    log.extend(act(&p, &mut c, whistle(&["fire"]), 6));
+    log.extend(act(&p, &mut c, ack("police"), 7));
+    log.extend(act(&p, &mut c, accept(), 8));
+    let json = serde_json::to_string(&c).unwrap();
+    let mut back: Case = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, c);
+    // After the "restart", the fired step does not fire again.
+    assert!(act(&p, &mut back, Action::Tick, 8).is_empty());
+    assert_eq!(
+        back.next_due(),
+        Some(t(16)),
+        "fire's acknowledgement deadline"
+    );
+
+    for x in &log {
+        let v = serde_json::to_value(x).unwrap();
+        assert_eq!(v["kind"], x.kind());
+        assert!(v.get("detail").is_some() || x.kind() == "reported");
+        let y: Transition = serde_json::from_value(v).unwrap();
+        assert_eq!(&y, x);
+    }
+    let v = serde_json::to_value(&log[1]).unwrap();
+    assert_eq!(v["detail"]["lead"], "urban");
+    assert_eq!(v["detail"]["level"], "grid");
+    assert_eq!(v["to"], "dispatched");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["steps"][0]["status"], "fired");
+}
+
+#[test]
+fn actions_read_as_json() {
+    let a: Action = serde_json::from_str(r#"{"action":"feedback","rating":4}"#).unwrap();
+    assert_eq!(
+        a,
+        Action::Feedback {
+            rating: 4,
+            comment: None
+        }
+    );
+    let a: Action = serde_json::from_str(r#"{"action":"tick"}"#).unwrap();
+    assert_eq!(a, Action::Tick);
+}
+
+#[test]
+fn an_open_case_adopts_a_new_policy_version_keeping_what_fired() {
+    let p = policy();
+    let (mut c, _) = open(&p, "lamp", "{}");
+    act(&p, &mut c, Action::Tick, 5);
+    // The new version adds a step and changes another's action.
+    let q = policy_with(&BASE.replace(
+        "at 100% respond -> raise 1, notify command",
+        "at 100% respond -> notify command\n  at 80% respond -> notify civil",
+    ));
+    assert_ne!(p.hash, q.hash);
+    // A server refreshing its timer heap after the reload sees the new step.
+    let mut refreshed = c.clone();
+    let tr = adopt(&q, &mut refreshed, t(6), &NoHistory);
+    assert_eq!(kinds(&tr), ["policy_adopted"]);
+    assert_eq!(refreshed.next_due(), Some(t(8)));
+    assert!(adopt(&q, &mut refreshed, t(6), &NoHistory).is_empty());
+    let tr = apply(&q, &mut c, Action::Tick, t(8), &NoHistory).unwrap();
+    assert_eq!(kinds(&tr), ["policy_adopted", "step_fired", "notified"]);
+    assert_eq!(c.policy.as_str(), &*q.hash);
+    assert_eq!(
+        c.steps[0].status,
+        StepStatus::Fired,
+        "the remind step is the same step"
+    );
+    let tr = apply(&q, &mut c, Action::Tick, t(10), &NoHistory).unwrap();
+    assert_eq!(kinds(&tr), ["step_fired", "notified"]);
+    assert_eq!(c.level.as_str(), "grid", "the new version does not raise");
+}
+
+/// Throughput of a typical life (open, a tick, accept, resolve, feedback).
+/// `cargo test --release -p whistle-engine --test lifecycle -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement, not a check"]
+fn throughput() {
+    let p = policy();
+    let events: Vec<Event> = (0..1000)
+        .map(|i| event("lamp", if i % 2 == 0 { "G1" } else { "G3" }, "{}"))
+        .collect();
+    let decisions: Vec<_> = events
+        .iter()
+        .map(|e| decide(&p, e, &Context::default()))
+        .collect();
+    let n = 200_000;
+    let mut out = Vec::new();
+    let started = std::time::Instant::now();
+    let mut transitions = 0usize;
+    for i in 0..n {
+        let k = i % events.len();
+        let (mut c, tr) = Case::open(&p, events[k].clone(), &decisions[k], t(0), &NoHistory);
+        transitions += tr.len();
+        for (a, at) in [
+            (Action::Tick, c.next_due().unwrap()),
+            (accept(), t(6)),
+            (resolve(), t(9)),
+            (feedback(5), t(10)),
+        ] {
+            out.clear();
+            whistle_engine::lifecycle::apply_into(&p, &mut c, a, at, &NoHistory, &mut out).unwrap();
+            transitions += out.len();
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "{n} lives in {secs:.3}s: {:.0} lives/s, {transitions} transitions",
+        n as f64 / secs
+    );
+}
+
+/// A history that answers every `repeats` with the same count.
+struct Repeats(u32);
+
+impl History for Repeats {
+    fn repeats(&self, _: &str, _: RepeatsBy, _: &str, _: u64, _: Timestamp) -> u32 {
+        self.0
+    }
+}
+
+#[test]
+fn a_when_step_on_repeats_is_checked_again_on_every_change() {
+    let p = policy();
+    let (mut c, tr) = open(&p, "lamp", "{}");
+    assert_eq!(kinds(&tr), ["reported", "dispatched"]);
+    // More reports of the same came in; the next change of state sees them.
+    let tr = apply(&p, &mut c, accept(), t(1), &Repeats(3)).unwrap();
+    assert_eq!(kinds(&tr), ["accepted", "step_fired", "notified"]);
+    assert!(
+        matches!(&tr[2].change, Change::Notified { recipient: Recipient::Department { department }, .. } if department.as_str() == "civil")
+    );
+    let tr = apply(&p, &mut c, resolve(), t(2), &Repeats(5)).unwrap();
+    assert_eq!(kinds(&tr), ["resolved"], "once per round");
+}
+
+#[test]
+fn an_acknowledgement_may_follow_a_whistle_step_not_yet_ticked() {
+    let p = policy_with(&BASE.replace(
+        "at 100% respond -> raise 1\n}",
+        "at 100% respond -> raise 1\n  at 30% respond -> whistle fire, urban\n}",
+    ));
+    let (mut c, _) = open(&p, "lamp", r#"{"trapped": 1}"#);
+    // The lead is passed over by the whistle, so it cannot acknowledge.
+    refused(&p, &mut c, ack("urban"), 4, RefusalCode::NotSummoned);
+    refused(
+        &p,
+        &mut c,
+        whistle(&["fire"]),
+        4,
+        RefusalCode::AlreadySummoned,
+    );
+    let tr = act(&p, &mut c, ack("fire"), 4);
+    assert_eq!(kinds(&tr), ["step_fired", "whistled", "acked"]);
+    let Change::Whistled { departments, .. } = &tr[1].change else {
+        panic!()
+    };
+    assert_eq!(departments, &["fire"]);
+}
