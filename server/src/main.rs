@@ -1,15 +1,14 @@
-//! `whistle`: check, format, test and route Whistle policies.
+//! `whistle`: check, format, test and route Whistle policies, and serve them.
 
-mod cli;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use whistle_server::cli;
 
 // Routing allocates and frees many small strings per event on two threads;
 // mimalloc's per-thread free lists make that a fraction of glibc's cost.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-use std::process::ExitCode;
-
-use clap::{Parser, Subcommand};
 
 /// Whistle — the policy engine for grid-based community governance.
 #[derive(Parser)]
@@ -29,6 +28,12 @@ enum Command {
     Test(cli::test::TestArgs),
     /// Decide events (JSON lines) under a policy, one decision per line.
     Route(cli::route::RouteArgs),
+    /// Run the server: decide, store and follow every event.
+    Serve(cli::serve::ServeArgs),
+    /// Check the hash chain of a data directory's journal.
+    Verify(cli::verify::VerifyArgs),
+    /// Make a new access token and the hash to put in the config.
+    Token(cli::token::TokenArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +43,9 @@ fn main() -> ExitCode {
         Command::Fmt(a) => cli::fmt::run(&a),
         Command::Test(a) => cli::test::run(&a),
         Command::Route(a) => cli::route::run(&a),
+        Command::Serve(a) => cli::serve::run(&a),
+        Command::Verify(a) => cli::verify::run(&a),
+        Command::Token(a) => cli::token::run(&a),
     };
     ExitCode::from(code)
 }

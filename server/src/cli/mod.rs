@@ -3,7 +3,10 @@
 pub mod check;
 pub mod fmt;
 pub mod route;
+pub mod serve;
 pub mod test;
+pub mod token;
+pub mod verify;
 
 use std::io::IsTerminal;
 use std::path::Path;

@@ -61,9 +61,10 @@ impl Rng {
 /// How an `attr` field is compared, and so what values an event gets.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AttrKind {
-    /// Compared with numbers; values are drawn from `0..=2 * threshold`.
+    /// Compared with numbers.
     Num {
-        /// The largest number a condition compares it with.
+        /// The largest number a condition compares it with. Values: half
+        /// are 0, 40% in `0..threshold`, 10% in `threshold..=2 * threshold`.
         threshold: f64,
     },
     /// Compared with `true` / `false`.
@@ -239,7 +240,14 @@ const DEPT_DISPLAY: [&str; 10] = [
     "区应急管理局",
 ];
 
-const STR_VALUES: [&str; 6] = ["minor", "major", "residential", "commercial", "school", "market"];
+const STR_VALUES: [&str; 6] = [
+    "minor",
+    "major",
+    "residential",
+    "commercial",
+    "school",
+    "market",
+];
 
 /// The grades, lowest first, and the level each is handled at by default.
 pub const GRADES: [(&str, &str); 4] = [
@@ -288,7 +296,10 @@ pub fn areas_yaml() -> (String, Vec<String>) {
     let mut y = String::from("districts:\n  - id: D01\n    name: 样例区\n    streets:\n");
     let mut grids = Vec::new();
     for s in 1..=8 {
-        let _ = writeln!(y, "      - id: S{s:02}\n        name: 街道{s}\n        communities:");
+        let _ = writeln!(
+            y,
+            "      - id: S{s:02}\n        name: 街道{s}\n        communities:"
+        );
         for c in 1..=5 {
             let ids: Vec<String> = (1..=5).map(|g| format!("G{s:02}{c:02}{g:02}")).collect();
             let _ = writeln!(
@@ -409,14 +420,19 @@ fallback {{ lead {cmd}  grade yellow }}
     }
 
     // Empowerment and relief lists.
-    let mut lists = String::from("# Empowerment and relief lists of the grid level.\n\nempower grid {\n");
+    let mut lists =
+        String::from("# Empowerment and relief lists of the grid level.\n\nempower grid {\n");
     let empowered: Vec<&str> = plans
         .iter()
         .filter(|p| p.empowered)
         .map(|p| p.name.as_str())
         .collect();
     for (k, chunk) in empowered.chunks(6).enumerate() {
-        let extra = if k % 2 == 1 { " and source == patrol" } else { "" };
+        let extra = if k % 2 == 1 {
+            " and source == patrol"
+        } else {
+            ""
+        };
         let _ = writeln!(
             lists,
             "  resolve {} when grade == blue{extra}",
@@ -598,17 +614,23 @@ fn category_text(rng: &mut Rng, i: usize, p: &CatPlan, depts: &[String]) -> (Str
     let mut t = String::new();
     let _ = writeln!(t, "category {} \"事项{i}\" {{", p.name);
     let _ = writeln!(t, "  lead   {lead}");
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         let _ = writeln!(t, "  assist {a1}, {a2}");
     } else {
         let _ = writeln!(t, "  assist {a1}");
     }
     let _ = writeln!(t, "  assist {a3} when grade >= yellow");
-    if i % 2 == 0 {
-        let _ = writeln!(t, "  assist {a4} when attr.injured > 0 or attr.urgent == true");
+    if i.is_multiple_of(2) {
+        let _ = writeln!(
+            t,
+            "  assist {a4} when attr.injured > 0 or attr.urgent == true"
+        );
     }
-    if i % 5 == 0 {
-        let _ = writeln!(t, "  assist {a2} when grade == red and source in [hotline, citizen]");
+    if i.is_multiple_of(5) {
+        let _ = writeln!(
+            t,
+            "  assist {a2} when grade == red and source in [hotline, citizen]"
+        );
     }
     // Grading lines, most severe first; the last one is unconditional.
     let _ = writeln!(
@@ -636,10 +658,7 @@ fn category_text(rng: &mut Rng, i: usize, p: &CatPlan, depts: &[String]) -> (Str
     }
     match i % 3 {
         0 => {
-            let _ = writeln!(
-                t,
-                "  grade  yellow when repeats(7d) >= 2 or reopened >= 1"
-            );
+            let _ = writeln!(t, "  grade  yellow when repeats(7d) >= 2 or reopened >= 1");
         }
         1 => {
             let _ = writeln!(t, "  grade  yellow when hour >= 22 or hour < 6");
@@ -652,7 +671,10 @@ fn category_text(rng: &mut Rng, i: usize, p: &CatPlan, depts: &[String]) -> (Str
         }
     }
     if i % 4 == 1 {
-        let _ = writeln!(t, "  grade  yellow when month in [6, 7, 8] and has attr.site");
+        let _ = writeln!(
+            t,
+            "  grade  yellow when month in [6, 7, 8] and has attr.site"
+        );
     }
     if p.default_grade == "blue" {
         let _ = writeln!(
@@ -982,8 +1004,15 @@ impl EventGen {
             }
             match &a.kind {
                 AttrKind::Num { threshold } => {
-                    let top = (threshold * 2.0).max(2.0) as u64;
-                    let _ = write!(out, "{}", self.rng.below(top + 1));
+                    // Most readings are unremarkable: half are 0, 40% lie
+                    // below the threshold, 10% reach up to twice it.
+                    let thr = threshold.max(1.0) as u64;
+                    let v = match self.rng.below(10) {
+                        0..5 => 0,
+                        5..9 => self.rng.below(thr),
+                        _ => thr + self.rng.below(thr + 1),
+                    };
+                    let _ = write!(out, "{v}");
                 }
                 AttrKind::Bool => {
                     out.push_str(if self.rng.chance(15) { "true" } else { "false" });
@@ -1009,11 +1038,7 @@ impl EventGen {
             let _ = write!(out, r#","reporter":"网格员 {}""#, self.rng.below(300));
         }
         if self.rng.chance(60) {
-            let _ = write!(
-                out,
-                r#","description":"{}""#,
-                self.rng.pick(&DESCRIPTIONS)
-            );
+            let _ = write!(out, r#","description":"{}""#, self.rng.pick(&DESCRIPTIONS));
         }
         out.push_str("}\n");
     }
@@ -1033,7 +1058,8 @@ impl EventGen {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    #[allow(unused_imports)] // unused where a bench includes this file
+    use super::{BundleSpec, EventGen, START_2026_CST, rfc3339_cst, synthetic_bundle};
 
     #[test]
     fn dates() {

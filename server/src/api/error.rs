@@ -1,0 +1,100 @@
+//! One error shape for every API failure: `{"error": {"code", "message"}}`
+//! with the right status. A client's mistake is a 4xx that says what is
+//! wrong; internals never leak.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An API error.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Machine-readable code.
+    pub code: &'static str,
+    /// What is wrong, for a person.
+    pub message: String,
+    /// More, where it helps (per-item errors of a batch, a refusal's state).
+    pub details: Option<serde_json::Value>,
+}
+
+impl ApiError {
+    /// An error with a status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    /// Adds details.
+    pub fn with_details(mut self, details: serde_json::Value) -> ApiError {
+        self.details = Some(details);
+        self
+    }
+
+    /// 404 for an unknown event.
+    pub fn no_event(id: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no event with id `{id}`"),
+        )
+    }
+
+    /// 503 for a store failure: not the client's fault, and worth a retry.
+    pub fn unavailable(e: impl std::fmt::Display) -> ApiError {
+        tracing::error!("{e}");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the event store is unavailable; retry later",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({"error": {"code": self.code, "message": self.message}});
+        if let Some(d) = self.details {
+            body["error"]["details"] = d;
+        }
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> ApiError {
+        match r {
+            JsonRejection::JsonDataError(e) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.body_text())
+            }
+            JsonRejection::JsonSyntaxError(e) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.body_text())
+            }
+            JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "content_type",
+                "send JSON with `Content-Type: application/json`",
+            ),
+            JsonRejection::BytesRejection(e) => {
+                let status = e.status();
+                if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        status,
+                        "too_large",
+                        "the request body is larger than the configured limit",
+                    )
+                } else {
+                    ApiError::new(status, "bad_body", e.body_text())
+                }
+            }
+            other => ApiError::new(other.status(), "bad_request", other.body_text()),
+        }
+    }
+}

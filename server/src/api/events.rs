@@ -1,0 +1,337 @@
+//! `/v1/events` and `/v1/route`: posting, reading and moving events.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use whistle_engine::event::{Event, event_from_value};
+use whistle_engine::lifecycle::{Action, apply};
+use whistle_engine::router::check_attr;
+use whistle_engine::{Context, decide};
+
+use super::error::ApiError;
+use crate::ingest::Outcome;
+use crate::state::AppState;
+use crate::store::{ListQuery, Updated};
+
+/// Most events in one batch post.
+const MAX_BATCH: usize = 10_000;
+
+fn body(json: Result<Json<Value>, JsonRejection>) -> Result<Value, ApiError> {
+    json.map(|Json(v)| v).map_err(ApiError::from)
+}
+
+/// Validates one event; the error names the field and the rule.
+fn validate(state: &AppState, v: Value) -> Result<(Event, String), String> {
+    // Canonical JSON (keys sorted): the same body always hashes the same.
+    let canonical = serde_json::to_string(&v).unwrap_or_default();
+    let hash = format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    );
+    let ev = event_from_value(v).map_err(|e| e.0)?;
+    check_attr(&state.policy.load(), &ev).map_err(|e| e.0)?;
+    Ok((ev, hash))
+}
+
+/// `POST /v1/events`: one event, or `{"events": [...]}`.
+pub async fn post(
+    State(state): State<AppState>,
+    json: Result<Json<Value>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let v = body(json)?;
+    let (items, batch) = match v {
+        Value::Object(mut m) if m.contains_key("events") && !m.contains_key("id") => {
+            match m.remove("events") {
+                Some(Value::Array(a)) => (a, true),
+                _ => {
+                    return Err(ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid",
+                        "`events` must be an array of events",
+                    ));
+                }
+            }
+        }
+        other => (vec![other], false),
+    };
+    if items.is_empty() || items.len() > MAX_BATCH {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            format!("a batch holds 1 to {MAX_BATCH} events"),
+        ));
+    }
+    let mut events = Vec::with_capacity(items.len());
+    let mut errors = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        match validate(&state, item) {
+            Ok(e) => events.push(e),
+            Err(msg) => errors.push(json!({"index": i, "error": msg})),
+        }
+    }
+    if !errors.is_empty() {
+        // All or nothing: a batch with a bad event stores none, so a retry
+        // of the corrected batch cannot duplicate half of it.
+        let message = if batch {
+            format!(
+                "{} of the events are not valid; none was stored",
+                errors.len()
+            )
+        } else {
+            errors[0]["error"]
+                .as_str()
+                .unwrap_or("invalid event")
+                .to_string()
+        };
+        return Err(
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_event", message)
+                .with_details(json!(errors)),
+        );
+    }
+    let outcomes = state
+        .ingest
+        .submit(events)
+        .await
+        .map_err(ApiError::unavailable)?;
+    if !batch {
+        return Ok(match outcomes.into_iter().next() {
+            Some(Outcome::Created(d)) => (StatusCode::CREATED, Json(*d)).into_response(),
+            Some(Outcome::Duplicate(s)) => (StatusCode::OK, Json(s.decision)).into_response(),
+            _ => ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "an event with this id was already posted with a different body",
+            )
+            .into_response(),
+        });
+    }
+    let mut created = 0;
+    let results: Vec<Value> = outcomes
+        .into_iter()
+        .map(|o| match o {
+            Outcome::Created(d) => {
+                created += 1;
+                json!({"status": 201, "decision": *d})
+            }
+            Outcome::Duplicate(s) => json!({"status": 200, "decision": s.decision}),
+            Outcome::Conflict => json!({"status": 409, "error": "an event with this id was already posted with a different body"}),
+        })
+        .collect();
+    let status = if created > 0 {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(json!({"results": results}))).into_response())
+}
+
+/// `POST /v1/route`: the decision for an event, without storing it.
+pub async fn route(
+    State(state): State<AppState>,
+    json: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let v = body(json)?;
+    let (ev, _) = validate(&state, v)
+        .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_event", m))?;
+    let policy = state.policy.load_full();
+    let history = state
+        .history
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let d = decide(
+        &policy,
+        &ev,
+        &Context {
+            history: &*history,
+            reopened: 0,
+        },
+    );
+    Ok(Json(d.to_value(&policy)))
+}
+
+/// `GET /v1/events/{id}`: event, decision, case and its full history.
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let stored = state
+        .store
+        .get_event(&id)
+        .await
+        .map_err(ApiError::unavailable)?
+        .ok_or_else(|| ApiError::no_event(&id))?;
+    let history = state
+        .store
+        .journal_for(&id)
+        .await
+        .map_err(ApiError::unavailable)?;
+    Ok(Json(json!({
+        "id": stored.id,
+        "event": stored.event,
+        "decision": stored.decision,
+        "state": stored.case.state,
+        "case": stored.case,
+        "version": stored.version,
+        "received_at": stored.received_at,
+        "history": history,
+    })))
+}
+
+/// Query of `GET /v1/events`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    state: Option<String>,
+    unit: Option<String>,
+    department: Option<String>,
+    overdue: Option<bool>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/events?state=&unit=&department=&overdue=true&limit=&cursor=`
+pub async fn list(
+    State(state): State<AppState>,
+    q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(p) =
+        q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", e.body_text()))?;
+    if let Some(s) = &p.state
+        && !["reported", "dispatched", "accepted", "resolved", "closed"].contains(&s.as_str())
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            format!("unknown state `{s}`: use reported, dispatched, accepted, resolved or closed"),
+        ));
+    }
+    let limit = p.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            "`limit` is from 1 to 1000",
+        ));
+    }
+    let q = ListQuery {
+        state: p.state,
+        unit: p.unit,
+        department: p.department,
+        overdue_at: p.overdue.unwrap_or(false).then(Timestamp::now),
+        limit,
+        cursor: p.cursor,
+    };
+    let page = state
+        .store
+        .list_events(&q)
+        .await
+        .map_err(ApiError::unavailable)?;
+    Ok(Json(json!({
+        "events": page.events.iter().map(|s| json!({
+            "id": s.id, "state": s.case.state, "category": s.event.category,
+            "grade": s.case.grade, "level": s.case.level, "unit": s.case.unit,
+            "lead": s.case.lead, "respond_by": s.case.respond_by, "resolve_by": s.case.resolve_by,
+        })).collect::<Vec<_>>(),
+        "next_cursor": page.next_cursor,
+    })))
+}
+
+/// `POST /v1/events/{id}/{action}`: moves a case.
+pub async fn act(
+    State(state): State<AppState>,
+    Path((id, verb)): Path<(String, String)>,
+    json: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    const VERBS: [&str; 7] = [
+        "accept", "resolve", "reopen", "reassign", "whistle", "ack", "feedback",
+    ];
+    if !VERBS.contains(&verb.as_str()) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("unknown action `{verb}`: use {}", VERBS.join(", ")),
+        ));
+    }
+    // An empty body is fine for actions that take no fields.
+    let mut fields = match json {
+        Ok(Json(v)) => v,
+        Err(JsonRejection::MissingJsonContentType(_)) => json!({}),
+        Err(e) => return Err(e.into()),
+    };
+    let Some(obj) = fields.as_object_mut() else {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            "the body must be a JSON object",
+        ));
+    };
+    obj.insert("action".into(), Value::String(verb.clone()));
+    let action: Action = serde_json::from_value(fields).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            format!("`{verb}`: {e}"),
+        )
+    })?;
+    for _ in 0..8 {
+        let stored = state
+            .store
+            .get_event(&id)
+            .await
+            .map_err(ApiError::unavailable)?
+            .ok_or_else(|| ApiError::no_event(&id))?;
+        let mut case = stored.case;
+        let policy = state.policy.load_full();
+        let now = Timestamp::now();
+        let transitions = {
+            let history = state
+                .history
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            apply(&policy, &mut case, action.clone(), now, &*history)
+        }
+        .map_err(|r| {
+            let status = if r.code.is_conflict() {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            ApiError::new(status, "refused", r.message.clone())
+                .with_details(json!({"reason": r.code.as_str(), "state": r.state}))
+        })?;
+        match state
+            .store
+            .update_case(&id, stored.version, &case, &transitions)
+            .await
+            .map_err(ApiError::unavailable)?
+        {
+            Updated::Ok(version) => {
+                for t in &transitions {
+                    state.hub.publish(
+                        t.kind(),
+                        json!({"event_id": id, "transition": t}).to_string(),
+                    );
+                }
+                if let Some(due) = case.next_due() {
+                    state.timers.schedule(id.clone(), due);
+                }
+                return Ok(Json(
+                    json!({"id": id, "state": case.state, "version": version, "case": case, "transitions": transitions}),
+                ));
+            }
+            Updated::Stale => continue,
+            Updated::Missing => return Err(ApiError::no_event(&id)),
+        }
+    }
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        "busy",
+        "the event kept changing under this request; retry",
+    ))
+}

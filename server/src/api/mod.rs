@@ -1,0 +1,51 @@
+//! The HTTP API (JSON, versioned under `/v1`; described by
+//! `/v1/openapi.json`). [`app`] builds the router, so tests can drive it
+//! without a socket.
+
+pub mod auth;
+pub mod error;
+pub mod events;
+pub mod ops;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+
+use crate::state::AppState;
+use error::ApiError;
+
+/// The whole API.
+pub fn app(state: AppState) -> Router {
+    let limit = state.config.body_limit;
+    let read = Router::new()
+        .route("/v1/events", get(events::list))
+        .route("/v1/events/{id}", get(events::get))
+        .route("/v1/stream", get(ops::stream))
+        .route("/v1/route", post(events::route))
+        .layer(from_fn_with_state(state.clone(), auth::any));
+    let report = Router::new()
+        .route("/v1/events", post(events::post))
+        .layer(from_fn_with_state(state.clone(), auth::reporter));
+    let handle = Router::new()
+        .route("/v1/events/{id}/{action}", post(events::act))
+        .layer(from_fn_with_state(state.clone(), auth::handler));
+    Router::new()
+        .merge(read)
+        .merge(report)
+        .merge(handle)
+        .route("/v1/openapi.json", get(ops::openapi))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such endpoint; see /v1/openapi.json",
+            )
+        })
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}

@@ -1,0 +1,68 @@
+//! Health, readiness, metrics, the OpenAPI document and the live stream.
+
+use std::convert::Infallible;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::BroadcastStream;
+
+use crate::state::AppState;
+
+/// The OpenAPI document of `/v1`.
+pub const OPENAPI: &str = include_str!("../../openapi.json");
+
+/// `GET /healthz`: the process is up.
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: start-up is done (timers and windows rebuilt).
+pub async fn readyz(State(s): State<AppState>) -> Response {
+    if s.ready.load(Ordering::Acquire) {
+        (
+            StatusCode::OK,
+            Json(json!({"status": "ready", "policy": &*s.policy.load().hash})),
+        )
+            .into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "starting"})),
+        )
+            .into_response()
+    }
+}
+
+/// `GET /metrics`: Prometheus text.
+pub async fn metrics(State(s): State<AppState>) -> Response {
+    if let Ok(n) = s.store.open_count().await {
+        metrics::gauge!("whistle_open_events").set(n as f64);
+    }
+    let text = s.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// `GET /v1/openapi.json`
+pub async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+/// `GET /v1/stream`: transitions, escalation steps and alerts as server-sent events.
+pub async fn stream(
+    State(s): State<AppState>,
+) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
+    let rx = s.hub.subscribe();
+    let events = BroadcastStream::new(rx).filter_map(|m| {
+        // A subscriber that fell behind skips what it missed.
+        m.ok()
+            .map(|m| Ok(Event::default().event(&*m.kind).data(&*m.json)))
+    });
+    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}

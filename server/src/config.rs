@@ -1,0 +1,142 @@
+//! `whistle.toml`: the server's configuration. Every field has a default,
+//! so an empty file (or none) is a valid configuration.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"     # address to listen on
+//! body_limit = 1048576          # largest request body, bytes
+//! batch_max = 512               # events per group commit at most
+//!
+//! [[tokens]]                    # none: the server runs open, loopback only
+//! name = "hotline"
+//! sha256 = "…"                  # `whistle token` prints a token and this hash
+//! roles = ["reporter"]          # reporter, handler, officer, viewer
+//!
+//! [[webhooks]]
+//! name = "city-platform"
+//! url = "http://127.0.0.1:9000/whistle"
+//! ```
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// A role a token grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Posts events.
+    Reporter,
+    /// Moves events through their life.
+    Handler,
+    /// Manages policy.
+    Officer,
+    /// Reads.
+    Viewer,
+}
+
+/// An access token, stored as the SHA-256 of the token itself.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// Who holds it (recorded with what they do).
+    pub name: String,
+    /// Hex SHA-256 of the bearer token.
+    pub sha256: String,
+    /// What it may do.
+    pub roles: Vec<Role>,
+}
+
+/// A webhook that receives transitions, escalation steps and alerts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Its name (in the outbox and metrics).
+    pub name: String,
+    /// Where to POST (plain `http://`; terminate TLS in a proxy).
+    pub url: String,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Largest request body in bytes.
+    pub body_limit: usize,
+    /// Most events in one group commit.
+    pub batch_max: usize,
+    /// Access tokens; none means open access (loopback only).
+    pub tokens: Vec<TokenConfig>,
+    /// Webhooks.
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            body_limit: 1024 * 1024,
+            batch_max: 512,
+            tokens: Vec::new(),
+            webhooks: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads a config file; a missing or invalid one is an error that says where.
+    pub fn load(path: &Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        Config::parse(&text).map_err(|e| format!("`{}`: {e}", path.display()))
+    }
+
+    /// Parses config text.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let c: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        for t in &c.tokens {
+            if t.sha256.len() != 64 || !t.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(format!(
+                    "token `{}`: `sha256` must be 64 hex digits (see `whistle token`)",
+                    t.name
+                ));
+            }
+        }
+        if c.batch_max == 0 || c.body_limit == 0 {
+            return Err("`batch_max` and `body_limit` must be above 0".into());
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn an_empty_config_is_all_defaults() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.body_limit, 1 << 20);
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        assert!(Config::parse("listen = 5").unwrap_err().contains("listen"));
+        assert!(
+            Config::parse("lisen = \"x\"")
+                .unwrap_err()
+                .contains("lisen")
+        );
+        let bad = "[[tokens]]\nname = \"a\"\nsha256 = \"xyz\"\nroles = [\"viewer\"]";
+        assert!(Config::parse(bad).unwrap_err().contains("64 hex"));
+        let role = format!(
+            "[[tokens]]\nname = \"a\"\nsha256 = \"{}\"\nroles = [\"boss\"]",
+            "a".repeat(64)
+        );
+        assert!(Config::parse(&role).unwrap_err().contains("boss"));
+    }
+}

@@ -1,0 +1,21 @@
+//! # whistle-server
+//!
+//! The `whistle` binary's library: the command line (`check`, `fmt`,
+//! `test`, `route`, `serve`, `verify`) and the server that decides every
+//! incoming event, keeps it durably, follows it through its whole life and
+//! fires every escalation step on time.
+//!
+//! The engine decides and moves cases; this crate wires it to the world:
+//! HTTP ([`api`]), the store ([`store`]), timers ([`timers`]), webhooks and
+//! live subscribers ([`outbox`], [`stream`]).
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod ingest;
+pub mod outbox;
+pub mod serve;
+pub mod state;
+pub mod store;
+pub mod stream;
+pub mod timers;

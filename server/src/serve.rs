@@ -1,0 +1,197 @@
+//! Starting the server: load and compile the policy, open the store,
+//! rebuild the `repeats` windows and the escalation timers from it, start
+//! the background tasks, and listen. Only a failure here is fatal.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use jiff::{SignedDuration, Timestamp};
+use whistle_engine::windows::RepeatIndex;
+
+use crate::api::{self, auth::Auth};
+use crate::config::Config;
+use crate::state::AppState;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{PolicyVersion, Store};
+use crate::stream::Hub;
+use crate::{ingest, outbox, timers};
+
+/// What `whistle serve` was asked to do.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The policy bundle.
+    pub policy: PathBuf,
+    /// The data directory of the embedded store.
+    pub data: PathBuf,
+    /// The configuration (listen address overridden by `listen` below).
+    pub config: Config,
+}
+
+/// Loads, checks and compiles the bundle; an error message lists the diagnostics.
+pub fn load_policy(path: &Path) -> Result<(whistle_engine::Policy, Vec<(String, String)>), String> {
+    let files = whistle_grammar::bundle::read_dir(path).map_err(|e| e.to_string())?;
+    let texts = files
+        .iter()
+        .map(|f| {
+            (
+                f.path.clone(),
+                String::from_utf8_lossy(&f.bytes).into_owned(),
+            )
+        })
+        .collect();
+    let bundle = whistle_grammar::bundle::from_files(files);
+    let c = whistle_engine::compile(&bundle);
+    match c.policy {
+        Some(p) => Ok((p, texts)),
+        None => Err(whistle_grammar::diag::render(
+            &c.diagnostics,
+            &bundle.sources,
+            false,
+        )),
+    }
+}
+
+/// Everything built at start-up, ready to serve.
+pub struct Server {
+    /// The shared state.
+    pub state: AppState,
+    timers: timers::Timers,
+}
+
+/// Builds the server: opens the store and rebuilds what lives in memory.
+pub async fn build(opts: &Options) -> Result<Server, String> {
+    let (policy, files) = load_policy(&opts.policy)?;
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(
+            &opts.data,
+            opts.config
+                .webhooks
+                .iter()
+                .map(|w| w.name.clone())
+                .collect(),
+        )
+        .await
+        .map_err(|e| e.to_string())?,
+    );
+    // Record the policy version if it is new to this store.
+    let versions = store.policy_versions().await.map_err(|e| e.to_string())?;
+    if versions.first().is_none_or(|v| *v.hash != *policy.hash) {
+        let v = PolicyVersion {
+            hash: policy.hash.to_string(),
+            activated_at: Timestamp::now(),
+            by: "startup".into(),
+            summary: format!(
+                "{} {} ({} categories)",
+                policy.name,
+                policy.version,
+                policy.categories.len()
+            ),
+            files,
+        };
+        store.record_policy(&v).await.map_err(|e| e.to_string())?;
+    }
+    // `repeats` windows: the events the longest window can still see.
+    let mut history = RepeatIndex::new(policy.max_repeats_window, policy.repeats_levels.clone());
+    let window = i64::try_from(policy.max_repeats_window).unwrap_or(i64::MAX);
+    let since = Timestamp::now()
+        .checked_sub(SignedDuration::from_secs(window))
+        .unwrap_or(Timestamp::MIN);
+    for ev in store.events_since(since).await.map_err(|e| e.to_string())? {
+        let units = policy.areas.grids.get(ev.grid.as_str()).map(|u| &**u);
+        history.record(&ev, units);
+    }
+    let policy = Arc::new(ArcSwap::from_pointee(policy));
+    let history = Arc::new(Mutex::new(history));
+    let hub = Hub::new();
+    let timers = timers::Timers::new();
+    // Timers: every open case's next step.
+    let open = store.open_cases().await.map_err(|e| e.to_string())?;
+    for (_, case) in &open {
+        if let Some(due) = case.next_due() {
+            timers.handle().schedule(case.event.id.clone(), due);
+        }
+    }
+    let ingest = ingest::spawn(ingest::Deps {
+        policy: policy.clone(),
+        store: store.clone(),
+        history: history.clone(),
+        hub: hub.clone(),
+        timers: timers.handle(),
+        batch_max: opts.config.batch_max,
+    });
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .ok();
+    let state = AppState {
+        policy,
+        store,
+        history,
+        ingest,
+        timers: timers.handle(),
+        hub,
+        config: Arc::new(opts.config.clone()),
+        auth: Arc::new(Auth::new(&opts.config.tokens)),
+        metrics,
+        ready: Arc::new(AtomicBool::new(false)),
+    };
+    tracing::info!("{} open events, timers armed", open.len());
+    Ok(Server { state, timers })
+}
+
+impl Server {
+    /// Starts the background tasks and serves until SIGINT or SIGTERM.
+    pub async fn run(self) -> Result<(), String> {
+        let Server { state, timers } = self;
+        let listen = state.config.listen;
+        if state.auth.is_open() && !listen.ip().is_loopback() {
+            return Err(format!(
+                "no tokens are configured, so the server runs open and may only listen on loopback, not {listen}; add [[tokens]] to the config (see `whistle token`)"
+            ));
+        }
+        timers.spawn(timers::Deps {
+            policy: state.policy.clone(),
+            store: state.store.clone(),
+            history: state.history.clone(),
+            hub: state.hub.clone(),
+        });
+        outbox::spawn(state.store.clone(), state.config.webhooks.clone());
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        let ready = state.ready.clone();
+        let app = api::app(state);
+        ready.store(true, Ordering::Release);
+        tracing::info!(
+            "listening on http://{}",
+            listener.local_addr().map_or(listen, |a| a)
+        );
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown())
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

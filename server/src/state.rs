@@ -1,0 +1,41 @@
+//! What every request handler and background task shares.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use metrics_exporter_prometheus::PrometheusHandle;
+use whistle_engine::Policy;
+use whistle_engine::windows::RepeatIndex;
+
+use crate::api::auth::Auth;
+use crate::config::Config;
+use crate::ingest;
+use crate::store::Store;
+use crate::stream::Hub;
+use crate::timers;
+
+/// The server's shared state. Cheap to clone: every field is shared.
+#[derive(Clone)]
+pub struct AppState {
+    /// The policy in force. Every request loads one snapshot and uses it to the end.
+    pub policy: Arc<ArcSwap<Policy>>,
+    /// Persistence.
+    pub store: Arc<dyn Store>,
+    /// Report times of recent events, for `repeats`.
+    pub history: Arc<Mutex<RepeatIndex>>,
+    /// The group-commit ingest queue.
+    pub ingest: ingest::Handle,
+    /// The escalation timer queue.
+    pub timers: timers::Handle,
+    /// Live subscribers (`/v1/stream`).
+    pub hub: Hub,
+    /// Configuration.
+    pub config: Arc<Config>,
+    /// Token checking.
+    pub auth: Arc<Auth>,
+    /// Prometheus rendering.
+    pub metrics: Option<PrometheusHandle>,
+    /// Set once start-up (timers, windows) is done.
+    pub ready: Arc<AtomicBool>,
+}

@@ -1,0 +1,245 @@
+//! Persistence: events with their decisions and cases, the append-only
+//! hash-chained journal of transitions, policy versions and the outbox.
+//!
+//! The server talks to a [`Store`] only. The embedded default is SQLite
+//! ([`sqlite::SqliteStore`], one file in the data directory, WAL mode). The
+//! trait is shaped for a scale-out backend on PostgreSQL to follow: every
+//! write is one call that is one transaction, cases carry a version for
+//! optimistic concurrency, and the outbox is claimed with a lease, so that
+//! several replicas could share one database.
+
+pub mod journal;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::Serialize;
+use whistle_engine::event::Event;
+use whistle_engine::lifecycle::{Case, Transition};
+
+/// A store failure that is not the client's fault (disk, corruption).
+#[derive(Debug)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "store: {}", self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// An event to store, already decided, with its opened case.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// The event.
+    pub event: Event,
+    /// `sha256:` of the event's canonical JSON: a retry with the same body is
+    /// recognised, a different body under the same id is a conflict.
+    pub body_hash: String,
+    /// The decision as JSON (as returned to the client).
+    pub decision: serde_json::Value,
+    /// The case opened from the decision.
+    pub case: Case,
+    /// The transitions of opening it (`reported`, `dispatched`, ...).
+    pub transitions: Vec<Transition>,
+    /// When the server received it.
+    pub received_at: Timestamp,
+}
+
+/// What storing one event of a batch did.
+#[derive(Debug, Clone)]
+pub enum Inserted {
+    /// Stored now.
+    Created,
+    /// Stored before with the same body: here it is.
+    Duplicate(Box<StoredEvent>),
+    /// Stored before with a different body.
+    Conflict,
+}
+
+/// An event as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredEvent {
+    /// The event's id.
+    pub id: String,
+    /// The event.
+    pub event: Event,
+    /// `sha256:` of the body.
+    pub body_hash: String,
+    /// The decision as first made.
+    pub decision: serde_json::Value,
+    /// The case now.
+    pub case: Case,
+    /// Bumped by every update of the case.
+    pub version: i64,
+    /// When the server received it.
+    pub received_at: Timestamp,
+}
+
+/// One entry of the journal.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct JournalEntry {
+    /// Position in the chain, from 1.
+    pub seq: i64,
+    /// The event it is about (`None` for policy rollouts and the like).
+    pub event_id: Option<String>,
+    /// `transition`, `policy_rollout`, ...
+    pub kind: String,
+    /// What happened (a transition as JSON, a rollout record, ...).
+    pub body: serde_json::Value,
+    /// The previous entry's hash (`sha256:` of zeros for the first).
+    pub prev_hash: String,
+    /// `sha256:` over the previous hash and this entry's content.
+    pub hash: String,
+}
+
+/// Filters of `GET /v1/events`.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// Only cases in this state (`dispatched`, `accepted`, ...).
+    pub state: Option<String>,
+    /// Only cases handled by this unit.
+    pub unit: Option<String>,
+    /// Only cases this department leads or assists.
+    pub department: Option<String>,
+    /// Only open cases past a deadline at this instant.
+    pub overdue_at: Option<Timestamp>,
+    /// Page size (1..=1000).
+    pub limit: usize,
+    /// Where the previous page ended (opaque to clients).
+    pub cursor: Option<String>,
+}
+
+/// A page of events.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page {
+    /// The events.
+    pub events: Vec<StoredEvent>,
+    /// Pass this as `cursor` for the next page; `None` at the end.
+    pub next_cursor: Option<String>,
+}
+
+/// How an update of a case went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Updated {
+    /// Written; the new version.
+    Ok(i64),
+    /// Someone else updated it first: read again and retry.
+    Stale,
+    /// No such event.
+    Missing,
+}
+
+/// A notification waiting to be delivered to a webhook.
+#[derive(Debug, Clone)]
+pub struct OutboxItem {
+    /// Its id.
+    pub id: i64,
+    /// The webhook's name (from the config).
+    pub target: String,
+    /// The JSON to post.
+    pub payload: serde_json::Value,
+    /// Delivery attempts so far.
+    pub attempts: i64,
+}
+
+/// A policy version that went live.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PolicyVersion {
+    /// `sha256:` content hash.
+    pub hash: String,
+    /// When it went live.
+    pub activated_at: Timestamp,
+    /// Who or what made it live (`startup`, `file watch`, a token's name).
+    pub by: String,
+    /// The files: relative path → text.
+    pub files: Vec<(String, String)>,
+    /// A short summary in words.
+    pub summary: String,
+}
+
+/// The result of checking the journal's hash chain.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Verified {
+    /// Entries checked.
+    pub entries: i64,
+    /// The first entry whose hash or link does not hold, if any.
+    pub first_broken: Option<i64>,
+    /// Why it is broken.
+    pub reason: Option<String>,
+}
+
+/// Everything the server persists.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores a batch of events in one durable transaction (group commit):
+    /// when this returns `Ok`, every `Created` event, its case, its
+    /// journal entries and its outbox items are on disk.
+    async fn insert_events(&self, batch: Vec<NewEvent>) -> Result<Vec<Inserted>, StoreError>;
+
+    /// One event.
+    async fn get_event(&self, id: &str) -> Result<Option<StoredEvent>, StoreError>;
+
+    /// A page of events, newest first.
+    async fn list_events(&self, q: &ListQuery) -> Result<Page, StoreError>;
+
+    /// Replaces a case if its version is still `expected_version`, appending
+    /// the transitions to the journal and the outbox in the same transaction.
+    async fn update_case(
+        &self,
+        id: &str,
+        expected_version: i64,
+        case: &Case,
+        transitions: &[Transition],
+    ) -> Result<Updated, StoreError>;
+
+    /// The journal entries of one event, in order.
+    async fn journal_for(&self, event_id: &str) -> Result<Vec<JournalEntry>, StoreError>;
+
+    /// Appends an entry that is not about one event (a rollout, a rollback).
+    async fn append_journal(
+        &self,
+        kind: &str,
+        body: serde_json::Value,
+    ) -> Result<JournalEntry, StoreError>;
+
+    /// Every case that is not closed, with its version: the timers are
+    /// rebuilt from these at start-up.
+    async fn open_cases(&self) -> Result<Vec<(i64, Case)>, StoreError>;
+
+    /// Events reported at or after `since`, by `reported_at`: the `repeats`
+    /// windows are rebuilt from these at start-up.
+    async fn events_since(&self, since: Timestamp) -> Result<Vec<Event>, StoreError>;
+
+    /// Claims up to `limit` outbox items due at `now` for `lease` seconds.
+    async fn outbox_claim(
+        &self,
+        now: Timestamp,
+        lease: u64,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>, StoreError>;
+
+    /// Marks an item delivered.
+    async fn outbox_done(&self, id: i64) -> Result<(), StoreError>;
+
+    /// Schedules another attempt.
+    async fn outbox_retry(
+        &self,
+        id: i64,
+        next_at: Timestamp,
+        error: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Records a policy version that went live.
+    async fn record_policy(&self, v: &PolicyVersion) -> Result<(), StoreError>;
+
+    /// Policy versions, newest first.
+    async fn policy_versions(&self) -> Result<Vec<PolicyVersion>, StoreError>;
+
+    /// Checks the journal's hash chain from the start.
+    async fn verify(&self) -> Result<Verified, StoreError>;
+
+    /// Number of open cases.
+    async fn open_count(&self) -> Result<i64, StoreError>;
+}

@@ -1,0 +1,283 @@
+//! The embedded store: one SQLite file, `whistle.db` in the data directory,
+//! in WAL mode with `synchronous=FULL` (a commit is on disk when it
+//! returns).
+//!
+//! SQLite has one writer at a time, so the store has one writer
+//! connection behind a mutex, and every write goes through it; reads use a
+//! small pool of read-only connections, which WAL lets run beside the
+//! writer. Writes are grouped: [`Store::insert_events`] stores a whole batch
+//! in one transaction, so one `fsync` covers hundreds of events.
+//!
+//! The journal's chain ([`crate::store::journal`]) needs the previous
+//! entry's hash: the writer keeps the last `(seq, hash)` in memory, loaded
+//! at open and after any write that failed or was cancelled (when it cannot
+//! know whether its commit landed).
+//!
+//! The tables are described in `schema.rs`.
+
+mod read;
+mod schema;
+#[cfg(test)]
+mod tests;
+mod write;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, Connection, SqliteConnection};
+use tokio::sync::Mutex;
+use whistle_engine::event::Event;
+use whistle_engine::lifecycle::{Case, Transition};
+
+use super::{
+    Inserted, JournalEntry, ListQuery, NewEvent, OutboxItem, Page, PolicyVersion, Store,
+    StoreError, StoredEvent, Updated, Verified,
+};
+
+/// The file the store keeps in the data directory.
+pub const FILE_NAME: &str = "whistle.db";
+
+/// How long a connection waits for a lock held by another process (a
+/// `whistle verify` reading, say) before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Read connections.
+const READERS: u32 = 4;
+
+/// The SQLite store. See the module documentation.
+pub struct SqliteStore {
+    writer: Mutex<Writer>,
+    pool: SqlitePool,
+    /// Webhook names: every transition is queued once for each.
+    targets: Vec<Arc<str>>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .field("targets", &self.targets)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The writer connection and the journal's tail.
+struct Writer {
+    conn: SqliteConnection,
+    /// The last journal entry, `None` when it must be read again (after a
+    /// write that failed or was cancelled).
+    tail: Option<Tail>,
+}
+
+/// The last entry of the journal: the next one links to it.
+#[derive(Debug, Clone)]
+struct Tail {
+    seq: i64,
+    hash: String,
+}
+
+impl Writer {
+    /// The tail, read from the journal if it is not known. The writer's copy
+    /// is left unknown: the caller puts the new tail back after its commit.
+    async fn take_tail(&mut self) -> Result<Tail, StoreError> {
+        match self.tail.take() {
+            Some(t) => Ok(t),
+            None => read::load_tail(&mut self.conn).await,
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in `dir`: the directory, the
+    /// database file and its tables. `webhook_targets` are the names of the
+    /// configured webhooks: each transition is queued in the outbox for
+    /// every one of them.
+    pub async fn open(dir: &Path, webhook_targets: Vec<String>) -> Result<SqliteStore, StoreError> {
+        tokio::fs::create_dir_all(dir).await.map_err(|e| {
+            StoreError(format!(
+                "cannot create the data directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let path = dir.join(FILE_NAME);
+        let shown = path.display().to_string();
+        let base = SqliteConnectOptions::new()
+            .filename(&path)
+            .busy_timeout(BUSY_TIMEOUT)
+            .synchronous(SqliteSynchronous::Full)
+            .pragma("temp_store", "memory");
+        let mut conn = base
+            .clone()
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .pragma("cache_size", "-65536")
+            .pragma("wal_autocheckpoint", "8192")
+            .pragma("journal_size_limit", "67108864")
+            .connect()
+            .await
+            .ctx_with(|| format!("cannot open {shown}"))?;
+        schema::migrate(&mut conn)
+            .await
+            .map_err(|e| StoreError(format!("{shown}: {}", e.0)))?;
+        let tail = read::load_tail(&mut conn).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .min_connections(0)
+            .connect_with(base.read_only(true).pragma("cache_size", "-16384"))
+            .await
+            .ctx_with(|| format!("cannot open {shown} for reading"))?;
+        Ok(SqliteStore {
+            writer: Mutex::new(Writer {
+                conn,
+                tail: Some(tail),
+            }),
+            pool,
+            targets: webhook_targets.into_iter().map(Arc::from).collect(),
+            path,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes the connections, waiting for them to finish (dropping the
+    /// store closes them too, in the background).
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.pool.close().await;
+        let w = self.writer.into_inner();
+        w.conn.close().await.ctx("closing the database")
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn insert_events(&self, batch: Vec<NewEvent>) -> Result<Vec<Inserted>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = write::prepare(&batch)?;
+        let mut w = self.writer.lock().await;
+        write::insert_events(&mut w, &self.targets, &rows).await
+    }
+
+    async fn get_event(&self, id: &str) -> Result<Option<StoredEvent>, StoreError> {
+        read::get_event(&self.pool, id).await
+    }
+
+    async fn list_events(&self, q: &ListQuery) -> Result<Page, StoreError> {
+        read::list_events(&self.pool, q).await
+    }
+
+    async fn update_case(
+        &self,
+        id: &str,
+        expected_version: i64,
+        case: &Case,
+        transitions: &[Transition],
+    ) -> Result<Updated, StoreError> {
+        let update = write::prepare_update(id, case, transitions)?;
+        let mut w = self.writer.lock().await;
+        write::update_case(&mut w, &self.targets, &update, expected_version).await
+    }
+
+    async fn journal_for(&self, event_id: &str) -> Result<Vec<JournalEntry>, StoreError> {
+        read::journal_for(&self.pool, event_id).await
+    }
+
+    async fn append_journal(
+        &self,
+        kind: &str,
+        body: serde_json::Value,
+    ) -> Result<JournalEntry, StoreError> {
+        let mut w = self.writer.lock().await;
+        write::append_journal(&mut w, kind, body).await
+    }
+
+    async fn open_cases(&self) -> Result<Vec<(i64, Case)>, StoreError> {
+        read::open_cases(&self.pool).await
+    }
+
+    async fn events_since(&self, since: Timestamp) -> Result<Vec<Event>, StoreError> {
+        read::events_since(&self.pool, since).await
+    }
+
+    async fn outbox_claim(
+        &self,
+        now: Timestamp,
+        lease: u64,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let mut w = self.writer.lock().await;
+        write::outbox_claim(&mut w.conn, now, lease, limit).await
+    }
+
+    async fn outbox_done(&self, id: i64) -> Result<(), StoreError> {
+        let mut w = self.writer.lock().await;
+        write::outbox_done(&mut w.conn, id).await
+    }
+
+    async fn outbox_retry(
+        &self,
+        id: i64,
+        next_at: Timestamp,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        let mut w = self.writer.lock().await;
+        write::outbox_retry(&mut w.conn, id, next_at, error).await
+    }
+
+    async fn record_policy(&self, v: &PolicyVersion) -> Result<(), StoreError> {
+        let mut w = self.writer.lock().await;
+        write::record_policy(&mut w.conn, v).await
+    }
+
+    async fn policy_versions(&self) -> Result<Vec<PolicyVersion>, StoreError> {
+        read::policy_versions(&self.pool).await
+    }
+
+    async fn verify(&self) -> Result<Verified, StoreError> {
+        read::verify(&self.pool).await
+    }
+
+    async fn open_count(&self) -> Result<i64, StoreError> {
+        read::open_count(&self.pool).await
+    }
+}
+
+/// Turns a database error into a [`StoreError`] that says what failed.
+trait Ctx<T> {
+    /// With a fixed description.
+    fn ctx(self, what: &str) -> Result<T, StoreError>;
+    /// With a description built only on failure.
+    fn ctx_with(self, what: impl FnOnce() -> String) -> Result<T, StoreError>;
+}
+
+impl<T, E: std::fmt::Display> Ctx<T> for Result<T, E> {
+    fn ctx(self, what: &str) -> Result<T, StoreError> {
+        self.map_err(|e| StoreError(format!("{what}: {e}")))
+    }
+    fn ctx_with(self, what: impl FnOnce() -> String) -> Result<T, StoreError> {
+        self.map_err(|e| StoreError(format!("{}: {e}", what())))
+    }
+}
+
+/// An instant as stored: nanoseconds since the epoch, saturated to i64.
+fn ns(t: Timestamp) -> i64 {
+    let n = t.as_nanosecond();
+    i64::try_from(n).unwrap_or(if n < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// A stored instant.
+fn from_ns(v: i64, what: &str) -> Result<Timestamp, StoreError> {
+    Timestamp::from_nanosecond(i128::from(v))
+        .ctx_with(|| format!("stored {what} {v} is not an instant"))
+}

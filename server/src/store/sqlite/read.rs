@@ -1,0 +1,356 @@
+//! Everything that only reads: on the read pool (and, for the few reads a
+//! write needs, on the writer's transaction).
+
+use jiff::Timestamp;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Executor, Row, Sqlite, SqliteConnection, SqlitePool};
+use whistle_engine::event::Event;
+use whistle_engine::lifecycle::Case;
+
+use super::schema::OPEN_STATES;
+use super::{Ctx, Tail, from_ns, ns};
+use crate::store::journal::{GENESIS, chain_hash};
+use crate::store::{
+    JournalEntry, ListQuery, Page, PolicyVersion, StoreError, StoredEvent, Verified,
+};
+
+/// The columns [`stored_event`] reads, in its order.
+macro_rules! event_columns {
+    () => {
+        "e.id, e.event_json, e.body_hash, e.decision_json, e.case_json, e.version, e.received_at"
+    };
+}
+
+/// How many journal entries [`verify`] reads at a time.
+const VERIFY_PAGE: i64 = 4096;
+
+/// The largest page of [`list_events`].
+pub(super) const MAX_PAGE: usize = 1000;
+
+fn stored_event(row: &SqliteRow) -> Result<StoredEvent, StoreError> {
+    let id: String = row.try_get(0).ctx("reading an event")?;
+    let what = |part: &str| format!("event {id:?}: stored {part} is not readable");
+    let event: Event = serde_json::from_str(row.try_get::<&str, _>(1).ctx_with(|| what("event"))?)
+        .ctx_with(|| what("event"))?;
+    let body_hash: String = row.try_get(2).ctx_with(|| what("body hash"))?;
+    let decision = serde_json::from_str(row.try_get::<&str, _>(3).ctx_with(|| what("decision"))?)
+        .ctx_with(|| what("decision"))?;
+    let case: Case = serde_json::from_str(row.try_get::<&str, _>(4).ctx_with(|| what("case"))?)
+        .ctx_with(|| what("case"))?;
+    let version: i64 = row.try_get(5).ctx_with(|| what("version"))?;
+    let received_at = from_ns(
+        row.try_get(6).ctx_with(|| what("received_at"))?,
+        "received_at",
+    )?;
+    Ok(StoredEvent {
+        id,
+        event,
+        body_hash,
+        decision,
+        case,
+        version,
+        received_at,
+    })
+}
+
+/// One event, on any connection (the writer reads a duplicate's first copy
+/// inside its transaction).
+pub(super) async fn fetch_event<'e, E>(ex: E, id: &str) -> Result<Option<StoredEvent>, StoreError>
+where
+    E: Executor<'e, Database = Sqlite>,
+{
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        event_columns!(),
+        " FROM events e WHERE e.id = ?"
+    ))
+    .bind(id)
+    .fetch_optional(ex)
+    .await
+    .ctx_with(|| format!("reading event {id:?}"))?;
+    row.as_ref().map(stored_event).transpose()
+}
+
+pub(super) async fn get_event(
+    pool: &SqlitePool,
+    id: &str,
+) -> Result<Option<StoredEvent>, StoreError> {
+    fetch_event(pool, id).await
+}
+
+/// The journal's last entry (or the genesis before the first).
+pub(super) async fn load_tail(conn: &mut SqliteConnection) -> Result<Tail, StoreError> {
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await
+            .ctx("reading the journal's last entry")?;
+    Ok(match row {
+        Some((seq, hash)) => Tail { seq, hash },
+        None => Tail {
+            seq: 0,
+            hash: GENESIS.to_string(),
+        },
+    })
+}
+
+/// Where a page ended: the last event's `received_at` (stored form) and id,
+/// as hex of `"{received_at}:{id}"`.
+pub(super) fn encode_cursor(received_at: i64, id: &str) -> String {
+    hex::encode(format!("{received_at}:{id}"))
+}
+
+/// The position a cursor stands for, or why it is not one.
+pub(super) fn decode_cursor(cursor: &str) -> Result<(i64, String), StoreError> {
+    let bad = || {
+        StoreError(format!(
+            "the cursor {cursor:?} is not one this server gave out"
+        ))
+    };
+    let bytes = hex::decode(cursor).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (at, id) = text.split_once(':').ok_or_else(bad)?;
+    let at = at.parse().map_err(|_| bad())?;
+    Ok((at, id.to_string()))
+}
+
+/// A page of events, newest first by `(received_at, id)`.
+///
+/// `overdue_at` keeps the open cases (dispatched or accepted) that are
+/// late at that instant by the clocks the ladder watches: not accepted in
+/// this round (`accepted_at` unset) with `respond_by` before the instant,
+/// or (open, hence not resolved) with `resolve_by` before it.
+pub(super) async fn list_events(pool: &SqlitePool, q: &ListQuery) -> Result<Page, StoreError> {
+    let limit = q.limit.clamp(1, MAX_PAGE);
+    let cursor = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    // With a department, walk that department's rows newest first (its
+    // index is in that order); otherwise the events'.
+    let mut sql = String::from(concat!("SELECT ", event_columns!(), " FROM "));
+    let (order_at, order_id) = if q.department.is_some() {
+        sql.push_str(
+            "event_departments d CROSS JOIN events e ON e.id = d.event_id WHERE d.department = ?",
+        );
+        ("d.received_at", "d.event_id")
+    } else {
+        sql.push_str("events e WHERE 1 = 1");
+        ("e.received_at", "e.id")
+    };
+    if q.state.is_some() {
+        sql.push_str(" AND e.state = ?");
+    }
+    if q.unit.is_some() {
+        sql.push_str(" AND e.unit = ?");
+    }
+    if q.overdue_at.is_some() {
+        sql.push_str(" AND e.state IN ");
+        sql.push_str(OPEN_STATES);
+        sql.push_str(" AND ((e.accepted_at IS NULL AND e.respond_by < ?) OR e.resolve_by < ?)");
+    }
+    if cursor.is_some() {
+        sql.push_str(&format!(" AND ({order_at}, {order_id}) < (?, ?)"));
+    }
+    sql.push_str(&format!(
+        " ORDER BY {order_at} DESC, {order_id} DESC LIMIT ?"
+    ));
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    if let Some(d) = &q.department {
+        query = query.bind(d.as_str());
+    }
+    if let Some(s) = &q.state {
+        query = query.bind(s.as_str());
+    }
+    if let Some(u) = &q.unit {
+        query = query.bind(u.as_str());
+    }
+    if let Some(t) = q.overdue_at {
+        query = query.bind(ns(t)).bind(ns(t));
+    }
+    if let Some((at, id)) = cursor {
+        query = query.bind(at).bind(id);
+    }
+    // One more than asked: whether there is a next page.
+    query = query.bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
+    let rows = query.fetch_all(pool).await.ctx("listing events")?;
+    let more = rows.len() > limit;
+    let mut events = Vec::with_capacity(limit.min(rows.len()));
+    let mut last = None;
+    for row in rows.iter().take(limit) {
+        events.push(stored_event(row)?);
+        last = Some(row.try_get::<i64, _>(6).ctx("listing events")?);
+    }
+    let next_cursor = match (more, last, events.last()) {
+        (true, Some(at), Some(e)) => Some(encode_cursor(at, &e.id)),
+        _ => None,
+    };
+    Ok(Page {
+        events,
+        next_cursor,
+    })
+}
+
+pub(super) async fn journal_for(
+    pool: &SqlitePool,
+    event_id: &str,
+) -> Result<Vec<JournalEntry>, StoreError> {
+    let rows: Vec<(i64, Option<String>, String, String, String, String)> = sqlx::query_as(
+        "SELECT seq, event_id, kind, body, prev_hash, hash FROM journal WHERE event_id = ? ORDER BY seq",
+    )
+    .bind(event_id)
+    .fetch_all(pool)
+    .await
+    .ctx_with(|| format!("reading the journal of event {event_id:?}"))?;
+    rows.into_iter()
+        .map(|(seq, event_id, kind, body, prev_hash, hash)| {
+            Ok(JournalEntry {
+                seq,
+                event_id,
+                kind,
+                body: serde_json::from_str(&body)
+                    .ctx_with(|| format!("journal entry {seq}: body is not JSON"))?,
+                prev_hash,
+                hash,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn open_cases(pool: &SqlitePool) -> Result<Vec<(i64, Case)>, StoreError> {
+    let rows: Vec<(String, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id, version, case_json FROM events WHERE state IN {OPEN_STATES}"
+    )))
+    .fetch_all(pool)
+    .await
+    .ctx("reading the open cases")?;
+    rows.into_iter()
+        .map(|(id, version, case)| {
+            let case = serde_json::from_str(&case)
+                .ctx_with(|| format!("event {id:?}: stored case is not readable"))?;
+            Ok((version, case))
+        })
+        .collect()
+}
+
+pub(super) async fn events_since(
+    pool: &SqlitePool,
+    since: Timestamp,
+) -> Result<Vec<Event>, StoreError> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT id, event_json FROM events WHERE reported_at >= ? ORDER BY reported_at, id",
+    )
+    .bind(ns(since))
+    .fetch_all(pool)
+    .await
+    .ctx("reading recent events")?;
+    rows.into_iter()
+        .map(|(id, event)| {
+            serde_json::from_str(&event)
+                .ctx_with(|| format!("event {id:?}: stored event is not readable"))
+        })
+        .collect()
+}
+
+pub(super) async fn open_count(pool: &SqlitePool) -> Result<i64, StoreError> {
+    let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM events WHERE state IN {OPEN_STATES}"
+    )))
+    .fetch_one(pool)
+    .await
+    .ctx("counting the open cases")?;
+    Ok(n)
+}
+
+pub(super) async fn policy_versions(pool: &SqlitePool) -> Result<Vec<PolicyVersion>, StoreError> {
+    let rows: Vec<(String, i64, String, String, String)> = sqlx::query_as(
+        "SELECT hash, activated_at, activated_by, files, summary FROM policy_versions \
+         ORDER BY activated_at DESC, id DESC",
+    )
+    .fetch_all(pool)
+    .await
+    .ctx("reading the policy versions")?;
+    rows.into_iter()
+        .map(|(hash, activated_at, by, files, summary)| {
+            Ok(PolicyVersion {
+                activated_at: from_ns(activated_at, "activated_at")?,
+                files: serde_json::from_str(&files)
+                    .ctx_with(|| format!("policy version {hash}: stored files are not readable"))?,
+                hash,
+                by,
+                summary,
+            })
+        })
+        .collect()
+}
+
+/// Walks the journal in `seq` order, checking that the entries follow each
+/// other from 1 without a gap, that each links to the one before (the
+/// first to the genesis hash), and that each hash is that of its content.
+/// Reports the first entry that fails, and counts all entries.
+pub(super) async fn verify(pool: &SqlitePool) -> Result<Verified, StoreError> {
+    let mut entries = 0i64;
+    let mut broken: Option<(i64, String)> = None;
+    let mut expect_seq = 1i64;
+    let mut expect_prev = GENESIS.to_string();
+    let mut after = i64::MIN;
+    loop {
+        let rows = sqlx::query(
+            "SELECT seq, event_id, kind, body, prev_hash, hash FROM journal WHERE seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(after)
+        .bind(VERIFY_PAGE)
+        .fetch_all(pool)
+        .await
+        .ctx("reading the journal")?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in &rows {
+            let seq: i64 = row.try_get(0).ctx("reading the journal")?;
+            entries += 1;
+            after = seq;
+            if broken.is_some() {
+                continue;
+            }
+            let what = || format!("journal entry {seq} is not readable");
+            let event_id: Option<&str> = row.try_get(1).ctx_with(what)?;
+            let kind: &str = row.try_get(2).ctx_with(what)?;
+            let body: &str = row.try_get(3).ctx_with(what)?;
+            let prev_hash: &str = row.try_get(4).ctx_with(what)?;
+            let hash: &str = row.try_get(5).ctx_with(what)?;
+            let reason = if seq != expect_seq {
+                Some(if seq == expect_seq + 1 {
+                    format!("entry {expect_seq} is missing")
+                } else if seq > expect_seq {
+                    format!("entries {expect_seq} to {} are missing", seq - 1)
+                } else {
+                    format!("its seq should be {expect_seq}")
+                })
+            } else if prev_hash != expect_prev {
+                Some(if seq == 1 {
+                    "does not start from the genesis hash".to_string()
+                } else {
+                    format!("does not link to entry {}", seq - 1)
+                })
+            } else if chain_hash(prev_hash, seq, event_id, kind, body) != hash {
+                Some("hash does not match its content".to_string())
+            } else {
+                None
+            };
+            match reason {
+                Some(r) => broken = Some((seq, r)),
+                None => {
+                    expect_seq = seq + 1;
+                    hash.clone_into(&mut expect_prev);
+                }
+            }
+        }
+    }
+    let (first_broken, reason) = match broken {
+        Some((seq, r)) => (Some(seq), Some(r)),
+        None => (None, None),
+    };
+    Ok(Verified {
+        entries,
+        first_broken,
+        reason,
+    })
+}

@@ -1,0 +1,729 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+
+use jiff::Timestamp;
+use serde_json::json;
+use whistle_engine::event::parse_event;
+use whistle_engine::lifecycle::{Action, Case, State, Transition, apply};
+use whistle_engine::windows::NoHistory;
+use whistle_engine::{Context, Policy, compile, decide};
+use whistle_grammar::bundle::{BundleFile, from_files};
+
+use super::SqliteStore;
+use crate::store::journal::{GENESIS, canonical_json};
+use crate::store::{Inserted, ListQuery, NewEvent, PolicyVersion, Store, StoreError, Updated};
+
+const POLICY: &str = r#"
+policy "t" { version "1" timezone "Asia/Shanghai" }
+levels grid < community < street < district
+department urban "城管" { level street }
+department fire "消防" { level street }
+department grid_team "网格" { level grid }
+department command "综治中心" { level district }
+grades blue < yellow < red
+grade blue   { level grid      respond 10m resolve 1h }
+grade yellow { level community respond 20m resolve 2h }
+grade red    { level street    respond 10m resolve 40m }
+fallback { lead command grade blue }
+category lamp {
+  lead urban
+  assist fire when grade >= yellow
+  grade red when attr.trapped > 0
+  grade blue
+}
+category litter { lead grid_team grade blue }
+escalate {
+  at 50% respond -> remind
+  at 100% respond -> raise 1, notify command
+}
+"#;
+
+const AREAS: &str = "districts:
+  - id: D01
+    streets:
+      - id: S01
+        communities:
+          - id: C0101
+            grids: [G1, G2]
+          - id: C0102
+            grids: [G3]
+";
+
+fn policy() -> Policy {
+    let b = from_files(vec![
+        BundleFile {
+            path: "base.whistle".into(),
+            bytes: POLICY.as_bytes().to_vec(),
+        },
+        BundleFile {
+            path: "areas.yaml".into(),
+            bytes: AREAS.into(),
+        },
+    ]);
+    let c = compile(&b);
+    assert!(
+        !c.diagnostics.iter().any(|d| d.is_error()),
+        "{:?}",
+        c.diagnostics
+    );
+    c.policy.unwrap()
+}
+
+/// 2025-06-03T10:00:00+08:00 plus `s` seconds.
+fn t(s: i64) -> Timestamp {
+    Timestamp::from_second(1_748_916_000 + s).unwrap()
+}
+
+/// An event reported at `t(at)` and received a second later.
+fn new_event(p: &Policy, id: &str, category: &str, grid: &str, attr: &str, at: i64) -> NewEvent {
+    let ev = parse_event(&format!(
+        r#"{{"id":"{id}","category":"{category}","grid":"{grid}","source":"patrol",
+            "reported_at":"{}","attr":{attr}}}"#,
+        t(at)
+    ))
+    .unwrap();
+    let d = decide(p, &ev, &Context::default());
+    let received_at = t(at + 1);
+    let decision = json!({
+        "event_id": id,
+        "grade": "?",
+        "unit": d.unit.as_deref(),
+        "respond_by": d.respond_by,
+        "resolve_by": d.resolve_by,
+    });
+    let body_hash = format!(
+        "sha256:{}",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(canonical_json(
+            &serde_json::to_value(&ev).unwrap()
+        )))
+    );
+    let (case, transitions) = Case::open(p, ev.clone(), &d, received_at, &NoHistory);
+    NewEvent {
+        event: ev,
+        body_hash,
+        decision,
+        case,
+        transitions,
+        received_at,
+    }
+}
+
+async fn open(dir: &Path) -> SqliteStore {
+    SqliteStore::open(dir, Vec::new()).await.unwrap()
+}
+
+async fn insert_one(s: &SqliteStore, e: NewEvent) {
+    let r = s.insert_events(vec![e]).await.unwrap();
+    assert!(matches!(r[..], [Inserted::Created]), "{r:?}");
+}
+
+/// Applies an action to a stored case and writes it back.
+async fn act(s: &SqliteStore, p: &Policy, id: &str, a: Action, at: i64) -> Vec<Transition> {
+    let stored = s.get_event(id).await.unwrap().unwrap();
+    let mut case = stored.case;
+    let ts = apply(p, &mut case, a, t(at), &NoHistory).unwrap();
+    assert_eq!(
+        s.update_case(id, stored.version, &case, &ts).await.unwrap(),
+        Updated::Ok(stored.version + 1)
+    );
+    ts
+}
+
+fn accept() -> Action {
+    Action::Accept {
+        by: Some("li".into()),
+    }
+}
+
+fn resolve() -> Action {
+    Action::Resolve { note: None }
+}
+
+#[tokio::test]
+async fn an_event_comes_back_as_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    let p = policy();
+    let e = new_event(&p, "E1", "lamp", "G1", r#"{"trapped":1}"#, 0);
+    let expected = e.clone();
+    insert_one(&s, e).await;
+    assert!(dir.path().join("whistle.db").exists());
+
+    let got = s.get_event("E1").await.unwrap().unwrap();
+    assert_eq!(got.id, "E1");
+    assert_eq!(got.event, expected.event);
+    assert_eq!(got.case, expected.case);
+    assert_eq!(got.decision, expected.decision);
+    assert_eq!(got.body_hash, expected.body_hash);
+    assert_eq!(got.received_at, expected.received_at);
+    assert_eq!(got.version, 1);
+    assert!(s.get_event("E2").await.unwrap().is_none());
+
+    let journal = s.journal_for("E1").await.unwrap();
+    assert_eq!(journal.len(), expected.transitions.len());
+    assert_eq!(journal[0].seq, 1);
+    assert_eq!(journal[0].prev_hash, GENESIS);
+    assert_eq!(journal[1].prev_hash, journal[0].hash);
+    assert_eq!(journal[0].kind, "transition");
+    assert_eq!(journal[0].body["kind"], "reported");
+    assert_eq!(journal[0].body["event_id"], "E1");
+    assert_eq!(journal[1].body["kind"], "dispatched");
+    let mut back = journal[1].body.clone();
+    back.as_object_mut().unwrap().remove("event_id");
+    let t: Transition = serde_json::from_value(back).unwrap();
+    assert_eq!(t, expected.transitions[1]);
+    s.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_retry_is_a_duplicate_and_another_body_a_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    let p = policy();
+    insert_one(&s, new_event(&p, "E1", "lamp", "G1", "{}", 0)).await;
+    let mut other = new_event(&p, "E1", "litter", "G1", "{}", 0);
+    other.body_hash = "sha256:other".into();
+    let r = s
+        .insert_events(vec![
+            new_event(&p, "E1", "lamp", "G1", "{}", 0),
+            other,
+            new_event(&p, "E2", "lamp", "G2", "{}", 5),
+            new_event(&p, "E2", "lamp", "G2", "{}", 5),
+        ])
+        .await
+        .unwrap();
+    match &r[..] {
+        [
+            Inserted::Duplicate(d),
+            Inserted::Conflict,
+            Inserted::Created,
+            Inserted::Duplicate(d2),
+        ] => {
+            assert_eq!(d.id, "E1");
+            assert_eq!(d.case.lead.as_str(), "urban");
+            assert_eq!(d2.id, "E2");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Only the created events were journaled: 2 transitions each.
+    let v = s.verify().await.unwrap();
+    assert_eq!((v.entries, v.first_broken), (4, None));
+    assert_eq!(s.journal_for("E1").await.unwrap().len(), 2);
+    assert_eq!(
+        s.get_event("E1").await.unwrap().unwrap().case.lead.as_str(),
+        "urban"
+    );
+    assert!(s.insert_events(Vec::new()).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_update_needs_the_current_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    let p = policy();
+    insert_one(&s, new_event(&p, "E1", "lamp", "G1", "{}", 0)).await;
+    let stored = s.get_event("E1").await.unwrap().unwrap();
+    let mut case = stored.case.clone();
+    let ts = apply(&p, &mut case, accept(), t(60), &NoHistory).unwrap();
+    assert_eq!(
+        s.update_case("E1", 1, &case, &ts).await.unwrap(),
+        Updated::Ok(2)
+    );
+    // A second writer that read version 1 is too late.
+    let mut late = stored.case.clone();
+    let ts2 = apply(&p, &mut late, accept(), t(70), &NoHistory).unwrap();
+    assert_eq!(
+        s.update_case("E1", 1, &late, &ts2).await.unwrap(),
+        Updated::Stale
+    );
+    assert_eq!(
+        s.update_case("E9", 1, &late, &ts2).await.unwrap(),
+        Updated::Missing
+    );
+
+    let got = s.get_event("E1").await.unwrap().unwrap();
+    assert_eq!(got.version, 2);
+    assert_eq!(got.case, case);
+    assert_eq!(got.case.state, State::Accepted);
+    let kinds: Vec<_> = s
+        .journal_for("E1")
+        .await
+        .unwrap()
+        .iter()
+        .map(|j| j.body["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kinds, ["reported", "dispatched", "accepted"]);
+    // The stale and missing updates wrote nothing, and the chain goes on.
+    let v = s.verify().await.unwrap();
+    assert_eq!((v.entries, v.first_broken), (3, None));
+    // An update without transitions only bumps the version.
+    assert_eq!(
+        s.update_case("E1", 2, &case, &[]).await.unwrap(),
+        Updated::Ok(3)
+    );
+    act(&s, &p, "E1", resolve(), 80).await;
+    assert_eq!(s.verify().await.unwrap().entries, 4);
+}
+
+#[tokio::test]
+async fn lists_filter_and_page_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    let p = policy();
+    // 25 events, one every 10 s: lamps in G1 (urban), litter in G3
+    // (grid_team), and every fifth a red lamp (fire assists).
+    let mut batch = Vec::new();
+    for i in 0..25 {
+        let id = format!("E{i:02}");
+        batch.push(match i % 5 {
+            0 => new_event(&p, &id, "lamp", "G2", r#"{"trapped":1}"#, i * 10),
+            1 | 2 => new_event(&p, &id, "lamp", "G1", "{}", i * 10),
+            _ => new_event(&p, &id, "litter", "G3", "{}", i * 10),
+        });
+    }
+    let r = s.insert_events(batch).await.unwrap();
+    assert!(r.iter().all(|r| matches!(r, Inserted::Created)));
+    for id in ["E01", "E06", "E11"] {
+        act(&s, &p, id, accept(), 300).await;
+    }
+
+    // Every event, in pages of 10.
+    let mut ids = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let page = s
+            .list_events(&ListQuery {
+                limit: 10,
+                cursor,
+                ..ListQuery::default()
+            })
+            .await
+            .unwrap();
+        pages += 1;
+        ids.extend(page.events.iter().map(|e| e.id.clone()));
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(pages, 3);
+    let expected: Vec<String> = (0..25).rev().map(|i| format!("E{i:02}")).collect();
+    assert_eq!(ids, expected);
+
+    let list = |q: ListQuery| {
+        let s = &s;
+        async move {
+            s.list_events(&ListQuery { limit: 100, ..q })
+                .await
+                .unwrap()
+                .events
+                .into_iter()
+                .map(|e| e.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        list(ListQuery {
+            state: Some("accepted".into()),
+            ..ListQuery::default()
+        })
+        .await,
+        ["E11", "E06", "E01"]
+    );
+    let fire = list(ListQuery {
+        department: Some("fire".into()),
+        ..ListQuery::default()
+    })
+    .await;
+    assert_eq!(fire, ["E20", "E15", "E10", "E05", "E00"]);
+    let urban = list(ListQuery {
+        department: Some("urban".into()),
+        ..ListQuery::default()
+    })
+    .await;
+    assert_eq!(urban.len(), 15);
+    let g3 = s
+        .get_event("E03")
+        .await
+        .unwrap()
+        .unwrap()
+        .case
+        .unit
+        .unwrap();
+    let by_unit = list(ListQuery {
+        unit: Some(g3.to_string()),
+        ..ListQuery::default()
+    })
+    .await;
+    assert_eq!(by_unit.len(), 10);
+    assert!(
+        by_unit
+            .iter()
+            .all(|id| id[1..].parse::<u32>().unwrap() % 5 >= 3)
+    );
+    // Combined filters page too.
+    let page = s
+        .list_events(&ListQuery {
+            department: Some("urban".into()),
+            state: Some("dispatched".into()),
+            limit: 4,
+            ..ListQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.events.len(), 4);
+    let rest = s
+        .list_events(&ListQuery {
+            department: Some("urban".into()),
+            state: Some("dispatched".into()),
+            limit: 100,
+            cursor: page.next_cursor,
+            ..ListQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rest.events.len(), 15 - 3 - 4);
+    assert!(rest.next_cursor.is_none());
+
+    // Overdue: nothing before the first deadline; the three accepted ones
+    // are overdue only once their resolve deadline passed.
+    assert!(
+        list(ListQuery {
+            overdue_at: Some(t(0)),
+            ..ListQuery::default()
+        })
+        .await
+        .is_empty()
+    );
+    let resolve_by = s.get_event("E01").await.unwrap().unwrap().case.resolve_by;
+    let respond_by = s.get_event("E01").await.unwrap().unwrap().case.respond_by;
+    let mid = list(ListQuery {
+        overdue_at: Some(
+            respond_by
+                .checked_add(jiff::SignedDuration::from_secs(1))
+                .unwrap(),
+        ),
+        ..ListQuery::default()
+    })
+    .await;
+    assert!(mid.contains(&"E00".to_string()) && !mid.contains(&"E01".to_string()));
+    let late = list(ListQuery {
+        overdue_at: Some(t(1_000_000)),
+        ..ListQuery::default()
+    })
+    .await;
+    assert_eq!(late.len(), 25);
+    assert!(resolve_by < t(1_000_000));
+
+    // Limits are clamped; a forged cursor is refused.
+    let one = s.list_events(&ListQuery::default()).await.unwrap();
+    assert_eq!(one.events.len(), 1);
+    let err = s
+        .list_events(&ListQuery {
+            limit: 10,
+            cursor: Some("nonsense".into()),
+            ..ListQuery::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(err.0.contains("cursor"), "{err}");
+}
+
+/// Runs raw SQL on the writer connection (to play the attacker).
+async fn tamper(s: &SqliteStore, sql: &'static str) {
+    let mut w = s.writer.lock().await;
+    sqlx::query(sql).execute(&mut w.conn).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_journal_chain_detects_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    let p = policy();
+    insert_one(&s, new_event(&p, "E1", "lamp", "G1", "{}", 0)).await;
+    insert_one(&s, new_event(&p, "E2", "lamp", "G1", "{}", 0)).await;
+    let rollout = s
+        .append_journal(
+            "policy_rollout",
+            json!({"hash": "sha256:abc", "by": "officer"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rollout.seq, 5);
+    assert_eq!(rollout.event_id, None);
+    insert_one(&s, new_event(&p, "E3", "lamp", "G1", "{}", 0)).await;
+    let ok = s.verify().await.unwrap();
+    assert_eq!((ok.entries, ok.first_broken, ok.reason), (7, None, None));
+
+    // A changed body no longer matches its hash.
+    tamper(
+        &s,
+        "UPDATE journal SET body = replace(body, 'dispatched', 'closed') WHERE seq = 4",
+    )
+    .await;
+    let v = s.verify().await.unwrap();
+    assert_eq!(v.entries, 7);
+    assert_eq!(v.first_broken, Some(4));
+    assert_eq!(v.reason.as_deref(), Some("hash does not match its content"));
+
+    // Rewriting its hash too breaks the link of the next entry.
+    let mut w = s.writer.lock().await;
+    let (event_id, kind, body, prev): (Option<String>, String, String, String) =
+        sqlx::query_as("SELECT event_id, kind, body, prev_hash FROM journal WHERE seq = 4")
+            .fetch_one(&mut w.conn)
+            .await
+            .unwrap();
+    let forged = crate::store::journal::chain_hash(&prev, 4, event_id.as_deref(), &kind, &body);
+    sqlx::query("UPDATE journal SET hash = ? WHERE seq = 4")
+        .bind(forged)
+        .execute(&mut w.conn)
+        .await
+        .unwrap();
+    drop(w);
+    let v = s.verify().await.unwrap();
+    assert_eq!(v.first_broken, Some(5));
+    assert_eq!(v.reason.as_deref(), Some("does not link to entry 4"));
+
+    // A deleted entry is a gap.
+    tamper(&s, "DELETE FROM journal WHERE seq <= 4").await;
+    let v = s.verify().await.unwrap();
+    assert_eq!(v.entries, 3);
+    assert_eq!(v.first_broken, Some(5));
+    assert_eq!(v.reason.as_deref(), Some("entries 1 to 4 are missing"));
+}
+
+#[tokio::test]
+async fn outbox_items_are_leased_retried_and_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path(), vec!["a".into(), "b".into()])
+        .await
+        .unwrap();
+    let p = policy();
+    insert_one(&s, new_event(&p, "E1", "lamp", "G1", "{}", 0)).await;
+    let now = Timestamp::now();
+    let at = |secs: i64| {
+        now.checked_add(jiff::SignedDuration::from_secs(secs))
+            .unwrap()
+    };
+
+    // Two transitions for two webhooks.
+    let first = s.outbox_claim(now, 30, 3).await.unwrap();
+    assert_eq!(first.len(), 3);
+    assert!(
+        first
+            .iter()
+            .all(|i| i.attempts == 0 && i.payload["event_id"] == "E1")
+    );
+    let targets: Vec<_> = first.iter().map(|i| i.target.as_str()).collect();
+    assert_eq!(targets, ["a", "b", "a"]);
+    assert_eq!(first[0].payload["kind"], "reported");
+    assert_eq!(first[2].payload["kind"], "dispatched");
+    let second = s.outbox_claim(now, 30, 10).await.unwrap();
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].target, "b");
+    // All leased.
+    assert!(s.outbox_claim(now, 30, 10).await.unwrap().is_empty());
+
+    s.outbox_done(first[0].id).await.unwrap();
+    s.outbox_retry(first[1].id, at(10), "HTTP 500")
+        .await
+        .unwrap();
+    assert!(s.outbox_claim(at(5), 30, 10).await.unwrap().is_empty());
+    let retried = s.outbox_claim(at(11), 30, 10).await.unwrap();
+    assert_eq!(retried.len(), 1);
+    assert_eq!((retried[0].id, retried[0].attempts), (first[1].id, 1));
+    // The other two leases ran out: they are due again.
+    let expired = s.outbox_claim(at(31), 30, 10).await.unwrap();
+    let ids: Vec<_> = expired.iter().map(|i| i.id).collect();
+    assert_eq!(ids, [first[2].id, second[0].id]);
+    for i in expired.iter().chain(&retried) {
+        s.outbox_done(i.id).await.unwrap();
+    }
+    assert!(s.outbox_claim(at(1000), 30, 10).await.unwrap().is_empty());
+    assert!(s.outbox_claim(at(1000), 30, 0).await.unwrap().is_empty());
+    let e: StoreError = s.outbox_done(999).await.unwrap_err();
+    assert!(e.0.contains("999"));
+    assert!(s.outbox_retry(999, now, "x").await.is_err());
+}
+
+#[tokio::test]
+async fn a_reopened_store_keeps_everything_and_continues_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = policy();
+    let version = PolicyVersion {
+        hash: "sha256:one".into(),
+        activated_at: t(0),
+        by: "startup".into(),
+        files: vec![("base.whistle".into(), POLICY.into())],
+        summary: "t 1".into(),
+    };
+    let expected = new_event(&p, "E1", "lamp", "G1", "{}", 0);
+    {
+        let s = open(dir.path()).await;
+        insert_one(&s, expected.clone()).await;
+        s.record_policy(&version).await.unwrap();
+        s.append_journal("policy_rollout", json!({"hash": "sha256:one"}))
+            .await
+            .unwrap();
+        s.close().await.unwrap();
+    }
+    {
+        // Dropped without closing this time.
+        let s = open(dir.path()).await;
+        let got = s.get_event("E1").await.unwrap().unwrap();
+        assert_eq!(got.case, expected.case);
+        assert_eq!(
+            s.policy_versions().await.unwrap(),
+            std::slice::from_ref(&version)
+        );
+        insert_one(&s, new_event(&p, "E2", "lamp", "G1", "{}", 0)).await;
+        let j = s.journal_for("E2").await.unwrap();
+        assert_eq!(j[0].seq, 4);
+    }
+    let s = open(dir.path()).await;
+    let v = s.verify().await.unwrap();
+    assert_eq!((v.entries, v.first_broken), (5, None));
+    let later = PolicyVersion {
+        hash: "sha256:two".into(),
+        activated_at: t(100),
+        by: "file watch".into(),
+        files: Vec::new(),
+        summary: "t 2".into(),
+    };
+    s.record_policy(&later).await.unwrap();
+    assert_eq!(s.policy_versions().await.unwrap(), [later, version]);
+    assert_eq!(s.open_count().await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn open_cases_leave_out_resolved_and_closed_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    let p = policy();
+    let batch = ["E1", "E2", "E3", "E4"]
+        .iter()
+        .enumerate()
+        .map(|(i, id)| new_event(&p, id, "lamp", "G1", "{}", i as i64 * 10))
+        .collect();
+    s.insert_events(batch).await.unwrap();
+    act(&s, &p, "E2", accept(), 60).await;
+    act(&s, &p, "E3", accept(), 60).await;
+    act(&s, &p, "E3", resolve(), 70).await;
+    act(&s, &p, "E4", accept(), 60).await;
+    act(&s, &p, "E4", resolve(), 70).await;
+    act(
+        &s,
+        &p,
+        "E4",
+        Action::Feedback {
+            rating: 5,
+            comment: None,
+        },
+        80,
+    )
+    .await;
+    let mut open: Vec<_> = s
+        .open_cases()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(v, c)| (c.event.id.clone(), v, c.state))
+        .collect();
+    open.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        open,
+        [
+            ("E1".to_string(), 1, State::Dispatched),
+            ("E2".to_string(), 2, State::Accepted)
+        ]
+    );
+    assert_eq!(s.open_count().await.unwrap(), 2);
+    let closed = s.get_event("E4").await.unwrap().unwrap();
+    assert_eq!((closed.version, closed.case.state), (4, State::Closed));
+}
+
+#[tokio::test]
+async fn events_since_reads_by_reported_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    let p = policy();
+    let batch = (0..5)
+        .map(|i| new_event(&p, &format!("E{i}"), "litter", "G3", "{}", 100 - i * 10))
+        .collect();
+    s.insert_events(batch).await.unwrap();
+    let ids: Vec<_> = s
+        .events_since(t(80))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(ids, ["E2", "E1", "E0"]);
+}
+
+#[tokio::test]
+async fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    tamper(&s, "PRAGMA user_version = 99").await;
+    s.close().await.unwrap();
+    let err = SqliteStore::open(dir.path(), Vec::new()).await.unwrap_err();
+    assert!(err.0.contains("schema version 99"), "{err}");
+}
+
+/// `cargo test --release -p whistle-server store::sqlite::tests::insert_rate -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a test"]
+async fn insert_rate() {
+    let n: usize = std::env::var("WHISTLE_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let batch: usize = std::env::var("WHISTLE_BENCH_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(512);
+    let p = policy();
+    for targets in [0usize, 1] {
+        let dir = tempfile::tempdir().unwrap();
+        let names = (0..targets).map(|i| format!("hook{i}")).collect();
+        let s = SqliteStore::open(dir.path(), names).await.unwrap();
+        let prototypes: Vec<NewEvent> = (0..16)
+            .map(|i| match i % 4 {
+                0 => new_event(&p, "X", "lamp", "G2", r#"{"trapped":1}"#, i),
+                1 | 2 => new_event(&p, "X", "lamp", "G1", "{}", i),
+                _ => new_event(&p, "X", "litter", "G3", "{}", i),
+            })
+            .collect();
+        let mut batches: Vec<Vec<NewEvent>> = Vec::new();
+        for start in (0..n).step_by(batch) {
+            batches.push(
+                (start..(start + batch).min(n))
+                    .map(|i| {
+                        let mut e = prototypes[i % 16].clone();
+                        e.event.id = format!("EV{i:07}");
+                        e.case.event.id = e.event.id.clone();
+                        e
+                    })
+                    .collect(),
+            );
+        }
+        let started = std::time::Instant::now();
+        for b in batches {
+            s.insert_events(b).await.unwrap();
+        }
+        let secs = started.elapsed().as_secs_f64();
+        let size = std::fs::metadata(dir.path().join("whistle.db"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        println!(
+            "{n} events in batches of {batch}, {targets} webhook(s): {secs:.2} s, {:.0} events/s ({} MB)",
+            n as f64 / secs,
+            size / 1_000_000
+        );
+        assert_eq!(s.verify().await.unwrap().first_broken, None);
+        s.close().await.unwrap();
+    }
+}

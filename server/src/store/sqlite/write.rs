@@ -1,0 +1,627 @@
+//! Everything that writes: all of it runs on the writer connection, with
+//! the writer's mutex held.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use sqlx::error::BoxDynError;
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::{Arguments, AssertSqlSafe, Connection, Row, SqliteConnection};
+use whistle_engine::lifecycle::{Case, Transition};
+
+use super::{Ctx, Tail, Writer, ns, read};
+use crate::store::journal::{self, canonical_json, chain_hash};
+use crate::store::{
+    Inserted, JournalEntry, NewEvent, OutboxItem, PolicyVersion, StoreError, Updated,
+};
+
+/// A write transaction takes the database's write lock at once, so that it
+/// never has to upgrade a read lock (which can fail with "busy" when
+/// another process reads).
+const BEGIN: &str = "BEGIN IMMEDIATE";
+
+/// The most rows one INSERT statement carries. Smaller remainders go in
+/// statements of power-of-two sizes, so a handful of distinct statements
+/// (each prepared once and cached) serve every batch size.
+const MAX_ROWS: usize = 128;
+
+const EVENTS_HEAD: &str = "INSERT INTO events (id, body_hash, event_json, decision_json, case_json, version, \
+     state, unit, lead, respond_by, resolve_by, accepted_at, reported_at, received_at, next_due) VALUES ";
+const EVENTS_TUPLE: &str = "(?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+const UPDATE_CASE: &str = "UPDATE events SET case_json = ?, version = version + 1, state = ?, unit = ?, \
+     lead = ?, respond_by = ?, resolve_by = ?, accepted_at = ?, next_due = ? \
+     WHERE id = ? AND version = ? RETURNING received_at";
+
+const DEPARTMENTS_HEAD: &str =
+    "INSERT OR IGNORE INTO event_departments (event_id, department, role, received_at) VALUES ";
+const DEPARTMENTS_TUPLE: &str = "(?, ?, ?, ?)";
+
+const JOURNAL_HEAD: &str =
+    "INSERT INTO journal (seq, event_id, kind, body, prev_hash, hash) VALUES ";
+const JOURNAL_TUPLE: &str = "(?, ?, ?, ?, ?, ?)";
+
+const OUTBOX_HEAD: &str = "INSERT INTO outbox (target, payload, next_at) VALUES ";
+const OUTBOX_TUPLE: &str = "(?, ?, ?)";
+
+/// The columns copied from a case for filtering.
+struct CaseColumns<'a> {
+    state: &'static str,
+    unit: Option<&'a str>,
+    lead: &'a str,
+    respond_by: i64,
+    resolve_by: i64,
+    accepted_at: Option<i64>,
+    next_due: Option<i64>,
+}
+
+impl<'a> CaseColumns<'a> {
+    fn of(case: &'a Case) -> CaseColumns<'a> {
+        CaseColumns {
+            state: case.state.as_str(),
+            unit: case.unit.as_deref(),
+            lead: case.lead.as_str(),
+            respond_by: ns(case.respond_by),
+            resolve_by: ns(case.resolve_by),
+            accepted_at: case.accepted_at.map(ns),
+            next_due: case.next_due().map(ns),
+        }
+    }
+}
+
+fn case_json(id: &str, case: &Case) -> Result<String, StoreError> {
+    serde_json::to_string(case).ctx_with(|| format!("the case of event {id:?} does not serialise"))
+}
+
+/// An event serialised for its row.
+pub(super) struct EventRow<'a> {
+    ne: &'a NewEvent,
+    event_json: String,
+    decision_json: String,
+    case_json: String,
+    columns: CaseColumns<'a>,
+    /// The journal bodies of its transitions.
+    bodies: Vec<Arc<str>>,
+}
+
+impl<'a> EventRow<'a> {
+    fn of(ne: &'a NewEvent) -> Result<EventRow<'a>, StoreError> {
+        let id = ne.event.id.as_str();
+        Ok(EventRow {
+            ne,
+            event_json: serde_json::to_string(&ne.event)
+                .ctx_with(|| format!("event {id:?} does not serialise"))?,
+            decision_json: ne.decision.to_string(),
+            case_json: case_json(id, &ne.case)?,
+            columns: CaseColumns::of(&ne.case),
+            bodies: transition_bodies(id, &ne.transitions)?,
+        })
+    }
+
+    fn bind(&self, a: &mut SqliteArguments) -> Result<(), BoxDynError> {
+        let c = &self.columns;
+        a.add(self.ne.event.id.as_str())?;
+        a.add(self.ne.body_hash.as_str())?;
+        a.add(self.event_json.as_str())?;
+        a.add(self.decision_json.as_str())?;
+        a.add(self.case_json.as_str())?;
+        a.add(c.state)?;
+        a.add(c.unit)?;
+        a.add(c.lead)?;
+        a.add(c.respond_by)?;
+        a.add(c.resolve_by)?;
+        a.add(c.accepted_at)?;
+        a.add(ns(self.ne.event.reported_at))?;
+        a.add(ns(self.ne.received_at))?;
+        a.add(c.next_due)
+    }
+}
+
+/// A journal entry about to be written.
+struct JournalRow<'a> {
+    seq: i64,
+    event_id: Option<&'a str>,
+    kind: &'a str,
+    body: Arc<str>,
+    prev_hash: String,
+    hash: String,
+}
+
+impl JournalRow<'_> {
+    fn bind(&self, a: &mut SqliteArguments) -> Result<(), BoxDynError> {
+        a.add(self.seq)?;
+        a.add(self.event_id)?;
+        a.add(self.kind)?;
+        a.add(Arc::clone(&self.body))?;
+        a.add(self.prev_hash.as_str())?;
+        a.add(self.hash.as_str())
+    }
+}
+
+/// Chains an entry after `tail` (moving `tail` to it).
+fn chain<'a>(
+    tail: &mut Tail,
+    event_id: Option<&'a str>,
+    kind: &'a str,
+    body: Arc<str>,
+) -> JournalRow<'a> {
+    let seq = tail.seq + 1;
+    let hash = chain_hash(&tail.hash, seq, event_id, kind, &body);
+    let prev_hash = std::mem::replace(&mut tail.hash, hash.clone());
+    tail.seq = seq;
+    JournalRow {
+        seq,
+        event_id,
+        kind,
+        body,
+        prev_hash,
+        hash,
+    }
+}
+
+/// The journal bodies of the transitions of event `id`.
+fn transition_bodies(id: &str, transitions: &[Transition]) -> Result<Vec<Arc<str>>, StoreError> {
+    transitions
+        .iter()
+        .map(|t| {
+            journal::transition_body(id, t)
+                .map(Arc::from)
+                .map_err(StoreError)
+        })
+        .collect()
+}
+
+/// Chains the transitions of event `id`.
+fn chain_transitions<'a>(
+    tail: &mut Tail,
+    id: &'a str,
+    bodies: &[Arc<str>],
+    out: &mut Vec<JournalRow<'a>>,
+) {
+    for body in bodies {
+        out.push(chain(tail, Some(id), journal::TRANSITION, Arc::clone(body)));
+    }
+}
+
+/// A row of `event_departments`: event id, department, role, received_at.
+type DepartmentRow<'a> = (&'a str, &'a str, &'static str, i64);
+
+/// The lead and the assisting departments of a case, as rows.
+fn department_rows<'a>(
+    id: &'a str,
+    case: &'a Case,
+    received_at: i64,
+    out: &mut Vec<DepartmentRow<'a>>,
+) {
+    out.push((id, case.lead.as_str(), "lead", received_at));
+    out.extend(
+        case.assist
+            .iter()
+            .map(|d| (id, d.as_str(), "assist", received_at)),
+    );
+}
+
+async fn insert_departments(
+    conn: &mut SqliteConnection,
+    rows: &[DepartmentRow<'_>],
+) -> Result<(), StoreError> {
+    run_chunked(
+        conn,
+        DEPARTMENTS_HEAD,
+        DEPARTMENTS_TUPLE,
+        "",
+        rows,
+        "storing departments",
+        |r, a| {
+            a.add(r.0)?;
+            a.add(r.1)?;
+            a.add(r.2)?;
+            a.add(r.3)
+        },
+    )
+    .await
+    .map(drop)
+}
+
+/// Writes journal entries, and queues each transition for every webhook.
+async fn write_entries(
+    conn: &mut SqliteConnection,
+    targets: &[Arc<str>],
+    entries: &[JournalRow<'_>],
+    queued_at: i64,
+) -> Result<(), StoreError> {
+    run_chunked(
+        conn,
+        JOURNAL_HEAD,
+        JOURNAL_TUPLE,
+        "",
+        entries,
+        "appending to the journal",
+        JournalRow::bind,
+    )
+    .await?;
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let items: Vec<(&Arc<str>, &Arc<str>)> = entries
+        .iter()
+        .filter(|e| e.kind == journal::TRANSITION)
+        .flat_map(|e| targets.iter().map(move |t| (t, &e.body)))
+        .collect();
+    run_chunked(
+        conn,
+        OUTBOX_HEAD,
+        OUTBOX_TUPLE,
+        "",
+        &items,
+        "queueing notifications",
+        |(t, body), a| {
+            a.add(Arc::clone(t))?;
+            a.add(Arc::clone(body))?;
+            a.add(queued_at)
+        },
+    )
+    .await
+    .map(drop)
+}
+
+/// Runs `head tuple, tuple, ... tail` over the items with as few
+/// statements as it can (see [`MAX_ROWS`]), binding each item's values into
+/// its tuple, and returns the rows the statements return.
+async fn run_chunked<T>(
+    conn: &mut SqliteConnection,
+    head: &str,
+    tuple: &str,
+    tail: &str,
+    items: &[T],
+    what: &str,
+    bind: impl Fn(&T, &mut SqliteArguments) -> Result<(), BoxDynError>,
+) -> Result<Vec<SqliteRow>, StoreError> {
+    let mut out = Vec::new();
+    let mut rest = items;
+    while !rest.is_empty() {
+        // The largest power of two that fits, at most MAX_ROWS.
+        let n = if rest.len() >= MAX_ROWS {
+            MAX_ROWS
+        } else {
+            1 << (usize::BITS - 1 - rest.len().leading_zeros())
+        };
+        let (chunk, more) = rest.split_at(n);
+        let mut sql = String::with_capacity(head.len() + n * (tuple.len() + 1) + tail.len());
+        sql.push_str(head);
+        for i in 0..n {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(tuple);
+        }
+        sql.push_str(tail);
+        let mut args = SqliteArguments::default();
+        for item in chunk {
+            bind(item, &mut args).ctx(what)?;
+        }
+        let rows = sqlx::query_with(AssertSqlSafe(sql), args)
+            .fetch_all(&mut *conn)
+            .await
+            .ctx(what)?;
+        out.extend(rows);
+        rest = more;
+    }
+    Ok(out)
+}
+
+/// Serialises a batch for [`insert_events`] (before taking the writer's
+/// lock: this is the part that needs no database).
+pub(super) fn prepare(batch: &[NewEvent]) -> Result<Vec<EventRow<'_>>, StoreError> {
+    batch.iter().map(EventRow::of).collect()
+}
+
+/// Stores a batch in one transaction; see [`crate::store::Store::insert_events`].
+///
+/// One query finds which ids are stored already; the events that are new
+/// (the first of the batch with an id) go in with their departments,
+/// journal entries and outbox items, all in multi-row statements; the
+/// others are read back to tell a duplicate from a conflict.
+pub(super) async fn insert_events(
+    w: &mut Writer,
+    targets: &[Arc<str>],
+    rows: &[EventRow<'_>],
+) -> Result<Vec<Inserted>, StoreError> {
+    let mut tail = w.take_tail().await?;
+    let queued_at = ns(jiff::Timestamp::now());
+    let mut tx = w
+        .conn
+        .begin_with(BEGIN)
+        .await
+        .ctx("starting a transaction")?;
+    let existing = stored_ids(&mut tx, rows).await?;
+    let mut seen = HashSet::with_capacity(rows.len());
+    let mut fresh = Vec::with_capacity(rows.len());
+    let mut departments = Vec::with_capacity(rows.len() * 2);
+    let mut entries = Vec::with_capacity(rows.len() * 2);
+    let mut again = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        let ne = row.ne;
+        let id = ne.event.id.as_str();
+        if existing.contains(id) || !seen.insert(id) {
+            again.push(i);
+            continue;
+        }
+        fresh.push(row);
+        department_rows(id, &ne.case, ns(ne.received_at), &mut departments);
+        chain_transitions(&mut tail, id, &row.bodies, &mut entries);
+    }
+    run_chunked(
+        &mut tx,
+        EVENTS_HEAD,
+        EVENTS_TUPLE,
+        "",
+        &fresh,
+        "storing events",
+        |r, a| r.bind(a),
+    )
+    .await?;
+    insert_departments(&mut tx, &departments).await?;
+    write_entries(&mut tx, targets, &entries, queued_at).await?;
+    let mut out: Vec<Inserted> = (0..rows.len()).map(|_| Inserted::Created).collect();
+    for i in again {
+        let ne = rows[i].ne;
+        let id = ne.event.id.as_str();
+        let stored = read::fetch_event(&mut *tx, id)
+            .await?
+            .ok_or_else(|| StoreError(format!("event {id:?} is neither new nor stored")))?;
+        out[i] = if stored.body_hash == ne.body_hash {
+            Inserted::Duplicate(Box::new(stored))
+        } else {
+            Inserted::Conflict
+        };
+    }
+    tx.commit().await.ctx("committing a batch of events")?;
+    w.tail = Some(tail);
+    Ok(out)
+}
+
+/// The ids of a batch that are stored already.
+async fn stored_ids(
+    conn: &mut SqliteConnection,
+    rows: &[EventRow<'_>],
+) -> Result<HashSet<String>, StoreError> {
+    let found = run_chunked(
+        conn,
+        "SELECT id FROM events WHERE id IN (",
+        "?",
+        ")",
+        rows,
+        "looking up stored events",
+        |r, a| a.add(r.ne.event.id.as_str()),
+    )
+    .await?;
+    found
+        .iter()
+        .map(|r| r.try_get::<String, _>(0).ctx("looking up stored events"))
+        .collect()
+}
+
+/// A case update serialised for [`update_case`].
+pub(super) struct CaseUpdate<'a> {
+    id: &'a str,
+    case: &'a Case,
+    case_json: String,
+    columns: CaseColumns<'a>,
+    bodies: Vec<Arc<str>>,
+}
+
+/// Serialises a case update (before taking the writer's lock).
+pub(super) fn prepare_update<'a>(
+    id: &'a str,
+    case: &'a Case,
+    transitions: &[Transition],
+) -> Result<CaseUpdate<'a>, StoreError> {
+    Ok(CaseUpdate {
+        id,
+        case,
+        case_json: case_json(id, case)?,
+        columns: CaseColumns::of(case),
+        bodies: transition_bodies(id, transitions)?,
+    })
+}
+
+/// Replaces a case; see [`crate::store::Store::update_case`].
+pub(super) async fn update_case(
+    w: &mut Writer,
+    targets: &[Arc<str>],
+    u: &CaseUpdate<'_>,
+    expected_version: i64,
+) -> Result<Updated, StoreError> {
+    let (id, case, c) = (u.id, u.case, &u.columns);
+    let mut tail = if u.bodies.is_empty() {
+        None
+    } else {
+        Some(w.take_tail().await?)
+    };
+    let queued_at = ns(jiff::Timestamp::now());
+    let mut tx = w
+        .conn
+        .begin_with(BEGIN)
+        .await
+        .ctx("starting a transaction")?;
+    let updated: Option<(i64,)> = sqlx::query_as(UPDATE_CASE)
+        .bind(u.case_json.as_str())
+        .bind(c.state)
+        .bind(c.unit)
+        .bind(c.lead)
+        .bind(c.respond_by)
+        .bind(c.resolve_by)
+        .bind(c.accepted_at)
+        .bind(c.next_due)
+        .bind(id)
+        .bind(expected_version)
+        .fetch_optional(&mut *tx)
+        .await
+        .ctx_with(|| format!("updating the case of event {id:?}"))?;
+    let Some((received_at,)) = updated else {
+        let exists = sqlx::query("SELECT 1 FROM events WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .ctx_with(|| format!("looking up event {id:?}"))?
+            .is_some();
+        tx.rollback().await.ctx("ending a transaction")?;
+        if tail.is_some() {
+            w.tail = tail;
+        }
+        return Ok(if exists {
+            Updated::Stale
+        } else {
+            Updated::Missing
+        });
+    };
+    sqlx::query("DELETE FROM event_departments WHERE event_id = ?")
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .ctx_with(|| format!("updating the departments of event {id:?}"))?;
+    let mut departments = Vec::with_capacity(1 + case.assist.len());
+    department_rows(id, case, received_at, &mut departments);
+    insert_departments(&mut tx, &departments).await?;
+    if let Some(tail) = tail.as_mut() {
+        let mut entries = Vec::with_capacity(u.bodies.len());
+        chain_transitions(tail, id, &u.bodies, &mut entries);
+        write_entries(&mut tx, targets, &entries, queued_at).await?;
+    }
+    tx.commit()
+        .await
+        .ctx_with(|| format!("committing the case of event {id:?}"))?;
+    if tail.is_some() {
+        w.tail = tail;
+    }
+    Ok(Updated::Ok(expected_version.saturating_add(1)))
+}
+
+/// Appends an entry about no event; see [`crate::store::Store::append_journal`].
+pub(super) async fn append_journal(
+    w: &mut Writer,
+    kind: &str,
+    body: serde_json::Value,
+) -> Result<JournalEntry, StoreError> {
+    let text: Arc<str> = Arc::from(canonical_json(&body));
+    let mut tail = w.take_tail().await?;
+    let row = chain(&mut tail, None, kind, text);
+    write_entries(&mut w.conn, &[], std::slice::from_ref(&row), 0).await?;
+    let entry = JournalEntry {
+        seq: row.seq,
+        event_id: None,
+        kind: kind.to_string(),
+        body,
+        prev_hash: row.prev_hash,
+        hash: row.hash,
+    };
+    w.tail = Some(tail);
+    Ok(entry)
+}
+
+/// Claims due outbox items; see [`crate::store::Store::outbox_claim`].
+///
+/// A claimed item's `lease_until` and `next_at` both move to the end of the
+/// lease: another claimer skips it until then, and if it is neither done
+/// nor retried by then it is due again.
+pub(super) async fn outbox_claim(
+    conn: &mut SqliteConnection,
+    now: jiff::Timestamp,
+    lease: u64,
+    limit: usize,
+) -> Result<Vec<OutboxItem>, StoreError> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let now = ns(now);
+    let lease_ns = i64::try_from(lease)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1_000_000_000);
+    let until = now.saturating_add(lease_ns);
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
+        "UPDATE outbox SET lease_until = ?1, next_at = ?1 WHERE id IN \
+         (SELECT id FROM outbox WHERE done = 0 AND next_at <= ?2 AND lease_until <= ?2 \
+          ORDER BY next_at, id LIMIT ?3) \
+         RETURNING id, target, payload, attempts",
+    )
+    .bind(until)
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await
+    .ctx("claiming outbox items")?;
+    let mut items = rows
+        .into_iter()
+        .map(|(id, target, payload, attempts)| {
+            let payload = serde_json::from_str(&payload)
+                .ctx_with(|| format!("outbox item {id}: stored payload is not JSON"))?;
+            Ok(OutboxItem {
+                id,
+                target,
+                payload,
+                attempts,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    items.sort_by_key(|i| i.id);
+    Ok(items)
+}
+
+/// Marks an outbox item delivered.
+pub(super) async fn outbox_done(conn: &mut SqliteConnection, id: i64) -> Result<(), StoreError> {
+    let done = sqlx::query("UPDATE outbox SET done = 1, lease_until = 0 WHERE id = ?")
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .ctx_with(|| format!("marking outbox item {id} delivered"))?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError(format!("there is no outbox item {id}")));
+    }
+    Ok(())
+}
+
+/// Schedules another attempt at an outbox item, counting the failed one.
+pub(super) async fn outbox_retry(
+    conn: &mut SqliteConnection,
+    id: i64,
+    next_at: jiff::Timestamp,
+    error: &str,
+) -> Result<(), StoreError> {
+    let done = sqlx::query(
+        "UPDATE outbox SET attempts = attempts + 1, next_at = ?, lease_until = 0, last_error = ? \
+         WHERE id = ?",
+    )
+    .bind(ns(next_at))
+    .bind(error)
+    .bind(id)
+    .execute(&mut *conn)
+    .await
+    .ctx_with(|| format!("rescheduling outbox item {id}"))?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError(format!("there is no outbox item {id}")));
+    }
+    Ok(())
+}
+
+/// Records a policy version.
+pub(super) async fn record_policy(
+    conn: &mut SqliteConnection,
+    v: &PolicyVersion,
+) -> Result<(), StoreError> {
+    let files = serde_json::to_string(&v.files).ctx("policy files do not serialise")?;
+    sqlx::query(
+        "INSERT INTO policy_versions (hash, activated_at, activated_by, files, summary) \
+         VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(v.hash.as_str())
+    .bind(ns(v.activated_at))
+    .bind(v.by.as_str())
+    .bind(files)
+    .bind(v.summary.as_str())
+    .execute(&mut *conn)
+    .await
+    .ctx_with(|| format!("recording policy version {}", v.hash))?;
+    Ok(())
+}

@@ -1,0 +1,178 @@
+//! Escalation timers: a heap of (due instant, event id), fed by every case
+//! that changes and rebuilt from the store's open cases at start-up. When an
+//! instant comes, the case gets a `Tick`: the lifecycle fires each due step
+//! exactly once and records that it did, so a restart loses no step and
+//! fires none twice.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use jiff::Timestamp;
+use tokio::sync::mpsc;
+use whistle_engine::Policy;
+use whistle_engine::lifecycle::{Action, apply};
+use whistle_engine::windows::RepeatIndex;
+
+use crate::store::{Store, Updated};
+use crate::stream::Hub;
+
+/// Where to arm timers.
+#[derive(Clone)]
+pub struct Handle {
+    tx: mpsc::UnboundedSender<(Timestamp, String)>,
+}
+
+impl Handle {
+    /// Arms a timer for a case at `due`. Arming again is harmless: a tick
+    /// with nothing due does nothing.
+    pub fn schedule(&self, id: String, due: Timestamp) {
+        let _ = self.tx.send((due, id));
+    }
+}
+
+/// What the timer task needs.
+pub struct Deps {
+    /// The policy in force.
+    pub policy: Arc<ArcSwap<Policy>>,
+    /// Persistence.
+    pub store: Arc<dyn Store>,
+    /// `repeats` windows (for `when` steps).
+    pub history: Arc<Mutex<RepeatIndex>>,
+    /// Live subscribers.
+    pub hub: Hub,
+}
+
+/// A timer queue not yet running: arm it while starting up, then run it.
+pub struct Timers {
+    rx: mpsc::UnboundedReceiver<(Timestamp, String)>,
+    handle: Handle,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers::new()
+    }
+}
+
+impl Timers {
+    /// A new queue.
+    pub fn new() -> Timers {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Timers {
+            rx,
+            handle: Handle { tx },
+        }
+    }
+
+    /// The arming side.
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// Runs the queue until the server stops.
+    pub fn spawn(self, deps: Deps) {
+        let Timers { mut rx, handle: _ } = self;
+        tokio::spawn(async move {
+            let mut heap: BinaryHeap<Reverse<(Timestamp, String)>> = BinaryHeap::new();
+            loop {
+                let wait = heap.peek().map(|Reverse((due, _))| {
+                    let ms = due
+                        .as_millisecond()
+                        .saturating_sub(Timestamp::now().as_millisecond());
+                    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+                });
+                tokio::select! {
+                    msg = rx.recv() => match msg {
+                        Some((due, id)) => heap.push(Reverse((due, id))),
+                        None => return,
+                    },
+                    () = sleep(wait) => {
+                        let now = Timestamp::now();
+                        while heap.peek().is_some_and(|Reverse((due, _))| *due <= now) {
+                            let Some(Reverse((due, id))) = heap.pop() else { break };
+                            let lag = now.as_millisecond().saturating_sub(due.as_millisecond());
+                            metrics::histogram!("whistle_timer_lag_seconds").record(lag as f64 / 1000.0);
+                            if let Some(next) = fire(&deps, &id, now).await {
+                                heap.push(Reverse((next, id)));
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
+async fn sleep(wait: Option<Duration>) {
+    match wait {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Ticks one case at `now`; returns its next due instant.
+async fn fire(deps: &Deps, id: &str, now: Timestamp) -> Option<Timestamp> {
+    // A concurrent handler may update the case between our read and write:
+    // then read it again.
+    for _ in 0..5 {
+        let stored = match deps.store.get_event(id).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::error!("timer: reading `{id}` failed: {e}");
+                return Some(
+                    now.checked_add(jiff::SignedDuration::from_secs(1))
+                        .unwrap_or(now),
+                );
+            }
+        };
+        let mut case = stored.case;
+        let policy = deps.policy.load_full();
+        let transitions = {
+            let history = deps
+                .history
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match apply(&policy, &mut case, Action::Tick, now, &*history) {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!("timer: `{id}`: {e}");
+                    return None;
+                }
+            }
+        };
+        if transitions.is_empty() {
+            return case.next_due();
+        }
+        match deps
+            .store
+            .update_case(id, stored.version, &case, &transitions)
+            .await
+        {
+            Ok(Updated::Ok(_)) => {
+                for t in &transitions {
+                    let msg = serde_json::json!({"event_id": id, "transition": t}).to_string();
+                    deps.hub.publish(t.kind(), msg);
+                }
+                return case.next_due();
+            }
+            Ok(Updated::Stale) => continue,
+            Ok(Updated::Missing) => return None,
+            Err(e) => {
+                tracing::error!("timer: storing `{id}` failed: {e}");
+                return Some(
+                    now.checked_add(jiff::SignedDuration::from_secs(1))
+                        .unwrap_or(now),
+                );
+            }
+        }
+    }
+    case_retry_later(now)
+}
+
+fn case_retry_later(now: Timestamp) -> Option<Timestamp> {
+    now.checked_add(jiff::SignedDuration::from_millis(100)).ok()
+}

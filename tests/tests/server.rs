@@ -1,0 +1,521 @@
+//! The server, end to end: the real binary on loopback, driven over HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{copy_dir, root, whistle};
+use serde_json::{Value, json};
+
+struct Server {
+    child: Child,
+    base: String,
+    data: PathBuf,
+    policy: PathBuf,
+    config: Option<PathBuf>,
+    agent: ureq::Agent,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Server {
+    fn start(policy: &Path, data: &Path, config: Option<&Path>) -> Server {
+        let port = free_port();
+        let mut cmd = Command::new(whistle());
+        cmd.args(["serve", "--policy"])
+            .arg(policy)
+            .arg("--data")
+            .arg(data);
+        cmd.args(["--listen", &format!("127.0.0.1:{port}")]);
+        if let Some(c) = config {
+            cmd.arg("--config").arg(c);
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        let s = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            data: data.to_path_buf(),
+            policy: policy.to_path_buf(),
+            config: config.map(Path::to_path_buf),
+            agent,
+        };
+        let t = Instant::now();
+        loop {
+            if let Ok(r) = s.agent.get(&format!("{}/readyz", s.base)).call()
+                && r.status() == 200
+            {
+                return s;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "the server did not become ready"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn restart(mut self) -> Server {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        Server::start(
+            &self.policy.clone(),
+            &self.data.clone(),
+            self.config.clone().as_deref(),
+        )
+    }
+
+    fn post(&self, path: &str, body: &Value, token: Option<&str>) -> (u16, Value) {
+        let mut req = self.agent.post(&format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        let mut r = req.send_json(body).unwrap();
+        let status = r.status().as_u16();
+        (status, r.body_mut().read_json().unwrap_or(Value::Null))
+    }
+
+    fn post_raw(&self, path: &str, body: &[u8]) -> (u16, Value) {
+        let mut r = self
+            .agent
+            .post(&format!("{}{path}", self.base))
+            .header("Content-Type", "application/json")
+            .send(body)
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.body_mut().read_json().unwrap_or(Value::Null))
+    }
+
+    fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut req = self.agent.get(&format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        let mut r = req.call().unwrap();
+        let status = r.status().as_u16();
+        (status, r.body_mut().read_json().unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // Plain UTC formatting without a date crate: days since the epoch to a civil date.
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Howard Hinnant's days-to-civil.
+fn civil(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn event(id: &str, category: &str) -> Value {
+    json!({"id": id, "category": category, "grid": "G010101", "source": "citizen", "reported_at": now_rfc3339()})
+}
+
+fn shipped() -> PathBuf {
+    root().join("policies/wuhou")
+}
+
+#[test]
+fn an_event_lives_its_whole_life_over_http() {
+    let data = tempfile::tempdir().unwrap();
+    let s = Server::start(&shipped(), data.path(), None);
+    let (st, d) = s.post("/v1/events", &event("L-1", "neighbour_noise"), None);
+    assert_eq!(st, 201, "{d}");
+    assert_eq!(d["event_id"], "L-1");
+    let (st, e) = s.get("/v1/events/L-1", None);
+    assert_eq!(st, 200);
+    assert_eq!(e["state"], "dispatched");
+    // Feedback before resolution is refused, with the reason, and changes nothing.
+    let (st, err) = s.post("/v1/events/L-1/feedback", &json!({"rating": 5}), None);
+    assert_eq!(st, 409, "{err}");
+    assert_eq!(err["error"]["details"]["reason"], "invalid_state");
+    for (verb, body) in [
+        ("accept", json!({})),
+        ("resolve", json!({"note": "talked to both"})),
+        ("feedback", json!({"rating": 5, "comment": "好"})),
+    ] {
+        let (st, r) = s.post(&format!("/v1/events/L-1/{verb}"), &body, None);
+        assert_eq!(st, 200, "{verb}: {r}");
+    }
+    let (_, e) = s.get("/v1/events/L-1", None);
+    assert_eq!(e["state"], "closed");
+    let kinds: Vec<&str> = e["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["body"]["kind"].as_str())
+        .collect();
+    for k in ["reported", "dispatched", "accepted", "resolved", "closed"] {
+        assert!(kinds.contains(&k), "{k} in {kinds:?}");
+    }
+    let (st, _) = s.post("/v1/events/L-1/feedback", &json!({"rating": 9}), None);
+    assert!(st == 409 || st == 422, "{st}");
+    let (st, _) = s.post(
+        "/v1/events/L-1/reopen",
+        &json!({"reason": "noise again"}),
+        None,
+    );
+    assert_eq!(st, 200);
+    let (st, list) = s.get("/v1/events?state=dispatched", None);
+    assert_eq!(st, 200);
+    assert_eq!(list["events"][0]["id"], "L-1");
+    assert_eq!(s.get("/v1/events/nope", None).0, 404);
+    assert_eq!(s.post("/v1/events/L-1/dance", &json!({}), None).0, 404);
+}
+
+#[test]
+fn retries_are_safe_and_conflicts_are_refused() {
+    let data = tempfile::tempdir().unwrap();
+    let s = Server::start(&shipped(), data.path(), None);
+    let e = event("R-1", "fire_lane");
+    let (a, first) = s.post("/v1/events", &e, None);
+    let (b, again) = s.post("/v1/events", &e, None);
+    assert_eq!((a, b), (201, 200));
+    assert_eq!(first, again);
+    let mut other = e.clone();
+    other["category"] = json!("gas_leak");
+    assert_eq!(s.post("/v1/events", &other, None).0, 409);
+    let batch = json!({"events": [event("R-2", "fire_lane"), event("R-3", "gas_leak"), e]});
+    let (st, r) = s.post("/v1/events", &batch, None);
+    assert_eq!(st, 201);
+    let statuses: Vec<i64> = r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["status"].as_i64().unwrap())
+        .collect();
+    assert_eq!(statuses, [201, 201, 200]);
+}
+
+#[test]
+fn bad_requests_get_clear_4xx_answers() {
+    let data = tempfile::tempdir().unwrap();
+    let cfg = data.path().join("whistle.toml");
+    std::fs::write(&cfg, "body_limit = 4096\n").unwrap();
+    let s = Server::start(&shipped(), &data.path().join("db"), Some(&cfg));
+    let (st, e) = s.post_raw("/v1/events", b"{not json");
+    assert_eq!(st, 400, "{e}");
+    assert_eq!(e["error"]["code"], "malformed_json");
+    let mut ev = event("B-1", "fire_lane");
+    ev.as_object_mut().unwrap().remove("grid");
+    let (st, e) = s.post("/v1/events", &ev, None);
+    assert_eq!(st, 422);
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("grid"),
+        "{e}"
+    );
+    let mut ev = event("B-2", "fire_lane");
+    ev["reported_at"] = json!("yesterday");
+    let (st, e) = s.post("/v1/events", &ev, None);
+    assert_eq!(st, 422);
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("reported_at"),
+        "{e}"
+    );
+    let big = json!({"id": "B-3", "category": "x", "grid": "G", "reported_at": now_rfc3339(), "description": "x".repeat(10_000)});
+    assert_eq!(s.post("/v1/events", &big, None).0, 413);
+    assert_eq!(s.get("/v1/nothing", None).0, 404);
+    assert_eq!(s.get("/v1/events?state=sleeping", None).0, 400);
+    assert_eq!(s.get("/v1/events?limit=0", None).0, 400);
+    let (st, d) = s.post("/v1/route", &event("dry", "fire_lane"), None);
+    assert_eq!(st, 200);
+    assert_eq!(d["lead"], "urban");
+    assert_eq!(
+        s.get("/v1/events/dry", None).0,
+        404,
+        "a dry run stores nothing"
+    );
+}
+
+#[test]
+fn tokens_and_roles_guard_the_api() {
+    let data = tempfile::tempdir().unwrap();
+    let hash = |t: &str| {
+        let out = Command::new("sha256sum")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        let mut out = out;
+        out.stdin.take().unwrap().write_all(t.as_bytes()).unwrap();
+        String::from_utf8(out.wait_with_output().unwrap().stdout).unwrap()[..64].to_string()
+    };
+    let cfg = data.path().join("whistle.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[tokens]]\nname = \"app\"\nsha256 = \"{}\"\nroles = [\"reporter\"]\n\n[[tokens]]\nname = \"desk\"\nsha256 = \"{}\"\nroles = [\"handler\", \"viewer\"]\n",
+            hash("app-token"),
+            hash("desk-token")
+        ),
+    )
+    .unwrap();
+    let s = Server::start(&shipped(), &data.path().join("db"), Some(&cfg));
+    assert_eq!(
+        s.post("/v1/events", &event("A-1", "fire_lane"), None).0,
+        401
+    );
+    assert_eq!(
+        s.post("/v1/events", &event("A-1", "fire_lane"), Some("wrong"))
+            .0,
+        401
+    );
+    assert_eq!(
+        s.post("/v1/events", &event("A-1", "fire_lane"), Some("desk-token"))
+            .0,
+        403
+    );
+    assert_eq!(
+        s.post("/v1/events", &event("A-1", "fire_lane"), Some("app-token"))
+            .0,
+        201
+    );
+    assert_eq!(
+        s.post("/v1/events/A-1/accept", &json!({}), Some("app-token"))
+            .0,
+        403
+    );
+    assert_eq!(
+        s.post("/v1/events/A-1/accept", &json!({}), Some("desk-token"))
+            .0,
+        200
+    );
+    assert_eq!(s.get("/v1/events/A-1", None).0, 401);
+    assert_eq!(s.get("/v1/events/A-1", Some("desk-token")).0, 200);
+    assert_eq!(s.get("/healthz", None).0, 200);
+}
+
+const FAST_POLICY: &str = r#"
+policy "fast" { version "1" timezone "Asia/Shanghai" }
+levels grid < community < street < district
+department grid_team "网格工作站" { level grid }
+department command "综治中心" { level district }
+grades blue < red
+grade blue { level grid   respond 2s resolve 4s }
+grade red  { level street respond 2s resolve 4s }
+category noise { lead grid_team grade blue }
+fallback { lead command grade blue }
+escalate {
+  at 50%  respond -> remind
+  at 100% respond -> raise 1, notify command
+  at 100% resolve -> raise to district
+}
+"#;
+
+fn fast_policy(dir: &Path) -> PathBuf {
+    let p = dir.join("policy");
+    std::fs::create_dir_all(&p).unwrap();
+    std::fs::write(p.join("policy.whistle"), FAST_POLICY).unwrap();
+    copy_dir(&root().join("policies/wuhou"), &dir.join("unused"));
+    std::fs::copy(
+        root().join("policies/wuhou/areas.yaml"),
+        p.join("areas.yaml"),
+    )
+    .unwrap();
+    p
+}
+
+fn fired(s: &Server, id: &str) -> Vec<(String, String)> {
+    let (_, e) = s.get(&format!("/v1/events/{id}"), None);
+    e["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["body"]["kind"] == "step_fired")
+        .map(|h| {
+            (
+                h["body"]["detail"]["step"].to_string(),
+                h["body"]["at"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn escalation_steps_fire_on_time_once_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = fast_policy(dir.path());
+    let s = Server::start(&policy, &dir.path().join("db"), None);
+    let (st, d) = s.post("/v1/events", &event("T-1", "noise"), None);
+    assert_eq!(st, 201, "{d}");
+    let planned: Vec<String> = d["ladder"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["at"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(planned.len(), 3);
+    std::thread::sleep(Duration::from_millis(5500));
+    let steps = fired(&s, "T-1");
+    assert_eq!(steps.len(), 3, "{steps:?}");
+    // Each fired within a second of its planned instant.
+    let (_, e) = s.get("/v1/events/T-1", None);
+    for h in e["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["body"]["kind"] == "step_fired")
+    {
+        let at: jiff::Timestamp = h["body"]["at"].as_str().unwrap().parse().unwrap();
+        let due: jiff::Timestamp = h["body"]["detail"]["due"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let lag = at.as_millisecond() - due.as_millisecond();
+        assert!(
+            (0..1000).contains(&lag),
+            "fired {lag} ms after its instant: {h}"
+        );
+    }
+    let (_, e) = s.get("/v1/events/T-1", None);
+    assert_eq!(
+        e["case"]["level"], "district",
+        "raised by the ladder: {}",
+        e["case"]
+    );
+}
+
+#[test]
+fn a_killed_server_loses_no_acknowledged_event_and_fires_no_step_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = fast_policy(dir.path());
+    let s = Server::start(&policy, &dir.path().join("db"), None);
+    let base = s.base.clone();
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, Value)>::new()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let (base, acked, stop) = (base.clone(), acked.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .timeout_global(Some(Duration::from_secs(5)))
+                    .build()
+                    .into();
+                let mut i = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let id = format!("K-{c}-{i}");
+                    i += 1;
+                    let Ok(mut r) = agent
+                        .post(&format!("{base}/v1/events"))
+                        .send_json(event(&id, "noise"))
+                    else {
+                        break;
+                    };
+                    if r.status() == 201 {
+                        let d: Value = r.body_mut().read_json().unwrap();
+                        acked.lock().unwrap().push((id, d));
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    // SIGKILL while clients are posting.
+    let s = s.restart();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for c in clients {
+        c.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() > 20,
+        "only {} events were acknowledged",
+        acked.len()
+    );
+    for (id, d) in &acked {
+        let (st, e) = s.get(&format!("/v1/events/{id}"), None);
+        assert_eq!(st, 200, "{id} was acknowledged but is gone");
+        assert_eq!(&e["decision"], d);
+    }
+    let out = Command::new(whistle())
+        .args(["verify", "--data"])
+        .arg(dir.path().join("db"))
+        .output()
+        .unwrap();
+    // The server holds the store open; verify reads it alongside (WAL).
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Every pending step fires after the restart, and only once.
+    std::thread::sleep(Duration::from_millis(5500));
+    for (id, _) in acked.iter().step_by(7) {
+        let steps = fired(&s, id);
+        let mut distinct = steps.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(steps.len(), 3, "{id}: {steps:?}");
+        assert_eq!(distinct.len(), 3, "{id} fired a step twice: {steps:?}");
+    }
+}
+
+#[test]
+fn the_api_describes_itself_and_reports_metrics() {
+    let data = tempfile::tempdir().unwrap();
+    let s = Server::start(&shipped(), data.path(), None);
+    let (st, doc) = s.get("/v1/openapi.json", None);
+    assert_eq!(st, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/v1/events"]["post"].is_object());
+    s.post("/v1/events", &event("M-1", "fire_lane"), None);
+    let text = s
+        .agent
+        .get(&format!("{}/metrics", s.base))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(text.contains("whistle_decisions_total"), "{text}");
+    assert!(text.contains("whistle_open_events"), "{text}");
+}

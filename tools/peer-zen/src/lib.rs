@@ -1,0 +1,1 @@
+//! Nothing but the `peer` bench; see `benches/peer.rs`.
