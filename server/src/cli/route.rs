@@ -92,59 +92,82 @@ pub fn route_stream(
     let mut router = Router::new(policy);
     let mut line_no = 0u64;
     let mut bad = 0u64;
-    loop {
-        let mut chunk = Vec::with_capacity(CHUNK);
-        while chunk.len() < CHUNK {
-            let mut bytes = Vec::new();
-            if input.read_until(b'\n', &mut bytes)? == 0 {
-                break;
-            }
-            line_no += 1;
-            if bytes.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            chunk.push(Line {
-                number: line_no,
-                bytes,
-            });
-        }
-        if chunk.is_empty() {
-            break;
-        }
-        let parsed: Vec<Result<Event, EventError>> = chunk
-            .par_iter()
-            .map(|l| parse_line(policy, &l.bytes))
-            .collect();
-        let decided: Vec<_> = parsed
-            .into_iter()
-            .map(|r| r.map(|ev| router.decide(&ev)))
-            .collect();
-        let rendered: Vec<Vec<u8>> = decided
-            .par_iter()
-            .zip(chunk.par_iter())
-            .map(|(r, l)| {
-                let mut buf = Vec::with_capacity(2048);
-                let written = match r {
-                    Ok(d) => d.write_json(policy, &mut buf),
-                    Err(e) => {
-                        serde_json::to_writer(&mut buf, &json!({"line": l.number, "error": e.0}))
-                            .map_err(Into::into)
-                    }
-                };
-                if written.is_err() {
-                    buf.clear();
-                }
-                buf.push(b'\n');
-                buf
-            })
-            .collect();
-        bad += decided.iter().filter(|r| r.is_err()).count() as u64;
+    let mut cur = read_chunk(&mut input, &mut line_no)?;
+    let mut parsed = parse_chunk(policy, &cur);
+    while !cur.is_empty() {
+        let next = read_chunk(&mut input, &mut line_no)?;
+        // While one core decides and renders this chunk, the other parses
+        // the next one: the two halves overlap instead of adding up.
+        let (next_parsed, (rendered, errors)) = rayon::join(
+            || parse_chunk(policy, &next),
+            || {
+                let decided: Vec<_> = std::mem::take(&mut parsed)
+                    .into_iter()
+                    .map(|r| r.map(|ev| router.decide(&ev)))
+                    .collect();
+                let errors = decided.iter().filter(|r| r.is_err()).count() as u64;
+                (render_chunk(policy, &cur, &decided), errors)
+            },
+        );
+        bad += errors;
         for r in &rendered {
             out.write_all(r)?;
         }
+        cur = next;
+        parsed = next_parsed;
     }
     out.flush()?;
     Ok(bad)
+}
+
+fn read_chunk(input: &mut impl BufRead, line_no: &mut u64) -> std::io::Result<Vec<Line>> {
+    let mut chunk = Vec::with_capacity(CHUNK);
+    while chunk.len() < CHUNK {
+        let mut bytes = Vec::with_capacity(256);
+        if input.read_until(b'\n', &mut bytes)? == 0 {
+            break;
+        }
+        *line_no += 1;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        chunk.push(Line {
+            number: *line_no,
+            bytes,
+        });
+    }
+    Ok(chunk)
+}
+
+fn parse_chunk(policy: &Policy, chunk: &[Line]) -> Vec<Result<Event, EventError>> {
+    chunk
+        .par_iter()
+        .map(|l| parse_line(policy, &l.bytes))
+        .collect()
+}
+
+fn render_chunk(
+    policy: &Policy,
+    chunk: &[Line],
+    decided: &[Result<whistle_engine::Decision, EventError>],
+) -> Vec<Vec<u8>> {
+    decided
+        .par_iter()
+        .zip(chunk.par_iter())
+        .map(|(r, l)| {
+            let mut buf = Vec::with_capacity(1536);
+            let written = match r {
+                Ok(d) => d.write_json(policy, &mut buf),
+                Err(e) => serde_json::to_writer(&mut buf, &json!({"line": l.number, "error": e.0}))
+                    .map_err(Into::into),
+            };
+            if written.is_err() {
+                buf.clear();
+            }
+            buf.push(b'\n');
+            buf
+        })
+        .collect()
 }
 
 fn parse_line(policy: &Policy, bytes: &[u8]) -> Result<Event, EventError> {

@@ -11,9 +11,7 @@ use whistle_engine::lifecycle::{Case, Transition};
 
 use super::{Ctx, Tail, Writer, ns, read};
 use crate::store::journal::{self, canonical_json, chain_hash};
-use crate::store::{
-    Inserted, JournalEntry, NewEvent, OutboxItem, PolicyVersion, StoreError, Updated,
-};
+use crate::store::{Inserted, JournalEntry, NewEvent, PolicyVersion, StoreError, Updated};
 
 /// A write transaction takes the database's write lock at once, so that it
 /// never has to upgrade a read lock (which can fail with "busy" when
@@ -518,91 +516,6 @@ pub(super) async fn append_journal(
     };
     w.tail = Some(tail);
     Ok(entry)
-}
-
-/// Claims due outbox items; see [`crate::store::Store::outbox_claim`].
-///
-/// A claimed item's `lease_until` and `next_at` both move to the end of the
-/// lease: another claimer skips it until then, and if it is neither done
-/// nor retried by then it is due again.
-pub(super) async fn outbox_claim(
-    conn: &mut SqliteConnection,
-    now: jiff::Timestamp,
-    lease: u64,
-    limit: usize,
-) -> Result<Vec<OutboxItem>, StoreError> {
-    if limit == 0 {
-        return Ok(Vec::new());
-    }
-    let now = ns(now);
-    let lease_ns = i64::try_from(lease)
-        .unwrap_or(i64::MAX)
-        .saturating_mul(1_000_000_000);
-    let until = now.saturating_add(lease_ns);
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
-        "UPDATE outbox SET lease_until = ?1, next_at = ?1 WHERE id IN \
-         (SELECT id FROM outbox WHERE done = 0 AND next_at <= ?2 AND lease_until <= ?2 \
-          ORDER BY next_at, id LIMIT ?3) \
-         RETURNING id, target, payload, attempts",
-    )
-    .bind(until)
-    .bind(now)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await
-    .ctx("claiming outbox items")?;
-    let mut items = rows
-        .into_iter()
-        .map(|(id, target, payload, attempts)| {
-            let payload = serde_json::from_str(&payload)
-                .ctx_with(|| format!("outbox item {id}: stored payload is not JSON"))?;
-            Ok(OutboxItem {
-                id,
-                target,
-                payload,
-                attempts,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    items.sort_by_key(|i| i.id);
-    Ok(items)
-}
-
-/// Marks an outbox item delivered.
-pub(super) async fn outbox_done(conn: &mut SqliteConnection, id: i64) -> Result<(), StoreError> {
-    let done = sqlx::query("UPDATE outbox SET done = 1, lease_until = 0 WHERE id = ?")
-        .bind(id)
-        .execute(&mut *conn)
-        .await
-        .ctx_with(|| format!("marking outbox item {id} delivered"))?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError(format!("there is no outbox item {id}")));
-    }
-    Ok(())
-}
-
-/// Schedules another attempt at an outbox item, counting the failed one.
-pub(super) async fn outbox_retry(
-    conn: &mut SqliteConnection,
-    id: i64,
-    next_at: jiff::Timestamp,
-    error: &str,
-) -> Result<(), StoreError> {
-    let done = sqlx::query(
-        "UPDATE outbox SET attempts = attempts + 1, next_at = ?, lease_until = 0, last_error = ? \
-         WHERE id = ?",
-    )
-    .bind(ns(next_at))
-    .bind(error)
-    .bind(id)
-    .execute(&mut *conn)
-    .await
-    .ctx_with(|| format!("rescheduling outbox item {id}"))?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError(format!("there is no outbox item {id}")));
-    }
-    Ok(())
 }
 
 /// Records a policy version.
