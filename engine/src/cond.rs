@@ -118,6 +118,20 @@ pub enum Op {
     Ge,
 }
 
+impl From<whistle_grammar::ast::CmpOp> for Op {
+    fn from(o: whistle_grammar::ast::CmpOp) -> Op {
+        use whistle_grammar::ast::CmpOp;
+        match o {
+            CmpOp::Eq => Op::Eq,
+            CmpOp::Ne => Op::Ne,
+            CmpOp::Lt => Op::Lt,
+            CmpOp::Le => Op::Le,
+            CmpOp::Gt => Op::Gt,
+            CmpOp::Ge => Op::Ge,
+        }
+    }
+}
+
 /// A compiled condition.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cond {

@@ -8,17 +8,10 @@ use super::Ctx;
 use super::cond::Place;
 use super::routes::compile_cond;
 use crate::cond::Op;
-use crate::model::{Assessment, GroupBy, Metric, Target, TargetDef, Threshold, ThresholdMetric};
+use crate::model::{Assessment, GroupBy, Metric, TargetDef, Threshold, ThresholdMetric};
 
 fn op(o: ast::CmpOp) -> Op {
-    match o {
-        ast::CmpOp::Eq => Op::Eq,
-        ast::CmpOp::Ne => Op::Ne,
-        ast::CmpOp::Lt => Op::Lt,
-        ast::CmpOp::Le => Op::Le,
-        ast::CmpOp::Gt => Op::Gt,
-        ast::CmpOp::Ge => Op::Ge,
-    }
+    Op::from(o)
 }
 
 fn metric(ctx: &mut Ctx<'_>, id: &ast::Ident) -> Option<Metric> {
@@ -180,21 +173,7 @@ fn threshold(ctx: &mut Ctx<'_>, t: &ast::ThresholdDecl) -> Option<Threshold> {
                     ctx.error("E0104", *span, "a threshold has one `alert` line");
                     continue;
                 }
-                alert = if let Some(l) = ctx.names.level(&x.name) {
-                    Some(Target::Level(l))
-                } else if ctx.names.depts.contains_key(&x.name) {
-                    ctx.dept(x).map(Target::Department)
-                } else {
-                    ctx.push(
-                        Diagnostic::error(
-                            "E0102",
-                            x.span,
-                            format!("unknown level or department `{}`", x.name),
-                        )
-                        .with_help("`alert` names a level or a department"),
-                    );
-                    None
-                };
+                alert = ctx.target(x, "alert");
             }
         }
     }

@@ -93,14 +93,7 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
                 let (Some(l), Some(r)) = (self.operand(lhs), self.operand(rhs)) else {
                     return Cond::False;
                 };
-                let op = match op {
-                    ast::CmpOp::Eq => Op::Eq,
-                    ast::CmpOp::Ne => Op::Ne,
-                    ast::CmpOp::Lt => Op::Lt,
-                    ast::CmpOp::Le => Op::Le,
-                    ast::CmpOp::Gt => Op::Gt,
-                    ast::CmpOp::Ge => Op::Ge,
-                };
+                let op = Op::from(*op);
                 match (l, r) {
                     (Side::Field(f, fs), other) => {
                         let c = self.coerce(&f, fs, other);

@@ -7,7 +7,7 @@ use whistle_grammar::diag::Diagnostic;
 use super::Ctx;
 use super::cond::Place;
 use super::routes::compile_cond;
-use crate::model::{ActionDef, ClockKind, Grade, Ladder, StepDef, Target, TriggerDef};
+use crate::model::{ActionDef, ClockKind, Grade, Ladder, StepDef, TriggerDef};
 
 /// Compiles the default ladder and the per-grade ladders.
 pub(super) fn compile(
@@ -113,21 +113,8 @@ fn step(
         match a {
             Action::Remind(_) => actions.push(ActionDef::Remind),
             Action::Notify(x, _) => {
-                if let Some(l) = ctx.names.level(&x.name) {
-                    actions.push(ActionDef::Notify(Target::Level(l)));
-                } else if ctx.names.depts.contains_key(&x.name) {
-                    if let Some(d) = ctx.dept(x) {
-                        actions.push(ActionDef::Notify(Target::Department(d)));
-                    }
-                } else {
-                    ctx.push(
-                        Diagnostic::error(
-                            "E0102",
-                            x.span,
-                            format!("unknown level or department `{}`", x.name),
-                        )
-                        .with_help("`notify` names a level or a department"),
-                    );
+                if let Some(t) = ctx.target(x, "notify") {
+                    actions.push(ActionDef::Notify(t));
                 }
             }
             Action::Raise(n, span) => {

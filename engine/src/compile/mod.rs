@@ -140,6 +140,26 @@ impl Ctx<'_> {
         }
     }
 
+    /// Resolves a name that may be a level or a department (`notify X`,
+    /// `alert X`), marking a department used.
+    pub fn target(&mut self, x: &ast::Ident, keyword: &str) -> Option<crate::model::Target> {
+        if let Some(l) = self.names.level(&x.name) {
+            return Some(crate::model::Target::Level(l));
+        }
+        if self.names.depts.contains_key(&x.name) {
+            return self.dept(x).map(crate::model::Target::Department);
+        }
+        self.push(
+            Diagnostic::error(
+                "E0102",
+                x.span,
+                format!("unknown level or department `{}`", x.name),
+            )
+            .with_help(format!("`{keyword}` names a level or a department")),
+        );
+        None
+    }
+
     pub fn level(&mut self, id: &ast::Ident) -> Option<u8> {
         let l = self.names.level(&id.name);
         if l.is_none() {

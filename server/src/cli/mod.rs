@@ -44,3 +44,19 @@ pub fn print_diagnostics(b: &Bundle, diags: &[Diagnostic]) {
     let warnings = diags.len() - errors;
     eprintln!("{errors} error(s), {warnings} warning(s)");
 }
+
+/// Loads and compiles a bundle for a command that needs a working policy.
+/// On failure it prints why (the read error, or the diagnostics and
+/// `what_not_done`) and returns the exit code to use.
+pub fn load_valid(path: &Path, what_not_done: &str, code_if_invalid: u8) -> Result<Compiled, u8> {
+    let (b, c) = load(path).map_err(|msg| {
+        eprintln!("error: {msg}");
+        CANNOT_RUN
+    })?;
+    if c.policy.is_none() {
+        print_diagnostics(&b, &c.diagnostics);
+        eprintln!("error: the policy has errors; {what_not_done}");
+        return Err(code_if_invalid);
+    }
+    Ok(c)
+}

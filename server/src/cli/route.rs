@@ -36,16 +36,11 @@ pub struct RouteArgs {
 /// Decides every line; a bad line becomes `{"line": N, "error": "..."}` and
 /// makes the exit code 1. Blank lines are skipped (but counted).
 pub fn run(a: &RouteArgs) -> u8 {
-    let (b, c) = match super::load(&a.policy) {
-        Ok(x) => x,
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            return CANNOT_RUN;
-        }
+    let c = match super::load_valid(&a.policy, "no event was routed", CANNOT_RUN) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     let Some(policy) = &c.policy else {
-        super::print_diagnostics(&b, &c.diagnostics);
-        eprintln!("error: the policy has errors; no event was routed");
         return CANNOT_RUN;
     };
     let input: Box<dyn Read> = if a.events == "-" {

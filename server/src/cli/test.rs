@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use whistle_engine::testing::run_tests;
 
-use super::{CANNOT_RUN, FAILED, OK};
+use super::{FAILED, OK};
 
 /// Arguments of `whistle test`.
 #[derive(Args)]
@@ -16,16 +16,11 @@ pub struct TestArgs {
 
 /// Runs the tests; prints `N passed, M failed`; exit 1 on any failure.
 pub fn run(a: &TestArgs) -> u8 {
-    let (b, c) = match super::load(&a.bundle) {
-        Ok(x) => x,
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            return CANNOT_RUN;
-        }
+    let c = match super::load_valid(&a.bundle, "no test was run", FAILED) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     let Some(policy) = &c.policy else {
-        super::print_diagnostics(&b, &c.diagnostics);
-        eprintln!("the policy has errors; no test was run");
         return FAILED;
     };
     let results = run_tests(policy, &c.tests);
