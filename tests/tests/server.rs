@@ -263,6 +263,7 @@ fn bad_requests_get_clear_4xx_answers() {
     assert_eq!(s.get("/v1/nothing", None).0, 404);
     assert_eq!(s.get("/v1/events?state=sleeping", None).0, 400);
     assert_eq!(s.get("/v1/events?limit=0", None).0, 400);
+    assert_eq!(s.get("/v1/events?cursor=forged", None).0, 400);
     let (st, d) = s.post("/v1/route", &event("dry", "fire_lane"), None);
     assert_eq!(st, 200);
     assert_eq!(d["lead"], "urban");

@@ -227,11 +227,14 @@ pub async fn list(
         limit,
         cursor: p.cursor,
     };
-    let page = state
-        .store
-        .list_events(&q)
-        .await
-        .map_err(ApiError::unavailable)?;
+    let page = state.store.list_events(&q).await.map_err(|e| {
+        // A cursor this server never gave out is the client's mistake.
+        if q.cursor.is_some() && e.0.contains("cursor") {
+            ApiError::new(StatusCode::BAD_REQUEST, "bad_query", e.0)
+        } else {
+            ApiError::unavailable(e)
+        }
+    })?;
     Ok(Json(json!({
         "events": page.events.iter().map(|s| json!({
             "id": s.id, "state": s.case.state, "category": s.event.category,
