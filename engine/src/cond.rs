@@ -64,7 +64,7 @@ pub enum RepeatsBy {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Field {
     /// `attr.a.b`
-    Attr(Box<[Box<str>]>),
+    Attr(AttrPath),
     /// `source`, as its index in [`crate::event::Source::ALL`].
     Source,
     /// `category`
@@ -90,6 +90,31 @@ pub enum Field {
         /// Grouping.
         by: RepeatsBy,
     },
+}
+
+/// The path of an `attr` field, and its slot: every use of the same path in
+/// one policy shares a slot, so that deciding an event looks each path up in
+/// its `attr` tree once, however many rules read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttrPath {
+    /// The keys after `attr.`.
+    pub keys: Box<[Box<str>]>,
+    /// The path's slot, from 1; 0 while unassigned (never cached).
+    pub slot: u16,
+}
+
+impl AttrPath {
+    /// A path without a slot yet.
+    pub fn new(keys: Box<[Box<str>]>) -> AttrPath {
+        AttrPath { keys, slot: 0 }
+    }
+}
+
+impl std::ops::Deref for AttrPath {
+    type Target = [Box<str>];
+    fn deref(&self) -> &[Box<str>] {
+        &self.keys
+    }
 }
 
 /// An operand: a field or a constant.
@@ -243,6 +268,26 @@ impl Cond {
         }
     }
 
+    /// Visits every `attr` field path the condition compares (not `has`,
+    /// which tests presence and is cheap enough uncached).
+    pub fn attr_paths_mut(&mut self, f: &mut impl FnMut(&mut AttrPath)) {
+        let mut visit = |o: &mut Operand| {
+            if let Operand::Field(Field::Attr(p)) = o {
+                f(p);
+            }
+        };
+        match self {
+            Cond::True | Cond::False | Cond::Has(_) => {}
+            Cond::And(xs) | Cond::Or(xs) => xs.iter_mut().for_each(|c| c.attr_paths_mut(f)),
+            Cond::Not(c) => c.attr_paths_mut(f),
+            Cond::Cmp(a, _, b) => {
+                visit(a);
+                visit(b);
+            }
+            Cond::In(a, _, _) | Cond::Truthy(a) => visit(a),
+        }
+    }
+
     /// Visits every field the condition reads.
     pub fn fields(&self, out: &mut Vec<Field>) {
         let mut push = |o: &Operand| {
@@ -259,7 +304,7 @@ impl Cond {
                 push(b);
             }
             Cond::In(a, _, _) | Cond::Truthy(a) => push(a),
-            Cond::Has(p) => out.push(Field::Attr(p.clone())),
+            Cond::Has(p) => out.push(Field::Attr(AttrPath::new(p.clone()))),
         }
     }
 }
@@ -283,7 +328,9 @@ mod tests {
     }
 
     fn attr(name: &str) -> Operand {
-        Operand::Field(Field::Attr(vec![name.into()].into_boxed_slice()))
+        Operand::Field(Field::Attr(AttrPath::new(
+            vec![name.into()].into_boxed_slice(),
+        )))
     }
 
     #[test]
@@ -320,6 +367,6 @@ mod tests {
         let path: Box<[Box<str>]> = vec!["a".into(), "b".into()].into();
         assert!(Cond::Has(path.clone()).eval(&env));
         assert!(!Cond::Has(vec!["z".into()].into()).eval(&env));
-        assert!(Cond::Truthy(Operand::Field(Field::Attr(path))).eval(&env));
+        assert!(Cond::Truthy(Operand::Field(Field::Attr(AttrPath::new(path)))).eval(&env));
     }
 }

@@ -2,7 +2,7 @@
 //! lead, assist, on-the-spot handling, deadlines, the planned ladder, and
 //! the trace of every line that shaped the decision.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -88,6 +88,10 @@ struct DecideEnv<'a> {
     history: &'a dyn History,
     /// Hour, weekday (1 = Monday) and month, computed once if a condition asks.
     local: Cell<Option<(i8, i8, i8)>>,
+    /// `attr` values looked up so far, by slot: a category's rules tend to
+    /// read the same few attributes, and a lookup in the event's JSON tree
+    /// costs several string comparisons.
+    attrs: RefCell<SmallVec<[(u16, Val<'a>); 8]>>,
 }
 
 impl DecideEnv<'_> {
@@ -117,7 +121,16 @@ impl DecideEnv<'_> {
 impl Env for DecideEnv<'_> {
     fn field(&self, f: &Field) -> Val<'_> {
         match f {
-            Field::Attr(path) => attr_value(&self.ev.attr, path),
+            Field::Attr(path) if path.slot == 0 => attr_value(&self.ev.attr, path),
+            Field::Attr(path) => {
+                let mut seen = self.attrs.borrow_mut();
+                if let Some((_, v)) = seen.iter().find(|(s, _)| *s == path.slot) {
+                    return *v;
+                }
+                let v = attr_value(&self.ev.attr, path);
+                seen.push((path.slot, v));
+                v
+            }
             Field::Source => Val::Num(self.ev.source.index() as f64),
             Field::Category => Val::Str(&self.ev.category),
             Field::Location => self.ev.location.as_deref().map_or(Val::Missing, Val::Str),
@@ -272,6 +285,7 @@ pub fn holds(
         reopened: ctx.reopened,
         history: ctx.history,
         local: Cell::new(None),
+        attrs: RefCell::default(),
     };
     cond.eval(&env)
 }
@@ -291,6 +305,7 @@ pub fn decide(policy: &Policy, ev: &Event, ctx: &Context<'_>) -> Decision {
         reopened: ctx.reopened,
         history: ctx.history,
         local: Cell::new(None),
+        attrs: RefCell::default(),
     };
     let mut trace: SmallVec<[SiteId; 12]> = SmallVec::new();
 

@@ -8,7 +8,7 @@ use whistle_grammar::ast::{self, ExprKind, Literal};
 use whistle_grammar::diag::Diagnostic;
 use whistle_grammar::source::Span;
 
-use crate::cond::{Cond, Const, Field, Op, Operand, RepeatsBy};
+use crate::cond::{AttrPath, Cond, Const, Field, Op, Operand, RepeatsBy};
 use crate::event::Source;
 use crate::model::{GradeId, LevelId};
 
@@ -155,7 +155,9 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
 
     fn operand(&mut self, o: &ast::Operand) -> Option<Side> {
         Some(match o {
-            ast::Operand::Attr(path, span) => Side::Field(Field::Attr(boxed_path(path)), *span),
+            ast::Operand::Attr(path, span) => {
+                Side::Field(Field::Attr(AttrPath::new(boxed_path(path))), *span)
+            }
             ast::Operand::Repeats { window, by, span } => {
                 let w = window.total_seconds();
                 if window.working {

@@ -10,6 +10,7 @@ pub mod cond;
 mod ladder;
 mod lints;
 mod routes;
+mod slots;
 pub mod tests;
 
 use std::sync::Arc;
@@ -511,6 +512,7 @@ fn build(ctx: &mut Ctx<'_>, decls: &[&Decl], tests_out: &mut Vec<TestCase>) -> O
         sites: std::mem::take(&mut ctx.sites),
         rendered: Default::default(),
     };
+    slots::assign(&mut policy);
     policy.rendered = crate::render::render(&policy);
     Some(policy)
 }
