@@ -34,16 +34,20 @@
 //! assert_eq!(d.view(&policy).respond_by, "2025-06-03T10:30:00+08:00");
 //! ```
 
+pub mod alerts;
+pub mod assess;
 pub mod calendar;
 pub mod compile;
 pub mod cond;
 pub mod decide;
 pub mod decision_json;
+pub mod diff;
 pub mod event;
 pub mod lifecycle;
 pub mod model;
 pub mod render;
 pub mod router;
+pub mod sim;
 pub mod testing;
 pub mod windows;
 

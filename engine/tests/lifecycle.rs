@@ -7,6 +7,7 @@ use whistle_engine::cond::RepeatsBy;
 use whistle_engine::event::{Event, parse_event};
 use whistle_engine::lifecycle::{
     Action, Case, Change, Recipient, RefusalCode, State, StepStatus, Transition, adopt, apply,
+    redecide,
 };
 use whistle_engine::windows::{History, NoHistory};
 use whistle_engine::{Context, Policy, compile, decide};
@@ -938,4 +939,93 @@ fn an_acknowledgement_may_follow_a_whistle_step_not_yet_ticked() {
         panic!()
     };
     assert_eq!(departments, &["fire"]);
+}
+
+#[test]
+fn redeciding_follows_the_new_lists_and_keeps_what_fired() {
+    let old = policy();
+    let (mut c, _) = open(&old, "lamp", "{}");
+    // The first step (at 50% respond = 5 s) fires under the old policy.
+    assert_eq!(kinds(&act(&old, &mut c, Action::Tick, 5))[0], "step_fired");
+    let new = policy_with(
+        &BASE
+            .replace(
+                "category lamp {\n  lead urban",
+                "category lamp {\n  lead police",
+            )
+            .replace(
+                "grade blue   { level grid      respond 10s resolve 30s }",
+                "grade blue   { level grid      respond 20s resolve 90s }",
+            ),
+    );
+    let ts = redecide(&new, &mut c, t(6), &NoHistory);
+    assert_eq!(kinds(&ts), ["redecided"]);
+    let Change::Redecided { changes, policy } = &ts[0].change else {
+        panic!("a redecision: {:?}", ts[0]);
+    };
+    assert_eq!(&**policy, &*new.hash);
+    let fields: Vec<(&str, &str, &str)> = changes
+        .iter()
+        .map(|x| (x.field.as_str(), x.before.as_str(), x.after.as_str()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("lead", "urban", "police"),
+            (
+                "respond_by",
+                "2025-06-03T10:00:10+08:00",
+                "2025-06-03T10:00:20+08:00"
+            ),
+            (
+                "resolve_by",
+                "2025-06-03T10:00:30+08:00",
+                "2025-06-03T10:01:30+08:00"
+            ),
+        ]
+    );
+    assert_eq!(c.lead, "police");
+    assert_eq!(c.state, State::Dispatched);
+    // The remind at 50% fired under the old plan and stays fired; the
+    // raise at 100% respond is now due at 20 s, not 10 s.
+    assert_eq!(c.steps[0].status, StepStatus::Fired);
+    assert!(act(&new, &mut c, Action::Tick, 15).is_empty());
+    assert!(kinds(&act(&new, &mut c, Action::Tick, 20)).contains(&"raised"));
+    // Deciding again under the same policy changes nothing.
+    assert!(redecide(&new, &mut c, t(21), &NoHistory).is_empty());
+}
+
+#[test]
+fn redeciding_leaves_a_reassigned_handler_and_a_closed_case_alone() {
+    let old = policy();
+    let (mut c, _) = open(&old, "lamp", "{}");
+    act(
+        &old,
+        &mut c,
+        Action::Reassign {
+            unit: None,
+            lead: Some("fire".into()),
+        },
+        1,
+    );
+    let new = policy_with(&BASE.replace(
+        "category lamp {\n  lead urban",
+        "category lamp {\n  lead police",
+    ));
+    let ts = redecide(&new, &mut c, t(2), &NoHistory);
+    // Only the policy moved: the person's choice of lead stands.
+    assert_eq!(kinds(&ts), ["redecided"]);
+    assert_eq!(c.lead, "fire");
+    let Change::Redecided { changes, .. } = &ts[0].change else {
+        panic!("a redecision");
+    };
+    assert!(changes.is_empty(), "{changes:?}");
+
+    let (mut closed, _) = open(&old, "lamp", "{}");
+    act(&old, &mut closed, accept(), 1);
+    act(&old, &mut closed, resolve(), 2);
+    act(&old, &mut closed, feedback(5), 3);
+    let before = closed.clone();
+    assert!(redecide(&new, &mut closed, t(4), &NoHistory).is_empty());
+    assert_eq!(closed, before);
 }

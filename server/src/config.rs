@@ -5,6 +5,8 @@
 //! listen = "127.0.0.1:8080"     # address to listen on
 //! body_limit = 1048576          # largest request body, bytes
 //! batch_max = 512               # events per group commit at most
+//! watch = true                  # reload the policy when its files change
+//! debounce_ms = 100             # wait this long after the last change
 //!
 //! [[tokens]]                    # none: the server runs open, loopback only
 //! name = "hotline"
@@ -71,6 +73,12 @@ pub struct Config {
     pub tokens: Vec<TokenConfig>,
     /// Webhooks.
     pub webhooks: Vec<WebhookConfig>,
+    /// Reload the policy when the bundle's files change (`SIGHUP` and
+    /// `POST /v1/policy/reload` work either way).
+    pub watch: bool,
+    /// Milliseconds to wait after the last change to the bundle before
+    /// reloading: an editor's save (temporary file, rename) is one reload.
+    pub debounce_ms: u64,
 }
 
 impl Default for Config {
@@ -81,6 +89,8 @@ impl Default for Config {
             batch_max: 512,
             tokens: Vec::new(),
             webhooks: Vec::new(),
+            watch: true,
+            debounce_ms: 100,
         }
     }
 }
@@ -103,6 +113,12 @@ impl Config {
                     t.name
                 ));
             }
+        }
+        if !(10..=60_000).contains(&c.debounce_ms) {
+            return Err(format!(
+                "`debounce_ms` must be from 10 to 60000, not {}",
+                c.debounce_ms
+            ));
         }
         if c.batch_max == 0 || c.body_limit == 0 {
             return Err("`batch_max` and `body_limit` must be above 0".into());

@@ -20,8 +20,8 @@ use crate::timers;
 /// What happened to one posted event.
 #[derive(Debug, Clone)]
 pub enum Outcome {
-    /// Decided and stored now.
-    Created(Box<serde_json::Value>),
+    /// Decided and stored now: the decision as JSON text.
+    Created(String),
     /// The same event was posted before: its stored record.
     Duplicate(Box<StoredEvent>),
     /// Another event with this id was posted before.
@@ -69,10 +69,30 @@ pub struct Deps {
 }
 
 /// Starts the ingest task.
+///
+/// Two stages overlap: while one batch is being stored (serialised,
+/// written, fsynced), the next is decided. A decided batch waits in a
+/// one-slot channel; the deciding stage collects a batch only when that
+/// slot is free, so everything that queued up while the store was busy
+/// goes into one commit.
 pub fn spawn(deps: Deps) -> Handle {
     let (tx, mut rx) = mpsc::channel::<Submission>(4096);
+    let (decided_tx, mut decided_rx) = mpsc::channel::<Decided>(1);
+    let deps = Arc::new(deps);
+    let storing = deps.clone();
     tokio::spawn(async move {
-        while let Some(first) = rx.recv().await {
+        while let Some(d) = decided_rx.recv().await {
+            store(&storing, d).await;
+        }
+    });
+    tokio::spawn(async move {
+        loop {
+            let Ok(slot) = decided_tx.reserve().await else {
+                return;
+            };
+            let Some(first) = rx.recv().await else {
+                return;
+            };
             let mut subs = vec![first];
             let mut n = subs[0].events.len();
             // Whatever queued up while the last commit ran goes into this one.
@@ -85,22 +105,51 @@ pub fn spawn(deps: Deps) -> Handle {
                     Err(_) => break,
                 }
             }
-            commit(&deps, subs).await;
+            slot.send(decide_batch(&deps, subs));
         }
     });
     Handle { tx }
 }
 
-async fn commit(deps: &Deps, subs: Vec<Submission>) {
-    let policy = deps.policy.load_full();
+/// A batch decided and waiting to be stored.
+struct Decided {
+    subs: Vec<Submission>,
+    batch: Vec<NewEvent>,
+    decisions: Vec<String>,
+    /// Per event: its id, grade, next due instant, and its transitions as
+    /// stream messages.
+    published: Vec<Published>,
+}
+
+/// What is announced about one event once it is stored.
+struct Published {
+    id: String,
+    grade: whistle_engine::lifecycle::Name,
+    due: Option<Timestamp>,
+    messages: Vec<(&'static str, String)>,
+}
+
+/// A transition as published to live subscribers.
+#[derive(serde::Serialize)]
+struct Message<'a> {
+    event_id: &'a str,
+    transition: &'a whistle_engine::lifecycle::Transition,
+}
+
+fn decide_batch(deps: &Deps, subs: Vec<Submission>) -> Decided {
     let now = Timestamp::now();
     let mut batch = Vec::new();
     let mut decisions = Vec::new();
+    let policy;
     {
         let mut history = deps
             .history
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Loaded under the history lock: a reload swaps the policy and its
+        // `repeats` windows together under this lock, so a batch is decided
+        // by one policy version against windows made for it.
+        policy = deps.policy.load_full();
         for s in &subs {
             for (ev, hash) in &s.events {
                 let ctx = Context {
@@ -108,7 +157,7 @@ async fn commit(deps: &Deps, subs: Vec<Submission>) {
                     reopened: 0,
                 };
                 let d = decide(&policy, ev, &ctx);
-                let decision = d.to_value(&policy);
+                let decision = render(&d, &policy);
                 let (case, transitions) = Case::open(&policy, ev.clone(), &d, now, &*history);
                 let units = policy.areas.grids.get(ev.grid.as_str()).map(|u| &**u);
                 history.record(ev, units);
@@ -124,17 +173,45 @@ async fn commit(deps: &Deps, subs: Vec<Submission>) {
             }
         }
     }
-    let published: Vec<(String, Option<Timestamp>, Vec<String>)> = batch
+    let published = batch
         .iter()
         .map(|e| {
-            let msgs = e
+            let messages = e
                 .transitions
                 .iter()
-                .map(|t| serde_json::json!({"event_id": e.event.id, "transition": t}).to_string())
+                .map(|t| {
+                    let json = serde_json::to_string(&Message {
+                        event_id: &e.event.id,
+                        transition: t,
+                    })
+                    .unwrap_or_default();
+                    // Named by kind, as actions and timers publish them.
+                    (t.kind(), json)
+                })
                 .collect();
-            (e.event.id.clone(), e.case.next_due(), msgs)
+            Published {
+                id: e.event.id.clone(),
+                grade: e.case.grade.clone(),
+                due: e.case.next_due(),
+                messages,
+            }
         })
         .collect();
+    Decided {
+        subs,
+        batch,
+        decisions,
+        published,
+    }
+}
+
+async fn store(deps: &Deps, d: Decided) {
+    let Decided {
+        subs,
+        batch,
+        mut decisions,
+        published,
+    } = d;
     let result = deps.store.insert_events(batch).await;
     let mut outcomes = match result {
         Ok(inserted) => inserted,
@@ -151,32 +228,45 @@ async fn commit(deps: &Deps, subs: Vec<Submission>) {
     for s in subs {
         let mut out = Vec::with_capacity(s.events.len());
         for (ev, _) in &s.events {
-            let decision = decisions.get(i).cloned().unwrap_or_default();
+            let decision = decisions.get_mut(i).map(std::mem::take).unwrap_or_default();
             let inserted = std::mem::replace(
                 outcomes.get_mut(i).unwrap_or(&mut Inserted::Conflict),
                 Inserted::Conflict,
             );
-            if let (Inserted::Created, Some((id, due, msgs))) = (&inserted, published.get(i)) {
+            if let (Inserted::Created, Some(p)) = (&inserted, published.get(i)) {
                 metrics::counter!(
                     "whistle_events_total",
-                    "grade" => decision["grade"].as_str().unwrap_or("?").to_string(),
+                    "grade" => p.grade.to_string(),
                     "category" => ev.category.clone()
                 )
                 .increment(1);
-                for m in msgs {
-                    deps.hub.publish("transition", m.clone());
+                for (kind, json) in &p.messages {
+                    deps.hub.publish(kind, json.clone());
                 }
-                if let Some(due) = due {
-                    deps.timers.schedule(id.clone(), *due);
+                if let Some(due) = p.due {
+                    deps.timers.schedule(p.id.clone(), due);
                 }
             }
             out.push(match inserted {
-                Inserted::Created => Outcome::Created(Box::new(decision)),
+                Inserted::Created => Outcome::Created(decision),
                 Inserted::Duplicate(s) => Outcome::Duplicate(s),
                 Inserted::Conflict => Outcome::Conflict,
             });
             i += 1;
         }
         let _ = s.reply.send(Ok(out));
+    }
+}
+
+/// The decision as JSON text, from the policy's pre-rendered fragments
+/// (the same document as `Decision::to_value`, without building a tree).
+fn render(d: &whistle_engine::Decision, policy: &Policy) -> String {
+    let mut buf = Vec::with_capacity(2048);
+    match d
+        .write_json(policy, &mut buf)
+        .map(|()| String::from_utf8(buf))
+    {
+        Ok(Ok(s)) => s,
+        _ => d.to_json(policy),
     }
 }

@@ -7,13 +7,16 @@
 //!
 //! The engine decides and moves cases; this crate wires it to the world:
 //! HTTP ([`api`]), the store ([`store`]), timers ([`timers`]), webhooks and
-//! live subscribers ([`outbox`], [`stream`]).
+//! live subscribers ([`outbox`], [`stream`]), hot reload of the policy
+//! ([`reload`]).
 
+pub mod alerts;
 pub mod api;
 pub mod cli;
 pub mod config;
 pub mod ingest;
 pub mod outbox;
+pub mod reload;
 pub mod serve;
 pub mod state;
 pub mod store;

@@ -28,8 +28,14 @@ enum Command {
     Test(cli::test::TestArgs),
     /// Decide events (JSON lines) under a policy, one decision per line.
     Route(cli::route::RouteArgs),
+    /// Compare two bundles: text, meaning, and (with --replay) decisions.
+    Diff(cli::diff::DiffArgs),
     /// Run the server: decide, store and follow every event.
     Serve(cli::serve::ServeArgs),
+    /// Simulate a period of events against a draft policy, beside a baseline.
+    Simulate(cli::simulate::SimulateArgs),
+    /// Assessment of a period from a data directory: metrics, scores, targets.
+    Assess(cli::assess::AssessArgs),
     /// Check the hash chain of a data directory's journal.
     Verify(cli::verify::VerifyArgs),
     /// Make a new access token and the hash to put in the config.
@@ -43,7 +49,10 @@ fn main() -> ExitCode {
         Command::Fmt(a) => cli::fmt::run(&a),
         Command::Test(a) => cli::test::run(&a),
         Command::Route(a) => cli::route::run(&a),
+        Command::Diff(a) => cli::diff::run(&a),
         Command::Serve(a) => cli::serve::run(&a),
+        Command::Simulate(a) => cli::simulate::run(&a),
+        Command::Assess(a) => cli::assess::run(&a),
         Command::Verify(a) => cli::verify::run(&a),
         Command::Token(a) => cli::token::run(&a),
     };

@@ -16,7 +16,7 @@ use crate::state::AppState;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{PolicyVersion, Store};
 use crate::stream::Hub;
-use crate::{ingest, outbox, timers};
+use crate::{ingest, outbox, reload, timers};
 
 /// What `whistle serve` was asked to do.
 #[derive(Debug, Clone)]
@@ -105,6 +105,7 @@ pub async fn build(opts: &Options) -> Result<Server, String> {
     let policy = Arc::new(ArcSwap::from_pointee(policy));
     let history = Arc::new(Mutex::new(history));
     let hub = Hub::new();
+    crate::alerts::start(policy.clone(), store.clone(), hub.clone()).await?;
     let timers = timers::Timers::new();
     // Timers: every open case's next step.
     let open = store.open_cases().await.map_err(|e| e.to_string())?;
@@ -121,6 +122,13 @@ pub async fn build(opts: &Options) -> Result<Server, String> {
         timers: timers.handle(),
         batch_max: opts.config.batch_max,
     });
+    let reload = reload::spawn(reload::Deps {
+        dir: opts.policy.clone(),
+        policy: policy.clone(),
+        store: store.clone(),
+        history: history.clone(),
+        hub: hub.clone(),
+    });
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .ok();
@@ -134,6 +142,7 @@ pub async fn build(opts: &Options) -> Result<Server, String> {
         config: Arc::new(opts.config.clone()),
         auth: Arc::new(Auth::new(&opts.config.tokens)),
         metrics,
+        reload,
         ready: Arc::new(AtomicBool::new(false)),
     };
     tracing::info!("{} open events, timers armed", open.len());
@@ -157,6 +166,18 @@ impl Server {
             hub: state.hub.clone(),
         });
         outbox::spawn(state.store.clone(), state.config.webhooks.clone());
+        // Kept alive until the server stops: dropping it ends the watch.
+        let _watch = if state.config.watch {
+            let debounce = std::time::Duration::from_millis(state.config.debounce_ms);
+            Some(reload::watch::start(
+                &state.reload.dir,
+                debounce,
+                state.reload.clone(),
+            )?)
+        } else {
+            None
+        };
+        spawn_sighup(state.reload.clone());
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -172,6 +193,23 @@ impl Server {
             .await
             .map_err(|e| e.to_string())
     }
+}
+
+/// `SIGHUP` asks for a reload, as daemons have always done.
+fn spawn_sighup(reload: reload::Handle) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::warn!("cannot listen for SIGHUP; reload with POST /v1/policy/reload");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            reload.trigger("SIGHUP");
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = reload;
 }
 
 async fn shutdown() {

@@ -36,6 +36,8 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     /// Prometheus rendering.
     pub metrics: Option<PrometheusHandle>,
+    /// Policy reloads, rollouts and rollbacks.
+    pub reload: crate::reload::Handle,
     /// Set once start-up (timers, windows) is done.
     pub ready: Arc<AtomicBool>,
 }

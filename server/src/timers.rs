@@ -5,7 +5,7 @@
 //! fires none twice.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use whistle_engine::Policy;
 use whistle_engine::lifecycle::{Action, apply};
 use whistle_engine::windows::RepeatIndex;
 
-use crate::store::{Store, Updated};
+use crate::store::{CaseChange, Store, Updated};
 use crate::stream::Hub;
 
 /// Where to arm timers.
@@ -90,12 +90,20 @@ impl Timers {
                         None => return,
                     },
                     () = sleep(wait) => {
+                        // Everything due now, each case once, fired together.
                         let now = Timestamp::now();
-                        while heap.peek().is_some_and(|Reverse((due, _))| *due <= now) {
-                            let Some(Reverse((due, id))) = heap.pop() else { break };
-                            let lag = now.as_millisecond().saturating_sub(due.as_millisecond());
-                            metrics::histogram!("whistle_timer_lag_seconds").record(lag as f64 / 1000.0);
-                            if let Some(next) = fire(&deps, &id, now).await {
+                        let mut due = Vec::new();
+                        let mut seen = HashSet::new();
+                        while due.len() < FIRE_BATCH
+                            && heap.peek().is_some_and(|Reverse((due, _))| *due <= now)
+                        {
+                            let Some(Reverse((at, id))) = heap.pop() else { break };
+                            if seen.insert(id.clone()) {
+                                due.push((at, id));
+                            }
+                        }
+                        for (id, next) in fire_all(&deps, &due, now).await {
+                            if let Some(next) = next {
                                 heap.push(Reverse((next, id)));
                             }
                         }
@@ -111,6 +119,92 @@ async fn sleep(wait: Option<Duration>) {
         Some(d) => tokio::time::sleep(d).await,
         None => std::future::pending().await,
     }
+}
+
+/// Most cases ticked in one transaction.
+const FIRE_BATCH: usize = 512;
+
+/// Ticks the cases due (instant, id) at `now`, storing every change in one
+/// transaction (one fsync for all, where one each would cap the rate at
+/// the disk's fsyncs per second); returns each case's next due instant.
+/// The lag recorded is from the instant due to the end of that commit.
+async fn fire_all(
+    deps: &Deps,
+    due: &[(Timestamp, String)],
+    now: Timestamp,
+) -> Vec<(String, Option<Timestamp>)> {
+    let retry = || now.checked_add(jiff::SignedDuration::from_secs(1)).ok();
+    let ids: Vec<&str> = due.iter().map(|(_, id)| id.as_str()).collect();
+    let mut stored: HashMap<String, _> = match deps.store.get_events(&ids).await {
+        Ok(found) => found.into_iter().map(|s| (s.id.clone(), s)).collect(),
+        Err(e) => {
+            tracing::error!("timer: reading {} cases failed: {e}", ids.len());
+            return due.iter().map(|(_, id)| (id.clone(), retry())).collect();
+        }
+    };
+    let policy = deps.policy.load_full();
+    let mut out = Vec::with_capacity(due.len());
+    let mut ticked = Vec::new();
+    {
+        let history = deps
+            .history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (_, id) in due {
+            // Gone (never stored, or deleted): nothing to fire.
+            let Some(s) = stored.remove(id) else {
+                out.push((id.clone(), None));
+                continue;
+            };
+            let mut case = s.case;
+            match apply(&policy, &mut case, Action::Tick, now, &*history) {
+                Ok(t) if t.is_empty() => out.push((id.clone(), case.next_due())),
+                Ok(t) => ticked.push((id, s.version, case, t)),
+                Err(e) => {
+                    tracing::warn!("timer: `{id}`: {e}");
+                    out.push((id.clone(), None));
+                }
+            }
+        }
+    }
+    let changes: Vec<CaseChange<'_>> = ticked
+        .iter()
+        .map(|(id, version, case, transitions)| CaseChange {
+            id,
+            expected_version: *version,
+            case,
+            transitions,
+        })
+        .collect();
+    match deps.store.update_cases(&changes).await {
+        Ok(results) => {
+            for ((id, _, case, transitions), r) in ticked.iter().zip(results) {
+                match r {
+                    Updated::Ok(_) => {
+                        for t in transitions {
+                            let msg =
+                                serde_json::json!({"event_id": id, "transition": t}).to_string();
+                            deps.hub.publish(t.kind(), msg);
+                        }
+                        out.push(((*id).clone(), case.next_due()));
+                    }
+                    // A handler moved it meanwhile: tick it on its own.
+                    Updated::Stale => out.push(((*id).clone(), fire(deps, id, now).await)),
+                    Updated::Missing => out.push(((*id).clone(), None)),
+                }
+            }
+        }
+        Err(e) => {
+            tracing::error!("timer: storing {} cases failed: {e}", ticked.len());
+            out.extend(ticked.iter().map(|(id, ..)| ((*id).clone(), retry())));
+        }
+    }
+    let done = Timestamp::now().as_millisecond();
+    for (at, _) in due {
+        let lag = done.saturating_sub(at.as_millisecond());
+        metrics::histogram!("whistle_timer_lag_seconds").record(lag as f64 / 1000.0);
+    }
+    out
 }
 
 /// Ticks one case at `now`; returns its next due instant.

@@ -4,151 +4,12 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
+use common::server::{Server, now_rfc3339};
 use common::{copy_dir, root, whistle};
 use serde_json::{Value, json};
-
-struct Server {
-    child: Child,
-    base: String,
-    data: PathBuf,
-    policy: PathBuf,
-    config: Option<PathBuf>,
-    agent: ureq::Agent,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Server {
-    fn start(policy: &Path, data: &Path, config: Option<&Path>) -> Server {
-        let port = free_port();
-        let mut cmd = Command::new(whistle());
-        cmd.args(["serve", "--policy"])
-            .arg(policy)
-            .arg("--data")
-            .arg(data);
-        cmd.args(["--listen", &format!("127.0.0.1:{port}")]);
-        if let Some(c) = config {
-            cmd.arg("--config").arg(c);
-        }
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into();
-        let s = Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            data: data.to_path_buf(),
-            policy: policy.to_path_buf(),
-            config: config.map(Path::to_path_buf),
-            agent,
-        };
-        let t = Instant::now();
-        loop {
-            if let Ok(r) = s.agent.get(&format!("{}/readyz", s.base)).call()
-                && r.status() == 200
-            {
-                return s;
-            }
-            assert!(
-                t.elapsed() < Duration::from_secs(30),
-                "the server did not become ready"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn restart(mut self) -> Server {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        Server::start(
-            &self.policy.clone(),
-            &self.data.clone(),
-            self.config.clone().as_deref(),
-        )
-    }
-
-    fn post(&self, path: &str, body: &Value, token: Option<&str>) -> (u16, Value) {
-        let mut req = self.agent.post(&format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.header("Authorization", &format!("Bearer {t}"));
-        }
-        let mut r = req.send_json(body).unwrap();
-        let status = r.status().as_u16();
-        (status, r.body_mut().read_json().unwrap_or(Value::Null))
-    }
-
-    fn post_raw(&self, path: &str, body: &[u8]) -> (u16, Value) {
-        let mut r = self
-            .agent
-            .post(&format!("{}{path}", self.base))
-            .header("Content-Type", "application/json")
-            .send(body)
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.body_mut().read_json().unwrap_or(Value::Null))
-    }
-
-    fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
-        let mut req = self.agent.get(&format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.header("Authorization", &format!("Bearer {t}"));
-        }
-        let mut r = req.call().unwrap();
-        let status = r.status().as_u16();
-        (status, r.body_mut().read_json().unwrap_or(Value::Null))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    // Plain UTC formatting without a date crate: days since the epoch to a civil date.
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Howard Hinnant's days-to-civil.
-fn civil(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
 
 fn event(id: &str, category: &str) -> Value {
     json!({"id": id, "category": category, "grid": "G010101", "source": "citizen", "reported_at": now_rfc3339()})
@@ -277,17 +138,7 @@ fn bad_requests_get_clear_4xx_answers() {
 #[test]
 fn tokens_and_roles_guard_the_api() {
     let data = tempfile::tempdir().unwrap();
-    let hash = |t: &str| {
-        let out = Command::new("sha256sum")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        let mut out = out;
-        out.stdin.take().unwrap().write_all(t.as_bytes()).unwrap();
-        String::from_utf8(out.wait_with_output().unwrap().stdout).unwrap()[..64].to_string()
-    };
+    let hash = common::token_hash;
     let cfg = data.path().join("whistle.toml");
     std::fs::write(
         &cfg,

@@ -482,6 +482,22 @@ pub(crate) fn adopt(policy: &Policy, case: &mut Case, now: Timestamp) -> Option<
     if *case.policy == *policy.hash {
         return None;
     }
+    replan(policy, case);
+    let previous = std::mem::replace(&mut case.policy, Name::from(&policy.hash));
+    Some(same(
+        case.state,
+        now,
+        Change::PolicyAdopted {
+            previous,
+            policy: case.policy.clone(),
+        },
+    ))
+}
+
+/// Plans the ladder of the case's grade under `policy` on the case's
+/// clocks; steps matched by clock and trigger text to the old plan keep
+/// their status (a step that fired stays fired).
+pub(crate) fn replan(policy: &Policy, case: &mut Case) {
     let sc = Scope::of(policy, case);
     let route = route_of(policy, &case.event.category);
     let (respond, resolve) = limits(policy, route, sc.grade);
@@ -509,13 +525,4 @@ pub(crate) fn adopt(policy: &Policy, case: &mut Case, now: Timestamp) -> Option<
         }
     }
     case.steps = steps;
-    let previous = std::mem::replace(&mut case.policy, Name::from(&policy.hash));
-    Some(same(
-        case.state,
-        now,
-        Change::PolicyAdopted {
-            previous,
-            policy: case.policy.clone(),
-        },
-    ))
 }

@@ -94,6 +94,7 @@ mod action;
 mod ladder;
 mod metrics;
 mod name;
+mod redecide;
 mod state;
 mod transition;
 
@@ -102,8 +103,9 @@ use jiff::Timestamp;
 pub use action::Action;
 pub use metrics::Facts;
 pub use name::Name;
+pub use redecide::redecide;
 pub use state::{Case, Handler, State, StepClock, StepState, StepStatus, Summons};
-pub use transition::{Change, Recipient, Refusal, RefusalCode, Transition};
+pub use transition::{Change, Changed, Recipient, Refusal, RefusalCode, Transition};
 
 use crate::decide::Decision;
 use crate::event::Event;

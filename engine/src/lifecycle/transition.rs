@@ -233,6 +233,14 @@ pub enum Change {
         /// The action as written.
         action: Name,
     },
+    /// An officer had the open case decided again under the policy in
+    /// force (`POST /v1/policy/redecide`).
+    Redecided {
+        /// What changed, field by field.
+        changes: Vec<Changed>,
+        /// The hash of the policy that decided it now.
+        policy: Name,
+    },
     /// The case moved to another policy version (its ladder re-planned).
     PolicyAdopted {
         /// The hash before.
@@ -260,9 +268,21 @@ impl Change {
             Change::Reminded { .. } => "reminded",
             Change::Notified { .. } => "notified",
             Change::Raised { .. } => "raised",
+            Change::Redecided { .. } => "redecided",
             Change::PolicyAdopted { .. } => "policy_adopted",
         }
     }
+}
+
+/// One field a redecision changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Changed {
+    /// `grade`, `lead`, `level`, `unit`, `assist`, `respond_by`, ...
+    pub field: Name,
+    /// The value before, as text.
+    pub before: String,
+    /// The value now.
+    pub after: String,
 }
 
 /// Why an action was refused.

@@ -136,6 +136,15 @@ pub async fn handler(
     guard(&s, req, next, Some(Role::Handler)).await
 }
 
+/// Middleware: the `officer` role.
+pub async fn officer(
+    State(s): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    guard(&s, req, next, Some(Role::Officer)).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -101,7 +101,7 @@ pub async fn post(
         .map_err(ApiError::unavailable)?;
     if !batch {
         return Ok(match outcomes.into_iter().next() {
-            Some(Outcome::Created(d)) => (StatusCode::CREATED, Json(*d)).into_response(),
+            Some(Outcome::Created(d)) => (StatusCode::CREATED, json_text(d)).into_response(),
             Some(Outcome::Duplicate(s)) => (StatusCode::OK, Json(s.decision)).into_response(),
             _ => ApiError::new(
                 StatusCode::CONFLICT,
@@ -111,24 +111,44 @@ pub async fn post(
             .into_response(),
         });
     }
+    // `{"results": [...]}`, written around the decisions' text as it is.
     let mut created = 0;
-    let results: Vec<Value> = outcomes
-        .into_iter()
-        .map(|o| match o {
+    let mut out = String::from("{\"results\":[");
+    for (i, o) in outcomes.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match o {
             Outcome::Created(d) => {
                 created += 1;
-                json!({"status": 201, "decision": *d})
+                out.push_str("{\"status\":201,\"decision\":");
+                out.push_str(&d);
+                out.push('}');
             }
-            Outcome::Duplicate(s) => json!({"status": 200, "decision": s.decision}),
-            Outcome::Conflict => json!({"status": 409, "error": "an event with this id was already posted with a different body"}),
-        })
-        .collect();
+            Outcome::Duplicate(s) => {
+                out.push_str(&json!({"status": 200, "decision": s.decision}).to_string());
+            }
+            Outcome::Conflict => out.push_str(
+                &json!({"status": 409, "error": "an event with this id was already posted with a different body"})
+                    .to_string(),
+            ),
+        }
+    }
+    out.push_str("]}");
     let status = if created > 0 {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(json!({"results": results}))).into_response())
+    Ok((status, json_text(out)).into_response())
+}
+
+/// A response body that is JSON text already.
+fn json_text(body: String) -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
 }
 
 /// `POST /v1/route`: the decision for an event, without storing it.

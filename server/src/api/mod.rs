@@ -2,10 +2,13 @@
 //! `/v1/openapi.json`). [`app`] builds the router, so tests can drive it
 //! without a socket.
 
+pub mod assess;
 pub mod auth;
 pub mod error;
 pub mod events;
 pub mod ops;
+pub mod policy;
+pub mod simulate;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -24,6 +27,13 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/events/{id}", get(events::get))
         .route("/v1/stream", get(ops::stream))
         .route("/v1/route", post(events::route))
+        .route("/v1/assessment", get(assess::assessment))
+        .route("/v1/alerts", get(assess::alerts))
+        .route("/v1/policy", get(policy::active))
+        .route("/v1/policy/status", get(policy::status))
+        .route("/v1/policy/versions", get(policy::versions))
+        .route("/v1/policy/versions/{hash}", get(policy::version))
+        .route("/v1/simulate/{job}", get(simulate::status))
         .layer(from_fn_with_state(state.clone(), auth::any));
     let report = Router::new()
         .route("/v1/events", post(events::post))
@@ -31,8 +41,17 @@ pub fn app(state: AppState) -> Router {
     let handle = Router::new()
         .route("/v1/events/{id}/{action}", post(events::act))
         .layer(from_fn_with_state(state.clone(), auth::handler));
+    let officer = Router::new()
+        .route("/v1/policy/reload", post(policy::reload))
+        .route("/v1/policy/rollout", post(policy::rollout))
+        .route("/v1/policy/rollback/{hash}", post(policy::rollback))
+        .route("/v1/policy/preview", post(policy::preview))
+        .route("/v1/policy/redecide", post(policy::redecide))
+        .route("/v1/simulate", post(simulate::start))
+        .layer(from_fn_with_state(state.clone(), auth::officer));
     Router::new()
         .merge(read)
+        .merge(officer)
         .merge(report)
         .merge(handle)
         .route("/v1/openapi.json", get(ops::openapi))
@@ -47,5 +66,6 @@ pub fn app(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::Extension(simulate::Jobs::default()))
         .with_state(state)
 }

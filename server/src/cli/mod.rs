@@ -1,9 +1,12 @@
 //! The subcommands, and what they share: loading a bundle and showing diagnostics.
 
+pub mod assess;
 pub mod check;
+pub mod diff;
 pub mod fmt;
 pub mod route;
 pub mod serve;
+pub mod simulate;
 pub mod test;
 pub mod token;
 pub mod verify;

@@ -14,6 +14,7 @@ pub mod sqlite;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::Serialize;
+use whistle_engine::alerts::Alert;
 use whistle_engine::event::Event;
 use whistle_engine::lifecycle::{Case, Transition};
 
@@ -37,8 +38,9 @@ pub struct NewEvent {
     /// `sha256:` of the event's canonical JSON: a retry with the same body is
     /// recognised, a different body under the same id is a conflict.
     pub body_hash: String,
-    /// The decision as JSON (as returned to the client).
-    pub decision: serde_json::Value,
+    /// The decision as JSON text (as returned to the client): rendered once
+    /// and stored as it is, never built as a `serde_json::Value`.
+    pub decision: String,
     /// The case opened from the decision.
     pub case: Case,
     /// The transitions of opening it (`reported`, `dispatched`, ...).
@@ -131,6 +133,19 @@ pub enum Updated {
     Missing,
 }
 
+/// One case update of [`Store::update_cases`].
+#[derive(Debug, Clone, Copy)]
+pub struct CaseChange<'a> {
+    /// The event.
+    pub id: &'a str,
+    /// The version the case was read at.
+    pub expected_version: i64,
+    /// The case now.
+    pub case: &'a Case,
+    /// What happened to it.
+    pub transitions: &'a [Transition],
+}
+
 /// A notification waiting to be delivered to a webhook.
 #[derive(Debug, Clone)]
 pub struct OutboxItem {
@@ -181,6 +196,15 @@ pub trait Store: Send + Sync + 'static {
     /// One event.
     async fn get_event(&self, id: &str) -> Result<Option<StoredEvent>, StoreError>;
 
+    /// Several events, in any order; ids not stored are left out.
+    async fn get_events(&self, ids: &[&str]) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.extend(self.get_event(id).await?);
+        }
+        Ok(out)
+    }
+
     /// A page of events, newest first.
     async fn list_events(&self, q: &ListQuery) -> Result<Page, StoreError>;
 
@@ -193,6 +217,20 @@ pub trait Store: Send + Sync + 'static {
         case: &Case,
         transitions: &[Transition],
     ) -> Result<Updated, StoreError>;
+
+    /// Several [`Store::update_case`]s in one transaction, so that one
+    /// commit (one fsync) covers them all: each is applied or not by its
+    /// own version check; the results are in the order of `changes`.
+    async fn update_cases(&self, changes: &[CaseChange<'_>]) -> Result<Vec<Updated>, StoreError> {
+        let mut out = Vec::with_capacity(changes.len());
+        for c in changes {
+            out.push(
+                self.update_case(c.id, c.expected_version, c.case, c.transitions)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
 
     /// The journal entries of one event, in order.
     async fn journal_for(&self, event_id: &str) -> Result<Vec<JournalEntry>, StoreError>;
@@ -242,4 +280,43 @@ pub trait Store: Send + Sync + 'static {
 
     /// Number of open cases.
     async fn open_count(&self) -> Result<i64, StoreError>;
+
+    /// Passes the case of every event reported in `[from, until)` to
+    /// `each`, in report order, without holding them all in memory
+    /// (assessment, and rebuilding the threshold monitor). Returns how
+    /// many were passed.
+    async fn cases_reported(
+        &self,
+        from: Timestamp,
+        until: Timestamp,
+        each: &mut (dyn FnMut(Case) + Send),
+    ) -> Result<u64, StoreError>;
+
+    /// The current cases of the given event ids (those that exist), in
+    /// one read: what the threshold monitor observes after transitions.
+    async fn cases_of(&self, ids: &[String]) -> Result<Vec<Case>, StoreError>;
+
+    /// Stores threshold alerts raised and cleared (a clear completes the
+    /// open alert of its threshold and group), queueing each for the
+    /// webhooks, in one transaction.
+    async fn record_alerts(&self, alerts: &[Alert]) -> Result<(), StoreError>;
+
+    /// Alerts, newest raised first, at most `limit`; only those not
+    /// cleared if `open_only`.
+    async fn alerts(&self, open_only: bool, limit: usize) -> Result<Vec<StoredAlert>, StoreError>;
+}
+
+/// A threshold alert as stored: its raise, and its clear once it cleared.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StoredAlert {
+    /// Its id.
+    pub id: i64,
+    /// When it was raised.
+    pub raised_at: Timestamp,
+    /// The raise, as posted (`{"kind": "alert", "threshold", "group", ...}`).
+    pub raised: serde_json::Value,
+    /// When it cleared (`None` while open).
+    pub cleared_at: Option<Timestamp>,
+    /// The clear, as posted.
+    pub cleared: Option<serde_json::Value>,
 }

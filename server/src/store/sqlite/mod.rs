@@ -15,6 +15,7 @@
 //!
 //! The tables are described in `schema.rs`.
 
+mod alerts;
 mod outbox;
 mod read;
 mod schema;
@@ -37,8 +38,8 @@ use whistle_engine::event::Event;
 use whistle_engine::lifecycle::{Case, Transition};
 
 use super::{
-    Inserted, JournalEntry, ListQuery, NewEvent, OutboxItem, Page, PolicyVersion, Store,
-    StoreError, StoredEvent, Updated, Verified,
+    CaseChange, Inserted, JournalEntry, ListQuery, NewEvent, OutboxItem, Page, PolicyVersion,
+    Store, StoreError, StoredEvent, Updated, Verified,
 };
 
 /// The file the store keeps in the data directory.
@@ -51,6 +52,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Read connections.
 const READERS: u32 = 4;
 
+/// How often the background checkpointer copies the WAL into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
 /// The SQLite store. See the module documentation.
 pub struct SqliteStore {
     writer: Mutex<Writer>,
@@ -58,6 +62,8 @@ pub struct SqliteStore {
     /// Webhook names: every transition is queued once for each.
     targets: Vec<Arc<str>>,
     path: PathBuf,
+    /// The checkpointer runs while this lives.
+    _checkpointer: Arc<()>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -95,6 +101,31 @@ impl Writer {
     }
 }
 
+/// Copies the WAL into the database every [`CHECKPOINT_EVERY`] on a
+/// connection of its own (so on a thread of its own), while `alive` lives.
+///
+/// Without it, the commit that crosses `wal_autocheckpoint` copies tens of
+/// megabytes on the writer's connection, and every write waits behind it.
+/// A passive checkpoint never blocks the writer; the writer's autocheckpoint
+/// stays as the backstop should this fall behind.
+async fn checkpoints(mut conn: SqliteConnection, alive: std::sync::Weak<()>) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if alive.upgrade().is_none() {
+            break;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&mut conn)
+            .await
+        {
+            tracing::warn!("checkpoint: {e}");
+        }
+    }
+    let _ = conn.close().await;
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the store in `dir`: the directory, the
     /// database file and its tables. `webhook_targets` are the names of the
@@ -114,10 +145,9 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT)
             .synchronous(SqliteSynchronous::Full)
             .pragma("temp_store", "memory");
-        // The writer: 64 MiB of page cache, and a checkpoint every 8192
-        // pages (32 MiB) of WAL rather than SQLite's 1000: fewer, larger
-        // checkpoints, in which an index page that several batches touched
-        // is written to the database once.
+        // The writer: 64 MiB of page cache. Checkpoints run in the
+        // background ([`checkpoints`]); the writer's own, every 8192 pages
+        // (32 MiB) of WAL rather than SQLite's 1000, is the backstop.
         let mut conn = base
             .clone()
             .create_if_missing(true)
@@ -132,6 +162,13 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError(format!("{shown}: {}", e.0)))?;
         let tail = read::load_tail(&mut conn).await?;
+        let checkpointer = Arc::new(());
+        let ckpt = base
+            .clone()
+            .connect()
+            .await
+            .ctx_with(|| format!("cannot open {shown} for checkpoints"))?;
+        tokio::spawn(checkpoints(ckpt, Arc::downgrade(&checkpointer)));
         let pool = SqlitePoolOptions::new()
             .max_connections(READERS)
             .min_connections(0)
@@ -146,6 +183,7 @@ impl SqliteStore {
             pool,
             targets: webhook_targets.into_iter().map(Arc::from).collect(),
             path,
+            _checkpointer: checkpointer,
         })
     }
 
@@ -178,6 +216,10 @@ impl Store for SqliteStore {
         read::get_event(&self.pool, id).await
     }
 
+    async fn get_events(&self, ids: &[&str]) -> Result<Vec<StoredEvent>, StoreError> {
+        read::get_events(&self.pool, ids).await
+    }
+
     async fn list_events(&self, q: &ListQuery) -> Result<Page, StoreError> {
         read::list_events(&self.pool, q).await
     }
@@ -191,7 +233,21 @@ impl Store for SqliteStore {
     ) -> Result<Updated, StoreError> {
         let update = write::prepare_update(id, case, transitions)?;
         let mut w = self.writer.lock().await;
-        write::update_case(&mut w, &self.targets, &update, expected_version).await
+        write::update_case(&mut w, &self.targets, update, expected_version).await
+    }
+
+    async fn update_cases(&self, changes: &[CaseChange<'_>]) -> Result<Vec<Updated>, StoreError> {
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let updates = changes
+            .iter()
+            .map(|c| {
+                write::prepare_update(c.id, c.case, c.transitions).map(|u| (u, c.expected_version))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut w = self.writer.lock().await;
+        write::update_cases(&mut w, &self.targets, &updates).await
     }
 
     async fn journal_for(&self, event_id: &str) -> Result<Vec<JournalEntry>, StoreError> {
@@ -255,6 +311,35 @@ impl Store for SqliteStore {
 
     async fn open_count(&self) -> Result<i64, StoreError> {
         read::open_count(&self.pool).await
+    }
+
+    async fn cases_reported(
+        &self,
+        from: Timestamp,
+        until: Timestamp,
+        each: &mut (dyn FnMut(Case) + Send),
+    ) -> Result<u64, StoreError> {
+        alerts::cases_reported(&self.pool, from, until, each).await
+    }
+
+    async fn cases_of(&self, ids: &[String]) -> Result<Vec<Case>, StoreError> {
+        alerts::cases_of(&self.pool, ids).await
+    }
+
+    async fn record_alerts(
+        &self,
+        list: &[whistle_engine::alerts::Alert],
+    ) -> Result<(), StoreError> {
+        let mut w = self.writer.lock().await;
+        alerts::record_alerts(&mut w.conn, &self.targets, list).await
+    }
+
+    async fn alerts(
+        &self,
+        open_only: bool,
+        limit: usize,
+    ) -> Result<Vec<super::StoredAlert>, StoreError> {
+        alerts::alerts(&self.pool, open_only, limit).await
     }
 }
 

@@ -78,6 +78,37 @@ pub(super) async fn get_event(
     fetch_event(pool, id).await
 }
 
+/// Several events, by id, with as few queries as the ids allow.
+pub(super) async fn get_events(
+    pool: &SqlitePool,
+    ids: &[&str],
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(GET_MANY) {
+        let mut sql = String::from(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM events e WHERE e.id IN ("
+        ));
+        for i in 0..chunk.len() {
+            sql.push_str(if i == 0 { "?" } else { ",?" });
+        }
+        sql.push(')');
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        let rows = query.fetch_all(pool).await.ctx("reading events")?;
+        for row in &rows {
+            out.push(stored_event(row)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Ids per query of [`get_events`].
+const GET_MANY: usize = 256;
+
 /// The journal's last entry (or the genesis before the first).
 pub(super) async fn load_tail(conn: &mut SqliteConnection) -> Result<Tail, StoreError> {
     let row: Option<(i64, String)> =

@@ -11,6 +11,7 @@
 //! | `journal` | `seq` (primary key, from 1), `event_id`, `kind`, `body` (canonical JSON, as hashed), `prev_hash`, `hash` |
 //! | `outbox` | `id`, `target`, `payload`, `attempts` (failed ones), `next_at`, `lease_until`, `last_error`, `done` |
 //! | `policy_versions` | `id`, `hash`, `activated_at`, `activated_by`, `files` (JSON `[[path, text], ...]`), `summary` |
+//! | `alerts` | `id`, `threshold`, `grp` (the group), `by_kind`, `raised_at`, `raised_json`, `cleared_at`, `cleared_json`: one row per raised alert, completed when it clears |
 //!
 //! The schema's version is kept in `PRAGMA user_version`.
 
@@ -86,6 +87,18 @@ const TABLES: &[&str] = &[
         files        TEXT NOT NULL,
         summary      TEXT NOT NULL
     )",
+    "CREATE TABLE IF NOT EXISTS alerts (
+        id           INTEGER NOT NULL PRIMARY KEY,
+        threshold    TEXT NOT NULL,
+        grp          TEXT NOT NULL,
+        by_kind      TEXT NOT NULL,
+        raised_at    INTEGER NOT NULL,
+        raised_json  TEXT NOT NULL,
+        cleared_at   INTEGER,
+        cleared_json TEXT
+    )",
+    "CREATE INDEX IF NOT EXISTS alerts_open ON alerts (threshold, grp) WHERE cleared_at IS NULL",
+    "CREATE INDEX IF NOT EXISTS alerts_raised ON alerts (raised_at)",
 ];
 
 /// Creates what is missing, in one transaction, and checks the schema is

@@ -102,7 +102,7 @@ fn new_event(p: &Policy, id: &str, category: &str, grid: &str, attr: &str, at: i
     NewEvent {
         event: ev,
         body_hash,
-        decision,
+        decision: decision.to_string(),
         case,
         transitions,
         received_at,
@@ -154,7 +154,10 @@ async fn an_event_comes_back_as_stored() {
     assert_eq!(got.id, "E1");
     assert_eq!(got.event, expected.event);
     assert_eq!(got.case, expected.case);
-    assert_eq!(got.decision, expected.decision);
+    assert_eq!(
+        got.decision,
+        serde_json::from_str::<serde_json::Value>(&expected.decision).unwrap()
+    );
     assert_eq!(got.body_hash, expected.body_hash);
     assert_eq!(got.received_at, expected.received_at);
     assert_eq!(got.version, 1);
@@ -264,6 +267,107 @@ async fn an_update_needs_the_current_version() {
     );
     act(&s, &p, "E1", resolve(), 80).await;
     assert_eq!(s.verify().await.unwrap().entries, 4);
+}
+
+#[tokio::test]
+async fn many_cases_update_in_one_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    let p = policy();
+    for id in ["E1", "E2", "E3"] {
+        insert_one(&s, new_event(&p, id, "lamp", "G1", "{}", 0)).await;
+    }
+    let mut found: Vec<String> = s
+        .get_events(&["E3", "E9", "E1", "E2"])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    found.sort();
+    assert_eq!(found, ["E1", "E2", "E3"]);
+    // E1's step fires and `fire` is summoned; E2's step fires; E3 was read
+    // at a version since moved on; E9 does not exist.
+    let tick = |case: &mut Case, a: Action| apply(&p, case, a, t(400), &NoHistory).unwrap();
+    let mut c1 = s.get_event("E1").await.unwrap().unwrap().case;
+    let mut t1 = tick(&mut c1, Action::Tick);
+    t1.extend(tick(
+        &mut c1,
+        Action::Whistle {
+            departments: vec!["fire".into()],
+        },
+    ));
+    let mut c2 = s.get_event("E2").await.unwrap().unwrap().case;
+    let t2 = tick(&mut c2, Action::Tick);
+    let mut c3 = s.get_event("E3").await.unwrap().unwrap().case;
+    let t3 = tick(&mut c3, Action::Tick);
+    assert!(t2.iter().any(|t| t.kind() == "step_fired"), "{t2:?}");
+    let change = |id, expected_version, case, transitions| crate::store::CaseChange {
+        id,
+        expected_version,
+        case,
+        transitions,
+    };
+    let got = s
+        .update_cases(&[
+            change("E1", 1, &c1, &t1),
+            change("E2", 1, &c2, &t2),
+            change("E3", 7, &c3, &t3),
+            change("E9", 1, &c3, &t3),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        [
+            Updated::Ok(2),
+            Updated::Ok(2),
+            Updated::Stale,
+            Updated::Missing
+        ]
+    );
+    let e1 = s.get_event("E1").await.unwrap().unwrap();
+    assert_eq!((e1.version, &e1.case), (2, &c1));
+    assert_eq!(s.get_event("E3").await.unwrap().unwrap().version, 1);
+    let kinds = |id: &'static str| {
+        let s = &s;
+        async move {
+            s.journal_for(id)
+                .await
+                .unwrap()
+                .iter()
+                .map(|j| j.body["kind"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(kinds("E1").await.len(), 2 + t1.len());
+    assert_eq!(kinds("E2").await.len(), 2 + t2.len());
+    assert_eq!(kinds("E3").await, ["reported", "dispatched"]);
+    // The summoned department's rows were written with the case.
+    let q = ListQuery {
+        department: Some("fire".into()),
+        limit: 10,
+        ..ListQuery::default()
+    };
+    let ids: Vec<String> = s
+        .list_events(&q)
+        .await
+        .unwrap()
+        .events
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(ids, ["E1"]);
+    let v = s.verify().await.unwrap();
+    assert_eq!(v.first_broken, None);
+    assert_eq!(v.entries, 6 + i64::try_from(t1.len() + t2.len()).unwrap());
+    // Nothing matched: nothing is written, and the chain goes on after.
+    assert_eq!(
+        s.update_cases(&[change("E3", 9, &c3, &t3)]).await.unwrap(),
+        [Updated::Stale]
+    );
+    act(&s, &p, "E3", accept(), 500).await;
+    assert_eq!(s.verify().await.unwrap().first_broken, None);
 }
 
 #[tokio::test]

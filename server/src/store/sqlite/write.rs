@@ -75,7 +75,7 @@ fn case_json(id: &str, case: &Case) -> Result<String, StoreError> {
 pub(super) struct EventRow<'a> {
     ne: &'a NewEvent,
     event_json: String,
-    decision_json: String,
+    decision_json: &'a str,
     case_json: String,
     columns: CaseColumns<'a>,
     /// The journal bodies of its transitions.
@@ -89,7 +89,7 @@ impl<'a> EventRow<'a> {
             ne,
             event_json: serde_json::to_string(&ne.event)
                 .ctx_with(|| format!("event {id:?} does not serialise"))?,
-            decision_json: ne.decision.to_string(),
+            decision_json: &ne.decision,
             case_json: case_json(id, &ne.case)?,
             columns: CaseColumns::of(&ne.case),
             bodies: transition_bodies(id, &ne.transitions)?,
@@ -101,7 +101,7 @@ impl<'a> EventRow<'a> {
         a.add(self.ne.event.id.as_str())?;
         a.add(self.ne.body_hash.as_str())?;
         a.add(self.event_json.as_str())?;
-        a.add(self.decision_json.as_str())?;
+        a.add(self.decision_json)?;
         a.add(self.case_json.as_str())?;
         a.add(c.state)?;
         a.add(c.unit)?;
@@ -428,72 +428,95 @@ pub(super) fn prepare_update<'a>(
 pub(super) async fn update_case(
     w: &mut Writer,
     targets: &[Arc<str>],
-    u: &CaseUpdate<'_>,
+    u: CaseUpdate<'_>,
     expected_version: i64,
 ) -> Result<Updated, StoreError> {
-    let (id, case, c) = (u.id, u.case, &u.columns);
-    let mut tail = if u.bodies.is_empty() {
-        None
-    } else {
-        Some(w.take_tail().await?)
-    };
+    let out = update_cases(w, targets, &[(u, expected_version)]).await?;
+    Ok(out.first().copied().unwrap_or(Updated::Missing))
+}
+
+/// Replaces cases in one transaction (one fsync); see
+/// [`crate::store::Store::update_cases`].
+///
+/// One UPDATE per case checks its version; the departments, journal
+/// entries and outbox items of every case that matched then go in with
+/// multi-row statements. When none matched, nothing is committed.
+pub(super) async fn update_cases(
+    w: &mut Writer,
+    targets: &[Arc<str>],
+    updates: &[(CaseUpdate<'_>, i64)],
+) -> Result<Vec<Updated>, StoreError> {
+    let mut tail = w.take_tail().await?;
     let queued_at = ns(jiff::Timestamp::now());
     let mut tx = w
         .conn
         .begin_with(BEGIN)
         .await
         .ctx("starting a transaction")?;
-    let updated: Option<(i64,)> = sqlx::query_as(UPDATE_CASE)
-        .bind(u.case_json.as_str())
-        .bind(c.state)
-        .bind(c.unit)
-        .bind(c.lead)
-        .bind(c.respond_by)
-        .bind(c.resolve_by)
-        .bind(c.accepted_at)
-        .bind(c.next_due)
-        .bind(id)
-        .bind(expected_version)
-        .fetch_optional(&mut *tx)
-        .await
-        .ctx_with(|| format!("updating the case of event {id:?}"))?;
-    let Some((received_at,)) = updated else {
-        let exists = sqlx::query("SELECT 1 FROM events WHERE id = ?")
+    let mut out = Vec::with_capacity(updates.len());
+    let mut applied = Vec::with_capacity(updates.len());
+    for (u, expected_version) in updates {
+        let (id, c) = (u.id, &u.columns);
+        let updated: Option<(i64,)> = sqlx::query_as(UPDATE_CASE)
+            .bind(u.case_json.as_str())
+            .bind(c.state)
+            .bind(c.unit)
+            .bind(c.lead)
+            .bind(c.respond_by)
+            .bind(c.resolve_by)
+            .bind(c.accepted_at)
+            .bind(c.next_due)
             .bind(id)
+            .bind(*expected_version)
             .fetch_optional(&mut *tx)
             .await
-            .ctx_with(|| format!("looking up event {id:?}"))?
-            .is_some();
-        tx.rollback().await.ctx("ending a transaction")?;
-        if tail.is_some() {
-            w.tail = tail;
+            .ctx_with(|| format!("updating the case of event {id:?}"))?;
+        match updated {
+            Some((received_at,)) => {
+                applied.push((u, received_at));
+                out.push(Updated::Ok(expected_version.saturating_add(1)));
+            }
+            None => {
+                let exists = sqlx::query("SELECT 1 FROM events WHERE id = ?")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .ctx_with(|| format!("looking up event {id:?}"))?
+                    .is_some();
+                out.push(if exists {
+                    Updated::Stale
+                } else {
+                    Updated::Missing
+                });
+            }
         }
-        return Ok(if exists {
-            Updated::Stale
-        } else {
-            Updated::Missing
-        });
-    };
-    sqlx::query("DELETE FROM event_departments WHERE event_id = ?")
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .ctx_with(|| format!("updating the departments of event {id:?}"))?;
-    let mut departments = Vec::with_capacity(1 + case.assist.len());
-    department_rows(id, case, received_at, &mut departments);
+    }
+    if applied.is_empty() {
+        tx.rollback().await.ctx("ending a transaction")?;
+        w.tail = Some(tail);
+        return Ok(out);
+    }
+    run_chunked(
+        &mut tx,
+        "DELETE FROM event_departments WHERE event_id IN (",
+        "?",
+        ")",
+        &applied,
+        "updating departments",
+        |(u, _), a| a.add(u.id),
+    )
+    .await?;
+    let mut departments = Vec::with_capacity(applied.len() * 2);
+    let mut entries = Vec::new();
+    for (u, received_at) in &applied {
+        department_rows(u.id, u.case, *received_at, &mut departments);
+        chain_transitions(&mut tail, u.id, &u.bodies, &mut entries);
+    }
     insert_departments(&mut tx, &departments).await?;
-    if let Some(tail) = tail.as_mut() {
-        let mut entries = Vec::with_capacity(u.bodies.len());
-        chain_transitions(tail, id, &u.bodies, &mut entries);
-        write_entries(&mut tx, targets, &entries, queued_at).await?;
-    }
-    tx.commit()
-        .await
-        .ctx_with(|| format!("committing the case of event {id:?}"))?;
-    if tail.is_some() {
-        w.tail = tail;
-    }
-    Ok(Updated::Ok(expected_version.saturating_add(1)))
+    write_entries(&mut tx, targets, &entries, queued_at).await?;
+    tx.commit().await.ctx("committing case updates")?;
+    w.tail = Some(tail);
+    Ok(out)
 }
 
 /// Appends an entry about no event; see [`crate::store::Store::append_journal`].

@@ -1,0 +1,271 @@
+//! How one event's contributions enter the groups' sums, change with its
+//! transitions and passing deadlines, and leave as its windows slide.
+
+use jiff::Timestamp;
+use smallvec::SmallVec;
+
+use super::group::{Bits, Measure};
+use super::packed::Packed;
+use super::window::{Slot, What};
+use super::{Monitor, key_of, ns};
+use crate::cond::{Cond, RepeatsBy};
+use crate::decide::{Context, holds};
+use crate::lifecycle::{Case, Facts};
+use crate::model::Policy;
+use crate::windows::{History, RepeatIndex};
+
+/// `repeats` over the events seen, leaving out the event itself once it
+/// was recorded.
+struct SeenBefore<'a> {
+    index: &'a RepeatIndex,
+    recorded: bool,
+}
+
+impl History for SeenBefore<'_> {
+    fn repeats(&self, category: &str, by: RepeatsBy, key: &str, window: u64, at: Timestamp) -> u32 {
+        let n = self.index.repeats(category, by, key, window, at);
+        if self.recorded {
+            n.saturating_sub(1)
+        } else {
+            n
+        }
+    }
+}
+
+impl Monitor {
+    /// Moves one slot's contributions from `old` facts/keys/conds to the
+    /// slot's current ones, for every threshold it is live in.
+    fn shift(&mut self, i: u32, old: &Facts, old_keys: &[u32], old_conds: &Bits) {
+        let Some(slot) = self.table.get(i) else {
+            return;
+        };
+        let now_facts = slot.facts.unpack();
+        for (t, def) in self.defs.iter_mut().enumerate() {
+            if !slot.live.get(t) {
+                continue;
+            }
+            let (og, ng) = (
+                old_keys.get(def.kind).copied().unwrap_or(0),
+                slot.keys.get(def.kind).copied().unwrap_or(0),
+            );
+            let before = def.part(old, old_conds.get(t));
+            let after = def.part(&now_facts, slot.conds.get(t));
+            if before == after && og == ng {
+                continue;
+            }
+            let tt = u32::try_from(t).unwrap_or(u32::MAX);
+            let a = def.group_mut(og);
+            a.num -= before.0;
+            a.den -= before.1;
+            let b = def.group_mut(ng);
+            b.num += after.0;
+            b.den += after.1;
+            self.dirty.push((tt, og));
+            if ng != og {
+                self.dirty.push((tt, ng));
+            }
+        }
+    }
+
+    pub(super) fn exit(&mut self, i: u32, at: i64) {
+        let Some(slot) = self.table.get_mut(i) else {
+            return;
+        };
+        let mut next: Option<(i64, i64)> = None;
+        let facts = slot.facts.unpack();
+        for (t, def) in self.defs.iter_mut().enumerate() {
+            if !slot.live.get(t) {
+                continue;
+            }
+            let end = slot.reported.saturating_add(def.window);
+            if end > at {
+                if next.is_none_or(|(n, _)| end < n) {
+                    next = Some((end, def.window));
+                }
+                continue;
+            }
+            slot.live.set(t, false);
+            let g = slot.keys.get(def.kind).copied().unwrap_or(0);
+            let (num, den) = def.part(&facts, slot.conds.get(t));
+            let a = def.group_mut(g);
+            a.num -= num;
+            a.den -= den;
+            self.dirty.push((u32::try_from(t).unwrap_or(u32::MAX), g));
+        }
+        match next {
+            Some((n, window)) => {
+                let lane = self.lane(window);
+                self.table.push(n, What::Exit, i, lane);
+            }
+            None => self.table.remove(i),
+        }
+    }
+
+    pub(super) fn deadline(&mut self, i: u32, what: What) {
+        let Some(slot) = self.table.get_mut(i) else {
+            return;
+        };
+        let old = slot.facts.unpack();
+        let mut new = old;
+        match what {
+            What::Respond => new.on_time_response = Some(false),
+            What::Resolve => new.on_time_resolution = Some(false),
+            What::Exit => return,
+        }
+        new.overdue = true;
+        slot.facts = Packed::pack(&new);
+        let (keys, conds) = (slot.keys.clone(), slot.conds.clone());
+        self.shift(i, &old, &keys, &conds);
+    }
+
+    /// Queues the deadlines of a slot that became pending (or moved).
+    fn queue_deadlines(&mut self, i: u32, was: Option<(Packed, i64, i64)>) {
+        if !self.deadlines {
+            return;
+        }
+        let Some(s) = self.table.get(i) else {
+            return;
+        };
+        let (respond, resolve) = (s.respond_by, s.resolve_by);
+        let respond_pending = s.facts.respond_pending();
+        let resolve_pending = s.facts.resolve_pending();
+        let (was_respond, was_resolve) = match was {
+            Some((f, r, v)) => (
+                f.respond_pending() && r == respond,
+                f.resolve_pending() && v == resolve,
+            ),
+            None => (false, false),
+        };
+        if respond_pending && !was_respond {
+            self.table
+                .push(respond.saturating_add(1), What::Respond, i, 0);
+        }
+        if resolve_pending && !was_resolve {
+            self.table
+                .push(resolve.saturating_add(1), What::Resolve, i, 0);
+        }
+    }
+
+    fn cond_holds(
+        &self,
+        policy: &Policy,
+        cond: Option<&Cond>,
+        case: &Case,
+        recorded: bool,
+    ) -> bool {
+        let Some(cond) = cond else {
+            return true;
+        };
+        let grade = policy.grade_id(&case.grade);
+        let history: &dyn History = match &self.repeats {
+            Some(index) => &SeenBefore { index, recorded },
+            None => &crate::windows::NoHistory,
+        };
+        let ctx = Context {
+            history,
+            reopened: case.reopened,
+        };
+        holds(policy, &case.event, cond, grade, &ctx)
+    }
+
+    pub(super) fn update(&mut self, policy: &Policy, i: u32, case: &Case, facts: Facts) {
+        let Some(slot) = self.table.get(i) else {
+            return;
+        };
+        let (old_packed, old_keys, old_conds) = (slot.facts, slot.keys.clone(), slot.conds.clone());
+        let (old_respond, old_resolve) = (slot.respond_by, slot.resolve_by);
+        let mut keys = old_keys.clone();
+        if let Some(k) = self.dept_kind
+            && let Some(key) = keys.get_mut(k)
+        {
+            *key = self.names[k].intern(&case.lead);
+        }
+        let mut conds = old_conds.clone();
+        for (t, def) in self.defs.iter().enumerate() {
+            if let Measure::Count {
+                cond: Some(c),
+                dynamic: true,
+            } = &def.measure
+            {
+                conds.set(t, self.cond_holds(policy, Some(c), case, true));
+            }
+        }
+        if let Some(slot) = self.table.get_mut(i) {
+            slot.facts = Packed::pack(&facts);
+            slot.keys = keys;
+            slot.conds = conds;
+            slot.respond_by = ns(case.respond_by);
+            slot.resolve_by = ns(case.resolve_by);
+        }
+        self.shift(i, &old_packed.unpack(), &old_keys, &old_conds);
+        self.queue_deadlines(i, Some((old_packed, old_respond, old_resolve)));
+    }
+
+    pub(super) fn insert(&mut self, policy: &Policy, case: &Case, facts: Facts, now: i64) {
+        let reported = ns(case.event.reported_at);
+        let mut live = Bits::default();
+        let mut first_exit: Option<(i64, i64)> = None;
+        for (t, def) in self.defs.iter().enumerate() {
+            let end = reported.saturating_add(def.window);
+            if now < end {
+                live.set(t, true);
+                if first_exit.is_none_or(|(e, _)| end < e) {
+                    first_exit = Some((end, def.window));
+                }
+            }
+        }
+        let Some((first_exit, window)) = first_exit else {
+            return;
+        };
+        let units = policy
+            .areas
+            .grids
+            .get(case.event.grid.as_str())
+            .map(|u| &**u);
+        let keys: SmallVec<[u32; 4]> = self
+            .kinds
+            .iter()
+            .zip(self.names.iter_mut())
+            .map(|(by, names)| names.intern(key_of(*by, case, units)))
+            .collect();
+        let mut conds = Bits::default();
+        for (t, def) in self.defs.iter().enumerate() {
+            if let Measure::Count { cond, .. } = &def.measure {
+                conds.set(t, self.cond_holds(policy, cond.as_ref(), case, false));
+            }
+        }
+        if let Some(index) = &mut self.repeats {
+            index.record(&case.event, units);
+        }
+        for (t, def) in self.defs.iter_mut().enumerate() {
+            if !live.get(t) {
+                continue;
+            }
+            let g = keys.get(def.kind).copied().unwrap_or(0);
+            let (num, den) = def.part(&facts, conds.get(t));
+            let a = def.group_mut(g);
+            a.num += num;
+            a.den += den;
+            self.dirty.push((u32::try_from(t).unwrap_or(u32::MAX), g));
+        }
+        let i = self.table.insert(Slot {
+            id: super::ids::EventId::new(&case.event.id),
+            hash: super::ids::hash(&case.event.id),
+            reported,
+            respond_by: ns(case.respond_by),
+            resolve_by: ns(case.resolve_by),
+            facts: Packed::pack(&facts),
+            keys,
+            conds,
+            live,
+        });
+        let lane = self.lane(window);
+        self.table.push(first_exit, What::Exit, i, lane);
+        self.queue_deadlines(i, None);
+    }
+
+    /// The exit lane of a window length.
+    fn lane(&self, window: i64) -> usize {
+        self.windows.partition_point(|&w| w < window)
+    }
+}

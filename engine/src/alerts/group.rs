@@ -1,0 +1,231 @@
+//! One threshold, compiled for the monitor: what each event contributes to
+//! its group's value, the groups' running sums, and the alert target.
+
+use std::sync::Arc;
+
+use smallvec::SmallVec;
+
+use crate::assess::{resolution_secs, share_parts};
+use crate::cond::{Cond, Field, Op, Val, compare};
+use crate::lifecycle::Facts;
+use crate::model::{GroupBy, Metric, Policy, Target, Threshold, ThresholdMetric};
+
+/// A small bit set, one bit per threshold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Bits(SmallVec<[u64; 1]>);
+
+impl Bits {
+    pub fn get(&self, i: usize) -> bool {
+        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    pub fn set(&mut self, i: usize, on: bool) {
+        let w = i / 64;
+        if self.0.len() <= w {
+            if !on {
+                return;
+            }
+            self.0.resize(w + 1, 0);
+        }
+        if let Some(word) = self.0.get_mut(w) {
+            if on {
+                *word |= 1 << (i % 64);
+            } else {
+                *word &= !(1 << (i % 64));
+            }
+        }
+    }
+}
+
+/// What a threshold measures, per event.
+#[derive(Debug, Clone)]
+pub(super) enum Measure {
+    /// `count(COND)` (`None`: every event) or the built-in `count`.
+    Count {
+        /// The condition.
+        cond: Option<Cond>,
+        /// Whether it reads what a later transition can change (`grade`,
+        /// `reopened`, `repeats`): then it is evaluated on every observe,
+        /// otherwise once, when the event is first seen.
+        dynamic: bool,
+    },
+    /// A share metric: its index in the share order of `assess`.
+    Share(usize),
+    /// `mean_resolution_hours`.
+    Mean,
+}
+
+impl Measure {
+    /// Whether the value can change when a deadline passes.
+    pub fn reads_deadlines(&self) -> bool {
+        // on_time_response, on_time_resolution, overdue_rate.
+        matches!(self, Measure::Share(0..=2))
+    }
+}
+
+/// A group's running sums over the events in the window.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct GroupAcc {
+    /// Events that hold (shares), events (counts), seconds (mean).
+    pub num: i64,
+    /// Events that count.
+    pub den: i64,
+    /// Whether an alert is raised for the group.
+    pub raised: bool,
+}
+
+/// A threshold as the monitor runs it.
+#[derive(Debug, Clone)]
+pub(super) struct Def {
+    pub name: Arc<str>,
+    pub display: Option<Arc<str>>,
+    pub by: GroupBy,
+    pub by_name: Arc<str>,
+    /// Index of `by` among the monitor's kinds of group.
+    pub kind: usize,
+    /// Window in nanoseconds.
+    pub window: i64,
+    pub op: Op,
+    pub bound: f64,
+    pub alert: Target,
+    pub measure: Measure,
+    /// Indexed by the interned group id of `kind`.
+    pub groups: Vec<GroupAcc>,
+}
+
+/// Whether a condition reads something a transition can change.
+pub(super) fn is_dynamic(cond: &Cond) -> bool {
+    let mut fields = Vec::new();
+    cond.fields(&mut fields);
+    fields
+        .iter()
+        .any(|f| matches!(f, Field::Grade | Field::Reopened | Field::Repeats { .. }))
+}
+
+impl Def {
+    pub fn new(policy: &Policy, t: &Threshold, kind: usize) -> Def {
+        let measure = match &t.metric {
+            ThresholdMetric::Count(cond) => Measure::Count {
+                dynamic: cond.as_ref().is_some_and(is_dynamic),
+                cond: cond.clone(),
+            },
+            ThresholdMetric::Builtin(Metric::Count) => Measure::Count {
+                cond: None,
+                dynamic: false,
+            },
+            ThresholdMetric::Builtin(Metric::MeanResolutionHours) => Measure::Mean,
+            ThresholdMetric::Builtin(m) => {
+                Measure::Share(crate::assess::share_index(*m).unwrap_or(0))
+            }
+        };
+        Def {
+            name: Arc::clone(&t.name),
+            display: t.display.clone(),
+            by: t.by,
+            by_name: crate::assess::group_name(policy, t.by).into(),
+            kind,
+            window: i64::try_from(t.window)
+                .unwrap_or(i64::MAX)
+                .saturating_mul(1_000_000_000),
+            op: t.op,
+            bound: t.bound,
+            alert: t.alert,
+            measure,
+            groups: Vec::new(),
+        }
+    }
+
+    /// What one event contributes: `(num, den)`.
+    pub fn part(&self, facts: &Facts, cond_holds: bool) -> (i64, i64) {
+        match &self.measure {
+            Measure::Count { .. } => (i64::from(cond_holds), 1),
+            Measure::Share(i) => match share_parts(facts).get(*i).copied().flatten() {
+                Some(hit) => (i64::from(hit), 1),
+                None => (0, 0),
+            },
+            Measure::Mean => resolution_secs(facts).map_or((0, 0), |s| (s, 1)),
+        }
+    }
+
+    /// A group's value; `None` for a share or mean no event counts for.
+    pub fn value(&self, g: &GroupAcc) -> Option<f64> {
+        match self.measure {
+            Measure::Count { .. } => Some(g.num as f64),
+            Measure::Share(_) => (g.den > 0).then(|| g.num as f64 / g.den as f64),
+            Measure::Mean => (g.den > 0).then(|| g.num as f64 / g.den as f64 / 3600.0),
+        }
+    }
+
+    /// Whether a group's value is over the bound (a group without a value
+    /// never is).
+    pub fn holds(&self, g: &GroupAcc) -> bool {
+        self.value(g)
+            .is_some_and(|v| compare(Val::Num(v), self.op, Val::Num(self.bound)))
+    }
+
+    /// The group's sums, grown on first use.
+    pub fn group_mut(&mut self, g: u32) -> &mut GroupAcc {
+        let i = g as usize;
+        if self.groups.len() <= i {
+            self.groups.resize(i + 1, GroupAcc::default());
+        }
+        &mut self.groups[i]
+    }
+
+    /// Who is alerted for `group`, rendered: `street S01` (the level and,
+    /// where the group determines it, its unit there: the unit containing
+    /// a group of a lower level, or the only unit the tree has at that
+    /// level), or `department command`.
+    pub fn notify(&self, policy: &Policy, group: &str) -> String {
+        match self.alert {
+            Target::Department(d) => format!(
+                "department {}",
+                policy.departments.get(d as usize).map_or("?", |d| &*d.name)
+            ),
+            Target::Level(l) => {
+                let level = policy.levels.get(l as usize).map_or("?", |n| &**n);
+                let unit = match self.by {
+                    GroupBy::Level(k) if k <= l => containing(policy, k, group, l),
+                    _ => only_unit(policy, l),
+                };
+                match unit {
+                    Some(u) => format!("{level} {u}"),
+                    None => level.to_string(),
+                }
+            }
+        }
+    }
+}
+
+/// The unit at level `l` containing unit `group` of level `k`.
+fn containing(policy: &Policy, k: u8, group: &str, l: u8) -> Option<String> {
+    if k == l {
+        return Some(group.to_string());
+    }
+    let units = if k == 0 {
+        policy.areas.grids.get(group)
+    } else {
+        policy
+            .areas
+            .grids
+            .values()
+            .find(|u| u.get(k as usize).and_then(|u| u.as_deref()) == Some(group))
+    };
+    units
+        .and_then(|u| u.get(l as usize))
+        .and_then(|u| u.as_deref())
+        .map(str::to_string)
+}
+
+/// The one unit the tree has at level `l`, if it has exactly one.
+fn only_unit(policy: &Policy, l: u8) -> Option<String> {
+    let mut found: Option<&str> = None;
+    for units in policy.areas.grids.values() {
+        let u = units.get(l as usize).and_then(|u| u.as_deref())?;
+        match found {
+            Some(f) if f != u => return None,
+            _ => found = Some(u),
+        }
+    }
+    found.map(str::to_string)
+}

@@ -1,0 +1,410 @@
+//! Threshold warnings (LANGUAGE.md section 3.5): each `threshold` block's
+//! metric, per group, over a sliding window, and an [`Alert`] when a group
+//! crosses its bound (raised) and when it goes back (cleared).
+//!
+//! The [`Monitor`] is incremental and pure: the caller tells it about
+//! every case as it changes ([`Monitor::observe`]) and lets its clock run
+//! ([`Monitor::advance`], at [`Monitor::next_due`]); the server and the
+//! simulator run this very code.
+//!
+//! # Semantics
+//!
+//! - **Window.** At instant `now`, a threshold with window `W` counts the
+//!   events the monitor has seen whose `reported_at` lies in
+//!   `(now − W, now]`, or later than `now` (an event reported "in the
+//!   future" counts from when it is seen). An event leaves the window at
+//!   exactly `reported_at + W`. An event first seen when it is already
+//!   outside every window is not counted at all.
+//! - **Values.** `count(COND)` (and `count`) is the number of events in the
+//!   window for which COND holds; a share metric is the share over the
+//!   events that count for it (LANGUAGE.md section 6, from each event's
+//!   [`Facts`](crate::lifecycle::Facts)); `mean_resolution_hours` the mean
+//!   over resolved events. A share or mean with no event counting for it
+//!   has no value and is never over the bound.
+//! - **Groups.** An event counts under its lead department (its current
+//!   lead: a reassignment moves it), its category as reported, or the
+//!   unit of its grid at a level ([`crate::assess::UNKNOWN_UNIT`] where
+//!   the area tree does not place it).
+//! - **When values are re-evaluated.** Only at these instants, each
+//!   exactly:
+//!   1. on [`Monitor::observe`] at `now`: the case's facts at `now` replace
+//!      what the monitor knew of it (and COND is evaluated again if it
+//!      reads `grade`, `reopened` or `repeats`; otherwise once, when the
+//!      event is first seen);
+//!   2. at `reported_at + W`, when the event leaves a window;
+//!   3. at `respond_by + 1 ns` and `resolve_by + 1 ns` of an event not yet
+//!      accepted / resolved, when a threshold reads deadlines
+//!      (`on_time_response`, `on_time_resolution`, `overdue_rate`): a
+//!      deadline passes the first instant after it, as in `Facts` (a case
+//!      accepted at its very deadline is on time).
+//!
+//!   Everything due at one instant is applied first, then each group whose
+//!   sums changed is compared with the bound once, so a reassignment (out
+//!   of one group, into another) or simultaneous exits never raise and
+//!   clear in the same instant. Queued instants up to and including `now`
+//!   are processed in time order before what `observe` brings at `now`,
+//!   so the alerts do not depend on how often the caller advanced the
+//!   clock (an event seen at the very instant another leaves is counted
+//!   after the exit: the alert may clear and raise again at that instant).
+//! - **Alerts.** A group's alert is raised when its value holds against
+//!   the bound and it was not raised; cleared when it no longer holds. Each
+//!   alert's `at` is the instant its value changed. Alerts of one instant
+//!   come in threshold order, then in order of the groups' first
+//!   appearance.
+//! - **Clock.** The monitor's clock never goes back: an `observe` or
+//!   `advance` at an instant earlier than one already seen is taken at the
+//!   latest instant seen.
+//! - **`repeats` in COND** counts the events the monitor has seen (not the
+//!   event itself), by report time, as in deciding.
+
+mod events;
+mod group;
+mod ids;
+mod packed;
+mod queue;
+mod window;
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use rustc_hash::FxHashMap;
+use serde::{Serialize, Serializer};
+
+use crate::assess::UNKNOWN_UNIT;
+use crate::cond::{Cond, Field, RepeatsBy};
+use crate::lifecycle::Case;
+use crate::model::{GroupBy, LevelId, Policy, Units};
+use crate::windows::RepeatIndex;
+use group::{Def, Measure};
+use window::{Table, What};
+
+fn ser_arc<S: Serializer>(v: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v)
+}
+
+fn ser_opt_arc<S: Serializer>(v: &Option<Arc<str>>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_some(&**v),
+        None => s.serialize_none(),
+    }
+}
+
+/// A threshold alert raised or cleared for one group.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    /// The threshold's name.
+    #[serde(serialize_with = "ser_arc")]
+    pub threshold: Arc<str>,
+    /// Its display name.
+    #[serde(
+        serialize_with = "ser_opt_arc",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub display: Option<Arc<str>>,
+    /// What it groups by: `department`, `category` or a level.
+    #[serde(serialize_with = "ser_arc")]
+    pub by: Arc<str>,
+    /// The group: a unit id, a department's or a category's name.
+    pub group: String,
+    /// `true`: raised; `false`: cleared.
+    pub raised: bool,
+    /// The instant the value crossed.
+    pub at: Timestamp,
+    /// The group's value then (0 for a share left without events).
+    pub value: f64,
+    /// The bound.
+    pub bound: f64,
+    /// Events the value was taken over (those counting for a share).
+    pub counted: u64,
+    /// Who is alerted, rendered (`street S01`, `department command`).
+    pub notify: String,
+}
+
+/// Group names of one kind, interned.
+#[derive(Debug, Clone, Default)]
+struct Names {
+    ids: FxHashMap<Arc<str>, u32>,
+    names: Vec<Arc<str>>,
+}
+
+impl Names {
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.ids.get(s) {
+            return i;
+        }
+        let i = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        let name: Arc<str> = s.into();
+        self.names.push(Arc::clone(&name));
+        self.ids.insert(name, i);
+        i
+    }
+
+    fn name(&self, i: u32) -> &str {
+        self.names.get(i as usize).map_or("?", |n| n)
+    }
+}
+
+/// Nanoseconds since the epoch, saturated to i64 (years 1677–2262).
+fn ns(t: Timestamp) -> i64 {
+    let n = t.as_nanosecond();
+    i64::try_from(n).unwrap_or(if n < 0 { i64::MIN } else { i64::MAX })
+}
+
+fn instant(n: i64) -> Timestamp {
+    Timestamp::from_nanosecond(i128::from(n)).unwrap_or(Timestamp::MAX)
+}
+
+fn key_of<'a>(by: GroupBy, case: &'a Case, units: Option<&'a Units>) -> &'a str {
+    match by {
+        GroupBy::Department => &case.lead,
+        GroupBy::Category => &case.event.category,
+        GroupBy::Level(0) => &case.event.grid,
+        GroupBy::Level(l) => units
+            .and_then(|u| u.get(l as usize))
+            .and_then(|u| u.as_deref())
+            .unwrap_or(UNKNOWN_UNIT),
+    }
+}
+
+/// The threshold monitor; see the module documentation.
+#[derive(Debug, Clone)]
+pub struct Monitor {
+    hash: Arc<str>,
+    defs: Vec<Def>,
+    /// The kinds of group the thresholds use; a slot's keys follow this order.
+    kinds: Vec<GroupBy>,
+    names: Vec<Names>,
+    /// The kind index of `department`, whose key a reassignment can change.
+    dept_kind: Option<usize>,
+    table: Table,
+    /// The distinct window lengths (ns); a window's exit lane is its index.
+    windows: Vec<i64>,
+    /// Nanoseconds; the latest instant seen.
+    clock: i64,
+    /// Some threshold reads deadlines.
+    deadlines: bool,
+    /// Report times of the events seen, when a COND reads `repeats`.
+    repeats: Option<RepeatIndex>,
+    dirty: Vec<(u32, u32)>,
+}
+
+impl Monitor {
+    /// A monitor of `policy`'s thresholds, with no event seen yet.
+    pub fn new(policy: &Policy) -> Monitor {
+        let mut kinds: Vec<GroupBy> = Vec::new();
+        let mut defs = Vec::with_capacity(policy.thresholds.len());
+        let mut horizon = 0u64;
+        let mut levels: Vec<LevelId> = Vec::new();
+        for t in &policy.thresholds {
+            let kind = match kinds.iter().position(|k| *k == t.by) {
+                Some(k) => k,
+                None => {
+                    kinds.push(t.by);
+                    kinds.len() - 1
+                }
+            };
+            let def = Def::new(policy, t, kind);
+            if let Measure::Count {
+                cond: Some(cond), ..
+            } = &def.measure
+            {
+                let mut fields = Vec::new();
+                cond.fields(&mut fields);
+                for f in fields {
+                    if let Field::Repeats { window, by } = f {
+                        horizon = horizon.max(window);
+                        if let RepeatsBy::Level(l) = by
+                            && !levels.contains(&l)
+                        {
+                            levels.push(l);
+                        }
+                    }
+                }
+            }
+            defs.push(def);
+        }
+        let uses_repeats = defs.iter().any(
+            |d| matches!(&d.measure, Measure::Count { cond: Some(c), .. } if reads_repeats(c)),
+        );
+        let mut windows: Vec<i64> = defs.iter().map(|d| d.window).collect();
+        windows.sort_unstable();
+        windows.dedup();
+        Monitor {
+            hash: Arc::clone(&policy.hash),
+            deadlines: defs.iter().any(|d| d.measure.reads_deadlines()),
+            dept_kind: kinds.iter().position(|k| *k == GroupBy::Department),
+            names: vec![Names::default(); kinds.len()],
+            kinds,
+            defs,
+            table: Table::new(windows.len()),
+            windows,
+            clock: i64::MIN,
+            repeats: uses_repeats.then(|| RepeatIndex::new(horizon, levels)),
+            dirty: Vec::new(),
+        }
+    }
+
+    /// The content hash of the policy the monitor was made for (a server
+    /// builds a new monitor when the policy changes).
+    pub fn policy_hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// Events held (those inside some window).
+    pub fn events(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Instants queued (window exits and deadlines, stale ones included):
+    /// with [`Monitor::events`], what the monitor's memory grows with.
+    pub fn queued(&self) -> usize {
+        self.table.queued()
+    }
+
+    /// Call when an event is opened or any of its transitions happens (the
+    /// case after it), at `now`. Returns the alerts raised or cleared by
+    /// that and by everything due before it (in time order).
+    pub fn observe(&mut self, policy: &Policy, case: &Case, now: Timestamp) -> Vec<Alert> {
+        let mut out = Vec::new();
+        let (now_ns, now) = self.tick(now);
+        self.run_until(policy, now_ns, &mut out);
+        if self.defs.is_empty() {
+            return out;
+        }
+        let facts = case.facts(now);
+        match self.table.find(&case.event.id) {
+            Some(i) => self.update(policy, i, case, facts),
+            None => self.insert(policy, case, facts, now_ns),
+        }
+        self.evaluate(policy, now_ns, &mut out);
+        self.table.drop_stale();
+        out
+    }
+
+    /// Advances the clock: windows slide, deadlines pass; returns alerts
+    /// raised or cleared by that.
+    pub fn advance(&mut self, policy: &Policy, now: Timestamp) -> Vec<Alert> {
+        let mut out = Vec::new();
+        let (now_ns, _) = self.tick(now);
+        self.run_until(policy, now_ns, &mut out);
+        out
+    }
+
+    /// The next instant at which [`Monitor::advance`] could change
+    /// anything (for timers), if any.
+    pub fn next_due(&self) -> Option<Timestamp> {
+        self.table.peek().map(|d| instant(d.at))
+    }
+
+    /// An alert for every group raised now, as of `at` (a server that
+    /// rebuilt its monitor compares these with the alerts it had stored).
+    pub fn raised(&self, policy: &Policy, at: Timestamp) -> Vec<Alert> {
+        let mut out = Vec::new();
+        for def in &self.defs {
+            for (g, acc) in def.groups.iter().enumerate() {
+                if acc.raised {
+                    let g = u32::try_from(g).unwrap_or(u32::MAX);
+                    out.push(self.alert(policy, def, g, true, at));
+                }
+            }
+        }
+        out
+    }
+
+    /// One group's state as an alert (`raised` as it stands, the value
+    /// now), or `None` for a threshold or group the monitor does not know.
+    pub fn current(
+        &self,
+        policy: &Policy,
+        threshold: &str,
+        group: &str,
+        at: Timestamp,
+    ) -> Option<Alert> {
+        let def = self.defs.iter().find(|d| &*d.name == threshold)?;
+        let g = *self.names.get(def.kind)?.ids.get(group)?;
+        let acc = def.groups.get(g as usize)?;
+        Some(self.alert(policy, def, g, acc.raised, at))
+    }
+
+    /// The monitor's clock moved to `now` (never back).
+    fn tick(&mut self, now: Timestamp) -> (i64, Timestamp) {
+        let n = ns(now);
+        if n >= self.clock {
+            self.clock = n;
+            (n, now)
+        } else {
+            (self.clock, instant(self.clock))
+        }
+    }
+
+    /// Processes every queued instant up to `now`, one instant at a time.
+    fn run_until(&mut self, policy: &Policy, now: i64, out: &mut Vec<Alert>) {
+        while let Some(first) = self.table.peek().filter(|d| d.at <= now) {
+            let at = first.at;
+            while let Some(d) = self.table.peek().filter(|d| d.at == at) {
+                self.table.pop();
+                if self.table.is_live(&d) {
+                    match d.what() {
+                        What::Exit => self.exit(d.slot, at),
+                        What::Respond | What::Resolve => self.deadline(d.slot, d.what()),
+                    }
+                }
+            }
+            self.evaluate(policy, at, out);
+            self.table.drop_stale();
+        }
+    }
+
+    /// Compares every group whose sums changed with its bound, at `at`.
+    fn evaluate(&mut self, policy: &Policy, at: i64, out: &mut Vec<Alert>) {
+        if self.dirty.is_empty() {
+            return;
+        }
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.sort_unstable();
+        dirty.dedup();
+        for &(t, g) in &dirty {
+            let Some(def) = self.defs.get_mut(t as usize) else {
+                continue;
+            };
+            let acc = *def.group_mut(g);
+            let now_holds = def.holds(&acc);
+            if now_holds == acc.raised {
+                continue;
+            }
+            def.group_mut(g).raised = now_holds;
+            if let Some(def) = self.defs.get(t as usize) {
+                out.push(self.alert(policy, def, g, now_holds, instant(at)));
+            }
+        }
+        dirty.clear();
+        self.dirty = dirty;
+    }
+
+    fn alert(&self, policy: &Policy, def: &Def, g: u32, raised: bool, at: Timestamp) -> Alert {
+        let group = self
+            .names
+            .get(def.kind)
+            .map_or("?", |n| n.name(g))
+            .to_string();
+        let acc = def.groups.get(g as usize).copied().unwrap_or_default();
+        Alert {
+            threshold: Arc::clone(&def.name),
+            display: def.display.clone(),
+            by: Arc::clone(&def.by_name),
+            notify: def.notify(policy, &group),
+            group,
+            raised,
+            at,
+            value: def.value(&acc).unwrap_or(0.0),
+            bound: def.bound,
+            counted: u64::try_from(acc.den).unwrap_or(0),
+        }
+    }
+}
+
+fn reads_repeats(c: &Cond) -> bool {
+    let mut fields = Vec::new();
+    c.fields(&mut fields);
+    fields.iter().any(|f| matches!(f, Field::Repeats { .. }))
+}

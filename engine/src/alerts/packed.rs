@@ -1,0 +1,124 @@
+//! An event's [`Facts`] in 8 bytes, as the monitor keeps them for every
+//! event in its windows (a third of what `Facts` takes).
+
+use crate::lifecycle::Facts;
+
+/// `Facts`, packed: two bits per `Option<bool>` (0 none, 2 false, 3 true),
+/// one per `bool`, and the whole seconds from report to resolution.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Packed {
+    bits: u32,
+    /// Resolution seconds (when `RESOLVED` is set), saturated to u32.
+    secs: u32,
+}
+
+const OTR: u32 = 0; // on_time_response, 2 bits
+const OTS: u32 = 2; // on_time_resolution, 2 bits
+const OVERDUE: u32 = 4;
+const SATISFIED: u32 = 5; // 2 bits
+const FIRST: u32 = 7; // 2 bits
+const ESCALATED: u32 = 9;
+const REOPENED: u32 = 10;
+const ACTIVE: u32 = 11;
+const SOURCE: u32 = 12; // 2 bits
+const RESOLVED: u32 = 14;
+
+fn put(o: Option<bool>, at: u32) -> u32 {
+    match o {
+        None => 0,
+        Some(false) => 2 << at,
+        Some(true) => 3 << at,
+    }
+}
+
+fn get(bits: u32, at: u32) -> Option<bool> {
+    match (bits >> at) & 3 {
+        2 => Some(false),
+        3 => Some(true),
+        _ => None,
+    }
+}
+
+fn flag(bits: u32, at: u32) -> bool {
+    bits & (1 << at) != 0
+}
+
+impl Packed {
+    pub fn pack(f: &Facts) -> Packed {
+        let secs = super::super::assess::resolution_secs(f);
+        let bits = put(f.on_time_response, OTR)
+            | put(f.on_time_resolution, OTS)
+            | u32::from(f.overdue) << OVERDUE
+            | put(f.satisfied, SATISFIED)
+            | put(f.first_contact, FIRST)
+            | u32::from(f.escalated) << ESCALATED
+            | u32::from(f.reopened) << REOPENED
+            | u32::from(f.active_discovery) << ACTIVE
+            | put(f.source_resolution, SOURCE)
+            | u32::from(secs.is_some()) << RESOLVED;
+        Packed {
+            bits,
+            secs: secs.map_or(0, |s| u32::try_from(s.max(0)).unwrap_or(u32::MAX)),
+        }
+    }
+
+    pub fn unpack(self) -> Facts {
+        let b = self.bits;
+        Facts {
+            on_time_response: get(b, OTR),
+            on_time_resolution: get(b, OTS),
+            overdue: flag(b, OVERDUE),
+            satisfied: get(b, SATISFIED),
+            first_contact: get(b, FIRST),
+            escalated: flag(b, ESCALATED),
+            reopened: flag(b, REOPENED),
+            active_discovery: flag(b, ACTIVE),
+            source_resolution: get(b, SOURCE),
+            resolution_hours: flag(b, RESOLVED).then(|| f64::from(self.secs) / 3600.0),
+        }
+    }
+
+    /// Whether the respond deadline is still to be met or missed.
+    pub fn respond_pending(self) -> bool {
+        get(self.bits, OTR).is_none()
+    }
+
+    /// Whether the resolve deadline is still to be met or missed.
+    pub fn resolve_pending(self) -> bool {
+        get(self.bits, OTS).is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_combination_round_trips() {
+        let opts = [None, Some(false), Some(true)];
+        let mut n = 0;
+        for a in opts {
+            for b in opts {
+                for c in opts {
+                    for (i, d) in opts.iter().enumerate() {
+                        let f = Facts {
+                            on_time_response: a,
+                            on_time_resolution: b,
+                            overdue: i == 1,
+                            satisfied: c,
+                            first_contact: *d,
+                            escalated: i == 2,
+                            reopened: i != 0,
+                            active_discovery: a == Some(true),
+                            source_resolution: b.or(*d),
+                            resolution_hours: (i > 0).then_some(i as f64 * 7_321.0 / 3600.0),
+                        };
+                        assert_eq!(Packed::pack(&f).unpack(), f);
+                        n += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(n, 81);
+    }
+}

@@ -1,0 +1,288 @@
+//! The events inside the monitor's windows: one slot per event (what it
+//! contributes, to which groups), found by event id, and a queue of the
+//! instants at which an event leaves a window or a deadline of it passes.
+//!
+//! Each slot has at most one queued window exit (the earliest of the
+//! windows it is still in; the next is queued when that one is processed)
+//! and, only when some threshold reads deadlines, at most one queued
+//! deadline per clock that is still pending. Memory is therefore bounded by
+//! the events in the longest window.
+//!
+//! Exits go to one first-in-first-out lane per window length: events are
+//! mostly seen in report order, so `reported_at + W` mostly grows, and a
+//! lane is a queue with O(1) ends and sequential memory. An exit earlier
+//! than its lane's last (an event reported late), and every deadline, goes
+//! to a monotone radix heap (`queue.rs`) instead. The next instant is the
+//! least of the lanes' fronts and the heap's top.
+
+use smallvec::SmallVec;
+use std::collections::VecDeque;
+
+use super::group::Bits;
+use super::ids::{EventId, IdIndex, hash};
+use super::packed::Packed;
+use super::queue::RadixQueue;
+
+/// One event in a window.
+#[derive(Debug, Clone)]
+pub(super) struct Slot {
+    pub id: EventId,
+    /// The id's hash, for the index.
+    pub hash: u32,
+    /// `reported_at`, nanoseconds.
+    pub reported: i64,
+    /// The current round's deadlines, nanoseconds.
+    pub respond_by: i64,
+    pub resolve_by: i64,
+    /// Its facts as last seen (deadlines that passed since are applied).
+    pub facts: Packed,
+    /// Interned group id per kind of group.
+    pub keys: SmallVec<[u32; 4]>,
+    /// Per threshold: its `count(COND)` holds.
+    pub conds: Bits,
+    /// Per threshold: the event counts in its window now.
+    pub live: Bits,
+}
+
+/// What a queued instant is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum What {
+    /// The event leaves (one of) its windows.
+    Exit,
+    /// The respond deadline has passed.
+    Respond,
+    /// The resolve deadline has passed.
+    Resolve,
+}
+
+/// A queued instant, in 16 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Due {
+    /// Nanoseconds.
+    pub at: i64,
+    pub slot: u32,
+    /// What it is (2 bits) and the slot's generation when queued (30 bits):
+    /// a reused slot ignores it.
+    tag: u32,
+}
+
+/// Generations compare on 30 bits (a slot would have to be reused 2^30
+/// times while one of its deadlines waits for a wrap to matter).
+const GENERATION: u32 = (1 << 30) - 1;
+
+impl Due {
+    pub fn new(at: i64, what: What, slot: u32, generation: u32) -> Due {
+        let w = match what {
+            What::Exit => 0,
+            What::Respond => 1,
+            What::Resolve => 2,
+        };
+        Due {
+            at,
+            slot,
+            tag: (generation & GENERATION) << 2 | w,
+        }
+    }
+
+    pub fn what(&self) -> What {
+        match self.tag & 3 {
+            0 => What::Exit,
+            1 => What::Respond,
+            _ => What::Resolve,
+        }
+    }
+
+    pub fn generation(&self) -> u32 {
+        self.tag >> 2
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Entry {
+    generation: u32,
+    slot: Option<Slot>,
+}
+
+/// Slots per chunk of the slab: chunks never grow, so no slot is copied
+/// and no capacity doubles.
+const CHUNK: usize = 4096;
+
+/// The slots, their ids, and the queue.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Table {
+    entries: Vec<Vec<Entry>>,
+    /// Entries in use or freed (the next new index).
+    made: usize,
+    free: Vec<u32>,
+    by_id: IdIndex,
+    /// Window exits in order, one lane per window length.
+    lanes: Vec<VecDeque<Due>>,
+    /// Deadlines, and exits that came out of order.
+    heap: RadixQueue,
+}
+
+/// Where the next instant sits.
+#[derive(Debug, Clone, Copy)]
+enum Front {
+    Lane(usize),
+    Heap,
+}
+
+impl Table {
+    /// The slot of an event id.
+    pub fn find(&self, id: &str) -> Option<u32> {
+        self.by_id
+            .find(hash(id), |i| self.get(i).is_some_and(|s| s.id.is(id)))
+    }
+
+    fn entry(&self, i: u32) -> Option<&Entry> {
+        let i = i as usize;
+        self.entries.get(i / CHUNK).and_then(|c| c.get(i % CHUNK))
+    }
+
+    fn entry_mut(&mut self, i: u32) -> Option<&mut Entry> {
+        let i = i as usize;
+        self.entries
+            .get_mut(i / CHUNK)
+            .and_then(|c| c.get_mut(i % CHUNK))
+    }
+
+    pub fn get(&self, i: u32) -> Option<&Slot> {
+        self.entry(i).and_then(|e| e.slot.as_ref())
+    }
+
+    pub fn get_mut(&mut self, i: u32) -> Option<&mut Slot> {
+        self.entry_mut(i).and_then(|e| e.slot.as_mut())
+    }
+
+    pub fn generation(&self, i: u32) -> u32 {
+        self.entry(i).map_or(0, |e| e.generation & GENERATION)
+    }
+
+    /// Stores a new slot and returns its index.
+    pub fn insert(&mut self, slot: Slot) -> u32 {
+        let h = slot.hash;
+        let i = match self.free.pop() {
+            Some(i) => {
+                if let Some(e) = self.entry_mut(i) {
+                    e.slot = Some(slot);
+                }
+                i
+            }
+            None => {
+                let i = u32::try_from(self.made).unwrap_or(u32::MAX);
+                if self.entries.last().is_none_or(|c| c.len() == CHUNK) {
+                    self.entries.push(Vec::with_capacity(CHUNK));
+                }
+                if let Some(c) = self.entries.last_mut() {
+                    c.push(Entry {
+                        generation: 0,
+                        slot: Some(slot),
+                    });
+                }
+                self.made += 1;
+                i
+            }
+        };
+        self.by_id.insert(h, i);
+        i
+    }
+
+    /// Frees a slot; its queued instants become stale.
+    pub fn remove(&mut self, i: u32) {
+        if let Some(e) = self.entry_mut(i)
+            && let Some(s) = e.slot.take()
+        {
+            e.generation = e.generation.wrapping_add(1);
+            self.by_id.remove(s.hash, i);
+            self.free.push(i);
+        }
+    }
+
+    /// A table whose exits use `lanes` lanes (one per window length).
+    pub fn new(lanes: usize) -> Table {
+        Table {
+            lanes: vec![VecDeque::new(); lanes],
+            ..Table::default()
+        }
+    }
+
+    /// Queues an exit in lane `lane`, or a deadline (`lane` ignored).
+    pub fn push(&mut self, at: i64, what: What, slot: u32, lane: usize) {
+        let due = Due::new(at, what, slot, self.generation(slot));
+        if what == What::Exit
+            && let Some(q) = self.lanes.get_mut(lane)
+            && q.back().is_none_or(|b| b.at <= at)
+        {
+            q.push_back(due);
+            return;
+        }
+        self.heap.push(due);
+    }
+
+    fn front(&self) -> Option<(Due, Front)> {
+        let mut best = self.heap.peek().map(|d| (d, Front::Heap));
+        for (i, q) in self.lanes.iter().enumerate() {
+            if let Some(d) = q.front()
+                && best.is_none_or(|(b, _)| *d < b)
+            {
+                best = Some((*d, Front::Lane(i)));
+            }
+        }
+        best
+    }
+
+    pub fn peek(&self) -> Option<Due> {
+        self.front().map(|(d, _)| d)
+    }
+
+    pub fn pop(&mut self) -> Option<Due> {
+        let (_, at) = self.front()?;
+        match at {
+            Front::Heap => self.heap.pop(),
+            Front::Lane(i) => self.lanes.get_mut(i).and_then(VecDeque::pop_front),
+        }
+    }
+
+    /// Whether a queued instant would still change something.
+    pub fn is_live(&self, d: &Due) -> bool {
+        // A slot has one exit queued at a time, and is freed only when that
+        // exit is processed: an exit is never stale (and checking it would
+        // read a cold slot).
+        if d.what() == What::Exit {
+            return true;
+        }
+        if self.generation(d.slot) != d.generation() {
+            return false;
+        }
+        let Some(s) = self.get(d.slot) else {
+            return false;
+        };
+        match d.what() {
+            What::Exit => true,
+            What::Respond => s.facts.respond_pending() && s.respond_by.saturating_add(1) == d.at,
+            What::Resolve => s.facts.resolve_pending() && s.resolve_by.saturating_add(1) == d.at,
+        }
+    }
+
+    /// Drops stale instants from the front of the queue, so that the
+    /// front is the next instant that changes something.
+    pub fn drop_stale(&mut self) {
+        while let Some(d) = self.peek() {
+            if self.is_live(&d) {
+                return;
+            }
+            self.pop();
+        }
+    }
+
+    /// Events held.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Queued instants (stale ones included).
+    pub fn queued(&self) -> usize {
+        self.heap.len() + self.lanes.iter().map(VecDeque::len).sum::<usize>()
+    }
+}

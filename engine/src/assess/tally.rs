@@ -1,0 +1,202 @@
+//! [`Tally`]: the built-in metrics of many cases, added up per group.
+//!
+//! Each group keeps a fixed set of integer counters ([`Acc`]), so memory is
+//! bounded by the number of groups (departments, units, categories), not by
+//! the number of events, and two tallies merge by adding counters — the
+//! result does not depend on the order cases were added in.
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use crate::lifecycle::{Case, Facts};
+use crate::model::{Metric, Policy};
+
+use super::report::{self, Report};
+
+/// The share metrics, in the order of [`Acc::shares`].
+pub(crate) const SHARES: [Metric; 9] = [
+    Metric::OnTimeResponse,
+    Metric::OnTimeResolution,
+    Metric::OverdueRate,
+    Metric::Satisfaction,
+    Metric::FirstContact,
+    Metric::EscalationRate,
+    Metric::ReopenRate,
+    Metric::ActiveDiscovery,
+    Metric::SourceResolution,
+];
+
+/// The position of a share metric in [`SHARES`].
+pub(crate) fn share_index(m: Metric) -> Option<usize> {
+    SHARES.iter().position(|&s| s == m)
+}
+
+/// The group of a level's unit when the area tree does not place the grid.
+pub const UNKNOWN_UNIT: &str = "unknown";
+
+/// Counters of one group.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Acc {
+    /// Events.
+    pub count: u64,
+    /// Per share metric: cases where it holds, cases that count for it.
+    pub shares: [[u64; 2]; 9],
+    /// Sum of whole seconds from report to resolution, over resolved cases.
+    pub resolution_secs: i64,
+    /// Resolved cases.
+    pub resolved: u64,
+}
+
+/// One case's part in a share: `None` when it does not count.
+pub(crate) fn share_parts(f: &Facts) -> [Option<bool>; 9] {
+    [
+        f.on_time_response,
+        f.on_time_resolution,
+        Some(f.overdue),
+        f.satisfied,
+        f.first_contact,
+        Some(f.escalated),
+        Some(f.reopened),
+        Some(f.active_discovery),
+        f.source_resolution,
+    ]
+}
+
+/// Whole seconds from report to resolution. `Facts` carries hours computed
+/// from whole seconds, so rounding recovers them exactly and sums stay
+/// integers (no drift, no dependence on the order of addition).
+pub(crate) fn resolution_secs(f: &Facts) -> Option<i64> {
+    f.resolution_hours.map(|h| (h * 3600.0).round() as i64)
+}
+
+impl Acc {
+    pub(crate) fn add(&mut self, f: &Facts) {
+        self.count += 1;
+        for (slot, part) in self.shares.iter_mut().zip(share_parts(f)) {
+            if let Some(hit) = part {
+                slot[0] += u64::from(hit);
+                slot[1] += 1;
+            }
+        }
+        if let Some(s) = resolution_secs(f) {
+            self.resolution_secs = self.resolution_secs.saturating_add(s);
+            self.resolved += 1;
+        }
+    }
+
+    pub(crate) fn merge(&mut self, o: &Acc) {
+        self.count += o.count;
+        for (a, b) in self.shares.iter_mut().zip(o.shares.iter()) {
+            a[0] += b[0];
+            a[1] += b[1];
+        }
+        self.resolution_secs = self.resolution_secs.saturating_add(o.resolution_secs);
+        self.resolved += o.resolved;
+    }
+
+    /// The value of a metric: `None` for a share or mean no case counts for.
+    pub(crate) fn value(&self, m: Metric) -> Option<f64> {
+        match m {
+            Metric::Count => Some(self.count as f64),
+            Metric::MeanResolutionHours => (self.resolved > 0)
+                .then(|| self.resolution_secs as f64 / self.resolved as f64 / 3600.0),
+            share => {
+                let i = share_index(share)?;
+                let [hits, counted] = self.shares[i];
+                (counted > 0).then(|| hits as f64 / counted as f64)
+            }
+        }
+    }
+}
+
+type Groups = FxHashMap<Arc<str>, Acc>;
+
+fn add_to(map: &mut Groups, key: &str, f: &Facts) {
+    match map.get_mut(key) {
+        Some(a) => a.add(f),
+        None => {
+            let mut a = Acc::default();
+            a.add(f);
+            map.insert(key.into(), a);
+        }
+    }
+}
+
+fn merge_into(map: &mut Groups, other: &Groups) {
+    for (k, b) in other {
+        match map.get_mut(k) {
+            Some(a) => a.merge(b),
+            None => {
+                map.insert(Arc::clone(k), *b);
+            }
+        }
+    }
+}
+
+/// The built-in metrics of many cases, per department, per unit of each
+/// level, per category and district-wide; see the module documentation.
+///
+/// A case is counted under its lead department at the time its facts were
+/// taken (after a reassignment, the new lead), under the units of its
+/// event's grid at every level (the grid itself at the lowest level;
+/// [`UNKNOWN_UNIT`] where the area tree does not place it), and under its
+/// category as reported (an unknown category under its own name).
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    pub(crate) all: Acc,
+    pub(crate) departments: Groups,
+    pub(crate) levels: Vec<Groups>,
+    pub(crate) categories: Groups,
+}
+
+impl Tally {
+    /// An empty tally for the groups of `policy`.
+    pub fn new(policy: &Policy) -> Tally {
+        Tally {
+            levels: vec![Groups::default(); policy.levels.len()],
+            ..Tally::default()
+        }
+    }
+
+    /// Adds one event's facts (from [`Case::facts`]) under its lead
+    /// department, its unit at each level, and its category.
+    pub fn add(&mut self, policy: &Policy, case: &Case, facts: &Facts) {
+        self.all.add(facts);
+        add_to(&mut self.departments, &case.lead, facts);
+        add_to(&mut self.categories, &case.event.category, facts);
+        let units = policy.areas.grids.get(case.event.grid.as_str());
+        for (level, map) in self.levels.iter_mut().enumerate() {
+            let unit = if level == 0 {
+                Some(case.event.grid.as_str())
+            } else {
+                units.and_then(|u| u.get(level)).and_then(|u| u.as_deref())
+            };
+            add_to(map, unit.unwrap_or(UNKNOWN_UNIT), facts);
+        }
+    }
+
+    /// Adds another tally's counts to this one (a tally of other cases).
+    pub fn merge(&mut self, other: &Tally) {
+        self.all.merge(&other.all);
+        merge_into(&mut self.departments, &other.departments);
+        merge_into(&mut self.categories, &other.categories);
+        if self.levels.len() < other.levels.len() {
+            self.levels.resize(other.levels.len(), Groups::default());
+        }
+        for (a, b) in self.levels.iter_mut().zip(other.levels.iter()) {
+            merge_into(a, b);
+        }
+    }
+
+    /// Events added so far.
+    pub fn count(&self) -> u64 {
+        self.all.count
+    }
+
+    /// Every metric per group, the scores of the `assess` blocks, and the
+    /// targets.
+    pub fn report(&self, policy: &Policy) -> Report {
+        report::build(self, policy)
+    }
+}

@@ -1,0 +1,574 @@
+//! The arrival stream: synthetic events made on the fly in time order
+//! ([`Generator`]), or a replayed log put in time order ([`Replay`]).
+//! Neither keeps more than a few thousand events in memory, whatever the
+//! length of the period.
+//!
+//! Synthetic arrivals are a Poisson process per category whose rate is
+//! constant within each hour: `per_day × month factor × weekday factor ×
+//! hour share`, read in the policy's time zone. The generator draws from
+//! its own seeded stream, so the draft and the baseline, each running its
+//! own generator with the same seed, see exactly the same events.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use rand::SeedableRng;
+use rand_pcg::Pcg64Mcg;
+use rustc_hash::FxHashMap;
+use serde_json::{Map, Value};
+
+use super::dist::{AttrField, unit};
+use crate::event::{Event, Source};
+
+/// Relative volume by month, weekday and hour of day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    /// Month factors, mean 1.
+    pub monthly: [f64; 12],
+    /// Weekday factors (Monday first), mean 1.
+    pub weekday: [f64; 7],
+    /// Share of a day's events in each hour, summing to 1.
+    pub hourly: [f64; 24],
+}
+
+fn normalised<const N: usize>(v: Option<&[f64]>, mean: bool) -> Option<[f64; N]> {
+    let v = v?;
+    let mut a = [0.0; N];
+    for (x, y) in a.iter_mut().zip(v) {
+        *x = y.max(0.0);
+    }
+    let total: f64 = a.iter().sum();
+    if total <= 0.0 {
+        return Some([if mean { 1.0 } else { 1.0 / N as f64 }; N]);
+    }
+    let k = if mean { N as f64 / total } else { 1.0 / total };
+    Some(a.map(|x| x * k))
+}
+
+impl Profile {
+    /// A profile from the three lists (flat where a list is missing).
+    pub fn new(
+        monthly: Option<&[f64]>,
+        weekday: Option<&[f64]>,
+        hourly: Option<&[f64]>,
+    ) -> Profile {
+        Profile {
+            monthly: normalised(monthly, true).unwrap_or([1.0; 12]),
+            weekday: normalised(weekday, true).unwrap_or([1.0; 7]),
+            hourly: normalised(hourly, false).unwrap_or([1.0 / 24.0; 24]),
+        }
+    }
+
+    /// This profile with some lists replaced.
+    pub fn with(
+        &self,
+        monthly: Option<&[f64]>,
+        weekday: Option<&[f64]>,
+        hourly: Option<&[f64]>,
+    ) -> Profile {
+        Profile {
+            monthly: normalised(monthly, true).unwrap_or(self.monthly),
+            weekday: normalised(weekday, true).unwrap_or(self.weekday),
+            hourly: normalised(hourly, false).unwrap_or(self.hourly),
+        }
+    }
+
+    /// Events per hour for `per_day` at a local month (1–12), weekday
+    /// (1 = Monday) and hour.
+    fn per_hour(&self, per_day: f64, month: i8, weekday: i8, hour: i8) -> f64 {
+        let m = self
+            .monthly
+            .get((month - 1) as usize)
+            .copied()
+            .unwrap_or(1.0);
+        let w = self
+            .weekday
+            .get((weekday - 1) as usize)
+            .copied()
+            .unwrap_or(1.0);
+        let h = self.hourly.get(hour as usize).copied().unwrap_or(0.0);
+        per_day * m * w * h
+    }
+}
+
+/// One category's arrivals.
+#[derive(Debug, Clone)]
+pub struct CategoryArrivals {
+    /// Its index in [`super::setup::Plan::categories`].
+    pub plan: u32,
+    /// Its name.
+    pub name: Arc<str>,
+    /// Mean events per day (already scaled).
+    pub per_day: f64,
+    /// Its profile.
+    pub profile: Profile,
+    /// Cumulative source shares in [`Source::ALL`] order.
+    pub sources: [f64; 5],
+    /// Chance of a repeat-prone location.
+    pub repeat: f64,
+    /// Its `attr` fields.
+    pub attrs: Vec<AttrField>,
+}
+
+/// Synthetic arrivals, ready to generate.
+#[derive(Debug, Clone)]
+pub struct ArrivalPlan {
+    /// Per category.
+    pub categories: Vec<CategoryArrivals>,
+    /// The grids events happen in, sorted.
+    pub grids: Vec<Arc<str>>,
+    /// Addresses per grid.
+    pub locations_per_grid: u32,
+    /// Repeat-prone locations per grid.
+    pub hot_locations: u32,
+    /// Unevenness over grids.
+    pub grid_skew: f64,
+    /// The expected number of events over the period.
+    pub expected: f64,
+}
+
+/// Local month, weekday and hour of the UTC hour starting at `t` seconds.
+fn local(tz: &TimeZone, t: i64) -> (i8, i8, i8) {
+    let ts = Timestamp::from_second(t).unwrap_or(Timestamp::UNIX_EPOCH);
+    let dt = tz.to_offset(ts).to_datetime(ts);
+    (dt.month(), dt.weekday().to_monday_one_offset(), dt.hour())
+}
+
+/// Expected events in [start, end).
+pub fn expected_total(plan: &ArrivalPlan, start: Timestamp, end: Timestamp, tz: &TimeZone) -> f64 {
+    let mut total = 0.0;
+    let mut t = start.as_second();
+    while t < end.as_second() {
+        let (m, w, h) = local(tz, t);
+        let span = (end.as_second() - t).min(3600) as f64 / 3600.0;
+        for c in &plan.categories {
+            total += c.profile.per_hour(c.per_day, m, w, h) * span;
+        }
+        t += 3600;
+    }
+    total
+}
+
+/// One arriving event.
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    /// Its position in the stream (0, 1, ...): the key of its own random
+    /// stream for handling, the same under both policies.
+    pub index: u64,
+    /// The event.
+    pub event: Event,
+    /// Its category's index in [`super::setup::Plan::categories`], if the
+    /// scenario names it.
+    pub category: Option<u32>,
+}
+
+/// Why a replayed line was not simulated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skip {
+    /// The input line (from 1).
+    pub line: u64,
+    /// Why.
+    pub reason: String,
+}
+
+/// A 64-bit mix (SplitMix64's finaliser): distinct, well-spread seeds from
+/// a seed and a counter.
+pub fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Appends a number's decimal digits (what `write!` does, without the
+/// formatting machinery, on the path of every event).
+fn push_number(s: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &b in &buf[i..] {
+        s.push(char::from(b));
+    }
+}
+
+/// Makes the synthetic events of a period, in time order.
+pub struct Generator<'a> {
+    plan: &'a ArrivalPlan,
+    tz: TimeZone,
+    rng: Pcg64Mcg,
+    end: i64,
+    hour: i64,
+    t: f64,
+    rate: f64,
+    cum: Vec<f64>,
+    grid_cum: Option<Vec<f64>>,
+    grid_order: Vec<u32>,
+    index: u64,
+}
+
+impl<'a> Generator<'a> {
+    /// A generator over [start, end) with a seed.
+    pub fn new(
+        plan: &'a ArrivalPlan,
+        tz: &TimeZone,
+        start: Timestamp,
+        end: Timestamp,
+        seed: u64,
+    ) -> Generator<'a> {
+        let mut rng = Pcg64Mcg::seed_from_u64(mix(seed ^ 0xA771_7A15));
+        let n = plan.grids.len();
+        let mut grid_order: Vec<u32> = (0..u32::try_from(n).unwrap_or(u32::MAX)).collect();
+        let grid_cum = (plan.grid_skew > 0.0 && n > 1).then(|| {
+            // A seeded shuffle, so that the busiest grids are not simply the first ids.
+            for i in (1..grid_order.len()).rev() {
+                let j = (unit(&mut rng) * (i + 1) as f64) as usize;
+                grid_order.swap(i, j.min(i));
+            }
+            let mut acc = 0.0;
+            let w: Vec<f64> = (0..n)
+                .map(|k| {
+                    acc += 1.0 / ((k + 1) as f64).powf(plan.grid_skew);
+                    acc
+                })
+                .collect();
+            w.iter().map(|x| x / acc).collect()
+        });
+        let mut g = Generator {
+            plan,
+            tz: tz.clone(),
+            rng,
+            end: end.as_second(),
+            hour: start.as_second(),
+            t: start.as_second() as f64,
+            rate: 0.0,
+            cum: Vec::with_capacity(plan.categories.len()),
+            grid_cum,
+            grid_order,
+            index: 0,
+        };
+        g.enter_hour();
+        g
+    }
+
+    /// Sets the category rates of the hour starting at `self.hour`.
+    fn enter_hour(&mut self) {
+        let (m, w, h) = local(&self.tz, self.hour);
+        self.cum.clear();
+        let mut acc = 0.0;
+        for c in &self.plan.categories {
+            acc += c.profile.per_hour(c.per_day, m, w, h) / 3600.0;
+            self.cum.push(acc);
+        }
+        self.rate = acc;
+    }
+
+    fn pick_grid(&mut self) -> usize {
+        let u = unit(&mut self.rng);
+        let n = self.plan.grids.len();
+        let k = match &self.grid_cum {
+            Some(cum) => cum.partition_point(|&c| c <= u).min(n.saturating_sub(1)),
+            None => ((u * n as f64) as usize).min(n.saturating_sub(1)),
+        };
+        self.grid_order.get(k).map_or(0, |&g| g as usize)
+    }
+
+    fn make(&mut self, at: i64) -> Option<Arrival> {
+        let u = unit(&mut self.rng) * self.rate;
+        let ci = self
+            .cum
+            .partition_point(|&c| c <= u)
+            .min(self.cum.len().checked_sub(1)?);
+        let plan = self.plan;
+        let cat = plan.categories.get(ci)?;
+        let grid = plan.grids.get(self.pick_grid())?;
+        let us = unit(&mut self.rng);
+        let source = Source::ALL
+            .get(cat.sources.partition_point(|&c| c <= us))
+            .copied()
+            .unwrap_or_default();
+        let repeat = unit(&mut self.rng) < cat.repeat;
+        let spots = if repeat {
+            plan.hot_locations
+        } else {
+            plan.locations_per_grid
+        };
+        let spot = ((unit(&mut self.rng) * f64::from(spots)) as u32).min(spots - 1);
+        let mut location = String::with_capacity(grid.len() + 8);
+        location.push_str(grid);
+        location.push_str(if repeat { "-H" } else { "-A" });
+        push_number(&mut location, u64::from(spot));
+        let mut attr = Map::new();
+        for f in &cat.attrs {
+            f.draw_into(&mut attr, &mut self.rng);
+        }
+        let mut id = String::with_capacity(12);
+        id.push('S');
+        push_number(&mut id, self.index);
+        let event = Event {
+            id,
+            category: cat.name.to_string(),
+            grid: grid.to_string(),
+            source,
+            reported_at: Timestamp::from_second(at).ok()?,
+            location: Some(location),
+            attr: if attr.is_empty() {
+                Value::Null
+            } else {
+                Value::Object(attr)
+            },
+            reporter: None,
+            description: None,
+        };
+        let index = self.index;
+        self.index += 1;
+        Some(Arrival {
+            index,
+            event,
+            category: Some(cat.plan),
+        })
+    }
+}
+
+impl Iterator for Generator<'_> {
+    type Item = Result<Arrival, Skip>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.hour >= self.end {
+                return None;
+            }
+            let hour_end = (self.hour + 3600).min(self.end);
+            if self.rate > 0.0 {
+                // Memoryless: a gap that crosses the hour's end is drawn
+                // again from there at the next hour's rate.
+                let gap = -(1.0 - unit(&mut self.rng)).ln() / self.rate;
+                let t = self.t + gap;
+                if t < hour_end as f64 {
+                    self.t = t;
+                    return self.make(t.floor() as i64).map(Ok);
+                }
+            }
+            self.hour = hour_end;
+            self.t = hour_end as f64;
+            if self.hour < self.end {
+                self.enter_hour();
+            }
+        }
+    }
+}
+
+/// A replayed log put in time order within a window, cut to the period.
+pub struct Replay<I> {
+    input: I,
+    window: usize,
+    heap: BinaryHeap<Reverse<(Timestamp, u64, Keyed)>>,
+    seq: u64,
+    index: u64,
+    released: Option<Timestamp>,
+    start: Timestamp,
+    end: Timestamp,
+    categories: FxHashMap<Box<str>, u32>,
+    pending: Vec<Skip>,
+}
+
+/// An event with its input line, ordered by nothing else (the heap key
+/// is the time and the input order).
+#[derive(Debug)]
+struct Keyed(u64, Event);
+
+impl PartialEq for Keyed {
+    fn eq(&self, o: &Keyed) -> bool {
+        self.0 == o.0
+    }
+}
+impl Eq for Keyed {}
+impl PartialOrd for Keyed {
+    fn partial_cmp(&self, o: &Keyed) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Keyed {
+    fn cmp(&self, o: &Keyed) -> std::cmp::Ordering {
+        self.0.cmp(&o.0)
+    }
+}
+
+impl<I: Iterator<Item = Result<(u64, Event), Skip>>> Replay<I> {
+    /// Replays `input` (events with their line numbers) over [start, end),
+    /// reordering up to `window` events.
+    pub fn new(
+        input: I,
+        start: Timestamp,
+        end: Timestamp,
+        categories: FxHashMap<Box<str>, u32>,
+        window: usize,
+    ) -> Replay<I> {
+        Replay {
+            input,
+            window: window.max(1),
+            heap: BinaryHeap::new(),
+            seq: 0,
+            index: 0,
+            released: None,
+            start,
+            end,
+            categories,
+            pending: Vec::new(),
+        }
+    }
+}
+
+impl<I: Iterator<Item = Result<(u64, Event), Skip>>> Iterator for Replay<I> {
+    type Item = Result<Arrival, Skip>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(s) = self.pending.pop() {
+                return Some(Err(s));
+            }
+            while self.heap.len() < self.window {
+                match self.input.next() {
+                    None => break,
+                    Some(Err(s)) => return Some(Err(s)),
+                    Some(Ok((line, ev))) => {
+                        if ev.reported_at < self.start || ev.reported_at >= self.end {
+                            continue;
+                        }
+                        if self.released.is_some_and(|r| ev.reported_at < r) {
+                            self.pending.push(Skip {
+                                line,
+                                reason: format!(
+                                    "`reported_at` {} is more than {} lines out of time order",
+                                    ev.reported_at, self.window
+                                ),
+                            });
+                            continue;
+                        }
+                        self.seq += 1;
+                        self.heap
+                            .push(Reverse((ev.reported_at, self.seq, Keyed(line, ev))));
+                    }
+                }
+                if !self.pending.is_empty() {
+                    break;
+                }
+            }
+            if !self.pending.is_empty() {
+                continue;
+            }
+            let Reverse((at, _, Keyed(_, event))) = self.heap.pop()?;
+            self.released = Some(at);
+            let index = self.index;
+            self.index += 1;
+            let category = self.categories.get(event.category.as_str()).copied();
+            return Some(Ok(Arrival {
+                index,
+                event,
+                category,
+            }));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+
+    fn plan(per_day: f64, hourly: Option<&[f64]>) -> ArrivalPlan {
+        ArrivalPlan {
+            categories: vec![CategoryArrivals {
+                plan: 0,
+                name: "c".into(),
+                per_day,
+                profile: Profile::new(None, None, hourly),
+                sources: [0.5, 1.0, 1.0, 1.0, 1.0],
+                repeat: 0.0,
+                attrs: vec![],
+            }],
+            grids: vec!["G1".into(), "G2".into()],
+            locations_per_grid: 10,
+            hot_locations: 2,
+            grid_skew: 0.0,
+            expected: 0.0,
+        }
+    }
+
+    #[test]
+    fn a_day_profile_shapes_the_stream() {
+        let mut hourly = [0.0; 24];
+        hourly[9] = 1.0;
+        let p = plan(1000.0, Some(&hourly));
+        let tz = TimeZone::UTC;
+        let start: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let end: Timestamp = "2026-01-11T00:00:00Z".parse().unwrap();
+        assert!((expected_total(&p, start, end, &tz) - 10_000.0).abs() < 1e-6);
+        let evs: Vec<Arrival> = Generator::new(&p, &tz, start, end, 7)
+            .map(Result::unwrap)
+            .collect();
+        assert!((evs.len() as f64 - 10_000.0).abs() < 400.0, "{}", evs.len());
+        assert!(
+            evs.windows(2)
+                .all(|w| w[0].event.reported_at <= w[1].event.reported_at)
+        );
+        assert!(evs.iter().all(|a| {
+            let t = a.event.reported_at.as_second().rem_euclid(86_400);
+            (9 * 3600..10 * 3600).contains(&t)
+        }));
+        let patrol = evs
+            .iter()
+            .filter(|a| a.event.source == Source::Patrol)
+            .count();
+        assert!((patrol as f64 / evs.len() as f64 - 0.5).abs() < 0.03);
+        // The same seed makes the same stream.
+        let again: Vec<Arrival> = Generator::new(&p, &tz, start, end, 7)
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(evs.len(), again.len());
+        assert!(evs.iter().zip(&again).all(|(a, b)| a.event == b.event));
+    }
+
+    #[test]
+    fn a_replay_is_put_in_order_and_cut_to_the_period() {
+        let ev = |id: &str, at: &str| {
+            crate::event::parse_event(&format!(
+                r#"{{"id":"{id}","category":"c","grid":"G","reported_at":"{at}"}}"#
+            ))
+            .unwrap()
+        };
+        let input = vec![
+            Ok((1, ev("a", "2026-01-01T02:00:00Z"))),
+            Ok((2, ev("b", "2026-01-01T01:00:00Z"))),
+            Err(Skip {
+                line: 3,
+                reason: "bad".into(),
+            }),
+            Ok((4, ev("c", "2025-12-31T23:00:00Z"))),
+            Ok((5, ev("d", "2026-01-01T03:00:00Z"))),
+        ];
+        let start: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let end: Timestamp = "2026-01-02T00:00:00Z".parse().unwrap();
+        let mut cats = FxHashMap::default();
+        cats.insert(Box::from("c"), 0);
+        let out: Vec<_> = Replay::new(input.into_iter(), start, end, cats, 8).collect();
+        let ids: Vec<String> = out
+            .iter()
+            .map(|r| match r {
+                Ok(a) => a.event.id.clone(),
+                Err(s) => format!("skip {}", s.line),
+            })
+            .collect();
+        assert_eq!(ids, ["skip 3", "b", "a", "d"]);
+        assert!(matches!(&out[1], Ok(a) if a.index == 0 && a.category == Some(0)));
+    }
+}

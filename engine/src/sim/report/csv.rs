@@ -1,0 +1,270 @@
+//! The report as CSV tables (RFC 4180: comma-separated, quoted where a
+//! field needs it, a header line first), one per file name. Every table
+//! has a `policy` column (`draft`, `baseline`) so that both runs share it.
+
+use std::fmt::Write as _;
+
+use super::Report;
+use crate::sim::stats::RunReport;
+
+/// Quotes a field when it holds a comma, a quote or a line break.
+fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn num(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{x:.0}")
+    } else {
+        format!("{x}")
+    }
+}
+
+fn opt(x: Option<f64>) -> String {
+    x.map(num).unwrap_or_default()
+}
+
+struct Table {
+    text: String,
+}
+
+impl Table {
+    fn new(header: &[&str]) -> Table {
+        let mut t = Table {
+            text: String::new(),
+        };
+        t.row(header.iter().map(|s| s.to_string()));
+        t
+    }
+
+    fn row(&mut self, fields: impl IntoIterator<Item = String>) {
+        let line: Vec<String> = fields.into_iter().map(|f| field(&f)).collect();
+        let _ = writeln!(self.text, "{}", line.join(","));
+    }
+}
+
+fn runs(r: &Report) -> Vec<&RunReport> {
+    std::iter::once(&r.draft)
+        .chain(r.baseline.as_ref())
+        .collect()
+}
+
+/// Every table: `(file name, CSV text)`.
+pub fn tables(r: &Report) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+
+    let mut t = Table::new(&["metric", "label", "unit", "baseline", "draft", "delta"]);
+    for s in &r.summary {
+        t.row([
+            s.metric.clone(),
+            s.label.clone(),
+            s.unit.to_string(),
+            opt(s.baseline),
+            num(s.draft),
+            opt(s.delta),
+        ]);
+    }
+    out.push(("summary.csv".to_string(), t.text));
+
+    let mut t = Table::new(&["policy", "week_start", "series", "value"]);
+    for run in runs(r) {
+        let p = run.role.as_str();
+        let w = &run.weekly;
+        for (i, start) in w.start.iter().enumerate() {
+            let at = |v: &[f64]| num(v.get(i).copied().unwrap_or(0.0));
+            t.row([p.into(), start.clone(), "arrivals".into(), at(&w.arrivals)]);
+            for s in &w.by_grade {
+                t.row([
+                    p.into(),
+                    start.clone(),
+                    format!("arrivals_{}", s.name),
+                    at(&s.values),
+                ]);
+            }
+            t.row([p.into(), start.clone(), "resolved".into(), at(&w.resolved)]);
+            t.row([
+                p.into(),
+                start.clone(),
+                "resolved_late".into(),
+                at(&w.resolved_late),
+            ]);
+            for s in &w.raises {
+                t.row([
+                    p.into(),
+                    start.clone(),
+                    format!("raises_to_{}", s.name),
+                    at(&s.values),
+                ]);
+            }
+            for s in &w.alerts {
+                t.row([
+                    p.into(),
+                    start.clone(),
+                    format!("alerts_{}", s.name),
+                    at(&s.values),
+                ]);
+            }
+        }
+    }
+    out.push(("weekly.csv".to_string(), t.text));
+
+    let mut t = Table::new(&["policy", "day", "kind", "name", "open"]);
+    for run in runs(r) {
+        let p = run.role.as_str();
+        let b = &run.backlog;
+        for (i, day) in b.days.iter().enumerate() {
+            let groups = [
+                ("level", &b.by_level),
+                ("queued_at_level", &b.queued_by_level),
+                ("department", &b.by_department),
+            ];
+            for (kind, series) in groups {
+                for s in series {
+                    t.row([
+                        p.into(),
+                        day.clone(),
+                        kind.into(),
+                        s.name.clone(),
+                        num(s.values.get(i).copied().unwrap_or(0.0)),
+                    ]);
+                }
+            }
+        }
+    }
+    out.push(("backlog.csv".to_string(), t.text));
+
+    let mut t = Table::new(&[
+        "policy",
+        "grade",
+        "events",
+        "respond_missed",
+        "resolve_missed",
+        "raised",
+        "open_at_end",
+    ]);
+    for run in runs(r) {
+        for g in &run.grades {
+            t.row([
+                run.role.as_str().into(),
+                g.grade.clone(),
+                g.events.to_string(),
+                g.respond_missed.to_string(),
+                g.resolve_missed.to_string(),
+                g.raised.to_string(),
+                g.open_at_end.to_string(),
+            ]);
+        }
+    }
+    out.push(("grades.csv".to_string(), t.text));
+
+    let mut t = Table::new(&["policy", "level", "raises", "resolved", "peak_backlog"]);
+    for run in runs(r) {
+        for l in &run.levels {
+            t.row([
+                run.role.as_str().into(),
+                l.level.clone(),
+                l.raises.to_string(),
+                l.resolved.to_string(),
+                l.peak_backlog.to_string(),
+            ]);
+        }
+    }
+    out.push(("levels.csv".to_string(), t.text));
+
+    let mut t = Table::new(&[
+        "policy",
+        "pool",
+        "units",
+        "handlers",
+        "served",
+        "mean_wait_hours",
+        "max_wait_hours",
+        "utilisation",
+        "busiest_unit",
+        "busiest_utilisation",
+        "max_queue",
+    ]);
+    for run in runs(r) {
+        for p in &run.pools {
+            t.row([
+                run.role.as_str().into(),
+                p.pool.clone(),
+                p.units.to_string(),
+                p.handlers.to_string(),
+                p.served.to_string(),
+                num(p.mean_wait_hours),
+                num(p.max_wait_hours),
+                num(p.utilisation),
+                p.busiest_unit.clone(),
+                num(p.busiest_utilisation),
+                p.max_queue.to_string(),
+            ]);
+        }
+    }
+    out.push(("pools.csv".to_string(), t.text));
+
+    let mut t = Table::new(&["policy", "by", "group", "name", "score", "weight_counted"]);
+    for run in runs(r) {
+        for table in &run.assessment.scores {
+            for row in &table.rows {
+                t.row([
+                    run.role.as_str().into(),
+                    table.by.clone(),
+                    row.group.clone(),
+                    row.name.clone().unwrap_or_default(),
+                    opt(row.score),
+                    num(row.weight_counted),
+                ]);
+            }
+        }
+    }
+    out.push(("scores.csv".to_string(), t.text));
+
+    let mut t = Table::new(&["policy", "metric", "op", "bound", "value", "met"]);
+    for run in runs(r) {
+        for x in &run.assessment.targets {
+            t.row([
+                run.role.as_str().into(),
+                x.metric.to_string(),
+                x.op.to_string(),
+                num(x.bound),
+                opt(x.value),
+                x.met.to_string(),
+            ]);
+        }
+    }
+    out.push(("targets.csv".to_string(), t.text));
+
+    let mut t = Table::new(&["policy", "threshold", "raised", "cleared", "groups"]);
+    for run in runs(r) {
+        for x in &run.alerts.by_threshold {
+            t.row([
+                run.role.as_str().into(),
+                x.threshold.clone(),
+                x.raised.to_string(),
+                x.cleared.to_string(),
+                x.groups.to_string(),
+            ]);
+        }
+    }
+    out.push(("alerts.csv".to_string(), t.text));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_quoted_only_when_needed() {
+        assert_eq!(field("a"), "a");
+        assert_eq!(field("a,b"), "\"a,b\"");
+        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(num(3.0), "3");
+        assert_eq!(num(0.25), "0.25");
+    }
+}

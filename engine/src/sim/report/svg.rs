@@ -1,0 +1,378 @@
+//! Small inline SVG charts for the HTML report: lines over time, grouped
+//! bars, and diverging bars for deltas. No script, no fonts to fetch: the
+//! page must work offline and print as it looks.
+
+use std::fmt::Write as _;
+
+/// Colours for series, chosen to stay apart for the common colour
+/// blindnesses (Okabe–Ito, then greys).
+pub const PALETTE: [&str; 10] = [
+    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
+    "#999999", "#7F3C8D",
+];
+
+const W: f64 = 760.0;
+const H: f64 = 260.0;
+const LEFT: f64 = 64.0;
+const RIGHT: f64 = 16.0;
+const TOP: f64 = 14.0;
+const BOTTOM: f64 = 44.0;
+
+/// Escapes text for XML and HTML.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A tick label: `1.2k`, `3.4M`, or the number.
+pub fn short(x: f64) -> String {
+    let a = x.abs();
+    if a >= 1e6 {
+        format!("{:.1}M", x / 1e6)
+    } else if a >= 1e4 {
+        format!("{:.0}k", x / 1e3)
+    } else if a >= 1e3 {
+        format!("{:.1}k", x / 1e3)
+    } else if x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else if a >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// The smallest 1, 2 or 5 × 10^k at or above `x` (the top of an axis).
+fn nice(x: f64) -> f64 {
+    if x.is_nan() || x <= 0.0 || !x.is_finite() {
+        return 1.0;
+    }
+    let p = 10f64.powf(x.log10().floor());
+    [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * p)
+        .find(|v| *v >= x)
+        .unwrap_or(10.0 * p)
+}
+
+fn open(out: &mut String, height: f64, label: &str) {
+    let _ = write!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {height}" role="img" aria-label="{}" class="chart">"#,
+        esc(label)
+    );
+}
+
+fn y_axis(out: &mut String, top: f64, unit: &str) {
+    for i in 0..=4 {
+        let v = top * f64::from(i) / 4.0;
+        let y = TOP + (H - TOP - BOTTOM) * (1.0 - f64::from(i) / 4.0);
+        let _ = write!(
+            out,
+            r##"<line x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end" font-size="11" fill="#555">{}{}</text>"##,
+            W - RIGHT,
+            LEFT - 6.0,
+            y + 4.0,
+            short(v),
+            esc(unit)
+        );
+    }
+}
+
+/// One line of a line chart.
+pub struct Line<'a> {
+    /// Legend text.
+    pub name: String,
+    /// Colour.
+    pub color: &'a str,
+    /// Dashed (the baseline).
+    pub dashed: bool,
+    /// One value per x.
+    pub values: &'a [f64],
+}
+
+/// A line chart over `x` labels (dates), with at most eight x ticks.
+pub fn lines(label: &str, x: &[String], series: &[Line<'_>], unit: &str) -> String {
+    let n = x
+        .len()
+        .max(series.iter().map(|s| s.values.len()).max().unwrap_or(0));
+    let max = series
+        .iter()
+        .flat_map(|s| s.values.iter().copied())
+        .fold(0.0f64, f64::max);
+    let top = nice(max);
+    let mut out = String::new();
+    open(&mut out, H, label);
+    y_axis(&mut out, top, unit);
+    let plot_w = W - LEFT - RIGHT;
+    let plot_h = H - TOP - BOTTOM;
+    let px = |i: usize| {
+        LEFT + if n > 1 {
+            plot_w * i as f64 / (n - 1) as f64
+        } else {
+            plot_w / 2.0
+        }
+    };
+    let py = |v: f64| TOP + plot_h * (1.0 - (v / top).clamp(0.0, 1.0));
+    // Every other point at most, so that neighbouring labels never touch.
+    let ticks = 8.min(n.div_ceil(2)).max(n.min(2));
+    for k in 0..ticks {
+        let i = if ticks > 1 {
+            k * (n - 1) / (ticks - 1)
+        } else {
+            0
+        };
+        if let Some(l) = x.get(i) {
+            // The end ticks lean inwards so that their labels stay on the chart.
+            let anchor = match k {
+                0 if ticks > 1 => "start",
+                k if k + 1 == ticks && ticks > 1 => "end",
+                _ => "middle",
+            };
+            let _ = write!(
+                out,
+                r##"<text x="{:.1}" y="{}" text-anchor="{anchor}" font-size="11" fill="#555">{}</text>"##,
+                px(i),
+                H - BOTTOM + 16.0,
+                esc(l)
+            );
+        }
+    }
+    for s in series {
+        let mut pts = String::with_capacity(s.values.len() * 12);
+        for (i, v) in s.values.iter().enumerate() {
+            let _ = write!(pts, "{:.1},{:.1} ", px(i), py(*v));
+        }
+        let dash = if s.dashed {
+            r#" stroke-dasharray="5 3""#
+        } else {
+            ""
+        };
+        let _ = write!(
+            out,
+            r#"<polyline fill="none" stroke="{}" stroke-width="1.6"{dash} points="{}"><title>{}</title></polyline>"#,
+            s.color,
+            pts.trim_end(),
+            esc(&s.name)
+        );
+    }
+    legend(
+        &mut out,
+        series.iter().map(|s| (s.name.as_str(), s.color, s.dashed)),
+    );
+    out.push_str("</svg>");
+    out
+}
+
+fn legend<'a>(out: &mut String, items: impl Iterator<Item = (&'a str, &'a str, bool)>) {
+    let mut x = LEFT;
+    let y = H - 10.0;
+    for (name, color, dashed) in items {
+        let dash = if dashed {
+            r#" stroke-dasharray="5 3""#
+        } else {
+            ""
+        };
+        let _ = write!(
+            out,
+            r##"<line x1="{x:.1}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="{color}" stroke-width="3"{dash}/><text x="{:.1}" y="{y:.1}" font-size="11" fill="#333">{}</text>"##,
+            x + 18.0,
+            y - 4.0,
+            y - 4.0,
+            x + 22.0,
+            esc(name)
+        );
+        x += 30.0 + 6.5 * name.chars().count() as f64;
+        if x > W - 120.0 {
+            break;
+        }
+    }
+}
+
+/// One series of a bar chart.
+pub struct Bars<'a> {
+    /// Legend text.
+    pub name: String,
+    /// Colour.
+    pub color: &'a str,
+    /// Drawn lighter (the baseline).
+    pub light: bool,
+    /// One value per category.
+    pub values: Vec<f64>,
+}
+
+/// Grouped vertical bars: one group per category, one bar per series.
+pub fn bars(label: &str, categories: &[String], series: &[Bars<'_>], unit: &str) -> String {
+    let max = series
+        .iter()
+        .flat_map(|s| s.values.iter().copied())
+        .fold(0.0f64, f64::max);
+    let top = nice(max);
+    let mut out = String::new();
+    open(&mut out, H, label);
+    y_axis(&mut out, top, unit);
+    let plot_w = W - LEFT - RIGHT;
+    let plot_h = H - TOP - BOTTOM;
+    let groups = categories.len().max(1) as f64;
+    let gw = plot_w / groups;
+    let bw = (gw * 0.8 / series.len().max(1) as f64).min(40.0);
+    for (c, name) in categories.iter().enumerate() {
+        let gx = LEFT + gw * c as f64 + (gw - bw * series.len() as f64) / 2.0;
+        for (k, s) in series.iter().enumerate() {
+            let v = s.values.get(c).copied().unwrap_or(0.0);
+            let h = plot_h * (v / top).clamp(0.0, 1.0);
+            let x = gx + bw * k as f64;
+            let opacity = if s.light { "0.45" } else { "1" };
+            let _ = write!(
+                out,
+                r#"<rect x="{x:.1}" y="{:.1}" width="{:.1}" height="{h:.1}" fill="{}" fill-opacity="{opacity}"><title>{} · {}: {}{}</title></rect>"#,
+                TOP + plot_h - h,
+                (bw - 1.0).max(1.0),
+                s.color,
+                esc(&s.name),
+                esc(name),
+                short(v),
+                esc(unit)
+            );
+        }
+        let max_chars = ((gw / 6.5) as usize).max(3);
+        let text: String = name.chars().take(max_chars).collect();
+        let _ = write!(
+            out,
+            r##"<text x="{:.1}" y="{}" text-anchor="middle" font-size="11" fill="#555">{}</text>"##,
+            LEFT + gw * (c as f64 + 0.5),
+            H - BOTTOM + 16.0,
+            esc(&text)
+        );
+    }
+    legend(
+        &mut out,
+        series.iter().map(|s| (s.name.as_str(), s.color, s.light)),
+    );
+    out.push_str("</svg>");
+    out
+}
+
+/// One delta bar.
+pub struct Delta {
+    /// What changed.
+    pub label: String,
+    /// Draft minus baseline.
+    pub value: f64,
+    /// Whether the change is an improvement.
+    pub good: bool,
+    /// The value as text.
+    pub text: String,
+}
+
+/// Horizontal bars either side of zero, green for better, red for worse.
+pub fn deltas(label: &str, items: &[Delta]) -> String {
+    let row = 22.0;
+    let height = TOP + row * items.len().max(1) as f64 + 10.0;
+    let max = items.iter().map(|d| d.value.abs()).fold(0.0f64, f64::max);
+    let scale = if max > 0.0 { 1.0 / max } else { 0.0 };
+    let mid = 420.0;
+    let half = W - RIGHT - mid - 70.0;
+    let mut out = String::new();
+    open(&mut out, height, label);
+    let _ = write!(
+        out,
+        r##"<line x1="{mid}" x2="{mid}" y1="{TOP}" y2="{:.1}" stroke="#888"/>"##,
+        height - 6.0
+    );
+    for (i, d) in items.iter().enumerate() {
+        let y = TOP + row * i as f64;
+        let w = half * (d.value.abs() * scale);
+        let x = if d.value < 0.0 { mid - w } else { mid };
+        let color = if d.value == 0.0 {
+            "#999"
+        } else if d.good {
+            "#1a9850"
+        } else {
+            "#d73027"
+        };
+        let _ = write!(
+            out,
+            r##"<text x="{:.1}" y="{:.1}" text-anchor="end" font-size="12" fill="#333">{}</text><rect x="{x:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{color}"/><text x="{:.1}" y="{:.1}" text-anchor="{}" font-size="11" fill="#333">{}</text>"##,
+            mid - half - 8.0,
+            y + 14.0,
+            esc(&d.label),
+            y + 3.0,
+            w.max(1.0),
+            row - 6.0,
+            if d.value < 0.0 { x - 4.0 } else { x + w + 4.0 },
+            y + 14.0,
+            if d.value < 0.0 { "end" } else { "start" },
+            esc(&d.text)
+        );
+    }
+    out.push_str("</svg>");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axes_round_up_to_readable_tops() {
+        assert_eq!(nice(0.0), 1.0);
+        assert_eq!(nice(7.0), 10.0);
+        assert_eq!(nice(120.0), 200.0);
+        assert_eq!(nice(2400.0), 2500.0);
+        assert_eq!(short(12_345.0), "12k");
+        assert_eq!(short(2_500_000.0), "2.5M");
+        assert_eq!(esc("<a & \"b\">"), "&lt;a &amp; &quot;b&quot;&gt;");
+    }
+
+    #[test]
+    fn charts_are_svg_with_their_series() {
+        let x = vec!["w1".to_string(), "w2".to_string()];
+        let v = [1.0, 3.0];
+        let s = lines(
+            "t",
+            &x,
+            &[Line {
+                name: "draft".into(),
+                color: PALETTE[0],
+                dashed: false,
+                values: &v,
+            }],
+            "",
+        );
+        assert!(s.starts_with("<svg") && s.ends_with("</svg>"));
+        assert!(s.contains("<polyline") && s.contains("draft"));
+        let b = bars(
+            "t",
+            &x,
+            &[Bars {
+                name: "a".into(),
+                color: PALETTE[1],
+                light: true,
+                values: vec![2.0, 0.0],
+            }],
+            "",
+        );
+        assert_eq!(b.matches("<rect").count(), 2);
+        let d = deltas(
+            "t",
+            &[Delta {
+                label: "x".into(),
+                value: -2.0,
+                good: true,
+                text: "-2".into(),
+            }],
+        );
+        assert!(d.contains("#1a9850"));
+    }
+}

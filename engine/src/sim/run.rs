@@ -1,0 +1,975 @@
+//! The discrete-event loop: one policy, one pass over the arrival stream,
+//! on a simulated clock.
+//!
+//! Every event is decided by [`decide`] with a [`RepeatIndex`] of the
+//! events before it (what [`crate::router::Router`] does), opened as a
+//! [`Case`], and moved through its life only by [`apply`]: accepted when
+//! its unit's duty desk gets to it, worked on when a handler of its pool is
+//! free, resolved, rated, sometimes reopened. Escalation steps fire from
+//! [`Action::Tick`] at [`Case::next_due`]; a raise before acceptance sends
+//! the event to the higher level's desk, a raise while it waits in a queue
+//! moves it to the higher level's queue, a whistle makes each summoned
+//! department acknowledge after its delay. The simulator decides nothing
+//! itself: grades, levels, deadlines, ladders and metrics are the engine's.
+//!
+//! Randomness: arrivals come from their own stream (see
+//! [`super::arrivals`]); everything about handling one event is drawn from
+//! a stream seeded by the run's seed and the event's index, in a fixed
+//! order, so the draft and the baseline draw the same numbers for the same
+//! event (common random numbers).
+//!
+//! Memory holds the open events (and, for the threshold windows and
+//! `repeats`, a window of recent report times), never the whole period.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use jiff::Timestamp;
+use rand::SeedableRng;
+use rand_pcg::Pcg64Mcg;
+
+use super::arrivals::{Arrival, Skip, mix};
+use super::capacity::{Pools, Waiting};
+use super::dist::unit;
+use super::setup::{Plan, Staffing};
+use super::stats::Collect;
+use crate::alerts::{Alert, Monitor};
+use crate::assess::Tally;
+use crate::decide::{Context, decide};
+use crate::lifecycle::{Action, Case, Change, State, Transition, apply_into};
+use crate::model::{DeptId, LevelId, Policy};
+use crate::windows::RepeatIndex;
+
+/// How far a run has got, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// The simulated instant reached.
+    pub at: Timestamp,
+    /// Share of the period simulated, 0–1.
+    pub fraction: f64,
+    /// Events arrived so far.
+    pub events: u64,
+}
+
+/// What happens next to an event (or a pool).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    /// The duty desk accepts (valid while `arg` is the slot's accept ticket).
+    Accept,
+    /// A handler finishes.
+    Finish,
+    /// Settled on the spot.
+    Spot,
+    /// The reporter rates (`arg`: the rating).
+    Feedback,
+    /// The event comes back.
+    Reopen,
+    /// The ladder may have something due (valid while it is the slot's `tick_at`).
+    Tick,
+    /// A summoned department acknowledges (`arg`: its index in `summoned`).
+    Ack,
+    /// A pool's working hours begin (`slot`: the pool).
+    Wake,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Due {
+    at: i64,
+    seq: u64,
+    slot: u32,
+    generation: u32,
+    kind: Kind,
+    arg: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    New,
+    Accepting,
+    Queued,
+    Working,
+    Spot,
+    Settled,
+}
+
+/// One open event.
+struct Slot {
+    case: Option<Case>,
+    generation: u32,
+    rng: Pcg64Mcg,
+    category: Option<u32>,
+    phase: Phase,
+    accept_ticket: u32,
+    queue_ticket: u32,
+    tick_at: i64,
+    pool: u32,
+    /// Working seconds of the handling under way.
+    work: f64,
+    /// Level and lead it is counted under while open.
+    counted: Option<(LevelId, DeptId)>,
+    lead: DeptId,
+    reopen_pending: bool,
+}
+
+/// Which changes of a case the policy's thresholds can see. Telling the
+/// monitor about a change none of them measures changes nothing, so the
+/// run skips it (the monitor follows deadlines passing by itself).
+#[derive(Debug, Clone, Copy, Default)]
+struct Needs {
+    any: bool,
+    accept: bool,
+    resolve: bool,
+    feedback: bool,
+    raise: bool,
+}
+
+impl Needs {
+    fn of(policy: &Policy) -> Needs {
+        use crate::model::{Metric as M, ThresholdMetric as T};
+        let mut n = Needs {
+            any: !policy.thresholds.is_empty(),
+            ..Needs::default()
+        };
+        for t in &policy.thresholds {
+            let T::Builtin(m) = t.metric else { continue };
+            n.accept |= matches!(m, M::OnTimeResponse | M::OverdueRate);
+            n.resolve |= matches!(
+                m,
+                M::OnTimeResolution
+                    | M::OverdueRate
+                    | M::FirstContact
+                    | M::SourceResolution
+                    | M::MeanResolutionHours
+            );
+            n.feedback |= m == M::Satisfaction;
+            n.raise |= m == M::EscalationRate;
+        }
+        n
+    }
+}
+
+/// One run of one policy over a plan.
+pub struct Run<'a> {
+    needs: Needs,
+    policy: &'a Policy,
+    plan: &'a Plan,
+    staff: &'a Staffing,
+    history: RepeatIndex,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    heap: BinaryHeap<Reverse<Due>>,
+    seq: u64,
+    pools: Pools,
+    pub(crate) stats: Collect,
+    pub(crate) tally: Tally,
+    monitor: Monitor,
+    pub(crate) alerts_seen: u64,
+    buf: Vec<Transition>,
+    now: i64,
+    start: i64,
+    end: i64,
+    days: Vec<i64>,
+    next_day: usize,
+    events: u64,
+}
+
+const WEEK: i64 = 7 * 86_400;
+/// How many alert records a report keeps (the counts cover them all).
+const FIRST_ALERTS: usize = 200;
+
+impl<'a> Run<'a> {
+    /// A run of `policy` (with the plan's area tree already applied) staffed by `staff`.
+    pub fn new(policy: &'a Policy, plan: &'a Plan, staff: &'a Staffing) -> Run<'a> {
+        let (start, end) = (plan.start.as_second(), plan.end.as_second());
+        let mut days = Vec::new();
+        let mut d = plan.from;
+        while d <= plan.to {
+            if let Ok(z) = d.to_zoned_datetime(plan.tz.clone()) {
+                days.push(z.timestamp().as_second());
+            }
+            match d.tomorrow() {
+                Ok(n) => d = n,
+                Err(_) => break,
+            }
+        }
+        let weeks = usize::try_from((end - start + WEEK - 1) / WEEK)
+            .unwrap_or(1)
+            .max(1);
+        let mut stats = Collect::new(policy, weeks, days.len(), policy.thresholds.len());
+        stats.alerts.by_threshold = policy
+            .thresholds
+            .iter()
+            .map(|t| super::stats::ThresholdRow {
+                threshold: t.name.to_string(),
+                ..Default::default()
+            })
+            .collect();
+        Run {
+            needs: Needs::of(policy),
+            policy,
+            plan,
+            staff,
+            history: RepeatIndex::new(policy.max_repeats_window, policy.repeats_levels.clone()),
+            slots: Vec::new(),
+            free: Vec::new(),
+            heap: BinaryHeap::new(),
+            seq: 0,
+            pools: Pools::default(),
+            stats,
+            tally: Tally::new(policy),
+            monitor: Monitor::new(policy),
+            alerts_seen: 0,
+            buf: Vec::with_capacity(16),
+            now: start,
+            start,
+            end,
+            days,
+            next_day: 0,
+            events: 0,
+        }
+    }
+
+    /// Runs the whole period; `progress` is called now and then.
+    pub fn run(
+        &mut self,
+        arrivals: impl Iterator<Item = Result<Arrival, Skip>>,
+        progress: &mut dyn FnMut(Progress),
+    ) {
+        let mut arrivals = arrivals.peekable();
+        loop {
+            let next_arrival = loop {
+                match arrivals.peek() {
+                    Some(Err(_)) => {
+                        if let Some(Err(s)) = arrivals.next() {
+                            self.skip(s);
+                        }
+                    }
+                    Some(Ok(a)) => break Some(ceil_second(a.event.reported_at)),
+                    None => break None,
+                }
+            };
+            let next_due = self.heap.peek().map(|Reverse(d)| d.at);
+            let t = match (next_arrival, next_due) {
+                (None, None) => break,
+                (Some(a), Some(d)) => a.min(d),
+                (Some(a), None) => a,
+                (None, Some(d)) => d,
+            };
+            if t >= self.end {
+                break;
+            }
+            self.clock_to(t);
+            // At one instant, what was already due goes first (a handler
+            // freed at 10:00 takes the queue before a 10:00 arrival joins it).
+            if next_due == Some(t) {
+                if let Some(Reverse(d)) = self.heap.pop() {
+                    self.due(d);
+                }
+            } else if let Some(Ok(a)) = arrivals.next() {
+                self.arrive(a);
+                if self.events.is_multiple_of(1 << 16) {
+                    progress(self.progress());
+                }
+            }
+        }
+        self.clock_to(self.end);
+        self.close_period();
+        progress(self.progress());
+    }
+
+    fn progress(&self) -> Progress {
+        let span = (self.end - self.start).max(1) as f64;
+        Progress {
+            at: ts(self.now),
+            fraction: ((self.now - self.start) as f64 / span).clamp(0.0, 1.0),
+            events: self.events,
+        }
+    }
+
+    fn skip(&mut self, s: Skip) {
+        self.stats.skipped += 1;
+        if self.stats.skipped_first.len() < 10 {
+            self.stats
+                .skipped_first
+                .push(format!("line {}: {}", s.line, s.reason));
+        }
+    }
+
+    /// Moves the clock to `t`: daily backlog samples and threshold windows
+    /// catch up first.
+    fn clock_to(&mut self, t: i64) {
+        while let Some(&day) = self.days.get(self.next_day) {
+            if day > t || day >= self.end {
+                break;
+            }
+            self.advance_monitor(day);
+            self.stats.sample();
+            self.next_day += 1;
+        }
+        self.advance_monitor(t);
+        self.now = t;
+    }
+
+    fn advance_monitor(&mut self, t: i64) {
+        if self.monitor.next_due().is_some_and(|d| ceil_second(d) <= t) {
+            let alerts = self.monitor.advance(self.policy, ts(t));
+            self.record_alerts(alerts);
+        }
+    }
+
+    fn record_alerts(&mut self, alerts: Vec<Alert>) {
+        for a in alerts {
+            let k = self
+                .policy
+                .thresholds
+                .iter()
+                .position(|t| t.name == a.threshold);
+            let week = self.week(a.at.as_second());
+            let s = &mut self.stats.alerts;
+            if a.raised {
+                s.raised += 1;
+                if let Some(k) = k {
+                    if let Some(series) = self.stats.week_alerts.get_mut(k) {
+                        Collect::bump(series, week);
+                    }
+                    if let Some(g) = self.stats.alert_groups.get_mut(k) {
+                        g.insert(a.group.clone());
+                    }
+                }
+            } else {
+                s.cleared += 1;
+            }
+            if let Some(row) = k.and_then(|k| s.by_threshold.get_mut(k)) {
+                if a.raised {
+                    row.raised += 1;
+                } else {
+                    row.cleared += 1;
+                }
+            }
+            if s.first.len() < FIRST_ALERTS
+                && let Ok(v) = serde_json::to_value(&a)
+            {
+                s.first.push(v);
+            }
+            self.alerts_seen += 1;
+        }
+    }
+
+    fn week(&self, t: i64) -> usize {
+        usize::try_from((t - self.start).max(0) / WEEK).unwrap_or(0)
+    }
+
+    fn push(&mut self, at: i64, slot: u32, kind: Kind, arg: u32) {
+        let generation = self.slots.get(slot as usize).map_or(0, |s| s.generation);
+        self.push_gen(at, slot, generation, kind, arg);
+    }
+
+    fn push_gen(&mut self, at: i64, slot: u32, generation: u32, kind: Kind, arg: u32) {
+        self.seq += 1;
+        self.heap.push(Reverse(Due {
+            at: at.max(self.now),
+            seq: self.seq,
+            slot,
+            generation,
+            kind,
+            arg,
+        }));
+    }
+
+    fn arrive(&mut self, a: Arrival) {
+        let policy = self.policy;
+        let now = self.now;
+        self.events += 1;
+        self.stats.totals.events += 1;
+        let ev = a.event;
+        let d = decide(
+            policy,
+            &ev,
+            &Context {
+                history: &self.history,
+                reopened: 0,
+            },
+        );
+        let units = policy.areas.grids.get(ev.grid.as_str()).map(|u| &**u);
+        self.history.record(&ev, units);
+        let week = self.week(now);
+        Collect::bump(&mut self.stats.week_arrivals, week);
+        if let Some(s) = self.stats.week_by_grade.get_mut(d.grade as usize) {
+            Collect::bump(s, week);
+        }
+        if let Some(g) = self.stats.grades.get_mut(d.grade as usize) {
+            g.events += 1;
+        }
+        self.stats.totals.on_the_spot += u64::from(d.on_the_spot);
+        self.stats.totals.fallback += u64::from(d.fallback);
+        self.buf.clear();
+        let (case, opened) = Case::open(policy, ev, &d, ts(now), &self.history);
+        let rng = Pcg64Mcg::seed_from_u64(mix(self.plan.seed ^ mix(a.index)));
+        let slot = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(Slot {
+                    case: None,
+                    generation: 0,
+                    rng: rng.clone(),
+                    category: None,
+                    phase: Phase::New,
+                    accept_ticket: 0,
+                    queue_ticket: 0,
+                    tick_at: i64::MAX,
+                    pool: 0,
+                    work: 0.0,
+                    counted: None,
+                    lead: 0,
+                    reopen_pending: false,
+                });
+                u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        let counted = Some((d.level, d.lead));
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            s.case = Some(case);
+            s.rng = rng;
+            s.category = a.category;
+            s.phase = Phase::New;
+            s.tick_at = i64::MAX;
+            s.counted = counted;
+            s.lead = d.lead;
+            s.reopen_pending = false;
+        }
+        self.stats.open_move(None, counted);
+        self.after(slot, &opened, true);
+        self.dispatch(slot);
+    }
+
+    /// Sends an event to its pool's duty desk (or settles it on the spot).
+    fn dispatch(&mut self, slot: u32) {
+        let now = self.now;
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        let Some(case) = &s.case else { return };
+        if case.on_the_spot && case.state == State::Dispatched {
+            let t = now + self.plan.on_the_spot.seconds(&mut s.rng);
+            s.phase = Phase::Spot;
+            self.push(t, slot, Kind::Spot, 0);
+            return;
+        }
+        let level = s.counted.map_or(0, |(l, _)| l);
+        let kind = self.staff.kind_for(level, s.lead);
+        let Some(k) = self.staff.kinds.get(kind as usize) else {
+            return;
+        };
+        let pool = self.pools.get(
+            kind,
+            case.unit.as_ref(),
+            level,
+            k.plan.handlers,
+            self.plan.queue,
+        );
+        let delay = k.plan.accept.seconds(&mut s.rng);
+        let at = advance(k.calendar.as_ref(), now, delay);
+        s.pool = pool;
+        s.phase = Phase::Accepting;
+        s.accept_ticket = s.accept_ticket.wrapping_add(1);
+        let ticket = s.accept_ticket;
+        self.push(at, slot, Kind::Accept, ticket);
+    }
+
+    fn due(&mut self, d: Due) {
+        if d.kind == Kind::Wake {
+            if let Some(p) = self.pools.pools.get_mut(d.slot as usize) {
+                p.wake_at = i64::MAX;
+            }
+            self.try_start(d.slot);
+            return;
+        }
+        let Some(s) = self.slots.get_mut(d.slot as usize) else {
+            return;
+        };
+        if s.generation != d.generation || s.case.is_none() {
+            return;
+        }
+        match d.kind {
+            Kind::Accept => {
+                if s.phase == Phase::Accepting && s.accept_ticket == d.arg {
+                    self.accept(d.slot);
+                }
+            }
+            Kind::Finish => self.finish(d.slot),
+            Kind::Spot => {
+                if self.act(d.slot, Action::Resolve { note: None }) {
+                    self.settle(d.slot);
+                }
+            }
+            Kind::Feedback => {
+                let rating = u8::try_from(d.arg).unwrap_or(5);
+                self.act(
+                    d.slot,
+                    Action::Feedback {
+                        rating,
+                        comment: None,
+                    },
+                );
+                if self
+                    .slots
+                    .get(d.slot as usize)
+                    .is_some_and(|s| !s.reopen_pending)
+                {
+                    self.finalize(d.slot);
+                }
+            }
+            Kind::Reopen => self.reopen(d.slot),
+            Kind::Tick => {
+                if s.tick_at == d.at {
+                    s.tick_at = i64::MAX;
+                    let now = self.now;
+                    let due = s.case.as_ref().and_then(Case::next_due).map(ceil_second);
+                    match due {
+                        Some(t) if t <= now => {
+                            self.act(d.slot, Action::Tick);
+                        }
+                        // The step that was due was skipped (accepted in
+                        // time): only the next one needs a wake-up.
+                        Some(t) => {
+                            s.tick_at = t;
+                            self.push(t, d.slot, Kind::Tick, 0);
+                        }
+                        None => {}
+                    }
+                }
+            }
+            Kind::Ack => {
+                let dept = s
+                    .case
+                    .as_ref()
+                    .and_then(|c| c.summoned.get(d.arg as usize))
+                    .map(|m| m.department.to_string());
+                if let Some(department) = dept {
+                    // A late or closed event refuses: nothing to count.
+                    self.act(d.slot, Action::Ack { department });
+                }
+            }
+            Kind::Wake => {}
+        }
+    }
+
+    /// Applies an action at `now` and follows what it caused. Returns
+    /// whether it was applied.
+    fn act(&mut self, slot: u32, action: Action) -> bool {
+        let policy = self.policy;
+        let now = ts(self.now);
+        let is_ack = matches!(action, Action::Ack { .. });
+        let Some(case) = self
+            .slots
+            .get_mut(slot as usize)
+            .and_then(|s| s.case.as_mut())
+        else {
+            return false;
+        };
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let ok = apply_into(policy, case, action, now, &self.history, &mut buf).is_ok();
+        if !ok && !is_ack {
+            self.stats.totals.refused += 1;
+        }
+        if ok {
+            self.after(slot, &buf, false);
+        }
+        self.buf = buf;
+        ok
+    }
+
+    /// Follows transitions: raises move the event, whistles summon, the
+    /// threshold monitor sees the case, the next tick is planned.
+    fn after(&mut self, slot: u32, trans: &[Transition], opened: bool) {
+        let policy = self.policy;
+        let now = self.now;
+        let week = self.week(now);
+        let mut raised_to: Option<LevelId> = None;
+        let needs = self.needs;
+        let mut facts_changed = opened && needs.any;
+        for t in trans {
+            match &t.change {
+                Change::Raised { to_level, .. } => {
+                    let l = policy.level_id(to_level).unwrap_or(0);
+                    raised_to = Some(l);
+                    facts_changed |= needs.raise;
+                    if let Some(r) = self.stats.levels.get_mut(l as usize) {
+                        r.raises += 1;
+                    }
+                    if let Some(s) = self.stats.week_raises.get_mut(l as usize) {
+                        Collect::bump(s, week);
+                    }
+                }
+                Change::Whistled { departments, .. } => {
+                    self.stats.totals.whistled += departments.len() as u64;
+                    self.summoned(slot, departments);
+                }
+                Change::StepFired { .. } => self.stats.totals.steps_fired += 1,
+                Change::Reminded { .. } => self.stats.totals.reminders += 1,
+                Change::Notified { .. } => self.stats.totals.notifications += 1,
+                Change::AckOverdue { .. } => self.stats.totals.ack_overdue += 1,
+                Change::Accepted { .. } => facts_changed |= needs.accept,
+                Change::Resolved { .. } => facts_changed |= needs.resolve,
+                Change::Closed { .. } => facts_changed |= needs.feedback,
+                Change::Reopened { .. } => facts_changed |= needs.any,
+                _ => {}
+            }
+        }
+        if let Some(level) = raised_to {
+            self.raised(slot, level);
+        }
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        let Some(case) = &s.case else { return };
+        if facts_changed {
+            let alerts = self.monitor.observe(policy, case, ts(now));
+            if let Some(d) = case.next_due().map(ceil_second)
+                && d < s.tick_at
+            {
+                s.tick_at = d.max(now);
+                let at = s.tick_at;
+                self.push(at, slot, Kind::Tick, 0);
+            }
+            self.record_alerts(alerts);
+            return;
+        }
+        if let Some(d) = case.next_due().map(ceil_second)
+            && d < s.tick_at
+        {
+            s.tick_at = d.max(now);
+            let at = s.tick_at;
+            self.push(at, slot, Kind::Tick, 0);
+        }
+    }
+
+    /// Plans the acknowledgement of each department just summoned.
+    fn summoned(&mut self, slot: u32, departments: &[crate::lifecycle::Name]) {
+        let now = self.now;
+        let policy = self.policy;
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        let Some(case) = &s.case else { return };
+        let mut plans = Vec::with_capacity(departments.len());
+        for name in departments {
+            let Some(i) = case
+                .summoned
+                .iter()
+                .rposition(|m| m.department == *name && m.pending())
+            else {
+                continue;
+            };
+            let dist = policy
+                .dept_id(name)
+                .and_then(|d| self.staff.dept_ack.get(d as usize))
+                .and_then(Option::as_ref)
+                .unwrap_or(&self.plan.ack);
+            plans.push((
+                now + dist.seconds(&mut s.rng),
+                u32::try_from(i).unwrap_or(0),
+            ));
+        }
+        for (at, i) in plans {
+            self.push(at, slot, Kind::Ack, i);
+        }
+    }
+
+    /// The ladder raised an open event to `level`: it is counted there, and
+    /// if it was not being worked on yet, the higher level takes it over.
+    fn raised(&mut self, slot: u32, level: LevelId) {
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        let before = s.counted;
+        let to = before.map(|(_, d)| (level, d));
+        s.counted = to;
+        let phase = s.phase;
+        let pool = s.pool;
+        if phase == Phase::Queued {
+            s.queue_ticket = s.queue_ticket.wrapping_add(1);
+        }
+        self.stats.open_move(before, to);
+        match phase {
+            Phase::Accepting => self.dispatch(slot),
+            Phase::Queued => {
+                if let Some(p) = self.pools.pools.get_mut(pool as usize) {
+                    p.waiting = p.waiting.saturating_sub(1);
+                    super::stats::dec(&mut self.stats.queued_by_level, p.level as usize);
+                }
+                self.requeue(slot);
+            }
+            _ => {}
+        }
+    }
+
+    /// Puts an accepted event in the queue of its current level's pool.
+    fn requeue(&mut self, slot: u32) {
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        let Some(case) = &s.case else { return };
+        let level = s.counted.map_or(0, |(l, _)| l);
+        let kind = self.staff.kind_for(level, s.lead);
+        let handlers = self
+            .staff
+            .kinds
+            .get(kind as usize)
+            .map_or(1, |k| k.plan.handlers);
+        let pool = self
+            .pools
+            .get(kind, case.unit.as_ref(), level, handlers, self.plan.queue);
+        s.pool = pool;
+        self.enqueue(slot);
+    }
+
+    fn accept(&mut self, slot: u32) {
+        if self.act(slot, Action::Accept { by: None })
+            && self
+                .slots
+                .get(slot as usize)
+                .is_some_and(|s| s.phase == Phase::Accepting)
+        {
+            self.enqueue(slot);
+        }
+    }
+
+    fn enqueue(&mut self, slot: u32) {
+        let now = self.now;
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        let Some(case) = &s.case else { return };
+        let deadline = case.resolve_by.as_second();
+        s.phase = Phase::Queued;
+        let w = Waiting {
+            slot,
+            generation: s.generation,
+            ticket: s.queue_ticket,
+            since: now,
+        };
+        let pool = s.pool;
+        if let Some(p) = self.pools.pools.get_mut(pool as usize) {
+            p.push(w, deadline);
+            super::stats::inc(&mut self.stats.queued_by_level, p.level as usize);
+        }
+        self.try_start(pool);
+    }
+
+    /// Free handlers take waiting events, in working hours.
+    fn try_start(&mut self, pool: u32) {
+        let now = self.now;
+        loop {
+            let Some(p) = self.pools.pools.get_mut(pool as usize) else {
+                return;
+            };
+            if p.busy >= p.handlers || p.waiting == 0 {
+                return;
+            }
+            let cal = self
+                .staff
+                .kinds
+                .get(p.kind as usize)
+                .and_then(|k| k.calendar.as_ref());
+            if let Some(cal) = cal {
+                let open = cal
+                    .next_working_instant(ts(now))
+                    .map_or(i64::MAX, |t| t.as_second());
+                if open > now {
+                    if open < p.wake_at && open < self.end {
+                        p.wake_at = open;
+                        self.push_gen(open, pool, 0, Kind::Wake, 0);
+                    }
+                    return;
+                }
+            }
+            let Some(w) = p.pop() else { return };
+            let Some(s) = self.slots.get_mut(w.slot as usize) else {
+                continue;
+            };
+            if s.generation != w.generation
+                || s.queue_ticket != w.ticket
+                || s.phase != Phase::Queued
+            {
+                continue;
+            }
+            p.waiting -= 1;
+            p.busy += 1;
+            super::stats::dec(&mut self.stats.queued_by_level, p.level as usize);
+            let wait = now - w.since;
+            p.served += 1;
+            p.wait_sum += wait as f64;
+            p.wait_max = p.wait_max.max(wait);
+            let kind = self.staff.kinds.get(p.kind as usize);
+            let dist = s
+                .category
+                .and_then(|c| self.plan.categories.get(c as usize))
+                .and_then(|c| c.handling.as_ref())
+                .or(kind.map(|k| &k.plan.handling));
+            let work = dist.map_or(0, |d| d.seconds(&mut s.rng));
+            s.work = work as f64;
+            s.phase = Phase::Working;
+            let at = advance(kind.and_then(|k| k.calendar.as_ref()), now, work);
+            self.push(at, w.slot, Kind::Finish, 0);
+        }
+    }
+
+    fn finish(&mut self, slot: u32) {
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        let pool = s.pool;
+        let work = s.work;
+        if let Some(p) = self.pools.pools.get_mut(pool as usize) {
+            p.busy = p.busy.saturating_sub(1);
+            p.work += work;
+        }
+        if self.act(slot, Action::Resolve { note: None }) {
+            self.settle(slot);
+        }
+        self.try_start(pool);
+    }
+
+    /// After a resolution: draws the feedback and the reopen (always all
+    /// of them, in one order, so both policies' streams stay aligned) and
+    /// plans them.
+    fn settle(&mut self, slot: u32) {
+        let now = self.now;
+        let plan = self.plan;
+        let policy = self.policy;
+        let week = self.week(now);
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        let Some(case) = &s.case else { return };
+        let on_time = now <= case.resolve_by.as_second();
+        let level = policy.level_id(&case.level).unwrap_or(0);
+        let rated = unit(&mut s.rng) < plan.feedback_share;
+        let fb_at = now + plan.feedback_delay.seconds(&mut s.rng);
+        let u = unit(&mut s.rng);
+        let cum = if on_time {
+            &plan.ratings_on_time
+        } else {
+            &plan.ratings_late
+        };
+        let rating = 1 + cum.iter().take(4).filter(|&&c| c <= u).count() as u32;
+        let chance = s
+            .category
+            .and_then(|c| plan.categories.get(c as usize))
+            .and_then(|c| c.reopen)
+            .unwrap_or(if on_time {
+                plan.reopen_on_time
+            } else {
+                plan.reopen_late
+            });
+        let reopen = unit(&mut s.rng) < chance;
+        let reopen_at = if rated { fb_at } else { now } + plan.reopen_delay.seconds(&mut s.rng);
+        s.phase = Phase::Settled;
+        s.reopen_pending = reopen;
+        let counted = s.counted.take();
+        self.stats.open_move(counted, None);
+        Collect::bump(&mut self.stats.week_resolved, week);
+        if !on_time {
+            Collect::bump(&mut self.stats.week_late, week);
+        }
+        if let Some(r) = self.stats.levels.get_mut(level as usize) {
+            r.resolved += 1;
+        }
+        if rated {
+            self.stats.totals.rated += 1;
+            self.stats.totals.satisfied += u64::from(rating >= 4);
+            self.push(fb_at, slot, Kind::Feedback, rating);
+        }
+        if reopen {
+            self.push(reopen_at, slot, Kind::Reopen, 0);
+        } else if !rated {
+            self.finalize(slot);
+        }
+    }
+
+    fn reopen(&mut self, slot: u32) {
+        if !self.act(slot, Action::Reopen { reason: None }) {
+            self.finalize(slot);
+            return;
+        }
+        self.stats.totals.reopens += 1;
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        let Some(case) = &s.case else { return };
+        let level = self.policy.level_id(&case.level).unwrap_or(0);
+        let counted = Some((level, s.lead));
+        s.counted = counted;
+        s.reopen_pending = false;
+        self.stats.open_move(None, counted);
+        self.dispatch(slot);
+    }
+
+    /// The event's life in the period is over: its facts go to the
+    /// assessment and the counters, and its slot is freed.
+    fn finalize(&mut self, slot: u32) {
+        let now = ts(self.now);
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        let Some(case) = s.case.take() else { return };
+        s.generation = s.generation.wrapping_add(1);
+        let facts = case.facts(now);
+        let grade = self.policy.grade_id(&case.grade);
+        self.stats.finish(&case, &facts, grade, false);
+        self.tally.add(self.policy, &case, &facts);
+        self.free.push(slot);
+    }
+
+    /// The period ended: every event still alive is counted as it stands.
+    fn close_period(&mut self) {
+        let end = ts(self.end);
+        for s in &mut self.slots {
+            let Some(case) = s.case.take() else { continue };
+            let facts = case.facts(end);
+            let grade = self.policy.grade_id(&case.grade);
+            let open = case.state.is_open();
+            self.stats.finish(&case, &facts, grade, open);
+            self.tally.add(self.policy, &case, &facts);
+        }
+        while self.next_day < self.days.len() {
+            self.stats.sample();
+            self.next_day += 1;
+        }
+    }
+
+    /// What the run found.
+    pub fn into_report(self, role: super::setup::Role) -> super::stats::RunReport {
+        super::outcome::report(
+            self.policy,
+            self.plan,
+            self.staff,
+            &self.pools,
+            self.stats,
+            &self.tally,
+            role,
+        )
+    }
+}
+
+/// The first whole second at or after `t` (the clock ticks in seconds; a
+/// step due at 10:00:00.5 fires at 10:00:01, never before it is due).
+fn ceil_second(t: Timestamp) -> i64 {
+    t.as_second() + i64::from(t.subsec_nanosecond() > 0)
+}
+
+fn ts(t: i64) -> Timestamp {
+    Timestamp::from_second(t).unwrap_or(Timestamp::MAX)
+}
+
+/// `now` plus `seconds` of working time of `cal` (plain time without one).
+fn advance(cal: Option<&crate::calendar::Calendar>, now: i64, seconds: i64) -> i64 {
+    match cal {
+        None => now.saturating_add(seconds),
+        Some(c) => c
+            .advance_working_seconds(ts(now), u64::try_from(seconds).unwrap_or(0))
+            .map_or(i64::MAX, |t| t.as_second()),
+    }
+}

@@ -1,0 +1,683 @@
+//! From a shape-checked [`Scenario`] to what a run needs: the [`Plan`]
+//! (everything that does not depend on the policy, shared by the draft and
+//! the baseline so that both see the same arrivals), and per policy its
+//! [`Staffing`] (pools resolved to the policy's levels and departments).
+//! Every check here names the field it is about.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use super::areas;
+use super::arrivals::{ArrivalPlan, CategoryArrivals, Profile, expected_total};
+use super::dist::{AttrField, Dist};
+use super::hours::Hours;
+use super::scenario::{
+    AreasSpec, CategorySpec, DistSpec, PoolSpec, QueueOrder, Scenario, ScenarioError,
+    ScenarioErrors,
+};
+use crate::calendar::Calendar;
+use crate::event::Source;
+use crate::model::{AreaIndex, DeptId, LevelId, Policy};
+
+/// What the command line may change in a scenario.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// The seed (else the scenario's, else 1).
+    pub seed: Option<u64>,
+    /// Scale the arrivals to about this many events over the period.
+    pub events: Option<f64>,
+}
+
+/// A category's handling and reopening, for synthetic and replayed events.
+#[derive(Debug, Clone)]
+pub struct CategoryPlan {
+    /// Its name.
+    pub name: Arc<str>,
+    /// Handling time at any level (overrides the pool's).
+    pub handling: Option<Dist>,
+    /// Reopen chance (overrides the scenario's).
+    pub reopen: Option<f64>,
+}
+
+/// A pool as written, before it meets a policy.
+#[derive(Debug, Clone)]
+pub struct PoolPlan {
+    /// Handlers per unit.
+    pub handlers: u32,
+    /// Working hours.
+    pub hours: Hours,
+    /// Dispatch to acceptance.
+    pub accept: Dist,
+    /// Working time per event.
+    pub handling: Dist,
+}
+
+/// The scenario, ready to run under any policy.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The title.
+    pub name: String,
+    /// What it is about.
+    pub description: Option<String>,
+    /// The seed.
+    pub seed: u64,
+    /// The first day.
+    pub from: Date,
+    /// The last day.
+    pub to: Date,
+    /// The period, [start, end): local midnights in `tz`.
+    pub start: Timestamp,
+    /// The end (exclusive).
+    pub end: Timestamp,
+    /// The time zone the period and profiles are read in (the draft's).
+    pub tz: TimeZone,
+    /// The area tree replacing each policy's own (`None`: each keeps its own).
+    pub areas: Option<Arc<AreaIndex>>,
+    /// Synthetic arrivals (`None` for a replay).
+    pub arrivals: Option<ArrivalPlan>,
+    /// The replayed file, as written (relative to the scenario).
+    pub replay: Option<String>,
+    /// Categories the scenario says something about.
+    pub categories: Vec<CategoryPlan>,
+    /// Category name → index in `categories`.
+    pub category_index: FxHashMap<Box<str>, u32>,
+    /// Queue order.
+    pub queue: QueueOrder,
+    /// Pools per level name.
+    pub levels: BTreeMap<String, PoolPlan>,
+    /// Pools per department name, with the level written and the time to acknowledge.
+    pub departments: BTreeMap<String, (PoolPlan, Option<String>, Option<Dist>)>,
+    /// Time to settle on the spot.
+    pub on_the_spot: Dist,
+    /// Time to acknowledge a whistle.
+    pub ack: Dist,
+    /// Reopen chance after an on-time resolution.
+    pub reopen_on_time: f64,
+    /// After a late one.
+    pub reopen_late: f64,
+    /// Delay of a reopen.
+    pub reopen_delay: Dist,
+    /// Share of reporters who rate.
+    pub feedback_share: f64,
+    /// Delay of the rating.
+    pub feedback_delay: Dist,
+    /// Cumulative shares of 1..5 stars, on time.
+    pub ratings_on_time: [f64; 5],
+    /// Late.
+    pub ratings_late: [f64; 5],
+}
+
+/// Reads a file the scenario names (the caller does the reading: the
+/// engine touches no files).
+pub type ReadFile<'a> = &'a mut dyn FnMut(&str) -> Result<String, String>;
+
+fn dist_or(spec: Option<&DistSpec>, path: &str, default: Dist) -> Result<Dist, ScenarioError> {
+    spec.map_or(Ok(default), |s| Dist::from_spec(s, path))
+}
+
+fn date(text: &str, path: &str) -> Result<Date, ScenarioError> {
+    text.parse::<Date>()
+        .map_err(|e| ScenarioError::at(path, format!("\"{text}\" is not a date: {e}")))
+}
+
+fn midnight(d: Date, tz: &TimeZone, path: &str) -> Result<Timestamp, ScenarioError> {
+    d.to_zoned_datetime(tz.clone())
+        .map(|z| z.timestamp())
+        .map_err(|e| ScenarioError::at(path, e.to_string()))
+}
+
+/// Cumulative shares of 1..5 stars.
+fn ratings(v: Option<&Vec<f64>>, path: &str, default: [f64; 5]) -> Result<[f64; 5], ScenarioError> {
+    let raw: [f64; 5] = match v {
+        None => default,
+        Some(v) => {
+            let mut a = [0.0; 5];
+            for (x, y) in a.iter_mut().zip(v) {
+                *x = *y;
+            }
+            a
+        }
+    };
+    let total: f64 = raw.iter().sum();
+    if total <= 0.0 {
+        return Err(ScenarioError::at(path, "the shares must not all be 0"));
+    }
+    let mut acc = 0.0;
+    Ok(raw.map(|x| {
+        acc += x / total;
+        acc
+    }))
+}
+
+fn pool_plan(spec: &PoolSpec, path: &str) -> Result<PoolPlan, ScenarioError> {
+    Ok(PoolPlan {
+        handlers: spec.handlers.max(1),
+        hours: match &spec.hours {
+            None => Hours::Always,
+            Some(h) => {
+                Hours::parse(h).map_err(|m| ScenarioError::at(format!("{path}.hours"), m))?
+            }
+        },
+        accept: dist_or(
+            spec.accept.as_ref(),
+            &format!("{path}.accept"),
+            Dist::Constant(0.0),
+        )?,
+        handling: dist_or(
+            spec.handling.as_ref(),
+            &format!("{path}.handling"),
+            Dist::Exponential(3600.0),
+        )?,
+    })
+}
+
+/// Cumulative source shares when a scenario gives none: patrol 40%,
+/// citizen 35%, hotline 15%, sensor 5%, department 5%.
+const DEFAULT_SOURCES: [f64; 5] = [0.40, 0.75, 0.90, 0.95, 1.0];
+
+/// Source shares as cumulative weights in [`Source::ALL`] order.
+pub(crate) fn source_weights(
+    spec: Option<&BTreeMap<String, f64>>,
+    path: &str,
+    default: [f64; 5],
+) -> Result<[f64; 5], ScenarioError> {
+    let Some(map) = spec else { return Ok(default) };
+    let mut w = [0.0; 5];
+    for (name, share) in map {
+        let i = Source::ALL
+            .iter()
+            .position(|s| s.as_str() == name)
+            .ok_or_else(|| ScenarioError::at(format!("{path}.{name}"), "not a source"))?;
+        w[i] = *share;
+    }
+    let total: f64 = w.iter().sum();
+    if total <= 0.0 {
+        return Err(ScenarioError::at(path, "the shares must not all be 0"));
+    }
+    let mut acc = 0.0;
+    Ok(w.map(|x| {
+        acc += x / total;
+        acc
+    }))
+}
+
+fn category_plan(name: &str, c: &CategorySpec, path: &str) -> Result<CategoryPlan, ScenarioError> {
+    Ok(CategoryPlan {
+        name: name.into(),
+        handling: c
+            .handling
+            .as_ref()
+            .map(|h| Dist::from_spec(h, &format!("{path}.handling")))
+            .transpose()?,
+        reopen: c.reopen,
+    })
+}
+
+/// Checks everything that does not need the policy and builds the plan.
+/// `draft` gives the time zone, its calendar and (for `areas: policy`) the
+/// grids; `read` reads an `areas.file`.
+pub fn plan(
+    scenario: &Scenario,
+    draft: &Policy,
+    options: Options,
+    read: ReadFile<'_>,
+) -> Result<Plan, ScenarioErrors> {
+    let mut errors = Vec::new();
+    let tz = draft.calendar.time_zone().clone();
+    let from = date(&scenario.period.from, "period.from");
+    let to = date(&scenario.period.to, "period.to");
+    let (from, to) = match (from, to) {
+        (Ok(a), Ok(b)) if b >= a => (a, b),
+        (Ok(_), Ok(_)) => {
+            return Err(ScenarioError::at("period.to", "the period ends before it starts").into());
+        }
+        (a, b) => {
+            return Err(ScenarioErrors(
+                [a.err(), b.err()].into_iter().flatten().collect(),
+            ));
+        }
+    };
+    let start = midnight(from, &tz, "period.from")?;
+    let end = to
+        .tomorrow()
+        .map_err(|e| ScenarioError::at("period.to", e.to_string()))
+        .and_then(|d| midnight(d, &tz, "period.to"))?;
+    if end.as_second() - start.as_second() > 10 * 366 * 86_400 {
+        return Err(ScenarioError::at("period", "a period is at most ten years").into());
+    }
+
+    let areas = match &scenario.areas {
+        AreasSpec::Named(_) => None,
+        AreasSpec::Generate { generate: g } => Some(Arc::new(areas::index(&areas::generate(
+            g.districts,
+            g.streets,
+            g.communities,
+            g.grids,
+        )))),
+        AreasSpec::File { file } => {
+            let text = read(file).map_err(|e| ScenarioError::at("areas.file", e))?;
+            let tree: whistle_grammar::areas::AreaTree =
+                serde_saphyr::from_str(&text).map_err(|e| {
+                    let m = e.without_snippet().to_string();
+                    let at = e
+                        .location()
+                        .map(|l| format!(" at line {}, column {}", l.line(), l.column()))
+                        .unwrap_or_default();
+                    ScenarioError::at(
+                        "areas.file",
+                        format!(
+                            "`{file}` is not an area tree{at}: {}",
+                            m.lines().next().unwrap_or("")
+                        ),
+                    )
+                })?;
+            Some(Arc::new(areas::index(&tree)))
+        }
+    };
+    let grid_ids = areas::grids(areas.as_deref().unwrap_or(&draft.areas));
+
+    let mut categories = Vec::new();
+    let specs = match (&scenario.arrivals, &scenario.replay) {
+        (Some(a), _) => (&a.categories, "arrivals.categories"),
+        (None, Some(r)) => (&r.categories, "replay.categories"),
+        (None, None) => {
+            return Err(ScenarioError::at(
+                "",
+                "give either `arrivals` (synthetic events) or `replay` (an event log)",
+            )
+            .into());
+        }
+    };
+    for (name, c) in specs.0 {
+        match category_plan(name, c, &format!("{}.{name}", specs.1)) {
+            Ok(p) => categories.push(p),
+            Err(e) => errors.push(e),
+        }
+    }
+    let category_index = categories
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (Box::from(&*c.name), u32::try_from(i).unwrap_or(u32::MAX)))
+        .collect();
+
+    let arrivals = match &scenario.arrivals {
+        None => None,
+        Some(a) => {
+            if grid_ids.is_empty() {
+                errors.push(ScenarioError::at(
+                    "areas",
+                    "synthetic events need grids: the policy has no areas.yaml; give `areas: {file: ...}` or `areas: {generate: ...}`",
+                ));
+            }
+            let base = Profile::new(
+                a.monthly.as_deref(),
+                a.weekday.as_deref(),
+                a.hourly.as_deref(),
+            );
+            let default_sources =
+                source_weights(a.sources.as_ref(), "arrivals.sources", DEFAULT_SOURCES)
+                    .unwrap_or_else(|e| {
+                        errors.push(e);
+                        DEFAULT_SOURCES
+                    });
+            let mut cats = Vec::new();
+            for (i, (name, c)) in a.categories.iter().enumerate() {
+                let path = format!("arrivals.categories.{name}");
+                let profile = base.with(
+                    c.monthly.as_deref(),
+                    c.weekday.as_deref(),
+                    c.hourly.as_deref(),
+                );
+                let sources = match source_weights(
+                    c.sources.as_ref(),
+                    &format!("{path}.sources"),
+                    default_sources,
+                ) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        errors.push(e);
+                        continue;
+                    }
+                };
+                let mut attrs = Vec::new();
+                for (field, spec) in &c.attr {
+                    match AttrField::from_spec(field, spec, &format!("{path}.attr.{field}")) {
+                        Ok(f) => attrs.push(f),
+                        Err(e) => errors.push(e),
+                    }
+                }
+                cats.push(CategoryArrivals {
+                    plan: u32::try_from(i).unwrap_or(u32::MAX),
+                    name: name.as_str().into(),
+                    per_day: c.per_day.unwrap_or(0.0),
+                    profile,
+                    sources,
+                    repeat: c.repeat_location.or(a.repeat_location).unwrap_or(0.0),
+                    attrs,
+                });
+            }
+            if cats.iter().all(|c| c.per_day <= 0.0) {
+                errors.push(ScenarioError::at(
+                    "arrivals.categories",
+                    "no category has a `per_day` above 0: nothing would arrive",
+                ));
+            }
+            let mut plan = ArrivalPlan {
+                categories: cats,
+                grids: grid_ids,
+                locations_per_grid: a.locations_per_grid.unwrap_or(500).max(1),
+                hot_locations: a.hot_locations.unwrap_or(3).max(1),
+                grid_skew: a.grid_skew.unwrap_or(0.0),
+                expected: 0.0,
+            };
+            let natural = expected_total(&plan, start, end, &tz);
+            let want = options.events.or(a.total);
+            if let Some(n) = want
+                && natural > 0.0
+            {
+                let k = n / natural;
+                for c in &mut plan.categories {
+                    c.per_day *= k;
+                }
+            }
+            plan.expected = expected_total(&plan, start, end, &tz);
+            Some(plan)
+        }
+    };
+
+    let mut levels = BTreeMap::new();
+    for (name, spec) in &scenario.capacity.levels {
+        match pool_plan(spec, &format!("capacity.levels.{name}")) {
+            Ok(p) => {
+                levels.insert(name.clone(), p);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    let mut departments = BTreeMap::new();
+    for (name, spec) in &scenario.capacity.departments {
+        let path = format!("capacity.departments.{name}");
+        let ack = spec
+            .ack
+            .as_ref()
+            .map(|a| Dist::from_spec(a, &format!("{path}.ack")))
+            .transpose();
+        match (pool_plan(spec, &path), ack) {
+            (Ok(p), Ok(ack)) => {
+                departments.insert(name.clone(), (p, spec.level.clone(), ack));
+            }
+            (Err(e), _) | (_, Err(e)) => errors.push(e),
+        }
+    }
+
+    let spot = scenario
+        .on_the_spot
+        .as_ref()
+        .and_then(|s| s.handling.as_ref());
+    let ack = scenario.whistle.as_ref().and_then(|w| w.ack.as_ref());
+    let reopen = scenario.reopen.clone().unwrap_or_default();
+    let feedback = scenario.feedback.clone().unwrap_or_default();
+    let mut dist = |spec: Option<&DistSpec>, path: &str, default: Dist| {
+        dist_or(spec, path, default.clone()).unwrap_or_else(|e| {
+            errors.push(e);
+            default
+        })
+    };
+    let on_the_spot = dist(spot, "on_the_spot.handling", Dist::Exponential(1200.0));
+    let ack = dist(ack, "whistle.ack", Dist::Exponential(600.0));
+    let reopen_delay = dist(
+        reopen.delay.as_ref(),
+        "reopen.delay",
+        Dist::Exponential(2.0 * 86_400.0),
+    );
+    let feedback_delay = dist(
+        feedback.delay.as_ref(),
+        "feedback.delay",
+        Dist::Exponential(86_400.0),
+    );
+    let ratings_on_time = ratings(
+        feedback.on_time.as_ref(),
+        "feedback.on_time",
+        [0.01, 0.02, 0.05, 0.32, 0.60],
+    )
+    .map_err(|e| errors.push(e))
+    .unwrap_or([0.2, 0.4, 0.6, 0.8, 1.0]);
+    let ratings_late = ratings(
+        feedback.late.as_ref(),
+        "feedback.late",
+        [0.10, 0.15, 0.25, 0.30, 0.20],
+    )
+    .map_err(|e| errors.push(e))
+    .unwrap_or([0.2, 0.4, 0.6, 0.8, 1.0]);
+    if !errors.is_empty() {
+        return Err(ScenarioErrors(errors));
+    }
+    Ok(Plan {
+        name: scenario.name.clone().unwrap_or_else(|| "simulation".into()),
+        description: scenario.description.clone(),
+        seed: options.seed.or(scenario.seed).unwrap_or(1),
+        from,
+        to,
+        start,
+        end,
+        tz,
+        areas,
+        arrivals,
+        replay: scenario.replay.as_ref().map(|r| r.file.clone()),
+        categories,
+        category_index,
+        queue: scenario.capacity.queue,
+        levels,
+        departments,
+        on_the_spot,
+        ack,
+        reopen_on_time: reopen.on_time.unwrap_or(0.02),
+        reopen_late: reopen.late.unwrap_or(0.06),
+        reopen_delay,
+        feedback_share: feedback.share.unwrap_or(0.5),
+        feedback_delay,
+        ratings_on_time,
+        ratings_late,
+    })
+}
+
+/// A pool resolved against a policy: its plan and its working calendar
+/// (`None`: around the clock).
+#[derive(Debug, Clone)]
+pub struct PoolKind {
+    /// How it is staffed.
+    pub plan: PoolPlan,
+    /// When it works.
+    pub calendar: Option<Calendar>,
+    /// `grid` or `urban@street`, for reports.
+    pub label: String,
+}
+
+/// The plan's pools resolved against one policy.
+#[derive(Debug, Clone)]
+pub struct Staffing {
+    /// Pool kinds; each level's and each staffed department's.
+    pub kinds: Vec<PoolKind>,
+    /// For each level id, its pool kind.
+    pub level_kind: Vec<u32>,
+    /// For each department id, the level where it has its own pool, and the kind.
+    pub dept_kind: Vec<Option<(LevelId, u32)>>,
+    /// For each department id, its time to acknowledge a whistle.
+    pub dept_ack: Vec<Option<Dist>>,
+    /// Notes that do not stop the run (for the baseline: names it does not know).
+    pub notes: Vec<String>,
+}
+
+/// One policy's role in a run: the draft must know every name the
+/// scenario uses; the baseline may not (what it lacks is noted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The policy under study.
+    Draft,
+    /// The policy it is compared with.
+    Baseline,
+}
+
+impl Role {
+    /// `draft` or `baseline`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Draft => "draft",
+            Role::Baseline => "baseline",
+        }
+    }
+}
+
+/// Resolves the plan's pools and categories against a policy.
+pub fn staff(plan: &Plan, policy: &Policy, role: Role) -> Result<Staffing, ScenarioErrors> {
+    let mut errors = Vec::new();
+    let mut notes = Vec::new();
+    let mut problem = |path: String, message: String, errors: &mut Vec<ScenarioError>| {
+        if role == Role::Draft {
+            errors.push(ScenarioError::at(path, message));
+        } else {
+            notes.push(format!("`{path}`: {message} (in the baseline)"));
+        }
+    };
+    let list = |names: &mut dyn Iterator<Item = &str>| names.collect::<Vec<_>>().join(", ");
+    let cat_root = if plan.arrivals.is_some() {
+        "arrivals.categories"
+    } else {
+        "replay.categories"
+    };
+    for c in &plan.categories {
+        if policy.category(&c.name).is_none() {
+            problem(
+                format!("{cat_root}.{}", c.name),
+                format!(
+                    "the policy has no category `{}`; its events would go to the fallback",
+                    c.name
+                ),
+                &mut errors,
+            );
+        }
+    }
+    for name in plan.levels.keys() {
+        if policy.level_id(name).is_none() {
+            problem(
+                format!("capacity.levels.{name}"),
+                format!(
+                    "the policy has no level `{name}` (its levels: {})",
+                    list(&mut policy.levels.iter().map(|l| &**l))
+                ),
+                &mut errors,
+            );
+        }
+    }
+    let tz = policy.calendar.time_zone().clone();
+    let mut kinds = Vec::new();
+    let mut level_kind = Vec::new();
+    for level in &policy.levels {
+        match plan.levels.get(&**level) {
+            Some(p) => {
+                level_kind.push(u32::try_from(kinds.len()).unwrap_or(u32::MAX));
+                kinds.push(PoolKind {
+                    calendar: p.hours.calendar(&policy.calendar, &tz),
+                    plan: p.clone(),
+                    label: level.to_string(),
+                });
+            }
+            None => errors.push(ScenarioError::at(
+                "capacity.levels",
+                format!("no pool for the level `{level}`: every level of the policy needs one"),
+            )),
+        }
+    }
+    let mut dept_kind = vec![None; policy.departments.len()];
+    let mut dept_ack = vec![None; policy.departments.len()];
+    for (name, (p, level, ack)) in &plan.departments {
+        let path = format!("capacity.departments.{name}");
+        let Some(d) = policy.dept_id(name) else {
+            problem(
+                path,
+                format!("the policy has no department `{name}`"),
+                &mut errors,
+            );
+            continue;
+        };
+        let level_id = match level {
+            Some(l) => match policy.level_id(l) {
+                Some(id) => id,
+                None => {
+                    errors.push(ScenarioError::at(
+                        format!("{path}.level"),
+                        format!(
+                            "the policy has no level `{l}` (its levels: {})",
+                            list(&mut policy.levels.iter().map(|l| &**l))
+                        ),
+                    ));
+                    continue;
+                }
+            },
+            None => match policy.departments.get(d as usize).and_then(|x| x.level) {
+                Some(l) => l,
+                None => {
+                    errors.push(ScenarioError::at(
+                        path,
+                        format!("the policy gives `{name}` no level; say which with `level:`"),
+                    ));
+                    continue;
+                }
+            },
+        };
+        let level_name = policy.levels.get(level_id as usize).map_or("?", |l| &**l);
+        if let Some(slot) = dept_kind.get_mut(d as usize) {
+            *slot = Some((level_id, u32::try_from(kinds.len()).unwrap_or(u32::MAX)));
+        }
+        if let Some(slot) = dept_ack.get_mut(d as usize) {
+            slot.clone_from(ack);
+        }
+        kinds.push(PoolKind {
+            calendar: p.hours.calendar(&policy.calendar, &tz),
+            plan: p.clone(),
+            label: format!("{name}@{level_name}"),
+        });
+    }
+    if !errors.is_empty() {
+        return Err(ScenarioErrors(errors));
+    }
+    Ok(Staffing {
+        kinds,
+        level_kind,
+        dept_kind,
+        dept_ack,
+        notes,
+    })
+}
+
+impl Staffing {
+    /// The pool kind that handles an event led by `lead` at `level`.
+    pub fn kind_for(&self, level: LevelId, lead: DeptId) -> u32 {
+        match self.dept_kind.get(lead as usize).copied().flatten() {
+            Some((l, k)) if l == level => k,
+            _ => self
+                .level_kind
+                .get(level as usize)
+                .or(self.level_kind.last())
+                .copied()
+                .unwrap_or(0),
+        }
+    }
+}
+
+/// The policy a run uses: `policy` itself, or a copy with the scenario's
+/// area tree.
+pub fn with_areas(plan: &Plan, policy: &Policy) -> Policy {
+    let mut p = policy.clone();
+    if let Some(a) = &plan.areas {
+        p.areas = (**a).clone();
+    }
+    p
+}

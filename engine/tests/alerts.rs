@@ -1,0 +1,348 @@
+//! Threshold warnings: alerts raised and cleared at exactly the instants
+//! the windows and deadlines say, for counts and for shares.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use jiff::Timestamp;
+use whistle_engine::alerts::{Alert, Monitor};
+use whistle_engine::event::parse_event;
+use whistle_engine::lifecycle::{Action, Case, apply};
+use whistle_engine::windows::NoHistory;
+use whistle_engine::{Context, Policy, compile, decide};
+use whistle_grammar::bundle::{BundleFile, from_files};
+use whistle_grammar::diag::render;
+
+const BASE: &str = r#"
+policy "t" { version "1" timezone "Asia/Shanghai" }
+levels grid < community < street
+grades blue < red
+grade blue { level grid      respond 1h  resolve 10h }
+grade red  { level community respond 30m resolve 5h }
+department urban "城管" { level street }
+department grid_team "网格站" { level grid }
+department command "指挥中心" { level street }
+category litter { lead grid_team  grade blue }
+category lamp { lead urban  grade red when reopened >= 1  grade blue }
+category noise { lead grid_team  grade blue }
+fallback { lead urban grade blue }
+"#;
+
+const AREAS: &str = "districts:
+  - id: D01
+    streets:
+      - id: S01
+        communities:
+          - id: C01
+            grids: [G1, G2]
+          - id: C02
+            grids: [G3]
+";
+
+fn policy(thresholds: &str) -> Policy {
+    let b = from_files(vec![
+        BundleFile {
+            path: "p.whistle".into(),
+            bytes: format!("{BASE}{thresholds}").into_bytes(),
+        },
+        BundleFile {
+            path: "areas.yaml".into(),
+            bytes: AREAS.into(),
+        },
+    ]);
+    let c = compile(&b);
+    let errors: Vec<_> = c
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .cloned()
+        .collect();
+    assert!(errors.is_empty(), "{}", render(&errors, &b.sources, false));
+    c.policy.unwrap()
+}
+
+const T0: i64 = 1_780_275_600; // 2026-06-01T09:00:00+08:00
+
+/// T0 plus `min` minutes.
+fn t(min: i64) -> Timestamp {
+    Timestamp::from_second(T0 + min * 60).unwrap()
+}
+
+fn open_at(p: &Policy, id: &str, cat: &str, grid: &str, min: i64) -> Case {
+    let at = t(min);
+    let ev = parse_event(&format!(
+        r#"{{"id":"{id}","category":"{cat}","grid":"{grid}","location":"L1","reported_at":"{at}"}}"#
+    ))
+    .unwrap();
+    let d = decide(p, &ev, &Context::default());
+    Case::open(p, ev, &d, at, &NoHistory).0
+}
+
+fn act(p: &Policy, c: &mut Case, a: Action, at: Timestamp) {
+    apply(p, c, a, at, &NoHistory).unwrap_or_else(|r| panic!("refused: {r}"));
+}
+
+/// (raised, group, at, value) of each alert.
+fn seen(alerts: &[Alert]) -> Vec<(bool, String, Timestamp, f64)> {
+    alerts
+        .iter()
+        .map(|a| (a.raised, a.group.clone(), a.at, a.value))
+        .collect()
+}
+
+const LITTER: &str = r#"
+threshold litter_wave "垃圾多发" {
+  metric count(category == litter) by community over 1h
+  when   >= 2
+  alert  street
+}
+"#;
+
+#[test]
+fn a_count_raises_when_it_reaches_the_bound_and_clears_as_events_leave() {
+    let p = policy(LITTER);
+    let mut m = Monitor::new(&p);
+    let e1 = open_at(&p, "E1", "litter", "G1", 0);
+    assert!(m.observe(&p, &e1, t(0)).is_empty(), "1 of 2");
+    // Noise in the same community does not count; another community neither.
+    let n = open_at(&p, "N1", "noise", "G2", 5);
+    assert!(m.observe(&p, &n, t(5)).is_empty());
+    let other = open_at(&p, "E0", "litter", "G3", 6);
+    assert!(m.observe(&p, &other, t(6)).is_empty());
+    let e2 = open_at(&p, "E2", "litter", "G2", 10);
+    let a = m.observe(&p, &e2, t(10));
+    assert_eq!(seen(&a), [(true, "C01".into(), t(10), 2.0)]);
+    assert_eq!(a[0].notify, "street S01", "the street containing C01");
+    assert_eq!(a[0].threshold.as_ref(), "litter_wave");
+    assert_eq!(a[0].display.as_deref(), Some("垃圾多发"));
+    assert_eq!(a[0].by.as_ref(), "community");
+    assert_eq!(a[0].bound, 2.0);
+    // A transition of a counted event changes nothing: raised only once.
+    let mut e2b = e2.clone();
+    act(&p, &mut e2b, Action::Accept { by: None }, t(20));
+    assert!(m.observe(&p, &e2b, t(20)).is_empty());
+    // E1 leaves the window at exactly T0 + 1h, not a nanosecond before.
+    assert_eq!(m.next_due(), Some(t(60)));
+    let just_before = Timestamp::from_nanosecond(t(60).as_nanosecond() - 1).unwrap();
+    assert!(m.advance(&p, just_before).is_empty());
+    let a = m.advance(&p, t(60));
+    assert_eq!(seen(&a), [(false, "C01".into(), t(60), 1.0)]);
+    assert_eq!(
+        a[0].counted, 2,
+        "the events of C01 in the window: E2 and N1"
+    );
+}
+
+#[test]
+fn instants_do_not_depend_on_how_often_the_clock_is_advanced() {
+    let p = policy(LITTER);
+    let run = |step: Option<i64>| {
+        let mut m = Monitor::new(&p);
+        let mut all = Vec::new();
+        let mut clock = 0;
+        for (i, at) in [0, 10, 65, 70, 80, 200, 230].into_iter().enumerate() {
+            if let Some(step) = step {
+                while clock + step < at {
+                    clock += step;
+                    all.extend(m.advance(&p, t(clock)));
+                }
+            }
+            let e = open_at(&p, &format!("E{i}"), "litter", "G1", at);
+            all.extend(m.observe(&p, &e, t(at)));
+            clock = at;
+        }
+        all.extend(m.advance(&p, t(1000)));
+        seen(&all)
+    };
+    let lazy = run(None);
+    assert_eq!(lazy, run(Some(1)));
+    assert_eq!(lazy, run(Some(7)));
+    // By hand (all in C01, window 1h, bound 2): 2 at +10 (raise); E0
+    // leaves at +60 (1: clear); E2 at +65 (2: raise); at +70 E1 leaves
+    // first (1: clear), then E3 is seen (2: raise); E4 at +80 makes 3;
+    // exits at +125, +130 (1: clear), +140; E5 at +200 (1), E6 at +230
+    // (2: raise); E5 leaves at +260 (1: clear).
+    let want: Vec<(bool, String, Timestamp, f64)> = [
+        (true, 10, 2.0),
+        (false, 60, 1.0),
+        (true, 65, 2.0),
+        (false, 70, 1.0),
+        (true, 70, 2.0),
+        (false, 130, 1.0),
+        (true, 230, 2.0),
+        (false, 260, 1.0),
+    ]
+    .into_iter()
+    .map(|(r, at, v)| (r, "C01".to_string(), t(at), v))
+    .collect();
+    assert_eq!(lazy, want);
+}
+
+const OVERDUE: &str = r#"
+threshold late "超时" {
+  metric overdue_rate by department over 1d
+  when   > 50%
+  alert  command
+}
+"#;
+
+#[test]
+fn a_share_moves_when_a_deadline_passes() {
+    let p = policy(OVERDUE);
+    let mut m = Monitor::new(&p);
+    let mut e1 = open_at(&p, "E1", "litter", "G1", 0);
+    assert!(m.observe(&p, &e1, t(0)).is_empty(), "0 of 1 overdue");
+    // The respond deadline is T0 + 1h; it passes the first nanosecond after.
+    let passed = Timestamp::from_nanosecond(t(60).as_nanosecond() + 1).unwrap();
+    assert_eq!(m.next_due(), Some(passed));
+    assert!(
+        m.advance(&p, t(60)).is_empty(),
+        "at the deadline: still in time"
+    );
+    let a = m.advance(&p, passed);
+    assert_eq!(seen(&a), [(true, "grid_team".into(), passed, 1.0)]);
+    assert_eq!(a[0].notify, "department command");
+    // A late acceptance keeps it overdue.
+    act(&p, &mut e1, Action::Accept { by: None }, t(120));
+    assert!(m.observe(&p, &e1, t(120)).is_empty());
+    // A second event: 1 of 2 is not over 50%.
+    let mut e2 = open_at(&p, "E2", "litter", "G2", 180);
+    let a = m.observe(&p, &e2, t(180));
+    assert_eq!(seen(&a), [(false, "grid_team".into(), t(180), 0.5)]);
+    assert_eq!(a[0].counted, 2);
+    // Accepted exactly at its deadline: on time, nothing passes.
+    act(&p, &mut e2, Action::Accept { by: None }, t(240));
+    assert!(m.observe(&p, &e2, t(240)).is_empty());
+    // Its resolve deadline (+10h from +3h) then passes unresolved.
+    let a = m.advance(&p, t(14 * 60));
+    let at = Timestamp::from_nanosecond(t(13 * 60).as_nanosecond() + 1).unwrap();
+    assert_eq!(seen(&a), [(true, "grid_team".into(), at, 1.0)]);
+    // E1 leaves the 1-day window; E2 alone is still overdue.
+    assert!(m.advance(&p, t(24 * 60)).is_empty());
+    // E2 leaves too: no event, no value: the alert clears.
+    let a = m.advance(&p, t(27 * 60));
+    assert_eq!(seen(&a), [(false, "grid_team".into(), t(27 * 60), 0.0)]);
+    assert_eq!(a[0].counted, 0);
+    assert_eq!(m.events(), 0, "nothing outside the window is kept");
+    assert_eq!(m.next_due(), None);
+}
+
+#[test]
+fn a_reassignment_moves_the_event_between_groups_at_one_instant() {
+    let p = policy(
+        r#"
+threshold busy { metric count() by department over 1d  when >= 1  alert street }
+"#,
+    );
+    let mut m = Monitor::new(&p);
+    let mut e = open_at(&p, "E1", "litter", "G1", 0);
+    let a = m.observe(&p, &e, t(0));
+    assert_eq!(seen(&a), [(true, "grid_team".into(), t(0), 1.0)]);
+    assert_eq!(a[0].notify, "street S01", "the tree's only street");
+    act(
+        &p,
+        &mut e,
+        Action::Reassign {
+            unit: None,
+            lead: Some("urban".into()),
+        },
+        t(5),
+    );
+    let a = m.observe(&p, &e, t(5));
+    assert_eq!(
+        seen(&a),
+        [
+            (false, "grid_team".into(), t(5), 0.0),
+            (true, "urban".into(), t(5), 1.0)
+        ]
+    );
+}
+
+#[test]
+fn a_condition_on_the_grade_is_evaluated_again_after_a_reopen() {
+    let p = policy(
+        r#"
+threshold reds { metric count(grade == red) by street over 1d  when >= 1  alert street }
+"#,
+    );
+    let mut m = Monitor::new(&p);
+    let mut e = open_at(&p, "E1", "lamp", "G3", 0);
+    assert!(m.observe(&p, &e, t(0)).is_empty(), "blue at first");
+    act(&p, &mut e, Action::Accept { by: None }, t(10));
+    act(&p, &mut e, Action::Resolve { note: None }, t(20));
+    assert!(m.observe(&p, &e, t(20)).is_empty());
+    act(&p, &mut e, Action::Reopen { reason: None }, t(30));
+    assert_eq!(e.grade, "red");
+    let a = m.observe(&p, &e, t(30));
+    assert_eq!(seen(&a), [(true, "S01".into(), t(30), 1.0)]);
+}
+
+#[test]
+fn repeats_in_a_condition_count_earlier_events_only() {
+    let p = policy(
+        r#"
+threshold again { metric count(repeats(1d) >= 1) by grid over 1d  when >= 1  alert community }
+"#,
+    );
+    let mut m = Monitor::new(&p);
+    let e1 = open_at(&p, "E1", "noise", "G1", 0);
+    assert!(m.observe(&p, &e1, t(0)).is_empty(), "nothing before it");
+    let mut e2 = open_at(&p, "E2", "noise", "G1", 10);
+    let a = m.observe(&p, &e2, t(10));
+    assert_eq!(seen(&a), [(true, "G1".into(), t(10), 1.0)]);
+    assert_eq!(a[0].notify, "community C01");
+    // Observed again, E2 still sees one earlier event (not itself), and
+    // E1 does not start seeing E2 (reported after it).
+    act(&p, &mut e2, Action::Accept { by: None }, t(20));
+    assert!(m.observe(&p, &e2, t(20)).is_empty());
+    assert!(m.observe(&p, &e1, t(21)).is_empty());
+}
+
+#[test]
+fn old_and_late_events() {
+    let p = policy(LITTER);
+    let mut m = Monitor::new(&p);
+    // An event reported two hours before it is seen is outside the window.
+    let old = open_at(&p, "OLD", "litter", "G1", 0);
+    assert!(m.observe(&p, &old, t(120)).is_empty());
+    assert_eq!(m.events(), 0);
+    // A late one still inside counts, and leaves at its own report + 1h.
+    let late = open_at(&p, "L1", "litter", "G1", 100);
+    assert!(m.observe(&p, &late, t(130)).is_empty());
+    let now = open_at(&p, "L2", "litter", "G2", 130);
+    let a = m.observe(&p, &now, t(130));
+    assert_eq!(seen(&a), [(true, "C01".into(), t(130), 2.0)]);
+    let a = m.advance(&p, t(200));
+    assert_eq!(seen(&a), [(false, "C01".into(), t(160), 1.0)]);
+    // The clock never goes back: an observe in the past is taken at the
+    // latest instant seen (+200): P1 alone is 1, P2 makes 2.
+    let p1 = open_at(&p, "P1", "litter", "G1", 180);
+    assert!(m.observe(&p, &p1, t(150)).is_empty());
+    let p2 = open_at(&p, "P2", "litter", "G1", 190);
+    let a = m.observe(&p, &p2, t(100));
+    assert_eq!(seen(&a), [(true, "C01".into(), t(200), 2.0)]);
+}
+
+#[test]
+fn the_shipped_policy_runs_a_day() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/wuhou");
+    let files = whistle_grammar::bundle::read_dir(&dir).unwrap();
+    let p = compile(&from_files(files)).policy.unwrap();
+    assert_eq!(p.thresholds.len(), 6);
+    let mut m = Monitor::new(&p);
+    let mut raised = Vec::new();
+    // Three neighbour disputes in one grid within 7 days: dispute_hotspot.
+    for i in 0..3 {
+        let e = open_at(&p, &format!("N{i}"), "neighbour_noise", "G010101", i * 60);
+        raised.extend(m.observe(&p, &e, t(i * 60)));
+    }
+    let hot: Vec<_> = raised
+        .iter()
+        .filter(|a| &*a.threshold == "dispute_hotspot")
+        .collect();
+    assert_eq!(hot.len(), 1);
+    assert_eq!(hot[0].group, "G010101");
+    assert_eq!(hot[0].notify, "community C0101");
+    assert_eq!(hot[0].at, t(120));
+    let json = serde_json::to_value(hot[0]).unwrap();
+    assert_eq!(json["threshold"], "dispute_hotspot");
+    assert_eq!(json["raised"], true);
+}

@@ -1,0 +1,360 @@
+//! The simulator against results computable by hand (an M/M/c queue),
+//! its determinism, common random numbers, and scenario validation.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+
+use whistle_engine::sim::{self, Options, Role};
+use whistle_engine::{Policy, compile};
+use whistle_grammar::bundle::{BundleFile, from_files};
+
+fn policy(text: &str) -> Policy {
+    let bundle = from_files(vec![BundleFile {
+        path: "p.whistle".into(),
+        bytes: text.into(),
+    }]);
+    let c = compile(&bundle);
+    c.policy
+        .unwrap_or_else(|| panic!("the test policy compiles: {:?}", c.diagnostics))
+}
+
+fn shipped() -> Policy {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/wuhou");
+    let b = whistle_grammar::bundle::load(&root).unwrap();
+    compile(&b).policy.unwrap()
+}
+
+fn no_files(name: &str) -> Result<String, String> {
+    Err(format!("no file `{name}` in this test"))
+}
+
+/// Runs a scenario under `draft` (and `baseline`) and returns the report.
+fn simulate(
+    yaml: &str,
+    draft: &Policy,
+    baseline: Option<&Policy>,
+    options: Options,
+) -> sim::Report {
+    let scenario = sim::parse(yaml).unwrap_or_else(|e| panic!("{e}"));
+    let plan =
+        sim::plan(&scenario, draft, options, &mut no_files).unwrap_or_else(|e| panic!("{e}"));
+    let run = |p: &Policy, role: Role| {
+        let p = sim::with_areas(&plan, p);
+        let staff = sim::staff(&plan, &p, role).unwrap_or_else(|e| panic!("{e}"));
+        sim::run_synthetic(&p, &plan, &staff, role, &mut |_| {})
+    };
+    let d = run(draft, Role::Draft);
+    let b = baseline.map(|b| run(b, Role::Baseline));
+    sim::Report::new(&plan, d, b)
+}
+
+/// One category, one grade with limits no queue reaches, no ladder: only
+/// the queue is left.
+const QUEUE_POLICY: &str = r#"
+policy "queue" { version "1" timezone "UTC" }
+levels grid < street
+grades blue
+grade blue { level grid respond 1000d resolve 1000d }
+department d "d" { level grid }
+category work { lead d grade blue }
+fallback { lead d grade blue }
+"#;
+
+/// Erlang's C formula: the probability that an arrival waits in an M/M/c
+/// queue with offered load `a` (in handlers).
+fn erlang_c(c: u32, a: f64) -> f64 {
+    let mut term = 1.0;
+    let mut sum = 0.0;
+    for k in 0..c {
+        if k > 0 {
+            term *= a / f64::from(k);
+        }
+        sum += term;
+    }
+    let top = term * a / f64::from(c) * f64::from(c) / (f64::from(c) - a);
+    top / (sum + top)
+}
+
+#[test]
+fn an_mmc_queue_waits_as_erlang_c_says() {
+    // λ = 30 events/hour, mean handling 6 minutes (μ = 10/hour), c = 4
+    // handlers: offered load a = 3, utilisation 0.75.
+    // Mean wait Wq = C(c, a) / (cμ − λ) = 0.5094 × 6 min ≈ 183 s.
+    let (c, a, mean_service) = (4u32, 3.0, 360.0);
+    let expected = erlang_c(c, a) / (f64::from(c) - a) * mean_service;
+    assert!((expected - 183.4).abs() < 0.1, "{expected}");
+    let p = policy(QUEUE_POLICY);
+    let mut waits = Vec::new();
+    let mut utilisations = Vec::new();
+    for seed in [1, 2, 3, 4] {
+        let yaml = format!(
+            "
+period: {{from: 2026-01-01, to: 2026-12-31}}
+seed: {seed}
+areas: {{generate: {{streets: 1, communities: 1, grids: 1}}}}
+arrivals:
+  categories:
+    work: {{per_day: 720}}
+capacity:
+  levels:
+    grid: {{handlers: {c}, hours: always, accept: 0s, handling: {{exponential: 6m}}}}
+    street: {{handlers: 1}}
+feedback: {{share: 0}}
+reopen: {{on_time: 0, late: 0}}
+"
+        );
+        let r = simulate(&yaml, &p, None, Options::default());
+        let grid = r.draft.pools.iter().find(|x| x.pool == "grid").unwrap();
+        assert!(grid.served > 250_000, "{}", grid.served);
+        waits.push(grid.mean_wait_hours * 3600.0);
+        utilisations.push(grid.utilisation);
+        assert_eq!(r.draft.totals.raised, 0);
+        assert_eq!(r.draft.totals.refused, 0);
+    }
+    let wait = waits.iter().sum::<f64>() / waits.len() as f64;
+    eprintln!("M/M/4: simulated mean waits {waits:?} s, Erlang C {expected:.1} s");
+    let util = utilisations.iter().sum::<f64>() / utilisations.len() as f64;
+    assert!(
+        (wait / expected - 1.0).abs() < 0.05,
+        "simulated mean wait {wait:.1} s ({waits:?}) vs Erlang C {expected:.1} s"
+    );
+    assert!((util - 0.75).abs() < 0.01, "utilisation {util}");
+}
+
+#[test]
+fn working_hours_hold_work_until_the_pool_opens() {
+    // One handler working 09:00-10:00 UTC, events only at 03:00: each waits
+    // six hours for the desk, then is worked on in turn.
+    let p = policy(QUEUE_POLICY);
+    let mut hourly = vec!["0"; 24];
+    hourly[3] = "1";
+    let yaml = format!(
+        "
+period: {{from: 2026-03-02, to: 2026-03-06}}
+areas: {{generate: {{streets: 1, communities: 1, grids: 1}}}}
+arrivals:
+  hourly: [{}]
+  categories:
+    work: {{per_day: 4}}
+capacity:
+  levels:
+    grid: {{handlers: 1, hours: \"mon..sun 09:00-10:00\", accept: 0s, handling: 1m}}
+    street: {{handlers: 1}}
+feedback: {{share: 0}}
+reopen: {{on_time: 0, late: 0}}
+",
+        hourly.join(", ")
+    );
+    let r = simulate(&yaml, &p, None, Options::default());
+    let grid = r.draft.pools.iter().find(|x| x.pool == "grid").unwrap();
+    assert!(grid.served >= 10, "{}", grid.served);
+    // Accepted at 09:00 (acceptance waits for the desk too), so the queue
+    // wait is only the others' handling: at most a few minutes.
+    assert!(grid.max_wait_hours < 0.2, "{}", grid.max_wait_hours);
+    // Reported 03:00-04:00, resolved from 09:00 on: about five and a half hours.
+    let h = r.draft.totals.mean_resolution_hours;
+    assert!((5.0..6.5).contains(&h), "{h}");
+}
+
+const SMALL_WUHOU: &str = "
+period: {from: 2026-06-01, to: 2026-06-14}
+areas: policy
+arrivals:
+  repeat_location: 0.3
+  categories:
+    fire_lane: {per_day: 40, attr: {vehicles: {poisson: 2}, people_trapped: {poisson: 0.05}}}
+    neighbour_noise: {per_day: 80, repeat_location: 0.5}
+    garbage_piling: {per_day: 60, attr: {volume_m3: {lognormal: {median: 1, p90: 6}}}}
+    gas_leak: {per_day: 5, attr: {gas_ppm: {uniform: [100, 2000]}}}
+    elevator_trapped: {per_day: 10, attr: {people_trapped: {poisson: 2}}}
+capacity:
+  levels:
+    grid: {handlers: 1, hours: \"mon..sun 08:00-20:00\", accept: {exponential: 30m}, handling: {lognormal: {median: 1h, p90: 3h}}}
+    community: {handlers: 2, hours: office, accept: {exponential: 20m}, handling: {exponential: 2h}}
+    street: {handlers: 2, accept: {exponential: 20m}, handling: {exponential: 3h}}
+    district: {handlers: 4, accept: {exponential: 5m}, handling: {exponential: 4h}}
+  departments:
+    urban: {handlers: 3, hours: \"mon..sun 07:00-22:00\", handling: {exponential: 2h}}
+reopen: {on_time: 0.05, late: 0.2}
+";
+
+#[test]
+fn the_same_seed_gives_the_same_report_byte_for_byte() {
+    let p = shipped();
+    let a = simulate(
+        SMALL_WUHOU,
+        &p,
+        Some(&p),
+        Options {
+            seed: Some(9),
+            events: None,
+        },
+    );
+    let b = simulate(
+        SMALL_WUHOU,
+        &p,
+        Some(&p),
+        Options {
+            seed: Some(9),
+            events: None,
+        },
+    );
+    let (ja, jb) = (a.to_json(), b.to_json());
+    assert!(ja.len() > 10_000);
+    assert_eq!(ja, jb);
+    assert_eq!(sim::report::html::page(&a), sim::report::html::page(&b));
+    let c = simulate(
+        SMALL_WUHOU,
+        &p,
+        None,
+        Options {
+            seed: Some(10),
+            events: None,
+        },
+    );
+    assert_ne!(
+        a.draft.totals, c.draft.totals,
+        "another seed, another history"
+    );
+}
+
+#[test]
+fn both_policies_see_the_same_events_and_handling() {
+    // The same policy as draft and baseline: every measure is equal, so a
+    // difference between a draft and its baseline is the policy's doing.
+    let p = shipped();
+    let r = simulate(SMALL_WUHOU, &p, Some(&p), Options::default());
+    let b = r.baseline.as_ref().unwrap();
+    assert!(r.draft.totals.events > 2_000);
+    assert_eq!(r.draft.totals, b.totals);
+    assert_eq!(r.draft.weekly, b.weekly);
+    assert_eq!(r.draft.backlog, b.backlog);
+    assert!(
+        r.summary.iter().all(|s| s.delta == Some(0.0)),
+        "{:?}",
+        r.summary
+    );
+    // The engine's rules were applied: escalations, whistles, alerts, scores.
+    assert!(r.draft.totals.raised > 0);
+    assert!(r.draft.totals.steps_fired > 0);
+    assert!(
+        r.draft.totals.whistled > 0,
+        "red gas leaks whistle police and fire"
+    );
+    assert!(!r.draft.assessment.scores.is_empty());
+    assert_eq!(r.draft.totals.refused, 0);
+    assert!(
+        r.draft.alerts.raised > 0,
+        "noise repeats trip the dispute hotspot warning"
+    );
+}
+
+#[test]
+fn events_scale_to_the_requested_total() {
+    let p = shipped();
+    let r = simulate(
+        SMALL_WUHOU,
+        &p,
+        None,
+        Options {
+            seed: None,
+            events: Some(3_000.0),
+        },
+    );
+    assert!((r.scenario.expected_events - 3_000.0).abs() < 1.0);
+    let n = r.draft.totals.events as f64;
+    assert!((n - 3_000.0).abs() < 250.0, "{n}");
+}
+
+fn errors(yaml: &str, p: &Policy) -> Vec<(String, String)> {
+    let scenario = match sim::parse(yaml) {
+        Ok(s) => s,
+        Err(e) => return e.0.into_iter().map(|e| (e.path, e.message)).collect(),
+    };
+    let plan = match sim::plan(&scenario, p, Options::default(), &mut no_files) {
+        Ok(plan) => plan,
+        Err(e) => return e.0.into_iter().map(|e| (e.path, e.message)).collect(),
+    };
+    match sim::staff(&plan, &sim::with_areas(&plan, p), Role::Draft) {
+        Ok(_) => vec![],
+        Err(e) => e.0.into_iter().map(|e| (e.path, e.message)).collect(),
+    }
+}
+
+#[test]
+fn names_the_policy_does_not_know_are_errors_at_their_field() {
+    let p = shipped();
+    let unknown_cat = SMALL_WUHOU.replace("gas_leak:", "gas_leek:");
+    let e = errors(&unknown_cat, &p);
+    assert_eq!(e[0].0, "arrivals.categories.gas_leek", "{e:?}");
+    assert!(e[0].1.contains("no category `gas_leek`"), "{e:?}");
+
+    let unknown_level = SMALL_WUHOU.replace("    district: {", "    county: {");
+    let e = errors(&unknown_level, &p);
+    assert!(
+        e.iter()
+            .any(|(path, m)| path == "capacity.levels.county" && m.contains("no level `county`")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|(path, m)| path == "capacity.levels" && m.contains("`district`")),
+        "{e:?}"
+    );
+
+    let unknown_dept = SMALL_WUHOU.replace("    urban: {", "    urbn: {");
+    let e = errors(&unknown_dept, &p);
+    assert_eq!(e[0].0, "capacity.departments.urbn", "{e:?}");
+
+    let bad_hours = SMALL_WUHOU.replace("mon..sun 07:00-22:00", "every day");
+    let e = errors(&bad_hours, &p);
+    assert_eq!(e[0].0, "capacity.departments.urban.hours", "{e:?}");
+
+    let backwards = SMALL_WUHOU.replace("to: 2026-06-14", "to: 2026-05-14");
+    let e = errors(&backwards, &p);
+    assert_eq!(e[0].0, "period.to", "{e:?}");
+
+    let bad_dist = SMALL_WUHOU.replace(
+        "{lognormal: {median: 1h, p90: 3h}}",
+        "{lognormal: {median: 3h, p90: 1h}}",
+    );
+    let e = errors(&bad_dist, &p);
+    assert_eq!(e[0].0, "capacity.levels.grid.handling.lognormal", "{e:?}");
+
+    let no_grids = SMALL_WUHOU.replace("areas: policy", "areas: {file: nowhere.yaml}");
+    let e = errors(&no_grids, &p);
+    assert_eq!(e[0].0, "areas.file", "{e:?}");
+    assert!(e[0].1.contains("nowhere.yaml"), "{e:?}");
+}
+
+#[test]
+fn shape_errors_name_the_field() {
+    let p = shipped();
+    let e = errors(&SMALL_WUHOU.replace("handlers: 3", "handlers: three"), &p);
+    assert_eq!(e[0].0, "capacity.departments.urban.handlers", "{e:?}");
+    let e = errors(
+        &SMALL_WUHOU.replace("per_day: 40", "per_day: 40, perday: 3"),
+        &p,
+    );
+    assert_eq!(e[0].0, "arrivals.categories.fire_lane", "{e:?}");
+    assert!(e[0].1.contains("`perday`"), "{e:?}");
+    let e = errors(
+        &SMALL_WUHOU.replace("{exponential: 30m}", "{exponential: half an hour}"),
+        &p,
+    );
+    assert_eq!(e[0].0, "capacity.levels.grid.accept", "{e:?}");
+    let e = errors(
+        &SMALL_WUHOU.replace("vehicles: {poisson: 2}", "vehicles: {poison: 2}"),
+        &p,
+    );
+    assert_eq!(
+        e[0].0, "arrivals.categories.fire_lane.attr.vehicles",
+        "{e:?}"
+    );
+    let e = errors(&SMALL_WUHOU.replace("capacity:", "capacitty:"), &p);
+    assert!(
+        e.iter()
+            .any(|(path, m)| path.is_empty() && m.contains("capacity")),
+        "{e:?}"
+    );
+}

@@ -1,0 +1,370 @@
+//! `/v1/policy`: the live version, the last reload's result, stored
+//! versions, and the officer's actions — reload, rollout, rollback,
+//! preview (impact of a draft on past events) and redecide.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Extension, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use jiff::{SignedDuration, Timestamp};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use whistle_engine::diff::{self, ImpactOptions};
+use whistle_engine::lifecycle::redecide as redecide_case;
+use whistle_grammar::bundle;
+
+use super::auth::Principal;
+use super::error::ApiError;
+use crate::reload::files::Draft;
+use crate::reload::{Outcome, Request};
+use crate::state::AppState;
+use crate::store::Updated;
+
+/// `GET /v1/policy`: the version in force.
+pub async fn active(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let policy = state.policy.load_full();
+    let versions = state
+        .store
+        .policy_versions()
+        .await
+        .map_err(ApiError::unavailable)?;
+    let stored = versions.iter().find(|v| *v.hash == *policy.hash);
+    Ok(Json(json!({
+        "hash": &*policy.hash,
+        "name": &*policy.name,
+        "version": &*policy.version,
+        "categories": policy.categories.len(),
+        "departments": policy.departments.len(),
+        "activated_at": stored.map(|v| v.activated_at),
+        "by": stored.map(|v| v.by.as_str()),
+        "summary": stored.map(|v| v.summary.as_str()),
+        "files": stored.map(|v| v.files.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>()),
+    })))
+}
+
+/// `GET /v1/policy/status`: the version in force and the last reload's
+/// result (with its diagnostics when it was rejected).
+pub async fn status(State(state): State<AppState>) -> Json<Value> {
+    let policy = state.policy.load();
+    Json(json!({
+        "active": &*policy.hash,
+        "last_reload": state.reload.status(),
+    }))
+}
+
+/// `GET /v1/policy/versions`: every version that went live, newest first.
+pub async fn versions(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let active = state.policy.load().hash.clone();
+    let versions = state
+        .store
+        .policy_versions()
+        .await
+        .map_err(ApiError::unavailable)?;
+    let list: Vec<Value> = versions
+        .iter()
+        .map(|v| {
+            json!({
+                "hash": v.hash,
+                "activated_at": v.activated_at,
+                "by": v.by,
+                "summary": v.summary,
+                "active": *v.hash == *active,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "versions": list })))
+}
+
+/// `GET /v1/policy/versions/{hash}`: one version with its files.
+pub async fn version(
+    State(state): State<AppState>,
+    Path(hash): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let want = full_hash(&hash);
+    let versions = state
+        .store
+        .policy_versions()
+        .await
+        .map_err(ApiError::unavailable)?;
+    let v = versions
+        .into_iter()
+        .find(|v| v.hash == want)
+        .ok_or_else(|| unknown_version(&want))?;
+    let files: BTreeMap<String, String> = v.files.into_iter().collect();
+    Ok(Json(json!({
+        "hash": v.hash,
+        "activated_at": v.activated_at,
+        "by": v.by,
+        "summary": v.summary,
+        "files": files,
+    })))
+}
+
+/// `POST /v1/policy/reload`: reads the bundle directory now.
+pub async fn reload(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+) -> Response {
+    let outcome = state
+        .reload
+        .run(Request::Reload, format!("reload by {}", who.name))
+        .await;
+    respond(outcome)
+}
+
+/// `POST /v1/policy/rollback/{hash}`: makes a stored version live again.
+pub async fn rollback(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(hash): Path<String>,
+) -> Response {
+    let outcome = state
+        .reload
+        .run(
+            Request::Rollback(full_hash(&hash)),
+            format!("rollback by {}", who.name),
+        )
+        .await;
+    respond(outcome)
+}
+
+/// The body of a rollout or a preview: the draft's files.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DraftBody {
+    /// Files to create or replace: path inside the bundle → text.
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+    /// Files to remove.
+    #[serde(default)]
+    pub delete: Vec<String>,
+    /// Preview only: replay the events reported in this many past days.
+    #[serde(default)]
+    pub days: Option<u32>,
+}
+
+fn draft(json: Result<Json<DraftBody>, JsonRejection>) -> Result<(Draft, Option<u32>), ApiError> {
+    let Json(body) = json.map_err(ApiError::from)?;
+    let d = Draft::checked(body.files.into_iter().collect(), body.delete)
+        .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_path", m))?;
+    Ok((d, body.days))
+}
+
+/// `POST /v1/policy/rollout`: checks a draft and, without errors, writes
+/// it into the bundle and makes it live.
+pub async fn rollout(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    json: Result<Json<DraftBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let (d, days) = draft(json)?;
+    if days.is_some() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            "`days` belongs to a preview, not a rollout",
+        ));
+    }
+    let outcome = state
+        .reload
+        .run(Request::Rollout(d), format!("rollout by {}", who.name))
+        .await;
+    Ok(respond(outcome))
+}
+
+/// Most days a preview replays.
+const MAX_DAYS: u32 = 3660;
+
+/// `POST /v1/policy/preview`: decides the store's events of the last
+/// `days` (default 90) under the live policy and under the draft, and
+/// reports what would be decided differently.
+pub async fn preview(
+    State(state): State<AppState>,
+    json: Result<Json<DraftBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let (d, days) = draft(json)?;
+    let days = days.unwrap_or(90);
+    if days == 0 || days > MAX_DAYS {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            format!("`days` is from 1 to {MAX_DAYS}, not {days}"),
+        ));
+    }
+    let dir = state.reload.dir.clone();
+    let compiled = tokio::task::spawn_blocking(move || {
+        let current = bundle::read_dir(&dir).map_err(|e| e.to_string())?;
+        let b = bundle::from_files(d.over(current));
+        let c = whistle_engine::compile(&b);
+        Ok::<_, String>((b, c))
+    })
+    .await
+    .map_err(ApiError::unavailable)?
+    .map_err(ApiError::unavailable)?;
+    let (b, c) = compiled;
+    let Some(new) = c.policy else {
+        let errors: Vec<_> = c.diagnostics.into_iter().filter(|x| x.is_error()).collect();
+        return Err(rejected(
+            errors.len(),
+            whistle_grammar::diag::to_json(&errors, &b.sources),
+            whistle_grammar::diag::render(&errors, &b.sources, false),
+        ));
+    };
+    let since = Timestamp::now()
+        .checked_sub(SignedDuration::from_hours(24 * i64::from(days)))
+        .unwrap_or(Timestamp::MIN);
+    let events = state
+        .store
+        .events_since(since)
+        .await
+        .map_err(ApiError::unavailable)?;
+    let old = state.policy.load_full();
+    let n = events.len();
+    let report = tokio::task::spawn_blocking(move || {
+        let semantic = diff::semantic(&old, &new);
+        let impact = diff::impact(&old, &new, &events, &ImpactOptions::default());
+        json!({
+            "old": &*old.hash,
+            "new": &*new.hash,
+            "semantic": semantic,
+            "summary": semantic.to_string(),
+            "impact": impact,
+        })
+    })
+    .await
+    .map_err(ApiError::unavailable)?;
+    let mut report = report;
+    report["days"] = json!(days);
+    report["events"] = json!(n);
+    Ok(Json(report))
+}
+
+/// `POST /v1/policy/redecide`: decides every open event again under the
+/// live policy, recording what changed in each event's history.
+pub async fn redecide(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let open = state
+        .store
+        .open_cases()
+        .await
+        .map_err(ApiError::unavailable)?;
+    let policy = state.policy.load_full();
+    let (mut changed, mut unchanged, mut moved_on) = (0u64, 0u64, 0u64);
+    for (_, case) in open {
+        let id = case.event.id.clone();
+        // A case updated meanwhile is read again; one that closed meanwhile
+        // is left alone.
+        let mut done = false;
+        for _ in 0..8 {
+            let Some(stored) = state
+                .store
+                .get_event(&id)
+                .await
+                .map_err(ApiError::unavailable)?
+            else {
+                break;
+            };
+            let mut case = stored.case;
+            let now = Timestamp::now();
+            let transitions = {
+                let history = state
+                    .history
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                redecide_case(&policy, &mut case, now, &*history)
+            };
+            if transitions.is_empty() {
+                unchanged += 1;
+                done = true;
+                break;
+            }
+            match state
+                .store
+                .update_case(&id, stored.version, &case, &transitions)
+                .await
+                .map_err(ApiError::unavailable)?
+            {
+                Updated::Ok(_) => {
+                    for t in &transitions {
+                        state.hub.publish(
+                            t.kind(),
+                            json!({"event_id": id, "transition": t}).to_string(),
+                        );
+                    }
+                    if let Some(due) = case.next_due() {
+                        state.timers.schedule(id.clone(), due);
+                    }
+                    changed += 1;
+                    done = true;
+                    break;
+                }
+                Updated::Stale => continue,
+                Updated::Missing => break,
+            }
+        }
+        if !done {
+            moved_on += 1;
+        }
+    }
+    Ok(Json(json!({
+        "policy": &*policy.hash,
+        "redecided": changed,
+        "unchanged": unchanged,
+        "skipped": moved_on,
+    })))
+}
+
+fn full_hash(hash: &str) -> String {
+    if hash.starts_with("sha256:") {
+        hash.to_string()
+    } else {
+        format!("sha256:{hash}")
+    }
+}
+
+fn unknown_version(hash: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no stored policy version `{hash}`; see /v1/policy/versions"),
+    )
+}
+
+fn rejected(
+    errors: usize,
+    diagnostics: Vec<whistle_grammar::diag::JsonDiagnostic>,
+    rendered: String,
+) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "policy_errors",
+        format!("the draft has {errors} error(s); nothing was changed"),
+    )
+    .with_details(json!({"diagnostics": diagnostics, "rendered": rendered}))
+}
+
+/// The response for a reload job's outcome.
+fn respond(outcome: Outcome) -> Response {
+    match outcome {
+        Outcome::Applied { .. } | Outcome::Unchanged { .. } => {
+            (StatusCode::OK, Json(json!(outcome))).into_response()
+        }
+        Outcome::Rejected {
+            errors,
+            diagnostics,
+            rendered,
+        } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "policy_errors",
+            format!("the policy has {errors} error(s); the live version stays"),
+        )
+        .with_details(json!({"diagnostics": diagnostics, "rendered": rendered}))
+        .into_response(),
+        Outcome::UnknownVersion { hash } => unknown_version(&hash).into_response(),
+        Outcome::Failed { message } => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "reload_failed", message).into_response()
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! `POST /v1/simulate` (officer): a simulation of a draft against the
+//! policy in force, as a background job; progress goes to `/v1/stream`
+//! (`simulate_progress`, then `simulate_done`); `GET /v1/simulate/{job}`
+//! says how far it is and, once done, returns the report.
+//!
+//! One simulation runs at a time (it keeps both cores busy); the last
+//! [`KEEP`] jobs are remembered, in memory only.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Extension, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use whistle_engine::sim::{Options, Progress, Role};
+use whistle_grammar::bundle;
+
+use super::error::ApiError;
+use crate::cli::simulate::{SimError, prepare_scenario, simulate};
+use crate::reload::files::Draft;
+use crate::state::AppState;
+
+/// Jobs remembered.
+pub const KEEP: usize = 16;
+/// The most synthetic events a job may ask for (about ten years of a big
+/// district; more is a mistake or an attack).
+pub const MAX_EVENTS: f64 = 20_000_000.0;
+
+#[derive(Debug, Clone)]
+enum Status {
+    Running {
+        fraction: [f64; 2],
+        events: [u64; 2],
+    },
+    Done(Arc<str>),
+    Failed(String),
+}
+
+/// The simulation jobs of a server.
+#[derive(Debug, Clone, Default)]
+pub struct Jobs(Arc<Mutex<JobTable>>);
+
+#[derive(Debug, Default)]
+struct JobTable {
+    next: u64,
+    jobs: BTreeMap<u64, Status>,
+}
+
+impl Jobs {
+    fn set(&self, id: u64, status: Status) {
+        if let Ok(mut t) = self.0.lock() {
+            t.jobs.insert(id, status);
+        }
+    }
+
+    fn progress(&self, id: u64, role: Role, p: Progress) -> Option<(f64, u64)> {
+        let mut t = self.0.lock().ok()?;
+        let Some(Status::Running { fraction, events }) = t.jobs.get_mut(&id) else {
+            return None;
+        };
+        let i = usize::from(role == Role::Baseline);
+        fraction[i] = p.fraction;
+        events[i] = p.events;
+        Some(((fraction[0] + fraction[1]) / 2.0, events[0] + events[1]))
+    }
+}
+
+/// The body of `POST /v1/simulate`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulateBody {
+    /// The scenario, as YAML text (it may not name files: no `areas.file`,
+    /// no `replay`).
+    pub scenario: String,
+    /// The draft: files to write over the bundle in force (none: the
+    /// policy in force against itself).
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+    /// Files of the bundle in force the draft leaves out.
+    #[serde(default)]
+    pub delete: Vec<String>,
+    /// The seed (else the scenario's).
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Scale the arrivals to about this many events.
+    #[serde(default)]
+    pub events: Option<f64>,
+}
+
+fn invalid(e: whistle_engine::sim::ScenarioErrors) -> ApiError {
+    let details: Vec<Value> =
+        e.0.iter()
+            .map(|x| json!({"path": x.path, "message": x.message}))
+            .collect();
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_scenario",
+        e.to_string(),
+    )
+    .with_details(json!({"errors": details}))
+}
+
+/// `POST /v1/simulate`: starts a job; 202 with its id.
+pub async fn start(
+    State(state): State<AppState>,
+    Extension(jobs): Extension<Jobs>,
+    json: Result<Json<SimulateBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = json.map_err(ApiError::from)?;
+    if body.events.is_some_and(|n| !(n > 0.0 && n <= MAX_EVENTS)) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            format!("`events` is from 1 to {MAX_EVENTS}"),
+        ));
+    }
+    let draft = if body.files.is_empty() && body.delete.is_empty() {
+        None
+    } else {
+        Some(
+            Draft::checked(body.files.into_iter().collect(), body.delete)
+                .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_path", m))?,
+        )
+    };
+    let dir = state.reload.dir.clone();
+    let compiled = tokio::task::spawn_blocking(move || {
+        let current = bundle::read_dir(&dir).map_err(|e| e.to_string())?;
+        let files = match &draft {
+            Some(d) => d.over(current),
+            None => current,
+        };
+        let b = bundle::from_files(files);
+        let c = whistle_engine::compile(&b);
+        Ok::<_, String>((b, c))
+    })
+    .await
+    .map_err(ApiError::unavailable)?
+    .map_err(ApiError::unavailable)?;
+    let (b, c) = compiled;
+    let Some(draft) = c.policy else {
+        let errors: Vec<_> = c.diagnostics.into_iter().filter(|x| x.is_error()).collect();
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "policy_errors",
+            format!(
+                "the draft has {} error(s); nothing was simulated",
+                errors.len()
+            ),
+        )
+        .with_details(json!({
+            "diagnostics": whistle_grammar::diag::to_json(&errors, &b.sources),
+            "rendered": whistle_grammar::diag::render(&errors, &b.sources, false),
+        })));
+    };
+    let active = state.policy.load_full();
+    let options = Options {
+        seed: body.seed,
+        events: body.events,
+    };
+    let prepared = match prepare_scenario(&body.scenario, None, &draft, Some(&active), options) {
+        Ok(p) => p,
+        Err(SimError::Scenario(e)) => return Err(invalid(e)),
+        Err(SimError::Io(e)) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_scenario",
+                e,
+            ));
+        }
+    };
+    if prepared
+        .plan
+        .arrivals
+        .as_ref()
+        .is_some_and(|a| a.expected > MAX_EVENTS)
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_large",
+            format!(
+                "the scenario asks for about {:.0} events; a job may simulate at most {MAX_EVENTS}",
+                prepared.plan.arrivals.as_ref().map_or(0.0, |a| a.expected)
+            ),
+        ));
+    }
+    let id = {
+        let mut t = jobs
+            .0
+            .lock()
+            .map_err(|_| ApiError::unavailable("the job table is poisoned"))?;
+        if t.jobs.values().any(|s| matches!(s, Status::Running { .. })) {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "busy",
+                "a simulation is running; wait for it (GET /v1/simulate/{job}) and try again",
+            ));
+        }
+        t.next += 1;
+        let id = t.next;
+        t.jobs.insert(
+            id,
+            Status::Running {
+                fraction: [0.0; 2],
+                events: [0; 2],
+            },
+        );
+        while t.jobs.len() > KEEP {
+            t.jobs.pop_first();
+        }
+        id
+    };
+    let hub = state.hub.clone();
+    let worker_jobs = jobs.clone();
+    // A plain thread: the run is CPU-bound for seconds to minutes and
+    // spawns its own second thread for the baseline.
+    let spawned = std::thread::Builder::new()
+        .name(format!("simulate-{id}"))
+        .spawn(move || {
+            let progress = |role: Role, p: Progress| {
+                if let Some((fraction, events)) = worker_jobs.progress(id, role, p) {
+                    hub.publish(
+                        "simulate_progress",
+                        json!({"job": id.to_string(), "fraction": (fraction * 1000.0).round() / 1000.0, "events": events})
+                            .to_string(),
+                    );
+                }
+            };
+            let status = match simulate(&prepared, None, &progress) {
+                Ok(r) => Status::Done(r.to_json().into()),
+                Err(e) => Status::Failed(e),
+            };
+            let done = match &status {
+                Status::Done(_) => json!({"job": id.to_string(), "status": "done"}),
+                _ => json!({"job": id.to_string(), "status": "failed"}),
+            };
+            worker_jobs.set(id, status);
+            hub.publish("simulate_done", done.to_string());
+        });
+    if let Err(e) = spawned {
+        jobs.set(id, Status::Failed(e.to_string()));
+        return Err(ApiError::unavailable(e));
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "job": id.to_string(),
+            "status": "running",
+            "href": format!("/v1/simulate/{id}"),
+        })),
+    )
+        .into_response())
+}
+
+/// `GET /v1/simulate/{job}`: the job's state; the report once done.
+pub async fn status(
+    Extension(jobs): Extension<Jobs>,
+    Path(job): Path<String>,
+) -> Result<Response, ApiError> {
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no simulation job `{job}` (the server keeps the last {KEEP})"),
+        )
+    };
+    let id: u64 = job.parse().map_err(|_| not_found())?;
+    let status = jobs
+        .0
+        .lock()
+        .map_err(|_| ApiError::unavailable("the job table is poisoned"))?
+        .jobs
+        .get(&id)
+        .cloned()
+        .ok_or_else(not_found)?;
+    Ok(match status {
+        Status::Running { fraction, events } => Json(json!({
+            "job": job,
+            "status": "running",
+            "fraction": ((fraction[0] + fraction[1]) / 2.0 * 1000.0).round() / 1000.0,
+            "events": events[0] + events[1],
+        }))
+        .into_response(),
+        Status::Failed(e) => {
+            Json(json!({"job": job, "status": "failed", "error": e})).into_response()
+        }
+        // The report is already JSON: splice it in rather than parse it again.
+        Status::Done(report) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            format!("{{\"job\":\"{id}\",\"status\":\"done\",\"report\":{report}}}"),
+        )
+            .into_response(),
+    })
+}

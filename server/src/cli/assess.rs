@@ -1,0 +1,378 @@
+//! `whistle assess --data DIR --period P [--policy BUNDLE] [--by GROUP]
+//! [--format table|json|csv]`: the assessment of a period from a data
+//! directory's store, without a server.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use unicode_width::UnicodeWidthStr;
+use whistle_engine::assess::{GroupTable, Period, Report, ScoreTable, Tally, Values, parse_group};
+use whistle_engine::model::Metric;
+use whistle_engine::{Policy, compile};
+use whistle_grammar::bundle::{BundleFile, from_files};
+
+use super::{CANNOT_RUN, OK};
+use crate::store::Store;
+use crate::store::sqlite::{FILE_NAME, SqliteStore};
+
+/// Arguments of `whistle assess`.
+#[derive(Args)]
+pub struct AssessArgs {
+    /// The data directory of the store (`whistle serve --data`).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The period: 2026, 2026-Q2, 2026-06, 2026-06-03 or 2026-06-01..2026-06-15
+    /// (events counted by `reported_at`, in the policy's time zone).
+    #[arg(long)]
+    pub period: String,
+    /// The policy bundle whose weights and targets apply (default: the
+    /// version last recorded in the store).
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// Only this kind of group: `department`, `category` or a level.
+    #[arg(long)]
+    pub by: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+}
+
+/// How to print the assessment.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    /// Aligned tables for a terminal.
+    Table,
+    /// The report as one JSON document.
+    Json,
+    /// One row per group, for spreadsheets.
+    Csv,
+}
+
+/// Prints the assessment; exit 0, or 2 when it cannot be made.
+pub fn run(a: &AssessArgs) -> u8 {
+    match assess(a) {
+        Ok((policy, report)) => {
+            let text = match a.format {
+                Format::Json => serde_json::to_string_pretty(&report).map(|s| s + "\n"),
+                Format::Csv => Ok(csv(&report)),
+                Format::Table => Ok(table(&policy, &report)),
+            };
+            match text {
+                Ok(t) => {
+                    print!("{t}");
+                    OK
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    CANNOT_RUN
+                }
+            }
+        }
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            CANNOT_RUN
+        }
+    }
+}
+
+fn compile_policy(files: Vec<BundleFile>, what: &str) -> Result<Policy, String> {
+    let b = from_files(files);
+    let c = compile(&b);
+    match c.policy {
+        Some(p) => Ok(p),
+        None => {
+            super::print_diagnostics(&b, &c.diagnostics);
+            Err(format!("{what} has errors"))
+        }
+    }
+}
+
+async fn policy_of(a: &AssessArgs, store: &SqliteStore) -> Result<Policy, String> {
+    if let Some(dir) = &a.policy {
+        let files = whistle_grammar::bundle::read_dir(dir)
+            .map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?;
+        return compile_policy(files, &format!("the policy `{}`", dir.display()));
+    }
+    let versions = store.policy_versions().await.map_err(|e| e.to_string())?;
+    let Some(v) = versions.into_iter().next() else {
+        return Err(format!(
+            "`{}` records no policy version; name the bundle with --policy",
+            a.data.display()
+        ));
+    };
+    let files = v
+        .files
+        .into_iter()
+        .map(|(path, text)| BundleFile {
+            path,
+            bytes: text.into_bytes(),
+        })
+        .collect();
+    compile_policy(
+        files,
+        &format!("the policy version {} recorded in the store", v.hash),
+    )
+}
+
+fn assess(a: &AssessArgs) -> Result<(Policy, Report), String> {
+    if !a.data.join(FILE_NAME).exists() {
+        return Err(format!("`{}` holds no Whistle store", a.data.display()));
+    }
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let store = SqliteStore::open(&a.data, Vec::new())
+            .await
+            .map_err(|e| e.to_string())?;
+        let policy = policy_of(a, &store).await?;
+        let period = Period::parse(&a.period, policy.calendar.time_zone())
+            .map_err(|e| format!("--period: {e}"))?;
+        if let Some(by) = &a.by
+            && parse_group(&policy, by).is_none()
+        {
+            let levels: Vec<&str> = policy.levels.iter().map(|l| &**l).collect();
+            return Err(format!(
+                "--by: unknown group `{by}`; use department, category or a level ({})",
+                levels.join(", ")
+            ));
+        }
+        let at = period.facts_at(Timestamp::now());
+        let mut tally = Tally::new(&policy);
+        store
+            .cases_reported(period.from, period.until, &mut |case| {
+                tally.add(&policy, &case, &case.facts(at));
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        let _ = store.close().await;
+        let mut report = tally.report(&policy);
+        report.period = Some(period.describe(at));
+        if let Some(by) = &a.by {
+            report = report.only(by);
+        }
+        Ok((policy, report))
+    })
+}
+
+/// The metric columns, in order, with short headers.
+const COLUMNS: [(Metric, &str); 11] = [
+    (Metric::Count, "events"),
+    (Metric::OnTimeResponse, "on-time resp"),
+    (Metric::OnTimeResolution, "on-time res"),
+    (Metric::OverdueRate, "overdue"),
+    (Metric::Satisfaction, "satisfied"),
+    (Metric::FirstContact, "first contact"),
+    (Metric::EscalationRate, "escalated"),
+    (Metric::ReopenRate, "reopened"),
+    (Metric::ActiveDiscovery, "active"),
+    (Metric::SourceResolution, "source res"),
+    (Metric::MeanResolutionHours, "mean hours"),
+];
+
+fn cell(m: Metric, v: Option<f64>) -> String {
+    match v {
+        None => "—".into(),
+        Some(v) if m == Metric::Count => format!("{v:.0}"),
+        Some(v) if m.is_share() => format!("{:.1}%", v * 100.0),
+        Some(v) => format!("{v:.1}"),
+    }
+}
+
+/// Rows of cells, printed with aligned columns; `right[i]` aligns column
+/// `i` right. Widths count terminal columns (a Chinese character is two).
+fn grid(out: &mut String, rows: &[Vec<String>], right: &[bool]) {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.width())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for r in rows {
+        let mut line = String::new();
+        for (c, s) in r.iter().enumerate() {
+            let w = widths.get(c).copied().unwrap_or(0);
+            let fill = " ".repeat(w.saturating_sub(s.width()));
+            if c > 0 {
+                line.push_str("  ");
+            }
+            if right.get(c).copied().unwrap_or(false) {
+                line.push_str(&fill);
+                line.push_str(s);
+            } else {
+                line.push_str(s);
+                line.push_str(&fill);
+            }
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+}
+
+fn local(t: Timestamp, tz: &TimeZone) -> String {
+    let d = tz.to_datetime(t);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}",
+        d.year(),
+        d.month(),
+        d.day(),
+        d.hour(),
+        d.minute()
+    )
+}
+
+fn values_row(group: &str, name: &str, v: &Values) -> Vec<String> {
+    let mut row = vec![group.to_string(), name.to_string()];
+    row.extend(COLUMNS.iter().map(|&(m, _)| cell(m, v.get(m))));
+    row
+}
+
+fn group_table(out: &mut String, t: &GroupTable) {
+    let _ = writeln!(out, "\nBy {}", t.by);
+    let mut rows = vec![{
+        let mut h = vec![t.by.clone(), "name".to_string()];
+        h.extend(COLUMNS.iter().map(|(_, n)| n.to_string()));
+        h
+    }];
+    rows.extend(
+        t.rows
+            .iter()
+            .map(|r| values_row(&r.group, r.name.as_deref().unwrap_or(""), &r.values)),
+    );
+    let right: Vec<bool> = (0..COLUMNS.len() + 2).map(|c| c >= 2).collect();
+    grid(out, &rows, &right);
+}
+
+fn score_table(out: &mut String, t: &ScoreTable) {
+    let weights: Vec<String> = t
+        .weights
+        .iter()
+        .map(|w| {
+            let inv = if w.inverted { ", as 1 − value" } else { "" };
+            format!("{} {}{inv}", w.metric, w.weight)
+        })
+        .collect();
+    let _ = writeln!(out, "\nScores: assess {} ({})", t.by, weights.join("; "));
+    let mut ranked: Vec<_> = t.rows.iter().collect();
+    // Best first; groups without a score last, by id.
+    ranked.sort_by(|a, b| {
+        b.score
+            .unwrap_or(f64::NEG_INFINITY)
+            .total_cmp(&a.score.unwrap_or(f64::NEG_INFINITY))
+            .then_with(|| a.group.cmp(&b.group))
+    });
+    let mut rows = vec![vec![
+        "rank".to_string(),
+        t.by.clone(),
+        "name".to_string(),
+        "score".to_string(),
+        "weight counted".to_string(),
+    ]];
+    for (i, r) in ranked.iter().enumerate() {
+        rows.push(vec![
+            (i + 1).to_string(),
+            r.group.clone(),
+            r.name.clone().unwrap_or_default(),
+            r.score.map_or("—".into(), |s| format!("{s:.1}")),
+            format!("{}", r.weight_counted),
+        ]);
+    }
+    grid(out, &rows, &[true, false, false, true, true]);
+}
+
+fn table(policy: &Policy, r: &Report) -> String {
+    let tz = policy.calendar.time_zone();
+    let mut out = String::new();
+    let _ = writeln!(out, "{} {}", r.policy.name, r.policy.version);
+    if let Some(p) = &r.period {
+        let _ = writeln!(
+            out,
+            "Period {}: events reported {} to {} ({}), facts at {}: {} events",
+            p.label,
+            local(p.from, tz),
+            local(p.until, tz),
+            tz.iana_name().unwrap_or("UTC"),
+            local(p.facts_at, tz),
+            r.district.count
+        );
+    }
+    for t in &r.groups {
+        group_table(&mut out, t);
+    }
+    for t in &r.scores {
+        score_table(&mut out, t);
+    }
+    if !r.targets.is_empty() {
+        let _ = writeln!(out, "\nTargets (district-wide)");
+        let mut rows = vec![vec![
+            "metric".to_string(),
+            "target".to_string(),
+            "value".to_string(),
+            "met".to_string(),
+        ]];
+        for t in &r.targets {
+            let m = Metric::from_name(t.metric).unwrap_or(Metric::Count);
+            rows.push(vec![
+                t.metric.to_string(),
+                format!("{} {}", t.op, cell(m, Some(t.bound))),
+                cell(m, t.value),
+                if t.met { "yes" } else { "no" }.to_string(),
+            ]);
+        }
+        grid(&mut out, &rows, &[false, true, true, false]);
+    }
+    out
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn csv_row(out: &mut String, by: &str, group: &str, name: &str, v: &Values, score: Option<f64>) {
+    let mut fields = vec![csv_field(by), csv_field(group), csv_field(name)];
+    fields.extend(
+        COLUMNS
+            .iter()
+            .map(|&(m, _)| v.get(m).map_or(String::new(), |x| x.to_string())),
+    );
+    fields.push(score.map_or(String::new(), |s| s.to_string()));
+    let _ = writeln!(out, "{}", fields.join(","));
+}
+
+/// One row per group (and one `district` row), each metric a raw number
+/// (shares as fractions, empty where there is no value), with the group's
+/// score under the first `assess` block of its kind.
+fn csv(r: &Report) -> String {
+    let mut out = String::from("by,group,name");
+    for (m, _) in COLUMNS {
+        out.push(',');
+        out.push_str(m.name());
+    }
+    out.push_str(",score\n");
+    csv_row(&mut out, "district", "all", "", &r.district, None);
+    for t in &r.groups {
+        let scores = r.scores.iter().find(|s| s.by == t.by);
+        for row in &t.rows {
+            let score = scores
+                .and_then(|s| s.rows.iter().find(|x| x.group == row.group))
+                .and_then(|x| x.score);
+            csv_row(
+                &mut out,
+                &t.by,
+                &row.group,
+                row.name.as_deref().unwrap_or(""),
+                &row.values,
+                score,
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,320 @@
+//! `whistle diff OLD NEW [--replay EVENTS.jsonl] [--format text|json] [--color auto|always|never]`
+//!
+//! The text diff of the two bundles, the changes in meaning in words, and,
+//! with `--replay`, the same events decided under both policies. Exit codes
+//! follow diff(1): 0 the bundles are the same, 1 they differ, 2 the command
+//! could not run (an unreadable bundle or events file, a policy with errors).
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, IsTerminal, Read};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+use whistle_engine::Policy;
+use whistle_engine::diff::{self, Impact, ImpactBuilder, ImpactOptions};
+use whistle_engine::event::{Event, EventError, parse_event};
+use whistle_grammar::bundle::Bundle;
+
+use super::{CANNOT_RUN, FAILED, OK};
+
+/// Lines parsed and decided per chunk.
+const CHUNK: usize = 8192;
+/// Bad event lines reported one by one; the rest are only counted.
+const BAD_SHOWN: usize = 5;
+
+/// Arguments of `whistle diff`.
+#[derive(Args)]
+pub struct DiffArgs {
+    /// The bundle in force (directory or single `.whistle` file).
+    pub old: PathBuf,
+    /// The changed bundle.
+    pub new: PathBuf,
+    /// Decide these events (JSON lines; `-` reads standard input) under both
+    /// policies and report what would be decided differently.
+    #[arg(long, value_name = "EVENTS.jsonl")]
+    pub replay: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Colour the text diff.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub color: ColorWhen,
+    /// Examples per category and changed field in the impact report.
+    #[arg(long, default_value_t = 3)]
+    pub examples: usize,
+}
+
+/// How to print the result.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people: diff, words, tables.
+    Text,
+    /// One JSON document on stdout, for tools.
+    Json,
+}
+
+/// When to colour.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// On a terminal, unless `NO_COLOR` is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// A bad line of the events file.
+#[derive(Debug, Serialize)]
+struct BadLine {
+    line: u64,
+    error: String,
+}
+
+/// What reading the events file found.
+#[derive(Debug, Default, Serialize)]
+struct Replay {
+    file: String,
+    lines: u64,
+    events: u64,
+    bad_lines: u64,
+    bad: Vec<BadLine>,
+}
+
+/// Loads and compiles a bundle; prints why when it cannot be used.
+fn load(path: &Path) -> Option<(Bundle, Policy)> {
+    let (b, c) = match super::load(path) {
+        Ok(x) => x,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return None;
+        }
+    };
+    match c.policy {
+        Some(p) => Some((b, p)),
+        None => {
+            super::print_diagnostics(&b, &c.diagnostics);
+            eprintln!(
+                "error: `{}` has errors; nothing was compared",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
+/// Runs the command.
+pub fn run(a: &DiffArgs) -> u8 {
+    // Both bundles are read before giving up, so both sets of errors show.
+    let (old, new) = (load(&a.old), load(&a.new));
+    let (Some((ob, op)), Some((nb, np))) = (old, new) else {
+        return CANNOT_RUN;
+    };
+    let text = diff::text(&ob, &nb);
+    let semantic = diff::semantic_with_sources(&op, &np, &ob, &nb);
+    let opts = ImpactOptions {
+        examples: a.examples,
+    };
+    let replayed = match &a.replay {
+        None => None,
+        Some(file) => match replay(&op, &np, file, &opts) {
+            Ok(r) => Some(r),
+            Err(msg) => {
+                eprintln!("error: {msg}");
+                return CANNOT_RUN;
+            }
+        },
+    };
+    let differ = !text.is_empty() || !semantic.is_empty();
+    if let Some((_, r)) = &replayed {
+        for b in &r.bad {
+            eprintln!("warning: {}:{}: {}", r.file, b.line, b.error);
+        }
+        if r.bad_lines > 0 {
+            eprintln!("warning: {} bad line(s) of {} skipped", r.bad_lines, r.file);
+        }
+    }
+    match a.format {
+        Format::Json => {
+            let side = |path: &Path, p: &Policy| {
+                json!({"path": path.display().to_string(), "name": &*p.name,
+                       "version": &*p.version, "hash": &*p.hash})
+            };
+            let mut doc = json!({
+                "old": side(&a.old, &op),
+                "new": side(&a.new, &np),
+                "differences": differ,
+                "text": text,
+                "semantic": semantic,
+            });
+            if let Some((impact, r)) = &replayed {
+                doc["impact"] = json!(impact);
+                doc["replay"] = json!(r);
+            }
+            println!("{doc}");
+        }
+        Format::Text => {
+            let color = match a.color {
+                ColorWhen::Always => true,
+                ColorWhen::Never => false,
+                ColorWhen::Auto => {
+                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+                }
+            };
+            print!(
+                "{}",
+                render_text(&text, &semantic, replayed.as_ref(), color)
+            );
+        }
+    }
+    if differ { FAILED } else { OK }
+}
+
+fn render_text(
+    text: &diff::TextDiff,
+    semantic: &diff::SemanticDiff,
+    replayed: Option<&(Impact, Replay)>,
+    color: bool,
+) -> String {
+    let mut out = String::new();
+    if text.is_empty() {
+        out.push_str("text: no differences\n");
+    } else {
+        let (added, removed) = text
+            .files
+            .iter()
+            .fold((0, 0), |(a, r), f| (a + f.added, r + f.removed));
+        out.push_str(&format!(
+            "text: {} file(s) differ, {added} line(s) added, {removed} removed\n",
+            text.files.len()
+        ));
+        out.push_str(&text.render(color));
+    }
+    out.push('\n');
+    if semantic.is_empty() {
+        out.push_str("meaning: no change");
+        if !text.is_empty() {
+            out.push_str(" (the text differs only in comments, layout or files)");
+        }
+        out.push('\n');
+    } else {
+        out.push_str(&format!("meaning: {} change(s)\n", semantic.len()));
+        out.push_str(&semantic.to_string());
+    }
+    if let Some((impact, r)) = replayed {
+        out.push('\n');
+        out.push_str(&format!(
+            "impact: replayed {} ({} line(s), {} event(s)",
+            r.file,
+            count(r.lines),
+            count(r.events)
+        ));
+        if r.bad_lines > 0 {
+            out.push_str(&format!(", {} bad line(s) skipped", count(r.bad_lines)));
+        }
+        out.push_str(")\n");
+        out.push_str(&impact.to_string());
+    }
+    out
+}
+
+/// A count with thousands separators (`1,000,000`).
+fn count(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// One non-blank input line.
+struct Line {
+    number: u64,
+    bytes: Vec<u8>,
+}
+
+fn read_chunk(input: &mut impl BufRead, line_no: &mut u64) -> std::io::Result<Vec<Line>> {
+    let mut chunk = Vec::with_capacity(CHUNK);
+    while chunk.len() < CHUNK {
+        let mut bytes = Vec::with_capacity(256);
+        if input.read_until(b'\n', &mut bytes)? == 0 {
+            break;
+        }
+        *line_no += 1;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        chunk.push(Line {
+            number: *line_no,
+            bytes,
+        });
+    }
+    Ok(chunk)
+}
+
+fn parse_chunk(chunk: &[Line]) -> Vec<Result<Event, EventError>> {
+    chunk
+        .par_iter()
+        .map(|l| {
+            let text = std::str::from_utf8(&l.bytes)
+                .map_err(|e| EventError(format!("not valid UTF-8 at byte {}", e.valid_up_to())))?;
+            parse_event(text)
+        })
+        .collect()
+}
+
+/// Reads, parses and replays the events file under both policies.
+fn replay(
+    old: &Policy,
+    new: &Policy,
+    file: &str,
+    opts: &ImpactOptions,
+) -> Result<(Impact, Replay), String> {
+    let input: Box<dyn Read> = if file == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(File::open(file).map_err(|e| format!("cannot read `{file}`: {e}"))?)
+    };
+    let mut input = BufReader::with_capacity(1 << 16, input);
+    let io = |e: std::io::Error| format!("cannot read `{file}`: {e}");
+    let mut r = Replay {
+        file: file.to_string(),
+        ..Replay::default()
+    };
+    let mut builder = ImpactBuilder::new(old, new, *opts);
+    let mut line_no = 0u64;
+    let mut cur = read_chunk(&mut input, &mut line_no).map_err(io)?;
+    let mut parsed = parse_chunk(&cur);
+    while !cur.is_empty() {
+        let mut events = Vec::with_capacity(parsed.len());
+        for (line, p) in cur.iter().zip(std::mem::take(&mut parsed)) {
+            match p {
+                Ok(ev) => events.push(ev),
+                Err(e) => {
+                    r.bad_lines += 1;
+                    if r.bad.len() < BAD_SHOWN {
+                        r.bad.push(BadLine {
+                            line: line.number,
+                            error: e.0,
+                        });
+                    }
+                }
+            }
+        }
+        r.events += events.len() as u64;
+        let next = read_chunk(&mut input, &mut line_no).map_err(io)?;
+        // Parsing the next chunk overlaps with deciding this one.
+        let (next_parsed, ()) = rayon::join(|| parse_chunk(&next), || builder.add_batch(&events));
+        cur = next;
+        parsed = next_parsed;
+    }
+    r.lines = line_no;
+    Ok((builder.finish(), r))
+}

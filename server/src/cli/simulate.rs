@@ -1,0 +1,343 @@
+//! `whistle simulate --scenario S.yaml --policy DRAFT [--baseline ACTIVE] [--seed N] [--out DIR]`
+//!
+//! Runs the scenario under the draft and, beside it, the baseline — in
+//! parallel, one thread each, over the same arrival stream — then prints
+//! the summary and writes `report.json`, `report.html` and the CSV tables.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use whistle_engine::Policy;
+use whistle_engine::event::Event;
+use whistle_engine::router::prepare;
+use whistle_engine::sim::report::{csv, html};
+use whistle_engine::sim::{
+    self, Options, Plan, Progress, Replay, Report, Role, RunReport, ScenarioErrors, Skip,
+};
+
+use super::{CANNOT_RUN, FAILED, OK};
+
+/// Arguments of `whistle simulate`.
+#[derive(Args)]
+pub struct SimulateArgs {
+    /// The scenario (YAML; see schemas/scenario.schema.json and docs/SIMULATION.md).
+    #[arg(long)]
+    pub scenario: PathBuf,
+    /// The draft policy bundle.
+    #[arg(long)]
+    pub policy: PathBuf,
+    /// The policy to compare with (usually the active one).
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// The random seed (overrides the scenario's).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Scale the synthetic arrivals to about this many events over the period.
+    #[arg(long)]
+    pub events: Option<f64>,
+    /// Where to write report.json, report.html and the CSV tables.
+    #[arg(long, default_value = "simulation")]
+    pub out: PathBuf,
+    /// No progress bar and no summary table.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Why a simulation could not run.
+#[derive(Debug)]
+pub enum SimError {
+    /// The scenario is wrong (a user's mistake: exit 1, HTTP 422).
+    Scenario(ScenarioErrors),
+    /// Something could not be read or written.
+    Io(String),
+}
+
+impl std::fmt::Display for SimError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SimError::Scenario(e) => write!(f, "{e}"),
+            SimError::Io(e) => f.write_str(e),
+        }
+    }
+}
+
+/// Everything ready to run: the plan and each policy with its staffing.
+pub struct Prepared {
+    /// The scenario's plan.
+    pub plan: Plan,
+    /// The draft, with the scenario's area tree.
+    pub draft: (Policy, sim::Staffing),
+    /// The baseline, likewise.
+    pub baseline: Option<(Policy, sim::Staffing)>,
+}
+
+/// Parses and checks a scenario against the policies. `dir` is where the
+/// scenario's relative file names start (`None`: files are not allowed).
+pub fn prepare_scenario(
+    yaml: &str,
+    dir: Option<&Path>,
+    draft: &Policy,
+    baseline: Option<&Policy>,
+    options: Options,
+) -> Result<Prepared, SimError> {
+    let scenario = sim::parse(yaml).map_err(SimError::Scenario)?;
+    let mut read = |name: &str| -> Result<String, String> {
+        let Some(dir) = dir else {
+            return Err(format!(
+                "`{name}`: a scenario sent over HTTP cannot name files"
+            ));
+        };
+        let path = dir.join(name);
+        std::fs::read_to_string(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+    };
+    let plan = sim::plan(&scenario, draft, options, &mut read).map_err(SimError::Scenario)?;
+    if plan.replay.is_some() && dir.is_none() {
+        return Err(SimError::Scenario(
+            sim::ScenarioError::at(
+                "replay.file",
+                "a scenario sent over HTTP cannot replay a file",
+            )
+            .into(),
+        ));
+    }
+    let draft_p = sim::with_areas(&plan, draft);
+    let draft_s = sim::staff(&plan, &draft_p, Role::Draft).map_err(SimError::Scenario)?;
+    let baseline = match baseline {
+        None => None,
+        Some(b) => {
+            let p = sim::with_areas(&plan, b);
+            let s = sim::staff(&plan, &p, Role::Baseline).map_err(SimError::Scenario)?;
+            Some((p, s))
+        }
+    };
+    Ok(Prepared {
+        plan,
+        draft: (draft_p, draft_s),
+        baseline,
+    })
+}
+
+/// Reads a replayed log: each line parsed and checked against `policy`'s
+/// `attr` schema; a bad line becomes a [`Skip`].
+fn replay_lines(
+    path: &Path,
+    policy: &Policy,
+) -> Result<impl Iterator<Item = Result<(u64, Event), Skip>>, String> {
+    let file = File::open(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let mut number = 0u64;
+    Ok(BufReader::with_capacity(1 << 16, file)
+        .lines()
+        .filter_map(move |line| {
+            number += 1;
+            match line {
+                Err(e) => Some(Err(Skip {
+                    line: number,
+                    reason: e.to_string(),
+                })),
+                Ok(l) if l.trim().is_empty() => None,
+                Ok(l) => Some(
+                    prepare(policy, &l)
+                        .map(|ev| (number, ev))
+                        .map_err(|e| Skip {
+                            line: number,
+                            reason: e.0,
+                        }),
+                ),
+            }
+        }))
+}
+
+fn run_one(
+    prepared: &Prepared,
+    role: Role,
+    dir: Option<&Path>,
+    progress: &(dyn Fn(Role, Progress) + Sync),
+) -> Result<RunReport, String> {
+    let (policy, staff) = match role {
+        Role::Draft => &prepared.draft,
+        Role::Baseline => prepared
+            .baseline
+            .as_ref()
+            .ok_or_else(|| "no baseline".to_string())?,
+    };
+    let plan = &prepared.plan;
+    let mut report = |p: Progress| progress(role, p);
+    match (&plan.replay, dir) {
+        (Some(file), Some(dir)) => {
+            let path = dir.join(file);
+            let lines = replay_lines(&path, policy)?;
+            let replay = Replay::new(
+                lines,
+                plan.start,
+                plan.end,
+                plan.category_index.clone(),
+                4096,
+            );
+            let mut run = sim::Run::new(policy, plan, staff);
+            run.run(replay, &mut report);
+            Ok(run.into_report(role))
+        }
+        _ => Ok(sim::run_synthetic(policy, plan, staff, role, &mut report)),
+    }
+}
+
+/// Runs the draft and the baseline in parallel (one thread each) and
+/// builds the report.
+pub fn simulate(
+    prepared: &Prepared,
+    dir: Option<&Path>,
+    progress: &(dyn Fn(Role, Progress) + Sync),
+) -> Result<Report, String> {
+    let (draft, baseline) = std::thread::scope(|s| {
+        let base = prepared
+            .baseline
+            .as_ref()
+            .map(|_| s.spawn(|| run_one(prepared, Role::Baseline, dir, progress)));
+        let draft = run_one(prepared, Role::Draft, dir, progress);
+        let baseline = base.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err("the baseline run stopped unexpectedly".into()))
+        });
+        (draft, baseline)
+    });
+    let baseline = baseline.transpose()?;
+    Ok(Report::new(&prepared.plan, draft?, baseline))
+}
+
+/// Writes `report.json`, `report.html` and the CSV tables into `dir`.
+pub fn write_report(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+    let mut files = vec![
+        ("report.json".to_string(), report.to_json()),
+        ("report.html".to_string(), html::page(report)),
+    ];
+    files.extend(csv::tables(report));
+    let mut written = Vec::new();
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, text)
+            .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Runs `whistle simulate`.
+pub fn run(a: &SimulateArgs) -> u8 {
+    let yaml = match std::fs::read_to_string(&a.scenario) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot read `{}`: {e}", a.scenario.display());
+            return CANNOT_RUN;
+        }
+    };
+    let draft = match super::load_valid(&a.policy, "nothing was simulated", CANNOT_RUN) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let baseline = match &a.baseline {
+        None => None,
+        Some(p) => match super::load_valid(p, "nothing was simulated", CANNOT_RUN) {
+            Ok(c) => Some(c),
+            Err(code) => return code,
+        },
+    };
+    let (Some(draft), baseline) = (
+        &draft.policy,
+        baseline.as_ref().and_then(|c| c.policy.as_ref()),
+    ) else {
+        return CANNOT_RUN;
+    };
+    let dir = a
+        .scenario
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let options = Options {
+        seed: a.seed,
+        events: a.events,
+    };
+    let prepared = match prepare_scenario(&yaml, Some(&dir), draft, baseline, options) {
+        Ok(p) => p,
+        Err(SimError::Scenario(errors)) => {
+            for e in &errors.0 {
+                eprintln!("error: {}: {e}", a.scenario.display());
+            }
+            return FAILED;
+        }
+        Err(SimError::Io(e)) => {
+            eprintln!("error: {e}");
+            return CANNOT_RUN;
+        }
+    };
+    for (_, s) in std::iter::once(&prepared.draft).chain(prepared.baseline.as_ref()) {
+        for n in &s.notes {
+            eprintln!("note: {n}");
+        }
+    }
+    let runs = 1 + u64::from(prepared.baseline.is_some());
+    let bar = progress_bar(a.quiet, runs);
+    let done = [AtomicU64::new(0), AtomicU64::new(0)];
+    let events = [AtomicU64::new(0), AtomicU64::new(0)];
+    let progress = |role: Role, p: Progress| {
+        let i = usize::from(role == Role::Baseline);
+        done[i].store((p.fraction * 1000.0) as u64, Ordering::Relaxed);
+        events[i].store(p.events, Ordering::Relaxed);
+        bar.set_position(done[0].load(Ordering::Relaxed) + done[1].load(Ordering::Relaxed));
+        bar.set_message(format!(
+            "{} events simulated",
+            events[0].load(Ordering::Relaxed) + events[1].load(Ordering::Relaxed)
+        ));
+    };
+    let started = Instant::now();
+    let report = match simulate(&prepared, Some(&dir), &progress) {
+        Ok(r) => r,
+        Err(e) => {
+            bar.abandon();
+            eprintln!("error: {e}");
+            return CANNOT_RUN;
+        }
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    let written = match write_report(&report, &a.out) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return CANNOT_RUN;
+        }
+    };
+    let total: u64 =
+        report.draft.totals.events + report.baseline.as_ref().map_or(0, |b| b.totals.events);
+    if !a.quiet {
+        print!("{}", report.table());
+    }
+    eprintln!(
+        "simulated {} events under {} {} in {elapsed:.1} s ({:.0} events/s); report in {}",
+        report.draft.totals.events,
+        runs,
+        if runs == 1 { "policy" } else { "policies" },
+        total as f64 / elapsed.max(1e-9),
+        a.out.join("report.html").display()
+    );
+    let _ = written;
+    OK
+}
+
+fn progress_bar(quiet: bool, runs: u64) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(1000 * runs), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}%  {msg}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}

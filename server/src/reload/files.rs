@@ -1,0 +1,204 @@
+//! The bundle directory on disk: reading it, checking the paths a draft
+//! names, and writing a draft's files so that a reader (the watcher, a
+//! reload) never sees half a file.
+
+use std::path::{Component, Path, PathBuf};
+
+use whistle_grammar::bundle::{self, BundleFile};
+
+/// Checks a path a client sent for a bundle file: relative, inside the
+/// bundle, no hidden component, and a bundle file (`*.whistle`,
+/// `areas.yaml`, `event.schema.json`). Returns it normalised with `/`.
+pub fn checked_path(raw: &str) -> Result<String, String> {
+    let path = Path::new(raw);
+    if raw.is_empty() {
+        return Err("an empty path".into());
+    }
+    if raw.contains('\\') || raw.contains('\0') {
+        return Err(format!("`{raw}`: use `/` between folders"));
+    }
+    let mut parts = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(p) => {
+                let p = p.to_str().ok_or_else(|| format!("`{raw}` is not UTF-8"))?;
+                if p.starts_with('.') {
+                    return Err(format!("`{raw}`: hidden files are not part of a bundle"));
+                }
+                parts.push(p);
+            }
+            Component::CurDir => {}
+            Component::ParentDir | Component::RootDir | Component::Prefix(_) => {
+                return Err(format!(
+                    "`{raw}` leaves the bundle: paths are relative to the bundle, without `..`"
+                ));
+            }
+        }
+    }
+    let rel = parts.join("/");
+    if !bundle::is_bundle_file(&rel) {
+        return Err(format!(
+            "`{raw}` is not a bundle file: `*.whistle`, `areas.yaml` or `event.schema.json`"
+        ));
+    }
+    Ok(rel)
+}
+
+/// A draft: files to write (relative path → text) and files to remove.
+#[derive(Debug, Clone, Default)]
+pub struct Draft {
+    /// Files to create or replace.
+    pub write: Vec<(String, String)>,
+    /// Files to delete.
+    pub delete: Vec<String>,
+}
+
+impl Draft {
+    /// Checks every path; the first bad one is the error.
+    pub fn checked(write: Vec<(String, String)>, delete: Vec<String>) -> Result<Draft, String> {
+        let write = write
+            .into_iter()
+            .map(|(p, t)| Ok((checked_path(&p)?, t)))
+            .collect::<Result<Vec<_>, String>>()?;
+        let delete = delete
+            .iter()
+            .map(|p| checked_path(p))
+            .collect::<Result<Vec<_>, String>>()?;
+        if write.is_empty() && delete.is_empty() {
+            return Err("the draft names no file to write or delete".into());
+        }
+        Ok(Draft { write, delete })
+    }
+
+    /// The bundle `current` would become with this draft applied.
+    pub fn over(&self, current: Vec<BundleFile>) -> Vec<BundleFile> {
+        let mut files: Vec<BundleFile> = current
+            .into_iter()
+            .filter(|f| {
+                !self.delete.contains(&f.path) && !self.write.iter().any(|(p, _)| *p == f.path)
+            })
+            .collect();
+        files.extend(self.write.iter().map(|(p, t)| BundleFile {
+            path: p.clone(),
+            bytes: t.clone().into_bytes(),
+        }));
+        files
+    }
+}
+
+/// Writes a draft into the bundle at `root`: each file goes to a hidden
+/// temporary beside its target and is renamed over it (readers see the old
+/// file or the new, never half), then deletions.
+pub fn write(root: &Path, draft: &Draft) -> Result<(), String> {
+    for (rel, text) in &draft.write {
+        let target = root.join(rel);
+        if let Some(dir) = target.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+        }
+        let tmp = temp_beside(&target);
+        std::fs::write(&tmp, text).map_err(|e| format!("cannot write `{}`: {e}", tmp.display()))?;
+        if let Err(e) = std::fs::rename(&tmp, &target) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(format!("cannot replace `{}`: {e}", target.display()));
+        }
+    }
+    for rel in &draft.delete {
+        let target = root.join(rel);
+        match std::fs::remove_file(&target) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot remove `{}`: {e}", target.display())),
+        }
+    }
+    Ok(())
+}
+
+/// The draft that turns the bundle on disk into exactly `files` (a stored
+/// version): every file written, every other bundle file removed.
+pub fn exactly(root: &Path, files: &[(String, String)]) -> Result<Draft, String> {
+    let on_disk = bundle::read_dir(root).map_err(|e| e.to_string())?;
+    let delete = on_disk
+        .into_iter()
+        .map(|f| f.path)
+        .filter(|p| !files.iter().any(|(q, _)| q == p))
+        .collect();
+    Ok(Draft {
+        write: files.to_vec(),
+        delete,
+    })
+}
+
+fn temp_beside(target: &Path) -> PathBuf {
+    let name = target
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    // Hidden, so the bundle loader never reads a temporary as policy.
+    target.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_outside_the_bundle_are_refused() {
+        for bad in [
+            "../../etc/x",
+            "../x.whistle",
+            "/etc/passwd",
+            "a/../../x.whistle",
+            ".hidden.whistle",
+            "a/.git/x.whistle",
+            "notes.txt",
+            "x.whistle\0",
+            "a\\b.whistle",
+            "",
+        ] {
+            assert!(checked_path(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert_eq!(
+            checked_path("./lists/a.whistle").unwrap(),
+            "lists/a.whistle"
+        );
+        assert_eq!(checked_path("areas.yaml").unwrap(), "areas.yaml");
+        let e = checked_path("../../etc/x").unwrap_err();
+        assert!(e.contains("leaves the bundle"), "{e}");
+    }
+
+    #[test]
+    fn writing_a_draft_replaces_creates_and_deletes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.whistle"), "old").unwrap();
+        std::fs::write(dir.path().join("b.whistle"), "gone").unwrap();
+        let d = Draft::checked(
+            vec![
+                ("a.whistle".into(), "new".into()),
+                ("sub/c.whistle".into(), "c".into()),
+            ],
+            vec!["b.whistle".into()],
+        )
+        .unwrap();
+        write(dir.path(), &d).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("a.whistle")).unwrap(),
+            "new"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("sub/c.whistle")).unwrap(),
+            "c"
+        );
+        assert!(!dir.path().join("b.whistle").exists());
+        // No temporary is left behind.
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        // `exactly` removes what a stored version does not hold.
+        let back = exactly(dir.path(), &[("a.whistle".into(), "old".into())]).unwrap();
+        assert_eq!(back.delete, ["sub/c.whistle"]);
+    }
+}

@@ -1,0 +1,474 @@
+//! Hot reload: every trigger — the bundle directory changing on disk, a
+//! `SIGHUP`, `POST /v1/policy/reload`, a rollout or a rollback from the API
+//! — becomes one job for one reload task, so reloads never race. A job
+//! reads the bundle, checks and compiles it off the request path, and
+//! swaps it in atomically only when it has no errors; a broken policy never
+//! replaces a working one. Every version that goes live is recorded in the
+//! store (files, hash, who, a summary in words) and in the journal's hash
+//! chain before it serves its first request.
+
+pub mod files;
+pub mod watch;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+use whistle_engine::Policy;
+use whistle_engine::windows::RepeatIndex;
+use whistle_grammar::bundle::{self, BundleFile};
+use whistle_grammar::diag;
+
+use crate::store::{PolicyVersion, Store};
+use crate::stream::Hub;
+use files::Draft;
+
+/// What a job asks for.
+#[derive(Debug, Clone)]
+pub enum Request {
+    /// Read the bundle directory as it is.
+    Reload,
+    /// Check a draft; only if it has no errors, write it into the bundle and load it.
+    Rollout(Draft),
+    /// Write back the files of a stored version (by hash) and load them.
+    Rollback(String),
+}
+
+/// A version that went live, as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Live {
+    /// `sha256:` content hash.
+    pub hash: String,
+    /// The policy's name and version line.
+    pub name: String,
+    /// Its `version`.
+    pub version: String,
+    /// When it went live.
+    pub activated_at: Timestamp,
+    /// Who or what made it live.
+    pub by: String,
+    /// What changed, in words.
+    pub summary: String,
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// A new version is live.
+    Applied {
+        /// The new version.
+        version: Live,
+        /// The hash it replaced.
+        previous: String,
+    },
+    /// The bundle is the version already live.
+    Unchanged {
+        /// Its hash.
+        hash: String,
+    },
+    /// The bundle (or draft) has errors; the live version stays.
+    Rejected {
+        /// How many errors.
+        errors: usize,
+        /// Every diagnostic, as data (file, line, column, code, message).
+        diagnostics: serde_json::Value,
+        /// The same, rendered like `whistle check`.
+        rendered: String,
+    },
+    /// A rollback to a version the store does not hold.
+    UnknownVersion {
+        /// The hash asked for.
+        hash: String,
+    },
+    /// Reading, writing or recording failed; the live version stays.
+    Failed {
+        /// Why.
+        message: String,
+    },
+}
+
+impl Outcome {
+    /// The outcome's name, for logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Applied { .. } => "applied",
+            Outcome::Unchanged { .. } => "unchanged",
+            Outcome::Rejected { .. } => "rejected",
+            Outcome::UnknownVersion { .. } => "unknown_version",
+            Outcome::Failed { .. } => "failed",
+        }
+    }
+}
+
+/// The last job's result, served at `GET /v1/policy/status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// When it finished.
+    pub at: Timestamp,
+    /// Who or what asked.
+    pub by: String,
+    /// Milliseconds from the job's start to its end.
+    pub took_ms: f64,
+    /// How it ended.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+struct Job {
+    request: Request,
+    by: String,
+    reply: Option<oneshot::Sender<Outcome>>,
+}
+
+/// Where reloads are asked for.
+#[derive(Clone)]
+pub struct Handle {
+    tx: mpsc::Sender<Job>,
+    /// The bundle directory.
+    pub dir: PathBuf,
+    status: Arc<RwLock<Option<Status>>>,
+}
+
+impl Handle {
+    /// Runs a job and waits for its outcome.
+    pub async fn run(&self, request: Request, by: impl Into<String>) -> Outcome {
+        let (reply, rx) = oneshot::channel();
+        let job = Job {
+            request,
+            by: by.into(),
+            reply: Some(reply),
+        };
+        if self.tx.send(job).await.is_err() {
+            return Outcome::Failed {
+                message: "the server is shutting down".into(),
+            };
+        }
+        rx.await.unwrap_or_else(|_| Outcome::Failed {
+            message: "the server is shutting down".into(),
+        })
+    }
+
+    /// Asks for a reload without waiting (the file watcher, `SIGHUP`). A
+    /// reload already queued will read the newest files anyway, so a full
+    /// queue just drops this one.
+    pub fn trigger(&self, by: &str) {
+        let _ = self.tx.try_send(Job {
+            request: Request::Reload,
+            by: by.into(),
+            reply: None,
+        });
+    }
+
+    /// The last job's result, if any ran.
+    pub fn status(&self) -> Option<Status> {
+        self.status
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// What the reload task works on.
+pub struct Deps {
+    /// The bundle directory.
+    pub dir: PathBuf,
+    /// The policy in force.
+    pub policy: Arc<ArcSwap<Policy>>,
+    /// Persistence (versions, journal; events to rebuild `repeats` windows).
+    pub store: Arc<dyn Store>,
+    /// `repeats` windows.
+    pub history: Arc<Mutex<RepeatIndex>>,
+    /// Live subscribers.
+    pub hub: Hub,
+}
+
+/// Starts the reload task.
+pub fn spawn(deps: Deps) -> Handle {
+    let (tx, mut rx) = mpsc::channel::<Job>(64);
+    let status = Arc::new(RwLock::new(None));
+    let handle = Handle {
+        tx,
+        dir: deps.dir.clone(),
+        status: status.clone(),
+    };
+    tokio::spawn(async move {
+        while let Some(job) = rx.recv().await {
+            let started = Instant::now();
+            let outcome = run_job(&deps, &job).await;
+            let took_ms = started.elapsed().as_secs_f64() * 1000.0;
+            report(&deps, &job.by, &outcome, took_ms);
+            *status
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Status {
+                at: Timestamp::now(),
+                by: job.by.clone(),
+                took_ms,
+                outcome: outcome.clone(),
+            });
+            if let Some(reply) = job.reply {
+                let _ = reply.send(outcome);
+            }
+        }
+    });
+    handle
+}
+
+fn report(deps: &Deps, by: &str, outcome: &Outcome, took_ms: f64) {
+    metrics::counter!("whistle_policy_reloads_total", "outcome" => outcome.name()).increment(1);
+    match outcome {
+        Outcome::Applied { version, previous } => {
+            metrics::gauge!("whistle_policy_last_reload_ok").set(1.0);
+            tracing::info!(
+                "policy {} is live (was {previous}; by {by}; {took_ms:.1} ms): {}",
+                version.hash,
+                version.summary
+            );
+        }
+        Outcome::Unchanged { hash } => {
+            tracing::debug!("policy reload by {by}: {hash} is already live");
+        }
+        Outcome::Rejected {
+            errors, rendered, ..
+        } => {
+            metrics::gauge!("whistle_policy_last_reload_ok").set(0.0);
+            tracing::warn!(
+                "policy reload by {by} rejected, {errors} error(s); the live version stays:\n{rendered}"
+            );
+        }
+        Outcome::UnknownVersion { hash } => {
+            tracing::warn!("rollback by {by} to unknown version {hash}");
+        }
+        Outcome::Failed { message } => {
+            metrics::gauge!("whistle_policy_last_reload_ok").set(0.0);
+            tracing::error!("policy reload by {by} failed; the live version stays: {message}");
+        }
+    }
+    if !matches!(outcome, Outcome::Unchanged { .. }) {
+        let body = serde_json::json!({"by": by, "took_ms": took_ms, "result": outcome});
+        deps.hub.publish("policy", body.to_string());
+    }
+}
+
+async fn run_job(deps: &Deps, job: &Job) -> Outcome {
+    let (files, kind) = match &job.request {
+        Request::Reload => (None, "policy_reload"),
+        Request::Rollout(draft) => (Some(draft.clone()), "policy_rollout"),
+        Request::Rollback(hash) => match rollback_draft(deps, hash).await {
+            Ok(d) => (Some(d), "policy_rollback"),
+            Err(o) => return o,
+        },
+    };
+    if let Some(draft) = files {
+        // A draft is checked before a byte of it reaches the bundle: a
+        // broken draft leaves the directory as it was.
+        let dir = deps.dir.clone();
+        let d = draft.clone();
+        let checked = blocking(move || {
+            let current = bundle::read_dir(&dir).map_err(|e| e.to_string())?;
+            Ok(build(d.over(current)))
+        })
+        .await;
+        match checked {
+            Ok(Built::Ok(..)) => {}
+            Ok(Built::Rejected(o)) => return o,
+            Err(message) => return Outcome::Failed { message },
+        }
+        let dir = deps.dir.clone();
+        if let Err(message) = blocking(move || files::write(&dir, &draft)).await {
+            return Outcome::Failed { message };
+        }
+    }
+    load(deps, &job.by, kind).await
+}
+
+async fn rollback_draft(deps: &Deps, hash: &str) -> Result<Draft, Outcome> {
+    let want = if hash.starts_with("sha256:") {
+        hash.to_string()
+    } else {
+        format!("sha256:{hash}")
+    };
+    let versions = deps
+        .store
+        .policy_versions()
+        .await
+        .map_err(|e| Outcome::Failed {
+            message: e.to_string(),
+        })?;
+    let Some(v) = versions.into_iter().find(|v| v.hash == want) else {
+        return Err(Outcome::UnknownVersion { hash: want });
+    };
+    let dir = deps.dir.clone();
+    blocking(move || files::exactly(&dir, &v.files))
+        .await
+        .map_err(|message| Outcome::Failed { message })
+}
+
+enum Built {
+    Ok(Box<Policy>, Vec<(String, String)>),
+    Rejected(Outcome),
+}
+
+/// Parses, checks and compiles bundle files.
+fn build(files: Vec<BundleFile>) -> Built {
+    let texts: Vec<(String, String)> = files
+        .iter()
+        .map(|f| {
+            (
+                f.path.clone(),
+                String::from_utf8_lossy(&f.bytes).into_owned(),
+            )
+        })
+        .collect();
+    let bundle = bundle::from_files(files);
+    let c = whistle_engine::compile(&bundle);
+    match c.policy {
+        Some(p) => Built::Ok(Box::new(p), texts),
+        None => {
+            let errors: Vec<_> = c
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .cloned()
+                .collect();
+            Built::Rejected(Outcome::Rejected {
+                errors: errors.len(),
+                diagnostics: serde_json::to_value(diag::to_json(&errors, &bundle.sources))
+                    .unwrap_or_default(),
+                rendered: diag::render(&errors, &bundle.sources, false),
+            })
+        }
+    }
+}
+
+/// Reads the bundle directory and, if it compiles and differs from the
+/// live version, records it and swaps it in.
+async fn load(deps: &Deps, by: &str, kind: &str) -> Outcome {
+    let dir = deps.dir.clone();
+    let built = blocking(move || {
+        let files = bundle::read_dir(&dir).map_err(|e| e.to_string())?;
+        Ok(build(files))
+    })
+    .await;
+    let (new, texts) = match built {
+        Ok(Built::Ok(p, t)) => (p, t),
+        Ok(Built::Rejected(o)) => return o,
+        Err(message) => return Outcome::Failed { message },
+    };
+    let old = deps.policy.load_full();
+    if *new.hash == *old.hash {
+        return Outcome::Unchanged {
+            hash: new.hash.to_string(),
+        };
+    }
+    let live = Live {
+        hash: new.hash.to_string(),
+        name: new.name.to_string(),
+        version: new.version.to_string(),
+        activated_at: Timestamp::now(),
+        by: by.to_string(),
+        summary: summary(&old, &new),
+    };
+    // On record first: a version serves no request before the store knows it.
+    let record = PolicyVersion {
+        hash: live.hash.clone(),
+        activated_at: live.activated_at,
+        by: live.by.clone(),
+        files: texts,
+        summary: live.summary.clone(),
+    };
+    if let Err(e) = deps.store.record_policy(&record).await {
+        return Outcome::Failed {
+            message: format!("cannot record the version: {e}"),
+        };
+    }
+    let entry = serde_json::json!({
+        "by": by,
+        "old_hash": &*old.hash,
+        "new_hash": &*new.hash,
+        "summary": &live.summary,
+    });
+    if let Err(e) = deps.store.append_journal(kind, entry).await {
+        return Outcome::Failed {
+            message: format!("cannot journal the version: {e}"),
+        };
+    }
+    if let Err(message) = swap(deps, &old, *new).await {
+        return Outcome::Failed { message };
+    }
+    Outcome::Applied {
+        version: live,
+        previous: old.hash.to_string(),
+    }
+}
+
+/// Swaps the policy in, with `repeats` windows it can use. The history is
+/// locked across the swap so that no event is decided by the new policy
+/// against windows built for the old one (ingest takes the same lock
+/// before it loads the policy).
+async fn swap(deps: &Deps, old: &Policy, new: Policy) -> Result<(), String> {
+    let covered = new.max_repeats_window <= old.max_repeats_window
+        && new
+            .repeats_levels
+            .iter()
+            .all(|l| old.repeats_levels.contains(l));
+    if covered {
+        // The windows kept for the old policy reach as far back, by every
+        // grouping, as the new one asks.
+        let _guard = deps
+            .history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        deps.policy.store(Arc::new(new));
+        return Ok(());
+    }
+    // The new policy looks further back or groups by another level: its
+    // windows are rebuilt from the store, with ingest held off meanwhile so
+    // that no event falls between the rebuild and the swap.
+    let store = deps.store.clone();
+    let history = deps.history.clone();
+    let policy = deps.policy.clone();
+    let rt = tokio::runtime::Handle::current();
+    blocking(move || {
+        let mut guard = history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let window = i64::try_from(new.max_repeats_window).unwrap_or(i64::MAX);
+        let since = Timestamp::now()
+            .checked_sub(SignedDuration::from_secs(window))
+            .unwrap_or(Timestamp::MIN);
+        let events = rt
+            .block_on(store.events_since(since))
+            .map_err(|e| format!("cannot rebuild the repeats windows: {e}"))?;
+        let mut index = RepeatIndex::new(new.max_repeats_window, new.repeats_levels.clone());
+        for ev in &events {
+            let units = new.areas.grids.get(ev.grid.as_str()).map(|u| &**u);
+            index.record(ev, units);
+        }
+        *guard = index;
+        policy.store(Arc::new(new));
+        Ok(())
+    })
+    .await
+}
+
+/// What changed, in words, for the version list.
+fn summary(old: &Policy, new: &Policy) -> String {
+    let diff = whistle_engine::diff::semantic(old, new);
+    if diff.is_empty() {
+        return "no change in meaning (layout or comments only)".into();
+    }
+    diff.to_string()
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| format!("a reload task failed: {e}"))?
+}

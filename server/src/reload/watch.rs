@@ -1,0 +1,82 @@
+//! Watching the bundle directory. The directory is watched, not its files:
+//! editors that save by writing a temporary and renaming it over the
+//! original (vim, most IDEs) replace the file a file watch would follow,
+//! and a file deleted and created again is a new file. The debouncer
+//! gathers an editor's burst of events into one reload.
+
+use std::path::Path;
+use std::time::Duration;
+
+use notify_debouncer_full::notify::{EventKind, RecursiveMode};
+use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+
+use super::Handle;
+
+/// A running watch; dropping it stops watching.
+pub struct Watch {
+    _debouncer: Debouncer<notify_debouncer_full::notify::RecommendedWatcher, RecommendedCache>,
+}
+
+/// Watches `dir` and asks `reload` for a reload after each burst of
+/// changes to bundle files, `debounce` after the burst's last event.
+pub fn start(dir: &Path, debounce: Duration, reload: Handle) -> Result<Watch, String> {
+    let root = dir.to_path_buf();
+    let mut debouncer = new_debouncer(debounce, None, move |res: DebounceEventResult| match res {
+        Ok(events) => {
+            let relevant = events.iter().any(|e| {
+                !matches!(e.kind, EventKind::Access(_))
+                    && e.paths.iter().any(|p| touches_bundle(&root, p))
+            });
+            if relevant {
+                reload.trigger("file watch");
+            }
+        }
+        Err(errors) => {
+            for e in errors {
+                tracing::warn!("watching the policy bundle: {e}");
+            }
+            // Events may have been lost (an overflowing queue): read the
+            // directory again rather than miss a change.
+            reload.trigger("file watch (rescan)");
+        }
+    })
+    .map_err(|e| format!("cannot watch the policy bundle: {e}"))?;
+    debouncer
+        .watch(dir, RecursiveMode::Recursive)
+        .map_err(|e| format!("cannot watch `{}`: {e}", dir.display()))?;
+    Ok(Watch {
+        _debouncer: debouncer,
+    })
+}
+
+/// Whether a changed path may change the bundle: a bundle file, or a
+/// folder (a folder renamed or removed takes its files with it). Hidden
+/// files — editors' swap files and our own temporaries — never do.
+fn touches_bundle(root: &Path, path: &Path) -> bool {
+    let Ok(rel) = path.strip_prefix(root) else {
+        return false;
+    };
+    let rel = rel.to_string_lossy().replace('\\', "/");
+    if rel.split('/').any(|c| c.starts_with('.')) {
+        return false;
+    }
+    whistle_grammar::bundle::is_bundle_file(&rel) || !rel.contains('.')
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_bundle_files_and_folders_count() {
+        let root = Path::new("/b");
+        assert!(touches_bundle(root, Path::new("/b/lists/a.whistle")));
+        assert!(touches_bundle(root, Path::new("/b/areas.yaml")));
+        assert!(touches_bundle(root, Path::new("/b/lists")));
+        assert!(!touches_bundle(root, Path::new("/b/.a.whistle.swp")));
+        assert!(!touches_bundle(root, Path::new("/b/.a.whistle.123.tmp")));
+        assert!(!touches_bundle(root, Path::new("/b/notes.txt")));
+        assert!(!touches_bundle(root, Path::new("/elsewhere/a.whistle")));
+    }
+}

@@ -1,0 +1,491 @@
+//! Assessment and threshold warnings end to end: `whistle assess` on a
+//! data directory the server wrote, `GET /v1/assessment`, and alerts
+//! raised, stored, streamed, kept across a restart and cleared.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{run, text, whistle};
+use serde_json::{Value, json};
+
+/// `whistle serve` on a free loopback port.
+struct Server {
+    child: Child,
+    base: String,
+    policy: PathBuf,
+    data: PathBuf,
+    agent: ureq::Agent,
+}
+
+impl Server {
+    fn start(policy: &Path, data: &Path) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(whistle())
+            .args(["serve", "--policy"])
+            .arg(policy)
+            .arg("--data")
+            .arg(data)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        let s = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            policy: policy.to_path_buf(),
+            data: data.to_path_buf(),
+            agent,
+        };
+        wait_for("the server to be ready", Duration::from_secs(30), || {
+            s.agent
+                .get(&format!("{}/readyz", s.base))
+                .call()
+                .is_ok_and(|r| r.status() == 200)
+        });
+        s
+    }
+
+    fn restart(mut self) -> Server {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        Server::start(&self.policy.clone(), &self.data.clone())
+    }
+
+    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let mut r = self
+            .agent
+            .post(&format!("{}{path}", self.base))
+            .send_json(body)
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.body_mut().read_json().unwrap_or(Value::Null))
+    }
+
+    fn get(&self, path: &str) -> (u16, Value) {
+        let mut r = self
+            .agent
+            .get(&format!("{}{path}", self.base))
+            .call()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.body_mut().read_json().unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Days since the epoch to a civil date (Howard Hinnant's algorithm).
+fn civil(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// An instant `n` seconds ago, in RFC 3339 (UTC).
+fn seconds_ago(n: u64) -> String {
+    let secs = unix_now() - n;
+    let (y, m, d) = civil((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+const POLICY: &str = r#"
+policy "t" { version "7" timezone "Asia/Shanghai" }
+levels grid < community < street
+grades blue < red
+grade blue { level grid   respond 2h  resolve 24h }
+grade red  { level street respond 30m resolve 72h }
+department urban "城管执法中队" { level street }
+department grid_team "网格工作站" { level grid }
+category litter "垃圾" { lead grid_team  grade blue }
+category lane "消防通道" { lead urban  grade blue }
+fallback { lead urban grade blue }
+threshold burst "垃圾突发" {
+  metric count(category == litter) by community over 15s
+  when   >= 2
+  alert  street
+}
+threshold daily "每日事件" {
+  metric count() by street over 1d
+  when   >= 1
+  alert  street
+}
+assess department { on_time_response weight 50  satisfaction weight 50 }
+target on_time_response >= 90%
+"#;
+
+const AREAS: &str = "districts:
+  - id: D01
+    streets:
+      - id: S01
+        communities:
+          - id: C01
+            grids: [G1, G2]
+";
+
+fn bundle(dir: &Path) -> PathBuf {
+    let p = dir.join("policy");
+    std::fs::create_dir_all(&p).unwrap();
+    std::fs::write(p.join("policy.whistle"), POLICY).unwrap();
+    std::fs::write(p.join("areas.yaml"), AREAS).unwrap();
+    p
+}
+
+fn event(id: &str, category: &str, grid: &str, source: &str, at: &str) -> Value {
+    json!({"id": id, "category": category, "grid": grid, "source": source, "reported_at": at})
+}
+
+fn assess(data: &Path, extra: &[&str]) -> (u8, String, String) {
+    let mut args = vec!["assess", "--data", data.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let o = run(&args, b"");
+    (
+        o.status.code().unwrap_or(-1) as u8,
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        text(&o),
+    )
+}
+
+/// June 2026 in the store: E1 (litter, G1, patrol) accepted late,
+/// resolved and rated 5; E2 (litter, G2) and E3 (lane, G1) never
+/// accepted; E4 reported in July. At the end of June every respond
+/// deadline has passed: on time 0 of 3; satisfaction 1 of 1 (E1 only).
+#[test]
+fn whistle_assess_reads_the_store_without_a_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = bundle(dir.path());
+    let data = dir.path().join("data");
+    {
+        let s = Server::start(&policy, &data);
+        for e in [
+            event("E1", "litter", "G1", "patrol", "2026-06-03T10:00:00+08:00"),
+            event("E2", "litter", "G2", "citizen", "2026-06-10T10:00:00+08:00"),
+            event("E3", "lane", "G1", "hotline", "2026-06-20T10:00:00+08:00"),
+            event("E4", "lane", "G2", "citizen", "2026-07-01T00:00:00+08:00"),
+        ] {
+            let (st, d) = s.post("/v1/events", &e);
+            assert_eq!(st, 201, "{d}");
+        }
+        for (verb, body) in [
+            ("accept", json!({})),
+            ("resolve", json!({})),
+            ("feedback", json!({"rating": 5})),
+        ] {
+            let (st, r) = s.post(&format!("/v1/events/E1/{verb}"), &body);
+            assert_eq!(st, 200, "{verb}: {r}");
+        }
+        // The same report over HTTP while the server runs.
+        let (st, r) = s.get("/v1/assessment?period=2026-06");
+        assert_eq!(st, 200, "{r}");
+        assert_eq!(r["district"]["count"], 3);
+        assert_eq!(r["period"]["label"], "2026-06");
+    }
+
+    let (code, out, all) = assess(&data, &["--period", "2026-06", "--format", "json"]);
+    assert_eq!(code, 0, "{all}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        r["policy"]["version"], "7",
+        "the version recorded in the store"
+    );
+    assert_eq!(r["district"]["count"], 3, "E4 was reported in July");
+    assert_eq!(r["district"]["on_time_response"], 0.0);
+    assert_eq!(r["district"]["satisfaction"], 1.0);
+    assert_eq!(r["period"]["facts_at"], "2026-06-30T16:00:00Z");
+    let dept = |id: &str| {
+        r["groups"][0]["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["group"] == id)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(dept("grid_team")["count"], 2);
+    assert_eq!(dept("grid_team")["name"], "网格工作站");
+    assert_eq!(dept("urban")["count"], 1);
+    assert!(dept("urban")["satisfaction"].is_null());
+    // grid_team: 50 × 0 + 50 × 1 = 50; urban: no satisfaction, 0 on the 50 that count.
+    let scores = r["scores"][0]["rows"].as_array().unwrap();
+    assert_eq!(scores[0]["group"], "grid_team");
+    assert_eq!(scores[0]["score"], 50.0);
+    assert_eq!(scores[1]["score"], 0.0);
+    assert_eq!(scores[1]["weight_counted"], 50.0);
+    assert_eq!(r["targets"][0]["met"], false);
+
+    // --by keeps one kind of group; the policy can be named explicitly.
+    let (code, out, all) = assess(
+        &data,
+        &[
+            "--period",
+            "2026-Q2",
+            "--by",
+            "community",
+            "--format",
+            "json",
+            "--policy",
+            policy.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{all}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["groups"].as_array().unwrap().len(), 1);
+    assert_eq!(r["groups"][0]["by"], "community");
+    assert_eq!(r["groups"][0]["rows"][0]["group"], "C01");
+    assert_eq!(r["groups"][0]["rows"][0]["count"], 3);
+
+    // CSV: a header, the district row, one row per group.
+    let (code, out, all) = assess(&data, &["--period", "2026-06", "--format", "csv"]);
+    assert_eq!(code, 0, "{all}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("by,group,name,count,on_time_response,"));
+    assert!(lines[0].ends_with(",mean_resolution_hours,score"));
+    assert!(lines[1].starts_with("district,all,,3,0,"));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("department,grid_team,网格工作站,2,0,") && l.ends_with(",50")),
+        "{out}"
+    );
+
+    // The table: aligned columns, with Chinese names two columns wide.
+    let (code, out, all) = assess(&data, &["--period", "2026-06", "--by", "department"]);
+    assert_eq!(code, 0, "{all}");
+    assert!(
+        out.contains(
+            "Period 2026-06: events reported 2026-06-01 00:00 to 2026-07-01 00:00 (Asia/Shanghai)"
+        ),
+        "{out}"
+    );
+    let rows: Vec<&str> = out
+        .lines()
+        .skip_while(|l| *l != "By department")
+        .skip(1)
+        .take(3)
+        .collect();
+    // Ids padded to 10 columns, names to 12 (网格工作站 is 10 columns
+    // wide), the event counts right-aligned under `events`.
+    assert!(
+        rows[0].starts_with("department  name          events  "),
+        "{out}"
+    );
+    assert!(
+        rows[1].starts_with("grid_team   网格工作站         2  "),
+        "{out}"
+    );
+    assert!(
+        rows[2].starts_with("urban       城管执法中队       1  "),
+        "{out}"
+    );
+    assert!(out.contains("Scores: assess department"), "{out}");
+    assert!(
+        out.contains("on_time_response  >= 90.0%   0.0%  no"),
+        "{out}"
+    );
+
+    // Clear errors.
+    let (code, _, all) = assess(&data, &["--period", "2026-13"]);
+    assert_eq!(code, 2);
+    assert!(
+        all.contains("--period: `2026-13` is not a period: `13` is not a month"),
+        "{all}"
+    );
+    let (code, _, all) = assess(&data, &["--period", "2026-06", "--by", "galaxy"]);
+    assert_eq!(code, 2);
+    assert!(all.contains("--by: unknown group `galaxy`"), "{all}");
+    let (code, _, all) = assess(&dir.path().join("nothing"), &["--period", "2026-06"]);
+    assert_eq!(code, 2);
+    assert!(all.contains("holds no Whistle store"), "{all}");
+}
+
+/// Reads `/v1/stream` on a thread and hands over each SSE line.
+fn listen(base: &str) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    let url = format!("{base}/v1/stream");
+    std::thread::spawn(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        let Ok(r) = agent.get(&url).call() else {
+            return;
+        };
+        let reader = std::io::BufReader::new(r.into_body().into_reader());
+        for line in reader.lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn alerts(s: &Server, open: bool) -> Vec<Value> {
+    let path = if open {
+        "/v1/alerts?open=true"
+    } else {
+        "/v1/alerts"
+    };
+    let (st, r) = s.get(path);
+    assert_eq!(st, 200, "{r}");
+    r["alerts"].as_array().unwrap().clone()
+}
+
+#[test]
+fn thresholds_raise_store_stream_survive_a_restart_and_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = bundle(dir.path());
+    let data = dir.path().join("data");
+    let s = Server::start(&policy, &data);
+    let stream = listen(&s.base);
+    std::thread::sleep(Duration::from_millis(300));
+    // B1 two seconds before B2, so that they leave the window apart.
+    for (id, grid, at) in [("B1", "G1", seconds_ago(2)), ("B2", "G2", seconds_ago(0))] {
+        let (st, d) = s.post("/v1/events", &event(id, "litter", grid, "citizen", &at));
+        assert_eq!(st, 201, "{d}");
+    }
+    // Two litter events in C01 within 15 s: `burst`; any event: `daily`.
+    wait_for("two open alerts", Duration::from_secs(8), || {
+        alerts(&s, true).len() == 2
+    });
+    let open = alerts(&s, true);
+    let burst = open.iter().find(|a| a["threshold"] == "burst").unwrap();
+    assert_eq!(burst["group"], "C01");
+    assert_eq!(burst["by"], "community");
+    assert_eq!(burst["value"], 2.0);
+    assert_eq!(burst["notify"], "street S01");
+    assert_eq!(burst["display"], "垃圾突发");
+    assert_eq!(burst["open"], true);
+    let daily = open.iter().find(|a| a["threshold"] == "daily").unwrap();
+    assert_eq!(daily["group"], "S01");
+
+    // Both went out on the live stream.
+    let mut seen = Vec::new();
+    let t = Instant::now();
+    while seen
+        .iter()
+        .filter(|l: &&String| l.starts_with("event: alert"))
+        .count()
+        < 2
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "no alert on the stream: {seen:?}"
+        );
+        if let Ok(l) = stream.recv_timeout(Duration::from_millis(200)) {
+            seen.push(l);
+        }
+    }
+    let data_line = seen
+        .iter()
+        .skip_while(|l| !l.starts_with("event: alert"))
+        .find(|l| l.starts_with("data:"))
+        .unwrap();
+    let payload: Value =
+        serde_json::from_str(data_line.trim_start_matches("data:").trim()).unwrap();
+    assert_eq!(payload["kind"], "alert");
+    assert_eq!(payload["raised"], true);
+
+    // Restarted, the server rebuilds its monitor and repeats nothing.
+    let s = s.restart();
+    let open = alerts(&s, true);
+    assert_eq!(open.len(), 2, "{open:?}");
+    assert_eq!(alerts(&s, false).len(), 2);
+
+    // `burst` clears once B1 leaves its 15-second window; `daily` stays.
+    wait_for("burst to clear", Duration::from_secs(20), || {
+        alerts(&s, true).len() == 1
+    });
+    let all = alerts(&s, false);
+    let burst = all.iter().find(|a| a["threshold"] == "burst").unwrap();
+    assert_eq!(burst["open"], false);
+    assert!(burst["cleared_at"].is_string());
+    assert_eq!(burst["cleared_value"], 1.0);
+    assert_eq!(alerts(&s, true)[0]["threshold"], "daily");
+}
+
+#[test]
+fn the_assessment_api_names_a_bad_parameter() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = bundle(dir.path());
+    let s = Server::start(&policy, &dir.path().join("data"));
+    let (st, d) = s.post(
+        "/v1/events",
+        &event("A1", "lane", "G2", "sensor", &seconds_ago(0)),
+    );
+    assert_eq!(st, 201, "{d}");
+    // A range of days around today, whatever the time zone makes of it.
+    let days = (unix_now() / 86_400) as i64;
+    let day = |d: i64| {
+        let (y, m, dd) = civil(d);
+        format!("{y:04}-{m:02}-{dd:02}")
+    };
+    let period = format!("{}..{}", day(days - 1), day(days + 1));
+    let (st, r) = s.get(&format!("/v1/assessment?period={period}&by=street"));
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["groups"][0]["by"], "street");
+    assert_eq!(r["groups"][0]["rows"][0]["count"], 1);
+    assert_eq!(r["district"]["active_discovery"], 1.0, "from a sensor");
+    for (q, word) in [
+        ("period=2026-13", "`period`"),
+        ("period=soon", "`period`"),
+        ("", "`period` is required"),
+        ("period=2026-06&by=galaxy", "`by`"),
+        ("period=2026-06&colour=red", "unknown field"),
+    ] {
+        let (st, r) = s.get(&format!("/v1/assessment?{q}"));
+        assert_eq!(st, 400, "{q}: {r}");
+        let msg = r["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(word), "{q}: {msg}");
+    }
+    let (st, r) = s.get("/v1/alerts?limit=0");
+    assert_eq!(st, 400, "{r}");
+}

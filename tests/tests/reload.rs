@@ -1,0 +1,437 @@
+//! Policy rollout on a running server: hot reload from the bundle
+//! directory under load, a broken policy that never goes live, rollout
+//! from the API with its path checks, rollback to the exact earlier hash,
+//! impact preview and redecision of open events.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::server::{Server, now_rfc3339};
+use common::{copy_dir, root, run};
+use serde_json::{Value, json};
+
+const ORDER: &str = "categories/order.whistle";
+const LEAD_A: &str = "lead   grid_team";
+const LEAD_B: &str = "lead   committee";
+
+/// A copy of the shipped policy to edit, and the data directory.
+fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let policy = tmp.path().join("policy");
+    copy_dir(&root().join("policies/wuhou"), &policy);
+    let data = tmp.path().join("data");
+    (tmp, policy, data)
+}
+
+fn order_text(policy: &Path) -> String {
+    std::fs::read_to_string(policy.join(ORDER)).unwrap()
+}
+
+/// Saves a file the way editors do: a temporary, then a rename over it.
+fn save(path: &Path, text: &str) {
+    let tmp = path.with_file_name(".save.tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+fn noise(id: &str) -> Value {
+    json!({"id": id, "category": "neighbour_noise", "grid": "G010101",
+           "source": "citizen", "reported_at": now_rfc3339()})
+}
+
+fn active_hash(s: &Server) -> String {
+    let (code, v) = s.get("/v1/policy", None);
+    assert_eq!(code, 200, "{v}");
+    v["hash"].as_str().unwrap().to_string()
+}
+
+fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
+    let t = Instant::now();
+    while !done() {
+        assert!(t.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    t.elapsed()
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+#[test]
+fn reloads_under_load_fail_no_request_and_never_go_live_broken() {
+    let (_tmp, policy, data) = setup();
+    let original = order_text(&policy);
+    assert!(original.contains(LEAD_A));
+    let text_b = original.replacen(LEAD_A, LEAD_B, 1);
+    let broken = original.replacen(LEAD_A, "lead   nobody_at_all {", 1);
+    let s = Server::start(&policy, &data, None);
+    let hash_a = active_hash(&s);
+
+    // The load: a steady stream of batches of 50 events, at least 2,000 a
+    // second (3,000 asked), from three clients, while the policy changes
+    // under it.
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicU64::new(0));
+    let failures = Arc::new(Mutex::new(Vec::<String>::new()));
+    let decisions = Arc::new(Mutex::new(Vec::<(String, String)>::new()));
+    let clients: Vec<_> = (0..3)
+        .map(|c| {
+            let (base, stop, sent, failures, decisions) = (
+                s.base.clone(),
+                stop.clone(),
+                sent.clone(),
+                failures.clone(),
+                decisions.clone(),
+            );
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .timeout_global(Some(Duration::from_secs(30)))
+                    .build()
+                    .into();
+                let start = Instant::now();
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    // Pace each client to 1,000 events a second.
+                    let due = Duration::from_secs_f64(n as f64 / 1000.0);
+                    if let Some(wait) = due.checked_sub(start.elapsed()) {
+                        std::thread::sleep(wait);
+                    }
+                    let batch: Vec<Value> =
+                        (0..50).map(|i| noise(&format!("L{c}-{n}-{i}"))).collect();
+                    n += 50;
+                    let r = agent
+                        .post(&format!("{base}/v1/events"))
+                        .send_json(json!({ "events": batch }));
+                    match r {
+                        Ok(mut r) if r.status() == 201 => {
+                            let v: Value = r.body_mut().read_json().unwrap();
+                            let mut d = decisions.lock().unwrap();
+                            for item in v["results"].as_array().unwrap() {
+                                assert_eq!(item["status"], 201, "{item}");
+                                let dec = &item["decision"];
+                                d.push((
+                                    dec["policy"]["hash"].as_str().unwrap().to_string(),
+                                    dec["lead"].as_str().unwrap().to_string(),
+                                ));
+                            }
+                            sent.fetch_add(50, Ordering::Relaxed);
+                        }
+                        Ok(mut r) => failures.lock().unwrap().push(format!(
+                            "{}: {}",
+                            r.status(),
+                            r.body_mut().read_to_string().unwrap_or_default()
+                        )),
+                        Err(e) => failures.lock().unwrap().push(e.to_string()),
+                    }
+                }
+            })
+        })
+        .collect();
+
+    // 50 saves: valid B, valid A, broken, in turn. A valid save is timed
+    // from the rename to the first moment the new version decides.
+    let started = Instant::now();
+    let mut hash_b = None;
+    let mut lags = Vec::new();
+    let mut rejected = 0;
+    for i in 0..50 {
+        let path = policy.join(ORDER);
+        match i % 3 {
+            0 | 1 => {
+                let (text, want) = if i % 3 == 0 {
+                    (&text_b, hash_b.clone())
+                } else {
+                    (&original, Some(hash_a.clone()))
+                };
+                let before = active_hash(&s);
+                let t = Instant::now();
+                save(&path, text);
+                wait_for("the new version", Duration::from_secs(20), || {
+                    let h = active_hash(&s);
+                    h != before && want.as_ref().is_none_or(|w| *w == h)
+                });
+                lags.push(t.elapsed().as_secs_f64() * 1000.0);
+                if hash_b.is_none() {
+                    hash_b = Some(active_hash(&s));
+                }
+            }
+            _ => {
+                let before = active_hash(&s);
+                let seen = |s: &Server| s.get("/v1/policy/status", None).1;
+                let last_at = seen(&s)["last_reload"]["at"].clone();
+                save(&path, &broken);
+                wait_for("the rejection", Duration::from_secs(20), || {
+                    let st = seen(&s);
+                    st["last_reload"]["at"] != last_at && st["last_reload"]["outcome"] == "rejected"
+                });
+                rejected += 1;
+                let st = seen(&s);
+                let rendered = st["last_reload"]["rendered"].as_str().unwrap();
+                assert!(rendered.contains("categories/order.whistle:"), "{rendered}");
+                assert_eq!(active_hash(&s), before, "a broken policy went live");
+                // Put the last valid text back for the next round.
+                let back = if before == hash_a { &original } else { &text_b };
+                save(&path, back);
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.join().unwrap();
+    }
+    let failures = failures.lock().unwrap();
+    assert!(
+        failures.is_empty(),
+        "failed requests: {:?}",
+        &failures[..failures.len().min(5)]
+    );
+    let total = sent.load(Ordering::Relaxed);
+    let rate = total as f64 / elapsed.as_secs_f64();
+    assert!(rate >= 2000.0, "the load ran at only {rate:.0} events/s");
+
+    // Every decision was made by exactly one of the two valid versions,
+    // and says what that version says.
+    let hash_b = hash_b.unwrap();
+    let decisions = decisions.lock().unwrap();
+    let (mut by_a, mut by_b) = (0, 0);
+    for (hash, lead) in decisions.iter() {
+        if *hash == hash_a {
+            assert_eq!(lead, "grid_team");
+            by_a += 1;
+        } else if *hash == hash_b {
+            assert_eq!(lead, "committee");
+            by_b += 1;
+        } else {
+            panic!("a decision by an unknown version {hash}");
+        }
+    }
+    assert!(by_a > 0 && by_b > 0);
+    assert_eq!(rejected, 16);
+
+    lags.sort_by(f64::total_cmp);
+    eprintln!(
+        "reload under load: {total} events in {:.1} s ({rate:.0}/s), {} valid reloads, {rejected} rejected; \
+         write → deciding: median {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        elapsed.as_secs_f64(),
+        lags.len(),
+        percentile(&lags, 0.5),
+        percentile(&lags, 0.99),
+        lags[lags.len() - 1],
+    );
+    let (_, metrics) = (0, s.agent.get(&format!("{}/metrics", s.base)).call());
+    let text = metrics.unwrap().body_mut().read_to_string().unwrap();
+    assert!(
+        text.contains("whistle_policy_reloads_total{outcome=\"rejected\"}"),
+        "{text}"
+    );
+}
+
+#[test]
+fn rollout_checks_paths_and_drafts_and_rollback_restores_the_exact_hash() {
+    let (_tmp, policy, data) = setup();
+    let original = order_text(&policy);
+    let s = Server::start(&policy, &data, None);
+    let h0 = active_hash(&s);
+
+    // Paths outside the bundle are refused, and nothing is written.
+    for bad in [
+        "../../etc/x",
+        "/etc/x.whistle",
+        "../outside.whistle",
+        "notes.txt",
+    ] {
+        let (code, v) = s.post(
+            "/v1/policy/rollout",
+            &json!({"files": {bad: "policy \"x\" {}"}}),
+            None,
+        );
+        assert_eq!(code, 422, "{bad}: {v}");
+        assert_eq!(v["error"]["code"], "bad_path", "{v}");
+    }
+    assert!(!policy.parent().unwrap().join("outside.whistle").exists());
+
+    // A draft with errors answers with its diagnostics and changes nothing.
+    let broken = original.replacen(LEAD_A, "lead   nobody", 1);
+    let (code, v) = s.post(
+        "/v1/policy/rollout",
+        &json!({"files": {ORDER: broken}}),
+        None,
+    );
+    assert_eq!(code, 422, "{v}");
+    assert_eq!(v["error"]["code"], "policy_errors");
+    let rendered = v["error"]["details"]["rendered"].as_str().unwrap();
+    assert!(rendered.contains("categories/order.whistle:"), "{rendered}");
+    assert!(rendered.contains("nobody"), "{rendered}");
+    assert_eq!(order_text(&policy), original);
+    assert_eq!(active_hash(&s), h0);
+
+    // A valid draft goes live, is written into the bundle and decides.
+    let text_b = original.replacen(LEAD_A, LEAD_B, 1);
+    let (code, v) = s.post(
+        "/v1/policy/rollout",
+        &json!({"files": {ORDER: text_b}}),
+        None,
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["outcome"], "applied");
+    let h1 = v["version"]["hash"].as_str().unwrap().to_string();
+    assert_ne!(h1, h0);
+    assert_eq!(v["previous"], h0);
+    let summary = v["version"]["summary"].as_str().unwrap();
+    assert!(summary.contains("neighbour_noise"), "{summary}");
+    assert_eq!(order_text(&policy), text_b);
+    let (code, d) = s.post("/v1/events", &noise("R1"), None);
+    assert_eq!(code, 201, "{d}");
+    assert_eq!(d["lead"], "committee");
+    assert_eq!(d["policy"]["hash"], h1);
+
+    // Both versions are on record, with their files.
+    let (_, list) = s.get("/v1/policy/versions", None);
+    let hashes: Vec<&str> = list["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["hash"].as_str().unwrap())
+        .collect();
+    assert!(
+        hashes.contains(&h0.as_str()) && hashes.contains(&h1.as_str()),
+        "{list}"
+    );
+    let (code, one) = s.get(&format!("/v1/policy/versions/{h0}"), None);
+    assert_eq!(code, 200);
+    assert_eq!(one["files"][ORDER], original);
+    let (code, _) = s.get("/v1/policy/versions/sha256:0000", None);
+    assert_eq!(code, 404);
+
+    // Rollback in one step restores the exact earlier hash and files.
+    let (code, v) = s.post(&format!("/v1/policy/rollback/{h0}"), &json!({}), None);
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(active_hash(&s), h0);
+    assert_eq!(order_text(&policy), original);
+    let (code, d) = s.post("/v1/events", &noise("R2"), None);
+    assert_eq!(code, 201);
+    assert_eq!(d["lead"], "grid_team");
+    let (code, _) = s.post("/v1/policy/rollback/sha256:feed", &json!({}), None);
+    assert_eq!(code, 404);
+
+    // Rollout and rollback are in the journal's hash chain.
+    drop(s);
+    let out = run(&["verify", "--data", data.to_str().unwrap()], b"");
+    assert!(out.status.success(), "{}", common::text(&out));
+    let journal = std::fs::read_dir(&data).unwrap().count();
+    assert!(journal > 0);
+}
+
+#[test]
+fn preview_and_redecide_show_and_apply_a_change() {
+    let (_tmp, policy, data) = setup();
+    let original = order_text(&policy);
+    let s = Server::start(&policy, &data, None);
+    for i in 0..6 {
+        let (code, v) = s.post("/v1/events", &noise(&format!("P{i}")), None);
+        assert_eq!(code, 201, "{v}");
+    }
+    let text_b = original.replacen(LEAD_A, LEAD_B, 1);
+    let (code, p) = s.post(
+        "/v1/policy/preview",
+        &json!({"files": {ORDER: text_b}, "days": 1}),
+        None,
+    );
+    assert_eq!(code, 200, "{p}");
+    assert_eq!(p["events"], 6);
+    let text = p.to_string();
+    assert!(text.contains("neighbour_noise"), "{p}");
+    // The preview changed nothing.
+    assert_eq!(order_text(&policy), original);
+    let (code, bad) = s.post(
+        "/v1/policy/preview",
+        &json!({"files": {ORDER: "x"}, "days": 0}),
+        None,
+    );
+    assert_eq!(code, 422, "{bad}");
+
+    let (code, _) = s.post(
+        "/v1/policy/rollout",
+        &json!({"files": {ORDER: text_b}}),
+        None,
+    );
+    assert_eq!(code, 200);
+    // Open events keep their decision until an officer asks otherwise.
+    let (_, e) = s.get("/v1/events/P0", None);
+    assert_eq!(e["case"]["lead"], "grid_team");
+    let (code, r) = s.post("/v1/policy/redecide", &json!({}), None);
+    assert_eq!(code, 200, "{r}");
+    assert_eq!(r["redecided"], 6, "{r}");
+    let (_, e) = s.get("/v1/events/P0", None);
+    assert_eq!(e["case"]["lead"], "committee");
+    let history = e.to_string();
+    assert!(history.contains("redecided"), "{e}");
+    // A second redecision has nothing left to change.
+    let (_, r) = s.post("/v1/policy/redecide", &json!({}), None);
+    assert_eq!(r["redecided"], 0, "{r}");
+}
+
+#[test]
+fn sighup_and_the_api_reload_and_only_officers_may() {
+    let (tmp, policy, data) = setup();
+    let config = tmp.path().join("whistle.toml");
+    let officer = "officer-token";
+    let viewer = "viewer-token";
+    let sha = common::token_hash;
+    std::fs::write(
+        &config,
+        format!(
+            "watch = false\n[[tokens]]\nname = \"olga\"\nsha256 = \"{}\"\nroles = [\"officer\", \"viewer\", \"reporter\"]\n\
+             [[tokens]]\nname = \"vic\"\nsha256 = \"{}\"\nroles = [\"viewer\"]\n",
+            sha(officer),
+            sha(viewer)
+        ),
+    )
+    .unwrap();
+    let s = Server::start(&policy, &data, Some(&config));
+    let h0 = s.get("/v1/policy", Some(viewer)).1["hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let text_b = order_text(&policy).replacen(LEAD_A, LEAD_B, 1);
+    save(&policy.join(ORDER), &text_b);
+    // Without a watch, a save alone changes nothing...
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(s.get("/v1/policy", Some(viewer)).1["hash"], h0);
+    // ...a viewer may not reload, an officer may.
+    let (code, _) = s.post("/v1/policy/reload", &json!({}), Some(viewer));
+    assert_eq!(code, 403);
+    let (code, _) = s.post("/v1/policy/reload", &json!({}), None);
+    assert_eq!(code, 401);
+    let (code, v) = s.post("/v1/policy/reload", &json!({}), Some(officer));
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["version"]["by"], "reload by olga");
+    let h1 = v["version"]["hash"].as_str().unwrap().to_string();
+    // SIGHUP reloads too.
+    save(
+        &policy.join(ORDER),
+        &order_text(&policy).replacen(LEAD_B, LEAD_A, 1),
+    );
+    let pid = s.child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    wait_for("the SIGHUP reload", Duration::from_secs(20), || {
+        s.get("/v1/policy", Some(viewer)).1["hash"] == h0.as_str()
+    });
+    let (_, st) = s.get("/v1/policy/status", Some(viewer));
+    assert_eq!(st["last_reload"]["by"], "SIGHUP", "{st}");
+    assert_ne!(h1, h0);
+}

@@ -1,0 +1,389 @@
+//! `whistle simulate` and `POST /v1/simulate`, end to end: the shipped
+//! examples run, the report is byte-identical for the same seed, scenario
+//! mistakes are named by field, and the server runs a job with progress on
+//! the stream.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::server::Server;
+use common::{root, run, shipped, text};
+use serde_json::{Value, json};
+
+/// The shipped year, cut to about 15,000 events so that it runs in CI time.
+fn year_args(out: &Path, seed: &str) -> Vec<String> {
+    [
+        "simulate",
+        "--scenario",
+        "examples/scenarios/wuhou-2026.yaml",
+        "--policy",
+        "policies/wuhou",
+        "--baseline",
+        "policies/wuhou",
+        "--events",
+        "15000",
+        "--seed",
+        seed,
+        "--out",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([out.display().to_string()])
+    .collect()
+}
+
+fn simulate(args: &[String]) -> std::process::Output {
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(&a, b"")
+}
+
+#[test]
+fn the_shipped_year_writes_a_full_report_and_repeats_byte_for_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("c"),
+    );
+    let out = simulate(&year_args(&a, "5"));
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("resolve deadline missed"), "{stdout}");
+    assert!(stdout.contains("draft − baseline"), "{stdout}");
+    for f in [
+        "report.json",
+        "report.html",
+        "summary.csv",
+        "weekly.csv",
+        "backlog.csv",
+        "grades.csv",
+        "levels.csv",
+        "pools.csv",
+        "scores.csv",
+        "targets.csv",
+        "alerts.csv",
+    ] {
+        assert!(a.join(f).is_file(), "{f} missing");
+    }
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(a.join("report.json")).unwrap()).unwrap();
+    let events = report["draft"]["totals"]["events"].as_u64().unwrap();
+    assert!((12_000..18_000).contains(&events), "{events}");
+    assert_eq!(
+        report["baseline"]["totals"]["events"].as_u64(),
+        Some(events)
+    );
+    assert_eq!(report["scenario"]["seed"], 5);
+    assert!(
+        report["draft"]["weekly"]["arrivals"]
+            .as_array()
+            .unwrap()
+            .len()
+            >= 52
+    );
+    assert!(
+        !report["draft"]["assessment"]["scores"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    let html = std::fs::read_to_string(a.join("report.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.matches("<svg").count() >= 8, "charts are inline SVG");
+    for heading in [
+        "Weekly volume",
+        "Backlog per level",
+        "Backlog per department",
+        "Deadline misses by grade",
+        "Escalations by level",
+        "Threshold alerts over time",
+        "Assessment scores",
+        "Draft minus baseline",
+    ] {
+        assert!(html.contains(heading), "{heading}");
+    }
+    assert!(
+        !html.contains("<script") && !html.contains("<link"),
+        "self-contained"
+    );
+
+    let again = simulate(&year_args(&b, "5"));
+    assert!(again.status.success(), "{}", text(&again));
+    assert_eq!(
+        std::fs::read(a.join("report.json")).unwrap(),
+        std::fs::read(b.join("report.json")).unwrap(),
+        "same seed and inputs, same bytes"
+    );
+    let other = simulate(&year_args(&c, "6"));
+    assert!(other.status.success());
+    assert_ne!(
+        std::fs::read(a.join("report.json")).unwrap(),
+        std::fs::read(c.join("report.json")).unwrap()
+    );
+}
+
+#[test]
+fn the_trade_off_example_shows_its_trade_off() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(
+        &[
+            "simulate",
+            "--scenario",
+            "examples/scenarios/draft-short-red/scenario.yaml",
+            "--policy",
+            "examples/scenarios/draft-short-red/policy",
+            "--baseline",
+            "policies/wuhou",
+            "--events",
+            "40000",
+            "--quiet",
+            "--out",
+            &tmp.path().display().to_string(),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let r: Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("report.json")).unwrap()).unwrap();
+    let row = |m: &str| {
+        r["summary"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["metric"] == m)
+            .unwrap_or_else(|| panic!("no {m}"))
+            .clone()
+    };
+    // Shorter red limits with the same people: more red deadlines missed...
+    let red = row("resolve_missed_rate_red");
+    assert!(red["delta"].as_f64().unwrap() > 0.0, "{red}");
+    // ...and the district, no longer handed red events early, gets fewer.
+    let district = row("raises_to_district");
+    assert!(district["delta"].as_f64().unwrap() < 0.0, "{district}");
+}
+
+#[test]
+fn scenario_mistakes_are_named_by_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let year = std::fs::read_to_string(root().join("examples/scenarios/wuhou-2026.yaml")).unwrap();
+    let cases = [
+        (
+            year.replace("    gas_leak:", "    gas_leek:"),
+            "`arrivals.categories.gas_leek`: the policy has no category `gas_leek`",
+        ),
+        (
+            year.replace("handlers: 12", "handlers: -1"),
+            "`capacity.levels.district.handlers`",
+        ),
+        (
+            year.replace(
+                "  levels:\n    # Two grid",
+                "  levels:\n    county: {handlers: 1}\n    # Two grid",
+            ),
+            "`capacity.levels.county`: the policy has no level `county`",
+        ),
+        (
+            year.replace("mon..sun 07:00-22:00", "daily"),
+            "`capacity.departments.urban.hours`",
+        ),
+        (
+            year.replace("period: {from: 2026-01-01", "period: {from: 2026-13-01"),
+            "`period.from`",
+        ),
+        (
+            year.replace("arrivals:", "arrivalz:"),
+            "unknown field `arrivalz`",
+        ),
+    ];
+    for (i, (yaml, expected)) in cases.iter().enumerate() {
+        let path = tmp.path().join(format!("s{i}.yaml"));
+        std::fs::write(&path, yaml).unwrap();
+        let out = run(
+            &[
+                "simulate",
+                "--scenario",
+                &path.display().to_string(),
+                "--policy",
+                &shipped(),
+                "--out",
+                &tmp.path().join("o").display().to_string(),
+            ],
+            b"",
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        let t = text(&out);
+        assert!(
+            t.contains(expected),
+            "case {i}: expected {expected:?} in:\n{t}"
+        );
+        assert!(!tmp.path().join("o").join("report.json").exists());
+    }
+    let out = run(
+        &[
+            "simulate",
+            "--scenario",
+            "no/such.yaml",
+            "--policy",
+            &shipped(),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("no/such.yaml"));
+}
+
+#[test]
+fn a_replayed_log_runs_with_the_same_capacities() {
+    let tmp = tempfile::tempdir().unwrap();
+    let events = root().join("examples/events.jsonl");
+    std::fs::copy(&events, tmp.path().join("events.jsonl")).unwrap();
+    let year = std::fs::read_to_string(root().join("examples/scenarios/wuhou-2026.yaml")).unwrap();
+    let capacity = &year[year.find("capacity:").unwrap()..];
+    let yaml = format!(
+        "period: {{from: 2026-05-01, to: 2026-07-31}}\nreplay:\n  file: events.jsonl\n  categories:\n    gas_leak: {{handling: 30m}}\n{capacity}"
+    );
+    let path = tmp.path().join("replay.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let out_dir = tmp.path().join("out");
+    let out = run(
+        &[
+            "simulate",
+            "--scenario",
+            &path.display().to_string(),
+            "--policy",
+            &shipped(),
+            "--quiet",
+            "--out",
+            &out_dir.display().to_string(),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let r: Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("report.json")).unwrap()).unwrap();
+    let lines = std::fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count() as u64;
+    let n = r["draft"]["totals"]["events"].as_u64().unwrap();
+    assert!(n > 0 && n <= lines, "{n} of {lines}");
+    assert_eq!(r["scenario"]["replay"], "events.jsonl");
+}
+
+/// `/v1/stream` with a bearer token: (event name, JSON data) on a channel.
+fn stream(server: &Server, token: &str) -> std::sync::mpsc::Receiver<(String, Value)> {
+    use std::io::BufRead;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(None)
+        .build()
+        .into();
+    let resp = agent
+        .get(&format!("{}/v1/stream", server.base))
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::io::BufReader::new(resp.into_body().into_reader());
+    std::thread::spawn(move || {
+        let mut name = String::new();
+        for line in reader.lines() {
+            let Ok(line) = line else { return };
+            if let Some(n) = line.strip_prefix("event:") {
+                name = n.trim().to_string();
+            } else if let Some(d) = line.strip_prefix("data:") {
+                let v = serde_json::from_str(d.trim()).unwrap_or(Value::Null);
+                if tx.send((std::mem::take(&mut name), v)).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+#[test]
+fn the_server_simulates_a_draft_as_a_background_job() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = tmp.path().join("policy");
+    common::copy_dir(&root().join("policies/wuhou"), &bundle);
+    let officer = "officer-token";
+    let config = tmp.path().join("whistle.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[tokens]]\nname = \"olga\"\nsha256 = \"{}\"\nroles = [\"officer\", \"viewer\"]\n[[tokens]]\nname = \"vic\"\nsha256 = \"{}\"\nroles = [\"viewer\"]\n",
+            common::token_hash(officer),
+            common::token_hash("viewer-token")
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&bundle, &tmp.path().join("data"), Some(&config));
+    let stream = stream(&server, officer);
+    let year = std::fs::read_to_string(root().join("examples/scenarios/wuhou-2026.yaml")).unwrap();
+    let draft = std::fs::read_to_string(
+        root().join("examples/scenarios/draft-short-red/policy/policy.whistle"),
+    )
+    .unwrap();
+    let body =
+        json!({"scenario": year, "files": {"policy.whistle": draft}, "events": 20000, "seed": 3});
+
+    let (st, e) = server.post("/v1/simulate", &body, Some("viewer-token"));
+    assert_eq!(st, 403, "{e}");
+    let bad = json!({"scenario": year.replace("handlers: 12", "handlers: none")});
+    let (st, e) = server.post("/v1/simulate", &bad, Some(officer));
+    assert_eq!(st, 422, "{e}");
+    assert_eq!(e["error"]["code"], "invalid_scenario");
+    assert_eq!(
+        e["error"]["details"]["errors"][0]["path"],
+        "capacity.levels.district.handlers"
+    );
+    let files = json!({"scenario": year.replace("areas: policy", "areas: {file: /etc/passwd}")});
+    let (st, e) = server.post("/v1/simulate", &files, Some(officer));
+    assert_eq!(st, 422, "{e}");
+
+    let (st, started) = server.post("/v1/simulate", &body, Some(officer));
+    assert_eq!(st, 202, "{started}");
+    let job = started["job"].as_str().unwrap().to_string();
+    let mut progress = 0;
+    let mut done = false;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while std::time::Instant::now() < deadline && !done {
+        if let Ok((name, data)) = stream.recv_timeout(Duration::from_secs(1)) {
+            if data["job"] != job.as_str() {
+                continue;
+            }
+            match name.as_str() {
+                "simulate_progress" => progress += 1,
+                "simulate_done" => {
+                    assert_eq!(data["status"], "done");
+                    done = true;
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(done, "the job finished within two minutes");
+    assert!(progress >= 1, "progress was streamed");
+    let (st, r) = server.get(&format!("/v1/simulate/{job}"), Some("viewer-token"));
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["status"], "done");
+    let report = &r["report"];
+    assert!(
+        report["draft"]["policy"]["version"]
+            .as_str()
+            .unwrap()
+            .contains("draft")
+    );
+    assert_eq!(report["baseline"]["policy"]["version"], "2026.1");
+    assert_eq!(
+        report["draft"]["totals"]["events"],
+        report["baseline"]["totals"]["events"]
+    );
+    let (st, _) = server.get("/v1/simulate/999", Some("viewer-token"));
+    assert_eq!(st, 404);
+}
