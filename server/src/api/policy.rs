@@ -41,7 +41,11 @@ pub async fn active(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
         "activated_at": stored.map(|v| v.activated_at),
         "by": stored.map(|v| v.by.as_str()),
         "summary": stored.map(|v| v.summary.as_str()),
-        "files": stored.map(|v| v.files.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>()),
+        "files": stored.map(|v| {
+            let mut paths: Vec<&str> = v.files.iter().map(|(p, _)| p.as_str()).collect();
+            paths.sort_unstable();
+            paths
+        }),
     })))
 }
 
