@@ -277,7 +277,10 @@ impl Monitor {
             None => self.insert(policy, case, facts, now_ns),
         }
         self.evaluate(policy, now_ns, &mut out);
-        self.table.drop_stale();
+        if self.deadlines {
+            // Only deadlines go stale (a case met them); exits never do.
+            self.table.drop_stale();
+        }
         out
     }
 
@@ -351,7 +354,9 @@ impl Monitor {
                 }
             }
             self.evaluate(policy, at, out);
-            self.table.drop_stale();
+            if self.deadlines {
+                self.table.drop_stale();
+            }
         }
     }
 
