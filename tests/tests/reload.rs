@@ -435,3 +435,24 @@ fn sighup_and_the_api_reload_and_only_officers_may() {
     assert_eq!(st["last_reload"]["by"], "SIGHUP", "{st}");
     assert_ne!(h1, h0);
 }
+
+#[test]
+fn a_file_deleted_and_created_again_is_reloaded() {
+    let (_tmp, policy, data) = setup();
+    let original = order_text(&policy);
+    let s = Server::start(&policy, &data, None);
+    let h0 = active_hash(&s);
+    let path = policy.join(ORDER);
+    std::fs::remove_file(&path).unwrap();
+    // The file's inode is gone: a watch on the file would have ended here.
+    std::thread::sleep(Duration::from_millis(30));
+    std::fs::write(&path, original.replacen(LEAD_A, LEAD_B, 1)).unwrap();
+    wait_for("the re-created file", Duration::from_secs(20), || {
+        active_hash(&s) != h0
+    });
+    let (code, d) = s.post("/v1/events", &noise("D1"), None);
+    assert_eq!(code, 201, "{d}");
+    assert_eq!(d["lead"], "committee");
+    let (_, v) = s.get("/v1/policy", None);
+    assert_eq!(v["by"], "file watch", "{v}");
+}
