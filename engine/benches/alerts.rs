@@ -9,6 +9,9 @@
 //! passing on the way, as in a simulated year. The count-only variant keeps
 //! the shipped policy's three `count(...)` thresholds.
 //!
+//! `tally_add` measures the assessment side on the same cases:
+//! `Tally::add` of each measured case state, facts taken at one instant.
+//!
 //! `cargo bench -p whistle-engine --bench alerts`
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -23,6 +26,7 @@ use divan::counter::ItemsCount;
 use divan::{Bencher, black_box};
 use jiff::Timestamp;
 use whistle_engine::alerts::Monitor;
+use whistle_engine::assess::Tally;
 use whistle_engine::event::Event;
 use whistle_engine::lifecycle::{Action, Case, apply};
 use whistle_engine::model::{Policy, ThresholdMetric};
@@ -185,6 +189,22 @@ fn observe_shipped_thresholds(b: Bencher) {
 fn observe_count_thresholds(b: Bencher) {
     let f = &*FIXTURE;
     run(b, &f.counts, &f.warm_counts);
+}
+
+/// `Tally::add` of every measured case state (facts at the last instant).
+#[divan::bench(sample_count = 12, sample_size = 1)]
+fn tally_add(b: Bencher) {
+    let f = &*FIXTURE;
+    let at = f.observations.last().map_or(Timestamp::UNIX_EPOCH, |o| o.1);
+    let facts: Vec<_> = f.states.iter().map(|c| c.facts(at)).collect();
+    b.counter(ItemsCount::new(f.states.len()))
+        .with_inputs(|| Tally::new(&f.policy))
+        .bench_local_values(|mut t| {
+            for (c, x) in f.states.iter().zip(facts.iter()) {
+                t.add(&f.policy, c, x);
+            }
+            t
+        });
 }
 
 fn main() {

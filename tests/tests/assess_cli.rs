@@ -20,22 +20,31 @@ struct Server {
     base: String,
     policy: PathBuf,
     data: PathBuf,
+    config: Option<PathBuf>,
     agent: ureq::Agent,
 }
 
 impl Server {
     fn start(policy: &Path, data: &Path) -> Server {
+        Server::start_with(policy, data, None)
+    }
+
+    fn start_with(policy: &Path, data: &Path, config: Option<&Path>) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new(whistle())
-            .args(["serve", "--policy"])
+        let mut cmd = Command::new(whistle());
+        cmd.args(["serve", "--policy"])
             .arg(policy)
             .arg("--data")
             .arg(data)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--listen", &format!("127.0.0.1:{port}")]);
+        if let Some(c) = config {
+            cmd.arg("--config").arg(c);
+        }
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -50,6 +59,7 @@ impl Server {
             base: format!("http://127.0.0.1:{port}"),
             policy: policy.to_path_buf(),
             data: data.to_path_buf(),
+            config: config.map(Path::to_path_buf),
             agent,
         };
         wait_for("the server to be ready", Duration::from_secs(30), || {
@@ -64,7 +74,11 @@ impl Server {
     fn restart(mut self) -> Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        Server::start(&self.policy.clone(), &self.data.clone())
+        Server::start_with(
+            &self.policy.clone(),
+            &self.data.clone(),
+            self.config.clone().as_deref(),
+        )
     }
 
     fn post(&self, path: &str, body: &Value) -> (u16, Value) {
@@ -337,6 +351,48 @@ fn whistle_assess_reads_the_store_without_a_server() {
     assert!(all.contains("holds no Whistle store"), "{all}");
 }
 
+/// A webhook receiver on loopback: answers every POST with 200 and hands
+/// over its JSON body.
+fn receiver() -> (u16, mpsc::Receiver<Value>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+            let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let line = line.trim_end();
+                if line.is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = line.split_once(':')
+                    && k.eq_ignore_ascii_case("content-length")
+                {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            if let Ok(v) = serde_json::from_slice(&body)
+                && tx.send(v).is_err()
+            {
+                return;
+            }
+        }
+    });
+    (port, rx)
+}
+
 /// Reads `/v1/stream` on a thread and hands over each SSE line.
 fn listen(base: &str) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
@@ -384,7 +440,14 @@ fn thresholds_raise_store_stream_survive_a_restart_and_clear() {
     let dir = tempfile::tempdir().unwrap();
     let policy = bundle(dir.path());
     let data = dir.path().join("data");
-    let s = Server::start(&policy, &data);
+    let (hook_port, hooks) = receiver();
+    let config = dir.path().join("whistle.toml");
+    std::fs::write(
+        &config,
+        format!("[[webhooks]]\nname = \"city\"\nurl = \"http://127.0.0.1:{hook_port}/hook\"\n"),
+    )
+    .unwrap();
+    let s = Server::start_with(&policy, &data, Some(&config));
     let stream = listen(&s.base);
     std::thread::sleep(Duration::from_millis(300));
     // B1 two seconds before B2, so that they leave the window apart.
@@ -433,6 +496,21 @@ fn thresholds_raise_store_stream_survive_a_restart_and_clear() {
         serde_json::from_str(data_line.trim_start_matches("data:").trim()).unwrap();
     assert_eq!(payload["kind"], "alert");
     assert_eq!(payload["raised"], true);
+
+    // And to the webhook, among the transitions.
+    let mut posted = Vec::new();
+    let t = Instant::now();
+    while posted.len() < 2 {
+        assert!(t.elapsed() < Duration::from_secs(10), "no alert posted");
+        if let Ok(v) = hooks.recv_timeout(Duration::from_millis(200))
+            && v["kind"] == "alert"
+        {
+            posted.push(v);
+        }
+    }
+    let burst_hook = posted.iter().find(|v| v["threshold"] == "burst").unwrap();
+    assert_eq!(burst_hook["raised"], true);
+    assert_eq!(burst_hook["group"], "C01");
 
     // Restarted, the server rebuilds its monitor and repeats nothing.
     let s = s.restart();

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::score::{ScoreTable, TargetResult, scores, targets};
-use super::tally::{Acc, Tally};
+use super::tally::{Acc, Groups, Tally};
 use crate::model::{GroupBy, Metric, Policy};
 
 /// Every built-in metric of one group. A share or mean is `None` when no
@@ -186,11 +186,7 @@ fn display(policy: &Policy, by: GroupBy, id: &str) -> Option<String> {
     d.map(|s| s.to_string())
 }
 
-fn table(
-    policy: &Policy,
-    by: GroupBy,
-    groups: &rustc_hash::FxHashMap<Arc<str>, Acc>,
-) -> GroupTable {
+fn table(policy: &Policy, by: GroupBy, groups: &Groups) -> GroupTable {
     let mut rows: Vec<GroupRow> = groups
         .iter()
         .map(|(id, acc)| GroupRow {

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
 use crate::lifecycle::{Case, Facts};
 use crate::model::{Metric, Policy};
@@ -110,27 +111,53 @@ impl Acc {
     }
 }
 
-type Groups = FxHashMap<Arc<str>, Acc>;
-
-fn add_to(map: &mut Groups, key: &str, f: &Facts) {
-    match map.get_mut(key) {
-        Some(a) => a.add(f),
-        None => {
-            let mut a = Acc::default();
-            a.add(f);
-            map.insert(key.into(), a);
-        }
-    }
+/// The counters of one kind of group, by interned group id.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Groups {
+    ids: FxHashMap<Arc<str>, u32>,
+    names: Vec<Arc<str>>,
+    accs: Vec<Acc>,
 }
 
-fn merge_into(map: &mut Groups, other: &Groups) {
-    for (k, b) in other {
-        match map.get_mut(k) {
-            Some(a) => a.merge(b),
-            None => {
-                map.insert(Arc::clone(k), *b);
+impl Groups {
+    /// The index of a group, added empty on first sight.
+    fn index(&mut self, key: &str) -> usize {
+        if let Some(&i) = self.ids.get(key) {
+            return i as usize;
+        }
+        let name: Arc<str> = key.into();
+        self.ids.insert(
+            Arc::clone(&name),
+            u32::try_from(self.names.len()).unwrap_or(u32::MAX),
+        );
+        self.names.push(name);
+        self.accs.push(Acc::default());
+        self.names.len() - 1
+    }
+
+    fn add_at(&mut self, i: usize, f: &Facts) {
+        if let Some(a) = self.accs.get_mut(i) {
+            a.add(f);
+        }
+    }
+
+    fn add(&mut self, key: &str, f: &Facts) {
+        let i = self.index(key);
+        self.add_at(i, f);
+    }
+
+    fn merge(&mut self, other: &Groups) {
+        for (name, acc) in other.iter() {
+            let i = self.index(name);
+            if let Some(a) = self.accs.get_mut(i) {
+                a.merge(acc);
             }
         }
+    }
+
+    /// Each group with its counters.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &Acc)> {
+        self.names.iter().zip(self.accs.iter())
     }
 }
 
@@ -148,6 +175,9 @@ pub struct Tally {
     pub(crate) departments: Groups,
     pub(crate) levels: Vec<Groups>,
     pub(crate) categories: Groups,
+    /// Grid id → its group's index at each level: one lookup per case
+    /// instead of one per level.
+    grids: FxHashMap<Arc<str>, SmallVec<[u32; 8]>>,
 }
 
 impl Tally {
@@ -163,29 +193,45 @@ impl Tally {
     /// department, its unit at each level, and its category.
     pub fn add(&mut self, policy: &Policy, case: &Case, facts: &Facts) {
         self.all.add(facts);
-        add_to(&mut self.departments, &case.lead, facts);
-        add_to(&mut self.categories, &case.event.category, facts);
-        let units = policy.areas.grids.get(case.event.grid.as_str());
-        for (level, map) in self.levels.iter_mut().enumerate() {
-            let unit = if level == 0 {
-                Some(case.event.grid.as_str())
-            } else {
-                units.and_then(|u| u.get(level)).and_then(|u| u.as_deref())
-            };
-            add_to(map, unit.unwrap_or(UNKNOWN_UNIT), facts);
+        self.departments.add(&case.lead, facts);
+        self.categories.add(&case.event.category, facts);
+        let grid = case.event.grid.as_str();
+        if !self.grids.contains_key(grid) {
+            let units = policy.areas.grids.get(grid);
+            let at: SmallVec<[u32; 8]> = self
+                .levels
+                .iter_mut()
+                .enumerate()
+                .map(|(level, groups)| {
+                    let unit = if level == 0 {
+                        Some(grid)
+                    } else {
+                        units.and_then(|u| u.get(level)).and_then(|u| u.as_deref())
+                    };
+                    u32::try_from(groups.index(unit.unwrap_or(UNKNOWN_UNIT))).unwrap_or(u32::MAX)
+                })
+                .collect();
+            self.grids.insert(grid.into(), at);
+        }
+        if let Some(at) = self.grids.get(grid) {
+            for (groups, &i) in self.levels.iter_mut().zip(at.iter()) {
+                groups.add_at(i as usize, facts);
+            }
         }
     }
 
     /// Adds another tally's counts to this one (a tally of other cases).
     pub fn merge(&mut self, other: &Tally) {
         self.all.merge(&other.all);
-        merge_into(&mut self.departments, &other.departments);
-        merge_into(&mut self.categories, &other.categories);
+        self.departments.merge(&other.departments);
+        self.categories.merge(&other.categories);
         if self.levels.len() < other.levels.len() {
             self.levels.resize(other.levels.len(), Groups::default());
+            // Cached indices are per level: rebuilt on next sight.
+            self.grids.clear();
         }
         for (a, b) in self.levels.iter_mut().zip(other.levels.iter()) {
-            merge_into(a, b);
+            a.merge(b);
         }
     }
 

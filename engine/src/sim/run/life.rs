@@ -1,0 +1,367 @@
+//! What happens to an event between the loop's wake-ups: transitions
+//! followed (raises move it, whistles summon), queues and handlers,
+//! resolution, feedback and reopening, and the end of its life.
+
+use super::*;
+
+impl Run<'_> {
+    /// Follows transitions: raises move the event, whistles summon, the
+    /// threshold monitor sees the case, the next tick is planned.
+    pub(super) fn after(&mut self, slot: u32, trans: &[Transition], opened: bool) {
+        let policy = self.policy;
+        let now = self.now;
+        let week = self.week(now);
+        let mut raised_to: Option<LevelId> = None;
+        let needs = self.needs;
+        let mut facts_changed = opened && needs.any;
+        for t in trans {
+            match &t.change {
+                Change::Raised { to_level, .. } => {
+                    let l = policy.level_id(to_level).unwrap_or(0);
+                    raised_to = Some(l);
+                    facts_changed |= needs.raise;
+                    if let Some(r) = self.stats.levels.get_mut(l as usize) {
+                        r.raises += 1;
+                    }
+                    if let Some(s) = self.stats.week_raises.get_mut(l as usize) {
+                        Collect::bump(s, week);
+                    }
+                }
+                Change::Whistled { departments, .. } => {
+                    self.stats.totals.whistled += departments.len() as u64;
+                    self.summoned(slot, departments);
+                }
+                Change::StepFired { .. } => self.stats.totals.steps_fired += 1,
+                Change::Reminded { .. } => self.stats.totals.reminders += 1,
+                Change::Notified { .. } => self.stats.totals.notifications += 1,
+                Change::AckOverdue { .. } => self.stats.totals.ack_overdue += 1,
+                Change::Accepted { .. } => facts_changed |= needs.accept,
+                Change::Resolved { .. } => facts_changed |= needs.resolve,
+                Change::Closed { .. } => facts_changed |= needs.feedback,
+                Change::Reopened { .. } => facts_changed |= needs.any,
+                _ => {}
+            }
+        }
+        if let Some(level) = raised_to {
+            self.raised(slot, level);
+        }
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        let Some(case) = &s.case else { return };
+        if facts_changed {
+            let alerts = self.monitor.observe(policy, case, ts(now));
+            if let Some(d) = case.next_due().map(ceil_second)
+                && d < s.tick_at
+            {
+                s.tick_at = d.max(now);
+                let at = s.tick_at;
+                self.push(at, slot, Kind::Tick, 0);
+            }
+            self.record_alerts(alerts);
+            return;
+        }
+        if let Some(d) = case.next_due().map(ceil_second)
+            && d < s.tick_at
+        {
+            s.tick_at = d.max(now);
+            let at = s.tick_at;
+            self.push(at, slot, Kind::Tick, 0);
+        }
+    }
+
+    /// Plans the acknowledgement of each department just summoned.
+    pub(super) fn summoned(&mut self, slot: u32, departments: &[crate::lifecycle::Name]) {
+        let now = self.now;
+        let policy = self.policy;
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        let Some(case) = &s.case else { return };
+        let mut plans = Vec::with_capacity(departments.len());
+        for name in departments {
+            let Some(i) = case
+                .summoned
+                .iter()
+                .rposition(|m| m.department == *name && m.pending())
+            else {
+                continue;
+            };
+            let dist = policy
+                .dept_id(name)
+                .and_then(|d| self.staff.dept_ack.get(d as usize))
+                .and_then(Option::as_ref)
+                .unwrap_or(&self.plan.ack);
+            plans.push((
+                now + dist.seconds(&mut s.rng),
+                u32::try_from(i).unwrap_or(0),
+            ));
+        }
+        for (at, i) in plans {
+            self.push(at, slot, Kind::Ack, i);
+        }
+    }
+
+    /// The ladder raised an open event to `level`: it is counted there, and
+    /// if it was not being worked on yet, the higher level takes it over.
+    pub(super) fn raised(&mut self, slot: u32, level: LevelId) {
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        let before = s.counted;
+        let to = before.map(|(_, d)| (level, d));
+        s.counted = to;
+        let phase = s.phase;
+        let pool = s.pool;
+        if phase == Phase::Queued {
+            s.queue_ticket = s.queue_ticket.wrapping_add(1);
+        }
+        self.stats.open_move(before, to);
+        match phase {
+            Phase::Accepting => self.dispatch(slot),
+            Phase::Queued => {
+                if let Some(p) = self.pools.pools.get_mut(pool as usize) {
+                    p.waiting = p.waiting.saturating_sub(1);
+                    crate::sim::stats::dec(&mut self.stats.queued_by_level, p.level as usize);
+                }
+                self.requeue(slot);
+            }
+            _ => {}
+        }
+    }
+
+    /// Puts an accepted event in the queue of its current level's pool.
+    pub(super) fn requeue(&mut self, slot: u32) {
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        let Some(case) = &s.case else { return };
+        let level = s.counted.map_or(0, |(l, _)| l);
+        let kind = self.staff.kind_for(level, s.lead);
+        let handlers = self
+            .staff
+            .kinds
+            .get(kind as usize)
+            .map_or(1, |k| k.plan.handlers);
+        let pool = self
+            .pools
+            .get(kind, case.unit.as_ref(), level, handlers, self.plan.queue);
+        s.pool = pool;
+        self.enqueue(slot);
+    }
+
+    pub(super) fn accept(&mut self, slot: u32) {
+        if self.act(slot, Action::Accept { by: None })
+            && self
+                .slots
+                .get(slot as usize)
+                .is_some_and(|s| s.phase == Phase::Accepting)
+        {
+            self.enqueue(slot);
+        }
+    }
+
+    pub(super) fn enqueue(&mut self, slot: u32) {
+        let now = self.now;
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        let Some(case) = &s.case else { return };
+        let deadline = case.resolve_by.as_second();
+        s.phase = Phase::Queued;
+        let w = Waiting {
+            slot,
+            generation: s.generation,
+            ticket: s.queue_ticket,
+            since: now,
+        };
+        let pool = s.pool;
+        if let Some(p) = self.pools.pools.get_mut(pool as usize) {
+            p.push(w, deadline);
+            crate::sim::stats::inc(&mut self.stats.queued_by_level, p.level as usize);
+        }
+        self.try_start(pool);
+    }
+
+    /// Free handlers take waiting events, in working hours.
+    pub(super) fn try_start(&mut self, pool: u32) {
+        let now = self.now;
+        loop {
+            let Some(p) = self.pools.pools.get_mut(pool as usize) else {
+                return;
+            };
+            if p.busy >= p.handlers || p.waiting == 0 {
+                return;
+            }
+            let cal = self
+                .staff
+                .kinds
+                .get(p.kind as usize)
+                .and_then(|k| k.calendar.as_ref());
+            if let Some(cal) = cal {
+                let open = cal
+                    .next_working_instant(ts(now))
+                    .map_or(i64::MAX, |t| t.as_second());
+                if open > now {
+                    if open < p.wake_at && open < self.end {
+                        p.wake_at = open;
+                        self.push_gen(open, pool, 0, Kind::Wake, 0);
+                    }
+                    return;
+                }
+            }
+            let Some(w) = p.pop() else { return };
+            let Some(s) = self.slots.get_mut(w.slot as usize) else {
+                continue;
+            };
+            if s.generation != w.generation
+                || s.queue_ticket != w.ticket
+                || s.phase != Phase::Queued
+            {
+                continue;
+            }
+            p.waiting -= 1;
+            p.busy += 1;
+            crate::sim::stats::dec(&mut self.stats.queued_by_level, p.level as usize);
+            let wait = now - w.since;
+            p.served += 1;
+            p.wait_sum += wait as f64;
+            p.wait_max = p.wait_max.max(wait);
+            let kind = self.staff.kinds.get(p.kind as usize);
+            let dist = s
+                .category
+                .and_then(|c| self.plan.categories.get(c as usize))
+                .and_then(|c| c.handling.as_ref())
+                .or(kind.map(|k| &k.plan.handling));
+            let work = dist.map_or(0, |d| d.seconds(&mut s.rng));
+            s.work = work as f64;
+            s.phase = Phase::Working;
+            let at = advance(kind.and_then(|k| k.calendar.as_ref()), now, work);
+            self.push(at, w.slot, Kind::Finish, 0);
+        }
+    }
+
+    pub(super) fn finish(&mut self, slot: u32) {
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        let pool = s.pool;
+        let work = s.work;
+        if let Some(p) = self.pools.pools.get_mut(pool as usize) {
+            p.busy = p.busy.saturating_sub(1);
+            p.work += work;
+        }
+        if self.act(slot, Action::Resolve { note: None }) {
+            self.settle(slot);
+        }
+        self.try_start(pool);
+    }
+
+    /// After a resolution: draws the feedback and the reopen (always all
+    /// of them, in one order, so both policies' streams stay aligned) and
+    /// plans them.
+    pub(super) fn settle(&mut self, slot: u32) {
+        let now = self.now;
+        let plan = self.plan;
+        let policy = self.policy;
+        let week = self.week(now);
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        let Some(case) = &s.case else { return };
+        let on_time = now <= case.resolve_by.as_second();
+        let level = policy.level_id(&case.level).unwrap_or(0);
+        let rated = unit(&mut s.rng) < plan.feedback_share;
+        let fb_at = now + plan.feedback_delay.seconds(&mut s.rng);
+        let u = unit(&mut s.rng);
+        let cum = if on_time {
+            &plan.ratings_on_time
+        } else {
+            &plan.ratings_late
+        };
+        let rating = 1 + cum.iter().take(4).filter(|&&c| c <= u).count() as u32;
+        let chance = s
+            .category
+            .and_then(|c| plan.categories.get(c as usize))
+            .and_then(|c| c.reopen)
+            .unwrap_or(if on_time {
+                plan.reopen_on_time
+            } else {
+                plan.reopen_late
+            });
+        let reopen = unit(&mut s.rng) < chance;
+        let reopen_at = if rated { fb_at } else { now } + plan.reopen_delay.seconds(&mut s.rng);
+        s.phase = Phase::Settled;
+        s.reopen_pending = reopen;
+        let counted = s.counted.take();
+        self.stats.open_move(counted, None);
+        Collect::bump(&mut self.stats.week_resolved, week);
+        if !on_time {
+            Collect::bump(&mut self.stats.week_late, week);
+        }
+        if let Some(r) = self.stats.levels.get_mut(level as usize) {
+            r.resolved += 1;
+        }
+        if rated {
+            self.stats.totals.rated += 1;
+            self.stats.totals.satisfied += u64::from(rating >= 4);
+            self.push(fb_at, slot, Kind::Feedback, rating);
+        }
+        if reopen {
+            self.push(reopen_at, slot, Kind::Reopen, 0);
+        } else if !rated {
+            self.finalize(slot);
+        }
+    }
+
+    pub(super) fn reopen(&mut self, slot: u32) {
+        if !self.act(slot, Action::Reopen { reason: None }) {
+            self.finalize(slot);
+            return;
+        }
+        self.stats.totals.reopens += 1;
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        let Some(case) = &s.case else { return };
+        let level = self.policy.level_id(&case.level).unwrap_or(0);
+        let counted = Some((level, s.lead));
+        s.counted = counted;
+        s.reopen_pending = false;
+        self.stats.open_move(None, counted);
+        self.dispatch(slot);
+    }
+
+    /// The event's life in the period is over: its facts go to the
+    /// assessment and the counters, and its slot is freed.
+    pub(super) fn finalize(&mut self, slot: u32) {
+        let now = ts(self.now);
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        let Some(case) = s.case.take() else { return };
+        s.generation = s.generation.wrapping_add(1);
+        let facts = case.facts(now);
+        let grade = self.policy.grade_id(&case.grade);
+        self.stats.finish(&case, &facts, grade, false);
+        self.tally.add(self.policy, &case, &facts);
+        self.free.push(slot);
+    }
+
+    /// The period ended: every event still alive is counted as it stands.
+    pub(super) fn close_period(&mut self) {
+        let end = ts(self.end);
+        for s in &mut self.slots {
+            let Some(case) = s.case.take() else { continue };
+            let facts = case.facts(end);
+            let grade = self.policy.grade_id(&case.grade);
+            let open = case.state.is_open();
+            self.stats.finish(&case, &facts, grade, open);
+            self.tally.add(self.policy, &case, &facts);
+        }
+        while self.next_day < self.days.len() {
+            self.stats.sample();
+            self.next_day += 1;
+        }
+    }
+}
