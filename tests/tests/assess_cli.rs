@@ -7,126 +7,18 @@ mod common;
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{run, text, whistle};
+use common::server::{Server, civil};
+use common::{run, text};
 use serde_json::{Value, json};
-
-/// `whistle serve` on a free loopback port.
-struct Server {
-    child: Child,
-    base: String,
-    policy: PathBuf,
-    data: PathBuf,
-    config: Option<PathBuf>,
-    agent: ureq::Agent,
-}
-
-impl Server {
-    fn start(policy: &Path, data: &Path) -> Server {
-        Server::start_with(policy, data, None)
-    }
-
-    fn start_with(policy: &Path, data: &Path, config: Option<&Path>) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut cmd = Command::new(whistle());
-        cmd.args(["serve", "--policy"])
-            .arg(policy)
-            .arg("--data")
-            .arg(data)
-            .args(["--listen", &format!("127.0.0.1:{port}")]);
-        if let Some(c) = config {
-            cmd.arg("--config").arg(c);
-        }
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into();
-        let s = Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            policy: policy.to_path_buf(),
-            data: data.to_path_buf(),
-            config: config.map(Path::to_path_buf),
-            agent,
-        };
-        wait_for("the server to be ready", Duration::from_secs(30), || {
-            s.agent
-                .get(&format!("{}/readyz", s.base))
-                .call()
-                .is_ok_and(|r| r.status() == 200)
-        });
-        s
-    }
-
-    fn restart(mut self) -> Server {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        Server::start_with(
-            &self.policy.clone(),
-            &self.data.clone(),
-            self.config.clone().as_deref(),
-        )
-    }
-
-    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        let mut r = self
-            .agent
-            .post(&format!("{}{path}", self.base))
-            .send_json(body)
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.body_mut().read_json().unwrap_or(Value::Null))
-    }
-
-    fn get(&self, path: &str) -> (u16, Value) {
-        let mut r = self
-            .agent
-            .get(&format!("{}{path}", self.base))
-            .call()
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.body_mut().read_json().unwrap_or(Value::Null))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs()
-}
-
-/// Days since the epoch to a civil date (Howard Hinnant's algorithm).
-fn civil(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// An instant `n` seconds ago, in RFC 3339 (UTC).
@@ -209,14 +101,14 @@ fn whistle_assess_reads_the_store_without_a_server() {
     let policy = bundle(dir.path());
     let data = dir.path().join("data");
     {
-        let s = Server::start(&policy, &data);
+        let s = Server::start(&policy, &data, None);
         for e in [
             event("E1", "litter", "G1", "patrol", "2026-06-03T10:00:00+08:00"),
             event("E2", "litter", "G2", "citizen", "2026-06-10T10:00:00+08:00"),
             event("E3", "lane", "G1", "hotline", "2026-06-20T10:00:00+08:00"),
             event("E4", "lane", "G2", "citizen", "2026-07-01T00:00:00+08:00"),
         ] {
-            let (st, d) = s.post("/v1/events", &e);
+            let (st, d) = s.post("/v1/events", &e, None);
             assert_eq!(st, 201, "{d}");
         }
         for (verb, body) in [
@@ -224,11 +116,11 @@ fn whistle_assess_reads_the_store_without_a_server() {
             ("resolve", json!({})),
             ("feedback", json!({"rating": 5})),
         ] {
-            let (st, r) = s.post(&format!("/v1/events/E1/{verb}"), &body);
+            let (st, r) = s.post(&format!("/v1/events/E1/{verb}"), &body, None);
             assert_eq!(st, 200, "{verb}: {r}");
         }
         // The same report over HTTP while the server runs.
-        let (st, r) = s.get("/v1/assessment?period=2026-06");
+        let (st, r) = s.get("/v1/assessment?period=2026-06", None);
         assert_eq!(st, 200, "{r}");
         assert_eq!(r["district"]["count"], 3);
         assert_eq!(r["period"]["label"], "2026-06");
@@ -430,7 +322,7 @@ fn alerts(s: &Server, open: bool) -> Vec<Value> {
     } else {
         "/v1/alerts"
     };
-    let (st, r) = s.get(path);
+    let (st, r) = s.get(path, None);
     assert_eq!(st, 200, "{r}");
     r["alerts"].as_array().unwrap().clone()
 }
@@ -447,12 +339,16 @@ fn thresholds_raise_store_stream_survive_a_restart_and_clear() {
         format!("[[webhooks]]\nname = \"city\"\nurl = \"http://127.0.0.1:{hook_port}/hook\"\n"),
     )
     .unwrap();
-    let s = Server::start_with(&policy, &data, Some(&config));
+    let s = Server::start(&policy, &data, Some(&config));
     let stream = listen(&s.base);
     std::thread::sleep(Duration::from_millis(300));
     // B1 two seconds before B2, so that they leave the window apart.
     for (id, grid, at) in [("B1", "G1", seconds_ago(2)), ("B2", "G2", seconds_ago(0))] {
-        let (st, d) = s.post("/v1/events", &event(id, "litter", grid, "citizen", &at));
+        let (st, d) = s.post(
+            "/v1/events",
+            &event(id, "litter", grid, "citizen", &at),
+            None,
+        );
         assert_eq!(st, 201, "{d}");
     }
     // Two litter events in C01 within 15 s: `burst`; any event: `daily`.
@@ -534,10 +430,11 @@ fn thresholds_raise_store_stream_survive_a_restart_and_clear() {
 fn the_assessment_api_names_a_bad_parameter() {
     let dir = tempfile::tempdir().unwrap();
     let policy = bundle(dir.path());
-    let s = Server::start(&policy, &dir.path().join("data"));
+    let s = Server::start(&policy, &dir.path().join("data"), None);
     let (st, d) = s.post(
         "/v1/events",
         &event("A1", "lane", "G2", "sensor", &seconds_ago(0)),
+        None,
     );
     assert_eq!(st, 201, "{d}");
     // A range of days around today, whatever the time zone makes of it.
@@ -547,7 +444,7 @@ fn the_assessment_api_names_a_bad_parameter() {
         format!("{y:04}-{m:02}-{dd:02}")
     };
     let period = format!("{}..{}", day(days - 1), day(days + 1));
-    let (st, r) = s.get(&format!("/v1/assessment?period={period}&by=street"));
+    let (st, r) = s.get(&format!("/v1/assessment?period={period}&by=street"), None);
     assert_eq!(st, 200, "{r}");
     assert_eq!(r["groups"][0]["by"], "street");
     assert_eq!(r["groups"][0]["rows"][0]["count"], 1);
@@ -559,11 +456,11 @@ fn the_assessment_api_names_a_bad_parameter() {
         ("period=2026-06&by=galaxy", "`by`"),
         ("period=2026-06&colour=red", "unknown field"),
     ] {
-        let (st, r) = s.get(&format!("/v1/assessment?{q}"));
+        let (st, r) = s.get(&format!("/v1/assessment?{q}"), None);
         assert_eq!(st, 400, "{q}: {r}");
         let msg = r["error"]["message"].as_str().unwrap();
         assert!(msg.contains(word), "{q}: {msg}");
     }
-    let (st, r) = s.get("/v1/alerts?limit=0");
+    let (st, r) = s.get("/v1/alerts?limit=0", None);
     assert_eq!(st, 400, "{r}");
 }
