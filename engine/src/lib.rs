@@ -43,6 +43,7 @@ pub mod decide;
 pub mod decision_json;
 pub mod diff;
 pub mod event;
+mod inline;
 pub mod lifecycle;
 pub mod model;
 pub mod render;

@@ -7,11 +7,16 @@
 //! counted by the events reported after it, and sees only those reported
 //! before it.
 
+use std::hash::Hasher;
+
+use hashbrown::{HashTable, hash_table};
 use jiff::Timestamp;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
+use smallvec::SmallVec;
 
 use crate::cond::RepeatsBy;
 use crate::event::Event;
+use crate::inline::InlineStr;
 use crate::model::{LevelId, Units};
 
 /// What the deciding code may ask about the past.
@@ -31,30 +36,79 @@ impl History for NoHistory {
     }
 }
 
-type Times = Vec<i64>;
-/// Category → key → sorted report times.
-type ByCategory = FxHashMap<Box<str>, FxHashMap<Box<str>, Times>>;
+/// Report times of one category and key, kept sorted; most keys see few
+/// events in a window, so they usually stay inline.
+type Times = SmallVec<[i64; 2]>;
+
+/// One category and key under one grouping, with its report times: 64
+/// bytes with no allocation of its own for keys up to 22 bytes (a year
+/// of a city's events holds about a million of these at once).
+#[derive(Debug, Clone)]
+struct Entry {
+    hash: u32,
+    /// The grouping (0: by location; `i + 1`: by the `i`-th level used)
+    /// in the top 32 bits, the interned category below.
+    group: u64,
+    key: InlineStr,
+    times: Times,
+}
+
+fn group_of(by: u8, category: u32) -> u64 {
+    (u64::from(by) << 32) | u64::from(category)
+}
+
+fn category_of(group: u64) -> u32 {
+    (group & 0xffff_ffff) as u32
+}
+
+fn hash_of(group: u64, key: &str) -> u32 {
+    let mut h = FxHasher::default();
+    h.write_u64(group);
+    h.write(key.as_bytes());
+    let h = h.finish();
+    (h >> 32) as u32 ^ h as u32
+}
+
+/// The table's hash: the stored 32 bits spread over 64, so that the bits
+/// the table takes from the top are as varied as those from the bottom.
+fn spread(hash: u32) -> u64 {
+    u64::from(hash).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
 
 /// Report times of past events, grouped by category and key, kept sorted.
+///
+/// One flat table for every grouping: a `repeats` lookup is one probe of
+/// one table whose cell holds the key and the times inline, where nested
+/// maps (by category, then by key, then a vector) cost a cache miss at
+/// each level.
 #[derive(Debug, Clone, Default)]
 pub struct RepeatIndex {
-    by_location: ByCategory,
-    by_level: Vec<ByCategory>,
+    table: HashTable<Entry>,
+    /// Category names interned: the policy's few hundred, and names it
+    /// does not declare while events of them are in the window.
+    categories: FxHashMap<Box<str>, u32>,
+    next_category: u32,
     levels_used: Vec<LevelId>,
     horizon: u64,
     latest: i64,
+    pruned_at: i64,
     recorded: u64,
 }
 
 impl RepeatIndex {
     /// An index that keeps `horizon` seconds of history (the policy's
     /// longest `repeats` window) and also groups by the given levels.
+    ///
+    /// History is kept for the horizon and a sixteenth more before the
+    /// latest report seen: an event that arrives up to that sixteenth late
+    /// is counted exactly; one later than that sees none of its window
+    /// that lies further back.
     pub fn new(horizon: u64, levels_used: Vec<LevelId>) -> RepeatIndex {
         RepeatIndex {
             horizon,
-            by_level: vec![FxHashMap::default(); levels_used.len()],
             levels_used,
             latest: i64::MIN,
+            pruned_at: i64::MIN,
             ..RepeatIndex::default()
         }
     }
@@ -62,9 +116,19 @@ impl RepeatIndex {
     /// Records an event (after it was decided).
     pub fn record(&mut self, ev: &Event, units: Option<&Units>) {
         let t = ev.reported_at.as_second();
+        let category = match self.categories.get(ev.category.as_str()) {
+            Some(&c) => c,
+            None => {
+                let c = self.next_category;
+                self.next_category = c.saturating_add(1);
+                self.categories.insert(ev.category.as_str().into(), c);
+                c
+            }
+        };
         let key = ev.location.as_deref().unwrap_or(&ev.grid);
-        insert(&mut self.by_location, &ev.category, key, t);
-        for (i, &level) in self.levels_used.iter().enumerate() {
+        self.insert(group_of(0, category), key, t);
+        for i in 0..self.levels_used.len() {
+            let level = self.levels_used.get(i).copied().unwrap_or(0);
             let unit = if level == 0 {
                 Some(ev.grid.as_str())
             } else {
@@ -72,73 +136,108 @@ impl RepeatIndex {
                     .and_then(|u| u.get(level as usize))
                     .and_then(|u| u.as_deref())
             };
-            if let (Some(unit), Some(map)) = (unit, self.by_level.get_mut(i)) {
-                insert(map, &ev.category, unit, t);
+            if let Some(unit) = unit {
+                let by = u8::try_from(i + 1).unwrap_or(u8::MAX);
+                self.insert(group_of(by, category), unit, t);
             }
         }
         self.latest = self.latest.max(t);
         self.recorded += 1;
-        // Forgetting is amortised: a sweep every 64k events keeps memory
-        // bounded by the window, not by the whole history.
-        if self.recorded.is_multiple_of(65_536) {
+        // Forgetting is amortised: a sweep each time report times have
+        // moved on by a sixteenth of the horizon.
+        if self.recorded.is_multiple_of(4096)
+            && self.latest.saturating_sub(self.pruned_at) >= self.slack()
+        {
             self.prune();
         }
     }
 
-    /// Drops report times older than the horizon before the latest one seen.
-    pub fn prune(&mut self) {
-        let cutoff = self
-            .latest
-            .saturating_sub(i64::try_from(self.horizon).unwrap_or(i64::MAX));
-        let sweep = |m: &mut ByCategory| {
-            m.retain(|_, keys| {
-                keys.retain(|_, times| {
-                    let old = times.partition_point(|&x| x < cutoff);
-                    times.drain(..old);
-                    !times.is_empty()
-                });
-                !keys.is_empty()
-            });
-        };
-        sweep(&mut self.by_location);
-        self.by_level.iter_mut().for_each(sweep);
+    /// A sixteenth of the horizon: how late an event may arrive and still
+    /// see its whole window, and how far report times move between sweeps.
+    fn slack(&self) -> i64 {
+        i64::try_from(self.horizon / 16).unwrap_or(i64::MAX)
     }
-}
 
-fn insert(
-    map: &mut FxHashMap<Box<str>, FxHashMap<Box<str>, Times>>,
-    category: &str,
-    key: &str,
-    t: i64,
-) {
-    let keys = match map.get_mut(category) {
-        Some(k) => k,
-        None => map.entry(category.into()).or_default(),
-    };
-    let times = match keys.get_mut(key) {
-        Some(v) => v,
-        None => keys.entry(key.into()).or_default(),
-    };
-    // Events mostly arrive in time order, so this is usually a push.
-    let at = times.partition_point(|&x| x <= t);
-    times.insert(at, t);
+    /// Report times before this are forgotten (or about to be): the
+    /// horizon and its slack before the latest report seen. Queries never
+    /// look further back, so what they count does not depend on when the
+    /// sweeps ran.
+    fn floor(&self) -> i64 {
+        let keep = i64::try_from(self.horizon)
+            .unwrap_or(i64::MAX)
+            .saturating_add(self.slack());
+        self.latest.saturating_sub(keep)
+    }
+
+    /// Drops report times no query can see any more (see [`RepeatIndex::new`]).
+    pub fn prune(&mut self) {
+        let cutoff = self.floor();
+        let mut live = FxHashSet::default();
+        self.table.retain(|e| {
+            let old = e.times.partition_point(|&x| x < cutoff);
+            e.times.drain(..old);
+            let keep = !e.times.is_empty();
+            if keep {
+                live.insert(category_of(e.group));
+            }
+            keep
+        });
+        // Give memory back only after a real drop in volume: shrinking to
+        // fit at every sweep would make the next inserts grow it again.
+        if self.table.len() < self.table.capacity() / 4 {
+            self.table.shrink_to_fit(|e| spread(e.hash));
+        }
+        // Undeclared category names are forgotten with their events.
+        self.categories.retain(|_, c| live.contains(c));
+        self.pruned_at = self.latest;
+    }
+
+    fn insert(&mut self, group: u64, key: &str, t: i64) {
+        let hash = hash_of(group, key);
+        let is = |e: &Entry| e.hash == hash && e.group == group && e.key.is(key);
+        let times = match self.table.entry(spread(hash), is, |e| spread(e.hash)) {
+            hash_table::Entry::Occupied(o) => &mut o.into_mut().times,
+            hash_table::Entry::Vacant(v) => {
+                let entry = Entry {
+                    hash,
+                    group,
+                    key: InlineStr::new(key),
+                    times: Times::new(),
+                };
+                &mut v.insert(entry).into_mut().times
+            }
+        };
+        // Events mostly arrive in time order, so this is usually a push.
+        let at = times.partition_point(|&x| x <= t);
+        times.insert(at, t);
+    }
 }
 
 impl History for RepeatIndex {
     fn repeats(&self, category: &str, by: RepeatsBy, key: &str, window: u64, at: Timestamp) -> u32 {
-        let map = match by {
-            RepeatsBy::Location => Some(&self.by_location),
-            RepeatsBy::Level(l) => self
-                .levels_used
-                .iter()
-                .position(|&x| x == l)
-                .and_then(|i| self.by_level.get(i)),
+        let by = match by {
+            RepeatsBy::Location => 0,
+            RepeatsBy::Level(l) => match self.levels_used.iter().position(|&x| x == l) {
+                Some(i) => u8::try_from(i + 1).unwrap_or(u8::MAX),
+                None => return 0,
+            },
         };
-        let Some(times) = map.and_then(|m| m.get(category)).and_then(|k| k.get(key)) else {
+        let Some(&category) = self.categories.get(category) else {
             return 0;
         };
+        let group = group_of(by, category);
+        let hash = hash_of(group, key);
+        let found = self.table.find(spread(hash), |e| {
+            e.hash == hash && e.group == group && e.key.is(key)
+        });
+        let Some(e) = found else {
+            return 0;
+        };
+        let times = &e.times;
         let t = at.as_second();
-        let from = t.saturating_sub(i64::try_from(window).unwrap_or(i64::MAX));
+        let from = t
+            .saturating_sub(i64::try_from(window).unwrap_or(i64::MAX))
+            .max(self.floor());
         let lo = times.partition_point(|&x| x < from);
         let hi = times.partition_point(|&x| x <= t);
         u32::try_from(hi.saturating_sub(lo)).unwrap_or(u32::MAX)
@@ -188,6 +287,100 @@ mod tests {
         assert_eq!(
             idx.repeats("c", RepeatsBy::Location, "g", 30 * 86_400, at),
             2
+        );
+    }
+
+    fn event(cat: &str, grid: &str, loc: Option<&str>, at: &str) -> Event {
+        let loc = loc.map_or(String::new(), |l| format!(r#","location":"{l}""#));
+        parse_event(&format!(
+            r#"{{"id":"x","category":"{cat}","grid":"{grid}"{loc},"reported_at":"{at}"}}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn groupings_categories_and_long_keys_are_kept_apart() {
+        let mut units: Units = Default::default();
+        units[1] = Some("C01".into());
+        let mut idx = RepeatIndex::new(86_400, vec![0, 1]);
+        let long = "a-location-id-longer-than-twenty-two-bytes";
+        for (cat, loc) in [
+            ("c", Some(long)),
+            ("c", Some(long)),
+            ("d", Some(long)),
+            ("c", None),
+        ] {
+            idx.record(&event(cat, "G1", loc, "2025-06-10T00:00:00Z"), Some(&units));
+        }
+        let at: Timestamp = "2025-06-10T00:00:00Z".parse().unwrap();
+        let n = |cat: &str, by: RepeatsBy, key: &str| idx.repeats(cat, by, key, 3600, at);
+        assert_eq!(
+            n("c", RepeatsBy::Location, long),
+            2,
+            "a key kept on the heap"
+        );
+        assert_eq!(n("c", RepeatsBy::Location, &long[1..]), 0);
+        assert_eq!(n("d", RepeatsBy::Location, long), 1, "categories apart");
+        assert_eq!(
+            n("c", RepeatsBy::Location, "G1"),
+            1,
+            "no location: the grid"
+        );
+        assert_eq!(n("c", RepeatsBy::Level(0), "G1"), 3, "by grid: all of c");
+        assert_eq!(n("c", RepeatsBy::Level(1), "C01"), 3, "by community");
+        assert_eq!(n("d", RepeatsBy::Level(1), "C01"), 1);
+        assert_eq!(n("c", RepeatsBy::Level(2), "C01"), 0, "a level not indexed");
+        assert_eq!(
+            n("e", RepeatsBy::Location, long),
+            0,
+            "a category never seen"
+        );
+    }
+
+    #[test]
+    fn names_of_categories_are_forgotten_with_their_events() {
+        let mut idx = RepeatIndex::new(86_400, vec![]);
+        idx.record(&event("once", "G1", None, "2025-06-01T00:00:00Z"), None);
+        idx.record(&event("c", "G1", None, "2025-06-10T00:00:00Z"), None);
+        assert_eq!(idx.categories.len(), 2);
+        idx.prune();
+        assert_eq!(idx.categories.len(), 1, "only `c` has events in the window");
+        // A name seen again gets a new id, not one still in use.
+        idx.record(&event("once", "G1", None, "2025-06-10T00:00:01Z"), None);
+        let at: Timestamp = "2025-06-10T00:00:01Z".parse().unwrap();
+        assert_eq!(idx.repeats("once", RepeatsBy::Location, "G1", 60, at), 1);
+        assert_eq!(idx.repeats("c", RepeatsBy::Location, "G1", 60, at), 1);
+    }
+
+    /// What a query counts depends on the events recorded, never on when
+    /// the sweeps ran: a late query sees the same with or without them.
+    #[test]
+    fn counts_do_not_depend_on_when_sweeps_run() {
+        let horizon = 16 * 86_400;
+        let (mut swept, mut kept) = (
+            RepeatIndex::new(horizon, vec![]),
+            RepeatIndex::new(horizon, vec![]),
+        );
+        for day in 1..=28 {
+            let e = event("c", "G1", None, &format!("2025-06-{day:02}T00:00:00Z"));
+            swept.record(&e, None);
+            swept.prune();
+            kept.record(&e, None);
+        }
+        for at in [
+            "2025-06-28T00:00:00Z",
+            "2025-06-20T00:00:00Z",
+            "2025-06-05T00:00:00Z",
+        ] {
+            let at: Timestamp = at.parse().unwrap();
+            let n = |i: &RepeatIndex| i.repeats("c", RepeatsBy::Location, "G1", horizon, at);
+            assert_eq!(n(&swept), n(&kept), "at {at}");
+        }
+        let at: Timestamp = "2025-06-28T00:00:00Z".parse().unwrap();
+        // 06-12 .. 06-28: the window (the floor, 06-11, lies before it).
+        assert_eq!(
+            swept.repeats("c", RepeatsBy::Location, "G1", horizon, at),
+            17
         );
     }
 }

@@ -8,7 +8,8 @@ use smallvec::SmallVec;
 use crate::assess::{resolution_secs, share_parts};
 use crate::cond::{Cond, Field, Op, Val, compare};
 use crate::lifecycle::Facts;
-use crate::model::{GroupBy, Metric, Policy, Target, Threshold, ThresholdMetric};
+use crate::model::{GroupBy, Metric, Policy, Target, Threshold, ThresholdMetric, Units};
+use rustc_hash::FxHashMap;
 
 /// A small bit set, one bit per threshold.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -176,7 +177,7 @@ impl Def {
     /// where the group determines it, its unit there: the unit containing
     /// a group of a lower level, or the only unit the tree has at that
     /// level), or `department command`.
-    pub fn notify(&self, policy: &Policy, group: &str) -> String {
+    pub fn notify(&self, policy: &Policy, tree: &Tree, group: &str) -> String {
         match self.alert {
             Target::Department(d) => format!(
                 "department {}",
@@ -185,8 +186,8 @@ impl Def {
             Target::Level(l) => {
                 let level = policy.levels.get(l as usize).map_or("?", |n| &**n);
                 let unit = match self.by {
-                    GroupBy::Level(k) if k <= l => containing(policy, k, group, l),
-                    _ => only_unit(policy, l),
+                    GroupBy::Level(k) if k <= l => tree.containing(policy, k, group, l),
+                    _ => tree.only(l),
                 };
                 match unit {
                     Some(u) => format!("{level} {u}"),
@@ -197,35 +198,67 @@ impl Def {
     }
 }
 
-/// The unit at level `l` containing unit `group` of level `k`.
-fn containing(policy: &Policy, k: u8, group: &str, l: u8) -> Option<String> {
-    if k == l {
-        return Some(group.to_string());
-    }
-    let units = if k == 0 {
-        policy.areas.grids.get(group)
-    } else {
-        policy
-            .areas
-            .grids
-            .values()
-            .find(|u| u.get(k as usize).and_then(|u| u.as_deref()) == Some(group))
-    };
-    units
-        .and_then(|u| u.get(l as usize))
-        .and_then(|u| u.as_deref())
-        .map(str::to_string)
+/// The area tree seen from its units rather than its grids, built once per
+/// monitor: an alert names the unit above its group, and a scan of every
+/// grid per alert cost more than the rest of the monitor on a city-sized
+/// tree.
+#[derive(Debug, Default)]
+pub(super) struct Tree {
+    /// Per level, unit → the units of one grid inside it (all of its
+    /// grids share the units above it).
+    up: Vec<FxHashMap<Arc<str>, Arc<Units>>>,
+    /// Per level: the one unit the tree has there, if it has exactly one.
+    only: Vec<Option<Arc<str>>>,
 }
 
-/// The one unit the tree has at level `l`, if it has exactly one.
-fn only_unit(policy: &Policy, l: u8) -> Option<String> {
-    let mut found: Option<&str> = None;
-    for units in policy.areas.grids.values() {
-        let u = units.get(l as usize).and_then(|u| u.as_deref())?;
-        match found {
-            Some(f) if f != u => return None,
-            _ => found = Some(u),
+impl Tree {
+    pub fn new(policy: &Policy) -> Tree {
+        let levels = policy.levels.len().min(8);
+        let mut up: Vec<FxHashMap<Arc<str>, Arc<Units>>> = vec![FxHashMap::default(); levels];
+        let mut only: Vec<Option<Option<Arc<str>>>> = vec![None; levels];
+        for units in policy.areas.grids.values() {
+            for (k, seen) in only.iter_mut().enumerate() {
+                let unit = units.get(k).and_then(|u| u.as_ref());
+                if let (Some(u), Some(map)) = (unit, up.get_mut(k))
+                    && k > 0
+                {
+                    map.entry(Arc::clone(u))
+                        .or_insert_with(|| Arc::clone(units));
+                }
+                *seen = match seen.take() {
+                    None => Some(unit.cloned()),
+                    Some(Some(f)) if unit.is_some_and(|u| *u == f) => Some(Some(f)),
+                    Some(_) => Some(None),
+                };
+            }
+        }
+        Tree {
+            up,
+            only: only.into_iter().map(Option::flatten).collect(),
         }
     }
-    found.map(str::to_string)
+
+    /// The unit at level `l` containing unit `group` of level `k`.
+    fn containing(&self, policy: &Policy, k: u8, group: &str, l: u8) -> Option<String> {
+        if k == l {
+            return Some(group.to_string());
+        }
+        let units = if k == 0 {
+            policy.areas.grids.get(group)
+        } else {
+            self.up.get(k as usize).and_then(|m| m.get(group))
+        };
+        units
+            .and_then(|u| u.get(l as usize))
+            .and_then(|u| u.as_deref())
+            .map(str::to_string)
+    }
+
+    /// The one unit the tree has at level `l`, if it has exactly one.
+    fn only(&self, l: u8) -> Option<String> {
+        self.only
+            .get(l as usize)
+            .and_then(|u| u.as_deref())
+            .map(str::to_string)
+    }
 }

@@ -14,38 +14,7 @@
 use std::hash::BuildHasher;
 
 /// An event id, inline when it is at most 22 bytes (ids like `EV-00000001`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum EventId {
-    Inline { len: u8, bytes: [u8; 22] },
-    Heap(Box<str>),
-}
-
-impl EventId {
-    pub fn new(id: &str) -> EventId {
-        let b = id.as_bytes();
-        if b.len() <= 22 {
-            let mut bytes = [0u8; 22];
-            bytes[..b.len()].copy_from_slice(b);
-            EventId::Inline {
-                len: b.len() as u8,
-                bytes,
-            }
-        } else {
-            EventId::Heap(id.into())
-        }
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        match self {
-            EventId::Inline { len, bytes } => &bytes[..usize::from(*len).min(22)],
-            EventId::Heap(s) => s.as_bytes(),
-        }
-    }
-
-    pub fn is(&self, id: &str) -> bool {
-        self.as_bytes() == id.as_bytes()
-    }
-}
+pub(super) use crate::inline::InlineStr as EventId;
 
 /// The hash of an id, folded to 32 bits; never 0 (0 marks an empty cell).
 pub(super) fn hash(id: &str) -> u32 {
@@ -182,7 +151,6 @@ mod tests {
         assert!(EventId::new("EV-00000001").is("EV-00000001"));
         assert!(!EventId::new("EV-00000001").is("EV-0000000"));
         let long = "a-very-long-event-identifier-from-a-hotline-system";
-        assert!(matches!(EventId::new(long), EventId::Heap(_)));
         assert!(EventId::new(long).is(long));
     }
 

@@ -75,7 +75,7 @@ use crate::cond::{Cond, Field, RepeatsBy};
 use crate::lifecycle::Case;
 use crate::model::{GroupBy, LevelId, Policy, Units};
 use crate::windows::RepeatIndex;
-use group::{Def, Measure};
+use group::{Def, Measure, Tree};
 use window::{Table, What};
 
 fn ser_arc<S: Serializer>(v: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
@@ -186,6 +186,8 @@ pub struct Monitor {
     /// Report times of the events seen, when a COND reads `repeats`.
     repeats: Option<RepeatIndex>,
     dirty: Vec<(u32, u32)>,
+    /// The units above each unit, for naming whom an alert notifies.
+    tree: Arc<Tree>,
 }
 
 impl Monitor {
@@ -241,6 +243,7 @@ impl Monitor {
             clock: i64::MIN,
             repeats: uses_repeats.then(|| RepeatIndex::new(horizon, levels)),
             dirty: Vec::new(),
+            tree: Arc::new(Tree::new(policy)),
         }
     }
 
@@ -397,7 +400,7 @@ impl Monitor {
             threshold: Arc::clone(&def.name),
             display: def.display.clone(),
             by: Arc::clone(&def.by_name),
-            notify: def.notify(policy, &group),
+            notify: def.notify(policy, &self.tree, &group),
             group,
             raised,
             at,
