@@ -13,6 +13,12 @@ mod whistle_gen;
 
 use std::sync::LazyLock;
 
+// The `whistle` binary (route, serve, simulate) runs on mimalloc, so its
+// decisions are measured with it: allocation and where the events' data
+// lies in memory are part of what deciding costs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use divan::counter::ItemsCount;
 use divan::{Bencher, black_box};
 use whistle_engine::decide::{Context, Decision, decide};

@@ -195,17 +195,44 @@ pub fn fraction_of(
     limit: &Limit,
     fraction: f64,
 ) -> Timestamp {
-    if limit.working
-        && let Some(begin) = cal.next_working_instant(start)
-    {
-        let total = cal.working_seconds_between(begin, due) as f64;
-        let part = (total * fraction).round().max(0.0) as u64;
-        if let Some(t) = cal.advance_working_seconds(begin, part) {
-            return t;
+    Span::of(cal, start, due, limit).at(cal, start, fraction)
+}
+
+/// A clock's length from its start to its deadline, measured once: the
+/// several ladder steps planned on one clock then cost one walk of the
+/// working calendar each instead of three.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    /// For a working limit: the first working instant and the working
+    /// seconds from it to the deadline.
+    working: Option<(Timestamp, f64)>,
+    /// Plain seconds from the start to the deadline.
+    plain: f64,
+}
+
+impl Span {
+    fn of(cal: &Calendar, start: Timestamp, due: Timestamp, limit: &Limit) -> Span {
+        let working = if limit.working {
+            cal.next_working_instant(start)
+                .map(|begin| (begin, cal.working_seconds_between(begin, due) as f64))
+        } else {
+            None
+        };
+        Span {
+            working,
+            plain: due.as_second().saturating_sub(start.as_second()).max(0) as f64,
         }
     }
-    let total = due.as_second().saturating_sub(start.as_second()).max(0) as f64;
-    plus(start, (total * fraction).round().max(0.0) as u64)
+
+    fn at(&self, cal: &Calendar, start: Timestamp, fraction: f64) -> Timestamp {
+        if let Some((begin, total)) = self.working {
+            let part = (total * fraction).round().max(0.0) as u64;
+            if let Some(t) = cal.advance_working_seconds(begin, part) {
+                return t;
+            }
+        }
+        plus(start, (self.plain * fraction).round().max(0.0) as u64)
+    }
 }
 
 /// The respond and resolve limits of an event routed by `route` and graded
@@ -254,17 +281,47 @@ impl Clocks {
     /// limit after the start, in the limit's own clock; `None` for `when`
     /// steps, which fire on a state change.
     pub fn instant(&self, cal: &Calendar, trigger: &TriggerDef) -> Option<Timestamp> {
-        match trigger {
-            TriggerDef::At { fraction, clock } => Some(match clock {
-                ClockKind::Respond => {
-                    fraction_of(cal, self.start, self.respond_by, &self.respond, *fraction)
-                }
-                ClockKind::Resolve => {
-                    fraction_of(cal, self.start, self.resolve_by, &self.resolve, *fraction)
-                }
-            }),
-            TriggerDef::When(_) => None,
+        self.planner(cal).instant(trigger)
+    }
+
+    /// Plans the instants of several steps on these clocks, measuring each
+    /// clock once.
+    pub fn planner<'c>(&'c self, cal: &'c Calendar) -> Planner<'c> {
+        Planner {
+            clocks: self,
+            cal,
+            respond: Cell::new(None),
+            resolve: Cell::new(None),
         }
+    }
+}
+
+/// The instants of ladder steps on one event's [`Clocks`]; see
+/// [`Clocks::planner`].
+pub struct Planner<'c> {
+    clocks: &'c Clocks,
+    cal: &'c Calendar,
+    respond: Cell<Option<Span>>,
+    resolve: Cell<Option<Span>>,
+}
+
+impl Planner<'_> {
+    /// As [`Clocks::instant`].
+    pub fn instant(&self, trigger: &TriggerDef) -> Option<Timestamp> {
+        let TriggerDef::At { fraction, clock } = trigger else {
+            return None;
+        };
+        let c = self.clocks;
+        let (cell, due, limit) = match clock {
+            ClockKind::Respond => (&self.respond, c.respond_by, &c.respond),
+            ClockKind::Resolve => (&self.resolve, c.resolve_by, &c.resolve),
+        };
+        let span = cell.get().unwrap_or_else(|| {
+            let s = Span::of(self.cal, c.start, due, limit);
+            cell.set(Some(s));
+            s
+        });
+        Some(span.at(self.cal, c.start, *fraction))
     }
 }
 
@@ -378,12 +435,13 @@ pub fn decide(policy: &Policy, ev: &Event, ctx: &Context<'_>) -> Decision {
     // The ladder, planned.
     let ladder_def = policy.ladder_for(grade);
     trace.extend(ladder_def.site);
+    let planner = clocks.planner(cal);
     let ladder = ladder_def
         .steps
         .iter()
         .enumerate()
         .map(|(i, s)| PlannedStep {
-            at: clocks.instant(cal, &s.trigger),
+            at: planner.instant(&s.trigger),
             step: u16::try_from(i).unwrap_or(u16::MAX),
         })
         .collect();

@@ -134,11 +134,12 @@ fn armed(i: usize, def: &crate::model::StepDef, due: Option<Timestamp>) -> StepS
 
 /// The ladder planned on `clocks`, every step armed.
 pub(crate) fn plan(cal: &Calendar, ladder: &Ladder, clocks: &Clocks) -> Vec<StepState> {
+    let planner = clocks.planner(cal);
     ladder
         .steps
         .iter()
         .enumerate()
-        .map(|(i, s)| armed(i, s, clocks.instant(cal, &s.trigger)))
+        .map(|(i, s)| armed(i, s, planner.instant(&s.trigger)))
         .collect()
 }
 
