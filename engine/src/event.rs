@@ -109,6 +109,15 @@ impl std::error::Error for EventError {}
 
 /// Parses and validates one event from JSON text.
 pub fn parse_event(text: &str) -> Result<Event, EventError> {
+    match crate::strict_event::parse(text) {
+        Some(ev) => Ok(ev),
+        None => parse_validating(text),
+    }
+}
+
+/// [`parse_event`] through the schema validator alone: what decides, and
+/// explains, every line the fast path is not sure of.
+pub(crate) fn parse_validating(text: &str) -> Result<Event, EventError> {
     let value: Value =
         serde_json::from_str(text).map_err(|e| EventError(format!("not valid JSON: {e}")))?;
     event_from_value(value)

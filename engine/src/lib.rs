@@ -49,6 +49,7 @@ pub mod model;
 pub mod render;
 pub mod router;
 pub mod sim;
+mod strict_event;
 pub mod testing;
 pub mod windows;
 
