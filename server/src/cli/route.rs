@@ -8,6 +8,7 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
 use clap::Args;
 use rayon::prelude::*;
@@ -78,22 +79,72 @@ struct Line {
 }
 
 /// Routes a stream; returns how many lines were bad.
+///
+/// Three stages overlap: this thread reads chunks and writes decisions
+/// out (the reader and the writer, stdin and stdout locks, stay on the
+/// thread that holds them); a worker parses chunk N+1 on every core while
+/// it decides chunk N in order and renders it on every core.
 pub fn route_stream(
     policy: &Policy,
     mut input: impl BufRead,
     out: impl Write,
 ) -> std::io::Result<u64> {
     let mut out = BufWriter::with_capacity(1 << 16, out);
-    let mut router = Router::new(policy);
     let mut line_no = 0u64;
     let mut bad = 0u64;
-    let mut cur = read_chunk(&mut input, &mut line_no)?;
+    std::thread::scope(|scope| -> std::io::Result<()> {
+        let (to_worker, chunks) = sync_channel::<Vec<Line>>(2);
+        let (to_writer, rendered) = sync_channel::<(Vec<Vec<u8>>, u64)>(2);
+        scope.spawn(move || work(policy, &chunks, &to_writer));
+        let mut write = |(lines, errors): (Vec<Vec<u8>>, u64)| -> std::io::Result<()> {
+            bad += errors;
+            lines.iter().try_for_each(|l| out.write_all(l))
+        };
+        loop {
+            let mut chunk = read_chunk(&mut input, &mut line_no)?;
+            if chunk.is_empty() {
+                break;
+            }
+            // Never block on a full queue to the worker while its queue to
+            // here is full too: write out what it finished, then retry.
+            loop {
+                match to_worker.try_send(chunk) {
+                    Ok(()) => break,
+                    Err(TrySendError::Full(back)) => {
+                        chunk = back;
+                        match rendered.recv() {
+                            Ok(r) => write(r)?,
+                            // The worker stopped: nothing more can be routed.
+                            Err(_) => return Ok(()),
+                        }
+                    }
+                    Err(TrySendError::Disconnected(_)) => return Ok(()),
+                }
+            }
+            while let Ok(r) = rendered.try_recv() {
+                write(r)?;
+            }
+        }
+        drop(to_worker);
+        for r in rendered {
+            write(r)?;
+        }
+        Ok(())
+    })?;
+    out.flush()?;
+    Ok(bad)
+}
+
+/// The worker: parses the next chunk while it decides and renders this one.
+fn work(policy: &Policy, chunks: &Receiver<Vec<Line>>, rendered: &SyncSender<(Vec<Vec<u8>>, u64)>) {
+    let mut router = Router::new(policy);
+    let Ok(mut cur) = chunks.recv() else {
+        return;
+    };
     let mut parsed = parse_chunk(policy, &cur);
-    while !cur.is_empty() {
-        let next = read_chunk(&mut input, &mut line_no)?;
-        // While one core decides and renders this chunk, the other parses
-        // the next one: the two halves overlap instead of adding up.
-        let (next_parsed, (rendered, errors)) = rayon::join(
+    loop {
+        let next = chunks.recv().unwrap_or_default();
+        let (next_parsed, done) = rayon::join(
             || parse_chunk(policy, &next),
             || {
                 let decided: Vec<_> = std::mem::take(&mut parsed)
@@ -104,15 +155,12 @@ pub fn route_stream(
                 (render_chunk(policy, &cur, &decided), errors)
             },
         );
-        bad += errors;
-        for r in &rendered {
-            out.write_all(r)?;
+        if rendered.send(done).is_err() || next.is_empty() {
+            return;
         }
         cur = next;
         parsed = next_parsed;
     }
-    out.flush()?;
-    Ok(bad)
 }
 
 fn read_chunk(input: &mut impl BufRead, line_no: &mut u64) -> std::io::Result<Vec<Line>> {
@@ -169,4 +217,75 @@ fn parse_line(policy: &Policy, bytes: &[u8]) -> Result<Event, EventError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|e| EventError(format!("not valid UTF-8 at byte {}", e.valid_up_to())))?;
     prepare(policy, text)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn policy() -> Policy {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/wuhou");
+        let (_, c) = crate::cli::load(&path).unwrap();
+        c.policy.expect("the shipped policy compiles")
+    }
+
+    /// More lines than three chunks, every 1000th one bad: one output line
+    /// per input line, in input order, the bad ones counted.
+    #[test]
+    fn many_chunks_come_out_in_order() {
+        let p = policy();
+        let n = 3 * CHUNK + 17;
+        let mut input = String::new();
+        for i in 0..n {
+            if i % 1000 == 999 {
+                input.push_str("{not json\n");
+            } else {
+                input.push_str(&format!(
+                    r#"{{"id":"E{i}","category":"noise","grid":"G010101","reported_at":"2026-06-03T10:00:00+08:00"}}"#
+                ));
+                input.push('\n');
+            }
+        }
+        let mut out = Vec::new();
+        let bad = route_stream(&p, input.as_bytes(), &mut out).unwrap();
+        assert_eq!(bad, (n / 1000) as u64);
+        let lines: Vec<serde_json::Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), n);
+        for (i, l) in lines.iter().enumerate() {
+            if i % 1000 == 999 {
+                assert_eq!(l["line"], i + 1, "bad line {i}");
+            } else {
+                assert_eq!(l["event_id"], format!("E{i}"), "line {i}");
+            }
+        }
+    }
+
+    /// A writer that fails (a closed pipe) stops routing with its error
+    /// instead of hanging on the worker.
+    #[test]
+    fn a_failing_writer_stops_without_hanging() {
+        struct Closed(usize);
+        impl Write for Closed {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                if self.0 == 0 {
+                    return Err(std::io::ErrorKind::BrokenPipe.into());
+                }
+                self.0 -= 1;
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let p = policy();
+        let line = r#"{"id":"E","category":"noise","grid":"G010101","reported_at":"2026-06-03T10:00:00+08:00"}"#;
+        let input = format!("{line}\n").repeat(10 * CHUNK);
+        let err = route_stream(&p, input.as_bytes(), Closed(3)).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
+    }
 }
