@@ -26,12 +26,12 @@ use crate::store::Updated;
 /// `GET /v1/policy`: the version in force.
 pub async fn active(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let policy = state.policy.load_full();
-    let versions = state
+    let stored = state
         .store
-        .policy_versions()
+        .policy_version(&policy.hash)
         .await
         .map_err(ApiError::unavailable)?;
-    let stored = versions.iter().find(|v| *v.hash == *policy.hash);
+    let stored = stored.as_ref();
     Ok(Json(json!({
         "hash": &*policy.hash,
         "name": &*policy.name,
@@ -88,14 +88,11 @@ pub async fn version(
     Path(hash): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let want = full_hash(&hash);
-    let versions = state
+    let v = state
         .store
-        .policy_versions()
+        .policy_version(&want)
         .await
-        .map_err(ApiError::unavailable)?;
-    let v = versions
-        .into_iter()
-        .find(|v| v.hash == want)
+        .map_err(ApiError::unavailable)?
         .ok_or_else(|| unknown_version(&want))?;
     let files: BTreeMap<String, String> = v.files.into_iter().collect();
     Ok(Json(json!({

@@ -292,14 +292,14 @@ async fn rollback_draft(deps: &Deps, hash: &str) -> Result<Draft, Outcome> {
     } else {
         format!("sha256:{hash}")
     };
-    let versions = deps
+    let found = deps
         .store
-        .policy_versions()
+        .policy_version(&want)
         .await
         .map_err(|e| Outcome::Failed {
             message: e.to_string(),
         })?;
-    let Some(v) = versions.into_iter().find(|v| v.hash == want) else {
+    let Some(v) = found else {
         return Err(Outcome::UnknownVersion { hash: want });
     };
     let dir = deps.dir.clone();

@@ -275,6 +275,10 @@ pub trait Store: Send + Sync + 'static {
     /// Policy versions, newest first.
     async fn policy_versions(&self) -> Result<Vec<PolicyVersion>, StoreError>;
 
+    /// The latest recording of the version with this content hash (a
+    /// version rolled back to is recorded again), if it ever went live.
+    async fn policy_version(&self, hash: &str) -> Result<Option<PolicyVersion>, StoreError>;
+
     /// Checks the journal's hash chain from the start.
     async fn verify(&self) -> Result<Verified, StoreError>;
 

@@ -302,7 +302,14 @@ impl Store for SqliteStore {
     }
 
     async fn policy_versions(&self) -> Result<Vec<PolicyVersion>, StoreError> {
-        read::policy_versions(&self.pool).await
+        read::policy_versions(&self.pool, None).await
+    }
+
+    async fn policy_version(&self, hash: &str) -> Result<Option<PolicyVersion>, StoreError> {
+        Ok(read::policy_versions(&self.pool, Some(hash))
+            .await?
+            .into_iter()
+            .next())
     }
 
     async fn verify(&self) -> Result<Verified, StoreError> {

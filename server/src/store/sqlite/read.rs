@@ -290,11 +290,17 @@ pub(super) async fn open_count(pool: &SqlitePool) -> Result<i64, StoreError> {
     Ok(n)
 }
 
-pub(super) async fn policy_versions(pool: &SqlitePool) -> Result<Vec<PolicyVersion>, StoreError> {
+/// Policy versions, newest first: all of them, or the recordings of one
+/// content hash (newest first too).
+pub(super) async fn policy_versions(
+    pool: &SqlitePool,
+    hash: Option<&str>,
+) -> Result<Vec<PolicyVersion>, StoreError> {
     let rows: Vec<(String, i64, String, String, String)> = sqlx::query_as(
         "SELECT hash, activated_at, activated_by, files, summary FROM policy_versions \
-         ORDER BY activated_at DESC, id DESC",
+         WHERE ?1 IS NULL OR hash = ?1 ORDER BY activated_at DESC, id DESC",
     )
+    .bind(hash)
     .fetch_all(pool)
     .await
     .ctx("reading the policy versions")?;

@@ -697,7 +697,20 @@ async fn a_reopened_store_keeps_everything_and_continues_the_chain() {
         summary: "t 2".into(),
     };
     s.record_policy(&later).await.unwrap();
-    assert_eq!(s.policy_versions().await.unwrap(), [later, version]);
+    assert_eq!(
+        s.policy_versions().await.unwrap(),
+        [later.clone(), version.clone()]
+    );
+    assert_eq!(s.policy_version("sha256:two").await.unwrap(), Some(later));
+    assert_eq!(s.policy_version("sha256:none").await.unwrap(), None);
+    // Rolled back to: the newest recording of that hash is the one found.
+    let again = PolicyVersion {
+        activated_at: t(200),
+        by: "rollback".into(),
+        ..version.clone()
+    };
+    s.record_policy(&again).await.unwrap();
+    assert_eq!(s.policy_version("sha256:one").await.unwrap(), Some(again));
     assert_eq!(s.open_count().await.unwrap(), 2);
 }
 
