@@ -53,6 +53,6 @@ mod strict_event;
 pub mod testing;
 pub mod windows;
 
-pub use compile::{Compiled, compile};
+pub use compile::{Compiled, compile, compile_texts};
 pub use decide::{Context, Decision, decide};
 pub use model::Policy;

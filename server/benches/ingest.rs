@@ -627,14 +627,17 @@ mod plain {
                     for (ev, hash) in &s.events {
                         let (case, transitions) =
                             Case::open(&policy, ev.clone(), &decision, now, &*history);
-                        batch.push(NewEvent {
-                            event: ev.clone(),
-                            body_hash: hash.clone(),
-                            decision: answer.to_string(),
-                            case,
-                            transitions,
-                            received_at: now,
-                        });
+                        batch.push(
+                            NewEvent::new(
+                                ev.clone(),
+                                hash.clone(),
+                                answer.to_string(),
+                                Arc::new(case),
+                                transitions,
+                                now,
+                            )
+                            .unwrap(),
+                        );
                     }
                 }
             }

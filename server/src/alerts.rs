@@ -2,8 +2,10 @@
 //! every event and transition, its alerts stored, streamed and posted.
 //!
 //! The monitor listens on the live [`Hub`]: every message about an event
-//! (a transition, an escalation step) makes it read that event's case from
-//! the store (the ids of all messages waiting, in one read) and observe it; between messages it sleeps until
+//! (a transition, an escalation step) makes it observe that event's case:
+//! the case carried by the messages of an opening (an event just posted),
+//! or else the case read from the store (the ids of all messages waiting,
+//! in one read); between messages it sleeps until
 //! [`Monitor::next_due`] and advances its clock. Each alert raised or
 //! cleared is stored (the `alerts` table, queued for the webhooks in the
 //! same transaction) and then published on `/v1/stream` as an `alert`
@@ -26,6 +28,7 @@ use serde::Deserialize;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use whistle_engine::Policy;
 use whistle_engine::alerts::{Alert, Monitor};
+use whistle_engine::lifecycle::Case;
 
 use crate::store::{Store, StoreError, StoredAlert};
 use crate::stream::{Hub, Message};
@@ -179,14 +182,73 @@ struct AboutEvent {
     event_id: String,
 }
 
-fn collect(m: &Message, ids: &mut Vec<String>) {
-    if &*m.kind == "alert" {
-        return;
+/// What a wake-up of the monitor has to observe: cases that came with
+/// their messages, and ids of events whose case must be read.
+#[derive(Default)]
+struct Pending {
+    opened: Vec<Arc<Case>>,
+    ids: Vec<String>,
+}
+
+impl Pending {
+    fn len(&self) -> usize {
+        self.opened.len() + self.ids.len()
     }
-    if let Ok(a) = serde_json::from_str::<AboutEvent>(&m.json)
-        && !ids.contains(&a.event_id)
-    {
-        ids.push(a.event_id);
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn collect(&mut self, m: &Message) {
+        if &*m.kind == "alert" {
+            return;
+        }
+        if let Some(case) = &m.opened {
+            // The messages of one opening share one case.
+            if !self.opened.iter().any(|c| Arc::ptr_eq(c, case)) {
+                self.opened.push(case.clone());
+            }
+            return;
+        }
+        if let Ok(a) = serde_json::from_str::<AboutEvent>(&m.json)
+            && !self.ids.contains(&a.event_id)
+        {
+            self.ids.push(a.event_id);
+        }
+    }
+
+    /// Observes everything pending: an opened case as it came, unless the
+    /// monitor knows its event already or another message about it is
+    /// pending (a later transition, published first, may have been
+    /// observed: the store's copy is the newest); the rest as read from the
+    /// store. Returns the alerts, or the store's error (nothing read was
+    /// observed then).
+    async fn observe(
+        mut self,
+        monitor: &mut Monitor,
+        policy: &Policy,
+        store: &dyn Store,
+        now: Timestamp,
+        alerts: &mut Vec<Alert>,
+    ) -> Result<(), StoreError> {
+        for case in std::mem::take(&mut self.opened) {
+            let id = case.event.id.as_str();
+            if self.ids.iter().any(|i| i == id) {
+                continue;
+            }
+            if monitor.knows(id) {
+                self.ids.push(id.to_string());
+                continue;
+            }
+            alerts.extend(monitor.observe(policy, &case, now));
+        }
+        if self.ids.is_empty() {
+            return Ok(());
+        }
+        for case in store.cases_of(&self.ids).await? {
+            alerts.extend(monitor.observe(policy, &case, now));
+        }
+        Ok(())
     }
 }
 
@@ -215,15 +277,15 @@ async fn run(
     // Set when the monitor missed something and must be rebuilt.
     let mut stale = false;
     loop {
-        let mut ids = Vec::new();
+        let mut pending = Pending::default();
         let mut behind = false;
         tokio::select! {
             m = rx.recv() => match m {
                 Ok(m) => {
-                    collect(&m, &mut ids);
-                    while ids.len() < BATCH {
+                    pending.collect(&m);
+                    while pending.len() < BATCH {
                         match rx.try_recv() {
-                            Ok(m) => collect(&m, &mut ids),
+                            Ok(m) => pending.collect(&m),
                             Err(TryRecvError::Lagged(_)) => behind = true,
                             Err(_) => break,
                         }
@@ -254,21 +316,173 @@ async fn run(
             continue;
         }
         let mut alerts = monitor.advance(&p, now);
-        if !ids.is_empty() {
-            match store.cases_of(&ids).await {
-                Ok(cases) => {
-                    for case in &cases {
-                        alerts.extend(monitor.observe(&p, case, now));
-                    }
-                }
-                Err(e) => {
-                    // These cases were not observed: a rebuild (from the
-                    // store, once it answers) catches up on all of them.
-                    tracing::error!("threshold monitor: reading cases: {e}");
-                    stale = true;
-                }
-            }
+        if !pending.is_empty()
+            && let Err(e) = pending
+                .observe(&mut monitor, &p, &*store, now, &mut alerts)
+                .await
+        {
+            // These cases were not observed: a rebuild (from the store,
+            // once it answers) catches up on all of them.
+            tracing::error!("threshold monitor: reading cases: {e}");
+            stale = true;
         }
         publish(&*store, &hub, &alerts).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use whistle_engine::event::parse_event;
+    use whistle_engine::lifecycle::Action;
+    use whistle_engine::windows::NoHistory;
+    use whistle_engine::{Context, compile_texts, decide};
+
+    use super::*;
+    use crate::store::NewEvent;
+    use crate::store::sqlite::SqliteStore;
+
+    const POLICY: &str = r#"
+policy "t" { version "1" timezone "Asia/Shanghai" }
+levels grid < community < street
+department urban "城管" { level street }
+department fire "消防" { level street }
+grades blue < red
+grade blue { level grid   respond 2h  resolve 24h }
+grade red  { level street respond 30m resolve 72h }
+category lamp { lead urban grade blue }
+fallback { lead urban grade blue }
+threshold led "牵头" {
+  metric count() by department over 1d
+  when   >= 1
+  alert  street
+}
+"#;
+
+    const AREAS: &str = "districts:
+  - id: D01
+    streets:
+      - id: S01
+        communities:
+          - id: C01
+            grids: [G1]
+";
+
+    fn policy() -> Policy {
+        compile_texts(&[("p.whistle", POLICY), ("areas.yaml", AREAS)]).unwrap()
+    }
+
+    /// Event E1, opened now by `p`.
+    fn opened(p: &Policy, now: Timestamp) -> NewEvent {
+        let ev = parse_event(&format!(
+            r#"{{"id":"E1","category":"lamp","grid":"G1","reported_at":"{now}"}}"#
+        ))
+        .unwrap();
+        let d = decide(p, &ev, &Context::default());
+        let (case, transitions) = Case::open(p, ev.clone(), &d, now, &NoHistory);
+        NewEvent::new(
+            ev,
+            "sha256:e1".into(),
+            "{}".into(),
+            Arc::new(case),
+            transitions,
+            now,
+        )
+        .unwrap()
+    }
+
+    /// The number of events counted for `department` by the monitor.
+    fn counted(m: &Monitor, p: &Policy, department: &str, now: Timestamp) -> u64 {
+        m.current(p, "led", department, now)
+            .map_or(0, |a| a.counted)
+    }
+
+    #[tokio::test]
+    async fn an_opening_is_observed_from_its_message_without_the_store() {
+        let p = policy();
+        let dir = tempfile::tempdir().unwrap();
+        // The event is not in this store: a read could not find it.
+        let store = SqliteStore::open(dir.path(), Vec::new()).await.unwrap();
+        let now = Timestamp::now();
+        let ne = opened(&p, now);
+        let mut pending = Pending::default();
+        for m in [
+            ("reported", ne.case().clone()),
+            ("dispatched", ne.case().clone()),
+        ] {
+            pending.collect(&Message {
+                kind: m.0.into(),
+                json: r#"{"event_id":"E1"}"#.into(),
+                opened: Some(m.1),
+            });
+        }
+        assert_eq!(pending.len(), 1, "one case for the two messages");
+        let mut m = Monitor::new(&p);
+        let mut alerts = Vec::new();
+        pending
+            .observe(&mut m, &p, &store, now, &mut alerts)
+            .await
+            .unwrap();
+        assert!(m.knows("E1"));
+        assert_eq!(counted(&m, &p, "urban", now), 1);
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        assert!(alerts[0].raised);
+    }
+
+    #[tokio::test]
+    async fn a_later_transition_pending_too_wins_over_the_opening() {
+        let p = policy();
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path(), Vec::new()).await.unwrap();
+        let now = Timestamp::now();
+        let ne = opened(&p, now);
+        let first = ne.case().clone();
+        store.insert_events(vec![ne]).await.unwrap();
+        // Reassigned to fire before the monitor heard of the opening.
+        let mut case = (*first).clone();
+        let action = Action::Reassign {
+            unit: None,
+            lead: Some("fire".into()),
+        };
+        let ts = whistle_engine::lifecycle::apply(&p, &mut case, action, now, &NoHistory).unwrap();
+        assert_eq!(
+            store.update_case("E1", 1, &case, &ts).await.unwrap(),
+            crate::store::Updated::Ok(2)
+        );
+        let mut pending = Pending::default();
+        // The reassignment's message was published first.
+        pending.collect(&Message {
+            kind: "reassigned".into(),
+            json: r#"{"event_id":"E1"}"#.into(),
+            opened: None,
+        });
+        pending.collect(&Message {
+            kind: "dispatched".into(),
+            json: r#"{"event_id":"E1"}"#.into(),
+            opened: Some(first.clone()),
+        });
+        let mut m = Monitor::new(&p);
+        let mut alerts = Vec::new();
+        pending
+            .observe(&mut m, &p, &store, now, &mut alerts)
+            .await
+            .unwrap();
+        assert_eq!(counted(&m, &p, "fire", now), 1);
+        assert_eq!(counted(&m, &p, "urban", now), 0);
+
+        // And an opening heard after the monitor knows the event is read
+        // from the store too, not taken as it came.
+        let mut pending = Pending::default();
+        pending.collect(&Message {
+            kind: "dispatched".into(),
+            json: r#"{"event_id":"E1"}"#.into(),
+            opened: Some(first),
+        });
+        pending
+            .observe(&mut m, &p, &store, now, &mut alerts)
+            .await
+            .unwrap();
+        assert_eq!(counted(&m, &p, "fire", now), 1);
+        assert_eq!(counted(&m, &p, "urban", now), 0);
     }
 }

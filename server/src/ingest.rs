@@ -114,9 +114,10 @@ pub fn spawn(deps: Deps) -> Handle {
 /// A batch decided and waiting to be stored.
 struct Decided {
     subs: Vec<Submission>,
-    batch: Vec<NewEvent>,
+    /// The events to store, or why they cannot be.
+    batch: Result<Vec<NewEvent>, String>,
     decisions: Vec<String>,
-    /// Per event: its id, grade, next due instant, and its transitions as
+    /// Per event: its id, case, next due instant, and its transitions as
     /// stream messages.
     published: Vec<Published>,
 }
@@ -124,7 +125,7 @@ struct Decided {
 /// What is announced about one event once it is stored.
 struct Published {
     id: String,
-    grade: whistle_engine::lifecycle::Name,
+    case: Arc<Case>,
     due: Option<Timestamp>,
     messages: Vec<(&'static str, String)>,
 }
@@ -136,11 +137,20 @@ struct Message<'a> {
     transition: &'a whistle_engine::lifecycle::Transition,
 }
 
+/// One event decided, before it is serialised.
+struct Opened {
+    event: Event,
+    hash: String,
+    decision: String,
+    case: Arc<Case>,
+    transitions: Vec<whistle_engine::lifecycle::Transition>,
+}
+
+/// Decides a batch in arrival order, then (off the history lock)
+/// serialises what the store writes and what the stream announces.
 fn decide_batch(deps: &Deps, subs: Vec<Submission>) -> Decided {
     let now = Timestamp::now();
-    let mut batch = Vec::new();
-    let mut decisions = Vec::new();
-    let policy;
+    let mut opened = Vec::new();
     {
         let mut history = deps
             .history
@@ -149,7 +159,7 @@ fn decide_batch(deps: &Deps, subs: Vec<Submission>) -> Decided {
         // Loaded under the history lock: a reload swaps the policy and its
         // `repeats` windows together under this lock, so a batch is decided
         // by one policy version against windows made for it.
-        policy = deps.policy.load_full();
+        let policy = deps.policy.load_full();
         for s in &subs {
             for (ev, hash) in &s.events {
                 let ctx = Context {
@@ -161,47 +171,51 @@ fn decide_batch(deps: &Deps, subs: Vec<Submission>) -> Decided {
                 let (case, transitions) = Case::open(&policy, ev.clone(), &d, now, &*history);
                 let units = policy.areas.grids.get(ev.grid.as_str()).map(|u| &**u);
                 history.record(ev, units);
-                decisions.push(decision.clone());
-                batch.push(NewEvent {
+                opened.push(Opened {
                     event: ev.clone(),
-                    body_hash: hash.clone(),
+                    hash: hash.clone(),
                     decision,
-                    case,
+                    case: Arc::new(case),
                     transitions,
-                    received_at: now,
                 });
             }
         }
     }
-    let published = batch
-        .iter()
-        .map(|e| {
-            let messages = e
-                .transitions
-                .iter()
-                .map(|t| {
-                    let json = serde_json::to_string(&Message {
-                        event_id: &e.event.id,
-                        transition: t,
-                    })
-                    .unwrap_or_default();
-                    // Named by kind, as actions and timers publish them.
-                    (t.kind(), json)
-                })
-                .collect();
-            Published {
-                id: e.event.id.clone(),
-                grade: e.case.grade.clone(),
-                due: e.case.next_due(),
-                messages,
-            }
-        })
-        .collect();
+    let published = opened.iter().map(announce).collect();
+    let decisions = opened.iter().map(|o| o.decision.clone()).collect();
+    let batch = opened
+        .into_iter()
+        .map(|o| NewEvent::new(o.event, o.hash, o.decision, o.case, o.transitions, now))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string());
     Decided {
         subs,
         batch,
         decisions,
         published,
+    }
+}
+
+/// What the stream is told about an opened event once it is stored.
+fn announce(o: &Opened) -> Published {
+    let messages = o
+        .transitions
+        .iter()
+        .map(|t| {
+            let json = serde_json::to_string(&Message {
+                event_id: &o.event.id,
+                transition: t,
+            })
+            .unwrap_or_default();
+            // Named by kind, as actions and timers publish them.
+            (t.kind(), json)
+        })
+        .collect();
+    Published {
+        id: o.event.id.clone(),
+        case: o.case.clone(),
+        due: o.case.next_due(),
+        messages,
     }
 }
 
@@ -212,13 +226,20 @@ async fn store(deps: &Deps, d: Decided) {
         mut decisions,
         published,
     } = d;
-    let result = deps.store.insert_events(batch).await;
+    let result = match batch {
+        Ok(batch) => deps
+            .store
+            .insert_events(batch)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
     let mut outcomes = match result {
         Ok(inserted) => inserted,
         Err(e) => {
             tracing::error!("storing events failed: {e}");
             for s in subs {
-                let _ = s.reply.send(Err(e.to_string()));
+                let _ = s.reply.send(Err(e.clone()));
             }
             return;
         }
@@ -236,12 +257,12 @@ async fn store(deps: &Deps, d: Decided) {
             if let (Inserted::Created, Some(p)) = (&inserted, published.get(i)) {
                 metrics::counter!(
                     "whistle_events_total",
-                    "grade" => p.grade.to_string(),
+                    "grade" => p.case.grade.to_string(),
                     "category" => ev.category.clone()
                 )
                 .increment(1);
                 for (kind, json) in &p.messages {
-                    deps.hub.publish(kind, json.clone());
+                    deps.hub.publish_opened(kind, json.clone(), p.case.clone());
                 }
                 if let Some(due) = p.due {
                     deps.timers.schedule(p.id.clone(), due);

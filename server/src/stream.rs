@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use tokio::sync::broadcast;
+use whistle_engine::lifecycle::Case;
 
 /// One published message.
 #[derive(Debug, Clone)]
@@ -12,6 +13,10 @@ pub struct Message {
     pub kind: Arc<str>,
     /// The JSON payload.
     pub json: Arc<str>,
+    /// On the messages that open an event: the case as opened (its first
+    /// version), so that the threshold monitor can observe it without
+    /// reading it back from the store.
+    pub opened: Option<Arc<Case>>,
 }
 
 /// The publish side; subscribers that fall behind lose the oldest messages
@@ -41,6 +46,16 @@ impl Hub {
         let _ = self.tx.send(Message {
             kind: kind.into(),
             json: json.into(),
+            opened: None,
+        });
+    }
+
+    /// Publishes a message about the opening of `case`'s event.
+    pub fn publish_opened(&self, kind: &str, json: String, case: Arc<Case>) {
+        let _ = self.tx.send(Message {
+            kind: kind.into(),
+            json: json.into(),
+            opened: Some(case),
         });
     }
 

@@ -258,6 +258,12 @@ impl Monitor {
         self.table.len()
     }
 
+    /// Whether the monitor holds event `id` (it observed it, and the event
+    /// has not left every window since).
+    pub fn knows(&self, id: &str) -> bool {
+        self.table.find(id).is_some()
+    }
+
     /// Instants queued (window exits and deadlines, stale ones included):
     /// with [`Monitor::events`], what the monitor's memory grows with.
     pub fn queued(&self) -> usize {

@@ -254,6 +254,26 @@ pub(crate) fn duplicates<'a>(
     seen
 }
 
+/// Compiles a bundle given as `(path, text)` pairs (a policy written in
+/// code: tests, examples, embedding): the policy, or every diagnostic when
+/// there is an error.
+pub fn compile_texts(files: &[(&str, &str)]) -> Result<Policy, Vec<Diagnostic>> {
+    let bundle = whistle_grammar::bundle::from_files(
+        files
+            .iter()
+            .map(|(path, text)| whistle_grammar::bundle::BundleFile {
+                path: (*path).into(),
+                bytes: text.as_bytes().to_vec(),
+            })
+            .collect(),
+    );
+    let c = compile(&bundle);
+    match c.policy {
+        Some(p) if !c.has_errors() => Ok(p),
+        _ => Err(c.diagnostics),
+    }
+}
+
 /// Compiles a bundle.
 pub fn compile(bundle: &Bundle) -> Compiled {
     let mut out = Compiled {

@@ -10,6 +10,9 @@
 
 pub mod journal;
 pub mod sqlite;
+mod texts;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -30,23 +33,82 @@ impl std::fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
-/// An event to store, already decided, with its opened case.
+/// An event to store, already decided, with its opened case, and the
+/// texts the store writes for them, serialised once by [`NewEvent::new`]
+/// (by the caller, not by the store's single writer). Read-only, so that
+/// the texts always match.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
+    event: Event,
+    body_hash: String,
+    decision: String,
+    case: Arc<Case>,
+    transitions: Vec<Transition>,
+    received_at: Timestamp,
+    texts: texts::EventTexts,
+}
+
+impl NewEvent {
+    /// A new event to store.
+    ///
+    /// - `body_hash`: `sha256:` of the event's canonical JSON: a retry with
+    ///   the same body is recognised, a different body under the same id is
+    ///   a conflict;
+    /// - `decision`: the decision as JSON text, as returned to the client,
+    ///   stored as it is;
+    /// - `case`: the case opened from the decision (shared with the stream
+    ///   messages that announce it, so the threshold monitor need not read
+    ///   it back), and `transitions`, those of opening it;
+    /// - `received_at`: when the server received it.
+    pub fn new(
+        event: Event,
+        body_hash: String,
+        decision: String,
+        case: Arc<Case>,
+        transitions: Vec<Transition>,
+        received_at: Timestamp,
+    ) -> Result<NewEvent, StoreError> {
+        let texts = texts::EventTexts::of(&event, &case, &transitions)?;
+        Ok(NewEvent {
+            event,
+            body_hash,
+            decision,
+            case,
+            transitions,
+            received_at,
+            texts,
+        })
+    }
+
     /// The event.
-    pub event: Event,
-    /// `sha256:` of the event's canonical JSON: a retry with the same body is
-    /// recognised, a different body under the same id is a conflict.
-    pub body_hash: String,
-    /// The decision as JSON text (as returned to the client): rendered once
-    /// and stored as it is, never built as a `serde_json::Value`.
-    pub decision: String,
-    /// The case opened from the decision.
-    pub case: Case,
-    /// The transitions of opening it (`reported`, `dispatched`, ...).
-    pub transitions: Vec<Transition>,
+    pub fn event(&self) -> &Event {
+        &self.event
+    }
+
+    /// `sha256:` of the event's canonical JSON.
+    pub fn body_hash(&self) -> &str {
+        &self.body_hash
+    }
+
+    /// The decision as JSON text.
+    pub fn decision(&self) -> &str {
+        &self.decision
+    }
+
+    /// The case as opened.
+    pub fn case(&self) -> &Arc<Case> {
+        &self.case
+    }
+
+    /// The transitions of opening it.
+    pub fn transitions(&self) -> &[Transition] {
+        &self.transitions
+    }
+
     /// When the server received it.
-    pub received_at: Timestamp,
+    pub fn received_at(&self) -> Timestamp {
+        self.received_at
+    }
 }
 
 /// What storing one event of a batch did.

@@ -99,14 +99,15 @@ fn new_event(p: &Policy, id: &str, category: &str, grid: &str, attr: &str, at: i
         )))
     );
     let (case, transitions) = Case::open(p, ev.clone(), &d, received_at, &NoHistory);
-    NewEvent {
-        event: ev,
+    NewEvent::new(
+        ev,
         body_hash,
-        decision: decision.to_string(),
-        case,
+        decision.to_string(),
+        std::sync::Arc::new(case),
         transitions,
         received_at,
-    }
+    )
+    .unwrap()
 }
 
 async fn open(dir: &Path) -> SqliteStore {
@@ -153,7 +154,7 @@ async fn an_event_comes_back_as_stored() {
     let got = s.get_event("E1").await.unwrap().unwrap();
     assert_eq!(got.id, "E1");
     assert_eq!(got.event, expected.event);
-    assert_eq!(got.case, expected.case);
+    assert_eq!(got.case, *expected.case);
     assert_eq!(
         got.decision,
         serde_json::from_str::<serde_json::Value>(&expected.decision).unwrap()
@@ -677,7 +678,7 @@ async fn a_reopened_store_keeps_everything_and_continues_the_chain() {
         // Dropped without closing this time.
         let s = open(dir.path()).await;
         let got = s.get_event("E1").await.unwrap().unwrap();
-        assert_eq!(got.case, expected.case);
+        assert_eq!(got.case, *expected.case);
         assert_eq!(
             s.policy_versions().await.unwrap(),
             std::slice::from_ref(&version)
@@ -819,10 +820,20 @@ async fn insert_rate() {
             batches.push(
                 (start..(start + batch).min(n))
                     .map(|i| {
-                        let mut e = prototypes[i % 16].clone();
-                        e.event.id = format!("EV{i:07}");
-                        e.case.event.id = e.event.id.clone();
-                        e
+                        let e = &prototypes[i % 16];
+                        let mut event = e.event().clone();
+                        event.id = format!("EV{i:07}");
+                        let mut case = (**e.case()).clone();
+                        case.event.id = event.id.clone();
+                        NewEvent::new(
+                            event,
+                            e.body_hash().to_string(),
+                            e.decision().to_string(),
+                            std::sync::Arc::new(case),
+                            e.transitions().to_vec(),
+                            e.received_at(),
+                        )
+                        .unwrap()
                     })
                     .collect(),
             );

@@ -11,6 +11,7 @@ use whistle_engine::lifecycle::{Case, Transition};
 
 use super::{Ctx, Tail, Writer, ns, read};
 use crate::store::journal::{self, canonical_json, chain_hash};
+use crate::store::texts::{case_json, transition_bodies};
 use crate::store::{Inserted, JournalEntry, NewEvent, PolicyVersion, StoreError, Updated};
 
 /// A write transaction takes the database's write lock at once, so that it
@@ -67,50 +68,35 @@ impl<'a> CaseColumns<'a> {
     }
 }
 
-fn case_json(id: &str, case: &Case) -> Result<String, StoreError> {
-    serde_json::to_string(case).ctx_with(|| format!("the case of event {id:?} does not serialise"))
-}
-
-/// An event serialised for its row.
+/// An event's row: its texts and columns.
 pub(super) struct EventRow<'a> {
     ne: &'a NewEvent,
-    event_json: String,
-    decision_json: &'a str,
-    case_json: String,
     columns: CaseColumns<'a>,
-    /// The journal bodies of its transitions.
-    bodies: Vec<Arc<str>>,
 }
 
 impl<'a> EventRow<'a> {
-    fn of(ne: &'a NewEvent) -> Result<EventRow<'a>, StoreError> {
-        let id = ne.event.id.as_str();
-        Ok(EventRow {
+    fn of(ne: &'a NewEvent) -> EventRow<'a> {
+        EventRow {
             ne,
-            event_json: serde_json::to_string(&ne.event)
-                .ctx_with(|| format!("event {id:?} does not serialise"))?,
-            decision_json: &ne.decision,
-            case_json: case_json(id, &ne.case)?,
             columns: CaseColumns::of(&ne.case),
-            bodies: transition_bodies(id, &ne.transitions)?,
-        })
+        }
     }
 
     fn bind(&self, a: &mut SqliteArguments) -> Result<(), BoxDynError> {
-        let c = &self.columns;
-        a.add(self.ne.event.id.as_str())?;
-        a.add(self.ne.body_hash.as_str())?;
-        a.add(self.event_json.as_str())?;
-        a.add(self.decision_json)?;
-        a.add(self.case_json.as_str())?;
+        let (c, ne) = (&self.columns, self.ne);
+        a.add(ne.event.id.as_str())?;
+        a.add(ne.body_hash.as_str())?;
+        a.add(ne.texts.event.as_str())?;
+        a.add(ne.decision.as_str())?;
+        a.add(ne.texts.case.as_str())?;
         a.add(c.state)?;
         a.add(c.unit)?;
         a.add(c.lead)?;
         a.add(c.respond_by)?;
         a.add(c.resolve_by)?;
         a.add(c.accepted_at)?;
-        a.add(ns(self.ne.event.reported_at))?;
-        a.add(ns(self.ne.received_at))?;
+        a.add(ns(ne.event.reported_at))?;
+        a.add(ns(ne.received_at))?;
         a.add(c.next_due)
     }
 }
@@ -155,18 +141,6 @@ fn chain<'a>(
         prev_hash,
         hash,
     }
-}
-
-/// The journal bodies of the transitions of event `id`.
-fn transition_bodies(id: &str, transitions: &[Transition]) -> Result<Vec<Arc<str>>, StoreError> {
-    transitions
-        .iter()
-        .map(|t| {
-            journal::transition_body(id, t)
-                .map(Arc::from)
-                .map_err(StoreError)
-        })
-        .collect()
 }
 
 /// Chains the transitions of event `id`.
@@ -308,9 +282,8 @@ async fn run_chunked<T>(
     Ok(out)
 }
 
-/// Serialises a batch for [`insert_events`] (before taking the writer's
-/// lock: this is the part that needs no database).
-pub(super) fn prepare(batch: &[NewEvent]) -> Result<Vec<EventRow<'_>>, StoreError> {
+/// The rows of a batch for [`insert_events`].
+pub(super) fn prepare(batch: &[NewEvent]) -> Vec<EventRow<'_>> {
     batch.iter().map(EventRow::of).collect()
 }
 
@@ -347,7 +320,7 @@ pub(super) async fn insert_events(
         }
         fresh.push(row);
         department_rows(id, &ne.case, ns(ne.received_at), &mut departments);
-        chain_transitions(&mut tail, id, &row.bodies, &mut entries);
+        chain_transitions(&mut tail, id, &ne.texts.bodies, &mut entries);
     }
     run_chunked(
         &mut tx,
