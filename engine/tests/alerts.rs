@@ -7,9 +7,8 @@ use whistle_engine::alerts::{Alert, Monitor};
 use whistle_engine::event::parse_event;
 use whistle_engine::lifecycle::{Action, Case, apply};
 use whistle_engine::windows::NoHistory;
-use whistle_engine::{Context, Policy, compile, decide};
-use whistle_grammar::bundle::{BundleFile, from_files};
-use whistle_grammar::diag::render;
+use whistle_engine::{Context, Policy, compile, compile_texts, decide};
+use whistle_grammar::bundle::from_files;
 
 const BASE: &str = r#"
 policy "t" { version "1" timezone "Asia/Shanghai" }
@@ -38,25 +37,8 @@ const AREAS: &str = "districts:
 ";
 
 fn policy(thresholds: &str) -> Policy {
-    let b = from_files(vec![
-        BundleFile {
-            path: "p.whistle".into(),
-            bytes: format!("{BASE}{thresholds}").into_bytes(),
-        },
-        BundleFile {
-            path: "areas.yaml".into(),
-            bytes: AREAS.into(),
-        },
-    ]);
-    let c = compile(&b);
-    let errors: Vec<_> = c
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .cloned()
-        .collect();
-    assert!(errors.is_empty(), "{}", render(&errors, &b.sources, false));
-    c.policy.unwrap()
+    let text = format!("{BASE}{thresholds}");
+    compile_texts(&[("p.whistle", &text), ("areas.yaml", AREAS)]).unwrap_or_else(|e| panic!("{e}"))
 }
 
 const T0: i64 = 1_780_275_600; // 2026-06-01T09:00:00+08:00

@@ -7,9 +7,7 @@ use whistle_engine::assess::{Period, Report, Tally, UNKNOWN_UNIT, Values};
 use whistle_engine::event::parse_event;
 use whistle_engine::lifecycle::{Action, Case, apply};
 use whistle_engine::windows::NoHistory;
-use whistle_engine::{Context, Policy, compile, decide};
-use whistle_grammar::bundle::{BundleFile, from_files};
-use whistle_grammar::diag::render;
+use whistle_engine::{Context, Policy, compile_texts, decide};
 
 const POLICY: &str = r#"
 policy "t" { version "1" timezone "Asia/Shanghai" }
@@ -42,25 +40,7 @@ const AREAS: &str = "districts:
 ";
 
 fn policy() -> Policy {
-    let b = from_files(vec![
-        BundleFile {
-            path: "p.whistle".into(),
-            bytes: POLICY.into(),
-        },
-        BundleFile {
-            path: "areas.yaml".into(),
-            bytes: AREAS.into(),
-        },
-    ]);
-    let c = compile(&b);
-    let errors: Vec<_> = c
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .cloned()
-        .collect();
-    assert!(errors.is_empty(), "{}", render(&errors, &b.sources, false));
-    c.policy.unwrap()
+    compile_texts(&[("p.whistle", POLICY), ("areas.yaml", AREAS)]).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// T0 = 2026-06-01T09:00:00+08:00, plus `min` minutes.

@@ -3,9 +3,7 @@
 
 use whistle_engine::event::parse_event;
 use whistle_engine::router::Router;
-use whistle_engine::{Context, Policy, compile, decide};
-use whistle_grammar::bundle::{BundleFile, from_files};
-use whistle_grammar::diag::render;
+use whistle_engine::{Context, Policy, compile_texts, decide};
 
 const BASE: &str = r#"
 policy "t" { version "1" timezone "Asia/Shanghai" calendar workdays }
@@ -31,29 +29,12 @@ fallback { lead command grade blue }
 const AREAS: &str = "districts:\n  - id: D01\n    streets:\n      - id: S01\n        communities:\n          - id: C0101\n            grids: [G1, G2]\n";
 
 fn policy(extra: &str) -> Policy {
-    let b = from_files(vec![
-        BundleFile {
-            path: "base.whistle".into(),
-            bytes: BASE.into(),
-        },
-        BundleFile {
-            path: "x.whistle".into(),
-            bytes: extra.as_bytes().to_vec(),
-        },
-        BundleFile {
-            path: "areas.yaml".into(),
-            bytes: AREAS.into(),
-        },
-    ]);
-    let c = compile(&b);
-    let errors: Vec<_> = c
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .cloned()
-        .collect();
-    assert!(errors.is_empty(), "{}", render(&errors, &b.sources, false));
-    c.policy.unwrap()
+    compile_texts(&[
+        ("base.whistle", BASE),
+        ("x.whistle", extra),
+        ("areas.yaml", AREAS),
+    ])
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn ev(json: &str) -> whistle_engine::event::Event {
@@ -280,17 +261,11 @@ fn missing_fields_and_mismatched_types_are_false_not_errors() {
 
 #[test]
 fn without_an_area_tree_the_unit_is_null() {
-    let b = from_files(vec![
-        BundleFile {
-            path: "base.whistle".into(),
-            bytes: BASE.into(),
-        },
-        BundleFile {
-            path: "x.whistle".into(),
-            bytes: b"category c { lead urban grade blue }".to_vec(),
-        },
-    ]);
-    let p = compile(&b).policy.unwrap();
+    let p = compile_texts(&[
+        ("base.whistle", BASE),
+        ("x.whistle", "category c { lead urban grade blue }"),
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
     let d = view(
         &p,
         r#"{"id":"1","category":"c","grid":"G1","reported_at":"2025-06-03T10:00:00+08:00"}"#,
@@ -303,22 +278,15 @@ fn without_an_area_tree_the_unit_is_null() {
 fn attr_is_validated_against_the_bundle_schema_when_there_is_one() {
     let schema =
         r#"{"type":"object","properties":{"n":{"type":"integer"}},"additionalProperties":false}"#;
-    let b = from_files(vec![
-        BundleFile {
-            path: "base.whistle".into(),
-            bytes: BASE.into(),
-        },
-        BundleFile {
-            path: "x.whistle".into(),
-            bytes: b"category c { lead urban grade red when attr.n > 1 grade blue }".to_vec(),
-        },
-        BundleFile {
-            path: "event.schema.json".into(),
-            bytes: schema.into(),
-        },
-    ]);
-    let c = compile(&b);
-    let p = c.policy.unwrap();
+    let p = compile_texts(&[
+        ("base.whistle", BASE),
+        (
+            "x.whistle",
+            "category c { lead urban grade red when attr.n > 1 grade blue }",
+        ),
+        ("event.schema.json", schema),
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
     let mut r = Router::new(&p);
     assert!(r.route_line(r#"{"id":"1","category":"c","grid":"G1","reported_at":"2025-06-03T10:00:00+08:00","attr":{"n":2}}"#).is_ok());
     let err = r

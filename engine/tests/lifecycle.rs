@@ -10,9 +10,7 @@ use whistle_engine::lifecycle::{
     redecide,
 };
 use whistle_engine::windows::{History, NoHistory};
-use whistle_engine::{Context, Policy, compile, decide};
-use whistle_grammar::bundle::{BundleFile, from_files};
-use whistle_grammar::diag::render;
+use whistle_engine::{Context, Policy, compile_texts, decide};
 
 const BASE: &str = r#"
 policy "t" { version "1" timezone "Asia/Shanghai" }
@@ -65,25 +63,8 @@ const AREAS: &str = "districts:
 ";
 
 fn policy_with(text: &str) -> Policy {
-    let b = from_files(vec![
-        BundleFile {
-            path: "base.whistle".into(),
-            bytes: text.as_bytes().to_vec(),
-        },
-        BundleFile {
-            path: "areas.yaml".into(),
-            bytes: AREAS.into(),
-        },
-    ]);
-    let c = compile(&b);
-    let errors: Vec<_> = c
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .cloned()
-        .collect();
-    assert!(errors.is_empty(), "{}", render(&errors, &b.sources, false));
-    c.policy.unwrap()
+    compile_texts(&[("base.whistle", text), ("areas.yaml", AREAS)])
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn policy() -> Policy {

@@ -5,17 +5,10 @@
 use std::path::Path;
 
 use whistle_engine::sim::{self, Options, Role};
-use whistle_engine::{Policy, compile};
-use whistle_grammar::bundle::{BundleFile, from_files};
+use whistle_engine::{Policy, compile, compile_texts};
 
 fn policy(text: &str) -> Policy {
-    let bundle = from_files(vec![BundleFile {
-        path: "p.whistle".into(),
-        bytes: text.into(),
-    }]);
-    let c = compile(&bundle);
-    c.policy
-        .unwrap_or_else(|| panic!("the test policy compiles: {:?}", c.diagnostics))
+    compile_texts(&[("p.whistle", text)]).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn shipped() -> Policy {

@@ -332,7 +332,7 @@ async fn run(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use whistle_engine::event::parse_event;
     use whistle_engine::lifecycle::Action;
     use whistle_engine::windows::NoHistory;
@@ -369,7 +369,8 @@ threshold led "牵头" {
 ";
 
     fn policy() -> Policy {
-        compile_texts(&[("p.whistle", POLICY), ("areas.yaml", AREAS)]).unwrap()
+        compile_texts(&[("p.whistle", POLICY), ("areas.yaml", AREAS)])
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Event E1, opened now by `p`.
@@ -391,6 +392,26 @@ threshold led "牵头" {
         .unwrap()
     }
 
+    /// The policy, an empty store (and its directory), now, and event E1
+    /// opened now.
+    async fn setup() -> (Policy, tempfile::TempDir, SqliteStore, Timestamp, NewEvent) {
+        let p = policy();
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path(), Vec::new()).await.unwrap();
+        let now = Timestamp::now();
+        let ne = opened(&p, now);
+        (p, dir, store, now, ne)
+    }
+
+    /// A message about E1, carrying `opened`.
+    fn message(kind: &str, opened: Option<Arc<Case>>) -> Message {
+        Message {
+            kind: kind.into(),
+            json: r#"{"event_id":"E1"}"#.into(),
+            opened,
+        }
+    }
+
     /// The number of events counted for `department` by the monitor.
     fn counted(m: &Monitor, p: &Policy, department: &str, now: Timestamp) -> u64 {
         m.current(p, "led", department, now)
@@ -399,22 +420,11 @@ threshold led "牵头" {
 
     #[tokio::test]
     async fn an_opening_is_observed_from_its_message_without_the_store() {
-        let p = policy();
-        let dir = tempfile::tempdir().unwrap();
         // The event is not in this store: a read could not find it.
-        let store = SqliteStore::open(dir.path(), Vec::new()).await.unwrap();
-        let now = Timestamp::now();
-        let ne = opened(&p, now);
+        let (p, _dir, store, now, ne) = setup().await;
         let mut pending = Pending::default();
-        for m in [
-            ("reported", ne.case().clone()),
-            ("dispatched", ne.case().clone()),
-        ] {
-            pending.collect(&Message {
-                kind: m.0.into(),
-                json: r#"{"event_id":"E1"}"#.into(),
-                opened: Some(m.1),
-            });
+        for kind in ["reported", "dispatched"] {
+            pending.collect(&message(kind, Some(ne.case().clone())));
         }
         assert_eq!(pending.len(), 1, "one case for the two messages");
         let mut m = Monitor::new(&p);
@@ -431,11 +441,7 @@ threshold led "牵头" {
 
     #[tokio::test]
     async fn a_later_transition_pending_too_wins_over_the_opening() {
-        let p = policy();
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path(), Vec::new()).await.unwrap();
-        let now = Timestamp::now();
-        let ne = opened(&p, now);
+        let (p, _dir, store, now, ne) = setup().await;
         let first = ne.case().clone();
         store.insert_events(vec![ne]).await.unwrap();
         // Reassigned to fire before the monitor heard of the opening.
@@ -451,16 +457,8 @@ threshold led "牵头" {
         );
         let mut pending = Pending::default();
         // The reassignment's message was published first.
-        pending.collect(&Message {
-            kind: "reassigned".into(),
-            json: r#"{"event_id":"E1"}"#.into(),
-            opened: None,
-        });
-        pending.collect(&Message {
-            kind: "dispatched".into(),
-            json: r#"{"event_id":"E1"}"#.into(),
-            opened: Some(first.clone()),
-        });
+        pending.collect(&message("reassigned", None));
+        pending.collect(&message("dispatched", Some(first.clone())));
         let mut m = Monitor::new(&p);
         let mut alerts = Vec::new();
         pending
@@ -473,11 +471,7 @@ threshold led "牵头" {
         // And an opening heard after the monitor knows the event is read
         // from the store too, not taken as it came.
         let mut pending = Pending::default();
-        pending.collect(&Message {
-            kind: "dispatched".into(),
-            json: r#"{"event_id":"E1"}"#.into(),
-            opened: Some(first),
-        });
+        pending.collect(&message("dispatched", Some(first)));
         pending
             .observe(&mut m, &p, &store, now, &mut alerts)
             .await

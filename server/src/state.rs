@@ -41,3 +41,24 @@ pub struct AppState {
     /// Set once start-up (timers, windows) is done.
     pub ready: Arc<AtomicBool>,
 }
+
+impl AppState {
+    /// Tells the stream about a case's stored transitions and arms its
+    /// timer for the next step.
+    pub fn announce(
+        &self,
+        id: &str,
+        case: &whistle_engine::lifecycle::Case,
+        transitions: &[whistle_engine::lifecycle::Transition],
+    ) {
+        for t in transitions {
+            self.hub.publish(
+                t.kind(),
+                serde_json::json!({"event_id": id, "transition": t}).to_string(),
+            );
+        }
+        if let Some(due) = case.next_due() {
+            self.timers.schedule(id.to_string(), due);
+        }
+    }
+}

@@ -255,9 +255,9 @@ pub(crate) fn duplicates<'a>(
 }
 
 /// Compiles a bundle given as `(path, text)` pairs (a policy written in
-/// code: tests, examples, embedding): the policy, or every diagnostic when
-/// there is an error.
-pub fn compile_texts(files: &[(&str, &str)]) -> Result<Policy, Vec<Diagnostic>> {
+/// code: tests, examples, embedding): the policy, or its errors rendered
+/// as `whistle check` prints them (without colour).
+pub fn compile_texts(files: &[(&str, &str)]) -> Result<Policy, String> {
     let bundle = whistle_grammar::bundle::from_files(
         files
             .iter()
@@ -270,7 +270,14 @@ pub fn compile_texts(files: &[(&str, &str)]) -> Result<Policy, Vec<Diagnostic>> 
     let c = compile(&bundle);
     match c.policy {
         Some(p) if !c.has_errors() => Ok(p),
-        _ => Err(c.diagnostics),
+        _ => {
+            let errors: Vec<Diagnostic> = c
+                .diagnostics
+                .into_iter()
+                .filter(Diagnostic::is_error)
+                .collect();
+            Err(diag::render(&errors, &bundle.sources, false))
+        }
     }
 }
 

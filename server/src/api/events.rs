@@ -335,15 +335,7 @@ pub async fn act(
             .map_err(ApiError::unavailable)?
         {
             Updated::Ok(version) => {
-                for t in &transitions {
-                    state.hub.publish(
-                        t.kind(),
-                        json!({"event_id": id, "transition": t}).to_string(),
-                    );
-                }
-                if let Some(due) = case.next_due() {
-                    state.timers.schedule(id.clone(), due);
-                }
+                state.announce(&id, &case, &transitions);
                 return Ok(Json(
                     json!({"id": id, "state": case.state, "version": version, "case": case, "transitions": transitions}),
                 ));

@@ -288,15 +288,7 @@ pub async fn redecide(State(state): State<AppState>) -> Result<Json<Value>, ApiE
                 .map_err(ApiError::unavailable)?
             {
                 Updated::Ok(_) => {
-                    for t in &transitions {
-                        state.hub.publish(
-                            t.kind(),
-                            json!({"event_id": id, "transition": t}).to_string(),
-                        );
-                    }
-                    if let Some(due) = case.next_due() {
-                        state.timers.schedule(id.clone(), due);
-                    }
+                    state.announce(&id, &case, &transitions);
                     changed += 1;
                     done = true;
                     break;

@@ -7,8 +7,7 @@ use serde_json::json;
 use whistle_engine::event::parse_event;
 use whistle_engine::lifecycle::{Action, Case, State, Transition, apply};
 use whistle_engine::windows::NoHistory;
-use whistle_engine::{Context, Policy, compile, decide};
-use whistle_grammar::bundle::{BundleFile, from_files};
+use whistle_engine::{Context, Policy, compile_texts, decide};
 
 use super::SqliteStore;
 use crate::store::journal::{GENESIS, canonical_json};
@@ -51,23 +50,8 @@ const AREAS: &str = "districts:
 ";
 
 fn policy() -> Policy {
-    let b = from_files(vec![
-        BundleFile {
-            path: "base.whistle".into(),
-            bytes: POLICY.as_bytes().to_vec(),
-        },
-        BundleFile {
-            path: "areas.yaml".into(),
-            bytes: AREAS.into(),
-        },
-    ]);
-    let c = compile(&b);
-    assert!(
-        !c.diagnostics.iter().any(|d| d.is_error()),
-        "{:?}",
-        c.diagnostics
-    );
-    c.policy.unwrap()
+    compile_texts(&[("base.whistle", POLICY), ("areas.yaml", AREAS)])
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// 2025-06-03T10:00:00+08:00 plus `s` seconds.
