@@ -80,11 +80,32 @@ pub fn spawn(deps: Deps) -> Handle {
     let (decided_tx, mut decided_rx) = mpsc::channel::<Decided>(1);
     let deps = Arc::new(deps);
     let storing = deps.clone();
-    tokio::spawn(async move {
+    let stage = async move {
         while let Some(d) = decided_rx.recv().await {
             store(&storing, d).await;
         }
-    });
+    };
+    // The storing stage is the critical path (one batch at a time, a round
+    // trip to SQLite's thread per statement): on a thread of its own it is
+    // woken as soon as each statement is done, instead of waiting for a
+    // runtime worker busy with HTTP and deciding.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    match rt {
+        Ok(rt) => {
+            let spawned = std::thread::Builder::new()
+                .name("whistle-store".into())
+                .spawn(move || rt.block_on(stage));
+            if let Err(e) = spawned {
+                tracing::error!("cannot start the storing thread: {e}");
+            }
+        }
+        Err(e) => {
+            tracing::warn!("storing on the shared runtime: {e}");
+            tokio::spawn(stage);
+        }
+    }
     tokio::spawn(async move {
         loop {
             let Ok(slot) = decided_tx.reserve().await else {
