@@ -89,23 +89,9 @@ pub fn spawn(deps: Deps) -> Handle {
     // trip to SQLite's thread per statement): on a thread of its own it is
     // woken as soon as each statement is done, instead of waiting for a
     // runtime worker busy with HTTP and deciding.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build();
-    match rt {
-        Ok(rt) => {
-            let spawned = std::thread::Builder::new()
-                .name("whistle-store".into())
-                .spawn(move || rt.block_on(stage));
-            if let Err(e) = spawned {
-                tracing::error!("cannot start the storing thread: {e}");
-            }
-        }
-        Err(e) => {
-            tracing::warn!("storing on the shared runtime: {e}");
-            tokio::spawn(stage);
-        }
-    }
+    on_own_thread("whistle-store", stage);
+    // Deciding stays on the shared runtime: on a thread of its own it was
+    // slower (five interleaved runs, docs/BENCHMARKS.md "Session 4").
     tokio::spawn(async move {
         loop {
             let Ok(slot) = decided_tx.reserve().await else {
@@ -130,6 +116,38 @@ pub fn spawn(deps: Deps) -> Handle {
         }
     });
     Handle { tx }
+}
+
+/// Runs `task` on a thread of its own with a single-threaded runtime, or,
+/// should that thread not start, on the shared runtime.
+fn on_own_thread<F>(name: &str, task: F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (give, take) = std::sync::mpsc::channel::<F>();
+    let started = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .and_then(|rt| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(move || {
+                    if let Ok(task) = take.recv() {
+                        rt.block_on(task);
+                    }
+                })
+        });
+    let task = match started {
+        Ok(_) => match give.send(task) {
+            Ok(()) => return,
+            Err(std::sync::mpsc::SendError(task)) => task,
+        },
+        Err(e) => {
+            tracing::warn!("cannot start thread {name}, running on the shared runtime: {e}");
+            task
+        }
+    };
+    tokio::spawn(task);
 }
 
 /// A batch decided and waiting to be stored.
@@ -310,5 +328,22 @@ fn render(d: &whistle_engine::Decision, policy: &Policy) -> String {
     {
         Ok(Ok(s)) => s,
         _ => d.to_json(policy),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn a_task_runs_on_a_thread_of_its_own() {
+        let (tx, rx) = oneshot::channel();
+        on_own_thread("whistle-test", async move {
+            // Its own runtime drives timers too.
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            let _ = tx.send(std::thread::current().name().map(String::from));
+        });
+        assert_eq!(rx.await.unwrap().as_deref(), Some("whistle-test"));
     }
 }
