@@ -412,6 +412,26 @@ threshold led "牵头" {
         }
     }
 
+    /// Observes `messages` (kind, opened case) about E1; the alerts.
+    async fn observe(
+        m: &mut Monitor,
+        p: &Policy,
+        store: &SqliteStore,
+        now: Timestamp,
+        messages: Vec<(&str, Option<Arc<Case>>)>,
+    ) -> Vec<Alert> {
+        let mut pending = Pending::default();
+        for (kind, opened) in messages {
+            pending.collect(&message(kind, opened));
+        }
+        let mut alerts = Vec::new();
+        pending
+            .observe(m, p, store, now, &mut alerts)
+            .await
+            .unwrap();
+        alerts
+    }
+
     /// The number of events counted for `department` by the monitor.
     fn counted(m: &Monitor, p: &Policy, department: &str, now: Timestamp) -> u64 {
         m.current(p, "led", department, now)
@@ -428,11 +448,9 @@ threshold led "牵头" {
         }
         assert_eq!(pending.len(), 1, "one case for the two messages");
         let mut m = Monitor::new(&p);
-        let mut alerts = Vec::new();
-        pending
-            .observe(&mut m, &p, &store, now, &mut alerts)
-            .await
-            .unwrap();
+        let opened = Some(ne.case().clone());
+        let messages = vec![("reported", opened.clone()), ("dispatched", opened)];
+        let alerts = observe(&mut m, &p, &store, now, messages).await;
         assert!(m.knows("E1"));
         assert_eq!(counted(&m, &p, "urban", now), 1);
         assert_eq!(alerts.len(), 1, "{alerts:?}");
@@ -455,27 +473,16 @@ threshold led "牵头" {
             store.update_case("E1", 1, &case, &ts).await.unwrap(),
             crate::store::Updated::Ok(2)
         );
-        let mut pending = Pending::default();
-        // The reassignment's message was published first.
-        pending.collect(&message("reassigned", None));
-        pending.collect(&message("dispatched", Some(first.clone())));
         let mut m = Monitor::new(&p);
-        let mut alerts = Vec::new();
-        pending
-            .observe(&mut m, &p, &store, now, &mut alerts)
-            .await
-            .unwrap();
+        // The reassignment's message was published first.
+        let messages = vec![("reassigned", None), ("dispatched", Some(first.clone()))];
+        observe(&mut m, &p, &store, now, messages).await;
         assert_eq!(counted(&m, &p, "fire", now), 1);
         assert_eq!(counted(&m, &p, "urban", now), 0);
 
         // And an opening heard after the monitor knows the event is read
         // from the store too, not taken as it came.
-        let mut pending = Pending::default();
-        pending.collect(&message("dispatched", Some(first)));
-        pending
-            .observe(&mut m, &p, &store, now, &mut alerts)
-            .await
-            .unwrap();
+        observe(&mut m, &p, &store, now, vec![("dispatched", Some(first))]).await;
         assert_eq!(counted(&m, &p, "fire", now), 1);
         assert_eq!(counted(&m, &p, "urban", now), 0);
     }
