@@ -156,24 +156,15 @@ struct Decided {
     /// The events to store, or why they cannot be.
     batch: Result<Vec<NewEvent>, String>,
     decisions: Vec<String>,
-    /// Per event: its id, case, next due instant, and its transitions as
-    /// stream messages.
+    /// Per event: its case and its transitions as stream messages.
     published: Vec<Published>,
 }
 
-/// What is announced about one event once it is stored.
+/// What is announced about one event once it is stored: its case, and its
+/// transitions as stream messages (rendered here, off the storing stage).
 struct Published {
-    id: String,
     case: Arc<Case>,
-    due: Option<Timestamp>,
     messages: Vec<(&'static str, String)>,
-}
-
-/// A transition as published to live subscribers.
-#[derive(serde::Serialize)]
-struct Message<'a> {
-    event_id: &'a str,
-    transition: &'a whistle_engine::lifecycle::Transition,
 }
 
 /// One event decided, before it is serialised.
@@ -237,24 +228,14 @@ fn decide_batch(deps: &Deps, subs: Vec<Submission>) -> Decided {
 
 /// What the stream is told about an opened event once it is stored.
 fn announce(o: &Opened) -> Published {
-    let messages = o
-        .transitions
-        .iter()
-        .map(|t| {
-            let json = serde_json::to_string(&Message {
-                event_id: &o.event.id,
-                transition: t,
-            })
-            .unwrap_or_default();
-            // Named by kind, as actions and timers publish them.
-            (t.kind(), json)
-        })
-        .collect();
+    let id = o.event.id.as_str();
     Published {
-        id: o.event.id.clone(),
         case: o.case.clone(),
-        due: o.case.next_due(),
-        messages,
+        messages: o
+            .transitions
+            .iter()
+            .map(|t| (t.kind(), crate::stream::transition_json(id, t)))
+            .collect(),
     }
 }
 
@@ -303,8 +284,8 @@ async fn store(deps: &Deps, d: Decided) {
                 for (kind, json) in &p.messages {
                     deps.hub.publish_opened(kind, json.clone(), p.case.clone());
                 }
-                if let Some(due) = p.due {
-                    deps.timers.schedule(p.id.clone(), due);
+                if let Some(due) = p.case.next_due() {
+                    deps.timers.schedule(ev.id.clone(), due);
                 }
             }
             out.push(match inserted {

@@ -51,12 +51,7 @@ impl AppState {
         case: &whistle_engine::lifecycle::Case,
         transitions: &[whistle_engine::lifecycle::Transition],
     ) {
-        for t in transitions {
-            self.hub.publish(
-                t.kind(),
-                serde_json::json!({"event_id": id, "transition": t}).to_string(),
-            );
-        }
+        self.hub.publish_transitions(id, transitions);
         if let Some(due) = case.next_due() {
             self.timers.schedule(id.to_string(), due);
         }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use tokio::sync::broadcast;
-use whistle_engine::lifecycle::Case;
+use whistle_engine::lifecycle::{Case, Transition};
 
 /// One published message.
 #[derive(Debug, Clone)]
@@ -42,20 +42,27 @@ impl Hub {
 
     /// Publishes a message to whoever listens.
     pub fn publish(&self, kind: &str, json: String) {
-        // No subscriber is not an error.
-        let _ = self.tx.send(Message {
-            kind: kind.into(),
-            json: json.into(),
-            opened: None,
-        });
+        self.send(kind, json, None);
     }
 
     /// Publishes a message about the opening of `case`'s event.
     pub fn publish_opened(&self, kind: &str, json: String, case: Arc<Case>) {
+        self.send(kind, json, Some(case));
+    }
+
+    /// Publishes each of event `id`'s stored transitions.
+    pub fn publish_transitions(&self, id: &str, transitions: &[Transition]) {
+        for t in transitions {
+            self.publish(t.kind(), transition_json(id, t));
+        }
+    }
+
+    fn send(&self, kind: &str, json: String, opened: Option<Arc<Case>>) {
+        // No subscriber is not an error.
         let _ = self.tx.send(Message {
             kind: kind.into(),
             json: json.into(),
-            opened: Some(case),
+            opened,
         });
     }
 
@@ -63,4 +70,20 @@ impl Hub {
     pub fn subscribe(&self) -> broadcast::Receiver<Message> {
         self.tx.subscribe()
     }
+}
+
+/// The payload of a transition's message: `{"event_id", "transition"}`.
+pub fn transition_json(id: &str, t: &Transition) -> String {
+    #[derive(serde::Serialize)]
+    struct Payload<'a> {
+        event_id: &'a str,
+        transition: &'a Transition,
+    }
+    // A transition always serialises (its fields are strings, numbers and
+    // instants).
+    serde_json::to_string(&Payload {
+        event_id: id,
+        transition: t,
+    })
+    .unwrap_or_default()
 }

@@ -181,11 +181,7 @@ async fn fire_all(
             for ((id, _, case, transitions), r) in ticked.iter().zip(results) {
                 match r {
                     Updated::Ok(_) => {
-                        for t in transitions {
-                            let msg =
-                                serde_json::json!({"event_id": id, "transition": t}).to_string();
-                            deps.hub.publish(t.kind(), msg);
-                        }
+                        deps.hub.publish_transitions(id, transitions);
                         out.push(((*id).clone(), case.next_due()));
                     }
                     // A handler moved it meanwhile: tick it on its own.
@@ -247,10 +243,7 @@ async fn fire(deps: &Deps, id: &str, now: Timestamp) -> Option<Timestamp> {
             .await
         {
             Ok(Updated::Ok(_)) => {
-                for t in &transitions {
-                    let msg = serde_json::json!({"event_id": id, "transition": t}).to_string();
-                    deps.hub.publish(t.kind(), msg);
-                }
+                deps.hub.publish_transitions(id, &transitions);
                 return case.next_due();
             }
             Ok(Updated::Stale) => continue,
