@@ -4,6 +4,7 @@
 
 pub mod assess;
 pub mod auth;
+pub mod editor;
 pub mod error;
 pub mod events;
 pub mod ops;
@@ -46,6 +47,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/policy/rollout", post(policy::rollout))
         .route("/v1/policy/rollback/{hash}", post(policy::rollback))
         .route("/v1/policy/preview", post(policy::preview))
+        .route("/v1/policy/check", post(policy::check))
         .route("/v1/policy/redecide", post(policy::redecide))
         .route("/v1/simulate", post(simulate::start))
         .layer(from_fn_with_state(state.clone(), auth::officer));
@@ -58,6 +60,10 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route("/", get(editor::home))
+        .route("/editor", get(editor::page))
+        .route("/editor/editor.js", get(editor::script))
+        .route("/editor/editor.css", get(editor::style))
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,

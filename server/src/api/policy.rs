@@ -195,17 +195,7 @@ pub async fn preview(
             format!("`days` is from 1 to {MAX_DAYS}, not {days}"),
         ));
     }
-    let dir = state.reload.dir.clone();
-    let compiled = tokio::task::spawn_blocking(move || {
-        let current = bundle::read_dir(&dir).map_err(|e| e.to_string())?;
-        let b = bundle::from_files(d.over(current));
-        let c = whistle_engine::compile(&b);
-        Ok::<_, String>((b, c))
-    })
-    .await
-    .map_err(ApiError::unavailable)?
-    .map_err(ApiError::unavailable)?;
-    let (b, c) = compiled;
+    let (b, c) = compile_draft(&state, d).await?;
     let Some(new) = c.policy else {
         let errors: Vec<_> = c.diagnostics.into_iter().filter(|x| x.is_error()).collect();
         return Err(rejected(
@@ -241,6 +231,72 @@ pub async fn preview(
     report["days"] = json!(days);
     report["events"] = json!(n);
     Ok(Json(report))
+}
+
+/// The bundle in force with a draft laid over it, and its compilation
+/// (off the async workers: a bundle can take tens of milliseconds).
+async fn compile_draft(
+    state: &AppState,
+    d: Draft,
+) -> Result<(bundle::Bundle, whistle_engine::Compiled), ApiError> {
+    let dir = state.reload.dir.clone();
+    tokio::task::spawn_blocking(move || {
+        let current = bundle::read_dir(&dir).map_err(|e| e.to_string())?;
+        let b = bundle::from_files(d.over(current));
+        let c = whistle_engine::compile(&b);
+        Ok::<_, String>((b, c))
+    })
+    .await
+    .map_err(ApiError::unavailable)?
+    .map_err(ApiError::unavailable)
+}
+
+/// `POST /v1/policy/check`: checks a draft (laid over the bundle in force)
+/// without changing anything, as `whistle check` would. The answer is 200
+/// whether or not the draft has errors: its diagnostics are the answer.
+/// An empty draft checks the bundle on disk.
+/// Without errors it also names the hash the draft would have and what it
+/// changes, in words.
+pub async fn check(
+    State(state): State<AppState>,
+    json: Result<Json<DraftBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) = json.map_err(ApiError::from)?;
+    if body.days.is_some() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            "`days` belongs to a preview, not a check",
+        ));
+    }
+    // An empty draft checks the bundle as it is on disk.
+    let d = if body.files.is_empty() && body.delete.is_empty() {
+        Draft::default()
+    } else {
+        Draft::checked(body.files.into_iter().collect(), body.delete)
+            .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_path", m))?
+    };
+    let (b, c) = compile_draft(&state, d).await?;
+    let errors = c.diagnostics.iter().filter(|x| x.is_error()).count();
+    let warnings = c.diagnostics.len() - errors;
+    let live = state.policy.load_full();
+    let changes = c.policy.as_ref().map(|new| {
+        let semantic = diff::semantic(&live, new);
+        json!({
+            "hash": &*new.hash,
+            "same_as_live": new.hash == live.hash,
+            "changes": semantic.len(),
+            "summary": semantic.to_string(),
+        })
+    });
+    Ok(Json(json!({
+        "errors": errors,
+        "warnings": warnings,
+        "diagnostics": whistle_grammar::diag::to_json(&c.diagnostics, &b.sources),
+        "rendered": whistle_grammar::diag::render(&c.diagnostics, &b.sources, false),
+        "live": &*live.hash,
+        "draft": changes,
+    })))
 }
 
 /// `POST /v1/policy/redecide`: decides every open event again under the

@@ -1,0 +1,408 @@
+//! The policy editor page, in a real browser: headless Chromium driven
+//! through chromedriver (WebDriver) against the real server on loopback.
+//! An officer opens the page, breaks a file and sees the error at its
+//! line, is refused a rollout of the broken draft, fixes it into a real
+//! change, previews its impact on stored events, rolls it out, and rolls
+//! it back from the version list. Plus the page's HTTP side and the check
+//! endpoint it uses.
+//!
+//! Needs `chromium` and `chromedriver` (Debian: `apt-get install chromium
+//! chromium-driver`; `tools/test` installs them). `WHISTLE_CHROMEDRIVER`
+//! and `WHISTLE_CHROMIUM` name other binaries.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::server::{Server, event, free_port, wait_for};
+use common::{copy_dir, root};
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Value, json};
+
+const ORDER: &str = "categories/order.whistle";
+const LEAD_A: &str = "lead   grid_team";
+const LEAD_B: &str = "lead   committee";
+
+/// How long the page may take to show something after an action.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let policy = tmp.path().join("policy");
+    copy_dir(&root().join("policies/wuhou"), &policy);
+    let data = tmp.path().join("data");
+    (tmp, policy, data)
+}
+
+fn binary(var: &str, name: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(var) {
+        return PathBuf::from(p);
+    }
+    std::env::var_os("PATH")
+        .and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "the editor test drives a browser and cannot find `{name}`: install Chromium and \
+                 its driver (`apt-get install chromium chromium-driver`; `tools/test` does it), \
+                 or set {var}"
+            )
+        })
+}
+
+/// A chromedriver on a free port, killed when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = free_port();
+        let child = Command::new(binary("WHISTLE_CHROMEDRIVER", "chromedriver"))
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting chromedriver");
+        let up = wait_for(20, || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        assert!(up, "chromedriver did not listen on port {port}");
+        Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let mut options = json!({
+        "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                 "--disable-dev-shm-usage", "--window-size=1400,1000"]
+    });
+    if let Some(p) = std::env::var_os("WHISTLE_CHROMIUM") {
+        options["binary"] = json!(p.to_string_lossy());
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert("goog:chromeOptions".into(), options);
+    ClientBuilder::new(HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("opening a browser session")
+}
+
+/// The text of the element with this id.
+async fn text(c: &Client, id: &str) -> String {
+    c.find(Locator::Id(id)).await.unwrap().text().await.unwrap()
+}
+
+/// Waits until the element with this id shows text that `ok` accepts, and
+/// returns it; fails with the last text seen.
+async fn wait_text(c: &Client, id: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        let t = text(c, id).await;
+        if ok(&t) {
+            return t;
+        }
+        assert!(
+            start.elapsed() < PATIENCE,
+            "#{id} never showed {what}; it shows {t:?} (message: {:?})",
+            text(c, "message").await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Shows one of the panel's tabs.
+async fn tab(c: &Client, name: &str) {
+    let css = format!(".tabs button[data-tab='{name}']");
+    c.find(Locator::Css(&css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Runs a script in the page and returns its value.
+async fn js(c: &Client, script: &str) -> Value {
+    c.execute(script, vec![]).await.unwrap()
+}
+
+/// Replaces the open file's text the way a paste does (an `input` event).
+async fn paste(c: &Client, text: &str) {
+    c.execute(
+        "const t = document.getElementById('text'); t.value = arguments[0]; \
+         t.dispatchEvent(new Event('input'));",
+        vec![json!(text)],
+    )
+    .await
+    .unwrap();
+}
+
+/// Clicks the button with this id and accepts the confirmation it asks.
+async fn click_and_confirm(c: &Client, id: &str) {
+    c.find(Locator::Id(id))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let start = std::time::Instant::now();
+    while c.accept_alert().await.is_err() {
+        assert!(start.elapsed() < PATIENCE, "#{id} asked no confirmation");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn live_hash(s: &Server) -> String {
+    let (st, p) = s.get("/v1/policy", None);
+    assert_eq!(st, 200, "{p}");
+    p["hash"].as_str().unwrap().to_string()
+}
+
+fn order_on_disk(policy: &Path) -> String {
+    std::fs::read_to_string(policy.join(ORDER)).unwrap()
+}
+
+#[test]
+fn an_officer_edits_checks_previews_rolls_out_and_back_in_the_browser() {
+    let (_tmp, policy, data) = setup();
+    let s = Server::start(&policy, &data, None);
+    for i in 0..3 {
+        let (st, b) = s.post(
+            "/v1/events",
+            &event(&format!("N-{i}"), "neighbour_noise"),
+            None,
+        );
+        assert_eq!(st, 201, "{b}");
+    }
+    let first = live_hash(&s);
+    let bundle_files = s.get("/v1/policy", None).1["files"]
+        .as_array()
+        .unwrap()
+        .len();
+    let original = order_on_disk(&policy);
+    let driver = Driver::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = browser(&driver).await;
+
+        // `/` lands on the editor, which shows the version in force and
+        // checks it.
+        c.goto(&format!("{}/", s.base)).await.unwrap();
+        assert!(c.current_url().await.unwrap().as_str().ends_with("/editor"));
+        wait_text(&c, "live-hash", "the live hash", |t| t == first).await;
+        wait_text(&c, "problem-summary", "a clean check", |t| {
+            t.starts_with("No problems")
+        })
+        .await;
+        let files = c.find_all(Locator::Css("#file-list li")).await.unwrap();
+        assert_eq!(files.len(), bundle_files, "one entry per file of the version in force");
+
+        // Open a file and break it by typing at its end.
+        c.find(Locator::Css(&format!("#file-list li[data-path='{ORDER}']")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_text(&c, "current-path", "the file's path", |t| t == ORDER).await;
+        let area = c.find(Locator::Id("text")).await.unwrap();
+        area.click().await.unwrap();
+        js(&c, "const t = document.getElementById('text'); t.setSelectionRange(t.value.length, t.value.length);").await;
+        area.send_keys("\ncategory broken {").await.unwrap();
+        let problems = wait_text(&c, "problem-list", "the syntax error", |t| {
+            t.contains(&format!("{ORDER}:")) && t.contains("error[E0001]")
+        })
+        .await;
+        let line: usize = problems
+            .split(&format!("{ORDER}:"))
+            .nth(1)
+            .and_then(|rest| rest.split(':').next())
+            .and_then(|n| n.parse().ok())
+            .expect("a line number");
+        assert_eq!(line, original.lines().count() + 2, "{problems}");
+        let marked = js(&c, "return document.querySelector(\"#file-list li.has-errors\").dataset.path").await;
+        assert_eq!(marked, json!(ORDER));
+
+        // Clicking the error puts the cursor on its line.
+        c.find(Locator::Css("#problem-list li")).await.unwrap().click().await.unwrap();
+        let at = js(&c, "const t = document.getElementById('text'); return t.value.slice(0, t.selectionStart).split('\\n').length").await;
+        assert_eq!(at, json!(line));
+
+        // A broken draft is refused and nothing reaches the bundle.
+        click_and_confirm(&c, "rollout").await;
+        wait_text(&c, "message", "the refusal", |t| t.starts_with("Not rolled out")).await;
+        assert_eq!(live_hash(&s), first);
+        assert_eq!(order_on_disk(&policy), original);
+
+        // Fixed into a real change: the check names it in words.
+        // (It leaves a warning: the new lead was also an assistant.)
+        paste(&c, &original.replacen(LEAD_A, LEAD_B, 1)).await;
+        wait_text(&c, "problem-summary", "no errors", |t| {
+            t.starts_with("0 error(s), 1 warning(s)")
+        })
+        .await;
+        let warning = text(&c, "problem-list").await;
+        assert!(warning.contains("warning[W0205]"), "{warning}");
+        tab(&c, "changes").await;
+        wait_text(&c, "semantic", "the change in words", |t| {
+            t.contains("neighbour_noise: lead grid_team → committee")
+        })
+        .await;
+
+        // The preview decides the stored events under both versions.
+        c.find(Locator::Id("preview")).await.unwrap().click().await.unwrap();
+        wait_text(&c, "changes-summary", "the replay", |t| {
+            t.contains("3 stored event(s)") && t.contains("3 (100.0%) decided differently")
+        })
+        .await;
+        let impact = text(&c, "impact").await;
+        assert!(impact.contains("neighbour_noise"), "{impact}");
+        assert!(impact.contains("committee"), "{impact}");
+
+        // Roll out: the server makes it live and writes the file.
+        click_and_confirm(&c, "rollout").await;
+        let second = wait_text(&c, "live-hash", "the new version", |t| {
+            t.starts_with("sha256:") && t != first
+        })
+        .await;
+        assert_eq!(live_hash(&s), second);
+        assert!(order_on_disk(&policy).contains(LEAD_B));
+        wait_text(&c, "draft-state", "an empty draft", |t| t == "no changes").await;
+
+        // Roll back from the version list.
+        tab(&c, "versions").await;
+        wait_text(&c, "version-list", "both versions", |t| t.contains("in force") && t.contains("Roll back")).await;
+        let back = c.find(Locator::Css("#version-list button")).await.unwrap();
+        back.click().await.unwrap();
+        let start = std::time::Instant::now();
+        while c.accept_alert().await.is_err() {
+            assert!(start.elapsed() < PATIENCE, "rollback asked no confirmation");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        wait_text(&c, "live-hash", "the first version again", |t| t == first).await;
+        assert_eq!(live_hash(&s), first);
+        assert_eq!(order_on_disk(&policy), original);
+        c.close().await.unwrap();
+    });
+}
+
+#[test]
+fn the_page_is_served_with_a_strict_content_policy() {
+    let (_tmp, policy, data) = setup();
+    let s = Server::start(&policy, &data, None);
+    for (path, kind) in [
+        ("/editor", "text/html"),
+        ("/editor/editor.js", "text/javascript"),
+        ("/editor/editor.css", "text/css"),
+    ] {
+        let res = s.agent.get(&format!("{}{path}", s.base)).call().unwrap();
+        assert_eq!(res.status().as_u16(), 200, "{path}");
+        let header = |name: &str| {
+            res.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(header("content-type").starts_with(kind), "{path}");
+        assert!(
+            header("content-security-policy").contains("default-src 'none'"),
+            "{path}"
+        );
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+    }
+}
+
+#[test]
+fn a_check_answers_with_diagnostics_and_changes_nothing() {
+    let (_tmp, policy, data) = setup();
+    let s = Server::start(&policy, &data, None);
+    let first = live_hash(&s);
+    let original = order_on_disk(&policy);
+
+    // The bundle as it is.
+    let (st, r) = s.post("/v1/policy/check", &json!({}), None);
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(
+        (r["errors"].as_u64(), r["warnings"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(r["draft"]["hash"], json!(first));
+    assert_eq!(r["draft"]["same_as_live"], json!(true));
+
+    // A draft with an error: where it is, rendered as `whistle check` does.
+    let broken = format!("{original}\ncategory broken {{");
+    let (st, r) = s.post("/v1/policy/check", &json!({"files": {ORDER: broken}}), None);
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["errors"], json!(1));
+    assert_eq!(r["draft"], Value::Null);
+    let d = &r["diagnostics"][0];
+    assert_eq!(d["file"], json!(ORDER));
+    assert_eq!(d["line"], json!(original.lines().count() + 2));
+    assert!(
+        r["rendered"].as_str().unwrap().contains("error[E0001]"),
+        "{r}"
+    );
+
+    // A real change: its hash and its words.
+    let changed = original.replacen(LEAD_A, LEAD_B, 1);
+    let (st, r) = s.post(
+        "/v1/policy/check",
+        &json!({"files": {ORDER: changed}}),
+        None,
+    );
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["draft"]["changes"], json!(1));
+    assert_ne!(r["draft"]["hash"], json!(first));
+    assert!(
+        r["draft"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("neighbour_noise: lead grid_team → committee"),
+        "{r}"
+    );
+
+    // Bad requests name what is wrong.
+    let (st, r) = s.post(
+        "/v1/policy/check",
+        &json!({"files": {"../x.whistle": ""}}),
+        None,
+    );
+    assert_eq!(
+        (st, r["error"]["code"].as_str()),
+        (422, Some("bad_path")),
+        "{r}"
+    );
+    let (st, r) = s.post("/v1/policy/check", &json!({"days": 3}), None);
+    assert_eq!(
+        (st, r["error"]["code"].as_str()),
+        (422, Some("invalid")),
+        "{r}"
+    );
+    let (st, r) = s.post_raw("/v1/policy/check", b"{\"files\": ");
+    assert_eq!(st, 400, "{r}");
+
+    // Nothing was changed by any of it.
+    assert_eq!(live_hash(&s), first);
+    assert_eq!(order_on_disk(&policy), original);
+}
