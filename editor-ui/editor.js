@@ -586,7 +586,8 @@ function wire() {
   $("token").value = sessionStorage.getItem("whistle-token") || "";
   $("token").addEventListener("change", () => {
     sessionStorage.setItem("whistle-token", token());
-    loadLive();
+    say("");
+    loadLive().then(() => check(false));
   });
   t.addEventListener("input", () => {
     if (state.current) setText(state.current, t.value);

@@ -306,6 +306,74 @@ fn an_officer_edits_checks_previews_rolls_out_and_back_in_the_browser() {
     });
 }
 
+/// Typed into the token field, as an officer does (the field reacts when
+/// it loses focus).
+async fn enter_token(c: &Client, token: &str) {
+    let field = c.find(Locator::Id("token")).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(token).await.unwrap();
+    c.find(Locator::Id("policy-name"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+#[test]
+fn with_tokens_the_page_asks_for_one_and_an_officers_for_checks() {
+    let (tmp, policy, data) = setup();
+    let cfg = tmp.path().join("whistle.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[tokens]]\nname = \"desk\"\nsha256 = \"{}\"\nroles = [\"viewer\"]\n\n\
+             [[tokens]]\nname = \"chen\"\nsha256 = \"{}\"\nroles = [\"officer\", \"viewer\"]\n",
+            common::token_hash("desk-token"),
+            common::token_hash("officer-token")
+        ),
+    )
+    .unwrap();
+    let s = Server::start(&policy, &data, Some(&cfg));
+    let first = {
+        let (st, p) = s.get("/v1/policy", Some("desk-token"));
+        assert_eq!(st, 200, "{p}");
+        p["hash"].as_str().unwrap().to_string()
+    };
+    let driver = Driver::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = browser(&driver).await;
+        c.goto(&format!("{}/editor", s.base)).await.unwrap();
+        wait_text(&c, "message", "a request for a token", |t| {
+            t.contains("Enter a token at the top right")
+        })
+        .await;
+        assert_eq!(text(&c, "live-hash").await, "");
+
+        // A viewer sees the bundle, but checking it is an officer's job.
+        enter_token(&c, "desk-token").await;
+        wait_text(&c, "live-hash", "the live hash", |t| t == first).await;
+        wait_text(&c, "message", "the role it lacks", |t| {
+            t.contains("This needs an officer's token")
+        })
+        .await;
+
+        enter_token(&c, "officer-token").await;
+        wait_text(&c, "problem-summary", "a clean check", |t| {
+            t.starts_with("No problems")
+        })
+        .await;
+        // The token stays with the tab: a reload needs no typing.
+        c.refresh().await.unwrap();
+        wait_text(&c, "problem-summary", "a clean check", |t| {
+            t.starts_with("No problems")
+        })
+        .await;
+        c.close().await.unwrap();
+    });
+}
+
 #[test]
 fn the_page_is_served_with_a_strict_content_policy() {
     let (_tmp, policy, data) = setup();
