@@ -441,6 +441,156 @@ async function loadVersions() {
   }
 }
 
+// ---- simulation --------------------------------------------------------
+
+/** Numbers as the terminal summary of `whistle simulate` prints them. */
+function measure(x, unit) {
+  if (unit === "%") return x.toFixed(2) + "%";
+  if (unit === "h") return x.toFixed(2) + " h";
+  return Number.isInteger(x) ? String(x) : x.toFixed(2);
+}
+
+function difference(x, unit) {
+  const sign = x > 0 ? "+" : "";
+  if (unit === "%") return sign + x.toFixed(2) + " pp";
+  if (unit === "h") return sign + x.toFixed(2) + " h";
+  return sign + (Number.isInteger(x) ? String(x) : x.toFixed(2));
+}
+
+function optionalNumber(id, what) {
+  const raw = $(id).value.trim();
+  if (raw === "") return { ok: true, value: undefined };
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) return { ok: false, error: `${what} is a number, not ${raw}` };
+  return { ok: true, value: n };
+}
+
+async function simulate() {
+  const scenario = $("scenario").value;
+  if (scenario.trim() === "") {
+    say("Paste a scenario or choose its file first.", "error");
+    return;
+  }
+  const events = optionalNumber("sim-events", "the number of events");
+  const seed = optionalNumber("sim-seed", "the seed");
+  for (const o of [events, seed]) {
+    if (!o.ok) {
+      say(o.error, "error");
+      return;
+    }
+  }
+  const body = { ...draftBody(), scenario };
+  if (events.value !== undefined) body.events = events.value;
+  if (seed.value !== undefined) body.seed = seed.value;
+  const r = await api("POST", "/v1/simulate", body);
+  if (r.status === 422 && r.body && r.body.error && r.body.error.code === "policy_errors") {
+    state.problems = r.body.error.details.diagnostics || [];
+    renderProblems({ errors: state.problems.length, warnings: 0 });
+    renderGutter();
+    renderFiles();
+    selectTab("problems");
+    say(failure("Not simulated", r), "error");
+    return;
+  }
+  if (r.status !== 202) {
+    const details = r.body && r.body.error && r.body.error.details && r.body.error.details.errors;
+    const where = details ? " — " + details.map((e) => `${e.path}: ${e.message}`).join("; ") : "";
+    say(failure("Not simulated", r) + where, "error");
+    return;
+  }
+  $("simulate").disabled = true;
+  $("sim-table").hidden = true;
+  $("sim-download").hidden = true;
+  $("sim-progress").hidden = false;
+  $("sim-summary").textContent = "";
+  say(`Simulation job ${r.body.job} started.`);
+  follow(r.body.job);
+}
+
+/** Polls a job until it ends; the bar shows both runs' mean progress. */
+async function follow(job) {
+  let r;
+  try {
+    r = await api("GET", "/v1/simulate/" + encodeURIComponent(job));
+  } catch (e) {
+    setTimeout(() => follow(job), 1000);
+    return;
+  }
+  const b = r.body || {};
+  if (r.status === 200 && b.status === "running") {
+    $("sim-bar").value = b.fraction;
+    $("sim-progress-text").textContent = `${Math.round(b.fraction * 100)}% · ${b.events} events simulated`;
+    setTimeout(() => follow(job), 500);
+    return;
+  }
+  $("simulate").disabled = false;
+  $("sim-progress").hidden = true;
+  if (r.status !== 200 || b.status !== "done") {
+    say(r.status === 200 ? `Simulation job ${job} failed: ${b.error}` : failure("Simulation", r), "error");
+    return;
+  }
+  renderSimulation(job, b.report);
+  $("sim-summary").scrollIntoView({ block: "start" });
+  say(`Simulation job ${job} done.`, "ok");
+}
+
+function renderSimulation(job, report) {
+  const sc = report.scenario;
+  $("sim-summary").textContent =
+    `${sc.name}: ${sc.from} to ${sc.to}, seed ${sc.seed}, ${sc.grids} grids. ` +
+    "Both versions handled the very same events.";
+  const rows = $("sim-rows");
+  rows.replaceChildren();
+  for (const m of report.summary) {
+    const tr = document.createElement("tr");
+    cell(tr, m.label);
+    cell(tr, m.baseline === undefined ? "" : measure(m.baseline, m.unit), "num");
+    cell(tr, measure(m.draft, m.unit), "num");
+    let cls = "num";
+    if (m.delta !== undefined && m.delta !== 0) {
+      const worse = m.lower_is_better ? m.delta > 0 : m.delta < 0;
+      cls += worse ? " up" : " down";
+    }
+    cell(tr, m.delta === undefined ? "" : difference(m.delta, m.unit), cls);
+    rows.append(tr);
+  }
+  $("sim-table").hidden = false;
+  const dl = $("sim-download");
+  dl.hidden = false;
+  dl.onclick = () => download(job);
+}
+
+/** Saves the report page; it is fetched with the token, so a plain link
+ * would not do. */
+async function download(job) {
+  const headers = {};
+  if (token()) headers.authorization = "Bearer " + token();
+  const res = await fetch(`/v1/simulate/${encodeURIComponent(job)}/report.html`, { headers });
+  if (!res.ok) {
+    say(`Downloading the report: HTTP ${res.status}`, "error");
+    return;
+  }
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = `simulation-${job}.html`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+function loadScenarioFile() {
+  const f = $("scenario-file").files[0];
+  if (!f) return;
+  const reader = new FileReader();
+  reader.onload = () => {
+    $("scenario").value = String(reader.result);
+  };
+  reader.onerror = () => say("Cannot read " + f.name, "error");
+  reader.readAsText(f);
+}
+
 // ---- the version in force --------------------------------------------
 
 async function loadLive(expected) {
@@ -526,7 +676,7 @@ function selectTab(name) {
   for (const b of document.querySelectorAll(".tabs button")) {
     b.setAttribute("aria-selected", String(b.dataset.tab === name));
   }
-  for (const t of ["problems", "changes", "versions"]) $("tab-" + t).hidden = t !== name;
+  for (const t of ["problems", "changes", "versions", "simulate"]) $("tab-" + t).hidden = t !== name;
   if (name === "versions") loadVersions();
 }
 
@@ -618,6 +768,8 @@ function wire() {
   $("rollout").addEventListener("click", rollout);
   $("discard").addEventListener("click", discard);
   $("new-file").addEventListener("click", newFile);
+  $("simulate").addEventListener("click", simulate);
+  $("scenario-file").addEventListener("change", loadScenarioFile);
   $("revert-file").addEventListener("click", revertFile);
   $("delete-file").addEventListener("click", toggleDelete);
   for (const b of document.querySelectorAll(".tabs button")) {

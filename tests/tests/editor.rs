@@ -148,10 +148,15 @@ async fn js(c: &Client, script: &str) -> Value {
 
 /// Replaces the open file's text the way a paste does (an `input` event).
 async fn paste(c: &Client, text: &str) {
+    paste_into(c, "text", text).await;
+}
+
+/// Replaces the text of the text area with this id, as a paste does.
+async fn paste_into(c: &Client, id: &str, text: &str) {
     c.execute(
-        "const t = document.getElementById('text'); t.value = arguments[0]; \
+        "const t = document.getElementById(arguments[0]); t.value = arguments[1]; \
          t.dispatchEvent(new Event('input'));",
-        vec![json!(text)],
+        vec![json!(id), json!(text)],
     )
     .await
     .unwrap();
@@ -372,6 +377,83 @@ fn with_tokens_the_page_asks_for_one_and_an_officers_for_checks() {
         .await;
         c.close().await.unwrap();
     });
+}
+
+#[test]
+fn a_draft_is_simulated_against_the_version_in_force_from_the_page() {
+    let (_tmp, policy, data) = setup();
+    let s = Server::start(&policy, &data, None);
+    let year = std::fs::read_to_string(root().join("examples/scenarios/wuhou-2026.yaml")).unwrap();
+    let driver = Driver::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = browser(&driver).await;
+        c.goto(&format!("{}/editor", s.base)).await.unwrap();
+        wait_text(&c, "problem-summary", "a clean check", |t| {
+            t.starts_with("No problems")
+        })
+        .await;
+        c.find(Locator::Css(&format!("#file-list li[data-path='{ORDER}']")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_text(&c, "current-path", "the file's path", |t| t == ORDER).await;
+        let original = text_of_editor(&c).await;
+        paste(&c, &original.replacen(LEAD_A, LEAD_B, 1)).await;
+        tab(&c, "simulate").await;
+
+        // A scenario mistake is named by its field, and nothing starts.
+        paste_into(
+            &c,
+            "scenario",
+            &year.replace("handlers: 12", "handlers: none"),
+        )
+        .await;
+        c.find(Locator::Id("simulate"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_text(&c, "message", "the field at fault", |t| {
+            t.starts_with("Not simulated") && t.contains("capacity.levels.district.handlers")
+        })
+        .await;
+
+        paste_into(&c, "scenario", &year).await;
+        let count = c.find(Locator::Id("sim-events")).await.unwrap();
+        count.send_keys("3000").await.unwrap();
+        c.find(Locator::Id("simulate"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_text(&c, "sim-summary", "the finished run", |t| {
+            t.contains("Both versions handled the very same events")
+        })
+        .await;
+        let table = text(&c, "sim-rows").await;
+        assert!(table.contains("respond deadline missed"), "{table}");
+        assert!(
+            table.contains(" pp"),
+            "draft-minus-baseline deltas: {table}"
+        );
+        let shown = js(&c, "return !document.getElementById('sim-download').hidden").await;
+        assert_eq!(shown, json!(true), "the report page can be downloaded");
+        c.close().await.unwrap();
+    });
+}
+
+/// The text of the file open in the editor.
+async fn text_of_editor(c: &Client) -> String {
+    js(c, "return document.getElementById('text').value")
+        .await
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[test]

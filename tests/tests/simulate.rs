@@ -386,4 +386,32 @@ fn the_server_simulates_a_draft_as_a_background_job() {
     );
     let (st, _) = server.get("/v1/simulate/999", Some("viewer-token"));
     assert_eq!(st, 404);
+
+    // The charts page of the finished job, as a download.
+    let page = |job: &str| {
+        server
+            .agent
+            .get(&format!("{}/v1/simulate/{job}/report.html", server.base))
+            .header("authorization", "Bearer viewer-token")
+            .call()
+            .unwrap()
+    };
+    let mut res = page(&job);
+    assert_eq!(res.status().as_u16(), 200);
+    let header = |res: &ureq::http::Response<ureq::Body>, name: &str| {
+        res.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(header(&res, "content-type").starts_with("text/html"));
+    assert_eq!(
+        header(&res, "content-disposition"),
+        format!("attachment; filename=\"simulation-{job}.html\"")
+    );
+    let html = res.body_mut().read_to_string().unwrap();
+    assert!(html.starts_with("<!doctype html>") || html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("<svg"), "the page has its charts");
+    assert_eq!(page("999").status().as_u16(), 404);
 }

@@ -35,6 +35,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/policy/versions", get(policy::versions))
         .route("/v1/policy/versions/{hash}", get(policy::version))
         .route("/v1/simulate/{job}", get(simulate::status))
+        .route("/v1/simulate/{job}/report.html", get(simulate::report_html))
         .layer(from_fn_with_state(state.clone(), auth::any));
     let report = Router::new()
         .route("/v1/events", post(events::post))

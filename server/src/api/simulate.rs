@@ -36,7 +36,8 @@ enum Status {
         fraction: [f64; 2],
         events: [u64; 2],
     },
-    Done(Arc<str>),
+    /// The report as JSON, and as the self-contained HTML page.
+    Done(Arc<str>, Arc<str>),
     Failed(String),
 }
 
@@ -230,11 +231,14 @@ pub async fn start(
                 }
             };
             let status = match simulate(&prepared, None, &progress) {
-                Ok(r) => Status::Done(r.to_json().into()),
+                Ok(r) => Status::Done(
+                    r.to_json().into(),
+                    whistle_engine::sim::report::html::page(&r).into(),
+                ),
                 Err(e) => Status::Failed(e),
             };
             let done = match &status {
-                Status::Done(_) => json!({"job": id.to_string(), "status": "done"}),
+                Status::Done(..) => json!({"job": id.to_string(), "status": "done"}),
                 _ => json!({"job": id.to_string(), "status": "failed"}),
             };
             worker_jobs.set(id, status);
@@ -255,11 +259,8 @@ pub async fn start(
         .into_response())
 }
 
-/// `GET /v1/simulate/{job}`: the job's state; the report once done.
-pub async fn status(
-    Extension(jobs): Extension<Jobs>,
-    Path(job): Path<String>,
-) -> Result<Response, ApiError> {
+/// The job `job` names, or a 404 that says why.
+fn lookup(jobs: &Jobs, job: &str) -> Result<(u64, Status), ApiError> {
     let not_found = || {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -276,6 +277,15 @@ pub async fn status(
         .get(&id)
         .cloned()
         .ok_or_else(not_found)?;
+    Ok((id, status))
+}
+
+/// `GET /v1/simulate/{job}`: the job's state; the report once done.
+pub async fn status(
+    Extension(jobs): Extension<Jobs>,
+    Path(job): Path<String>,
+) -> Result<Response, ApiError> {
+    let (id, status) = lookup(&jobs, &job)?;
     Ok(match status {
         Status::Running { fraction, events } => Json(json!({
             "job": job,
@@ -288,10 +298,43 @@ pub async fn status(
             Json(json!({"job": job, "status": "failed", "error": e})).into_response()
         }
         // The report is already JSON: splice it in rather than parse it again.
-        Status::Done(report) => (
+        Status::Done(report, _) => (
             [(header::CONTENT_TYPE, "application/json")],
             format!("{{\"job\":\"{id}\",\"status\":\"done\",\"report\":{report}}}"),
         )
             .into_response(),
     })
+}
+
+/// `GET /v1/simulate/{job}/report.html`: the finished job's report as the
+/// page `whistle simulate` writes. It is sent as a download, never shown
+/// from the server's own origin, where the API's tokens are at hand.
+pub async fn report_html(
+    Extension(jobs): Extension<Jobs>,
+    Path(job): Path<String>,
+) -> Result<Response, ApiError> {
+    let (id, status) = lookup(&jobs, &job)?;
+    match status {
+        Status::Done(_, html) => Ok((
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"simulation-{id}.html\""),
+                ),
+            ],
+            html.to_string(),
+        )
+            .into_response()),
+        Status::Running { .. } => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "running",
+            format!("simulation job {id} is still running; its report comes when it is done"),
+        )),
+        Status::Failed(e) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "failed",
+            format!("simulation job {id} failed, so it has no report: {e}"),
+        )),
+    }
 }
