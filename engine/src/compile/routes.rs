@@ -1,6 +1,6 @@
 //! Categories, the fallback, and the empowerment and relief lists → [`Route`]s.
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 use whistle_grammar::ast::{self, CategoryItem};
 use whistle_grammar::diag::Diagnostic;
@@ -34,6 +34,9 @@ pub(crate) struct Routes {
     pub fallback: Option<Route>,
     pub fallback_spans: RouteSpans,
     pub undeclared_relief: FxHashMap<Box<str>, Relief>,
+    /// Categories declared with errors: already reported, so the lists
+    /// that name them must not call them unknown as well.
+    broken: FxHashSet<Box<str>>,
 }
 
 impl Routes {
@@ -52,6 +55,7 @@ impl Routes {
             fallback: None,
             fallback_spans: RouteSpans::default(),
             undeclared_relief: FxHashMap::default(),
+            broken: FxHashSet::default(),
         };
         for c in categories {
             if r.index.contains_key(c.name.name.as_str()) {
@@ -65,7 +69,10 @@ impl Routes {
                 c.name.span,
                 grades,
             );
-            let Some(route) = route else { continue };
+            let Some(route) = route else {
+                r.broken.insert(c.name.name.as_str().into());
+                continue;
+            };
             let id = CategoryId::try_from(r.list.len()).unwrap_or(CategoryId::MAX);
             r.index.insert(c.name.name.as_str().into(), id);
             r.list.push(route);
@@ -111,6 +118,7 @@ impl Routes {
                                 s.empower.push((level, item.span));
                             }
                         }
+                        None if self.broken.contains(c.name.as_str()) => {}
                         None => {
                             ctx.push(
                                 Diagnostic::error(
