@@ -255,6 +255,21 @@ function renderDraftSummary(result) {
   $("semantic").textContent = d.changes > 0 ? d.summary : "";
 }
 
+/** When the server refused a draft for its errors (422 `policy_errors`),
+ * shows them as the problems and says so; true if it did. */
+function rejected(r, what) {
+  const e = r.body && r.body.error;
+  if (r.status !== 422 || !e || e.code !== "policy_errors" || !e.details) return false;
+  state.problems = e.details.diagnostics || [];
+  const errors = state.problems.filter((d) => d.severity === "error").length;
+  renderProblems({ errors, warnings: state.problems.length - errors });
+  renderGutter();
+  renderFiles();
+  selectTab("problems");
+  say(failure(what, r), "error");
+  return true;
+}
+
 async function preview() {
   const days = Number($("days").value);
   if (!Number.isInteger(days) || days < 1 || days > 3660) {
@@ -263,18 +278,7 @@ async function preview() {
   }
   say("Deciding the stored events of the last " + days + " days under both versions…");
   const r = await api("POST", "/v1/policy/preview", { ...draftBody(), days });
-  if (r.status === 422 && r.body && r.body.error && r.body.error.details) {
-    state.problems = r.body.error.details.diagnostics || [];
-    renderProblems({
-      errors: state.problems.filter((d) => d.severity === "error").length,
-      warnings: state.problems.filter((d) => d.severity !== "error").length,
-    });
-    renderGutter();
-    renderFiles();
-    selectTab("problems");
-    say(failure("Preview", r), "error");
-    return;
-  }
+  if (rejected(r, "Preview")) return;
   if (r.status !== 200) {
     say(failure("Preview", r), "error");
     return;
@@ -367,18 +371,7 @@ async function rollout() {
   if (!window.confirm(`Roll out ${n} changed file(s)? The server checks the draft again and makes it live.`)) return;
   say("Rolling out…");
   const r = await api("POST", "/v1/policy/rollout", draftBody());
-  if (r.status === 422 && r.body && r.body.error && r.body.error.details) {
-    state.problems = r.body.error.details.diagnostics || [];
-    renderProblems({
-      errors: state.problems.filter((d) => d.severity === "error").length,
-      warnings: state.problems.filter((d) => d.severity !== "error").length,
-    });
-    renderGutter();
-    renderFiles();
-    selectTab("problems");
-    say(failure("Not rolled out", r), "error");
-    return;
-  }
+  if (rejected(r, "Not rolled out")) return;
   if (r.status !== 200) {
     say(failure("Rollout", r), "error");
     return;
@@ -483,15 +476,7 @@ async function simulate() {
   if (events.value !== undefined) body.events = events.value;
   if (seed.value !== undefined) body.seed = seed.value;
   const r = await api("POST", "/v1/simulate", body);
-  if (r.status === 422 && r.body && r.body.error && r.body.error.code === "policy_errors") {
-    state.problems = r.body.error.details.diagnostics || [];
-    renderProblems({ errors: state.problems.length, warnings: 0 });
-    renderGutter();
-    renderFiles();
-    selectTab("problems");
-    say(failure("Not simulated", r), "error");
-    return;
-  }
+  if (rejected(r, "Not simulated")) return;
   if (r.status !== 202) {
     const details = r.body && r.body.error && r.body.error.details && r.body.error.details.errors;
     const where = details ? " — " + details.map((e) => `${e.path}: ${e.message}`).join("; ") : "";

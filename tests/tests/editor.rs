@@ -107,6 +107,39 @@ async fn browser(driver: &Driver) -> Client {
         .expect("opening a browser session")
 }
 
+/// Runs `test` in a fresh headless browser, closed afterwards.
+fn in_browser(test: impl AsyncFnOnce(&Client)) {
+    let driver = Driver::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = browser(&driver).await;
+        test(&c).await;
+        c.close().await.unwrap();
+    });
+}
+
+/// Opens the editor of the server at `base` and waits for its first
+/// check of the bundle to come back clean.
+async fn open_editor(c: &Client, base: &str) {
+    c.goto(&format!("{base}/editor")).await.unwrap();
+    wait_text(c, "problem-summary", "a clean check", |t| {
+        t.starts_with("No problems")
+    })
+    .await;
+}
+
+/// Opens a bundle file from the list.
+async fn open_file(c: &Client, path: &str) {
+    let css = format!("#file-list li[data-path='{path}']");
+    c.find(Locator::Css(&css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(c, "current-path", "the file's path", |t| t == path).await;
+}
+
 /// The text of the element with this id.
 async fn text(c: &Client, id: &str) -> String {
     c.find(Locator::Id(id)).await.unwrap().text().await.unwrap()
@@ -205,36 +238,30 @@ fn an_officer_edits_checks_previews_rolls_out_and_back_in_the_browser() {
         .unwrap()
         .len();
     let original = order_on_disk(&policy);
-    let driver = Driver::start();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let c = browser(&driver).await;
-
+    in_browser(async |c| {
         // `/` lands on the editor, which shows the version in force and
         // checks it.
         c.goto(&format!("{}/", s.base)).await.unwrap();
         assert!(c.current_url().await.unwrap().as_str().ends_with("/editor"));
-        wait_text(&c, "live-hash", "the live hash", |t| t == first).await;
-        wait_text(&c, "problem-summary", "a clean check", |t| {
+        wait_text(c, "live-hash", "the live hash", |t| t == first).await;
+        wait_text(c, "problem-summary", "a clean check", |t| {
             t.starts_with("No problems")
         })
         .await;
         let files = c.find_all(Locator::Css("#file-list li")).await.unwrap();
-        assert_eq!(files.len(), bundle_files, "one entry per file of the version in force");
+        assert_eq!(
+            files.len(),
+            bundle_files,
+            "one entry per file of the version in force"
+        );
 
         // Open a file and break it by typing at its end.
-        c.find(Locator::Css(&format!("#file-list li[data-path='{ORDER}']")))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        wait_text(&c, "current-path", "the file's path", |t| t == ORDER).await;
+        open_file(c, ORDER).await;
         let area = c.find(Locator::Id("text")).await.unwrap();
         area.click().await.unwrap();
-        js(&c, "const t = document.getElementById('text'); t.setSelectionRange(t.value.length, t.value.length);").await;
+        js(c, "const t = document.getElementById('text'); t.setSelectionRange(t.value.length, t.value.length);").await;
         area.send_keys("\ncategory broken {").await.unwrap();
-        let problems = wait_text(&c, "problem-list", "the syntax error", |t| {
+        let problems = wait_text(c, "problem-list", "the syntax error", |t| {
             t.contains(&format!("{ORDER}:")) && t.contains("error[E0001]")
         })
         .await;
@@ -245,58 +272,78 @@ fn an_officer_edits_checks_previews_rolls_out_and_back_in_the_browser() {
             .and_then(|n| n.parse().ok())
             .expect("a line number");
         assert_eq!(line, original.lines().count() + 2, "{problems}");
-        let marked = js(&c, "return document.querySelector(\"#file-list li.has-errors\").dataset.path").await;
+        let marked = js(
+            c,
+            "return document.querySelector(\"#file-list li.has-errors\").dataset.path",
+        )
+        .await;
         assert_eq!(marked, json!(ORDER));
 
         // Clicking the error puts the cursor on its line.
-        c.find(Locator::Css("#problem-list li")).await.unwrap().click().await.unwrap();
-        let at = js(&c, "const t = document.getElementById('text'); return t.value.slice(0, t.selectionStart).split('\\n').length").await;
+        c.find(Locator::Css("#problem-list li"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let at = js(c, "const t = document.getElementById('text'); return t.value.slice(0, t.selectionStart).split('\\n').length").await;
         assert_eq!(at, json!(line));
 
         // A broken draft is refused and nothing reaches the bundle.
-        click_and_confirm(&c, "rollout").await;
-        wait_text(&c, "message", "the refusal", |t| t.starts_with("Not rolled out")).await;
+        click_and_confirm(c, "rollout").await;
+        wait_text(c, "message", "the refusal", |t| {
+            t.starts_with("Not rolled out")
+        })
+        .await;
         assert_eq!(live_hash(&s), first);
         assert_eq!(order_on_disk(&policy), original);
 
         // Fixed into a real change: the check names it in words.
         // (It leaves a warning: the new lead was also an assistant.)
-        paste(&c, &original.replacen(LEAD_A, LEAD_B, 1)).await;
-        wait_text(&c, "problem-summary", "no errors", |t| {
+        paste(c, &original.replacen(LEAD_A, LEAD_B, 1)).await;
+        wait_text(c, "problem-summary", "no errors", |t| {
             t.starts_with("0 error(s), 1 warning(s)")
         })
         .await;
-        let warning = text(&c, "problem-list").await;
+        let warning = text(c, "problem-list").await;
         assert!(warning.contains("warning[W0205]"), "{warning}");
-        tab(&c, "changes").await;
-        wait_text(&c, "semantic", "the change in words", |t| {
+        tab(c, "changes").await;
+        wait_text(c, "semantic", "the change in words", |t| {
             t.contains("neighbour_noise: lead grid_team → committee")
         })
         .await;
 
         // The preview decides the stored events under both versions.
-        c.find(Locator::Id("preview")).await.unwrap().click().await.unwrap();
-        wait_text(&c, "changes-summary", "the replay", |t| {
+        c.find(Locator::Id("preview"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_text(c, "changes-summary", "the replay", |t| {
             t.contains("3 stored event(s)") && t.contains("3 (100.0%) decided differently")
         })
         .await;
-        let impact = text(&c, "impact").await;
+        let impact = text(c, "impact").await;
         assert!(impact.contains("neighbour_noise"), "{impact}");
         assert!(impact.contains("committee"), "{impact}");
 
         // Roll out: the server makes it live and writes the file.
-        click_and_confirm(&c, "rollout").await;
-        let second = wait_text(&c, "live-hash", "the new version", |t| {
+        click_and_confirm(c, "rollout").await;
+        let second = wait_text(c, "live-hash", "the new version", |t| {
             t.starts_with("sha256:") && t != first
         })
         .await;
         assert_eq!(live_hash(&s), second);
         assert!(order_on_disk(&policy).contains(LEAD_B));
-        wait_text(&c, "draft-state", "an empty draft", |t| t == "no changes").await;
+        wait_text(c, "draft-state", "an empty draft", |t| t == "no changes").await;
 
         // Roll back from the version list.
-        tab(&c, "versions").await;
-        wait_text(&c, "version-list", "both versions", |t| t.contains("in force") && t.contains("Roll back")).await;
+        tab(c, "versions").await;
+        wait_text(c, "version-list", "both versions", |t| {
+            t.contains("in force") && t.contains("Roll back")
+        })
+        .await;
         let back = c.find(Locator::Css("#version-list button")).await.unwrap();
         back.click().await.unwrap();
         let start = std::time::Instant::now();
@@ -304,10 +351,9 @@ fn an_officer_edits_checks_previews_rolls_out_and_back_in_the_browser() {
             assert!(start.elapsed() < PATIENCE, "rollback asked no confirmation");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        wait_text(&c, "live-hash", "the first version again", |t| t == first).await;
+        wait_text(c, "live-hash", "the first version again", |t| t == first).await;
         assert_eq!(live_hash(&s), first);
         assert_eq!(order_on_disk(&policy), original);
-        c.close().await.unwrap();
     });
 }
 
@@ -345,37 +391,33 @@ fn with_tokens_the_page_asks_for_one_and_an_officers_for_checks() {
         assert_eq!(st, 200, "{p}");
         p["hash"].as_str().unwrap().to_string()
     };
-    let driver = Driver::start();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let c = browser(&driver).await;
+    in_browser(async |c| {
         c.goto(&format!("{}/editor", s.base)).await.unwrap();
-        wait_text(&c, "message", "a request for a token", |t| {
+        wait_text(c, "message", "a request for a token", |t| {
             t.contains("Enter a token at the top right")
         })
         .await;
-        assert_eq!(text(&c, "live-hash").await, "");
+        assert_eq!(text(c, "live-hash").await, "");
 
         // A viewer sees the bundle, but checking it is an officer's job.
-        enter_token(&c, "desk-token").await;
-        wait_text(&c, "live-hash", "the live hash", |t| t == first).await;
-        wait_text(&c, "message", "the role it lacks", |t| {
+        enter_token(c, "desk-token").await;
+        wait_text(c, "live-hash", "the live hash", |t| t == first).await;
+        wait_text(c, "message", "the role it lacks", |t| {
             t.contains("This needs an officer's token")
         })
         .await;
 
-        enter_token(&c, "officer-token").await;
-        wait_text(&c, "problem-summary", "a clean check", |t| {
+        enter_token(c, "officer-token").await;
+        wait_text(c, "problem-summary", "a clean check", |t| {
             t.starts_with("No problems")
         })
         .await;
         // The token stays with the tab: a reload needs no typing.
         c.refresh().await.unwrap();
-        wait_text(&c, "problem-summary", "a clean check", |t| {
+        wait_text(c, "problem-summary", "a clean check", |t| {
             t.starts_with("No problems")
         })
         .await;
-        c.close().await.unwrap();
     });
 }
 
@@ -384,29 +426,16 @@ fn a_draft_is_simulated_against_the_version_in_force_from_the_page() {
     let (_tmp, policy, data) = setup();
     let s = Server::start(&policy, &data, None);
     let year = std::fs::read_to_string(root().join("examples/scenarios/wuhou-2026.yaml")).unwrap();
-    let driver = Driver::start();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let c = browser(&driver).await;
-        c.goto(&format!("{}/editor", s.base)).await.unwrap();
-        wait_text(&c, "problem-summary", "a clean check", |t| {
-            t.starts_with("No problems")
-        })
-        .await;
-        c.find(Locator::Css(&format!("#file-list li[data-path='{ORDER}']")))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        wait_text(&c, "current-path", "the file's path", |t| t == ORDER).await;
-        let original = text_of_editor(&c).await;
-        paste(&c, &original.replacen(LEAD_A, LEAD_B, 1)).await;
-        tab(&c, "simulate").await;
+    in_browser(async |c| {
+        open_editor(c, &s.base).await;
+        open_file(c, ORDER).await;
+        let original = text_of_editor(c).await;
+        paste(c, &original.replacen(LEAD_A, LEAD_B, 1)).await;
+        tab(c, "simulate").await;
 
         // A scenario mistake is named by its field, and nothing starts.
         paste_into(
-            &c,
+            c,
             "scenario",
             &year.replace("handlers: 12", "handlers: none"),
         )
@@ -417,12 +446,12 @@ fn a_draft_is_simulated_against_the_version_in_force_from_the_page() {
             .click()
             .await
             .unwrap();
-        wait_text(&c, "message", "the field at fault", |t| {
+        wait_text(c, "message", "the field at fault", |t| {
             t.starts_with("Not simulated") && t.contains("capacity.levels.district.handlers")
         })
         .await;
 
-        paste_into(&c, "scenario", &year).await;
+        paste_into(c, "scenario", &year).await;
         let count = c.find(Locator::Id("sim-events")).await.unwrap();
         count.send_keys("3000").await.unwrap();
         c.find(Locator::Id("simulate"))
@@ -431,19 +460,18 @@ fn a_draft_is_simulated_against_the_version_in_force_from_the_page() {
             .click()
             .await
             .unwrap();
-        wait_text(&c, "sim-summary", "the finished run", |t| {
+        wait_text(c, "sim-summary", "the finished run", |t| {
             t.contains("Both versions handled the very same events")
         })
         .await;
-        let table = text(&c, "sim-rows").await;
+        let table = text(c, "sim-rows").await;
         assert!(table.contains("respond deadline missed"), "{table}");
         assert!(
             table.contains(" pp"),
             "draft-minus-baseline deltas: {table}"
         );
-        let shown = js(&c, "return !document.getElementById('sim-download').hidden").await;
+        let shown = js(c, "return !document.getElementById('sim-download').hidden").await;
         assert_eq!(shown, json!(true), "the report page can be downloaded");
-        c.close().await.unwrap();
     });
 }
 
