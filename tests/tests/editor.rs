@@ -131,12 +131,7 @@ async fn open_editor(c: &Client, base: &str) {
 /// Opens a bundle file from the list.
 async fn open_file(c: &Client, path: &str) {
     let css = format!("#file-list li[data-path='{path}']");
-    c.find(Locator::Css(&css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_at(c, Locator::Css(&css)).await;
     wait_text(c, "current-path", "the file's path", |t| t == path).await;
 }
 
@@ -163,15 +158,20 @@ async fn wait_text(c: &Client, id: &str, what: &str, ok: impl Fn(&str) -> bool) 
     }
 }
 
+/// Clicks the element with this id.
+async fn click(c: &Client, id: &str) {
+    click_at(c, Locator::Id(id)).await;
+}
+
+/// Clicks the element found there.
+async fn click_at(c: &Client, at: Locator<'_>) {
+    c.find(at).await.unwrap().click().await.unwrap();
+}
+
 /// Shows one of the panel's tabs.
 async fn tab(c: &Client, name: &str) {
     let css = format!(".tabs button[data-tab='{name}']");
-    c.find(Locator::Css(&css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_at(c, Locator::Css(&css)).await;
 }
 
 /// Runs a script in the page and returns its value.
@@ -314,12 +314,7 @@ fn an_officer_edits_checks_previews_rolls_out_and_back_in_the_browser() {
         .await;
 
         // The preview decides the stored events under both versions.
-        c.find(Locator::Id("preview"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(c, "preview").await;
         wait_text(c, "changes-summary", "the replay", |t| {
             t.contains("3 stored event(s)") && t.contains("3 (100.0%) decided differently")
         })
@@ -363,12 +358,7 @@ async fn enter_token(c: &Client, token: &str) {
     let field = c.find(Locator::Id("token")).await.unwrap();
     field.clear().await.unwrap();
     field.send_keys(token).await.unwrap();
-    c.find(Locator::Id("policy-name"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, "policy-name").await;
 }
 
 #[test]
@@ -440,12 +430,7 @@ fn a_draft_is_simulated_against_the_version_in_force_from_the_page() {
             &year.replace("handlers: 12", "handlers: none"),
         )
         .await;
-        c.find(Locator::Id("simulate"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(c, "simulate").await;
         wait_text(c, "message", "the field at fault", |t| {
             t.starts_with("Not simulated") && t.contains("capacity.levels.district.handlers")
         })
@@ -454,12 +439,7 @@ fn a_draft_is_simulated_against_the_version_in_force_from_the_page() {
         paste_into(c, "scenario", &year).await;
         let count = c.find(Locator::Id("sim-events")).await.unwrap();
         count.send_keys("3000").await.unwrap();
-        c.find(Locator::Id("simulate"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(c, "simulate").await;
         wait_text(c, "sim-summary", "the finished run", |t| {
             t.contains("Both versions handled the very same events")
         })
