@@ -456,3 +456,27 @@ fn a_file_deleted_and_created_again_is_reloaded() {
     let (_, v) = s.get("/v1/policy", None);
     assert_eq!(v["by"], "file watch", "{v}");
 }
+
+#[test]
+fn a_bundle_given_by_a_relative_path_is_watched_too() {
+    // As the README runs it: `--policy policies/wuhou` from the checkout.
+    let (tmp, policy, _) = setup();
+    let original = order_text(&policy);
+    let s = Server::start_in(
+        Some(tmp.path()),
+        Path::new("policy"),
+        Path::new("data"),
+        None,
+    );
+    let h0 = active_hash(&s);
+    // A plain overwrite in place (`cp draft/x.whistle policy/x.whistle`).
+    std::fs::write(policy.join(ORDER), original.replacen(LEAD_A, LEAD_B, 1)).unwrap();
+    wait_for("the saved file", Duration::from_secs(20), || {
+        active_hash(&s) != h0
+    });
+    let (_, v) = s.get("/v1/policy", None);
+    assert_eq!(v["by"], "file watch", "{v}");
+    let (code, d) = s.post("/v1/events", &noise("R1"), None);
+    assert_eq!(code, 201, "{d}");
+    assert_eq!(d["lead"], "committee");
+}

@@ -4,7 +4,7 @@
 //! and a file deleted and created again is a new file. The debouncer
 //! gathers an editor's burst of events into one reload.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use notify_debouncer_full::notify::{EventKind, RecursiveMode};
@@ -20,12 +20,14 @@ pub struct Watch {
 /// Watches `dir` and asks `reload` for a reload after each burst of
 /// changes to bundle files, `debounce` after the burst's last event.
 pub fn start(dir: &Path, debounce: Duration, reload: Handle) -> Result<Watch, String> {
-    let root = dir.to_path_buf();
+    let roots = roots(dir);
     let mut debouncer = new_debouncer(debounce, None, move |res: DebounceEventResult| match res {
         Ok(events) => {
             let relevant = events.iter().any(|e| {
                 !matches!(e.kind, EventKind::Access(_))
-                    && e.paths.iter().any(|p| touches_bundle(&root, p))
+                    && e.paths
+                        .iter()
+                        .any(|p| roots.iter().any(|r| touches_bundle(r, p)))
             });
             if relevant {
                 reload.trigger("file watch");
@@ -47,6 +49,24 @@ pub fn start(dir: &Path, debounce: Duration, reload: Handle) -> Result<Watch, St
     Ok(Watch {
         _debouncer: debouncer,
     })
+}
+
+/// The forms of `dir` the watcher's paths may start with. It reports
+/// absolute paths, so a bundle given as `policies/wuhou` must be compared
+/// as absolute (without that, no save under a relative `--policy` was
+/// ever noticed); the canonical form covers a bundle reached through a
+/// symbolic link.
+fn roots(dir: &Path) -> Vec<PathBuf> {
+    let mut roots = vec![dir.to_path_buf()];
+    for r in [std::path::absolute(dir), std::fs::canonicalize(dir)]
+        .into_iter()
+        .flatten()
+    {
+        if !roots.contains(&r) {
+            roots.push(r);
+        }
+    }
+    roots
 }
 
 /// Whether a changed path may change the bundle: a bundle file, or a
@@ -78,5 +98,19 @@ mod tests {
         assert!(!touches_bundle(root, Path::new("/b/.a.whistle.123.tmp")));
         assert!(!touches_bundle(root, Path::new("/b/notes.txt")));
         assert!(!touches_bundle(root, Path::new("/elsewhere/a.whistle")));
+    }
+
+    #[test]
+    fn a_relative_bundle_is_also_known_by_its_absolute_path() {
+        let cwd = std::env::current_dir().unwrap();
+        let r = roots(Path::new("src"));
+        assert!(
+            r.iter()
+                .any(|root| touches_bundle(root, &cwd.join("src/a.whistle")))
+        );
+        assert!(
+            !r.iter()
+                .any(|root| touches_bundle(root, &cwd.join("src/a.txt")))
+        );
     }
 }

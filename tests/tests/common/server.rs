@@ -43,6 +43,8 @@ pub struct Server {
     pub policy: PathBuf,
     /// Its config file, if any.
     pub config: Option<PathBuf>,
+    /// The working directory it runs in, if not the test's.
+    pub cwd: Option<PathBuf>,
     /// The client the helpers use (statuses are not errors).
     pub agent: ureq::Agent,
 }
@@ -50,8 +52,22 @@ pub struct Server {
 impl Server {
     /// Starts the server on a free loopback port and waits until it is ready.
     pub fn start(policy: &Path, data: &Path, config: Option<&Path>) -> Server {
+        Server::start_in(None, policy, data, config)
+    }
+
+    /// [`Server::start`] in working directory `cwd`, so that `policy` and
+    /// `data` may be relative to it, as a person types them.
+    pub fn start_in(
+        cwd: Option<&Path>,
+        policy: &Path,
+        data: &Path,
+        config: Option<&Path>,
+    ) -> Server {
         let port = free_port();
         let mut cmd = Command::new(whistle());
+        if let Some(dir) = cwd {
+            cmd.current_dir(dir);
+        }
         cmd.args(["serve", "--policy"])
             .arg(policy)
             .arg("--data")
@@ -71,6 +87,7 @@ impl Server {
             data: data.to_path_buf(),
             policy: policy.to_path_buf(),
             config: config.map(Path::to_path_buf),
+            cwd: cwd.map(Path::to_path_buf),
             agent: agent(),
         };
         let t = Instant::now();
@@ -98,7 +115,8 @@ impl Server {
     /// with the same data, policy and config.
     pub fn restart(mut self) -> Server {
         self.kill();
-        Server::start(
+        Server::start_in(
+            self.cwd.clone().as_deref(),
             &self.policy.clone(),
             &self.data.clone(),
             self.config.clone().as_deref(),
