@@ -60,8 +60,21 @@ pub struct Server {
     timers: timers::Timers,
 }
 
+/// An open server (no tokens) may only listen on loopback.
+fn exposure(config: &Config) -> Result<(), String> {
+    let listen = config.listen;
+    if config.tokens.is_empty() && !listen.ip().is_loopback() {
+        return Err(format!(
+            "no tokens are configured, so the server runs open and may only listen on loopback, not {listen}; add [[tokens]] to the config (see `whistle token`)"
+        ));
+    }
+    Ok(())
+}
+
 /// Builds the server: opens the store and rebuilds what lives in memory.
 pub async fn build(opts: &Options) -> Result<Server, String> {
+    // Refused before the data directory is touched.
+    exposure(&opts.config)?;
     let (policy, files) = load_policy(&opts.policy)?;
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(
@@ -153,12 +166,8 @@ impl Server {
     /// Starts the background tasks and serves until SIGINT or SIGTERM.
     pub async fn run(self) -> Result<(), String> {
         let Server { state, timers } = self;
+        exposure(&state.config)?;
         let listen = state.config.listen;
-        if state.auth.is_open() && !listen.ip().is_loopback() {
-            return Err(format!(
-                "no tokens are configured, so the server runs open and may only listen on loopback, not {listen}; add [[tokens]] to the config (see `whistle token`)"
-            ));
-        }
         timers.spawn(timers::Deps {
             policy: state.policy.clone(),
             store: state.store.clone(),

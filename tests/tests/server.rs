@@ -136,6 +136,59 @@ fn bad_requests_get_clear_4xx_answers() {
 }
 
 #[test]
+fn an_open_server_refuses_to_listen_beyond_loopback() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let port = common::server::free_port().to_string();
+    let out = std::process::Command::new(common::whistle())
+        .args(["serve", "--policy"])
+        .arg(shipped())
+        .arg("--data")
+        .arg(&data)
+        .args(["--listen", &format!("0.0.0.0:{port}")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no tokens are configured") && err.contains(&format!("0.0.0.0:{port}")),
+        "{err}"
+    );
+    assert!(!data.exists(), "refused before the data directory is made");
+
+    // With a token it listens there.
+    let cfg = tmp.path().join("whistle.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"0.0.0.0:{port}\"\n[[tokens]]\nname = \"desk\"\nsha256 = \"{}\"\nroles = [\"viewer\"]\n",
+            common::token_hash("desk-token")
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(common::whistle())
+        .args(["serve", "--policy"])
+        .arg(shipped())
+        .arg("--data")
+        .arg(&data)
+        .arg("--config")
+        .arg(&cfg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let up = common::server::wait_for(60, || {
+        common::server::agent()
+            .get(&format!("http://127.0.0.1:{port}/readyz"))
+            .call()
+            .is_ok_and(|r| r.status() == 200)
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(up, "with a token configured it serves on 0.0.0.0");
+}
+
+#[test]
 fn tokens_and_roles_guard_the_api() {
     let data = tempfile::tempdir().unwrap();
     let hash = common::token_hash;
