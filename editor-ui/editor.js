@@ -238,6 +238,25 @@ function renderProblems(result) {
     li.append(`${d.file}:${d.line}:${d.col}: `, sev, `: ${d.message}`);
     li.title = "go to " + d.file + " line " + d.line;
     li.addEventListener("click", () => reveal(d));
+    // The other places it names (the line it clashes with, say), each a
+    // click away, and the hint on how to fix it.
+    for (const l of d.labels || []) {
+      const note = document.createElement("div");
+      note.className = "note";
+      note.textContent = `note: ${l.file}:${l.line}:${l.col}: ${l.message}`;
+      note.title = "go to " + l.file + " line " + l.line;
+      note.addEventListener("click", (e) => {
+        e.stopPropagation();
+        reveal({ file: l.file, line: l.line, col: l.col });
+      });
+      li.append(note);
+    }
+    if (d.help) {
+      const help = document.createElement("div");
+      help.className = "help";
+      help.textContent = "help: " + d.help;
+      li.append(help);
+    }
     list.append(li);
   }
 }

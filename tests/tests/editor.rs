@@ -174,6 +174,17 @@ async fn tab(c: &Client, name: &str) {
     click_at(c, Locator::Css(&css)).await;
 }
 
+/// The line the text area's cursor is on.
+async fn cursor_line(c: &Client) -> usize {
+    let at = js(
+        c,
+        "const t = document.getElementById('text'); \
+         return t.value.slice(0, t.selectionStart).split('\\n').length",
+    )
+    .await;
+    at.as_u64().unwrap() as usize
+}
+
 /// Runs a script in the page and returns its value.
 async fn js(c: &Client, script: &str) -> Value {
     c.execute(script, vec![]).await.unwrap()
@@ -286,8 +297,7 @@ fn an_officer_edits_checks_previews_rolls_out_and_back_in_the_browser() {
             .click()
             .await
             .unwrap();
-        let at = js(c, "const t = document.getElementById('text'); return t.value.slice(0, t.selectionStart).split('\\n').length").await;
-        assert_eq!(at, json!(line));
+        assert_eq!(cursor_line(c).await, line);
 
         // A broken draft is refused and nothing reaches the bundle.
         click_and_confirm(c, "rollout").await;
@@ -298,6 +308,23 @@ fn an_officer_edits_checks_previews_rolls_out_and_back_in_the_browser() {
         assert_eq!(live_hash(&s), first);
         assert_eq!(order_on_disk(&policy), original);
 
+        // A clash names the other place: a click on the note goes there.
+        paste(
+            c,
+            &format!("{original}\ncategory neighbour_noise \"x\" {{\n  lead grid_team\n}}\n"),
+        )
+        .await;
+        let clash = wait_text(c, "problem-list", "the clash", |t| {
+            t.contains("error[E0101]")
+        })
+        .await;
+        assert!(
+            clash.contains(&format!("note: {ORDER}:3:10: first declared here")),
+            "{clash}"
+        );
+        click_at(c, Locator::Css("#problem-list .note")).await;
+        assert_eq!(cursor_line(c).await, 3);
+
         // Fixed into a real change: the check names it in words.
         // (It leaves a warning: the new lead was also an assistant.)
         paste(c, &original.replacen(LEAD_A, LEAD_B, 1)).await;
@@ -307,6 +334,10 @@ fn an_officer_edits_checks_previews_rolls_out_and_back_in_the_browser() {
         .await;
         let warning = text(c, "problem-list").await;
         assert!(warning.contains("warning[W0205]"), "{warning}");
+        assert!(
+            warning.contains("help: the lead is never listed among the assisting departments"),
+            "the hint is shown: {warning}"
+        );
         tab(c, "changes").await;
         wait_text(c, "semantic", "the change in words", |t| {
             t.contains("neighbour_noise: lead grid_team → committee")
