@@ -148,7 +148,7 @@ function renderGutter() {
   let out = "";
   for (let i = 1; i <= lines; i++) out += (errorLines.has(i) ? "✖ " : "") + i + "\n";
   $("gutter").textContent = out;
-  $("gutter").scrollTop = $("text").scrollTop;
+  renderHighlight();
 }
 
 function showCursor() {
@@ -179,6 +179,90 @@ function reveal(d) {
   t.scrollTop = Math.max(0, (d.line - 4) * row);
   renderGutter();
   showCursor();
+}
+
+// ---- highlighting ------------------------------------------------------
+
+/** The language's reserved words (grammar/whistle.pest, `keyword`). */
+const KEYWORDS = new Set(
+  ("policy version effective timezone calendar levels department level external grades grade " +
+    "respond resolve category lead assist when limits fallback empower relieve forbid escalate at " +
+    "for remind notify raise to whistle threshold metric by over alert assess weight target test " +
+    "event expect week holiday workday working and or not in has true false count repeats attr").split(" "),
+);
+
+/** Comments, strings, dates, times, numbers with their unit, and words. */
+const TOKEN =
+  /(#[^\n]*)|("(?:[^"\\\n]|\\.)*"?)|(\d{4}-\d{2}-\d{2}|\d{2}:\d{2}|\d+(?:\.\d+)?(?:%|[smhdw](?![\p{XID_Continue}]))?)|([\p{XID_Start}_][\p{XID_Continue}]*)/gu;
+
+/** Offsets in `text` of each error of the open file, as [start, end). */
+function errorRanges(text) {
+  const starts = [0];
+  for (let i = 0; i < text.length; i++) if (text[i] === "\n") starts.push(i + 1);
+  const at = (line, col) => Math.min((starts[line - 1] ?? text.length) + Math.max(col - 1, 0), text.length);
+  return state.problems
+    .filter((d) => d.severity === "error" && d.file === state.current)
+    .map((d) => {
+      const a = at(d.line, d.col);
+      let b = at(d.end_line || d.line, d.end_col || d.col);
+      // A span that points between characters (end of file, say) still
+      // gets a mark: the character before it.
+      if (b <= a) return [Math.max(0, a - 1), Math.max(a, 1)];
+      return [a, b];
+    });
+}
+
+/** Draws the open file's text, coloured, under the transparent text area. */
+function renderHighlight() {
+  const t = $("text");
+  const text = t.value;
+  const errors = errorRanges(text);
+  const out = document.createDocumentFragment();
+  const emit = (from, to, cls) => {
+    // Split at the error ranges' edges so an error is marked inside a token.
+    const cuts = new Set([from, to]);
+    for (const [a, b] of errors) {
+      if (a > from && a < to) cuts.add(a);
+      if (b > from && b < to) cuts.add(b);
+    }
+    const points = [...cuts].sort((x, y) => x - y);
+    for (let i = 0; i + 1 < points.length; i++) {
+      const [a, b] = [points[i], points[i + 1]];
+      const wrong = errors.some(([x, y]) => a < y && b > x);
+      const piece = text.slice(a, b);
+      if (!cls && !wrong) {
+        out.append(piece);
+      } else {
+        const span = document.createElement("span");
+        span.className = [cls, wrong ? "e" : ""].filter(Boolean).join(" ");
+        span.textContent = piece;
+        out.append(span);
+      }
+    }
+  };
+  let last = 0;
+  for (const m of text.matchAll(TOKEN)) {
+    const [whole, comment, string, number, word] = m;
+    const cls = comment ? "c" : string ? "s" : number ? "n" : word && KEYWORDS.has(word) ? "k" : "";
+    if (!cls && !errors.length) continue;
+    emit(last, m.index, "");
+    emit(m.index, m.index + whole.length, cls);
+    last = m.index + whole.length;
+  }
+  emit(last, text.length, "");
+  // The text area scrolls one line past a final newline; so must the copy.
+  out.append("\n ");
+  const h = $("highlight");
+  h.replaceChildren(out);
+  h.classList.toggle("deleted", t.disabled);
+  syncScroll();
+}
+
+function syncScroll() {
+  const t = $("text");
+  $("highlight").scrollTop = t.scrollTop;
+  $("highlight").scrollLeft = t.scrollLeft;
+  $("gutter").scrollTop = t.scrollTop;
 }
 
 // ---- check, preview, rollout, versions -------------------------------
@@ -748,9 +832,7 @@ function wire() {
     renderGutter();
     showCursor();
   });
-  t.addEventListener("scroll", () => {
-    $("gutter").scrollTop = t.scrollTop;
-  });
+  t.addEventListener("scroll", syncScroll);
   t.addEventListener("keyup", showCursor);
   t.addEventListener("click", showCursor);
   t.addEventListener("keydown", (e) => {

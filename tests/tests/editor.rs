@@ -290,6 +290,18 @@ fn an_officer_edits_checks_previews_rolls_out_and_back_in_the_browser() {
         .await;
         assert_eq!(marked, json!(ORDER));
 
+        // The coloured copy under the text holds exactly the text (so the
+        // two stay aligned), keywords marked, the error underlined.
+        let layer = js(
+            c,
+            "const h = document.getElementById('highlight'); \
+             return [h.textContent === document.getElementById('text').value + '\\n ', \
+                     h.querySelectorAll('.k').length > 0, \
+                     h.querySelectorAll('.e').length]",
+        )
+        .await;
+        assert_eq!(layer, json!([true, true, 1]), "the highlighting layer");
+
         // Clicking the error puts the cursor on its line.
         c.find(Locator::Css("#problem-list li"))
             .await
