@@ -164,12 +164,7 @@ function reveal(d) {
   if (!paths().includes(d.file)) return;
   if (state.current !== d.file) open(d.file);
   const t = $("text");
-  const lines = t.value.split("\n");
-  const offset = (line, col) => {
-    let o = 0;
-    for (let i = 0; i < line - 1 && i < lines.length; i++) o += lines[i].length + 1;
-    return Math.min(o + Math.max(col - 1, 0), t.value.length);
-  };
+  const offset = offsets(t.value);
   const start = offset(d.line, d.col);
   let end = offset(d.end_line || d.line, d.end_col || d.col);
   if (end <= start) end = offset(d.line + 1, 1) - 1;
@@ -195,11 +190,17 @@ const KEYWORDS = new Set(
 const TOKEN =
   /(#[^\n]*)|("(?:[^"\\\n]|\\.)*"?)|(\d{4}-\d{2}-\d{2}|\d{2}:\d{2}|\d+(?:\.\d+)?(?:%|[smhdw](?![\p{XID_Continue}]))?)|([\p{XID_Start}_][\p{XID_Continue}]*)/gu;
 
-/** Offsets in `text` of each error of the open file, as [start, end). */
-function errorRanges(text) {
+/** A function from a 1-based line and column of `text` to the offset
+ * there (clamped to the text). */
+function offsets(text) {
   const starts = [0];
   for (let i = 0; i < text.length; i++) if (text[i] === "\n") starts.push(i + 1);
-  const at = (line, col) => Math.min((starts[line - 1] ?? text.length) + Math.max(col - 1, 0), text.length);
+  return (line, col) => Math.min((starts[line - 1] ?? text.length) + Math.max(col - 1, 0), text.length);
+}
+
+/** Offsets in `text` of each error of the open file, as [start, end). */
+function errorRanges(text) {
+  const at = offsets(text);
   return state.problems
     .filter((d) => d.severity === "error" && d.file === state.current)
     .map((d) => {
