@@ -455,6 +455,49 @@ fn with_tokens_the_page_asks_for_one_and_an_officers_for_checks() {
 }
 
 #[test]
+fn the_page_says_when_the_bundle_changes_under_it_and_keeps_the_draft() {
+    let (_tmp, policy, data) = setup();
+    let s = Server::start(&policy, &data, None);
+    let first = live_hash(&s);
+    let original = order_on_disk(&policy);
+    in_browser(async |c| {
+        open_editor(c, &s.base).await;
+        open_file(c, "policy.whistle").await;
+        let draft = format!("{}\n# a note in the draft\n", text_of_editor(c).await);
+        paste(c, &draft).await;
+
+        // A save on disk that does not compile: the version shown stays.
+        std::fs::write(
+            policy.join(ORDER),
+            format!("{original}\ncategory broken {{"),
+        )
+        .unwrap();
+        wait_text(c, "banner-text", "the rejected save", |t| {
+            t.contains("has 1 error(s) and was not loaded")
+        })
+        .await;
+        assert_eq!(live_hash(&s), first);
+
+        // A good save goes live: the page offers to load it.
+        std::fs::write(policy.join(ORDER), original.replacen(LEAD_A, LEAD_B, 1)).unwrap();
+        let banner = wait_text(c, "banner-text", "the new version", |t| {
+            t.starts_with("Another version went live")
+        })
+        .await;
+        let second = live_hash(&s);
+        assert_ne!(second, first);
+        assert!(banner.contains(&second), "{banner}");
+        click(c, "banner-action").await;
+        wait_text(c, "live-hash", "the new version", |t| t == second).await;
+        let hidden = js(c, "return document.getElementById('banner').hidden").await;
+        assert_eq!(hidden, json!(true));
+        // The officer's own edit is still there, on top of the new version.
+        assert_eq!(text_of_editor(c).await, draft);
+        assert_eq!(text(c, "draft-state").await, "1 file(s) changed");
+    });
+}
+
+#[test]
 fn a_draft_is_simulated_against_the_version_in_force_from_the_page() {
     let (_tmp, policy, data) = setup();
     let s = Server::start(&policy, &data, None);
