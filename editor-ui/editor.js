@@ -400,6 +400,15 @@ function cell(row, text, cls) {
   return td;
 }
 
+/** Appends to `box` a titled table whose rows `row` builds from `items`
+ * (nothing when there are none). */
+function section(box, title, head, items, row) {
+  if (items.length === 0) return;
+  const h = document.createElement("h2");
+  h.textContent = title;
+  box.append(h, table(head, items.map(row)));
+}
+
 function table(head, rows) {
   const t = document.createElement("table");
   const tr = document.createElement("tr");
@@ -416,9 +425,8 @@ function table(head, rows) {
   return t;
 }
 
-function signed(n, digits) {
-  const s = digits === undefined ? String(n) : n.toFixed(digits);
-  return n > 0 ? "+" + s : s;
+function signed(n) {
+  return n > 0 ? "+" + n : String(n);
 }
 
 function renderImpact(report) {
@@ -431,42 +439,33 @@ function renderImpact(report) {
   const box = $("impact");
   box.replaceChildren();
   const cats = im.categories.filter((c) => c.changed > 0);
-  if (cats.length > 0) {
-    const h = document.createElement("h2");
-    h.textContent = "Decided differently, by category";
-    const rows = cats.map((c) => {
-      const tr = document.createElement("tr");
-      cell(tr, c.category);
-      cell(tr, String(c.events), "num");
-      cell(tr, String(c.changed), "num");
-      cell(
-        tr,
-        c.examples
-          .slice(0, 3)
-          .map((e) => `${e.event_id} ${e.field} ${e.old ?? "–"} → ${e.new ?? "–"}`)
-          .join("; "),
-      );
-      return tr;
-    });
-    box.append(h, table(["category", "events", "changed", "examples"], rows));
-  }
+  section(box, "Decided differently, by category", ["category", "events", "changed", "examples"], cats, (c) => {
+    const tr = document.createElement("tr");
+    cell(tr, c.category);
+    cell(tr, String(c.events), "num");
+    cell(tr, String(c.changed), "num");
+    cell(
+      tr,
+      c.examples
+        .slice(0, 3)
+        .map((e) => `${e.event_id} ${e.field} ${e.old ?? "–"} → ${e.new ?? "–"}`)
+        .join("; "),
+    );
+    return tr;
+  });
   const deps = im.departments.filter(
     (d) => d.led.old !== d.led.new || d.assisted.old !== d.assisted.new || d.resolve_hours.old !== d.resolve_hours.new,
   );
-  if (deps.length > 0) {
-    const h = document.createElement("h2");
-    h.textContent = "Deadline load by department";
-    const rows = deps.map((d) => {
-      const tr = document.createElement("tr");
-      cell(tr, d.department);
-      cell(tr, `${d.led.old} → ${d.led.new}`, "num");
-      cell(tr, signed(d.led.new - d.led.old), d.led.new > d.led.old ? "num up" : "num down");
-      cell(tr, `${d.resolve_hours.old.toFixed(1)} → ${d.resolve_hours.new.toFixed(1)}`, "num");
-      cell(tr, `${d.assisted.old} → ${d.assisted.new}`, "num");
-      return tr;
-    });
-    box.append(h, table(["department", "led", "change", "resolve hours", "assisted"], rows));
-  }
+  const head = ["department", "led", "change", "resolve hours", "assisted"];
+  section(box, "Deadline load by department", head, deps, (d) => {
+    const tr = document.createElement("tr");
+    cell(tr, d.department);
+    cell(tr, `${d.led.old} → ${d.led.new}`, "num");
+    cell(tr, signed(d.led.new - d.led.old), d.led.new > d.led.old ? "num up" : "num down");
+    cell(tr, `${d.resolve_hours.old.toFixed(1)} → ${d.resolve_hours.new.toFixed(1)}`, "num");
+    cell(tr, `${d.assisted.old} → ${d.assisted.new}`, "num");
+    return tr;
+  });
 }
 
 async function rollout() {

@@ -166,7 +166,7 @@ impl Server {
     /// Starts the background tasks and serves until SIGINT or SIGTERM.
     pub async fn run(self) -> Result<(), String> {
         let Server { state, timers } = self;
-        exposure(&state.config)?;
+        // `build` refused an open server beyond loopback already.
         let listen = state.config.listen;
         timers.spawn(timers::Deps {
             policy: state.policy.clone(),

@@ -13,30 +13,19 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::drafts::{LEAD_A, LEAD_B, ORDER, order_text, setup};
+use common::root;
 use common::server::{Server, event, free_port, wait_for};
-use common::{copy_dir, root};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
-const ORDER: &str = "categories/order.whistle";
-const LEAD_A: &str = "lead   grid_team";
-const LEAD_B: &str = "lead   committee";
-
 /// How long the page may take to show something after an action.
 const PATIENCE: Duration = Duration::from_secs(20);
-
-fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let policy = tmp.path().join("policy");
-    copy_dir(&root().join("policies/wuhou"), &policy);
-    let data = tmp.path().join("data");
-    (tmp, policy, data)
-}
 
 fn binary(var: &str, name: &str) -> PathBuf {
     if let Some(p) = std::env::var_os(var) {
@@ -221,16 +210,6 @@ async fn click_and_confirm(c: &Client, id: &str) {
     }
 }
 
-fn live_hash(s: &Server) -> String {
-    let (st, p) = s.get("/v1/policy", None);
-    assert_eq!(st, 200, "{p}");
-    p["hash"].as_str().unwrap().to_string()
-}
-
-fn order_on_disk(policy: &Path) -> String {
-    std::fs::read_to_string(policy.join(ORDER)).unwrap()
-}
-
 #[test]
 fn an_officer_edits_checks_previews_rolls_out_and_back_in_the_browser() {
     let (_tmp, policy, data) = setup();
@@ -243,12 +222,12 @@ fn an_officer_edits_checks_previews_rolls_out_and_back_in_the_browser() {
         );
         assert_eq!(st, 201, "{b}");
     }
-    let first = live_hash(&s);
+    let first = s.live_hash();
     let bundle_files = s.get("/v1/policy", None).1["files"]
         .as_array()
         .unwrap()
         .len();
-    let original = order_on_disk(&policy);
+    let original = order_text(&policy);
     in_browser(async |c| {
         // `/` lands on the editor, which shows the version in force and
         // checks it.
@@ -317,8 +296,8 @@ fn an_officer_edits_checks_previews_rolls_out_and_back_in_the_browser() {
             t.starts_with("Not rolled out")
         })
         .await;
-        assert_eq!(live_hash(&s), first);
-        assert_eq!(order_on_disk(&policy), original);
+        assert_eq!(s.live_hash(), first);
+        assert_eq!(order_text(&policy), original);
 
         // A clash names the other place: a click on the note goes there.
         paste(
@@ -372,8 +351,8 @@ fn an_officer_edits_checks_previews_rolls_out_and_back_in_the_browser() {
             t.starts_with("sha256:") && t != first
         })
         .await;
-        assert_eq!(live_hash(&s), second);
-        assert!(order_on_disk(&policy).contains(LEAD_B));
+        assert_eq!(s.live_hash(), second);
+        assert!(order_text(&policy).contains(LEAD_B));
         wait_text(c, "draft-state", "an empty draft", |t| t == "no changes").await;
 
         // Roll back from the version list.
@@ -390,8 +369,8 @@ fn an_officer_edits_checks_previews_rolls_out_and_back_in_the_browser() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         wait_text(c, "live-hash", "the first version again", |t| t == first).await;
-        assert_eq!(live_hash(&s), first);
-        assert_eq!(order_on_disk(&policy), original);
+        assert_eq!(s.live_hash(), first);
+        assert_eq!(order_text(&policy), original);
     });
 }
 
@@ -458,8 +437,8 @@ fn with_tokens_the_page_asks_for_one_and_an_officers_for_checks() {
 fn the_page_says_when_the_bundle_changes_under_it_and_keeps_the_draft() {
     let (_tmp, policy, data) = setup();
     let s = Server::start(&policy, &data, None);
-    let first = live_hash(&s);
-    let original = order_on_disk(&policy);
+    let first = s.live_hash();
+    let original = order_text(&policy);
     in_browser(async |c| {
         open_editor(c, &s.base).await;
         open_file(c, "policy.whistle").await;
@@ -476,7 +455,7 @@ fn the_page_says_when_the_bundle_changes_under_it_and_keeps_the_draft() {
             t.contains("has 1 error(s) and was not loaded")
         })
         .await;
-        assert_eq!(live_hash(&s), first);
+        assert_eq!(s.live_hash(), first);
 
         // A good save goes live: the page offers to load it.
         std::fs::write(policy.join(ORDER), original.replacen(LEAD_A, LEAD_B, 1)).unwrap();
@@ -484,7 +463,7 @@ fn the_page_says_when_the_bundle_changes_under_it_and_keeps_the_draft() {
             t.starts_with("Another version went live")
         })
         .await;
-        let second = live_hash(&s);
+        let second = s.live_hash();
         assert_ne!(second, first);
         assert!(banner.contains(&second), "{banner}");
         click(c, "banner-action").await;
@@ -581,8 +560,8 @@ fn the_page_is_served_with_a_strict_content_policy() {
 fn a_check_answers_with_diagnostics_and_changes_nothing() {
     let (_tmp, policy, data) = setup();
     let s = Server::start(&policy, &data, None);
-    let first = live_hash(&s);
-    let original = order_on_disk(&policy);
+    let first = s.live_hash();
+    let original = order_text(&policy);
 
     // The bundle as it is.
     let (st, r) = s.post("/v1/policy/check", &json!({}), None);
@@ -647,6 +626,6 @@ fn a_check_answers_with_diagnostics_and_changes_nothing() {
     assert_eq!(st, 400, "{r}");
 
     // Nothing was changed by any of it.
-    assert_eq!(live_hash(&s), first);
-    assert_eq!(order_on_disk(&policy), original);
+    assert_eq!(s.live_hash(), first);
+    assert_eq!(order_text(&policy), original);
 }

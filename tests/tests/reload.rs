@@ -6,31 +6,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::drafts::{LEAD_A, LEAD_B, ORDER, order_text, setup};
+use common::run;
 use common::server::{Server, now_rfc3339};
-use common::{copy_dir, root, run};
 use serde_json::{Value, json};
-
-const ORDER: &str = "categories/order.whistle";
-const LEAD_A: &str = "lead   grid_team";
-const LEAD_B: &str = "lead   committee";
-
-/// A copy of the shipped policy to edit, and the data directory.
-fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let policy = tmp.path().join("policy");
-    copy_dir(&root().join("policies/wuhou"), &policy);
-    let data = tmp.path().join("data");
-    (tmp, policy, data)
-}
-
-fn order_text(policy: &Path) -> String {
-    std::fs::read_to_string(policy.join(ORDER)).unwrap()
-}
 
 /// Saves a file the way editors do: a temporary, then a rename over it.
 fn save(path: &Path, text: &str) {
@@ -42,12 +26,6 @@ fn save(path: &Path, text: &str) {
 fn noise(id: &str) -> Value {
     json!({"id": id, "category": "neighbour_noise", "grid": "G010101",
            "source": "citizen", "reported_at": now_rfc3339()})
-}
-
-fn active_hash(s: &Server) -> String {
-    let (code, v) = s.get("/v1/policy", None);
-    assert_eq!(code, 200, "{v}");
-    v["hash"].as_str().unwrap().to_string()
 }
 
 fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
@@ -72,7 +50,7 @@ fn reloads_under_load_fail_no_request_and_never_go_live_broken() {
     let text_b = original.replacen(LEAD_A, LEAD_B, 1);
     let broken = original.replacen(LEAD_A, "lead   nobody_at_all {", 1);
     let s = Server::start(&policy, &data, None);
-    let hash_a = active_hash(&s);
+    let hash_a = s.live_hash();
 
     // The load: a steady stream of batches of 50 events, at least 2,000 a
     // second (3,000 asked), from three clients, while the policy changes
@@ -151,20 +129,20 @@ fn reloads_under_load_fail_no_request_and_never_go_live_broken() {
                 } else {
                     (&original, Some(hash_a.clone()))
                 };
-                let before = active_hash(&s);
+                let before = s.live_hash();
                 let t = Instant::now();
                 save(&path, text);
                 wait_for("the new version", Duration::from_secs(20), || {
-                    let h = active_hash(&s);
+                    let h = s.live_hash();
                     h != before && want.as_ref().is_none_or(|w| *w == h)
                 });
                 lags.push(t.elapsed().as_secs_f64() * 1000.0);
                 if hash_b.is_none() {
-                    hash_b = Some(active_hash(&s));
+                    hash_b = Some(s.live_hash());
                 }
             }
             _ => {
-                let before = active_hash(&s);
+                let before = s.live_hash();
                 let seen = |s: &Server| s.get("/v1/policy/status", None).1;
                 let last_at = seen(&s)["last_reload"]["at"].clone();
                 save(&path, &broken);
@@ -176,7 +154,7 @@ fn reloads_under_load_fail_no_request_and_never_go_live_broken() {
                 let st = seen(&s);
                 let rendered = st["last_reload"]["rendered"].as_str().unwrap();
                 assert!(rendered.contains("categories/order.whistle:"), "{rendered}");
-                assert_eq!(active_hash(&s), before, "a broken policy went live");
+                assert_eq!(s.live_hash(), before, "a broken policy went live");
                 // Put the last valid text back for the next round.
                 let back = if before == hash_a { &original } else { &text_b };
                 save(&path, back);
@@ -241,7 +219,7 @@ fn rollout_checks_paths_and_drafts_and_rollback_restores_the_exact_hash() {
     let (_tmp, policy, data) = setup();
     let original = order_text(&policy);
     let s = Server::start(&policy, &data, None);
-    let h0 = active_hash(&s);
+    let h0 = s.live_hash();
 
     // Paths outside the bundle are refused, and nothing is written.
     for bad in [
@@ -273,7 +251,7 @@ fn rollout_checks_paths_and_drafts_and_rollback_restores_the_exact_hash() {
     assert!(rendered.contains("categories/order.whistle:"), "{rendered}");
     assert!(rendered.contains("nobody"), "{rendered}");
     assert_eq!(order_text(&policy), original);
-    assert_eq!(active_hash(&s), h0);
+    assert_eq!(s.live_hash(), h0);
 
     // A valid draft goes live, is written into the bundle and decides.
     let text_b = original.replacen(LEAD_A, LEAD_B, 1);
@@ -316,7 +294,7 @@ fn rollout_checks_paths_and_drafts_and_rollback_restores_the_exact_hash() {
     // Rollback in one step restores the exact earlier hash and files.
     let (code, v) = s.post(&format!("/v1/policy/rollback/{h0}"), &json!({}), None);
     assert_eq!(code, 200, "{v}");
-    assert_eq!(active_hash(&s), h0);
+    assert_eq!(s.live_hash(), h0);
     assert_eq!(order_text(&policy), original);
     let (code, d) = s.post("/v1/events", &noise("R2"), None);
     assert_eq!(code, 201);
@@ -441,14 +419,14 @@ fn a_file_deleted_and_created_again_is_reloaded() {
     let (_tmp, policy, data) = setup();
     let original = order_text(&policy);
     let s = Server::start(&policy, &data, None);
-    let h0 = active_hash(&s);
+    let h0 = s.live_hash();
     let path = policy.join(ORDER);
     std::fs::remove_file(&path).unwrap();
     // The file's inode is gone: a watch on the file would have ended here.
     std::thread::sleep(Duration::from_millis(30));
     std::fs::write(&path, original.replacen(LEAD_A, LEAD_B, 1)).unwrap();
     wait_for("the re-created file", Duration::from_secs(20), || {
-        active_hash(&s) != h0
+        s.live_hash() != h0
     });
     let (code, d) = s.post("/v1/events", &noise("D1"), None);
     assert_eq!(code, 201, "{d}");
@@ -468,11 +446,11 @@ fn a_bundle_given_by_a_relative_path_is_watched_too() {
         Path::new("data"),
         None,
     );
-    let h0 = active_hash(&s);
+    let h0 = s.live_hash();
     // A plain overwrite in place (`cp draft/x.whistle policy/x.whistle`).
     std::fs::write(policy.join(ORDER), original.replacen(LEAD_A, LEAD_B, 1)).unwrap();
     wait_for("the saved file", Duration::from_secs(20), || {
-        active_hash(&s) != h0
+        s.live_hash() != h0
     });
     let (_, v) = s.get("/v1/policy", None);
     assert_eq!(v["by"], "file watch", "{v}");

@@ -149,9 +149,24 @@ pub struct DraftBody {
 
 fn draft(json: Result<Json<DraftBody>, JsonRejection>) -> Result<(Draft, Option<u32>), ApiError> {
     let Json(body) = json.map_err(ApiError::from)?;
-    let d = Draft::checked(body.files.into_iter().collect(), body.delete)
-        .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_path", m))?;
+    let d = Draft::checked(body.files.into_iter().collect(), body.delete).map_err(bad_path)?;
     Ok((d, body.days))
+}
+
+fn bad_path(message: String) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_path", message)
+}
+
+/// A draft that may be empty (then the bundle as it is on disk), for the
+/// endpoints that work on the policy in force as well as on a draft.
+pub(super) fn optional_draft(
+    files: BTreeMap<String, String>,
+    delete: Vec<String>,
+) -> Result<Draft, ApiError> {
+    if files.is_empty() && delete.is_empty() {
+        return Ok(Draft::default());
+    }
+    Draft::checked(files.into_iter().collect(), delete).map_err(bad_path)
 }
 
 /// `POST /v1/policy/rollout`: checks a draft and, without errors, writes
@@ -197,12 +212,7 @@ pub async fn preview(
     }
     let (b, c) = compile_draft(&state, d).await?;
     let Some(new) = c.policy else {
-        let errors: Vec<_> = c.diagnostics.into_iter().filter(|x| x.is_error()).collect();
-        return Err(rejected(
-            errors.len(),
-            whistle_grammar::diag::to_json(&errors, &b.sources),
-            whistle_grammar::diag::render(&errors, &b.sources, false),
-        ));
+        return Err(rejected(&b, c.diagnostics, "nothing was changed"));
     };
     let since = Timestamp::now()
         .checked_sub(SignedDuration::from_hours(24 * i64::from(days)))
@@ -235,7 +245,7 @@ pub async fn preview(
 
 /// The bundle in force with a draft laid over it, and its compilation
 /// (off the async workers: a bundle can take tens of milliseconds).
-async fn compile_draft(
+pub(super) async fn compile_draft(
     state: &AppState,
     d: Draft,
 ) -> Result<(bundle::Bundle, whistle_engine::Compiled), ApiError> {
@@ -269,13 +279,7 @@ pub async fn check(
             "`days` belongs to a preview, not a check",
         ));
     }
-    // An empty draft checks the bundle as it is on disk.
-    let d = if body.files.is_empty() && body.delete.is_empty() {
-        Draft::default()
-    } else {
-        Draft::checked(body.files.into_iter().collect(), body.delete)
-            .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_path", m))?
-    };
+    let d = optional_draft(body.files, body.delete)?;
     let (b, c) = compile_draft(&state, d).await?;
     let errors = c.diagnostics.iter().filter(|x| x.is_error()).count();
     let warnings = c.diagnostics.len() - errors;
@@ -381,17 +385,23 @@ fn unknown_version(hash: &str) -> ApiError {
     )
 }
 
-fn rejected(
-    errors: usize,
-    diagnostics: Vec<whistle_grammar::diag::JsonDiagnostic>,
-    rendered: String,
+/// A draft refused for its errors (422 `policy_errors`): the errors among
+/// `diagnostics`, as data and rendered; `outcome` says what did not happen.
+pub(super) fn rejected(
+    b: &bundle::Bundle,
+    diagnostics: Vec<whistle_grammar::diag::Diagnostic>,
+    outcome: &str,
 ) -> ApiError {
+    let errors: Vec<_> = diagnostics.into_iter().filter(|x| x.is_error()).collect();
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
         "policy_errors",
-        format!("the draft has {errors} error(s); nothing was changed"),
+        format!("the draft has {} error(s); {outcome}", errors.len()),
     )
-    .with_details(json!({"diagnostics": diagnostics, "rendered": rendered}))
+    .with_details(json!({
+        "diagnostics": whistle_grammar::diag::to_json(&errors, &b.sources),
+        "rendered": whistle_grammar::diag::render(&errors, &b.sources, false),
+    }))
 }
 
 /// The response for a reload job's outcome.

@@ -17,11 +17,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use whistle_engine::sim::{Options, Progress, Role};
-use whistle_grammar::bundle;
 
 use super::error::ApiError;
 use crate::cli::simulate::{SimError, prepare_scenario, simulate};
-use crate::reload::files::Draft;
 use crate::state::AppState;
 
 /// Jobs remembered.
@@ -119,43 +117,14 @@ pub async fn start(
             format!("`events` is from 1 to {MAX_EVENTS}"),
         ));
     }
-    let draft = if body.files.is_empty() && body.delete.is_empty() {
-        None
-    } else {
-        Some(
-            Draft::checked(body.files.into_iter().collect(), body.delete)
-                .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_path", m))?,
-        )
-    };
-    let dir = state.reload.dir.clone();
-    let compiled = tokio::task::spawn_blocking(move || {
-        let current = bundle::read_dir(&dir).map_err(|e| e.to_string())?;
-        let files = match &draft {
-            Some(d) => d.over(current),
-            None => current,
-        };
-        let b = bundle::from_files(files);
-        let c = whistle_engine::compile(&b);
-        Ok::<_, String>((b, c))
-    })
-    .await
-    .map_err(ApiError::unavailable)?
-    .map_err(ApiError::unavailable)?;
-    let (b, c) = compiled;
+    let d = super::policy::optional_draft(body.files, body.delete)?;
+    let (b, c) = super::policy::compile_draft(&state, d).await?;
     let Some(draft) = c.policy else {
-        let errors: Vec<_> = c.diagnostics.into_iter().filter(|x| x.is_error()).collect();
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "policy_errors",
-            format!(
-                "the draft has {} error(s); nothing was simulated",
-                errors.len()
-            ),
-        )
-        .with_details(json!({
-            "diagnostics": whistle_grammar::diag::to_json(&errors, &b.sources),
-            "rendered": whistle_grammar::diag::render(&errors, &b.sources, false),
-        })));
+        return Err(super::policy::rejected(
+            &b,
+            c.diagnostics,
+            "nothing was simulated",
+        ));
     };
     let active = state.policy.load_full();
     let options = Options {

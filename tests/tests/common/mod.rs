@@ -1,6 +1,7 @@
 //! Finding and running the built `whistle` binary.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod drafts;
 pub mod server;
 
 use std::path::{Path, PathBuf};

@@ -123,6 +123,13 @@ impl Server {
         )
     }
 
+    /// The hash of the policy version in force (`GET /v1/policy`).
+    pub fn live_hash(&self) -> String {
+        let (st, p) = self.get("/v1/policy", None);
+        assert_eq!(st, 200, "{p}");
+        p["hash"].as_str().unwrap().to_string()
+    }
+
     /// POSTs JSON, with a bearer token if given; the status and the JSON
     /// answer (`null` if none).
     pub fn post(&self, path: &str, body: &Value, token: Option<&str>) -> (u16, Value) {
