@@ -60,6 +60,8 @@ pub enum LoadError {
     Empty(PathBuf),
     /// More than [`MAX_FILES`] files.
     TooManyFiles(PathBuf),
+    /// A single file given that is not a policy file (`.whistle`).
+    NotPolicy(PathBuf),
 }
 
 impl std::fmt::Display for LoadError {
@@ -70,6 +72,11 @@ impl std::fmt::Display for LoadError {
             LoadError::TooManyFiles(p) => {
                 write!(f, "`{}` holds more than {MAX_FILES} files", p.display())
             }
+            LoadError::NotPolicy(p) => write!(
+                f,
+                "`{}` is not a policy file: give a `.whistle` file or a bundle's directory",
+                p.display()
+            ),
         }
     }
 }
@@ -81,11 +88,16 @@ pub fn read_dir(root: &Path) -> Result<Vec<BundleFile>, LoadError> {
     let meta = std::fs::metadata(root).map_err(|e| LoadError::Io(root.to_path_buf(), e))?;
     let mut out = Vec::new();
     if meta.is_file() {
-        let bytes = read_limited(root)?;
         let name = root.file_name().map_or_else(
             || "policy.whistle".into(),
             |n| n.to_string_lossy().into_owned(),
         );
+        // `areas.yaml` or `event.schema.json` alone is no policy either:
+        // read as one, it would be checked against the wrong grammar.
+        if !name.ends_with(".whistle") {
+            return Err(LoadError::NotPolicy(root.to_path_buf()));
+        }
+        let bytes = read_limited(root)?;
         out.push(BundleFile { path: name, bytes });
         return Ok(out);
     }
@@ -314,5 +326,25 @@ mod tests {
         assert_eq!(b.diagnostics.len(), 1);
         assert_eq!(b.diagnostics[0].code, "E0002");
         assert!(b.diagnostics[0].message.contains("byte 2"));
+    }
+
+    #[test]
+    fn a_single_file_must_be_a_policy_file() {
+        let dir = std::env::temp_dir().join(format!("whistle-single-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let notes = dir.join("README.md");
+        std::fs::write(&notes, "# notes").unwrap();
+        let err = read_dir(&notes).unwrap_err();
+        assert!(matches!(err, LoadError::NotPolicy(_)));
+        assert!(
+            err.to_string().contains("README.md` is not a policy file"),
+            "{err}"
+        );
+        let policy = dir.join("p.whistle");
+        std::fs::write(&policy, "grades x").unwrap();
+        let files = read_dir(&policy).unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].path, "p.whistle");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

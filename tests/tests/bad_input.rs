@@ -77,3 +77,29 @@ fn a_missing_bundle_is_a_clear_error() {
         text(&out)
     );
 }
+
+#[test]
+fn a_file_that_is_not_policy_is_named_not_parsed() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes.md");
+    std::fs::write(&notes, "# Meeting notes\n").unwrap();
+    let notes = notes.to_str().unwrap();
+    for args in [vec!["check", notes], vec!["fmt", notes]] {
+        let out = run(&args, b"");
+        let said = text(&out);
+        assert_ne!(out.status.code(), Some(0), "{args:?}: {said}");
+        assert!(
+            said.contains("notes.md` is not a policy file"),
+            "{args:?}: {said}"
+        );
+        assert!(!said.contains("error[E0"), "{args:?} parsed it: {said}");
+    }
+    // Nothing to format is said, not passed over in silence.
+    let out = run(&["fmt", dir.path().to_str().unwrap(), "--check"], b"");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("holds no `.whistle` file"),
+        "{}",
+        text(&out)
+    );
+}

@@ -48,6 +48,22 @@ pub fn run(a: &FmtArgs) -> u8 {
         eprintln!("error: cannot read `{}`: {e}", a.path.display());
         return CANNOT_RUN;
     }
+    // The same refusals as loading a bundle: formatting a Markdown file as
+    // policy, or finding nothing to format, is a mistake worth naming.
+    if a.path.is_file() && a.path.extension().is_none_or(|e| e != "whistle") {
+        eprintln!(
+            "error: {}",
+            whistle_grammar::bundle::LoadError::NotPolicy(a.path.clone())
+        );
+        return CANNOT_RUN;
+    }
+    if files.is_empty() {
+        eprintln!(
+            "error: {}",
+            whistle_grammar::bundle::LoadError::Empty(a.path.clone())
+        );
+        return CANNOT_RUN;
+    }
     files.sort();
     let mut unformatted = 0;
     let mut broken = 0;
