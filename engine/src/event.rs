@@ -131,6 +131,15 @@ pub fn event_from_value(value: Value) -> Result<Event, EventError> {
     if !validator.is_valid(&value) {
         return Err(EventError(schema_errors(validator, &value)));
     }
+    // The schema admits any RFC 3339 text; a date-time at the very ends of
+    // the calendar (9999-12-31T23:59:59Z) still has no instant.
+    if let Some(at) = value.get("reported_at").and_then(Value::as_str)
+        && let Err(e) = at.parse::<Timestamp>()
+    {
+        return Err(EventError(format!(
+            "`reported_at`: \"{at}\" is outside the instants Whistle handles (years -9999 to 9999 in UTC): {e}"
+        )));
+    }
     serde_json::from_value(value).map_err(|e| EventError(e.to_string()))
 }
 
@@ -201,6 +210,14 @@ mod tests {
         let bad_time =
             parse_event(r#"{"id":"E1","category":"x","grid":"G","reported_at":"yesterday"}"#);
         assert!(bad_time.unwrap_err().0.contains("reported_at"));
+        let end_of_time = parse_event(
+            r#"{"id":"E1","category":"x","grid":"G","reported_at":"9999-12-31T23:59:59Z"}"#,
+        );
+        let said = end_of_time.unwrap_err().0;
+        assert!(
+            said.starts_with("`reported_at`: \"9999-12-31T23:59:59Z\" is outside"),
+            "{said}"
+        );
         let bad_source = parse_event(
             r#"{"id":"E1","category":"x","grid":"G","source":"pigeon","reported_at":"2025-06-03T10:00:00+08:00"}"#,
         );

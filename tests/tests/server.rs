@@ -122,6 +122,16 @@ fn bad_requests_get_clear_4xx_answers() {
     let big = json!({"id": "B-3", "category": "x", "grid": "G", "reported_at": now_rfc3339(), "description": "x".repeat(10_000)});
     assert_eq!(s.post("/v1/events", &big, None).0, 413);
     assert_eq!(s.get("/v1/nothing", None).0, 404);
+    let (st, e) = s.get("/v1/policy/rollout", None);
+    assert_eq!(st, 405, "{e}");
+    assert_eq!(e["error"]["code"], "method_not_allowed");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`GET` is not allowed on /v1/policy/rollout"),
+        "{e}"
+    );
     assert_eq!(s.get("/v1/events?state=sleeping", None).0, 400);
     assert_eq!(s.get("/v1/events?limit=0", None).0, 400);
     assert_eq!(s.get("/v1/events?cursor=forged", None).0, 400);

@@ -13,7 +13,7 @@ pub mod simulate;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode, Uri};
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 
@@ -65,6 +65,18 @@ pub fn app(state: AppState) -> Router {
         .route("/editor", get(editor::page))
         .route("/editor/editor.js", get(editor::script))
         .route("/editor/editor.css", get(editor::style))
+        // After every route: it applies to the routes registered before it.
+        // axum still sets the `Allow` header.
+        .method_not_allowed_fallback(|method: Method, uri: Uri| async move {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!(
+                    "`{method}` is not allowed on {}; see /v1/openapi.json",
+                    uri.path()
+                ),
+            )
+        })
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,
