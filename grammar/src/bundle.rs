@@ -287,6 +287,7 @@ pub fn content_hash(files: &[BundleFile]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn file(path: &str, text: &str) -> BundleFile {
