@@ -228,6 +228,16 @@ fn whistle_assess_reads_the_store_without_a_server() {
         "{out}"
     );
 
+    // A period without events says so instead of printing empty tables.
+    let (code, out, all) = assess(&data, &["--period", "2025-06"]);
+    assert_eq!(code, 0, "{all}");
+    assert!(out.contains("facts at 2025-07-01 00:00: 0 events"), "{out}");
+    assert!(
+        out.contains("No event was reported in this period: nothing to assess."),
+        "{out}"
+    );
+    assert!(!out.contains("By department"), "{out}");
+
     // Clear errors.
     let (code, _, all) = assess(&data, &["--period", "2026-13"]);
     assert_eq!(code, 2);

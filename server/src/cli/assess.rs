@@ -300,6 +300,14 @@ fn table(policy: &Policy, r: &Report) -> String {
             r.district.count
         );
     }
+    // Empty tables under every heading would read as a broken report.
+    if r.district.count == 0 {
+        let _ = writeln!(
+            out,
+            "\nNo event was reported in this period: nothing to assess. `--period` takes a year, a quarter, a month, a day or a range of days."
+        );
+        return out;
+    }
     for t in &r.groups {
         group_table(&mut out, t);
     }
