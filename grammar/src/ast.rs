@@ -17,6 +17,17 @@ pub struct Ident {
     pub span: Span,
 }
 
+impl Ident {
+    /// A blank name at `span`: where a declaration lost its name to a
+    /// syntax error, so that the rest of it can still be lowered.
+    pub fn missing(span: Span) -> Ident {
+        Ident {
+            name: String::new(),
+            span,
+        }
+    }
+}
+
 /// A string literal, escapes resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StrLit {
@@ -24,6 +35,17 @@ pub struct StrLit {
     pub value: String,
     /// Where the literal (quotes included) stands.
     pub span: Span,
+}
+
+impl StrLit {
+    /// An empty string at `span`, where a declaration lost its name to a
+    /// syntax error.
+    pub fn missing(span: Span) -> StrLit {
+        StrLit {
+            value: String::new(),
+            span,
+        }
+    }
 }
 
 /// A calendar date (`2025-10-01`), already validated.

@@ -199,6 +199,12 @@ impl<'d> Lowerer<'d> {
         }
     }
 
+    /// The name a declaration starts with, or a blank one at the
+    /// declaration's span when the parser recovered without it.
+    fn ident_or_missing(&self, p: Option<P<'_>>, span: Span) -> Ident {
+        p.map_or_else(|| Ident::missing(span), |i| self.ident(&i))
+    }
+
     fn string(&mut self, p: &P<'_>) -> StrLit {
         let span = self.span(p);
         let raw = p.as_str();
@@ -339,13 +345,9 @@ impl<'d> Lowerer<'d> {
 
     fn policy(&mut self, p: P<'_>, span: Span) -> PolicyDecl {
         let mut it = parts(p).into_iter();
-        let name = it.next().map_or_else(
-            || StrLit {
-                value: String::new(),
-                span,
-            },
-            |s| self.string(&s),
-        );
+        let name = it
+            .next()
+            .map_or_else(|| StrLit::missing(span), |s| self.string(&s));
         let mut items = Vec::new();
         for item in it {
             let ispan = self.span(&item);
@@ -373,10 +375,7 @@ impl<'d> Lowerer<'d> {
     fn department(&mut self, p: P<'_>, span: Span) -> DepartmentDecl {
         let has_block = p.clone().into_inner().any(|i| i.as_rule() == Rule::lbrace);
         let mut d = DepartmentDecl {
-            name: Ident {
-                name: String::new(),
-                span,
-            },
+            name: Ident::missing(span),
             display: None,
             has_block,
             level: Vec::new(),
@@ -418,13 +417,7 @@ impl<'d> Lowerer<'d> {
 
     fn grade(&mut self, p: P<'_>, span: Span) -> GradeDecl {
         let mut it = parts(p).into_iter();
-        let name = it.next().map_or_else(
-            || Ident {
-                name: String::new(),
-                span,
-            },
-            |i| self.ident(&i),
-        );
+        let name = self.ident_or_missing(it.next(), span);
         let mut items = Vec::new();
         for item in it {
             let ispan = self.span(&item);
@@ -446,10 +439,7 @@ impl<'d> Lowerer<'d> {
 
     fn category(&mut self, p: P<'_>, span: Span) -> CategoryDecl {
         let mut c = CategoryDecl {
-            name: Ident {
-                name: String::new(),
-                span,
-            },
+            name: Ident::missing(span),
             display: None,
             items: Vec::new(),
             span,
@@ -496,13 +486,7 @@ impl<'d> Lowerer<'d> {
 
     fn empower(&mut self, p: P<'_>, span: Span) -> EmpowerDecl {
         let mut it = parts(p).into_iter();
-        let level = it.next().map_or_else(
-            || Ident {
-                name: String::new(),
-                span,
-            },
-            |i| self.ident(&i),
-        );
+        let level = self.ident_or_missing(it.next(), span);
         let items = it
             .filter_map(|item| {
                 let ispan = self.span(&item);
@@ -521,13 +505,7 @@ impl<'d> Lowerer<'d> {
 
     fn relieve(&mut self, p: P<'_>, span: Span) -> RelieveDecl {
         let mut it = parts(p).into_iter();
-        let level = it.next().map_or_else(
-            || Ident {
-                name: String::new(),
-                span,
-            },
-            |i| self.ident(&i),
-        );
+        let level = self.ident_or_missing(it.next(), span);
         let items = it
             .filter_map(|item| {
                 let ispan = self.span(&item);
@@ -618,10 +596,7 @@ impl<'d> Lowerer<'d> {
 
     fn threshold(&mut self, p: P<'_>, span: Span) -> ThresholdDecl {
         let mut t = ThresholdDecl {
-            name: Ident {
-                name: String::new(),
-                span,
-            },
+            name: Ident::missing(span),
             display: None,
             items: Vec::new(),
             span,
@@ -694,13 +669,7 @@ impl<'d> Lowerer<'d> {
 
     fn target(&mut self, p: P<'_>, span: Span) -> TargetDecl {
         let mut it = parts(p).into_iter();
-        let metric = it.next().map_or_else(
-            || Ident {
-                name: String::new(),
-                span,
-            },
-            |i| self.ident(&i),
-        );
+        let metric = self.ident_or_missing(it.next(), span);
         let op = it.next().map_or(CmpOp::Ge, |o| cmp_op(o.as_str()));
         let value = it
             .next()
@@ -716,10 +685,7 @@ impl<'d> Lowerer<'d> {
 
     fn test(&mut self, p: P<'_>, span: Span) -> TestDecl {
         let mut t = TestDecl {
-            name: StrLit {
-                value: String::new(),
-                span,
-            },
+            name: StrLit::missing(span),
             events: Vec::new(),
             expects: Vec::new(),
             order: Vec::new(),
@@ -786,13 +752,7 @@ impl<'d> Lowerer<'d> {
 
     fn calendar(&mut self, p: P<'_>, span: Span) -> CalendarDecl {
         let mut it = parts(p).into_iter();
-        let name = it.next().map_or_else(
-            || Ident {
-                name: String::new(),
-                span,
-            },
-            |i| self.ident(&i),
-        );
+        let name = self.ident_or_missing(it.next(), span);
         let mut items = Vec::new();
         for item in it {
             let ispan = self.span(&item);
