@@ -1,7 +1,7 @@
 //! The ingest path: events posted concurrently are queued, decided in
 //! arrival order (each sees the earlier ones for `repeats`), and stored in
-//! one durable transaction per batch (group commit). A client's 201 is sent
-//! only after that commit.
+//! one transaction per batch (group commit). A client's 201 is sent only
+//! once that commit is on disk.
 
 use std::sync::{Arc, Mutex};
 
@@ -13,7 +13,7 @@ use whistle_engine::lifecycle::Case;
 use whistle_engine::windows::RepeatIndex;
 use whistle_engine::{Context, Policy, decide};
 
-use crate::store::{Inserted, NewEvent, Store, StoredEvent};
+use crate::store::{Durable, Inserted, NewEvent, Store, StoredEvent};
 use crate::stream::Hub;
 use crate::timers;
 
@@ -70,20 +70,35 @@ pub struct Deps {
 
 /// Starts the ingest task.
 ///
-/// Two stages overlap: while one batch is being stored (serialised,
-/// written, fsynced), the next is decided. A decided batch waits in a
-/// one-slot channel; the deciding stage collects a batch only when that
-/// slot is free, so everything that queued up while the store was busy
-/// goes into one commit.
+/// Three stages overlap: while one batch waits for the disk to flush its
+/// commit, the next is being written, and the one after it decided. A
+/// decided batch waits in a one-slot channel; the deciding stage collects
+/// a batch only when that slot is free, so everything that queued up while
+/// the store was busy goes into one commit. Answers go out in commit
+/// order, each only once its commit is durable.
 pub fn spawn(deps: Deps) -> Handle {
     let (tx, mut rx) = mpsc::channel::<Submission>(4096);
     let (decided_tx, mut decided_rx) = mpsc::channel::<Decided>(1);
+    // Committed batches waiting for their flush, in commit order. Two is
+    // enough to keep the writer busy while the disk flushes.
+    let (stored_tx, mut stored_rx) = mpsc::channel::<Stored>(2);
     let deps = Arc::new(deps);
     let storing = deps.clone();
+    let answering = deps.clone();
     let stage = async move {
-        while let Some(d) = decided_rx.recv().await {
-            store(&storing, d).await;
-        }
+        let store_all = async move {
+            while let Some(d) = decided_rx.recv().await {
+                if stored_tx.send(store(&storing, d).await).await.is_err() {
+                    return;
+                }
+            }
+        };
+        let answer_all = async move {
+            while let Some(s) = stored_rx.recv().await {
+                answer(&answering, s).await;
+            }
+        };
+        tokio::join!(store_all, answer_all);
     };
     // The storing stage is the critical path (one batch at a time, a round
     // trip to SQLite's thread per statement): on a thread of its own it is
@@ -239,19 +254,49 @@ fn announce(o: &Opened) -> Published {
     }
 }
 
-async fn store(deps: &Deps, d: Decided) {
+/// A batch committed (or refused), its flush still to wait for.
+struct Stored {
+    subs: Vec<Submission>,
+    decisions: Vec<String>,
+    published: Vec<Published>,
+    result: Result<(Vec<Inserted>, Durable), String>,
+}
+
+/// Writes a batch: returns once it is committed, so the next can be written.
+async fn store(deps: &Deps, d: Decided) -> Stored {
     let Decided {
         subs,
         batch,
-        mut decisions,
+        decisions,
         published,
     } = d;
     let result = match batch {
         Ok(batch) => deps
             .store
-            .insert_events(batch)
+            .insert_events_committed(batch)
             .await
             .map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    Stored {
+        subs,
+        decisions,
+        published,
+        result,
+    }
+}
+
+/// Waits until a stored batch is durable, then answers its clients and
+/// announces its events.
+async fn answer(deps: &Deps, s: Stored) {
+    let Stored {
+        subs,
+        mut decisions,
+        published,
+        result,
+    } = s;
+    let result = match result {
+        Ok((inserted, durable)) => durable.await.map(|()| inserted).map_err(|e| e.to_string()),
         Err(e) => Err(e),
     };
     let mut outcomes = match result {

@@ -247,6 +247,10 @@ pub struct Verified {
     pub reason: Option<String>,
 }
 
+/// Resolves once a commit is on disk (see [`Store::insert_events_committed`]).
+pub type Durable =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send>>;
+
 /// Everything the server persists.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -254,6 +258,19 @@ pub trait Store: Send + Sync + 'static {
     /// when this returns `Ok`, every `Created` event, its case, its
     /// journal entries and its outbox items are on disk.
     async fn insert_events(&self, batch: Vec<NewEvent>) -> Result<Vec<Inserted>, StoreError>;
+
+    /// [`Store::insert_events`] in two steps, for a caller that pipelines
+    /// batches: returns once the batch is committed (the next one may be
+    /// stored), with a future that resolves once it is durable. Nothing
+    /// may be acknowledged before that future resolves `Ok`. A backend
+    /// whose commit is durable when it returns hands back a ready future.
+    async fn insert_events_committed(
+        &self,
+        batch: Vec<NewEvent>,
+    ) -> Result<(Vec<Inserted>, Durable), StoreError> {
+        let inserted = self.insert_events(batch).await?;
+        Ok((inserted, Box::pin(std::future::ready(Ok(())))))
+    }
 
     /// One event.
     async fn get_event(&self, id: &str) -> Result<Option<StoredEvent>, StoreError>;

@@ -1,6 +1,8 @@
 //! The embedded store: one SQLite file, `whistle.db` in the data directory,
-//! in WAL mode with `synchronous=FULL` (a commit is on disk when it
-//! returns).
+//! in WAL mode. A write returns once it is on disk: the writer commits
+//! with `synchronous=NORMAL` and the WAL is flushed after its turn
+//! ([`sync`]), which is `synchronous=FULL`'s guarantee with the flush
+//! taken off the writer's critical path.
 //!
 //! SQLite has one writer at a time, so the store has one writer
 //! connection behind a mutex, and every write goes through it; reads use a
@@ -19,6 +21,7 @@ mod alerts;
 mod outbox;
 mod read;
 mod schema;
+mod sync;
 #[cfg(test)]
 mod tests;
 mod write;
@@ -38,9 +41,10 @@ use whistle_engine::event::Event;
 use whistle_engine::lifecycle::{Case, Transition};
 
 use super::{
-    CaseChange, Inserted, JournalEntry, ListQuery, NewEvent, OutboxItem, Page, PolicyVersion,
-    Store, StoreError, StoredEvent, Updated, Verified,
+    CaseChange, Durable, Inserted, JournalEntry, ListQuery, NewEvent, OutboxItem, Page,
+    PolicyVersion, Store, StoreError, StoredEvent, Updated, Verified,
 };
+use sync::Syncer;
 
 /// The file the store keeps in the data directory.
 pub const FILE_NAME: &str = "whistle.db";
@@ -58,6 +62,8 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 /// The SQLite store. See the module documentation.
 pub struct SqliteStore {
     writer: Mutex<Writer>,
+    /// Makes the writer's commits durable.
+    sync: Arc<Syncer>,
     pool: SqlitePool,
     /// Webhook names: every transition is queued once for each.
     targets: Vec<Arc<str>>,
@@ -152,9 +158,12 @@ impl SqliteStore {
         // Checkpoints run in the
         // background ([`checkpoints`]); the writer's own, every 8192 pages
         // (32 MiB) of WAL rather than SQLite's 1000, is the backstop.
+        // NORMAL: the commit's flush is [`Syncer::durable`]'s, after the
+        // writer's turn; see the module documentation.
         let mut conn = base
             .clone()
             .create_if_missing(true)
+            .synchronous(SqliteSynchronous::Normal)
             .journal_mode(SqliteJournalMode::Wal)
             .pragma("cache_size", "-8192")
             .pragma("wal_autocheckpoint", "8192")
@@ -184,6 +193,7 @@ impl SqliteStore {
                 conn,
                 tail: Some(tail),
             }),
+            sync: Arc::new(Syncer::new(&path)),
             pool,
             targets: webhook_targets.into_iter().map(Arc::from).collect(),
             path,
@@ -194,6 +204,20 @@ impl SqliteStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Runs `write` on the writer connection and returns once what it
+    /// committed is on disk (the writer is free again meanwhile).
+    async fn durably<T>(
+        &self,
+        write: impl AsyncFnOnce(&mut Writer) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let out = {
+            let mut w = self.writer.lock().await;
+            write(&mut w).await?
+        };
+        self.sync.durable(self.sync.committed()).await?;
+        Ok(out)
     }
 
     /// Closes the connections, waiting for them to finish (dropping the
@@ -208,12 +232,29 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn insert_events(&self, batch: Vec<NewEvent>) -> Result<Vec<Inserted>, StoreError> {
+        let (inserted, durable) = self.insert_events_committed(batch).await?;
+        durable.await?;
+        Ok(inserted)
+    }
+
+    async fn insert_events_committed(
+        &self,
+        batch: Vec<NewEvent>,
+    ) -> Result<(Vec<Inserted>, Durable), StoreError> {
         if batch.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Box::pin(std::future::ready(Ok(())))));
         }
         let rows = write::prepare(&batch);
-        let mut w = self.writer.lock().await;
-        write::insert_events(&mut w, &self.targets, &rows).await
+        let inserted = {
+            let mut w = self.writer.lock().await;
+            write::insert_events(&mut w, &self.targets, &rows).await?
+        };
+        let ticket = self.sync.committed();
+        let sync = Arc::clone(&self.sync);
+        Ok((
+            inserted,
+            Box::pin(async move { sync.durable(ticket).await }),
+        ))
     }
 
     async fn get_event(&self, id: &str) -> Result<Option<StoredEvent>, StoreError> {
@@ -236,8 +277,8 @@ impl Store for SqliteStore {
         transitions: &[Transition],
     ) -> Result<Updated, StoreError> {
         let update = write::prepare_update(id, case, transitions)?;
-        let mut w = self.writer.lock().await;
-        write::update_case(&mut w, &self.targets, update, expected_version).await
+        self.durably(async |w| write::update_case(w, &self.targets, update, expected_version).await)
+            .await
     }
 
     async fn update_cases(&self, changes: &[CaseChange<'_>]) -> Result<Vec<Updated>, StoreError> {
@@ -250,8 +291,8 @@ impl Store for SqliteStore {
                 write::prepare_update(c.id, c.case, c.transitions).map(|u| (u, c.expected_version))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let mut w = self.writer.lock().await;
-        write::update_cases(&mut w, &self.targets, &updates).await
+        self.durably(async |w| write::update_cases(w, &self.targets, &updates).await)
+            .await
     }
 
     async fn journal_for(&self, event_id: &str) -> Result<Vec<JournalEntry>, StoreError> {
@@ -263,8 +304,8 @@ impl Store for SqliteStore {
         kind: &str,
         body: serde_json::Value,
     ) -> Result<JournalEntry, StoreError> {
-        let mut w = self.writer.lock().await;
-        write::append_journal(&mut w, kind, body).await
+        self.durably(async |w| write::append_journal(w, kind, body).await)
+            .await
     }
 
     async fn open_cases(&self) -> Result<Vec<(i64, Case)>, StoreError> {
@@ -281,13 +322,13 @@ impl Store for SqliteStore {
         lease: u64,
         limit: usize,
     ) -> Result<Vec<OutboxItem>, StoreError> {
-        let mut w = self.writer.lock().await;
-        outbox::outbox_claim(&mut w.conn, now, lease, limit).await
+        self.durably(async |w| outbox::outbox_claim(&mut w.conn, now, lease, limit).await)
+            .await
     }
 
     async fn outbox_done(&self, id: i64) -> Result<(), StoreError> {
-        let mut w = self.writer.lock().await;
-        outbox::outbox_done(&mut w.conn, id).await
+        self.durably(async |w| outbox::outbox_done(&mut w.conn, id).await)
+            .await
     }
 
     async fn outbox_retry(
@@ -296,13 +337,13 @@ impl Store for SqliteStore {
         next_at: Timestamp,
         error: &str,
     ) -> Result<(), StoreError> {
-        let mut w = self.writer.lock().await;
-        outbox::outbox_retry(&mut w.conn, id, next_at, error).await
+        self.durably(async |w| outbox::outbox_retry(&mut w.conn, id, next_at, error).await)
+            .await
     }
 
     async fn record_policy(&self, v: &PolicyVersion) -> Result<(), StoreError> {
-        let mut w = self.writer.lock().await;
-        write::record_policy(&mut w.conn, v).await
+        self.durably(async |w| write::record_policy(&mut w.conn, v).await)
+            .await
     }
 
     async fn policy_versions(&self) -> Result<Vec<PolicyVersion>, StoreError> {
@@ -341,8 +382,8 @@ impl Store for SqliteStore {
         &self,
         list: &[whistle_engine::alerts::Alert],
     ) -> Result<(), StoreError> {
-        let mut w = self.writer.lock().await;
-        alerts::record_alerts(&mut w.conn, &self.targets, list).await
+        self.durably(async |w| alerts::record_alerts(&mut w.conn, &self.targets, list).await)
+            .await
     }
 
     async fn alerts(

@@ -165,6 +165,40 @@ async fn an_event_comes_back_as_stored() {
 }
 
 #[tokio::test]
+async fn batches_are_committed_in_turn_and_flushed_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    let p = policy();
+    let flushed = s.sync.flushes();
+    let (a, first) = s
+        .insert_events_committed(vec![new_event(&p, "P1", "lamp", "G1", "{}", 0)])
+        .await
+        .unwrap();
+    // The writer is free before the first batch is durable: the second
+    // is committed behind it, and sees it (a retry is a duplicate).
+    let (b, second) = s
+        .insert_events_committed(vec![
+            new_event(&p, "P2", "lamp", "G2", "{}", 1),
+            new_event(&p, "P1", "lamp", "G1", "{}", 0),
+        ])
+        .await
+        .unwrap();
+    assert!(matches!(a[..], [Inserted::Created]), "{a:?}");
+    assert!(
+        matches!(b[..], [Inserted::Created, Inserted::Duplicate(_)]),
+        "{b:?}"
+    );
+    // One flush, started after both commits, makes both durable.
+    second.await.unwrap();
+    first.await.unwrap();
+    assert_eq!(s.sync.flushes() - flushed, 1);
+    // Every other write waits for its own flush.
+    act(&s, &p, "P1", accept(), 60).await;
+    assert_eq!(s.sync.flushes() - flushed, 2);
+    s.close().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_retry_is_a_duplicate_and_another_body_a_conflict() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(dir.path()).await;
