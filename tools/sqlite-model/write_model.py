@@ -12,6 +12,8 @@ transaction (statements and commit with its fsync), for a variant:
   base     the schema as it is
   nounit   without the `events_unit` index (unit, received_at, id)
   half     JSON texts half as long (what compressing them would give)
+  page1k   pages of 1 KiB instead of 4 (page2k: 2 KiB): a scattered index
+           entry dirties a smaller page
 
 Usage: python3 tools/sqlite-model/write_model.py VARIANT [BATCHES] [DIR]
 (docs/BENCHMARKS.md, "Session 5"). Python adds a few microseconds per row
@@ -43,17 +45,22 @@ CREATE INDEX journal_event ON journal (event_id) WHERE event_id IS NOT NULL;
 
 BATCH = 300
 
+VARIANTS = ("base", "nounit", "half", "page1k", "page2k")
+
 
 def main():
     variant = sys.argv[1] if len(sys.argv) > 1 else "base"
-    if variant not in ("base", "nounit", "half"):
-        sys.exit(f"unknown variant {variant!r}: base, nounit or half")
+    if variant not in VARIANTS:
+        sys.exit(f"unknown variant {variant!r}: {', '.join(VARIANTS)}")
     batches = int(sys.argv[2]) if len(sys.argv) > 2 else 200
     path = os.path.join(sys.argv[3] if len(sys.argv) > 3 else ".", "write-model.db")
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(path + suffix):
             os.remove(path + suffix)
     c = sqlite3.connect(path, isolation_level=None)
+    if variant.startswith("page"):
+        # Only a new database takes a page size; it must come first.
+        c.execute(f"PRAGMA page_size={int(variant[4]) * 1024}")
     c.execute("PRAGMA journal_mode=WAL")
     c.execute("PRAGMA synchronous=FULL")
     c.execute("PRAGMA cache_size=-8192")
