@@ -433,4 +433,6 @@ fn the_api_describes_itself_and_reports_metrics() {
         .unwrap();
     assert!(text.contains("whistle_decisions_total"), "{text}");
     assert!(text.contains("whistle_open_events"), "{text}");
+    // The event's commit was flushed: the flush times are there.
+    assert!(text.contains("whistle_store_flush_seconds_count"), "{text}");
 }

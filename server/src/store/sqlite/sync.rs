@@ -69,10 +69,13 @@ impl Syncer {
         // frames already, so this flush covers all of them.
         let covered = self.committed.load(Ordering::Acquire);
         let (wal, db) = (self.wal.clone(), self.db.clone());
+        let started = std::time::Instant::now();
         tokio::task::spawn_blocking(move || flush(&wal, &db))
             .await
             .map_err(|e| StoreError(format!("flushing the WAL: {e}")))?
             .map_err(|e| StoreError(format!("flushing {}: {e}", self.wal.display())))?;
+        // What durability costs, for operators: how often and how long.
+        metrics::histogram!("whistle_store_flush_seconds").record(started.elapsed().as_secs_f64());
         self.flushes.fetch_add(1, Ordering::Relaxed);
         self.synced.fetch_max(covered, Ordering::AcqRel);
         Ok(())
