@@ -184,7 +184,7 @@ fn an_open_server_refuses_to_listen_beyond_loopback() {
         .arg("--config")
         .arg(&cfg)
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(tmp.path().join("log")).unwrap())
         .spawn()
         .unwrap();
     let up = common::server::wait_for(60, || {
@@ -196,6 +196,13 @@ fn an_open_server_refuses_to_listen_beyond_loopback() {
     let _ = child.kill();
     let _ = child.wait();
     assert!(up, "with a token configured it serves on 0.0.0.0");
+    // A log written to a file is plain text, without terminal colours.
+    let log = std::fs::read_to_string(tmp.path().join("log")).unwrap();
+    assert!(
+        log.contains(&format!("listening on http://0.0.0.0:{port}")),
+        "{log}"
+    );
+    assert!(!log.contains('\x1b'), "{log}");
 }
 
 #[test]

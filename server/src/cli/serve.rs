@@ -33,6 +33,8 @@ pub fn run(a: &ServeArgs) -> u8 {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        // Escape codes belong on a terminal, not in a log file or journald.
+        .with_ansi(super::color_stderr())
         .init();
     let mut config = match &a.config {
         Some(p) => match Config::load(p) {
