@@ -12,6 +12,11 @@
 //! SQLite itself flushes the WAL before every checkpoint copies it, so a
 //! commit whose frames a checkpoint already moved into the database (and a
 //! WAL that was restarted since) is durable too.
+//!
+//! A flush that fails is final: after a failed `fsync` the kernel may have
+//! dropped the pages it could not write, and a later flush that succeeds
+//! would not bring them back. Every write from then on is refused, until
+//! the server is restarted (and SQLite recovers from what is on disk).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,6 +38,8 @@ pub(super) struct Syncer {
     turn: Mutex<()>,
     /// Flushes made (for tests and for judging how well they coalesce).
     flushes: AtomicU64,
+    /// Why a flush failed, once one did.
+    failed: std::sync::OnceLock<String>,
 }
 
 impl Syncer {
@@ -47,6 +54,7 @@ impl Syncer {
             synced: AtomicU64::new(0),
             turn: Mutex::new(()),
             flushes: AtomicU64::new(0),
+            failed: std::sync::OnceLock::new(),
         }
     }
 
@@ -65,15 +73,24 @@ impl Syncer {
         if self.synced.load(Ordering::Acquire) >= ticket {
             return Ok(());
         }
+        if let Some(why) = self.failed.get() {
+            return Err(refused(why));
+        }
         // Read before flushing: every commit counted here had written its
         // frames already, so this flush covers all of them.
         let covered = self.committed.load(Ordering::Acquire);
         let (wal, db) = (self.wal.clone(), self.db.clone());
         let started = std::time::Instant::now();
-        tokio::task::spawn_blocking(move || flush(&wal, &db))
-            .await
-            .map_err(|e| StoreError(format!("flushing the WAL: {e}")))?
-            .map_err(|e| StoreError(format!("flushing {}: {e}", self.wal.display())))?;
+        let flushed = match tokio::task::spawn_blocking(move || flush(&wal, &db)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!("flushing {}: {e}", self.wal.display())),
+            Err(e) => Err(format!("flushing the WAL: {e}")),
+        };
+        if let Err(why) = flushed {
+            tracing::error!("{why}: refusing every write until the server is restarted");
+            let _ = self.failed.set(why.clone());
+            return Err(refused(&why));
+        }
         // What durability costs, for operators: how often and how long.
         metrics::histogram!("whistle_store_flush_seconds").record(started.elapsed().as_secs_f64());
         self.flushes.fetch_add(1, Ordering::Relaxed);
@@ -86,6 +103,12 @@ impl Syncer {
     pub(super) fn flushes(&self) -> u64 {
         self.flushes.load(Ordering::Relaxed)
     }
+}
+
+fn refused(why: &str) -> StoreError {
+    StoreError(format!(
+        "{why}; writes are refused until the server is restarted (check the disk first)"
+    ))
 }
 
 /// `fdatasync`s the WAL. Without one (the last connection closed and
@@ -142,7 +165,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn without_a_wal_the_database_file_is_flushed_and_a_missing_one_is_an_error() {
+    async fn without_a_wal_the_database_file_is_flushed_and_a_failed_flush_is_final() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("x.db");
         std::fs::write(&db, b"db").unwrap();
@@ -152,6 +175,12 @@ mod tests {
         std::fs::remove_file(&db).unwrap();
         let t = s.committed();
         let e = s.durable(t).await.unwrap_err();
-        assert!(e.0.contains("flushing"), "{e}");
+        assert!(e.0.contains("flushing") && e.0.contains("restarted"), "{e}");
+        // A failed flush is final, even once a flush could succeed again.
+        std::fs::write(&db, b"db").unwrap();
+        let t = s.committed();
+        let again = s.durable(t).await.unwrap_err();
+        assert_eq!(again.0, e.0);
+        assert_eq!(s.flushes(), 1);
     }
 }
