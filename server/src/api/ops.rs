@@ -23,8 +23,16 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: start-up is done (timers and windows rebuilt).
+/// `GET /readyz`: start-up is done (timers and windows rebuilt) and the
+/// store still accepts writes.
 pub async fn readyz(State(s): State<AppState>) -> Response {
+    if let Some(reason) = s.store.write_failure() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "store_failed", "reason": reason})),
+        )
+            .into_response();
+    }
     if s.ready.load(Ordering::Acquire) {
         (
             StatusCode::OK,

@@ -272,6 +272,12 @@ pub trait Store: Send + Sync + 'static {
         Ok((inserted, Box::pin(std::future::ready(Ok(())))))
     }
 
+    /// Why the store refuses every write from now on, if it does (a flush
+    /// to disk failed): the server is then not ready.
+    fn write_failure(&self) -> Option<String> {
+        None
+    }
+
     /// One event.
     async fn get_event(&self, id: &str) -> Result<Option<StoredEvent>, StoreError>;
 

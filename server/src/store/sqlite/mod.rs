@@ -241,6 +241,10 @@ impl Store for SqliteStore {
         Ok(inserted)
     }
 
+    fn write_failure(&self) -> Option<String> {
+        self.sync.failure()
+    }
+
     async fn insert_events_committed(
         &self,
         batch: Vec<NewEvent>,

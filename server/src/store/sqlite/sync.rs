@@ -98,6 +98,11 @@ impl Syncer {
         Ok(())
     }
 
+    /// Why a flush failed, once one did.
+    pub(super) fn failure(&self) -> Option<String> {
+        self.failed.get().cloned()
+    }
+
     /// Flushes made so far.
     #[cfg(test)]
     pub(super) fn flushes(&self) -> u64 {

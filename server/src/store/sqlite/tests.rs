@@ -199,6 +199,31 @@ async fn batches_are_committed_in_turn_and_flushed_together() {
 }
 
 #[tokio::test]
+async fn a_failed_flush_refuses_every_later_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    let p = policy();
+    insert_one(&s, new_event(&p, "F1", "lamp", "G1", "{}", 0)).await;
+    assert_eq!(s.write_failure(), None);
+    // With both files gone there is nothing to flush: the commit cannot
+    // be made durable.
+    for f in ["whistle.db-wal", "whistle.db"] {
+        std::fs::remove_file(dir.path().join(f)).unwrap();
+    }
+    let e = s
+        .insert_events(vec![new_event(&p, "F2", "lamp", "G1", "{}", 1)])
+        .await
+        .unwrap_err();
+    assert!(e.0.contains("restarted"), "{e}");
+    assert!(s.write_failure().is_some_and(|w| w.contains("flushing")));
+    let e = s
+        .insert_events(vec![new_event(&p, "F3", "lamp", "G1", "{}", 2)])
+        .await
+        .unwrap_err();
+    assert!(e.0.contains("restarted"), "{e}");
+}
+
+#[tokio::test]
 async fn a_retry_is_a_duplicate_and_another_body_a_conflict() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(dir.path()).await;
