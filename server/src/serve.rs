@@ -193,10 +193,9 @@ impl Server {
         let ready = state.ready.clone();
         let app = api::app(state);
         ready.store(true, Ordering::Release);
-        tracing::info!(
-            "listening on http://{}",
-            listener.local_addr().map_or(listen, |a| a)
-        );
+        let at = listener.local_addr().map_or(listen, |a| a);
+        // Where a newcomer's browser goes next.
+        tracing::info!("listening on http://{at}; the policy editor is at http://{at}/editor");
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown())
             .await

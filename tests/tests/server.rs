@@ -199,7 +199,9 @@ fn an_open_server_refuses_to_listen_beyond_loopback() {
     // A log written to a file is plain text, without terminal colours.
     let log = std::fs::read_to_string(tmp.path().join("log")).unwrap();
     assert!(
-        log.contains(&format!("listening on http://0.0.0.0:{port}")),
+        log.contains(&format!(
+            "listening on http://0.0.0.0:{port}; the policy editor is at http://0.0.0.0:{port}/editor"
+        )),
         "{log}"
     );
     assert!(!log.contains('\x1b'), "{log}");
