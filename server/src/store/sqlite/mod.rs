@@ -216,6 +216,7 @@ impl SqliteStore {
         &self,
         write: impl AsyncFnOnce(&mut Writer) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        self.sync.writable()?;
         let out = {
             let mut w = self.writer.lock().await;
             write(&mut w).await?
@@ -252,6 +253,7 @@ impl Store for SqliteStore {
         if batch.is_empty() {
             return Ok((Vec::new(), Box::pin(std::future::ready(Ok(())))));
         }
+        self.sync.writable()?;
         let rows = write::prepare(&batch);
         let inserted = {
             let mut w = self.writer.lock().await;

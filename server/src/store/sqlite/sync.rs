@@ -103,6 +103,17 @@ impl Syncer {
         self.failed.get().cloned()
     }
 
+    /// `Err` once a flush has failed: a write should not even start.
+    pub(super) fn writable(&self) -> Result<(), StoreError> {
+        self.failed.get().map_or(Ok(()), |why| Err(refused(why)))
+    }
+
+    /// Tickets handed out so far (commits made).
+    #[cfg(test)]
+    pub(super) fn tickets(&self) -> u64 {
+        self.committed.load(Ordering::Acquire)
+    }
+
     /// Flushes made so far.
     #[cfg(test)]
     pub(super) fn flushes(&self) -> u64 {

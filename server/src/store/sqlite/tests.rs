@@ -216,11 +216,18 @@ async fn a_failed_flush_refuses_every_later_write() {
         .unwrap_err();
     assert!(e.0.contains("restarted"), "{e}");
     assert!(s.write_failure().is_some_and(|w| w.contains("flushing")));
+    let commits = s.sync.tickets();
+    // Later writes are refused before they touch the database.
     let e = s
         .insert_events(vec![new_event(&p, "F3", "lamp", "G1", "{}", 2)])
         .await
         .unwrap_err();
     assert!(e.0.contains("restarted"), "{e}");
+    let case = new_event(&p, "F1", "lamp", "G1", "{}", 0).case;
+    let refused = s.update_case("F1", 1, &case, &[]).await.unwrap_err();
+    assert!(refused.0.contains("restarted"), "{refused}");
+    // Refused before the writer is asked: nothing more was committed.
+    assert_eq!(s.sync.tickets(), commits);
 }
 
 #[tokio::test]
