@@ -43,11 +43,6 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 /// Formats (or checks) every file.
 pub fn run(a: &FmtArgs) -> u8 {
-    let mut files = Vec::new();
-    if let Err(e) = collect(&a.path, &mut files) {
-        eprintln!("error: cannot read `{}`: {e}", a.path.display());
-        return CANNOT_RUN;
-    }
     // The same refusals as loading a bundle: formatting a Markdown file as
     // policy, or finding nothing to format, is a mistake worth naming.
     if a.path.is_file() && a.path.extension().is_none_or(|e| e != "whistle") {
@@ -55,6 +50,11 @@ pub fn run(a: &FmtArgs) -> u8 {
             "error: {}",
             whistle_grammar::bundle::LoadError::NotPolicy(a.path.clone())
         );
+        return CANNOT_RUN;
+    }
+    let mut files = Vec::new();
+    if let Err(e) = collect(&a.path, &mut files) {
+        eprintln!("error: cannot read `{}`: {e}", a.path.display());
         return CANNOT_RUN;
     }
     if files.is_empty() {

@@ -251,6 +251,11 @@ pub struct Verified {
 pub type Durable =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send>>;
 
+/// A [`Durable`] for a commit that is on disk already (or for nothing).
+pub fn durable_now() -> Durable {
+    Box::pin(std::future::ready(Ok(())))
+}
+
 /// Everything the server persists.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -269,7 +274,7 @@ pub trait Store: Send + Sync + 'static {
         batch: Vec<NewEvent>,
     ) -> Result<(Vec<Inserted>, Durable), StoreError> {
         let inserted = self.insert_events(batch).await?;
-        Ok((inserted, Box::pin(std::future::ready(Ok(())))))
+        Ok((inserted, durable_now()))
     }
 
     /// Why the store refuses every write from now on, if it does (a flush

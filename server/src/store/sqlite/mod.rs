@@ -42,7 +42,7 @@ use whistle_engine::lifecycle::{Case, Transition};
 
 use super::{
     CaseChange, Durable, Inserted, JournalEntry, ListQuery, NewEvent, OutboxItem, Page,
-    PolicyVersion, Store, StoreError, StoredEvent, Updated, Verified,
+    PolicyVersion, Store, StoreError, StoredEvent, Updated, Verified, durable_now,
 };
 use sync::Syncer;
 
@@ -210,18 +210,27 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Runs `write` on the writer connection and returns once what it
-    /// committed is on disk (the writer is free again meanwhile).
-    async fn durably<T>(
+    /// Runs `write` on the writer connection; returns what it returned and
+    /// the ticket of its commit, with the writer free again.
+    async fn commit<T>(
         &self,
         write: impl AsyncFnOnce(&mut Writer) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+    ) -> Result<(T, u64), StoreError> {
         self.sync.writable()?;
         let out = {
             let mut w = self.writer.lock().await;
             write(&mut w).await?
         };
-        self.sync.durable(self.sync.committed()).await?;
+        Ok((out, self.sync.committed()))
+    }
+
+    /// [`SqliteStore::commit`], returning once the commit is on disk.
+    async fn durably<T>(
+        &self,
+        write: impl AsyncFnOnce(&mut Writer) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let (out, ticket) = self.commit(write).await?;
+        self.sync.durable(ticket).await?;
         Ok(out)
     }
 
@@ -251,15 +260,12 @@ impl Store for SqliteStore {
         batch: Vec<NewEvent>,
     ) -> Result<(Vec<Inserted>, Durable), StoreError> {
         if batch.is_empty() {
-            return Ok((Vec::new(), Box::pin(std::future::ready(Ok(())))));
+            return Ok((Vec::new(), durable_now()));
         }
-        self.sync.writable()?;
         let rows = write::prepare(&batch);
-        let inserted = {
-            let mut w = self.writer.lock().await;
-            write::insert_events(&mut w, &self.targets, &rows).await?
-        };
-        let ticket = self.sync.committed();
+        let (inserted, ticket) = self
+            .commit(async |w| write::insert_events(w, &self.targets, &rows).await)
+            .await?;
         let sync = Arc::clone(&self.sync);
         Ok((
             inserted,
