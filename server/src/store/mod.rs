@@ -9,6 +9,7 @@
 //! several replicas could share one database.
 
 pub mod journal;
+mod pack;
 pub mod sqlite;
 mod texts;
 
@@ -68,7 +69,7 @@ impl NewEvent {
         transitions: Vec<Transition>,
         received_at: Timestamp,
     ) -> Result<NewEvent, StoreError> {
-        let texts = texts::EventTexts::of(&event, &case, &transitions)?;
+        let texts = texts::EventTexts::of(&event, &decision, &case, &transitions)?;
         Ok(NewEvent {
             event,
             body_hash,

@@ -1,6 +1,7 @@
-//! What a store writes as text: an event's, a case's and its transitions'
-//! JSON. Made by the caller, off the store's single writer: ingest
-//! serialises a batch while the previous one is being committed.
+//! What a store writes: an event's and its transitions' JSON, and its
+//! decision's and case's JSON [`pack`]ed. Made by the caller, off the
+//! store's single writer: ingest serialises and packs a batch while the
+//! previous one is being committed.
 
 use std::sync::Arc;
 
@@ -9,14 +10,17 @@ use whistle_engine::lifecycle::{Case, Transition};
 
 use super::StoreError;
 use super::journal;
+use super::pack::pack;
 
 /// The JSON texts of a new event, its case and its transitions.
 #[derive(Debug, Clone)]
 pub(crate) struct EventTexts {
     /// The event.
     pub(crate) event: String,
-    /// The case.
-    pub(crate) case: String,
+    /// The decision, [`pack`]ed.
+    pub(crate) decision: Vec<u8>,
+    /// The case, [`pack`]ed.
+    pub(crate) case: Vec<u8>,
     /// The journal bodies of the transitions, in order.
     pub(crate) bodies: Vec<Arc<str>>,
 }
@@ -24,6 +28,7 @@ pub(crate) struct EventTexts {
 impl EventTexts {
     pub(crate) fn of(
         event: &Event,
+        decision: &str,
         case: &Case,
         transitions: &[Transition],
     ) -> Result<EventTexts, StoreError> {
@@ -31,7 +36,9 @@ impl EventTexts {
         Ok(EventTexts {
             event: serde_json::to_string(event)
                 .map_err(|e| StoreError(format!("event {id:?} does not serialise: {e}")))?,
-            case: case_json(id, case)?,
+            decision: pack(decision)
+                .map_err(|e| StoreError(format!("the decision of event {id:?}: {e}")))?,
+            case: case_packed(id, case)?,
             bodies: transition_bodies(id, transitions)?,
         })
     }
@@ -41,6 +48,11 @@ impl EventTexts {
 pub(crate) fn case_json(id: &str, case: &Case) -> Result<String, StoreError> {
     serde_json::to_string(case)
         .map_err(|e| StoreError(format!("the case of event {id:?} does not serialise: {e}")))
+}
+
+/// The case of event `id`, [`pack`]ed.
+pub(crate) fn case_packed(id: &str, case: &Case) -> Result<Vec<u8>, StoreError> {
+    pack(&case_json(id, case)?).map_err(|e| StoreError(format!("the case of event {id:?}: {e}")))
 }
 
 /// The journal bodies of the transitions of event `id`.

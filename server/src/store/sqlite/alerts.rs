@@ -12,6 +12,7 @@ use tokio_stream::StreamExt;
 use whistle_engine::alerts::Alert;
 use whistle_engine::lifecycle::Case;
 
+use super::read::parse_column;
 use super::{Ctx, from_ns, ns};
 use crate::store::{StoreError, StoredAlert};
 
@@ -35,9 +36,9 @@ pub(super) async fn cases_reported(
     while let Some(row) = rows.next().await {
         let row = row.ctx("reading cases by report time")?;
         let id: &str = row.try_get(0).ctx("reading a case's id")?;
-        let json: &str = row.try_get(1).ctx("reading a case")?;
-        let case: Case = serde_json::from_str(json)
-            .ctx_with(|| format!("event {id:?}: stored case is not readable"))?;
+        let case: Case = parse_column(&row, 1, || {
+            format!("event {id:?}: stored case is not readable")
+        })?;
         each(case);
         n += 1;
     }
@@ -50,15 +51,15 @@ pub(super) async fn cases_of(pool: &SqlitePool, ids: &[String]) -> Result<Vec<Ca
     for chunk in ids.chunks(256) {
         let marks = vec!["?"; chunk.len()].join(",");
         let sql = format!("SELECT id, case_json FROM events WHERE id IN ({marks})");
-        let mut q = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for id in chunk {
             q = q.bind(id.as_str());
         }
-        for (id, json) in q.fetch_all(pool).await.ctx("reading cases")? {
-            out.push(
-                serde_json::from_str(&json)
-                    .ctx_with(|| format!("event {id:?}: stored case is not readable"))?,
-            );
+        for row in q.fetch_all(pool).await.ctx("reading cases")? {
+            let id: &str = row.try_get(0).ctx("reading a case's id")?;
+            out.push(parse_column(&row, 1, || {
+                format!("event {id:?}: stored case is not readable")
+            })?);
         }
     }
     Ok(out)

@@ -1,15 +1,18 @@
 //! Everything that only reads: on the read pool (and, for the few reads a
 //! write needs, on the writer's transaction).
 
+use std::borrow::Cow;
+
 use jiff::Timestamp;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Executor, Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{Executor, Row, Sqlite, SqliteConnection, SqlitePool, TypeInfo, ValueRef};
 use whistle_engine::event::Event;
 use whistle_engine::lifecycle::Case;
 
 use super::schema::OPEN_STATES;
 use super::{Ctx, Tail, from_ns, ns};
 use crate::store::journal::{GENESIS, chain_hash};
+use crate::store::pack::unpack;
 use crate::store::{
     JournalEntry, ListQuery, Page, PolicyVersion, StoreError, StoredEvent, Verified,
 };
@@ -27,16 +30,38 @@ const VERIFY_PAGE: i64 = 4096;
 /// The largest page of [`list_events`].
 pub(super) const MAX_PAGE: usize = 1000;
 
+/// The JSON of column `i`: TEXT as written by the first versions, or a
+/// BLOB [`pack`]ed by the current one.
+pub(super) fn json_column(row: &SqliteRow, i: usize) -> Result<Cow<'_, str>, String> {
+    let raw = row.try_get_raw(i).map_err(|e| e.to_string())?;
+    if raw.type_info().name() == "BLOB" {
+        let packed: &[u8] = row.try_get(i).map_err(|e| e.to_string())?;
+        unpack(packed).map(Cow::Owned)
+    } else {
+        row.try_get::<&str, _>(i)
+            .map(Cow::Borrowed)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Column `i`'s JSON, parsed; `what` names it in the error.
+pub(super) fn parse_column<T: serde::de::DeserializeOwned>(
+    row: &SqliteRow,
+    i: usize,
+    what: impl Fn() -> String,
+) -> Result<T, StoreError> {
+    let text = json_column(row, i).map_err(|e| StoreError(format!("{}: {e}", what())))?;
+    serde_json::from_str(&text).ctx_with(what)
+}
+
 fn stored_event(row: &SqliteRow) -> Result<StoredEvent, StoreError> {
     let id: String = row.try_get(0).ctx("reading an event")?;
     let what = |part: &str| format!("event {id:?}: stored {part} is not readable");
     let event: Event = serde_json::from_str(row.try_get::<&str, _>(1).ctx_with(|| what("event"))?)
         .ctx_with(|| what("event"))?;
     let body_hash: String = row.try_get(2).ctx_with(|| what("body hash"))?;
-    let decision = serde_json::from_str(row.try_get::<&str, _>(3).ctx_with(|| what("decision"))?)
-        .ctx_with(|| what("decision"))?;
-    let case: Case = serde_json::from_str(row.try_get::<&str, _>(4).ctx_with(|| what("case"))?)
-        .ctx_with(|| what("case"))?;
+    let decision = parse_column(row, 3, || what("decision"))?;
+    let case: Case = parse_column(row, 4, || what("case"))?;
     let version: i64 = row.try_get(5).ctx_with(|| what("version"))?;
     let received_at = from_ns(
         row.try_get(6).ctx_with(|| what("received_at"))?,
@@ -246,16 +271,19 @@ pub(super) async fn journal_for(
 }
 
 pub(super) async fn open_cases(pool: &SqlitePool) -> Result<Vec<(i64, Case)>, StoreError> {
-    let rows: Vec<(String, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT id, version, case_json FROM events WHERE state IN {OPEN_STATES}"
     )))
     .fetch_all(pool)
     .await
     .ctx("reading the open cases")?;
-    rows.into_iter()
-        .map(|(id, version, case)| {
-            let case = serde_json::from_str(&case)
-                .ctx_with(|| format!("event {id:?}: stored case is not readable"))?;
+    rows.iter()
+        .map(|row| {
+            let id: &str = row.try_get(0).ctx("reading an open case's id")?;
+            let version: i64 = row.try_get(1).ctx("reading an open case's version")?;
+            let case = parse_column(row, 2, || {
+                format!("event {id:?}: stored case is not readable")
+            })?;
             Ok((version, case))
         })
         .collect()

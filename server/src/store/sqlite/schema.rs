@@ -2,12 +2,14 @@
 //!
 //! Instants are INTEGER nanoseconds since the Unix epoch (saturated to the
 //! i64 range, years 1677–2262: an instant outside it sorts as that end);
-//! JSON is TEXT.
+//! JSON is TEXT, except an event's decision and case: a BLOB packed by
+//! `store::pack` (zstd with a dictionary; rows written before packing
+//! existed hold TEXT, and both are read).
 //!
 //! | table | columns |
 //! | --- | --- |
-//! | `events` | `id` (unique), `body_hash`, `event_json`, `decision_json`, `case_json`, `version`, and, copied from the case for filtering: `state`, `unit`, `lead`, `respond_by`, `resolve_by`, `accepted_at`, `reported_at`, `received_at`, `next_due` |
-//! | `event_departments` | `event_id`, `department`, `role` (`lead` or `assist`), `received_at` (the event's, for paging by department): one row per department of the case |
+//! | `events` | `id` (unique), `body_hash`, `event_json`, `decision_json`, `case_json`, `version`, and, copied from the case for filtering: `state`, `unit`, `lead`, `respond_by`, `resolve_by`, `accepted_at`, `reported_at`, `received_at`, `next_due`, and `departments` (JSON array of the case's departments, lead first: the keys of its `event_departments` rows) |
+//! | `event_departments` | `department`, `received_at` (the event's, for paging by department), `event_id` (together the key), `role` (`lead` or `assist`): one row per department of the case |
 //! | `journal` | `seq` (primary key, from 1), `event_id`, `kind`, `body` (canonical JSON, as hashed), `prev_hash`, `hash` |
 //! | `outbox` | `id`, `target`, `payload`, `attempts` (failed ones), `next_at`, `lease_until`, `last_error`, `done` |
 //! | `policy_versions` | `id`, `hash`, `activated_at`, `activated_by`, `files` (JSON `[[path, text], ...]`), `summary` |
@@ -20,8 +22,10 @@ use sqlx::{Connection, SqliteConnection};
 use super::Ctx;
 use crate::store::StoreError;
 
-/// The version of the schema this code writes.
-pub(super) const VERSION: i64 = 1;
+/// The version of the schema this code writes. Version 1 had
+/// `event_departments` keyed by event with a second index by department,
+/// and no `events.departments`; [`V1_TO_V2`] upgrades it.
+pub(super) const VERSION: i64 = 2;
 
 /// The open states, as an SQL list (the partial index and the queries that
 /// use it must spell it the same way).
@@ -43,21 +47,22 @@ const TABLES: &[&str] = &[
         accepted_at   INTEGER,
         reported_at   INTEGER NOT NULL,
         received_at   INTEGER NOT NULL,
-        next_due      INTEGER
+        next_due      INTEGER,
+        departments   TEXT
     )",
     "CREATE INDEX IF NOT EXISTS events_received ON events (received_at, id)",
     "CREATE INDEX IF NOT EXISTS events_state ON events (state, received_at, id)",
     "CREATE INDEX IF NOT EXISTS events_unit ON events (unit, received_at, id)",
     "CREATE INDEX IF NOT EXISTS events_reported ON events (reported_at)",
+    // Keyed by department alone (one B-tree, written once per row): a
+    // case's rows are found from `events.departments`.
     "CREATE TABLE IF NOT EXISTS event_departments (
-        event_id   TEXT NOT NULL,
-        department TEXT NOT NULL,
-        role       TEXT NOT NULL,
+        department  TEXT NOT NULL,
         received_at INTEGER NOT NULL,
-        PRIMARY KEY (event_id, department)
+        event_id    TEXT NOT NULL,
+        role        TEXT NOT NULL,
+        PRIMARY KEY (department, received_at, event_id)
     ) WITHOUT ROWID",
-    "CREATE INDEX IF NOT EXISTS event_departments_department
-        ON event_departments (department, received_at, event_id)",
     "CREATE TABLE IF NOT EXISTS journal (
         seq       INTEGER NOT NULL PRIMARY KEY,
         event_id  TEXT,
@@ -101,8 +106,31 @@ const TABLES: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS alerts_raised ON alerts (raised_at)",
 ];
 
-/// Creates what is missing, in one transaction, and checks the schema is
-/// not from a newer version.
+/// Upgrades a version 1 database: fills `events.departments` from the old
+/// table (while it can still be read by event), then rebuilds the table
+/// keyed by department.
+const V1_TO_V2: &[&str] = &[
+    "ALTER TABLE events ADD COLUMN departments TEXT",
+    "UPDATE events SET departments = (
+        SELECT json_group_array(department) FROM (
+            SELECT department FROM event_departments d
+            WHERE d.event_id = events.id
+            ORDER BY d.role <> 'lead', d.department))",
+    "CREATE TABLE event_departments_v2 (
+        department  TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        event_id    TEXT NOT NULL,
+        role        TEXT NOT NULL,
+        PRIMARY KEY (department, received_at, event_id)
+    ) WITHOUT ROWID",
+    "INSERT INTO event_departments_v2 (department, received_at, event_id, role)
+        SELECT department, received_at, event_id, role FROM event_departments",
+    "DROP TABLE event_departments",
+    "ALTER TABLE event_departments_v2 RENAME TO event_departments",
+];
+
+/// Creates what is missing and upgrades an older schema, in one
+/// transaction, and checks the schema is not from a newer version.
 pub(super) async fn migrate(conn: &mut SqliteConnection) -> Result<(), StoreError> {
     let (found,): (i64,) = sqlx::query_as("PRAGMA user_version")
         .fetch_one(&mut *conn)
@@ -117,6 +145,15 @@ pub(super) async fn migrate(conn: &mut SqliteConnection) -> Result<(), StoreErro
         .begin_with("BEGIN IMMEDIATE")
         .await
         .ctx("starting the schema transaction")?;
+    if found == 1 {
+        tracing::info!("upgrading the database from schema version 1 to {VERSION}");
+        for sql in V1_TO_V2 {
+            sqlx::raw_sql(*sql)
+                .execute(&mut *tx)
+                .await
+                .ctx("upgrading the schema from version 1")?;
+        }
+    }
     for sql in TABLES {
         sqlx::raw_sql(*sql)
             .execute(&mut *tx)

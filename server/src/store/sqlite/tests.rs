@@ -831,6 +831,290 @@ async fn events_since_reads_by_reported_at() {
     assert_eq!(ids, ["E2", "E1", "E0"]);
 }
 
+/// What every read of the store gives for `ids`, as JSON (to compare
+/// reads before and after the stored texts change form).
+async fn read_everything(s: &SqliteStore, ids: &[&str]) -> serde_json::Value {
+    let mut one = Vec::new();
+    for id in ids {
+        one.push(serde_json::to_value(s.get_event(id).await.unwrap().unwrap()).unwrap());
+    }
+    let page = s
+        .list_events(&ListQuery {
+            limit: 100,
+            ..ListQuery::default()
+        })
+        .await
+        .unwrap();
+    let mut open: Vec<_> = s.open_cases().await.unwrap();
+    open.sort_by(|a, b| a.1.event.id.cmp(&b.1.event.id));
+    let owned: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+    let mut of = s.cases_of(&owned).await.unwrap();
+    of.sort_by(|a, b| a.event.id.cmp(&b.event.id));
+    let mut reported = Vec::new();
+    s.cases_reported(t(-10), t(1000), &mut |c| reported.push(c))
+        .await
+        .unwrap();
+    json!({
+        "one": one,
+        "page": page,
+        "open": open.iter().map(|(v, c)| json!([v, c])).collect::<Vec<_>>(),
+        "of": of,
+        "reported": reported,
+    })
+}
+
+#[tokio::test]
+async fn decisions_and_cases_are_stored_packed_and_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    let p = policy();
+    let e = new_event(&p, "E1", "lamp", "G1", r#"{"trapped":1}"#, 0);
+    let case_json = serde_json::to_string(&*e.case).unwrap();
+    insert_one(&s, e).await;
+    let (types, case_len): (String, i64) = {
+        let mut w = s.writer.lock().await;
+        sqlx::query_as(
+            "SELECT typeof(decision_json) || ',' || typeof(case_json), length(case_json)              FROM events WHERE id = 'E1'",
+        )
+        .fetch_one(&mut w.conn)
+        .await
+        .unwrap()
+    };
+    assert_eq!(types, "blob,blob");
+    assert!(
+        (case_len as usize) * 2 < case_json.len(),
+        "{case_len} bytes stored for a case of {}",
+        case_json.len()
+    );
+    act(&s, &p, "E1", accept(), 30).await;
+    let back = s.get_event("E1").await.unwrap().unwrap();
+    assert_eq!(back.case.state, State::Accepted);
+    assert_eq!(back.version, 2);
+}
+
+#[tokio::test]
+async fn texts_stored_as_json_by_the_first_version_are_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    let p = policy();
+    let batch = ["E1", "E2", "E3"]
+        .iter()
+        .enumerate()
+        .map(|(i, id)| new_event(&p, id, "lamp", "G1", "{}", i as i64 * 10))
+        .collect();
+    s.insert_events(batch).await.unwrap();
+    act(&s, &p, "E2", accept(), 60).await;
+    let ids = ["E1", "E2", "E3"];
+    let packed = read_everything(&s, &ids).await;
+    // Rewrite the rows as the first version wrote them: JSON text.
+    for id in ids {
+        let got = s.get_event(id).await.unwrap().unwrap();
+        let mut w = s.writer.lock().await;
+        sqlx::query("UPDATE events SET decision_json = ?, case_json = ? WHERE id = ?")
+            .bind(got.decision.to_string())
+            .bind(serde_json::to_string(&got.case).unwrap())
+            .bind(id)
+            .execute(&mut w.conn)
+            .await
+            .unwrap();
+    }
+    {
+        let mut w = s.writer.lock().await;
+        let (texts,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM events WHERE typeof(decision_json) = 'text'              AND typeof(case_json) = 'text'",
+        )
+        .fetch_one(&mut w.conn)
+        .await
+        .unwrap();
+        assert_eq!(texts, 3);
+    }
+    assert_eq!(read_everything(&s, &ids).await, packed);
+    // An update writes the case packed again; the old decision stays.
+    act(&s, &p, "E1", accept(), 70).await;
+    assert_eq!(
+        s.get_event("E1").await.unwrap().unwrap().case.state,
+        State::Accepted
+    );
+}
+
+#[tokio::test]
+async fn a_damaged_packed_case_is_named_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    let p = policy();
+    insert_one(&s, new_event(&p, "E1", "lamp", "G1", "{}", 0)).await;
+    tamper(
+        &s,
+        "UPDATE events SET case_json = x'0900000000' WHERE id = 'E1'",
+    )
+    .await;
+    let err = s.get_event("E1").await.unwrap_err();
+    assert!(
+        err.0.contains("\"E1\"") && err.0.contains("case") && err.0.contains("format 9"),
+        "{err}"
+    );
+    let err = s.open_cases().await.unwrap_err();
+    assert!(err.0.contains("\"E1\""), "{err}");
+}
+
+/// The ids listed for `department`, newest first.
+async fn of_department(s: &SqliteStore, department: &str) -> Vec<String> {
+    s.list_events(&ListQuery {
+        department: Some(department.into()),
+        limit: 100,
+        ..ListQuery::default()
+    })
+    .await
+    .unwrap()
+    .events
+    .into_iter()
+    .map(|e| e.id)
+    .collect()
+}
+
+/// `(department, event_id, role)` of every `event_departments` row.
+async fn department_rows(s: &SqliteStore) -> Vec<(String, String, String)> {
+    let mut w = s.writer.lock().await;
+    sqlx::query_as("SELECT department, event_id, role FROM event_departments ORDER BY 2, 1")
+        .fetch_all(&mut w.conn)
+        .await
+        .unwrap()
+}
+
+fn rows(want: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
+    want.iter()
+        .map(|(d, e, r)| (d.to_string(), e.to_string(), r.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn departments_follow_reassignments_and_whistles() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    let p = policy();
+    let batch = vec![
+        new_event(&p, "E1", "lamp", "G1", r#"{"trapped":1}"#, 0),
+        new_event(&p, "E2", "litter", "G3", "{}", 10),
+    ];
+    s.insert_events(batch).await.unwrap();
+    assert_eq!(
+        department_rows(&s).await,
+        rows(&[
+            ("fire", "E1", "assist"),
+            ("urban", "E1", "lead"),
+            ("grid_team", "E2", "lead"),
+        ])
+    );
+    // Accepting changes no department: the rows stay as they are.
+    act(&s, &p, "E1", accept(), 20).await;
+    assert_eq!(of_department(&s, "urban").await, ["E1"]);
+    // A new lead: its rows replace the old lead's.
+    act(
+        &s,
+        &p,
+        "E2",
+        Action::Reassign {
+            unit: None,
+            lead: Some("urban".into()),
+        },
+        30,
+    )
+    .await;
+    assert_eq!(of_department(&s, "urban").await, ["E2", "E1"]);
+    assert!(of_department(&s, "grid_team").await.is_empty());
+    // A whistle summons a department: it assists from then on.
+    act(
+        &s,
+        &p,
+        "E2",
+        Action::Whistle {
+            departments: vec!["command".into()],
+        },
+        40,
+    )
+    .await;
+    assert_eq!(of_department(&s, "command").await, ["E2"]);
+    assert_eq!(
+        department_rows(&s).await,
+        rows(&[
+            ("fire", "E1", "assist"),
+            ("urban", "E1", "lead"),
+            ("command", "E2", "assist"),
+            ("urban", "E2", "lead"),
+        ])
+    );
+}
+
+#[tokio::test]
+async fn a_version_1_database_is_upgraded_with_nothing_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    let p = policy();
+    let batch = vec![
+        new_event(&p, "E1", "lamp", "G1", r#"{"trapped":1}"#, 0),
+        new_event(&p, "E2", "litter", "G3", "{}", 10),
+        new_event(&p, "E3", "lamp", "G2", "{}", 20),
+    ];
+    s.insert_events(batch).await.unwrap();
+    act(&s, &p, "E3", accept(), 30).await;
+    let ids = ["E1", "E2", "E3"];
+    let before = read_everything(&s, &ids).await;
+    let rows_before = department_rows(&s).await;
+    // Put the database back in version 1's shape.
+    for sql in [
+        "ALTER TABLE events DROP COLUMN departments",
+        "CREATE TABLE v1 (event_id TEXT NOT NULL, department TEXT NOT NULL, \
+         role TEXT NOT NULL, received_at INTEGER NOT NULL, \
+         PRIMARY KEY (event_id, department)) WITHOUT ROWID",
+        "INSERT INTO v1 SELECT event_id, department, role, received_at FROM event_departments",
+        "DROP TABLE event_departments",
+        "ALTER TABLE v1 RENAME TO event_departments",
+        "CREATE INDEX event_departments_department \
+         ON event_departments (department, received_at, event_id)",
+        "PRAGMA user_version = 1",
+    ] {
+        tamper(&s, sql).await;
+    }
+    s.close().await.unwrap();
+
+    let s = open(dir.path()).await;
+    assert_eq!(read_everything(&s, &ids).await, before);
+    assert_eq!(department_rows(&s).await, rows_before);
+    assert_eq!(of_department(&s, "urban").await, ["E3", "E1"]);
+    assert_eq!(of_department(&s, "fire").await, ["E1"]);
+    {
+        let mut w = s.writer.lock().await;
+        let (version,): (i64,) = sqlx::query_as("PRAGMA user_version")
+            .fetch_one(&mut w.conn)
+            .await
+            .unwrap();
+        assert_eq!(version, 2);
+        let (old_index,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'event_departments_department'",
+        )
+        .fetch_one(&mut w.conn)
+        .await
+        .unwrap();
+        assert_eq!(old_index, 0);
+    }
+    // The upgraded rows are found by their keys when the lead changes.
+    act(
+        &s,
+        &p,
+        "E1",
+        Action::Reassign {
+            unit: None,
+            lead: Some("grid_team".into()),
+        },
+        40,
+    )
+    .await;
+    assert_eq!(of_department(&s, "urban").await, ["E3"]);
+    assert_eq!(of_department(&s, "grid_team").await, ["E2", "E1"]);
+    assert_eq!(of_department(&s, "fire").await, ["E1"]);
+    s.close().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();

@@ -11,7 +11,7 @@ use whistle_engine::lifecycle::{Case, Transition};
 
 use super::{Ctx, Tail, Writer, ns, read};
 use crate::store::journal::{self, canonical_json, chain_hash};
-use crate::store::texts::{case_json, transition_bodies};
+use crate::store::texts::{case_packed, transition_bodies};
 use crate::store::{Inserted, JournalEntry, NewEvent, PolicyVersion, StoreError, Updated};
 
 /// A write transaction takes the database's write lock at once, so that it
@@ -25,15 +25,16 @@ const BEGIN: &str = "BEGIN IMMEDIATE";
 const MAX_ROWS: usize = 128;
 
 const EVENTS_HEAD: &str = "INSERT INTO events (id, body_hash, event_json, decision_json, case_json, version, \
-     state, unit, lead, respond_by, resolve_by, accepted_at, reported_at, received_at, next_due) VALUES ";
-const EVENTS_TUPLE: &str = "(?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+     state, unit, lead, respond_by, resolve_by, accepted_at, reported_at, received_at, next_due, \
+     departments) VALUES ";
+const EVENTS_TUPLE: &str = "(?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 const UPDATE_CASE: &str = "UPDATE events SET case_json = ?, version = version + 1, state = ?, unit = ?, \
-     lead = ?, respond_by = ?, resolve_by = ?, accepted_at = ?, next_due = ? \
+     lead = ?, respond_by = ?, resolve_by = ?, accepted_at = ?, next_due = ?, departments = ? \
      WHERE id = ? AND version = ? RETURNING received_at";
 
 const DEPARTMENTS_HEAD: &str =
-    "INSERT OR IGNORE INTO event_departments (event_id, department, role, received_at) VALUES ";
+    "INSERT OR IGNORE INTO event_departments (department, received_at, event_id, role) VALUES ";
 const DEPARTMENTS_TUPLE: &str = "(?, ?, ?, ?)";
 
 const JOURNAL_HEAD: &str =
@@ -52,11 +53,33 @@ struct CaseColumns<'a> {
     resolve_by: i64,
     accepted_at: Option<i64>,
     next_due: Option<i64>,
+    /// The case's departments, lead first, each once ([`departments_of`]).
+    departments: Vec<&'a str>,
+    /// The same as a JSON array: the `departments` column, which says which
+    /// `event_departments` rows the event has.
+    departments_json: String,
+}
+
+/// The departments of a case, the lead first, each once: the keys of its
+/// `event_departments` rows.
+fn departments_of(case: &Case) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::with_capacity(1 + case.assist.len());
+    for d in std::iter::once(&case.lead).chain(&case.assist) {
+        if !out.contains(&d.as_str()) {
+            out.push(d.as_str());
+        }
+    }
+    out
 }
 
 impl<'a> CaseColumns<'a> {
     fn of(case: &'a Case) -> CaseColumns<'a> {
+        let departments = departments_of(case);
+        let departments_json =
+            serde_json::to_string(&departments).unwrap_or_else(|_| "[]".to_string());
         CaseColumns {
+            departments,
+            departments_json,
             state: case.state.as_str(),
             unit: case.unit.as_deref(),
             lead: case.lead.as_str(),
@@ -87,8 +110,8 @@ impl<'a> EventRow<'a> {
         a.add(ne.event.id.as_str())?;
         a.add(ne.body_hash.as_str())?;
         a.add(ne.texts.event.as_str())?;
-        a.add(ne.decision.as_str())?;
-        a.add(ne.texts.case.as_str())?;
+        a.add(ne.texts.decision.as_slice())?;
+        a.add(ne.texts.case.as_slice())?;
         a.add(c.state)?;
         a.add(c.unit)?;
         a.add(c.lead)?;
@@ -97,7 +120,8 @@ impl<'a> EventRow<'a> {
         a.add(c.accepted_at)?;
         a.add(ns(ne.event.reported_at))?;
         a.add(ns(ne.received_at))?;
-        a.add(c.next_due)
+        a.add(c.next_due)?;
+        a.add(c.departments_json.as_str())
     }
 }
 
@@ -155,22 +179,20 @@ fn chain_transitions<'a>(
     }
 }
 
-/// A row of `event_departments`: event id, department, role, received_at.
-type DepartmentRow<'a> = (&'a str, &'a str, &'static str, i64);
+/// A row of `event_departments`: department, received_at, event id, role.
+type DepartmentRow<'a> = (&'a str, i64, &'a str, &'static str);
 
-/// The lead and the assisting departments of a case, as rows.
+/// The rows of a case's departments ([`departments_of`]): the first leads.
 fn department_rows<'a>(
     id: &'a str,
-    case: &'a Case,
+    departments: &[&'a str],
     received_at: i64,
     out: &mut Vec<DepartmentRow<'a>>,
 ) {
-    out.push((id, case.lead.as_str(), "lead", received_at));
-    out.extend(
-        case.assist
-            .iter()
-            .map(|d| (id, d.as_str(), "assist", received_at)),
-    );
+    out.extend(departments.iter().enumerate().map(|(i, d)| {
+        let role = if i == 0 { "lead" } else { "assist" };
+        (*d, received_at, id, role)
+    }));
 }
 
 async fn insert_departments(
@@ -319,7 +341,12 @@ pub(super) async fn insert_events(
             continue;
         }
         fresh.push(row);
-        department_rows(id, &ne.case, ns(ne.received_at), &mut departments);
+        department_rows(
+            id,
+            &row.columns.departments,
+            ns(ne.received_at),
+            &mut departments,
+        );
         chain_transitions(&mut tail, id, &ne.texts.bodies, &mut entries);
     }
     run_chunked(
@@ -376,8 +403,7 @@ async fn stored_ids(
 /// A case update serialised for [`update_case`].
 pub(super) struct CaseUpdate<'a> {
     id: &'a str,
-    case: &'a Case,
-    case_json: String,
+    case_json: Vec<u8>,
     columns: CaseColumns<'a>,
     bodies: Vec<Arc<str>>,
 }
@@ -390,8 +416,7 @@ pub(super) fn prepare_update<'a>(
 ) -> Result<CaseUpdate<'a>, StoreError> {
     Ok(CaseUpdate {
         id,
-        case,
-        case_json: case_json(id, case)?,
+        case_json: case_packed(id, case)?,
         columns: CaseColumns::of(case),
         bodies: transition_bodies(id, transitions)?,
     })
@@ -411,9 +436,11 @@ pub(super) async fn update_case(
 /// Replaces cases in one transaction (one fsync); see
 /// [`crate::store::Store::update_cases`].
 ///
-/// One UPDATE per case checks its version; the departments, journal
-/// entries and outbox items of every case that matched then go in with
-/// multi-row statements. When none matched, nothing is committed.
+/// One UPDATE per case checks its version; the journal entries and outbox
+/// items of every case that matched then go in with multi-row statements,
+/// and the department rows of those whose departments changed (a
+/// reassignment, a whistle, a re-decided grade: most updates change none)
+/// are replaced. When none matched, nothing is committed.
 pub(super) async fn update_cases(
     w: &mut Writer,
     targets: &[Arc<str>],
@@ -428,10 +455,32 @@ pub(super) async fn update_cases(
         .ctx("starting a transaction")?;
     let mut out = Vec::with_capacity(updates.len());
     let mut applied = Vec::with_capacity(updates.len());
+    let mut moved = Vec::new();
     for (u, expected_version) in updates {
         let (id, c) = (u.id, &u.columns);
-        let updated: Option<(i64,)> = sqlx::query_as(UPDATE_CASE)
-            .bind(u.case_json.as_str())
+        let before: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT departments FROM events WHERE id = ? AND version = ?")
+                .bind(id)
+                .bind(*expected_version)
+                .fetch_optional(&mut *tx)
+                .await
+                .ctx_with(|| format!("reading the case of event {id:?}"))?;
+        let Some((departments_before,)) = before else {
+            let exists = sqlx::query("SELECT 1 FROM events WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .ctx_with(|| format!("looking up event {id:?}"))?
+                .is_some();
+            out.push(if exists {
+                Updated::Stale
+            } else {
+                Updated::Missing
+            });
+            continue;
+        };
+        let (received_at,): (i64,) = sqlx::query_as(UPDATE_CASE)
+            .bind(u.case_json.as_slice())
             .bind(c.state)
             .bind(c.unit)
             .bind(c.lead)
@@ -439,57 +488,73 @@ pub(super) async fn update_cases(
             .bind(c.resolve_by)
             .bind(c.accepted_at)
             .bind(c.next_due)
+            .bind(c.departments_json.as_str())
             .bind(id)
             .bind(*expected_version)
-            .fetch_optional(&mut *tx)
+            .fetch_one(&mut *tx)
             .await
             .ctx_with(|| format!("updating the case of event {id:?}"))?;
-        match updated {
-            Some((received_at,)) => {
-                applied.push((u, received_at));
-                out.push(Updated::Ok(expected_version.saturating_add(1)));
-            }
-            None => {
-                let exists = sqlx::query("SELECT 1 FROM events WHERE id = ?")
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .ctx_with(|| format!("looking up event {id:?}"))?
-                    .is_some();
-                out.push(if exists {
-                    Updated::Stale
-                } else {
-                    Updated::Missing
-                });
-            }
+        if departments_before.as_deref() != Some(c.departments_json.as_str()) {
+            moved.push((u, received_at, departments_before));
         }
+        applied.push(u);
+        out.push(Updated::Ok(expected_version.saturating_add(1)));
     }
     if applied.is_empty() {
         tx.rollback().await.ctx("ending a transaction")?;
         w.tail = Some(tail);
         return Ok(out);
     }
-    run_chunked(
-        &mut tx,
-        "DELETE FROM event_departments WHERE event_id IN (",
-        "?",
-        ")",
-        &applied,
-        "updating departments",
-        |(u, _), a| a.add(u.id),
-    )
-    .await?;
-    let mut departments = Vec::with_capacity(applied.len() * 2);
-    let mut entries = Vec::new();
-    for (u, received_at) in &applied {
-        department_rows(u.id, u.case, *received_at, &mut departments);
-        chain_transitions(&mut tail, u.id, &u.bodies, &mut entries);
+    let mut departments = Vec::new();
+    for (u, received_at, before) in &moved {
+        remove_departments(&mut tx, u.id, *received_at, before.as_deref()).await?;
+        department_rows(u.id, &u.columns.departments, *received_at, &mut departments);
     }
     insert_departments(&mut tx, &departments).await?;
+    let mut entries = Vec::new();
+    for u in &applied {
+        chain_transitions(&mut tail, u.id, &u.bodies, &mut entries);
+    }
     write_entries(&mut tx, targets, &entries, queued_at).await?;
     tx.commit().await.ctx("committing case updates")?;
     w.tail = Some(tail);
     Ok(out)
+}
+
+/// Deletes the `event_departments` rows of event `id`, whose `departments`
+/// column was `before`: by their keys, or, for a row without a readable
+/// column (never written so), by a scan.
+async fn remove_departments(
+    conn: &mut SqliteConnection,
+    id: &str,
+    received_at: i64,
+    before: Option<&str>,
+) -> Result<(), StoreError> {
+    let what = || format!("updating the departments of event {id:?}");
+    match before.and_then(|b| serde_json::from_str::<Vec<String>>(b).ok()) {
+        Some(names) => {
+            for d in &names {
+                sqlx::query(
+                    "DELETE FROM event_departments \
+                     WHERE department = ? AND received_at = ? AND event_id = ?",
+                )
+                .bind(d.as_str())
+                .bind(received_at)
+                .bind(id)
+                .execute(&mut *conn)
+                .await
+                .ctx_with(what)?;
+            }
+        }
+        None => {
+            sqlx::query("DELETE FROM event_departments WHERE event_id = ?")
+                .bind(id)
+                .execute(&mut *conn)
+                .await
+                .ctx_with(what)?;
+        }
+    }
+    Ok(())
 }
 
 /// Appends an entry about no event; see [`crate::store::Store::append_journal`].
