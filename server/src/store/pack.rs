@@ -19,6 +19,7 @@
 
 use std::cell::RefCell;
 use std::sync::LazyLock;
+use std::thread::LocalKey;
 
 use zstd::bulk::{Compressor, Decompressor};
 use zstd::dict::{DecoderDictionary, EncoderDictionary};
@@ -48,23 +49,37 @@ thread_local! {
     static DECOMPRESSOR: RefCell<Option<Decompressor<'static>>> = const { RefCell::new(None) };
 }
 
+/// Runs `f` on this thread's context in `slot`, made by `make` (`what`
+/// names it in the error) on first use.
+fn with_context<T, R>(
+    slot: &'static LocalKey<RefCell<Option<T>>>,
+    make: impl FnOnce() -> std::io::Result<T>,
+    what: &str,
+    f: impl FnOnce(&mut T) -> Result<R, String>,
+) -> Result<R, String> {
+    slot.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let context = match slot.as_mut() {
+            Some(c) => c,
+            None => slot.insert(make().map_err(|e| format!("cannot start the {what}: {e}"))?),
+        };
+        f(context)
+    })
+}
+
 /// `json`, packed in the current format.
 pub(crate) fn pack(json: &str) -> Result<Vec<u8>, String> {
     let len = u32::try_from(json.len())
         .map_err(|_| format!("a text of {} bytes is too long to pack", json.len()))?;
-    let frame = COMPRESSOR.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let compressor = match slot.as_mut() {
-            Some(c) => c,
-            None => slot.insert(
-                Compressor::with_prepared_dictionary(&ENCODER)
-                    .map_err(|e| format!("cannot start the compressor: {e}"))?,
-            ),
-        };
-        compressor
-            .compress(json.as_bytes())
-            .map_err(|e| format!("cannot pack a text: {e}"))
-    })?;
+    let frame = with_context(
+        &COMPRESSOR,
+        || Compressor::with_prepared_dictionary(&ENCODER),
+        "compressor",
+        |c| {
+            c.compress(json.as_bytes())
+                .map_err(|e| format!("cannot pack a text: {e}"))
+        },
+    )?;
     let mut out = Vec::with_capacity(5 + frame.len());
     out.push(FORMAT_V1);
     out.extend_from_slice(&len.to_le_bytes());
@@ -90,19 +105,15 @@ pub(crate) fn unpack(packed: &[u8]) -> Result<String, String> {
     if len > MAX_TEXT {
         return Err(format!("the packed text claims {len} bytes"));
     }
-    let bytes = DECOMPRESSOR.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let decompressor = match slot.as_mut() {
-            Some(d) => d,
-            None => slot.insert(
-                Decompressor::with_prepared_dictionary(&DECODER)
-                    .map_err(|e| format!("cannot start the decompressor: {e}"))?,
-            ),
-        };
-        decompressor
-            .decompress(frame, len)
-            .map_err(|e| format!("the packed text does not unpack: {e}"))
-    })?;
+    let bytes = with_context(
+        &DECOMPRESSOR,
+        || Decompressor::with_prepared_dictionary(&DECODER),
+        "decompressor",
+        |d| {
+            d.decompress(frame, len)
+                .map_err(|e| format!("the packed text does not unpack: {e}"))
+        },
+    )?;
     if bytes.len() != len {
         return Err(format!(
             "the packed text unpacks to {} bytes, not the {len} it claims",

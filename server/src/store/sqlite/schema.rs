@@ -31,6 +31,21 @@ pub(super) const VERSION: i64 = 2;
 /// use it must spell it the same way).
 pub(super) const OPEN_STATES: &str = "('dispatched','accepted')";
 
+/// The columns of `event_departments`: keyed by department alone (one
+/// B-tree, written once per row); a case's rows are found from
+/// `events.departments`.
+macro_rules! departments_columns {
+    () => {
+        "(
+        department  TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        event_id    TEXT NOT NULL,
+        role        TEXT NOT NULL,
+        PRIMARY KEY (department, received_at, event_id)
+    ) WITHOUT ROWID"
+    };
+}
+
 const TABLES: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS events (
         id            TEXT NOT NULL PRIMARY KEY,
@@ -54,15 +69,10 @@ const TABLES: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS events_state ON events (state, received_at, id)",
     "CREATE INDEX IF NOT EXISTS events_unit ON events (unit, received_at, id)",
     "CREATE INDEX IF NOT EXISTS events_reported ON events (reported_at)",
-    // Keyed by department alone (one B-tree, written once per row): a
-    // case's rows are found from `events.departments`.
-    "CREATE TABLE IF NOT EXISTS event_departments (
-        department  TEXT NOT NULL,
-        received_at INTEGER NOT NULL,
-        event_id    TEXT NOT NULL,
-        role        TEXT NOT NULL,
-        PRIMARY KEY (department, received_at, event_id)
-    ) WITHOUT ROWID",
+    concat!(
+        "CREATE TABLE IF NOT EXISTS event_departments ",
+        departments_columns!()
+    ),
     "CREATE TABLE IF NOT EXISTS journal (
         seq       INTEGER NOT NULL PRIMARY KEY,
         event_id  TEXT,
@@ -116,13 +126,7 @@ const V1_TO_V2: &[&str] = &[
             SELECT department FROM event_departments d
             WHERE d.event_id = events.id
             ORDER BY d.role <> 'lead', d.department))",
-    "CREATE TABLE event_departments_v2 (
-        department  TEXT NOT NULL,
-        received_at INTEGER NOT NULL,
-        event_id    TEXT NOT NULL,
-        role        TEXT NOT NULL,
-        PRIMARY KEY (department, received_at, event_id)
-    ) WITHOUT ROWID",
+    concat!("CREATE TABLE event_departments_v2 ", departments_columns!()),
     "INSERT INTO event_departments_v2 (department, received_at, event_id, role)
         SELECT department, received_at, event_id, role FROM event_departments",
     "DROP TABLE event_departments",

@@ -831,6 +831,13 @@ async fn events_since_reads_by_reported_at() {
     assert_eq!(ids, ["E2", "E1", "E0"]);
 }
 
+/// The one number `sql` selects, read on the writer connection.
+async fn number(s: &SqliteStore, sql: &'static str) -> i64 {
+    let mut w = s.writer.lock().await;
+    let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&mut w.conn).await.unwrap();
+    n
+}
+
 /// What every read of the store gives for `ids`, as JSON (to compare
 /// reads before and after the stored texts change form).
 async fn read_everything(s: &SqliteStore, ids: &[&str]) -> serde_json::Value {
@@ -871,16 +878,10 @@ async fn decisions_and_cases_are_stored_packed_and_read_back() {
     let e = new_event(&p, "E1", "lamp", "G1", r#"{"trapped":1}"#, 0);
     let case_json = serde_json::to_string(&*e.case).unwrap();
     insert_one(&s, e).await;
-    let (types, case_len): (String, i64) = {
-        let mut w = s.writer.lock().await;
-        sqlx::query_as(
-            "SELECT typeof(decision_json) || ',' || typeof(case_json), length(case_json)              FROM events WHERE id = 'E1'",
-        )
-        .fetch_one(&mut w.conn)
-        .await
-        .unwrap()
-    };
-    assert_eq!(types, "blob,blob");
+    let blobs = "SELECT count(*) FROM events \
+         WHERE typeof(decision_json) = 'blob' AND typeof(case_json) = 'blob'";
+    assert_eq!(number(&s, blobs).await, 1);
+    let case_len = number(&s, "SELECT length(case_json) FROM events WHERE id = 'E1'").await;
     assert!(
         (case_len as usize) * 2 < case_json.len(),
         "{case_len} bytes stored for a case of {}",
@@ -918,16 +919,9 @@ async fn texts_stored_as_json_by_the_first_version_are_still_read() {
             .await
             .unwrap();
     }
-    {
-        let mut w = s.writer.lock().await;
-        let (texts,): (i64,) = sqlx::query_as(
-            "SELECT count(*) FROM events WHERE typeof(decision_json) = 'text'              AND typeof(case_json) = 'text'",
-        )
-        .fetch_one(&mut w.conn)
-        .await
-        .unwrap();
-        assert_eq!(texts, 3);
-    }
+    let texts = "SELECT count(*) FROM events \
+         WHERE typeof(decision_json) = 'text' AND typeof(case_json) = 'text'";
+    assert_eq!(number(&s, texts).await, 3);
     assert_eq!(read_everything(&s, &ids).await, packed);
     // An update writes the case packed again; the old decision stays.
     act(&s, &p, "E1", accept(), 70).await;
@@ -981,6 +975,25 @@ async fn department_rows(s: &SqliteStore) -> Vec<(String, String, String)> {
         .unwrap()
 }
 
+/// Stores E1, a red lamp in G1 (urban leads, fire assists), and E2, litter
+/// in G3 (grid_team leads).
+async fn insert_red_lamp_and_litter(s: &SqliteStore, p: &Policy) {
+    let batch = vec![
+        new_event(p, "E1", "lamp", "G1", r#"{"trapped":1}"#, 0),
+        new_event(p, "E2", "litter", "G3", "{}", 10),
+    ];
+    let r = s.insert_events(batch).await.unwrap();
+    assert!(r.iter().all(|r| matches!(r, Inserted::Created)), "{r:?}");
+}
+
+/// A reassignment to another lead department.
+fn lead_to(department: &str) -> Action {
+    Action::Reassign {
+        unit: None,
+        lead: Some(department.into()),
+    }
+}
+
 fn rows(want: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
     want.iter()
         .map(|(d, e, r)| (d.to_string(), e.to_string(), r.to_string()))
@@ -992,11 +1005,7 @@ async fn departments_follow_reassignments_and_whistles() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(dir.path()).await;
     let p = policy();
-    let batch = vec![
-        new_event(&p, "E1", "lamp", "G1", r#"{"trapped":1}"#, 0),
-        new_event(&p, "E2", "litter", "G3", "{}", 10),
-    ];
-    s.insert_events(batch).await.unwrap();
+    insert_red_lamp_and_litter(&s, &p).await;
     assert_eq!(
         department_rows(&s).await,
         rows(&[
@@ -1009,17 +1018,7 @@ async fn departments_follow_reassignments_and_whistles() {
     act(&s, &p, "E1", accept(), 20).await;
     assert_eq!(of_department(&s, "urban").await, ["E1"]);
     // A new lead: its rows replace the old lead's.
-    act(
-        &s,
-        &p,
-        "E2",
-        Action::Reassign {
-            unit: None,
-            lead: Some("urban".into()),
-        },
-        30,
-    )
-    .await;
+    act(&s, &p, "E2", lead_to("urban"), 30).await;
     assert_eq!(of_department(&s, "urban").await, ["E2", "E1"]);
     assert!(of_department(&s, "grid_team").await.is_empty());
     // A whistle summons a department: it assists from then on.
@@ -1050,12 +1049,8 @@ async fn a_version_1_database_is_upgraded_with_nothing_lost() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(dir.path()).await;
     let p = policy();
-    let batch = vec![
-        new_event(&p, "E1", "lamp", "G1", r#"{"trapped":1}"#, 0),
-        new_event(&p, "E2", "litter", "G3", "{}", 10),
-        new_event(&p, "E3", "lamp", "G2", "{}", 20),
-    ];
-    s.insert_events(batch).await.unwrap();
+    insert_red_lamp_and_litter(&s, &p).await;
+    insert_one(&s, new_event(&p, "E3", "lamp", "G2", "{}", 20)).await;
     act(&s, &p, "E3", accept(), 30).await;
     let ids = ["E1", "E2", "E3"];
     let before = read_everything(&s, &ids).await;
@@ -1082,33 +1077,12 @@ async fn a_version_1_database_is_upgraded_with_nothing_lost() {
     assert_eq!(department_rows(&s).await, rows_before);
     assert_eq!(of_department(&s, "urban").await, ["E3", "E1"]);
     assert_eq!(of_department(&s, "fire").await, ["E1"]);
-    {
-        let mut w = s.writer.lock().await;
-        let (version,): (i64,) = sqlx::query_as("PRAGMA user_version")
-            .fetch_one(&mut w.conn)
-            .await
-            .unwrap();
-        assert_eq!(version, 2);
-        let (old_index,): (i64,) = sqlx::query_as(
-            "SELECT count(*) FROM sqlite_schema WHERE name = 'event_departments_department'",
-        )
-        .fetch_one(&mut w.conn)
-        .await
-        .unwrap();
-        assert_eq!(old_index, 0);
-    }
+    assert_eq!(number(&s, "PRAGMA user_version").await, 2);
+    let old_index =
+        "SELECT count(*) FROM sqlite_schema WHERE name = 'event_departments_department'";
+    assert_eq!(number(&s, old_index).await, 0);
     // The upgraded rows are found by their keys when the lead changes.
-    act(
-        &s,
-        &p,
-        "E1",
-        Action::Reassign {
-            unit: None,
-            lead: Some("grid_team".into()),
-        },
-        40,
-    )
-    .await;
+    act(&s, &p, "E1", lead_to("grid_team"), 40).await;
     assert_eq!(of_department(&s, "urban").await, ["E3"]);
     assert_eq!(of_department(&s, "grid_team").await, ["E2", "E1"]);
     assert_eq!(of_department(&s, "fire").await, ["E1"]);
