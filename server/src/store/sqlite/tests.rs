@@ -1045,6 +1045,45 @@ async fn departments_follow_reassignments_and_whistles() {
 }
 
 #[tokio::test]
+async fn a_case_changed_twice_in_one_call_keeps_only_its_last_departments() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    let p = policy();
+    insert_red_lamp_and_litter(&s, &p).await;
+    let stored = s.get_event("E2").await.unwrap().unwrap();
+    let mut once = stored.case.clone();
+    let first = apply(&p, &mut once, lead_to("urban"), t(30), &NoHistory).unwrap();
+    let mut twice = once.clone();
+    let second = apply(&p, &mut twice, lead_to("fire"), t(40), &NoHistory).unwrap();
+    let got = s
+        .update_cases(&[
+            crate::store::CaseChange {
+                id: "E2",
+                expected_version: stored.version,
+                case: &once,
+                transitions: &first,
+            },
+            crate::store::CaseChange {
+                id: "E2",
+                expected_version: stored.version + 1,
+                case: &twice,
+                transitions: &second,
+            },
+        ])
+        .await
+        .unwrap();
+    assert_eq!(got, [Updated::Ok(2), Updated::Ok(3)]);
+    assert_eq!(
+        department_rows(&s).await,
+        rows(&[
+            ("fire", "E1", "assist"),
+            ("urban", "E1", "lead"),
+            ("fire", "E2", "lead"),
+        ])
+    );
+}
+
+#[tokio::test]
 async fn a_version_1_database_is_upgraded_with_nothing_lost() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(dir.path()).await;

@@ -505,12 +505,14 @@ pub(super) async fn update_cases(
         w.tail = Some(tail);
         return Ok(out);
     }
-    let mut departments = Vec::new();
+    // One case after another, in order: a case changed twice in one call
+    // must lose the rows its first change wrote.
     for (u, received_at, before) in &moved {
         remove_departments(&mut tx, u.id, *received_at, before.as_deref()).await?;
-        department_rows(u.id, &u.columns.departments, *received_at, &mut departments);
+        let mut rows = Vec::with_capacity(u.columns.departments.len());
+        department_rows(u.id, &u.columns.departments, *received_at, &mut rows);
+        insert_departments(&mut tx, &rows).await?;
     }
-    insert_departments(&mut tx, &departments).await?;
     let mut entries = Vec::new();
     for u in &applied {
         chain_transitions(&mut tail, u.id, &u.bodies, &mut entries);
