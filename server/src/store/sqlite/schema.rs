@@ -136,8 +136,14 @@ const V1_TO_V2: &[&str] = &[
 /// Creates what is missing and upgrades an older schema, in one
 /// transaction, and checks the schema is not from a newer version.
 pub(super) async fn migrate(conn: &mut SqliteConnection) -> Result<(), StoreError> {
+    // The version is read inside the write transaction: two processes
+    // opening one old database upgrade it once, one after the other.
+    let mut tx = conn
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .ctx("starting the schema transaction")?;
     let (found,): (i64,) = sqlx::query_as("PRAGMA user_version")
-        .fetch_one(&mut *conn)
+        .fetch_one(&mut *tx)
         .await
         .ctx("reading the schema version")?;
     if found > VERSION {
@@ -145,10 +151,6 @@ pub(super) async fn migrate(conn: &mut SqliteConnection) -> Result<(), StoreErro
             "the database has schema version {found}, newer than this Whistle's {VERSION}: use a newer Whistle"
         )));
     }
-    let mut tx = conn
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .ctx("starting the schema transaction")?;
     if found == 1 {
         tracing::info!("upgrading the database from schema version 1 to {VERSION}");
         for sql in V1_TO_V2 {
