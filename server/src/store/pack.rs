@@ -133,10 +133,6 @@ mod tests {
     const DECISION: &str = include_str!("pack/sample-decision.json");
     const CASE: &str = include_str!("pack/sample-case.json");
 
-    fn sample() -> &'static str {
-        DECISION
-    }
-
     #[test]
     fn a_text_round_trips_and_shrinks() {
         let other = r#"{"unit":"网格 G010101","note":"积水"}"#;
@@ -167,7 +163,7 @@ mod tests {
 
     #[test]
     fn damaged_or_unknown_packed_texts_are_errors() {
-        let packed = pack(sample()).unwrap();
+        let packed = pack(DECISION).unwrap();
         let cases: [(Vec<u8>, &str); 6] = [
             (Vec::new(), "empty"),
             (vec![1, 0, 0], "cut short"),

@@ -353,12 +353,6 @@ async fn many_cases_update_in_one_transaction() {
     let mut c3 = s.get_event("E3").await.unwrap().unwrap().case;
     let t3 = tick(&mut c3, Action::Tick);
     assert!(t2.iter().any(|t| t.kind() == "step_fired"), "{t2:?}");
-    let change = |id, expected_version, case, transitions| crate::store::CaseChange {
-        id,
-        expected_version,
-        case,
-        transitions,
-    };
     let got = s
         .update_cases(&[
             change("E1", 1, &c1, &t1),
@@ -975,6 +969,21 @@ async fn department_rows(s: &SqliteStore) -> Vec<(String, String, String)> {
         .unwrap()
 }
 
+/// A change for [`Store::update_cases`].
+fn change<'a>(
+    id: &'a str,
+    expected_version: i64,
+    case: &'a Case,
+    transitions: &'a [Transition],
+) -> crate::store::CaseChange<'a> {
+    crate::store::CaseChange {
+        id,
+        expected_version,
+        case,
+        transitions,
+    }
+}
+
 /// Stores E1, a red lamp in G1 (urban leads, fire assists), and E2, litter
 /// in G3 (grid_team leads).
 async fn insert_red_lamp_and_litter(s: &SqliteStore, p: &Policy) {
@@ -1057,18 +1066,8 @@ async fn a_case_changed_twice_in_one_call_keeps_only_its_last_departments() {
     let second = apply(&p, &mut twice, lead_to("fire"), t(40), &NoHistory).unwrap();
     let got = s
         .update_cases(&[
-            crate::store::CaseChange {
-                id: "E2",
-                expected_version: stored.version,
-                case: &once,
-                transitions: &first,
-            },
-            crate::store::CaseChange {
-                id: "E2",
-                expected_version: stored.version + 1,
-                case: &twice,
-                transitions: &second,
-            },
+            change("E2", stored.version, &once, &first),
+            change("E2", stored.version + 1, &twice, &second),
         ])
         .await
         .unwrap();

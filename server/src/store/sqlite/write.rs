@@ -436,7 +436,8 @@ pub(super) async fn update_case(
 /// Replaces cases in one transaction (one fsync); see
 /// [`crate::store::Store::update_cases`].
 ///
-/// One UPDATE per case checks its version; the journal entries and outbox
+/// Per case, a read checks its version and finds its departments, then one
+/// UPDATE replaces it; the journal entries and outbox
 /// items of every case that matched then go in with multi-row statements,
 /// and the department rows of those whose departments changed (a
 /// reassignment, a whistle, a re-decided grade: most updates change none)
@@ -458,26 +459,22 @@ pub(super) async fn update_cases(
     let mut moved = Vec::new();
     for (u, expected_version) in updates {
         let (id, c) = (u.id, &u.columns);
-        let before: Option<(Option<String>,)> =
-            sqlx::query_as("SELECT departments FROM events WHERE id = ? AND version = ?")
+        let found: Option<(i64, Option<String>)> =
+            sqlx::query_as("SELECT version, departments FROM events WHERE id = ?")
                 .bind(id)
-                .bind(*expected_version)
                 .fetch_optional(&mut *tx)
                 .await
                 .ctx_with(|| format!("reading the case of event {id:?}"))?;
-        let Some((departments_before,)) = before else {
-            let exists = sqlx::query("SELECT 1 FROM events WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await
-                .ctx_with(|| format!("looking up event {id:?}"))?
-                .is_some();
-            out.push(if exists {
-                Updated::Stale
-            } else {
-                Updated::Missing
-            });
-            continue;
+        let departments_before = match found {
+            None => {
+                out.push(Updated::Missing);
+                continue;
+            }
+            Some((version, _)) if version != *expected_version => {
+                out.push(Updated::Stale);
+                continue;
+            }
+            Some((_, departments)) => departments,
         };
         let (received_at,): (i64,) = sqlx::query_as(UPDATE_CASE)
             .bind(u.case_json.as_slice())
