@@ -61,7 +61,6 @@ mod events;
 mod group;
 mod ids;
 mod packed;
-mod queue;
 mod window;
 
 use std::sync::Arc;

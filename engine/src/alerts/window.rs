@@ -12,7 +12,7 @@
 //! mostly seen in report order, so `reported_at + W` mostly grows, and a
 //! lane is a queue with O(1) ends and sequential memory. An exit earlier
 //! than its lane's last (an event reported late), and every deadline, goes
-//! to a monotone radix heap (`queue.rs`) instead. The next instant is the
+//! to a monotone radix heap (`crate::radix`) instead. The next instant is the
 //! least of the lanes' fronts and the heap's top.
 
 use smallvec::SmallVec;
@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 use super::group::Bits;
 use super::ids::{EventId, IdIndex, hash};
 use super::packed::Packed;
-use super::queue::RadixQueue;
+use crate::radix::{RadixKey, RadixQueue, signed};
 
 /// One event in a window.
 #[derive(Debug, Clone)]
@@ -69,6 +69,12 @@ pub(super) struct Due {
 /// Generations compare on 30 bits (a slot would have to be reused 2^30
 /// times while one of its deadlines waits for a wrap to matter).
 const GENERATION: u32 = (1 << 30) - 1;
+
+impl RadixKey for Due {
+    fn key(&self) -> u128 {
+        signed(self.at) << 64 | u128::from(self.slot) << 32 | u128::from(self.tag)
+    }
+}
 
 impl Due {
     pub fn new(at: i64, what: What, slot: u32, generation: u32) -> Due {
@@ -118,7 +124,7 @@ pub(super) struct Table {
     /// Window exits in order, one lane per window length.
     lanes: Vec<VecDeque<Due>>,
     /// Deadlines, and exits that came out of order.
-    heap: RadixQueue,
+    heap: RadixQueue<Due>,
 }
 
 /// Where the next instant sits.

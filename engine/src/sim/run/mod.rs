@@ -23,9 +23,6 @@
 
 mod life;
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-
 use jiff::Timestamp;
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
@@ -39,6 +36,7 @@ use crate::assess::Tally;
 use crate::decide::{Context, decide};
 use crate::lifecycle::{Action, Case, Change, State, Transition, apply_into};
 use crate::model::{DeptId, LevelId, Policy};
+use crate::radix::{RadixKey, RadixQueue, signed};
 use crate::sim::stats::Collect;
 use crate::windows::RepeatIndex;
 
@@ -82,6 +80,14 @@ struct Due {
     generation: u32,
     kind: Kind,
     arg: u32,
+}
+
+/// `seq` is unique, so the key orders as `Ord` does: by instant, then
+/// first queued first.
+impl RadixKey for Due {
+    fn key(&self) -> u128 {
+        signed(self.at) << 64 | u128::from(self.seq)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,7 +165,9 @@ pub struct Run<'a> {
     history: RepeatIndex,
     slots: Vec<Slot>,
     free: Vec<u32>,
-    heap: BinaryHeap<Reverse<Due>>,
+    /// What is due, in order; the clock only moves forward, so a radix
+    /// heap fits.
+    heap: RadixQueue<Due>,
     seq: u64,
     pools: Pools,
     pub(crate) stats: Collect,
@@ -214,7 +222,7 @@ impl<'a> Run<'a> {
             history: RepeatIndex::new(policy.max_repeats_window, policy.repeats_levels.clone()),
             slots: Vec::new(),
             free: Vec::new(),
-            heap: BinaryHeap::new(),
+            heap: RadixQueue::default(),
             seq: 0,
             pools: Pools::default(),
             stats,
@@ -250,7 +258,7 @@ impl<'a> Run<'a> {
                     None => break None,
                 }
             };
-            let next_due = self.heap.peek().map(|Reverse(d)| d.at);
+            let next_due = self.heap.peek().map(|d| d.at);
             let t = match (next_arrival, next_due) {
                 (None, None) => break,
                 (Some(a), Some(d)) => a.min(d),
@@ -264,7 +272,7 @@ impl<'a> Run<'a> {
             // At one instant, what was already due goes first (a handler
             // freed at 10:00 takes the queue before a 10:00 arrival joins it).
             if next_due == Some(t) {
-                if let Some(Reverse(d)) = self.heap.pop() {
+                if let Some(d) = self.heap.pop() {
                     self.due(d);
                 }
             } else if let Some(Ok(a)) = arrivals.next() {
@@ -368,14 +376,14 @@ impl<'a> Run<'a> {
 
     fn push_gen(&mut self, at: i64, slot: u32, generation: u32, kind: Kind, arg: u32) {
         self.seq += 1;
-        self.heap.push(Reverse(Due {
+        self.heap.push(Due {
             at: at.max(self.now),
             seq: self.seq,
             slot,
             generation,
             kind,
             arg,
-        }));
+        });
     }
 
     fn arrive(&mut self, a: Arrival) {

@@ -1,72 +1,97 @@
-//! A monotone priority queue (a radix heap) of queued instants.
+//! A monotone priority queue (a radix heap), for the clocks of the
+//! threshold monitor and of the simulator's event loop.
 //!
-//! The monitor only ever queues instants later than its clock, and only
-//! takes instants at or before it, so every key pushed is at least the
-//! last key popped. A radix heap uses that: items sit in 65 buckets by the
-//! highest bit in which their key differs from the last key popped; a push
-//! appends to a bucket, and a pop that finds bucket 0 empty moves the
-//! first non-empty bucket's items down (each item moves at most 64 times
-//! in its life, in practice once or twice). Appends and sweeps walk memory
-//! in order, which matters here: a binary heap of a few hundred thousand
-//! deadlines spends its time in cache misses.
+//! Both only ever queue items at or after the last one taken, so every
+//! key pushed is at least the last key popped. A radix heap uses that:
+//! items sit in buckets by the highest bit in which their key differs from
+//! the last key popped; a push appends to a bucket, and a pop that finds
+//! bucket 0 empty moves the first non-empty bucket's items down (each item
+//! moves at most 128 times in its life, in practice once or twice).
+//! Appends and sweeps walk memory in order, which matters here: a binary
+//! heap of a few hundred thousand items spends its time in cache misses.
 //!
-//! A key below the last popped (which the monitor never pushes) still goes
-//! in, to a small binary heap beside, so the queue is correct for any use.
+//! A key below the last popped (which neither user pushes) still goes in,
+//! to a small binary heap beside, so the queue is correct for any use.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use super::window::Due;
-
-const BUCKETS: usize = 65;
-
-/// An order-preserving map of an instant to an unsigned key.
-fn key(d: &Due) -> u64 {
-    (d.at as u64) ^ (1 << 63)
+/// An item's place in the queue. Keys must order items as `Ord` does:
+/// `a < b` exactly when `a.key() < b.key()`, or equal keys for equal items.
+pub(crate) trait RadixKey: Copy + Ord {
+    /// The key; items come out in increasing key order.
+    fn key(&self) -> u128;
 }
 
+/// An order-preserving map of a signed instant to an unsigned key.
+pub(crate) fn signed(at: i64) -> u128 {
+    u128::from((at as u64) ^ (1 << 63))
+}
+
+const BUCKETS: usize = 129;
+
+/// The queue; see the module documentation.
 #[derive(Debug, Clone)]
-pub(super) struct RadixQueue {
+pub(crate) struct RadixQueue<T> {
     /// The last key popped.
-    last: u64,
-    buckets: Vec<Vec<Due>>,
+    last: u128,
+    buckets: Vec<Vec<T>>,
     /// The least item of each bucket but the first.
-    mins: Vec<Option<Due>>,
+    mins: Vec<Option<T>>,
     /// Bit `i` set: bucket `i` is not empty.
-    full: u128,
+    full: [u64; 3],
     /// Keys below `last`.
-    low: BinaryHeap<Reverse<Due>>,
+    low: BinaryHeap<Reverse<T>>,
     len: usize,
 }
 
-impl Default for RadixQueue {
+impl<T: RadixKey> Default for RadixQueue<T> {
     fn default() -> Self {
         RadixQueue {
             last: 0,
             buckets: vec![Vec::new(); BUCKETS],
             mins: vec![None; BUCKETS],
-            full: 0,
+            full: [0; 3],
             low: BinaryHeap::new(),
             len: 0,
         }
     }
 }
 
-impl RadixQueue {
-    fn bucket(&self, k: u64) -> usize {
+impl<T: RadixKey> RadixQueue<T> {
+    fn bucket(&self, k: u128) -> usize {
         let x = k ^ self.last;
         if x == 0 {
             0
         } else {
-            64 - x.leading_zeros() as usize
+            128 - x.leading_zeros() as usize
         }
     }
 
-    fn put(&mut self, d: Due) {
-        let b = self.bucket(key(&d));
+    fn mark(&mut self, b: usize, on: bool) {
+        if let Some(w) = self.full.get_mut(b / 64) {
+            if on {
+                *w |= 1 << (b % 64);
+            } else {
+                *w &= !(1 << (b % 64));
+            }
+        }
+    }
+
+    /// The first non-empty bucket.
+    fn first_full(&self) -> Option<usize> {
+        self.full
+            .iter()
+            .enumerate()
+            .find(|(_, w)| **w != 0)
+            .map(|(i, w)| i * 64 + w.trailing_zeros() as usize)
+    }
+
+    fn put(&mut self, d: T) {
+        let b = self.bucket(d.key());
         if let Some(v) = self.buckets.get_mut(b) {
             v.push(d);
-            self.full |= 1 << b;
+            self.mark(b, true);
         }
         // Bucket 0 holds one key: its next item is simply its last.
         if b > 0
@@ -77,9 +102,9 @@ impl RadixQueue {
         }
     }
 
-    pub fn push(&mut self, d: Due) {
+    pub fn push(&mut self, d: T) {
         self.len += 1;
-        if key(&d) < self.last {
+        if d.key() < self.last {
             self.low.push(Reverse(d));
         } else {
             self.put(d);
@@ -87,20 +112,15 @@ impl RadixQueue {
     }
 
     /// The next item of the buckets: what [`RadixQueue::pop`] takes from them.
-    fn first(&self) -> Option<Due> {
-        if self.full == 0 {
-            return None;
-        }
-        let b = self.full.trailing_zeros() as usize;
-        if b == 0 {
-            self.buckets.first().and_then(|v| v.last()).copied()
-        } else {
-            self.mins.get(b).copied().flatten()
+    fn first(&self) -> Option<T> {
+        match self.first_full()? {
+            0 => self.buckets.first().and_then(|v| v.last()).copied(),
+            b => self.mins.get(b).copied().flatten(),
         }
     }
 
     /// The next item; [`RadixQueue::pop`] takes exactly this one.
-    pub fn peek(&self) -> Option<Due> {
+    pub fn peek(&self) -> Option<T> {
         let low = self.low.peek().map(|Reverse(d)| *d);
         match (low, self.first()) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -108,7 +128,7 @@ impl RadixQueue {
         }
     }
 
-    pub fn pop(&mut self) -> Option<Due> {
+    pub fn pop(&mut self) -> Option<T> {
         let first = self.first();
         if let Some(Reverse(l)) = self.low.peek()
             && first.is_none_or(|f| *l <= f)
@@ -117,14 +137,14 @@ impl RadixQueue {
             return self.low.pop().map(|Reverse(d)| d);
         }
         first?;
-        if self.full & 1 == 0 {
+        let b = self.first_full()?;
+        if b != 0 {
             // Move the first non-empty bucket down around its least item,
             // which goes last into bucket 0, so that it is the one taken.
-            let b = self.full.trailing_zeros() as usize;
             let items = std::mem::take(self.buckets.get_mut(b)?);
             let least = self.mins.get_mut(b)?.take()?;
-            self.full &= !(1 << b);
-            self.last = key(&least);
+            self.mark(b, false);
+            self.last = least.key();
             let mut skipped = false;
             for d in items {
                 if !skipped && d == least {
@@ -138,7 +158,7 @@ impl RadixQueue {
         let zero = self.buckets.first_mut()?;
         let d = zero.pop()?;
         if zero.is_empty() {
-            self.full &= !1;
+            self.mark(0, false);
         }
         self.len -= 1;
         Some(d)
@@ -151,15 +171,28 @@ impl RadixQueue {
 
 #[cfg(test)]
 mod tests {
-    use super::super::window::What;
     use super::*;
 
-    fn due(at: i64, slot: u32) -> Due {
-        Due::new(at, What::Respond, slot, 0)
+    /// An instant and a tie-breaker, like both users' items.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    struct Due {
+        at: i64,
+        slot: u32,
     }
 
-    /// Pushes only at or after the last pop, as the monitor does, with
-    /// keys spread over many magnitudes; pops come out sorted.
+    impl RadixKey for Due {
+        fn key(&self) -> u128 {
+            signed(self.at) << 64 | u128::from(self.slot)
+        }
+    }
+
+    fn due(at: i64, slot: u32) -> Due {
+        Due { at, slot }
+    }
+
+    /// Pushes only at or after the last instant popped, as both users do,
+    /// with keys spread over many magnitudes and ties broken by the second
+    /// part of the key; pops come out in `Ord` order.
     #[test]
     fn pops_in_order() {
         let mut q = RadixQueue::default();
@@ -185,11 +218,11 @@ mod tests {
                 let d = q.pop().unwrap_or_else(|| due(i64::MIN, 0));
                 assert_eq!(d, p, "pop takes what peek showed");
                 assert!(d.at <= now);
-                out.push(d.at);
+                out.push(d);
             }
         }
         while let Some(d) = q.pop() {
-            out.push(d.at);
+            out.push(d);
         }
         assert_eq!(out.len(), pushed);
         assert!(out.windows(2).all(|w| w[0] <= w[1]));
