@@ -125,6 +125,9 @@ pub(super) struct Table {
     lanes: Vec<VecDeque<Due>>,
     /// Deadlines, and exits that came out of order.
     heap: RadixQueue<Due>,
+    /// The least of the lanes' fronts and the heap's top, and where it
+    /// sits: the simulator asks for it at every step of its clock.
+    next: Option<(Due, Front)>,
 }
 
 /// Where the next instant sits.
@@ -216,14 +219,21 @@ impl Table {
     /// Queues an exit in lane `lane`, or a deadline (`lane` ignored).
     pub fn push(&mut self, at: i64, what: What, slot: u32, lane: usize) {
         let due = Due::new(at, what, slot, self.generation(slot));
-        if what == What::Exit
+        let place = if what == What::Exit
             && let Some(q) = self.lanes.get_mut(lane)
             && q.back().is_none_or(|b| b.at <= at)
         {
             q.push_back(due);
-            return;
+            Front::Lane(lane)
+        } else {
+            self.heap.push(due);
+            Front::Heap
+        };
+        // Anything appended behind a lane's front is not below that front,
+        // so only a new least item can change `next`.
+        if self.next.is_none_or(|(n, _)| due < n) {
+            self.next = Some((due, place));
         }
-        self.heap.push(due);
     }
 
     fn front(&self) -> Option<(Due, Front)> {
@@ -239,15 +249,17 @@ impl Table {
     }
 
     pub fn peek(&self) -> Option<Due> {
-        self.front().map(|(d, _)| d)
+        self.next.map(|(d, _)| d)
     }
 
     pub fn pop(&mut self) -> Option<Due> {
-        let (_, at) = self.front()?;
-        match at {
+        let (_, at) = self.next?;
+        let d = match at {
             Front::Heap => self.heap.pop(),
             Front::Lane(i) => self.lanes.get_mut(i).and_then(VecDeque::pop_front),
-        }
+        };
+        self.next = self.front();
+        d
     }
 
     /// Whether a queued instant would still change something.
