@@ -281,6 +281,8 @@ pub struct Policy {
     pub areas: AreaIndex,
     /// Longest `repeats` window in seconds (history older than this can be forgotten).
     pub max_repeats_window: u64,
+    /// The categories `repeats` is ever asked about (the others need no history).
+    pub repeats_asked: crate::windows::Asked,
     /// Threshold warnings.
     pub thresholds: Vec<Threshold>,
     /// Assessment blocks.

@@ -17,7 +17,7 @@ impl<'p> Router<'p> {
     pub fn new(policy: &'p Policy) -> Router<'p> {
         Router {
             policy,
-            history: RepeatIndex::new(policy.max_repeats_window, policy.repeats_levels.clone()),
+            history: RepeatIndex::for_policy(policy),
         }
     }
 

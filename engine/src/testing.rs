@@ -28,7 +28,7 @@ impl TestResult {
 /// Runs one test: its events are decided in order, each seeing the earlier
 /// ones for `repeats`, and the expectations are checked on the last.
 pub fn run_test(policy: &Policy, t: &TestCase) -> TestResult {
-    let mut history = RepeatIndex::new(policy.max_repeats_window, policy.repeats_levels.clone());
+    let mut history = RepeatIndex::for_policy(policy);
     let mut last = None;
     for ev in &t.events {
         let d = decide(

@@ -6,6 +6,10 @@
 //! report time, not arrival order: an event that arrives late is still
 //! counted by the events reported after it, and sees only those reported
 //! before it.
+//!
+//! `repeats` always asks about the event's own category, so a category
+//! that no condition an event of it can evaluate reads `repeats` in is not
+//! recorded at all ([`Asked`]).
 
 use std::hash::Hasher;
 
@@ -33,6 +37,52 @@ pub struct NoHistory;
 impl History for NoHistory {
     fn repeats(&self, _: &str, _: RepeatsBy, _: &str, _: u64, _: Timestamp) -> u32 {
         0
+    }
+}
+
+/// Which categories `repeats` is ever asked about: those with a condition
+/// of their own that reads it, or all when a condition outside every
+/// category does. An event of any other category is never recorded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Asked {
+    /// A condition outside every category (lists, ladders, threshold
+    /// counts) reads `repeats`: every category is asked about.
+    pub every: bool,
+    /// The fallback's conditions read it: undeclared categories are.
+    pub fallback: bool,
+    /// Each declared category: whether its own conditions read it.
+    pub categories: FxHashMap<Box<str>, bool>,
+}
+
+impl Asked {
+    /// Every category is asked about.
+    pub fn all() -> Asked {
+        Asked {
+            every: true,
+            ..Asked::default()
+        }
+    }
+
+    /// Whether `repeats` may be asked about `category`.
+    pub fn asks(&self, category: &str) -> bool {
+        self.every
+            || self
+                .categories
+                .get(category)
+                .copied()
+                .unwrap_or(self.fallback)
+    }
+
+    /// Whether history recorded for `self` holds every category `other`
+    /// asks about.
+    pub fn covers(&self, other: &Asked) -> bool {
+        let undeclared = |a: &Asked| a.every || a.fallback;
+        (undeclared(self) || !undeclared(other))
+            && self
+                .categories
+                .keys()
+                .chain(other.categories.keys())
+                .all(|c| self.asks(c) || !other.asks(c))
     }
 }
 
@@ -88,6 +138,7 @@ pub struct RepeatIndex {
     /// does not declare while events of them are in the window.
     categories: FxHashMap<Box<str>, u32>,
     next_category: u32,
+    asked: Asked,
     levels_used: Vec<LevelId>,
     horizon: u64,
     latest: i64,
@@ -104,8 +155,24 @@ impl RepeatIndex {
     /// is counted exactly; one later than that sees none of its window
     /// that lies further back.
     pub fn new(horizon: u64, levels_used: Vec<LevelId>) -> RepeatIndex {
+        RepeatIndex::asking(horizon, Asked::all(), levels_used)
+    }
+
+    /// The index a policy's deciding needs: its longest window and levels,
+    /// recording only the categories it asks about.
+    pub fn for_policy(policy: &crate::model::Policy) -> RepeatIndex {
+        RepeatIndex::asking(
+            policy.max_repeats_window,
+            policy.repeats_asked.clone(),
+            policy.repeats_levels.clone(),
+        )
+    }
+
+    /// As [`RepeatIndex::new`], recording only the categories `asked` holds.
+    pub fn asking(horizon: u64, asked: Asked, levels_used: Vec<LevelId>) -> RepeatIndex {
         RepeatIndex {
             horizon,
+            asked,
             levels_used,
             latest: i64::MIN,
             pruned_at: i64::MIN,
@@ -113,17 +180,27 @@ impl RepeatIndex {
         }
     }
 
+    /// The interned id of a category about to be recorded, or `None` when
+    /// no condition ever asks about it.
+    fn intern(&mut self, category: &str) -> Option<u32> {
+        if let Some(&c) = self.categories.get(category) {
+            return Some(c);
+        }
+        if !self.asked.asks(category) {
+            return None;
+        }
+        let c = self.next_category;
+        self.next_category = c.saturating_add(1);
+        self.categories.insert(category.into(), c);
+        Some(c)
+    }
+
     /// Records an event (after it was decided).
     pub fn record(&mut self, ev: &Event, units: Option<&Units>) {
         let t = ev.reported_at.as_second();
-        let category = match self.categories.get(ev.category.as_str()) {
-            Some(&c) => c,
-            None => {
-                let c = self.next_category;
-                self.next_category = c.saturating_add(1);
-                self.categories.insert(ev.category.as_str().into(), c);
-                c
-            }
+        self.latest = self.latest.max(t);
+        let Some(category) = self.intern(ev.category.as_str()) else {
+            return;
         };
         let key = ev.location.as_deref().unwrap_or(&ev.grid);
         self.insert(group_of(0, category), key, t);
@@ -141,7 +218,6 @@ impl RepeatIndex {
                 self.insert(group_of(by, category), unit, t);
             }
         }
-        self.latest = self.latest.max(t);
         self.recorded += 1;
         // Forgetting is amortised: a sweep each time report times have
         // moved on by a sixteenth of the horizon.
@@ -350,6 +426,49 @@ mod tests {
         let at: Timestamp = "2025-06-10T00:00:01Z".parse().unwrap();
         assert_eq!(idx.repeats("once", RepeatsBy::Location, "G1", 60, at), 1);
         assert_eq!(idx.repeats("c", RepeatsBy::Location, "G1", 60, at), 1);
+    }
+
+    /// A category nobody asks about is not kept, yet its events still
+    /// move the clock the floor is taken from, so what the asked category
+    /// counts is the same as in an index that keeps everything.
+    #[test]
+    fn only_the_categories_asked_about_are_kept() {
+        let asked = Asked {
+            categories: [("c".into(), true), ("d".into(), false)]
+                .into_iter()
+                .collect(),
+            ..Asked::default()
+        };
+        let week = 7 * 86_400;
+        let mut some = RepeatIndex::asking(week, asked, vec![]);
+        let mut all = RepeatIndex::new(week, vec![]);
+        let days = [
+            ("c", 4),
+            ("c", 8),
+            ("d", 9),
+            ("c", 10),
+            ("zz", 11),
+            ("d", 12),
+        ];
+        for (cat, day) in days {
+            let e = event(cat, "G1", None, &format!("2025-06-{day:02}T00:00:00Z"));
+            some.record(&e, None);
+            all.record(&e, None);
+        }
+        assert_eq!(some.categories.len(), 1, "only c is kept");
+        assert_eq!(all.categories.len(), 3);
+        let at: Timestamp = "2025-06-12T00:00:00Z".parse().unwrap();
+        let c = |i: &RepeatIndex, window: u64, at: Timestamp| {
+            i.repeats("c", RepeatsBy::Location, "G1", window, at)
+        };
+        assert_eq!((c(&some, week, at), c(&all, week, at)), (2, 2));
+        // The floor follows the latest report of any category (06-12 less
+        // 7 days and a sixteenth: 06-04 13:30), so 06-04 is out of reach
+        // in both, though c's own latest report is 06-10.
+        let at: Timestamp = "2025-06-10T00:00:00Z".parse().unwrap();
+        assert_eq!((c(&some, 2 * week, at), c(&all, 2 * week, at)), (2, 2));
+        let d = |i: &RepeatIndex| i.repeats("d", RepeatsBy::Location, "G1", week, at);
+        assert_eq!((d(&some), d(&all)), (0, 1), "d is not kept");
     }
 
     /// What a query counts depends on the events recorded, never on when

@@ -318,3 +318,32 @@ fn the_fast_json_writer_writes_exactly_what_the_view_serialises() {
         );
     }
 }
+
+/// `repeats` asks about the event's own category: a category's own lines
+/// make only it asked about, the fallback's the undeclared ones, and a
+/// condition outside every category (here a ladder's) all of them.
+#[test]
+fn the_categories_repeats_is_asked_about() {
+    let p = policy(
+        r#"category lamp { lead urban grade yellow when repeats(7d) >= 2 grade blue }
+           category noise { lead police grade blue }"#,
+    );
+    let a = &p.repeats_asked;
+    assert!(a.asks("lamp"));
+    assert!(!a.asks("noise"), "no condition of noise reads repeats");
+    assert!(!a.asks("not_declared"), "the fallback reads none");
+    assert_eq!(p.max_repeats_window, 7 * 86_400);
+
+    let everywhere = policy(
+        r#"category lamp { lead urban grade blue }
+           escalate { when repeats(30d) >= 1 -> remind }"#,
+    );
+    let a = &everywhere.repeats_asked;
+    assert!(a.asks("lamp") && a.asks("not_declared"));
+    assert_eq!(everywhere.max_repeats_window, 30 * 86_400);
+    assert!(a.covers(&p.repeats_asked));
+    assert!(
+        !p.repeats_asked.covers(a),
+        "noise is asked about only by the second"
+    );
+}

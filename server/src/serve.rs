@@ -106,7 +106,7 @@ pub async fn build(opts: &Options) -> Result<Server, String> {
         store.record_policy(&v).await.map_err(|e| e.to_string())?;
     }
     // `repeats` windows: the events the longest window can still see.
-    let mut history = RepeatIndex::new(policy.max_repeats_window, policy.repeats_levels.clone());
+    let mut history = RepeatIndex::for_policy(&policy);
     let window = i64::try_from(policy.max_repeats_window).unwrap_or(i64::MAX);
     let since = Timestamp::now()
         .checked_sub(SignedDuration::from_secs(window))

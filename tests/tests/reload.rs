@@ -458,3 +458,42 @@ fn a_bundle_given_by_a_relative_path_is_watched_too() {
     assert_eq!(code, 201, "{d}");
     assert_eq!(d["lead"], "committee");
 }
+
+/// The old policy never reads `repeats` for domestic disputes, so its
+/// history holds none; the new one does (with windows no longer than the
+/// old ones): the reload must rebuild the history from the store, or the
+/// first dispute would be invisible to the second.
+#[test]
+fn a_reload_that_asks_repeats_of_a_new_category_rebuilds_its_history() {
+    let (_tmp, policy, data) = setup();
+    let dispute = |id: &str| {
+        json!({"id": id, "category": "domestic_dispute", "grid": "G010101",
+               "location": "block 7, unit 2", "source": "citizen",
+               "reported_at": now_rfc3339()})
+    };
+    let original = order_text(&policy);
+    let before = "  grade  yellow when attr.violence == true or reopened >= 1\n  grade  blue\n}\n\ncategory property_dispute";
+    assert!(
+        original.contains(before),
+        "the shipped domestic_dispute changed"
+    );
+    let s = Server::start(&policy, &data, None);
+    let h0 = s.live_hash();
+    let (code, d) = s.post("/v1/events", &dispute("DD1"), None);
+    assert_eq!(code, 201, "{d}");
+    assert_eq!(d["grade"], "blue", "{d}");
+    save(
+        &policy.join(ORDER),
+        &original.replacen(
+            before,
+            &before.replacen("reopened >= 1", "reopened >= 1 or repeats(7d) >= 1", 1),
+            1,
+        ),
+    );
+    wait_for("the reload", Duration::from_secs(20), || {
+        s.live_hash() != h0
+    });
+    let (code, d) = s.post("/v1/events", &dispute("DD2"), None);
+    assert_eq!(code, 201, "{d}");
+    assert_eq!(d["grade"], "yellow", "DD1 counts for repeats: {d}");
+}

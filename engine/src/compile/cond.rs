@@ -38,8 +38,9 @@ pub struct CondCompiler<'a, 'd> {
     scope: &'a Scope<'a>,
     place: Place,
     diags: &'d mut Vec<Diagnostic>,
-    /// Longest `repeats` window seen, and the levels `repeats` groups by.
-    pub repeats: &'d mut (u64, Vec<LevelId>),
+    /// Longest `repeats` window seen (`None`: none yet), and the levels
+    /// `repeats` groups by.
+    pub repeats: &'d mut (Option<u64>, Vec<LevelId>),
 }
 
 impl<'a, 'd> CondCompiler<'a, 'd> {
@@ -48,7 +49,7 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
         scope: &'a Scope<'a>,
         place: Place,
         diags: &'d mut Vec<Diagnostic>,
-        repeats: &'d mut (u64, Vec<LevelId>),
+        repeats: &'d mut (Option<u64>, Vec<LevelId>),
     ) -> Self {
         CondCompiler {
             scope,
@@ -186,7 +187,7 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
                 {
                     self.repeats.1.push(l);
                 }
-                self.repeats.0 = self.repeats.0.max(w);
+                self.repeats.0 = self.repeats.0.max(Some(w));
                 Side::Field(Field::Repeats { window: w, by }, *span)
             }
             ast::Operand::Name(i) => {

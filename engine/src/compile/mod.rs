@@ -76,7 +76,10 @@ pub(crate) struct Ctx<'b> {
     pub names: Names,
     pub sites: Vec<Site>,
     pub file_names: FxHashMap<u32, Arc<str>>,
-    pub repeats: (u64, Vec<u8>),
+    /// The longest `repeats` window of the conditions compiled outside
+    /// any category (each route's own are kept apart, see
+    /// [`routes::Routes`]), and the levels every `repeats` groups by.
+    pub repeats: (Option<u64>, Vec<u8>),
     /// Whether the policy header names a calendar (`working` limits need one).
     pub has_calendar: bool,
 }
@@ -299,7 +302,7 @@ pub fn compile(bundle: &Bundle) -> Compiled {
         names: Names::default(),
         sites: Vec::new(),
         file_names: FxHashMap::default(),
-        repeats: (0, Vec::new()),
+        repeats: (None, Vec::new()),
         has_calendar: false,
     };
     let decls: Vec<&Decl> = bundle.files.iter().flat_map(|(_, f)| &f.decls).collect();
@@ -514,6 +517,8 @@ fn build(ctx: &mut Ctx<'_>, decls: &[&Decl], tests_out: &mut Vec<TestCase>) -> O
     let header = header?;
     let mut repeats_levels = ctx.repeats.1.clone();
     repeats_levels.sort_unstable();
+    let mut repeats_asked = std::mem::take(&mut routes.asked);
+    repeats_asked.every = ctx.repeats.0.is_some();
     let mut policy = Policy {
         name: header.name.value.as_str().into(),
         version: version.into(),
@@ -530,7 +535,8 @@ fn build(ctx: &mut Ctx<'_>, decls: &[&Decl], tests_out: &mut Vec<TestCase>) -> O
         ladder,
         grade_ladders,
         areas,
-        max_repeats_window: ctx.repeats.0,
+        max_repeats_window: routes.longest.max(ctx.repeats.0).unwrap_or(0),
+        repeats_asked,
         thresholds: thresholds_c,
         assessments,
         targets: targets_c,

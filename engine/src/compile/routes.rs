@@ -12,6 +12,7 @@ use crate::cond::Cond;
 use crate::model::{
     AssistRule, CategoryId, Empowerment, Grade, GradeRule, LimitOverride, Relief, Route, SiteId,
 };
+use crate::windows::Asked;
 
 /// Where a route's lines stand, for the lints.
 #[derive(Debug, Default, Clone)]
@@ -37,6 +38,11 @@ pub(crate) struct Routes {
     /// Categories declared with errors: already reported, so the lists
     /// that name them must not call them unknown as well.
     broken: FxHashSet<Box<str>>,
+    /// The categories whose own conditions read `repeats` (`every` is left
+    /// for the caller: the conditions outside the routes).
+    pub asked: Asked,
+    /// The longest `repeats` window of the routes' own conditions.
+    pub longest: Option<u64>,
 }
 
 impl Routes {
@@ -56,11 +62,14 @@ impl Routes {
             fallback_spans: RouteSpans::default(),
             undeclared_relief: FxHashMap::default(),
             broken: FxHashSet::default(),
+            asked: Asked::default(),
+            longest: None,
         };
         for c in categories {
             if r.index.contains_key(c.name.name.as_str()) {
                 continue;
             }
+            let saved = ctx.repeats.0.take();
             let (route, spans) = route(
                 ctx,
                 &c.name.name,
@@ -69,6 +78,11 @@ impl Routes {
                 c.name.span,
                 grades,
             );
+            let own = std::mem::replace(&mut ctx.repeats.0, saved);
+            r.longest = r.longest.max(own);
+            r.asked
+                .categories
+                .insert(c.name.name.as_str().into(), own.is_some());
             let Some(route) = route else {
                 r.broken.insert(c.name.name.as_str().into());
                 continue;
@@ -79,7 +93,11 @@ impl Routes {
             r.spans.push(spans);
         }
         if let Some(f) = fallback {
+            let saved = ctx.repeats.0.take();
             let (route, spans) = route(ctx, "fallback", None, &f.items, f.span, grades);
+            let own = std::mem::replace(&mut ctx.repeats.0, saved);
+            r.longest = r.longest.max(own);
+            r.asked.fallback = own.is_some();
             r.fallback = route;
             r.fallback_spans = spans;
         }

@@ -412,13 +412,14 @@ async fn load(deps: &Deps, by: &str, kind: &str) -> Outcome {
 /// before it loads the policy).
 async fn swap(deps: &Deps, old: &Policy, new: Policy) -> Result<(), String> {
     let covered = new.max_repeats_window <= old.max_repeats_window
+        && old.repeats_asked.covers(&new.repeats_asked)
         && new
             .repeats_levels
             .iter()
             .all(|l| old.repeats_levels.contains(l));
     if covered {
         // The windows kept for the old policy reach as far back, by every
-        // grouping, as the new one asks.
+        // grouping and for every category, as the new one asks.
         let _guard = deps
             .history
             .lock()
@@ -426,7 +427,8 @@ async fn swap(deps: &Deps, old: &Policy, new: Policy) -> Result<(), String> {
         deps.policy.store(Arc::new(new));
         return Ok(());
     }
-    // The new policy looks further back or groups by another level: its
+    // The new policy looks further back, groups by another level or asks
+    // about a category the old one never recorded: its
     // windows are rebuilt from the store, with ingest held off meanwhile so
     // that no event falls between the rebuild and the swap.
     let store = deps.store.clone();
@@ -444,7 +446,7 @@ async fn swap(deps: &Deps, old: &Policy, new: Policy) -> Result<(), String> {
         let events = rt
             .block_on(store.events_since(since))
             .map_err(|e| format!("cannot rebuild the repeats windows: {e}"))?;
-        let mut index = RepeatIndex::new(new.max_repeats_window, new.repeats_levels.clone());
+        let mut index = RepeatIndex::for_policy(&new);
         for ev in &events {
             let units = new.areas.grids.get(ev.grid.as_str()).map(|u| &**u);
             index.record(ev, units);

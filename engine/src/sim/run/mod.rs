@@ -219,7 +219,7 @@ impl<'a> Run<'a> {
             policy,
             plan,
             staff,
-            history: RepeatIndex::new(policy.max_repeats_window, policy.repeats_levels.clone()),
+            history: RepeatIndex::for_policy(policy),
             slots: Vec::new(),
             free: Vec::new(),
             heap: RadixQueue::default(),
