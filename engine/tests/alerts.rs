@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use jiff::Timestamp;
-use whistle_engine::alerts::{Alert, Monitor};
+use whistle_engine::alerts::{Alert, Hint, Monitor};
 use whistle_engine::event::parse_event;
 use whistle_engine::lifecycle::{Action, Case, apply};
 use whistle_engine::windows::NoHistory;
@@ -111,6 +111,36 @@ fn a_count_raises_when_it_reaches_the_bound_and_clears_as_events_leave() {
         a[0].counted, 2,
         "the events of C01 in the window: E2 and N1"
     );
+}
+
+/// A hint is only a shortcut: one left by an event that has since left
+/// its window, its place now taken by another event, must not move that
+/// other event's count.
+#[test]
+fn a_stale_hint_is_noticed() {
+    let p = policy(LITTER);
+    let (mut hinted, mut plain) = (Monitor::new(&p), Monitor::new(&p));
+    let (mut h1, mut h2, mut h3) = (Hint::default(), Hint::default(), Hint::default());
+    let mut both = |case: &Case, at: Timestamp, hint: &mut Hint| {
+        let a = hinted.observe_with(&p, case, at, hint);
+        assert_eq!(seen(&a), seen(&plain.observe(&p, case, at)));
+        a
+    };
+    let mut e1 = open_at(&p, "E1", "litter", "G3", 0);
+    assert!(both(&e1, t(0), &mut h1).is_empty());
+    // E1 leaves its window; E2, in another community, takes its place.
+    let e2 = open_at(&p, "E2", "litter", "G1", 61);
+    assert!(both(&e2, t(61), &mut h2).is_empty());
+    assert_eq!(h1, h2, "E2 reuses the place E1 had");
+    // E1 changes later: the hint points at E2 now, and must be ignored.
+    act(&p, &mut e1, Action::Accept { by: None }, t(62));
+    assert!(both(&e1, t(62), &mut h1).is_empty());
+    assert_eq!(h1, Hint::default(), "E1 is outside every window");
+    // E2 still counts in C01: with E3 there are two.
+    let e3 = open_at(&p, "E3", "litter", "G2", 63);
+    let a = both(&e3, t(63), &mut h3);
+    assert_eq!(seen(&a), [(true, "C01".into(), t(63), 2.0)]);
+    assert_eq!(hinted.events(), 2);
 }
 
 #[test]

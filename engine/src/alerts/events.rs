@@ -201,7 +201,15 @@ impl Monitor {
         self.queue_deadlines(i, Some((old_packed, old_respond, old_resolve)));
     }
 
-    pub(super) fn insert(&mut self, policy: &Policy, case: &Case, facts: Facts, now: i64) {
+    /// Takes in an event the monitor does not hold; returns its slot, or
+    /// `None` when it is already outside every window.
+    pub(super) fn insert(
+        &mut self,
+        policy: &Policy,
+        case: &Case,
+        facts: Facts,
+        now: i64,
+    ) -> Option<u32> {
         let reported = ns(case.event.reported_at);
         let mut live = Bits::default();
         let mut first_exit: Option<(i64, i64)> = None;
@@ -214,9 +222,7 @@ impl Monitor {
                 }
             }
         }
-        let Some((first_exit, window)) = first_exit else {
-            return;
-        };
+        let (first_exit, window) = first_exit?;
         let units = policy
             .areas
             .grids
@@ -262,6 +268,7 @@ impl Monitor {
         let lane = self.lane(window);
         self.table.push(first_exit, What::Exit, i, lane);
         self.queue_deadlines(i, None);
+        Some(i)
     }
 
     /// The exit lane of a window length.

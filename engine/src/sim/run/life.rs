@@ -50,7 +50,9 @@ impl Run<'_> {
         };
         let Some(case) = &s.case else { return };
         if facts_changed {
-            let alerts = self.monitor.observe(policy, case, ts(now));
+            let alerts = self
+                .monitor
+                .observe_with(policy, case, ts(now), &mut s.hint);
             if let Some(d) = case.next_due().map(ceil_second)
                 && d < s.tick_at
             {

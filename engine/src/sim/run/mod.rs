@@ -31,7 +31,7 @@ use super::arrivals::{Arrival, Skip, mix};
 use super::capacity::{Pools, Waiting};
 use super::dist::unit;
 use super::setup::{Plan, Staffing};
-use crate::alerts::{Alert, Monitor};
+use crate::alerts::{Alert, Hint, Monitor};
 use crate::assess::Tally;
 use crate::decide::{Context, decide};
 use crate::lifecycle::{Action, Case, Change, State, Transition, apply_into};
@@ -117,6 +117,8 @@ struct Slot {
     counted: Option<(LevelId, DeptId)>,
     lead: DeptId,
     reopen_pending: bool,
+    /// Where the threshold monitor keeps the event.
+    hint: Hint,
 }
 
 /// Which changes of a case the policy's thresholds can see. Telling the
@@ -432,6 +434,7 @@ impl<'a> Run<'a> {
                     counted: None,
                     lead: 0,
                     reopen_pending: false,
+                    hint: Hint::default(),
                 });
                 u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
             }
@@ -446,6 +449,7 @@ impl<'a> Run<'a> {
             s.counted = counted;
             s.lead = d.lead;
             s.reopen_pending = false;
+            s.hint = Hint::default();
         }
         self.stats.open_move(None, counted);
         self.after(slot, &opened, true);
