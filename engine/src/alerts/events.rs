@@ -35,21 +35,21 @@ impl History for SeenBefore<'_> {
 impl Monitor {
     /// Moves one slot's contributions from `old` facts/keys/conds to the
     /// slot's current ones, for every threshold it is live in.
-    fn shift(&mut self, i: u32, old: &Facts, old_keys: &[u32], old_conds: &Bits) {
+    fn shift(&mut self, i: u32, old: &Facts, old_keys: &[u32], old_bits: &Bits) {
         let Some(slot) = self.table.get(i) else {
             return;
         };
         let now_facts = slot.facts.unpack();
         for (t, def) in self.defs.iter_mut().enumerate() {
-            if !slot.live.get(t) {
+            if !slot.bits.live(t) {
                 continue;
             }
             let (og, ng) = (
                 old_keys.get(def.kind).copied().unwrap_or(0),
                 slot.keys.get(def.kind).copied().unwrap_or(0),
             );
-            let before = def.part(old, old_conds.get(t));
-            let after = def.part(&now_facts, slot.conds.get(t));
+            let before = def.part(old, old_bits.cond(t));
+            let after = def.part(&now_facts, slot.bits.cond(t));
             if before == after && og == ng {
                 continue;
             }
@@ -74,7 +74,7 @@ impl Monitor {
         let mut next: Option<(i64, i64)> = None;
         let facts = slot.facts.unpack();
         for (t, def) in self.defs.iter_mut().enumerate() {
-            if !slot.live.get(t) {
+            if !slot.bits.live(t) {
                 continue;
             }
             let end = slot.reported.saturating_add(def.window);
@@ -84,9 +84,9 @@ impl Monitor {
                 }
                 continue;
             }
-            slot.live.set(t, false);
+            slot.bits.set_live(t, false);
             let g = slot.keys.get(def.kind).copied().unwrap_or(0);
-            let (num, den) = def.part(&facts, slot.conds.get(t));
+            let (num, den) = def.part(&facts, slot.bits.cond(t));
             let a = def.group_mut(g);
             a.num -= num;
             a.den -= den;
@@ -114,8 +114,8 @@ impl Monitor {
         }
         new.overdue = true;
         slot.facts = Packed::pack(&new);
-        let (keys, conds) = (slot.keys.clone(), slot.conds.clone());
-        self.shift(i, &old, &keys, &conds);
+        let (keys, bits) = (slot.keys.clone(), slot.bits.clone());
+        self.shift(i, &old, &keys, &bits);
     }
 
     /// Queues the deadlines of a slot that became pending (or moved).
@@ -172,7 +172,7 @@ impl Monitor {
         let Some(slot) = self.table.get(i) else {
             return;
         };
-        let (old_packed, old_keys, old_conds) = (slot.facts, slot.keys.clone(), slot.conds.clone());
+        let (old_packed, old_keys, old_bits) = (slot.facts, slot.keys.clone(), slot.bits.clone());
         let (old_respond, old_resolve) = (slot.respond_by, slot.resolve_by);
         let mut keys = old_keys.clone();
         if let Some(k) = self.dept_kind
@@ -180,24 +180,24 @@ impl Monitor {
         {
             *key = self.names[k].intern(&case.lead);
         }
-        let mut conds = old_conds.clone();
+        let mut bits = old_bits.clone();
         for (t, def) in self.defs.iter().enumerate() {
             if let Measure::Count {
                 cond: Some(c),
                 dynamic: true,
             } = &def.measure
             {
-                conds.set(t, self.cond_holds(policy, Some(c), case, true));
+                bits.set_cond(t, self.cond_holds(policy, Some(c), case, true));
             }
         }
         if let Some(slot) = self.table.get_mut(i) {
             slot.facts = Packed::pack(&facts);
             slot.keys = keys;
-            slot.conds = conds;
+            slot.bits = bits;
             slot.respond_by = ns(case.respond_by);
             slot.resolve_by = ns(case.resolve_by);
         }
-        self.shift(i, &old_packed.unpack(), &old_keys, &old_conds);
+        self.shift(i, &old_packed.unpack(), &old_keys, &old_bits);
         self.queue_deadlines(i, Some((old_packed, old_respond, old_resolve)));
     }
 
@@ -211,12 +211,12 @@ impl Monitor {
         now: i64,
     ) -> Option<u32> {
         let reported = ns(case.event.reported_at);
-        let mut live = Bits::default();
+        let mut bits = Bits::default();
         let mut first_exit: Option<(i64, i64)> = None;
         for (t, def) in self.defs.iter().enumerate() {
             let end = reported.saturating_add(def.window);
             if now < end {
-                live.set(t, true);
+                bits.set_live(t, true);
                 if first_exit.is_none_or(|(e, _)| end < e) {
                     first_exit = Some((end, def.window));
                 }
@@ -234,21 +234,20 @@ impl Monitor {
             .zip(self.names.iter_mut())
             .map(|(by, names)| names.intern(key_of(*by, case, units)))
             .collect();
-        let mut conds = Bits::default();
         for (t, def) in self.defs.iter().enumerate() {
             if let Measure::Count { cond, .. } = &def.measure {
-                conds.set(t, self.cond_holds(policy, cond.as_ref(), case, false));
+                bits.set_cond(t, self.cond_holds(policy, cond.as_ref(), case, false));
             }
         }
         if let Some(index) = &mut self.repeats {
             index.record(&case.event, units);
         }
         for (t, def) in self.defs.iter_mut().enumerate() {
-            if !live.get(t) {
+            if !bits.live(t) {
                 continue;
             }
             let g = keys.get(def.kind).copied().unwrap_or(0);
-            let (num, den) = def.part(&facts, conds.get(t));
+            let (num, den) = def.part(&facts, bits.cond(t));
             let a = def.group_mut(g);
             a.num += num;
             a.den += den;
@@ -262,8 +261,7 @@ impl Monitor {
             resolve_by: ns(case.resolve_by),
             facts: Packed::pack(&facts),
             keys,
-            conds,
-            live,
+            bits,
         });
         let lane = self.lane(window);
         self.table.push(first_exit, What::Exit, i, lane);

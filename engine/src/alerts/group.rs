@@ -11,16 +11,37 @@ use crate::lifecycle::Facts;
 use crate::model::{GroupBy, Metric, Policy, Target, Threshold, ThresholdMetric, Units};
 use rustc_hash::FxHashMap;
 
-/// A small bit set, one bit per threshold.
+/// A small bit set: two bits per threshold, whether its `count(COND)`
+/// holds and whether the event counts in its window now. Both in one word
+/// keep a slot 24 bytes smaller than two sets (32 thresholds before it
+/// spills), at a million slots per 30-day window of a city.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct Bits(SmallVec<[u64; 1]>);
 
 impl Bits {
-    pub fn get(&self, i: usize) -> bool {
+    /// Threshold `t`'s `count(COND)` holds.
+    pub fn cond(&self, t: usize) -> bool {
+        self.get(2 * t)
+    }
+
+    pub fn set_cond(&mut self, t: usize, on: bool) {
+        self.set(2 * t, on);
+    }
+
+    /// The event counts in threshold `t`'s window.
+    pub fn live(&self, t: usize) -> bool {
+        self.get(2 * t + 1)
+    }
+
+    pub fn set_live(&mut self, t: usize, on: bool) {
+        self.set(2 * t + 1, on);
+    }
+
+    fn get(&self, i: usize) -> bool {
         self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 
-    pub fn set(&mut self, i: usize, on: bool) {
+    fn set(&mut self, i: usize, on: bool) {
         let w = i / 64;
         if self.0.len() <= w {
             if !on {
@@ -260,5 +281,30 @@ impl Tree {
             .get(l as usize)
             .and_then(|u| u.as_deref())
             .map(str::to_string)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Bits;
+
+    /// A threshold's two bits never touch another's, past the inline
+    /// word too (a policy may have any number of thresholds).
+    #[test]
+    fn conds_and_windows_of_many_thresholds_stay_apart() {
+        let mut b = Bits::default();
+        let on = |t: usize| (t % 3 == 0, t % 5 == 0);
+        for t in 0..100 {
+            let (c, l) = on(t);
+            b.set_cond(t, c);
+            b.set_live(t, l);
+        }
+        for t in 0..100 {
+            assert_eq!((b.cond(t), b.live(t)), on(t), "threshold {t}");
+        }
+        b.set_live(99, false);
+        b.set_cond(0, false);
+        assert!(!b.live(99) && !b.cond(0));
+        assert!(b.cond(99) && b.live(0), "the other bit of each is kept");
     }
 }

@@ -38,10 +38,9 @@ pub(super) struct Slot {
     pub facts: Packed,
     /// Interned group id per kind of group.
     pub keys: SmallVec<[u32; 4]>,
-    /// Per threshold: its `count(COND)` holds.
-    pub conds: Bits,
-    /// Per threshold: the event counts in its window now.
-    pub live: Bits,
+    /// Per threshold: its `count(COND)` holds; the event counts in its
+    /// window now.
+    pub bits: Bits,
 }
 
 /// What a queued instant is.
