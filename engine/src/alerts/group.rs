@@ -293,7 +293,7 @@ mod tests {
     #[test]
     fn conds_and_windows_of_many_thresholds_stay_apart() {
         let mut b = Bits::default();
-        let on = |t: usize| (t % 3 == 0, t % 5 == 0);
+        let on = |t: usize| (t.is_multiple_of(3), t.is_multiple_of(5));
         for t in 0..100 {
             let (c, l) = on(t);
             b.set_cond(t, c);
