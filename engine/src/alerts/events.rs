@@ -33,7 +33,7 @@ impl History for SeenBefore<'_> {
 }
 
 impl Monitor {
-    /// Moves one slot's contributions from `old` facts/keys/conds to the
+    /// Moves one slot's contributions from `old` facts/keys/bits to the
     /// slot's current ones, for every threshold it is live in.
     fn shift(&mut self, i: u32, old: &Facts, old_keys: &[u32], old_bits: &Bits) {
         let Some(slot) = self.table.get(i) else {

@@ -69,16 +69,16 @@ impl Routes {
             if r.index.contains_key(c.name.name.as_str()) {
                 continue;
             }
-            let saved = ctx.repeats.0.take();
-            let (route, spans) = route(
-                ctx,
-                &c.name.name,
-                c.display.as_ref(),
-                &c.items,
-                c.name.span,
-                grades,
-            );
-            let own = std::mem::replace(&mut ctx.repeats.0, saved);
+            let ((route, spans), own) = own_repeats(ctx, |ctx| {
+                route(
+                    ctx,
+                    &c.name.name,
+                    c.display.as_ref(),
+                    &c.items,
+                    c.name.span,
+                    grades,
+                )
+            });
             r.longest = r.longest.max(own);
             r.asked
                 .categories
@@ -93,9 +93,9 @@ impl Routes {
             r.spans.push(spans);
         }
         if let Some(f) = fallback {
-            let saved = ctx.repeats.0.take();
-            let (route, spans) = route(ctx, "fallback", None, &f.items, f.span, grades);
-            let own = std::mem::replace(&mut ctx.repeats.0, saved);
+            let ((route, spans), own) = own_repeats(ctx, |ctx| {
+                route(ctx, "fallback", None, &f.items, f.span, grades)
+            });
             r.longest = r.longest.max(own);
             r.asked.fallback = own.is_some();
             r.fallback = route;
@@ -190,6 +190,16 @@ impl Routes {
             }
         }
     }
+}
+
+/// Runs `f` (a route's compilation) and returns, with its result, the
+/// longest `repeats` window of the conditions it compiled, kept out of
+/// `ctx`'s (which holds those outside every route).
+fn own_repeats<T>(ctx: &mut Ctx<'_>, f: impl FnOnce(&mut Ctx<'_>) -> T) -> (T, Option<u64>) {
+    let outside = ctx.repeats.0.take();
+    let out = f(ctx);
+    let own = std::mem::replace(&mut ctx.repeats.0, outside);
+    (out, own)
 }
 
 pub(super) fn compile_cond(ctx: &mut Ctx<'_>, e: &ast::Expr, place: Place) -> Cond {
