@@ -984,15 +984,20 @@ fn change<'a>(
     }
 }
 
-/// Stores E1, a red lamp in G1 (urban leads, fire assists), and E2, litter
-/// in G3 (grid_team leads).
-async fn insert_red_lamp_and_litter(s: &SqliteStore, p: &Policy) {
+/// A new store in a temporary directory (kept alive by the caller) holding
+/// E1, a red lamp in G1 (urban leads, fire assists), and E2, litter in G3
+/// (grid_team leads).
+async fn red_lamp_and_litter() -> (tempfile::TempDir, SqliteStore, Policy) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    let p = policy();
     let batch = vec![
-        new_event(p, "E1", "lamp", "G1", r#"{"trapped":1}"#, 0),
-        new_event(p, "E2", "litter", "G3", "{}", 10),
+        new_event(&p, "E1", "lamp", "G1", r#"{"trapped":1}"#, 0),
+        new_event(&p, "E2", "litter", "G3", "{}", 10),
     ];
     let r = s.insert_events(batch).await.unwrap();
     assert!(r.iter().all(|r| matches!(r, Inserted::Created)), "{r:?}");
+    (dir, s, p)
 }
 
 /// A reassignment to another lead department.
@@ -1011,10 +1016,7 @@ fn rows(want: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
 
 #[tokio::test]
 async fn departments_follow_reassignments_and_whistles() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path()).await;
-    let p = policy();
-    insert_red_lamp_and_litter(&s, &p).await;
+    let (_dir, s, p) = red_lamp_and_litter().await;
     assert_eq!(
         department_rows(&s).await,
         rows(&[
@@ -1055,10 +1057,7 @@ async fn departments_follow_reassignments_and_whistles() {
 
 #[tokio::test]
 async fn a_case_changed_twice_in_one_call_keeps_only_its_last_departments() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path()).await;
-    let p = policy();
-    insert_red_lamp_and_litter(&s, &p).await;
+    let (_dir, s, p) = red_lamp_and_litter().await;
     let stored = s.get_event("E2").await.unwrap().unwrap();
     let mut once = stored.case.clone();
     let first = apply(&p, &mut once, lead_to("urban"), t(30), &NoHistory).unwrap();
@@ -1084,10 +1083,7 @@ async fn a_case_changed_twice_in_one_call_keeps_only_its_last_departments() {
 
 #[tokio::test]
 async fn a_version_1_database_is_upgraded_with_nothing_lost() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path()).await;
-    let p = policy();
-    insert_red_lamp_and_litter(&s, &p).await;
+    let (dir, s, p) = red_lamp_and_litter().await;
     insert_one(&s, new_event(&p, "E3", "lamp", "G2", "{}", 20)).await;
     act(&s, &p, "E3", accept(), 30).await;
     let ids = ["E1", "E2", "E3"];
