@@ -63,6 +63,13 @@ const READERS: u32 = 4;
 /// (docs/BENCHMARKS.md, "Session 6").
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(25);
 
+/// Prepared statements the writer keeps: every size of chunk
+/// ([`write::MAX_ROWS`]) of the five multi-row statements of a batch (the
+/// id lookup and the events, departments, journal and outbox inserts), and
+/// room for the single-row ones. Smaller, and a writer whose batch sizes
+/// vary would prepare its largest statements again and again.
+const WRITER_STATEMENTS: usize = 5 * write::MAX_ROWS + 64;
+
 /// The SQLite store. See the module documentation.
 pub struct SqliteStore {
     writer: Mutex<Writer>,
@@ -170,6 +177,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .journal_mode(SqliteJournalMode::Wal)
             .pragma("cache_size", "-8192")
+            .statement_cache_capacity(WRITER_STATEMENTS)
             .pragma("wal_autocheckpoint", "8192")
             .pragma("journal_size_limit", "67108864")
             .connect()

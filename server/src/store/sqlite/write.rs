@@ -19,10 +19,14 @@ use crate::store::{Inserted, JournalEntry, NewEvent, PolicyVersion, StoreError, 
 /// another process reads).
 const BEGIN: &str = "BEGIN IMMEDIATE";
 
-/// The most rows one INSERT statement carries. Smaller remainders go in
-/// statements of power-of-two sizes, so a handful of distinct statements
-/// (each prepared once and cached) serve every batch size.
-const MAX_ROWS: usize = 128;
+/// The most rows one statement carries: a batch goes in chunks of this
+/// size and one statement for the rest, so up to this many distinct
+/// statements per table (each prepared once and cached: see
+/// `WRITER_STATEMENTS` in the module above). A remainder in one exact-size
+/// statement rather than in power-of-two pieces saves the writer's thread
+/// two or three round trips per table per batch: 17–22% more events a
+/// second at 4 × 50 (docs/BENCHMARKS.md, "Session 9").
+pub(super) const MAX_ROWS: usize = 128;
 
 const EVENTS_HEAD: &str = "INSERT INTO events (id, body_hash, event_json, decision_json, case_json, version, \
      state, unit, lead, respond_by, resolve_by, accepted_at, reported_at, received_at, next_due, \
@@ -274,12 +278,7 @@ async fn run_chunked<T>(
     let mut out = Vec::new();
     let mut rest = items;
     while !rest.is_empty() {
-        // The largest power of two that fits, at most MAX_ROWS.
-        let n = if rest.len() >= MAX_ROWS {
-            MAX_ROWS
-        } else {
-            1 << (usize::BITS - 1 - rest.len().leading_zeros())
-        };
+        let n = rest.len().min(MAX_ROWS);
         let (chunk, more) = rest.split_at(n);
         let mut sql = String::with_capacity(head.len() + n * (tuple.len() + 1) + tail.len());
         sql.push_str(head);
