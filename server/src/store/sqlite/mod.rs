@@ -18,6 +18,7 @@
 //! The tables are described in `schema.rs`.
 
 mod alerts;
+mod keys;
 mod outbox;
 mod read;
 mod schema;
@@ -64,11 +65,11 @@ const READERS: u32 = 4;
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(25);
 
 /// Prepared statements the writer keeps: every size of chunk
-/// ([`write::MAX_ROWS`]) of the five multi-row statements of a batch (the
-/// id lookup and the events, departments, journal and outbox inserts), and
-/// room for the single-row ones. Smaller, and a writer whose batch sizes
-/// vary would prepare its largest statements again and again.
-const WRITER_STATEMENTS: usize = 5 * write::MAX_ROWS + 64;
+/// ([`write::MAX_ROWS`]) of the six multi-row statements of a batch (the
+/// id lookup and the events, units, departments, journal and outbox
+/// inserts), and room for the single-row ones. Smaller, and a writer whose
+/// batch sizes vary would prepare its largest statements again and again.
+const WRITER_STATEMENTS: usize = 6 * write::MAX_ROWS + 64;
 
 /// The SQLite store. See the module documentation.
 pub struct SqliteStore {
@@ -98,6 +99,9 @@ struct Writer {
     /// The last journal entry, `None` when it must be read again (after a
     /// write that failed or was cancelled).
     tail: Option<Tail>,
+    /// The keys waiting for their shard ([`keys`]), `None` when they must
+    /// be read again, like the tail.
+    keys: Option<keys::Keys>,
 }
 
 /// The last entry of the journal: the next one links to it.
@@ -114,6 +118,15 @@ impl Writer {
         match self.tail.take() {
             Some(t) => Ok(t),
             None => read::load_tail(&mut self.conn).await,
+        }
+    }
+
+    /// The keys, read again if they are not known; left unknown like the
+    /// tail until the caller's commit puts them back.
+    async fn take_keys(&mut self) -> Result<keys::Keys, StoreError> {
+        match self.keys.take() {
+            Some(k) => Ok(k),
+            None => keys::load(&mut self.conn).await,
         }
     }
 }
@@ -187,6 +200,7 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError(format!("{shown}: {}", e.0)))?;
         let tail = read::load_tail(&mut conn).await?;
+        let keys = keys::load(&mut conn).await?;
         let checkpointer = Arc::new(());
         let ckpt = base
             .clone()
@@ -204,6 +218,7 @@ impl SqliteStore {
             writer: Mutex::new(Writer {
                 conn,
                 tail: Some(tail),
+                keys: Some(keys),
             }),
             sync: Arc::new(Syncer::new(&path)),
             pool,

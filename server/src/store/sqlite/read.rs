@@ -9,6 +9,7 @@ use sqlx::{Executor, Row, Sqlite, SqliteConnection, SqlitePool, TypeInfo, ValueR
 use whistle_engine::event::Event;
 use whistle_engine::lifecycle::Case;
 
+use super::keys::{self, Table};
 use super::schema::OPEN_STATES;
 use super::{Ctx, Tail, from_ns, ns};
 use crate::store::journal::{GENESIS, chain_hash};
@@ -176,20 +177,108 @@ pub(super) fn decode_cursor(cursor: &str) -> Result<(i64, String), StoreError> {
 /// late at that instant by the clocks the ladder watches: not accepted in
 /// this round (`accepted_at` unset) with `respond_by` before the instant,
 /// or (open, hence not resolved) with `resolve_by` before it.
+///
+/// With a department or a unit, the page comes from two walks in one
+/// snapshot: that key's rows in its table, and the events after the key's
+/// shard's mark, whose keys of that shard are not in the table yet
+/// (`keys.rs`); the two are merged by `(received_at, id)`.
 pub(super) async fn list_events(pool: &SqlitePool, q: &ListQuery) -> Result<Page, StoreError> {
     let limit = q.limit.clamp(1, MAX_PAGE);
     let cursor = q.cursor.as_deref().map(decode_cursor).transpose()?;
-    // With a department, walk that department's rows newest first (its
-    // index is in that order); otherwise the events'.
+    let key = match (&q.department, &q.unit) {
+        (Some(d), _) => Some((Table::Departments, d.as_str())),
+        (None, Some(u)) => Some((Table::Units, u.as_str())),
+        (None, None) => None,
+    };
+    let mut tx = pool.begin().await.ctx("listing events")?;
+    let mut rows = match key {
+        None => page(&mut tx, Walk::All, q, cursor.as_ref(), limit).await?,
+        Some((table, name)) => {
+            let mark = keys::mark(&mut tx, table, name).await?;
+            let merged = page(&mut tx, Walk::Table(table, name), q, cursor.as_ref(), limit).await?;
+            let waiting = page(
+                &mut tx,
+                Walk::After(mark, table, name),
+                q,
+                cursor.as_ref(),
+                limit,
+            )
+            .await?;
+            newest_first(merged, waiting)?
+        }
+    };
+    tx.rollback().await.ctx("listing events")?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let mut events = Vec::with_capacity(rows.len());
+    let mut last = None;
+    for row in &rows {
+        events.push(stored_event(row)?);
+        last = Some(row.try_get::<i64, _>(6).ctx("listing events")?);
+    }
+    let next_cursor = match (more, last, events.last()) {
+        (true, Some(at), Some(e)) => Some(encode_cursor(at, &e.id)),
+        _ => None,
+    };
+    Ok(Page {
+        events,
+        next_cursor,
+    })
+}
+
+/// Which rows a [`page`] walks.
+#[derive(Clone, Copy)]
+enum Walk<'a> {
+    /// Every event, newest first.
+    All,
+    /// A unit's or a department's rows in its table.
+    Table(Table, &'a str),
+    /// The events after a mark (by rowid) whose unit is, or whose
+    /// departments include, the name: those whose key waits.
+    After(i64, Table, &'a str),
+}
+
+/// Up to `limit + 1` events of `walk` that pass the query's filters,
+/// newest first (one more than asked: whether there is a next page).
+async fn page(
+    conn: &mut SqliteConnection,
+    walk: Walk<'_>,
+    q: &ListQuery,
+    cursor: Option<&(i64, String)>,
+    limit: usize,
+) -> Result<Vec<SqliteRow>, StoreError> {
     let mut sql = String::from(concat!("SELECT ", event_columns!(), " FROM "));
-    let (order_at, order_id) = if q.department.is_some() {
-        sql.push_str(
-            "event_departments d CROSS JOIN events e ON e.id = d.event_id WHERE d.department = ?",
-        );
-        ("d.received_at", "d.event_id")
-    } else {
-        sql.push_str("events e WHERE 1 = 1");
-        ("e.received_at", "e.id")
+    // Each walk is written so that SQLite cannot pick another index: the
+    // key's table by its key, or the events after the mark by rowid (a
+    // filter on `state` or an ORDER BY would otherwise lead it to walk a
+    // whole index of the events, older than the mark included).
+    let (order_at, order_id) = match walk {
+        Walk::All => {
+            sql.push_str("events e WHERE 1 = 1");
+            ("e.received_at", "e.id")
+        }
+        Walk::Table(Table::Departments, _) => {
+            sql.push_str(
+                "event_departments k CROSS JOIN events e ON e.id = k.event_id WHERE k.department = ?",
+            );
+            ("k.received_at", "k.event_id")
+        }
+        Walk::Table(Table::Units, _) => {
+            sql.push_str("event_units k CROSS JOIN events e ON e.id = k.event_id WHERE k.unit = ?");
+            ("k.received_at", "k.event_id")
+        }
+        Walk::After(_, table, _) => {
+            sql.push_str(
+                "events p CROSS JOIN events e ON e.rowid = p.rowid WHERE p.rowid > ? AND ",
+            );
+            sql.push_str(match table {
+                Table::Departments => {
+                    "EXISTS (SELECT 1 FROM json_each(e.departments) j WHERE j.value = ?)"
+                }
+                Table::Units => "e.unit = ?",
+            });
+            ("e.received_at", "e.id")
+        }
     };
     if q.state.is_some() {
         sql.push_str(" AND e.state = ?");
@@ -209,8 +298,10 @@ pub(super) async fn list_events(pool: &SqlitePool, q: &ListQuery) -> Result<Page
         " ORDER BY {order_at} DESC, {order_id} DESC LIMIT ?"
     ));
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    if let Some(d) = &q.department {
-        query = query.bind(d.as_str());
+    match walk {
+        Walk::All => {}
+        Walk::Table(_, name) => query = query.bind(name),
+        Walk::After(mark, _, name) => query = query.bind(mark).bind(name),
     }
     if let Some(s) = &q.state {
         query = query.bind(s.as_str());
@@ -222,26 +313,33 @@ pub(super) async fn list_events(pool: &SqlitePool, q: &ListQuery) -> Result<Page
         query = query.bind(ns(t)).bind(ns(t));
     }
     if let Some((at, id)) = cursor {
-        query = query.bind(at).bind(id);
+        query = query.bind(*at).bind(id.as_str());
     }
-    // One more than asked: whether there is a next page.
     query = query.bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
-    let rows = query.fetch_all(pool).await.ctx("listing events")?;
-    let more = rows.len() > limit;
-    let mut events = Vec::with_capacity(limit.min(rows.len()));
-    let mut last = None;
-    for row in rows.iter().take(limit) {
-        events.push(stored_event(row)?);
-        last = Some(row.try_get::<i64, _>(6).ctx("listing events")?);
-    }
-    let next_cursor = match (more, last, events.last()) {
-        (true, Some(at), Some(e)) => Some(encode_cursor(at, &e.id)),
-        _ => None,
+    query.fetch_all(&mut *conn).await.ctx("listing events")
+}
+
+/// Two walks' rows, each newest first by `(received_at, id)`, as one list
+/// in that order (an event is in one walk only: its key is either in the
+/// table or waiting).
+fn newest_first(a: Vec<SqliteRow>, b: Vec<SqliteRow>) -> Result<Vec<SqliteRow>, StoreError> {
+    let order = |row: &SqliteRow| -> Result<(i64, String), StoreError> {
+        Ok((
+            row.try_get(6).ctx("listing events")?,
+            row.try_get(0).ctx("listing events")?,
+        ))
     };
-    Ok(Page {
-        events,
-        next_cursor,
-    })
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => order(x)? > order(y)?,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return Ok(out),
+        };
+        out.extend(if take_a { a.next() } else { b.next() });
+    }
 }
 
 pub(super) async fn journal_for(

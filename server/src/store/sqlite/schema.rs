@@ -9,7 +9,9 @@
 //! | table | columns |
 //! | --- | --- |
 //! | `events` | `id` (unique), `body_hash`, `event_json`, `decision_json`, `case_json`, `version`, and, copied from the case for filtering: `state`, `unit`, `lead`, `respond_by`, `resolve_by`, `accepted_at`, `reported_at`, `received_at`, `next_due`, and `departments` (JSON array of the case's departments, lead first: the keys of its `event_departments` rows) |
-//! | `event_departments` | `department`, `received_at` (the event's, for paging by department), `event_id` (together the key), `role` (`lead` or `assist`): one row per department of the case |
+//! | `event_departments` | `department`, `received_at` (the event's, for paging by department), `event_id` (together the key), `role` (`lead` or `assist`): one row per department of the case, written in shards after the event (`keys.rs`) |
+//! | `event_units` | `unit`, `received_at`, `event_id` (together the key): the case's unit, for paging by unit, written like `event_departments` |
+//! | `key_marks` | `shard`, `merged`: per shard of the two tables above, the last event (by rowid) whose keys of that shard are in them |
 //! | `journal` | `seq` (primary key, from 1), `event_id`, `kind`, `body` (canonical JSON, as hashed), `prev_hash`, `hash` |
 //! | `outbox` | `id`, `target`, `payload`, `attempts` (failed ones), `next_at`, `lease_until`, `last_error`, `done` |
 //! | `policy_versions` | `id`, `hash`, `activated_at`, `activated_by`, `files` (JSON `[[path, text], ...]`), `summary` |
@@ -24,8 +26,10 @@ use crate::store::StoreError;
 
 /// The version of the schema this code writes. Version 1 had
 /// `event_departments` keyed by event with a second index by department,
-/// and no `events.departments`; [`V1_TO_V2`] upgrades it.
-pub(super) const VERSION: i64 = 2;
+/// and no `events.departments`; [`V1_TO_V2`] upgrades it. Version 2 had an
+/// index on `events (unit, ...)` and no `event_units` or `key_marks`;
+/// [`V2_TO_V3`] upgrades it.
+pub(super) const VERSION: i64 = 3;
 
 /// The open states, as an SQL list (the partial index and the queries that
 /// use it must spell it the same way).
@@ -42,6 +46,18 @@ macro_rules! departments_columns {
         event_id    TEXT NOT NULL,
         role        TEXT NOT NULL,
         PRIMARY KEY (department, received_at, event_id)
+    ) WITHOUT ROWID"
+    };
+}
+
+/// The columns of `event_units`, keyed like `event_departments`.
+macro_rules! units_columns {
+    () => {
+        "(
+        unit        TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        event_id    TEXT NOT NULL,
+        PRIMARY KEY (unit, received_at, event_id)
     ) WITHOUT ROWID"
     };
 }
@@ -67,12 +83,16 @@ const TABLES: &[&str] = &[
     )",
     "CREATE INDEX IF NOT EXISTS events_received ON events (received_at, id)",
     "CREATE INDEX IF NOT EXISTS events_state ON events (state, received_at, id)",
-    "CREATE INDEX IF NOT EXISTS events_unit ON events (unit, received_at, id)",
     "CREATE INDEX IF NOT EXISTS events_reported ON events (reported_at)",
     concat!(
         "CREATE TABLE IF NOT EXISTS event_departments ",
         departments_columns!()
     ),
+    concat!("CREATE TABLE IF NOT EXISTS event_units ", units_columns!()),
+    "CREATE TABLE IF NOT EXISTS key_marks (
+        shard  INTEGER NOT NULL PRIMARY KEY,
+        merged INTEGER NOT NULL
+    )",
     "CREATE TABLE IF NOT EXISTS journal (
         seq       INTEGER NOT NULL PRIMARY KEY,
         event_id  TEXT,
@@ -133,6 +153,28 @@ const V1_TO_V2: &[&str] = &[
     "ALTER TABLE event_departments_v2 RENAME TO event_departments",
 ];
 
+/// Upgrades a version 2 database: the index on `events (unit, ...)`
+/// becomes the table `event_units`, with every event's unit in it (the
+/// marks are then set past every event, by [`marks`]).
+const V2_TO_V3: &[&str] = &[
+    concat!("CREATE TABLE event_units ", units_columns!()),
+    "INSERT INTO event_units (unit, received_at, event_id)
+        SELECT unit, received_at, id FROM events WHERE unit IS NOT NULL",
+    "DROP INDEX IF EXISTS events_unit",
+];
+
+/// A mark per shard of `keys.rs`, where there is none: past every event
+/// there is, whose keys are all in their tables (a new database has none;
+/// an upgraded one has written them all).
+fn marks() -> String {
+    format!(
+        "WITH RECURSIVE s(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM s WHERE n < {last}) \
+         INSERT OR IGNORE INTO key_marks (shard, merged) \
+         SELECT n, (SELECT coalesce(max(rowid), 0) FROM events) FROM s",
+        last = super::keys::SHARDS - 1
+    )
+}
+
 /// Creates what is missing and upgrades an older schema, in one
 /// transaction, and checks the schema is not from a newer version.
 pub(super) async fn migrate(conn: &mut SqliteConnection) -> Result<(), StoreError> {
@@ -160,12 +202,25 @@ pub(super) async fn migrate(conn: &mut SqliteConnection) -> Result<(), StoreErro
                 .ctx("upgrading the schema from version 1")?;
         }
     }
+    if found == 1 || found == 2 {
+        tracing::info!("upgrading the database from schema version 2 to {VERSION}");
+        for sql in V2_TO_V3 {
+            sqlx::raw_sql(*sql)
+                .execute(&mut *tx)
+                .await
+                .ctx("upgrading the schema from version 2")?;
+        }
+    }
     for sql in TABLES {
         sqlx::raw_sql(*sql)
             .execute(&mut *tx)
             .await
             .ctx("creating the tables")?;
     }
+    sqlx::raw_sql(sqlx::AssertSqlSafe(marks()))
+        .execute(&mut *tx)
+        .await
+        .ctx("setting the key marks")?;
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "PRAGMA user_version = {VERSION}"
     )))

@@ -960,10 +960,31 @@ async fn of_department(s: &SqliteStore, department: &str) -> Vec<String> {
     .collect()
 }
 
-/// `(department, event_id, role)` of every `event_departments` row.
+/// `(department, event_id, role)` of every `event_departments` row, once
+/// every shard of keys is merged.
 async fn department_rows(s: &SqliteStore) -> Vec<(String, String, String)> {
     let mut w = s.writer.lock().await;
+    let mut keys = w.take_keys().await.unwrap();
+    super::keys::merge_all(&mut w.conn, &mut keys)
+        .await
+        .unwrap();
+    w.keys = Some(keys);
     sqlx::query_as("SELECT department, event_id, role FROM event_departments ORDER BY 2, 1")
+        .fetch_all(&mut w.conn)
+        .await
+        .unwrap()
+}
+
+/// `(unit, event_id)` of every `event_units` row, once every shard of keys
+/// is merged.
+async fn unit_rows(s: &SqliteStore) -> Vec<(String, String)> {
+    let mut w = s.writer.lock().await;
+    let mut keys = w.take_keys().await.unwrap();
+    super::keys::merge_all(&mut w.conn, &mut keys)
+        .await
+        .unwrap();
+    w.keys = Some(keys);
+    sqlx::query_as("SELECT unit, event_id FROM event_units ORDER BY 2, 1")
         .fetch_all(&mut w.conn)
         .await
         .unwrap()
@@ -1089,8 +1110,12 @@ async fn a_version_1_database_is_upgraded_with_nothing_lost() {
     let ids = ["E1", "E2", "E3"];
     let before = read_everything(&s, &ids).await;
     let rows_before = department_rows(&s).await;
+    let units_before = unit_rows(&s).await;
     // Put the database back in version 1's shape.
     for sql in [
+        "DROP TABLE event_units",
+        "DROP TABLE key_marks",
+        "CREATE INDEX events_unit ON events (unit, received_at, id)",
         "ALTER TABLE events DROP COLUMN departments",
         "CREATE TABLE v1 (event_id TEXT NOT NULL, department TEXT NOT NULL, \
          role TEXT NOT NULL, received_at INTEGER NOT NULL, \
@@ -1108,10 +1133,16 @@ async fn a_version_1_database_is_upgraded_with_nothing_lost() {
 
     let s = open(dir.path()).await;
     assert_eq!(read_everything(&s, &ids).await, before);
-    assert_eq!(department_rows(&s).await, rows_before);
     assert_eq!(of_department(&s, "urban").await, ["E3", "E1"]);
     assert_eq!(of_department(&s, "fire").await, ["E1"]);
-    assert_eq!(number(&s, "PRAGMA user_version").await, 2);
+    assert_eq!(department_rows(&s).await, rows_before);
+    assert_eq!(unit_rows(&s).await, units_before);
+    assert_eq!(number(&s, "PRAGMA user_version").await, 3);
+    let unit_index = "SELECT count(*) FROM sqlite_schema WHERE name = 'events_unit'";
+    assert_eq!(number(&s, unit_index).await, 0);
+    // Every event was in the tables before: every shard is marked past it.
+    let marked = "SELECT count(*) FROM key_marks WHERE merged = (SELECT max(rowid) FROM events)";
+    assert_eq!(number(&s, marked).await, 32);
     let old_index =
         "SELECT count(*) FROM sqlite_schema WHERE name = 'event_departments_department'";
     assert_eq!(number(&s, old_index).await, 0);
@@ -1131,6 +1162,173 @@ async fn a_newer_schema_is_refused() {
     s.close().await.unwrap();
     let err = SqliteStore::open(dir.path(), Vec::new()).await.unwrap_err();
     assert!(err.0.contains("schema version 99"), "{err}");
+}
+
+/// What every list by unit and by department must hold: the stored
+/// events (all of them, newest first) whose case has that unit or
+/// department, read from the cases themselves.
+async fn check_lists(s: &SqliteStore, step: &str) {
+    let all = s
+        .list_events(&ListQuery {
+            limit: 1000,
+            ..ListQuery::default()
+        })
+        .await
+        .unwrap()
+        .events;
+    for unit in ["G1", "G2", "G3", "C0101", "C0102", "S01", "D01"] {
+        let want: Vec<&str> = all
+            .iter()
+            .filter(|e| e.case.unit.as_deref() == Some(unit))
+            .map(|e| e.id.as_str())
+            .collect();
+        let got = s
+            .list_events(&ListQuery {
+                unit: Some(unit.into()),
+                limit: 1000,
+                ..ListQuery::default()
+            })
+            .await
+            .unwrap()
+            .events;
+        let got: Vec<&str> = got.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(got, want, "unit {unit} after {step}");
+    }
+    for department in ["urban", "fire", "grid_team", "command"] {
+        let want: Vec<&str> = all
+            .iter()
+            .filter(|e| e.case.lead == department || e.case.assist.iter().any(|a| a == department))
+            .map(|e| e.id.as_str())
+            .collect();
+        // In pages of 3: a page's two walks merge at every cursor.
+        let mut got = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = s
+                .list_events(&ListQuery {
+                    department: Some(department.into()),
+                    limit: 3,
+                    cursor,
+                    ..ListQuery::default()
+                })
+                .await
+                .unwrap();
+            got.extend(page.events.into_iter().map(|e| e.id));
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert_eq!(got, want, "department {department} after {step}");
+    }
+}
+
+#[tokio::test]
+async fn lists_by_unit_and_department_see_every_key_merged_or_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(dir.path()).await;
+    let p = policy();
+    // A fixed pseudo-random sequence: which events, which reassignments.
+    let mut seed: u64 = 7;
+    let mut next = move |n: u64| {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        (seed >> 33) % n
+    };
+    let units = ["G1", "G2", "G3", "C0101", "C0102", "S01"];
+    let leads = ["urban", "fire", "grid_team", "command"];
+    let mut n = 0;
+    // More batches than shards, so that every shard is merged, some twice.
+    for batch_no in 0..45 {
+        let mut batch = Vec::new();
+        for _ in 0..=next(3) {
+            let id = format!("E{n:03}");
+            batch.push(match next(3) {
+                0 => new_event(&p, &id, "lamp", "G2", r#"{"trapped":1}"#, n * 10),
+                1 => new_event(&p, &id, "lamp", "G1", "{}", n * 10),
+                _ => new_event(&p, &id, "litter", "G3", "{}", n * 10),
+            });
+            n += 1;
+        }
+        s.insert_events(batch).await.unwrap();
+        // Reassign an event: a recent one (its keys likely waiting) or an
+        // old one (likely merged), to another unit, lead or both.
+        if batch_no % 2 == 1 {
+            let back = if next(2) == 0 {
+                next(3)
+            } else {
+                next(n as u64)
+            };
+            let id = format!("E{:03}", n - 1 - back as i64);
+            let unit = (next(3) != 0).then(|| units[next(6) as usize].to_string());
+            let lead = (next(3) != 0).then(|| leads[next(4) as usize].to_string());
+            let stored = s.get_event(&id).await.unwrap().unwrap();
+            let mut case = stored.case;
+            // A reassignment to where the case is already is refused.
+            if let Ok(ts) = apply(
+                &p,
+                &mut case,
+                Action::Reassign { unit, lead },
+                t(n * 10),
+                &NoHistory,
+            ) {
+                let done = s
+                    .update_case(&id, stored.version, &case, &ts)
+                    .await
+                    .unwrap();
+                assert_eq!(done, Updated::Ok(stored.version + 1));
+            }
+        }
+        if batch_no % 9 == 4 {
+            check_lists(&s, &format!("batch {batch_no}")).await;
+        }
+        // Reopened, the writer rebuilds its waiting keys from the events.
+        if batch_no == 20 {
+            s.close().await.unwrap();
+            s = open(dir.path()).await;
+            check_lists(&s, "reopening").await;
+        }
+    }
+    check_lists(&s, "the last batch").await;
+    // Merged at last, the tables hold exactly the cases' keys.
+    let all = s
+        .list_events(&ListQuery {
+            limit: 1000,
+            ..ListQuery::default()
+        })
+        .await
+        .unwrap()
+        .events;
+    let mut want_units: Vec<(String, String)> = all
+        .iter()
+        .filter_map(|e| Some((e.case.unit.clone()?.to_string(), e.id.clone())))
+        .collect();
+    want_units.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
+    assert_eq!(unit_rows(&s).await, want_units);
+    check_lists(&s, "merging every shard").await;
+}
+
+#[tokio::test]
+async fn a_list_of_waiting_keys_walks_only_the_events_after_the_mark() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    let mut w = s.writer.lock().await;
+    // With a state filter and the order by time, SQLite would rather walk
+    // an index of every event; the walk after the mark must stay by rowid.
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+        "EXPLAIN QUERY PLAN SELECT e.id FROM events p CROSS JOIN events e ON e.rowid = p.rowid \
+         WHERE p.rowid > ? AND e.unit = ? AND e.state = ? ORDER BY e.received_at DESC, e.id DESC LIMIT 5",
+    )
+    .bind(0)
+    .bind("S01")
+    .bind("dispatched")
+    .fetch_all(&mut w.conn)
+    .await
+    .unwrap();
+    let details: Vec<&str> = plan.iter().map(|r| r.3.as_str()).collect();
+    assert!(
+        details[0].contains("SEARCH p USING INTEGER PRIMARY KEY (rowid>?)"),
+        "{details:?}"
+    );
 }
 
 /// `cargo test --release -p whistle-server store::sqlite::tests::insert_rate -- --ignored --nocapture`

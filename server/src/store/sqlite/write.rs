@@ -9,7 +9,7 @@ use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Arguments, AssertSqlSafe, Connection, Row, SqliteConnection};
 use whistle_engine::lifecycle::{Case, Transition};
 
-use super::{Ctx, Tail, Writer, ns, read};
+use super::{Ctx, Tail, Writer, keys, ns, read};
 use crate::store::journal::{self, canonical_json, chain_hash};
 use crate::store::texts::{case_packed, transition_bodies};
 use crate::store::{Inserted, JournalEntry, NewEvent, PolicyVersion, StoreError, Updated};
@@ -28,18 +28,14 @@ const BEGIN: &str = "BEGIN IMMEDIATE";
 /// second at 4 × 50 (docs/BENCHMARKS.md, "Session 9").
 pub(super) const MAX_ROWS: usize = 128;
 
-const EVENTS_HEAD: &str = "INSERT INTO events (id, body_hash, event_json, decision_json, case_json, version, \
+const EVENTS_HEAD: &str = "INSERT INTO events (rowid, id, body_hash, event_json, decision_json, case_json, version, \
      state, unit, lead, respond_by, resolve_by, accepted_at, reported_at, received_at, next_due, \
      departments) VALUES ";
-const EVENTS_TUPLE: &str = "(?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+const EVENTS_TUPLE: &str = "(?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 const UPDATE_CASE: &str = "UPDATE events SET case_json = ?, version = version + 1, state = ?, unit = ?, \
      lead = ?, respond_by = ?, resolve_by = ?, accepted_at = ?, next_due = ?, departments = ? \
      WHERE id = ? AND version = ? RETURNING received_at";
-
-const DEPARTMENTS_HEAD: &str =
-    "INSERT OR IGNORE INTO event_departments (department, received_at, event_id, role) VALUES ";
-const DEPARTMENTS_TUPLE: &str = "(?, ?, ?, ?)";
 
 const JOURNAL_HEAD: &str =
     "INSERT INTO journal (seq, event_id, kind, body, prev_hash, hash) VALUES ";
@@ -109,8 +105,10 @@ impl<'a> EventRow<'a> {
         }
     }
 
-    fn bind(&self, a: &mut SqliteArguments) -> Result<(), BoxDynError> {
+    /// Binds the row, as the event of rowid `rowid`.
+    fn bind(&self, rowid: i64, a: &mut SqliteArguments) -> Result<(), BoxDynError> {
         let (c, ne) = (&self.columns, self.ne);
+        a.add(rowid)?;
         a.add(ne.event.id.as_str())?;
         a.add(ne.body_hash.as_str())?;
         a.add(ne.texts.event.as_str())?;
@@ -183,44 +181,6 @@ fn chain_transitions<'a>(
     }
 }
 
-/// A row of `event_departments`: department, received_at, event id, role.
-type DepartmentRow<'a> = (&'a str, i64, &'a str, &'static str);
-
-/// The rows of a case's departments ([`departments_of`]): the first leads.
-fn department_rows<'a>(
-    id: &'a str,
-    departments: &[&'a str],
-    received_at: i64,
-    out: &mut Vec<DepartmentRow<'a>>,
-) {
-    out.extend(departments.iter().enumerate().map(|(i, d)| {
-        let role = if i == 0 { "lead" } else { "assist" };
-        (*d, received_at, id, role)
-    }));
-}
-
-async fn insert_departments(
-    conn: &mut SqliteConnection,
-    rows: &[DepartmentRow<'_>],
-) -> Result<(), StoreError> {
-    run_chunked(
-        conn,
-        DEPARTMENTS_HEAD,
-        DEPARTMENTS_TUPLE,
-        "",
-        rows,
-        "storing departments",
-        |r, a| {
-            a.add(r.0)?;
-            a.add(r.1)?;
-            a.add(r.2)?;
-            a.add(r.3)
-        },
-    )
-    .await
-    .map(drop)
-}
-
 /// Writes journal entries, and queues each transition for every webhook.
 async fn write_entries(
     conn: &mut SqliteConnection,
@@ -266,7 +226,7 @@ async fn write_entries(
 /// Runs `head tuple, tuple, ... tail` over the items with as few
 /// statements as it can (see [`MAX_ROWS`]), binding each item's values into
 /// its tuple, and returns the rows the statements return.
-async fn run_chunked<T>(
+pub(super) async fn run_chunked<T>(
     conn: &mut SqliteConnection,
     head: &str,
     tuple: &str,
@@ -311,8 +271,10 @@ pub(super) fn prepare(batch: &[NewEvent]) -> Vec<EventRow<'_>> {
 /// Stores a batch in one transaction; see [`crate::store::Store::insert_events`].
 ///
 /// One query finds which ids are stored already; the events that are new
-/// (the first of the batch with an id) go in with their departments,
-/// journal entries and outbox items, all in multi-row statements; the
+/// (the first of the batch with an id) go in, under the rowids the writer
+/// hands out, with their journal entries and outbox items, all in
+/// multi-row statements, and with one shard's waiting keys (`keys.rs`:
+/// their own units and departments wait for their shards' turns); the
 /// others are read back to tell a duplicate from a conflict.
 pub(super) async fn insert_events(
     w: &mut Writer,
@@ -320,6 +282,7 @@ pub(super) async fn insert_events(
     rows: &[EventRow<'_>],
 ) -> Result<Vec<Inserted>, StoreError> {
     let mut tail = w.take_tail().await?;
+    let mut keys = w.take_keys().await?;
     let queued_at = ns(jiff::Timestamp::now());
     let mut tx = w
         .conn
@@ -329,7 +292,7 @@ pub(super) async fn insert_events(
     let existing = stored_ids(&mut tx, rows).await?;
     let mut seen = HashSet::with_capacity(rows.len());
     let mut fresh = Vec::with_capacity(rows.len());
-    let mut departments = Vec::with_capacity(rows.len() * 2);
+    let mut new_keys = Vec::with_capacity(rows.len() * 3);
     let mut entries = Vec::with_capacity(rows.len() * 2);
     let mut again = Vec::new();
     for (i, row) in rows.iter().enumerate() {
@@ -339,13 +302,15 @@ pub(super) async fn insert_events(
             again.push(i);
             continue;
         }
-        fresh.push(row);
-        department_rows(
+        let rowid = keys.rowid(fresh.len());
+        fresh.push((rowid, row));
+        new_keys.extend(keys::keys_of(
+            rowid,
             id,
-            &row.columns.departments,
             ns(ne.received_at),
-            &mut departments,
-        );
+            row.columns.unit,
+            &row.columns.departments,
+        ));
         chain_transitions(&mut tail, id, &ne.texts.bodies, &mut entries);
     }
     run_chunked(
@@ -355,10 +320,13 @@ pub(super) async fn insert_events(
         "",
         &fresh,
         "storing events",
-        |r, a| r.bind(a),
+        |(rowid, r), a| r.bind(*rowid, a),
     )
     .await?;
-    insert_departments(&mut tx, &departments).await?;
+    let mut staged = keys::Staged::default();
+    keys::took(&mut staged, fresh.len());
+    let last_rowid = keys.rowid(fresh.len()) - 1;
+    keys::merge_turn(&mut tx, &keys, &new_keys, last_rowid, &mut staged).await?;
     write_entries(&mut tx, targets, &entries, queued_at).await?;
     let mut out: Vec<Inserted> = (0..rows.len()).map(|_| Inserted::Created).collect();
     for i in again {
@@ -374,7 +342,9 @@ pub(super) async fn insert_events(
         };
     }
     tx.commit().await.ctx("committing a batch of events")?;
+    keys.apply(staged);
     w.tail = Some(tail);
+    w.keys = Some(keys);
     Ok(out)
 }
 
@@ -435,18 +405,19 @@ pub(super) async fn update_case(
 /// Replaces cases in one transaction (one fsync); see
 /// [`crate::store::Store::update_cases`].
 ///
-/// Per case, a read checks its version and finds its departments, then one
-/// UPDATE replaces it; the journal entries and outbox
-/// items of every case that matched then go in with multi-row statements,
-/// and the department rows of those whose departments changed (a
-/// reassignment, a whistle, a re-decided grade: most updates change none)
-/// are replaced. When none matched, nothing is committed.
+/// Per case, a read checks its version and finds its unit and
+/// departments, then one UPDATE replaces it, and the keys of a case whose
+/// unit or departments changed (a reassignment, a whistle, a re-decided
+/// grade: most updates change neither) are replaced ([`rekey`]); the
+/// journal entries and outbox items of every case that matched then go in
+/// with multi-row statements. When none matched, nothing is committed.
 pub(super) async fn update_cases(
     w: &mut Writer,
     targets: &[Arc<str>],
     updates: &[(CaseUpdate<'_>, i64)],
 ) -> Result<Vec<Updated>, StoreError> {
     let mut tail = w.take_tail().await?;
+    let mut keys = w.take_keys().await?;
     let queued_at = ns(jiff::Timestamp::now());
     let mut tx = w
         .conn
@@ -455,25 +426,31 @@ pub(super) async fn update_cases(
         .ctx("starting a transaction")?;
     let mut out = Vec::with_capacity(updates.len());
     let mut applied = Vec::with_capacity(updates.len());
-    let mut moved = Vec::new();
+    let mut staged = keys::Staged::default();
+    // One case after another, in order: a case changed twice in one call
+    // must lose the keys its first change wrote.
     for (u, expected_version) in updates {
         let (id, c) = (u.id, &u.columns);
-        let found: Option<(i64, Option<String>)> =
-            sqlx::query_as("SELECT version, departments FROM events WHERE id = ?")
+        let found: Option<(i64, i64, Option<String>, Option<String>)> =
+            sqlx::query_as("SELECT rowid, version, unit, departments FROM events WHERE id = ?")
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await
                 .ctx_with(|| format!("reading the case of event {id:?}"))?;
-        let departments_before = match found {
+        let before = match found {
             None => {
                 out.push(Updated::Missing);
                 continue;
             }
-            Some((version, _)) if version != *expected_version => {
+            Some((_, version, _, _)) if version != *expected_version => {
                 out.push(Updated::Stale);
                 continue;
             }
-            Some((_, departments)) => departments,
+            Some((rowid, _, unit, departments)) => Before {
+                rowid,
+                unit,
+                departments,
+            },
         };
         let (received_at,): (i64,) = sqlx::query_as(UPDATE_CASE)
             .bind(u.case_json.as_slice())
@@ -490,24 +467,15 @@ pub(super) async fn update_cases(
             .fetch_one(&mut *tx)
             .await
             .ctx_with(|| format!("updating the case of event {id:?}"))?;
-        if departments_before.as_deref() != Some(c.departments_json.as_str()) {
-            moved.push((u, received_at, departments_before));
-        }
+        rekey(&mut tx, &keys, &mut staged, id, received_at, &before, c).await?;
         applied.push(u);
         out.push(Updated::Ok(expected_version.saturating_add(1)));
     }
     if applied.is_empty() {
         tx.rollback().await.ctx("ending a transaction")?;
         w.tail = Some(tail);
+        w.keys = Some(keys);
         return Ok(out);
-    }
-    // One case after another, in order: a case changed twice in one call
-    // must lose the rows its first change wrote.
-    for (u, received_at, before) in &moved {
-        remove_departments(&mut tx, u.id, *received_at, before.as_deref()).await?;
-        let mut rows = Vec::with_capacity(u.columns.departments.len());
-        department_rows(u.id, &u.columns.departments, *received_at, &mut rows);
-        insert_departments(&mut tx, &rows).await?;
     }
     let mut entries = Vec::new();
     for u in &applied {
@@ -515,44 +483,80 @@ pub(super) async fn update_cases(
     }
     write_entries(&mut tx, targets, &entries, queued_at).await?;
     tx.commit().await.ctx("committing case updates")?;
+    keys.apply(staged);
     w.tail = Some(tail);
+    w.keys = Some(keys);
     Ok(out)
 }
 
-/// Deletes the `event_departments` rows of event `id`, whose `departments`
-/// column was `before`: by their keys, or, for a row without a readable
-/// column (never written so), by a scan.
-async fn remove_departments(
+/// A case's row before its update: what its keys were.
+struct Before {
+    rowid: i64,
+    unit: Option<String>,
+    /// The `departments` column (a JSON array, lead first).
+    departments: Option<String>,
+}
+
+/// Replaces the keys of event `id` whose unit or departments changed from
+/// `before` to `c`: its rows, where its shard was merged past it, and its
+/// waiting keys otherwise (see `keys.rs`).
+async fn rekey(
     conn: &mut SqliteConnection,
+    keys: &keys::Keys,
+    staged: &mut keys::Staged,
     id: &str,
     received_at: i64,
-    before: Option<&str>,
+    before: &Before,
+    c: &CaseColumns<'_>,
 ) -> Result<(), StoreError> {
-    let what = || format!("updating the departments of event {id:?}");
-    match before.and_then(|b| serde_json::from_str::<Vec<String>>(b).ok()) {
-        Some(names) => {
-            for d in &names {
-                sqlx::query(
-                    "DELETE FROM event_departments \
-                     WHERE department = ? AND received_at = ? AND event_id = ?",
-                )
-                .bind(d.as_str())
-                .bind(received_at)
-                .bind(id)
-                .execute(&mut *conn)
-                .await
-                .ctx_with(what)?;
-            }
-        }
-        None => {
-            sqlx::query("DELETE FROM event_departments WHERE event_id = ?")
-                .bind(id)
-                .execute(&mut *conn)
-                .await
-                .ctx_with(what)?;
+    let unit_changed = before.unit.as_deref() != c.unit;
+    let departments_changed = before.departments.as_deref() != Some(c.departments_json.as_str());
+    if !unit_changed && !departments_changed {
+        return Ok(());
+    }
+    let names: Option<Vec<String>> = before
+        .departments
+        .as_deref()
+        .and_then(|b| serde_json::from_str(b).ok());
+    if departments_changed && names.is_none() {
+        // A row without a readable column (never written so): its rows are
+        // found by a scan. Such an event has no waiting keys: opening the
+        // store would have refused it.
+        sqlx::query("DELETE FROM event_departments WHERE event_id = ?")
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .ctx_with(|| format!("updating the departments of event {id:?}"))?;
+    }
+    let names: Vec<&str> = names.iter().flatten().map(String::as_str).collect();
+    let changed = |k: &keys::Key| match k.table {
+        keys::Table::Units => unit_changed,
+        keys::Table::Departments => departments_changed,
+    };
+    let old = keys::keys_of(
+        before.rowid,
+        id,
+        received_at,
+        before.unit.as_deref(),
+        &names,
+    );
+    for k in old.into_iter().filter(changed) {
+        if keys.merged(&k) {
+            keys::delete(conn, &k).await?;
+        } else {
+            staged.unwait(k);
         }
     }
-    Ok(())
+    let new = keys::keys_of(before.rowid, id, received_at, c.unit, &c.departments);
+    let mut rows = Vec::new();
+    for k in new.into_iter().filter(changed) {
+        if keys.merged(&k) {
+            rows.push(k);
+        } else {
+            staged.wait(k);
+        }
+    }
+    keys::insert(conn, &rows.iter().collect::<Vec<_>>()).await
 }
 
 /// Appends an entry about no event; see [`crate::store::Store::append_journal`].
