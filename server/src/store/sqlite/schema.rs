@@ -193,22 +193,20 @@ pub(super) async fn migrate(conn: &mut SqliteConnection) -> Result<(), StoreErro
             "the database has schema version {found}, newer than this Whistle's {VERSION}: use a newer Whistle"
         )));
     }
-    if found == 1 {
-        tracing::info!("upgrading the database from schema version 1 to {VERSION}");
-        for sql in V1_TO_V2 {
-            sqlx::raw_sql(*sql)
-                .execute(&mut *tx)
-                .await
-                .ctx("upgrading the schema from version 1")?;
-        }
-    }
-    if found == 1 || found == 2 {
-        tracing::info!("upgrading the database from schema version 2 to {VERSION}");
-        for sql in V2_TO_V3 {
-            sqlx::raw_sql(*sql)
-                .execute(&mut *tx)
-                .await
-                .ctx("upgrading the schema from version 2")?;
+    // Each step upgrades from its version to the next, in turn.
+    let steps: [(i64, &[&str]); 2] = [(1, V1_TO_V2), (2, V2_TO_V3)];
+    for (from, step) in steps {
+        if (1..=from).contains(&found) {
+            tracing::info!(
+                "upgrading the database from schema version {from} to {}",
+                from + 1
+            );
+            for sql in step {
+                sqlx::raw_sql(*sql)
+                    .execute(&mut *tx)
+                    .await
+                    .ctx_with(|| format!("upgrading the schema from version {from}"))?;
+            }
         }
     }
     for sql in TABLES {

@@ -960,15 +960,21 @@ async fn of_department(s: &SqliteStore, department: &str) -> Vec<String> {
     .collect()
 }
 
-/// `(department, event_id, role)` of every `event_departments` row, once
-/// every shard of keys is merged.
-async fn department_rows(s: &SqliteStore) -> Vec<(String, String, String)> {
+/// The writer, once every shard of keys is merged into the tables.
+async fn merged(s: &SqliteStore) -> tokio::sync::MutexGuard<'_, super::Writer> {
     let mut w = s.writer.lock().await;
     let mut keys = w.take_keys().await.unwrap();
     super::keys::merge_all(&mut w.conn, &mut keys)
         .await
         .unwrap();
     w.keys = Some(keys);
+    w
+}
+
+/// `(department, event_id, role)` of every `event_departments` row, once
+/// every shard of keys is merged.
+async fn department_rows(s: &SqliteStore) -> Vec<(String, String, String)> {
+    let mut w = merged(s).await;
     sqlx::query_as("SELECT department, event_id, role FROM event_departments ORDER BY 2, 1")
         .fetch_all(&mut w.conn)
         .await
@@ -978,12 +984,7 @@ async fn department_rows(s: &SqliteStore) -> Vec<(String, String, String)> {
 /// `(unit, event_id)` of every `event_units` row, once every shard of keys
 /// is merged.
 async fn unit_rows(s: &SqliteStore) -> Vec<(String, String)> {
-    let mut w = s.writer.lock().await;
-    let mut keys = w.take_keys().await.unwrap();
-    super::keys::merge_all(&mut w.conn, &mut keys)
-        .await
-        .unwrap();
-    w.keys = Some(keys);
+    let mut w = merged(s).await;
     sqlx::query_as("SELECT unit, event_id FROM event_units ORDER BY 2, 1")
         .fetch_all(&mut w.conn)
         .await
