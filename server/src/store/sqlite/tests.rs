@@ -1165,18 +1165,22 @@ async fn a_newer_schema_is_refused() {
     assert!(err.0.contains("schema version 99"), "{err}");
 }
 
+/// Every stored event (up to 1,000), newest first.
+async fn every_event(s: &SqliteStore) -> Vec<crate::store::StoredEvent> {
+    s.list_events(&ListQuery {
+        limit: 1000,
+        ..ListQuery::default()
+    })
+    .await
+    .unwrap()
+    .events
+}
+
 /// What every list by unit and by department must hold: the stored
 /// events (all of them, newest first) whose case has that unit or
 /// department, read from the cases themselves.
 async fn check_lists(s: &SqliteStore, step: &str) {
-    let all = s
-        .list_events(&ListQuery {
-            limit: 1000,
-            ..ListQuery::default()
-        })
-        .await
-        .unwrap()
-        .events;
+    let all = every_event(s).await;
     for unit in ["G1", "G2", "G3", "C0101", "C0102", "S01", "D01"] {
         let want: Vec<&str> = all
             .iter()
@@ -1291,14 +1295,7 @@ async fn lists_by_unit_and_department_see_every_key_merged_or_waiting() {
     }
     check_lists(&s, "the last batch").await;
     // Merged at last, the tables hold exactly the cases' keys.
-    let all = s
-        .list_events(&ListQuery {
-            limit: 1000,
-            ..ListQuery::default()
-        })
-        .await
-        .unwrap()
-        .events;
+    let all = every_event(&s).await;
     let mut want_units: Vec<(String, String)> = all
         .iter()
         .filter_map(|e| Some((e.case.unit.clone()?.to_string(), e.id.clone())))
