@@ -28,6 +28,11 @@
 //! replaced at once where its shard was merged past it, and its waiting
 //! keys replaced otherwise. The writer keeps the waiting keys in memory
 //! ([`Keys`]), rebuilt from the events after the marks when it is opened.
+//!
+//! The marks are rowids of `events`, handed out by the writer in arrival
+//! order. SQLite's `VACUUM` may renumber the rowids of a table without an
+//! INTEGER PRIMARY KEY, which would leave the marks pointing at other
+//! events: Whistle never runs it, and docs/SERVER.md says not to.
 
 use sqlx::{Row, SqliteConnection};
 
