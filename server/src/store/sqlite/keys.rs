@@ -41,7 +41,7 @@ use crate::store::StoreError;
 
 /// How many shards the keys are split into. Part of the database's format:
 /// `key_marks` has a row per shard.
-pub(super) const SHARDS: usize = 32;
+pub(super) const SHARDS: usize = 64;
 
 /// Which table a key goes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
