@@ -145,6 +145,11 @@ impl Staged {
     pub(super) fn unwait(&mut self, key: Key) {
         self.changes.push((false, key));
     }
+
+    /// The transaction's new events took `n` rowids.
+    pub(super) fn took(&mut self, n: usize) {
+        self.rowids = i64::try_from(n).unwrap_or(i64::MAX);
+    }
 }
 
 impl Keys {
@@ -187,9 +192,9 @@ impl Keys {
 
 const UNITS_HEAD: &str = "INSERT OR IGNORE INTO event_units (unit, received_at, event_id) VALUES ";
 const UNITS_TUPLE: &str = "(?, ?, ?)";
-pub(super) const DEPARTMENTS_HEAD: &str =
+const DEPARTMENTS_HEAD: &str =
     "INSERT OR IGNORE INTO event_departments (department, received_at, event_id, role) VALUES ";
-pub(super) const DEPARTMENTS_TUPLE: &str = "(?, ?, ?, ?)";
+const DEPARTMENTS_TUPLE: &str = "(?, ?, ?, ?)";
 
 /// Writes keys into their tables.
 pub(super) async fn insert(conn: &mut SqliteConnection, keys: &[&Key]) -> Result<(), StoreError> {
@@ -289,11 +294,6 @@ async fn merge(
     Ok(())
 }
 
-/// Records that the transaction took `n` rowids for new events.
-pub(super) fn took(staged: &mut Staged, n: usize) {
-    staged.rowids = i64::try_from(n).unwrap_or(i64::MAX);
-}
-
 /// Merges every shard, so that every key is in its table (for tests and
 /// tools that read the tables directly).
 #[cfg(test)]
@@ -305,10 +305,7 @@ pub(super) async fn merge_all(
     for s in 0..SHARDS {
         let mut staged = Staged::default();
         merge(conn, keys, s, &[], last, &mut staged).await?;
-        keys.apply(Staged {
-            merged: staged.merged,
-            ..Staged::default()
-        });
+        keys.apply(staged);
     }
     Ok(())
 }
@@ -430,19 +427,17 @@ mod tests {
         assert!(k.iter().all(|key| !keys.merged(key)));
         let s = k[0].shard();
         assert!(keys.waiting[s].contains(&k[0]));
+        // A key that stops waiting leaves its shard's queue.
+        let d = k[2].shard();
+        let mut staged = Staged::default();
+        staged.unwait(k[2].clone());
+        keys.apply(staged);
+        assert!(!keys.waiting[d].contains(&k[2]));
         // Merging the unit's shard past the event puts it in the table.
         keys.apply(Staged {
             merged: Some((s, 1)),
             ..Staged::default()
         });
         assert!(keys.merged(&k[0]) && keys.waiting[s].is_empty());
-        // A key that stops waiting leaves its shard's queue.
-        let d = k[2].shard();
-        if d != s {
-            let mut staged = Staged::default();
-            staged.unwait(k[2].clone());
-            keys.apply(staged);
-            assert!(!keys.waiting[d].contains(&k[2]));
-        }
     }
 }

@@ -324,7 +324,7 @@ pub(super) async fn insert_events(
     )
     .await?;
     let mut staged = keys::Staged::default();
-    keys::took(&mut staged, fresh.len());
+    staged.took(fresh.len());
     let last_rowid = keys.rowid(fresh.len()) - 1;
     keys::merge_turn(&mut tx, &keys, &new_keys, last_rowid, &mut staged).await?;
     write_entries(&mut tx, targets, &entries, queued_at).await?;
