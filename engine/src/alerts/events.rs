@@ -11,7 +11,7 @@ use super::{Monitor, key_of, ns};
 use crate::cond::{Cond, RepeatsBy};
 use crate::decide::{Context, holds};
 use crate::lifecycle::{Case, Facts};
-use crate::model::Policy;
+use crate::model::{GroupBy, Policy};
 use crate::windows::{History, RepeatIndex};
 
 /// `repeats` over the events seen, leaving out the event itself once it
@@ -175,8 +175,11 @@ impl Monitor {
         let (old_packed, old_keys, old_bits) = (slot.facts, slot.keys.clone(), slot.bits.clone());
         let (old_respond, old_resolve) = (slot.respond_by, slot.resolve_by);
         let mut keys = old_keys.clone();
+        // The lead changes only on a reassignment: comparing it with the
+        // name held is cheaper than interning it again.
         if let Some(k) = self.dept_kind
             && let Some(key) = keys.get_mut(k)
+            && self.names[k].name(*key) != &*case.lead
         {
             *key = self.names[k].intern(&case.lead);
         }
@@ -223,23 +226,18 @@ impl Monitor {
             }
         }
         let (first_exit, window) = first_exit?;
-        let units = policy
-            .areas
-            .grids
-            .get(case.event.grid.as_str())
-            .map(|u| &**u);
-        let keys: SmallVec<[u32; 4]> = self
-            .kinds
-            .iter()
-            .zip(self.names.iter_mut())
-            .map(|(by, names)| names.intern(key_of(*by, case, units)))
-            .collect();
+        let keys = self.keys_of(policy, case);
         for (t, def) in self.defs.iter().enumerate() {
             if let Measure::Count { cond, .. } = &def.measure {
                 bits.set_cond(t, self.cond_holds(policy, cond.as_ref(), case, false));
             }
         }
         if let Some(index) = &mut self.repeats {
+            let units = policy
+                .areas
+                .grids
+                .get(case.event.grid.as_str())
+                .map(|u| &**u);
             index.record(&case.event, units);
         }
         for (t, def) in self.defs.iter_mut().enumerate() {
@@ -267,6 +265,36 @@ impl Monitor {
         self.table.push(first_exit, What::Exit, i, lane);
         self.queue_deadlines(i, None);
         Some(i)
+    }
+
+    /// The event's group id of each kind. The units above a grid never
+    /// change under one policy, so their ids are interned once per grid
+    /// and the grid's name is the only lookup for them.
+    fn keys_of(&mut self, policy: &Policy, case: &Case) -> SmallVec<[u32; 4]> {
+        let grid = case.event.grid.as_str();
+        let mut keys = match self.by_grid.get(grid) {
+            Some(k) => k.clone(),
+            None => {
+                let units = policy.areas.grids.get(grid).map(|u| &**u);
+                let k: SmallVec<[u32; 4]> = self
+                    .kinds
+                    .iter()
+                    .zip(self.names.iter_mut())
+                    .map(|(by, names)| match by {
+                        GroupBy::Level(_) => names.intern(key_of(*by, case, units)),
+                        GroupBy::Department | GroupBy::Category => u32::MAX,
+                    })
+                    .collect();
+                self.by_grid.insert(grid.into(), k.clone());
+                k
+            }
+        };
+        for ((key, by), names) in keys.iter_mut().zip(&self.kinds).zip(self.names.iter_mut()) {
+            if !matches!(by, GroupBy::Level(_)) {
+                *key = names.intern(key_of(*by, case, None));
+            }
+        }
+        keys
     }
 
     /// The exit lane of a window length.

@@ -68,6 +68,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use rustc_hash::FxHashMap;
 use serde::{Serialize, Serializer};
+use smallvec::SmallVec;
 
 use crate::assess::UNKNOWN_UNIT;
 use crate::cond::{Cond, Field, RepeatsBy};
@@ -192,6 +193,9 @@ pub struct Monitor {
     /// Report times of the events seen, when a COND reads `repeats`.
     repeats: Option<RepeatIndex>,
     dirty: Vec<(u32, u32)>,
+    /// Per grid: its ids for the kinds grouped by level (the others
+    /// `u32::MAX`), filled on first sight.
+    by_grid: FxHashMap<Box<str>, SmallVec<[u32; 4]>>,
     /// The units above each unit, for naming whom an alert notifies.
     tree: Arc<Tree>,
 }
@@ -249,6 +253,7 @@ impl Monitor {
             clock: i64::MIN,
             repeats: uses_repeats.then(|| RepeatIndex::new(horizon, levels)),
             dirty: Vec::new(),
+            by_grid: FxHashMap::default(),
             tree: Arc::new(Tree::new(policy)),
         }
     }

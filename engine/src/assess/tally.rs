@@ -196,7 +196,14 @@ impl Tally {
         self.departments.add(&case.lead, facts);
         self.categories.add(&case.event.category, facts);
         let grid = case.event.grid.as_str();
-        if !self.grids.contains_key(grid) {
+        // One lookup for a grid already seen (nearly every call).
+        if let Some(at) = self.grids.get(grid) {
+            for (groups, &i) in self.levels.iter_mut().zip(at.iter()) {
+                groups.add_at(i as usize, facts);
+            }
+            return;
+        }
+        {
             let units = policy.areas.grids.get(grid);
             let at: SmallVec<[u32; 8]> = self
                 .levels

@@ -29,6 +29,14 @@ impl Deref for Name {
     }
 }
 
+/// Names hash and compare as their text, so a map keyed by names can be
+/// searched with a `&str`.
+impl std::borrow::Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl AsRef<str> for Name {
     fn as_ref(&self) -> &str {
         &self.0

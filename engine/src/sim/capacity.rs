@@ -96,7 +96,8 @@ impl Pool {
 pub(crate) struct Pools {
     /// The pools.
     pub pools: Vec<Pool>,
-    index: FxHashMap<(u32, Option<Name>), u32>,
+    /// Per kind: the pool without a unit, and the pool of each unit.
+    index: Vec<(Option<u32>, FxHashMap<Name, u32>)>,
 }
 
 impl Pools {
@@ -109,14 +110,22 @@ impl Pools {
         handlers: u32,
         order: QueueOrder,
     ) -> u32 {
-        let key = (kind, unit.cloned());
-        if let Some(&i) = self.index.get(&key) {
+        // Looked up by reference: cloning the unit's name for the key
+        // would bump its count at every dispatch.
+        let found = self
+            .index
+            .get(kind as usize)
+            .and_then(|(none, units)| match unit {
+                None => *none,
+                Some(u) => units.get(u.as_str()).copied(),
+            });
+        if let Some(i) = found {
             return i;
         }
         let i = u32::try_from(self.pools.len()).unwrap_or(u32::MAX);
         self.pools.push(Pool {
             kind,
-            unit: key.1.clone(),
+            unit: unit.cloned(),
             level,
             handlers,
             busy: 0,
@@ -133,7 +142,18 @@ impl Pools {
             work: 0.0,
             max_waiting: 0,
         });
-        self.index.insert(key, i);
+        let k = kind as usize;
+        if self.index.len() <= k {
+            self.index.resize_with(k + 1, Default::default);
+        }
+        if let Some((none, units)) = self.index.get_mut(k) {
+            match unit {
+                None => *none = Some(i),
+                Some(u) => {
+                    units.insert(u.clone(), i);
+                }
+            }
+        }
         i
     }
 }
