@@ -52,6 +52,7 @@ pub mod router;
 pub mod sim;
 mod strict_event;
 pub mod testing;
+mod wheel;
 pub mod windows;
 
 pub use compile::{Compiled, compile, compile_texts};

@@ -12,8 +12,8 @@
 //! mostly seen in report order, so `reported_at + W` mostly grows, and a
 //! lane is a queue with O(1) ends and sequential memory. An exit earlier
 //! than its lane's last (an event reported late), and every deadline, goes
-//! to a monotone radix heap (`crate::radix`) instead. The next instant is the
-//! least of the lanes' fronts and the heap's top.
+//! to a timing wheel (`crate::wheel`) instead. The next instant is the
+//! least of the lanes' fronts and the wheel's.
 
 use smallvec::SmallVec;
 use std::collections::VecDeque;
@@ -21,7 +21,8 @@ use std::collections::VecDeque;
 use super::group::Bits;
 use super::ids::{EventId, IdIndex, hash};
 use super::packed::Packed;
-use crate::radix::{RadixKey, RadixQueue, signed};
+use crate::radix::{RadixKey, signed};
+use crate::wheel::{Timed, Wheel};
 
 /// One event in a window.
 #[derive(Debug, Clone)]
@@ -75,6 +76,12 @@ impl RadixKey for Due {
     }
 }
 
+impl Timed for Due {
+    fn second(&self) -> i64 {
+        self.at.div_euclid(1_000_000_000)
+    }
+}
+
 impl Due {
     pub fn new(at: i64, what: What, slot: u32, generation: u32) -> Due {
         let w = match what {
@@ -123,7 +130,7 @@ pub(super) struct Table {
     /// Window exits in order, one lane per window length.
     lanes: Vec<VecDeque<Due>>,
     /// Deadlines, and exits that came out of order.
-    heap: RadixQueue<Due>,
+    heap: Wheel<Due>,
     /// The least of the lanes' fronts and the heap's top, and where it
     /// sits: the simulator asks for it at every step of its clock.
     next: Option<(Due, Front)>,

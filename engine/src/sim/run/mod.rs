@@ -36,8 +36,9 @@ use crate::assess::Tally;
 use crate::decide::{Context, decide};
 use crate::lifecycle::{Action, Case, Change, State, Transition, apply_into};
 use crate::model::{DeptId, LevelId, Policy};
-use crate::radix::{RadixKey, RadixQueue, signed};
+use crate::radix::{RadixKey, signed};
 use crate::sim::stats::Collect;
+use crate::wheel::{Timed, Wheel};
 use crate::windows::RepeatIndex;
 
 /// How far a run has got, for a progress bar.
@@ -87,6 +88,12 @@ struct Due {
 impl RadixKey for Due {
     fn key(&self) -> u128 {
         signed(self.at) << 64 | u128::from(self.seq)
+    }
+}
+
+impl Timed for Due {
+    fn second(&self) -> i64 {
+        self.at
     }
 }
 
@@ -167,9 +174,9 @@ pub struct Run<'a> {
     history: RepeatIndex,
     slots: Vec<Slot>,
     free: Vec<u32>,
-    /// What is due, in order; the clock only moves forward, so a radix
-    /// heap fits.
-    heap: RadixQueue<Due>,
+    /// What is due, in order; the clock only moves forward, in seconds,
+    /// so a timing wheel fits.
+    heap: Wheel<Due>,
     seq: u64,
     pools: Pools,
     pub(crate) stats: Collect,
@@ -224,7 +231,7 @@ impl<'a> Run<'a> {
             history: RepeatIndex::for_policy(policy),
             slots: Vec::new(),
             free: Vec::new(),
-            heap: RadixQueue::default(),
+            heap: Wheel::default(),
             seq: 0,
             pools: Pools::default(),
             stats,
