@@ -113,6 +113,47 @@ fn a_count_raises_when_it_reaches_the_bound_and_clears_as_events_leave() {
     );
 }
 
+/// A COND on category and source is worked out once per pair (the
+/// monitor remembers it): a category seen from one source must not decide
+/// it for another source, nor a source for another category.
+#[test]
+fn a_count_by_category_and_source_tells_each_pair_apart() {
+    let p = policy(
+        r#"
+threshold patrol_litter "巡查垃圾" {
+  metric count(category == litter and source == patrol) by community over 1h
+  when   >= 2
+  alert  street
+}
+"#,
+    );
+    let mut m = Monitor::new(&p);
+    let open = |id: &str, cat: &str, source: &str, min: i64| {
+        let at = t(min);
+        let ev = parse_event(&format!(
+            r#"{{"id":"{id}","category":"{cat}","grid":"G1","source":"{source}","reported_at":"{at}"}}"#
+        ))
+        .unwrap();
+        let d = decide(&p, &ev, &Context::default());
+        Case::open(&p, ev, &d, at, &NoHistory).0
+    };
+    let cases = [
+        ("P1", "litter", "patrol", 0),
+        ("C1", "litter", "citizen", 1),
+        ("C2", "litter", "citizen", 2),
+        ("N1", "noise", "patrol", 3),
+        ("N2", "noise", "patrol", 4),
+    ];
+    for (id, cat, source, min) in cases {
+        let c = open(id, cat, source, min);
+        assert!(m.observe(&p, &c, t(min)).is_empty(), "{id} does not make 2");
+    }
+    let p2 = open("P2", "litter", "patrol", 5);
+    let a = m.observe(&p, &p2, t(5));
+    assert_eq!(seen(&a), [(true, "C01".into(), t(5), 2.0)]);
+    assert_eq!(a[0].counted, 6, "every event of C01 in the window");
+}
+
 /// A hint is only a shortcut: one left by an event that has since left
 /// its window, its place now taken by another event, must not move that
 /// other event's count.

@@ -227,9 +227,16 @@ impl Monitor {
         }
         let (first_exit, window) = first_exit?;
         let keys = self.keys_of(policy, case);
+        let by_kind = self.by_category_and_source(policy, case);
         for (t, def) in self.defs.iter().enumerate() {
             if let Measure::Count { cond, .. } = &def.measure {
-                bits.set_cond(t, self.cond_holds(policy, cond.as_ref(), case, false));
+                let holds = match by_kind {
+                    Some(mask) if t < 64 && self.by_kind_defs & (1 << t) != 0 => {
+                        mask & (1 << t) != 0
+                    }
+                    _ => self.cond_holds(policy, cond.as_ref(), case, false),
+                };
+                bits.set_cond(t, holds);
             }
         }
         if let Some(index) = &mut self.repeats {
@@ -265,6 +272,38 @@ impl Monitor {
         self.table.push(first_exit, What::Exit, i, lane);
         self.queue_deadlines(i, None);
         Some(i)
+    }
+
+    /// For the thresholds whose COND reads only `category` and `source`
+    /// (`by_kind_defs`), whether it holds, one bit per threshold: worked
+    /// out once per category and source instead of for every event.
+    fn by_category_and_source(&mut self, policy: &Policy, case: &Case) -> Option<u64> {
+        if self.by_kind_defs == 0 {
+            return None;
+        }
+        let source = case.event.source.index();
+        let category = case.event.category.as_str();
+        if let Some(m) = self
+            .by_kind
+            .get(category)
+            .and_then(|m| m.get(source).copied().flatten())
+        {
+            return Some(m);
+        }
+        let mut mask = 0u64;
+        for (t, def) in self.defs.iter().enumerate().take(64) {
+            if self.by_kind_defs & (1 << t) != 0
+                && let Measure::Count { cond, .. } = &def.measure
+                && self.cond_holds(policy, cond.as_ref(), case, false)
+            {
+                mask |= 1 << t;
+            }
+        }
+        let row = self.by_kind.entry(category.into()).or_default();
+        if let Some(m) = row.get_mut(source) {
+            *m = Some(mask);
+        }
+        Some(mask)
     }
 
     /// The event's group id of each kind. The units above a grid never

@@ -196,6 +196,11 @@ pub struct Monitor {
     /// Per grid: its ids for the kinds grouped by level (the others
     /// `u32::MAX`), filled on first sight.
     by_grid: FxHashMap<Box<str>, SmallVec<[u32; 4]>>,
+    /// Bit per threshold (the first 64) whose `count` COND reads nothing
+    /// but `category` and `source`.
+    by_kind_defs: u64,
+    /// Per category, per source: those CONDs' results, filled on first sight.
+    by_kind: FxHashMap<Box<str>, [Option<u64>; crate::event::Source::ALL.len()]>,
     /// The units above each unit, for naming whom an alert notifies.
     tree: Arc<Tree>,
 }
@@ -238,6 +243,7 @@ impl Monitor {
         let uses_repeats = defs.iter().any(
             |d| matches!(&d.measure, Measure::Count { cond: Some(c), .. } if reads_repeats(c)),
         );
+        let by_kind_defs = by_kind_defs(&defs);
         let mut windows: Vec<i64> = defs.iter().map(|d| d.window).collect();
         windows.sort_unstable();
         windows.dedup();
@@ -254,6 +260,8 @@ impl Monitor {
             repeats: uses_repeats.then(|| RepeatIndex::new(horizon, levels)),
             dirty: Vec::new(),
             by_grid: FxHashMap::default(),
+            by_kind_defs,
+            by_kind: FxHashMap::default(),
             tree: Arc::new(Tree::new(policy)),
         }
     }
@@ -448,6 +456,23 @@ impl Monitor {
             counted: u64::try_from(acc.den).unwrap_or(0),
         }
     }
+}
+
+fn by_kind_defs(defs: &[Def]) -> u64 {
+    let mut mask = 0;
+    for (t, def) in defs.iter().enumerate().take(64) {
+        if let Measure::Count { cond: Some(c), .. } = &def.measure {
+            let mut fields = Vec::new();
+            c.fields(&mut fields);
+            if fields
+                .iter()
+                .all(|f| matches!(f, Field::Category | Field::Source))
+            {
+                mask |= 1 << t;
+            }
+        }
+    }
+    mask
 }
 
 fn reads_repeats(c: &Cond) -> bool {
