@@ -48,8 +48,9 @@ pub(crate) struct Wheel<T> {
     /// Each bucket is a list of nodes, sorted, threaded through `nodes`:
     /// no bucket owns memory, so an idle wheel holds none and a busy one
     /// allocates nothing once `nodes` has grown to the queue's size.
-    heads: Vec<u32>,
-    tails: Vec<u32>,
+    /// Per bucket, its first and last node, side by side: one cache line
+    /// for both ends.
+    ends: Vec<[u32; 2]>,
     nodes: Vec<Node<T>>,
     /// The first unused node (a list through `next`).
     free: u32,
@@ -70,8 +71,7 @@ impl<T: Timed> Default for Wheel<T> {
     fn default() -> Self {
         Wheel {
             base: i64::MIN,
-            heads: Vec::new(),
-            tails: Vec::new(),
+            ends: Vec::new(),
             nodes: Vec::new(),
             free: NIL,
             full: vec![0; WORDS],
@@ -142,26 +142,24 @@ impl<T: Timed> Wheel<T> {
 
     /// Puts an item due within the horizon in its bucket, in order.
     fn insert(&mut self, d: T) {
-        if self.heads.is_empty() {
-            self.heads = vec![NIL; HORIZON as usize];
-            self.tails = vec![NIL; HORIZON as usize];
+        if self.ends.is_empty() {
+            self.ends = vec![[NIL; 2]; HORIZON as usize];
         }
         let b = index(d.second());
         let n = self.node(d);
-        let (Some(&head), Some(&tail)) = (self.heads.get(b), self.tails.get(b)) else {
+        let Some(&[head, tail]) = self.ends.get(b) else {
             return;
         };
         if head == NIL {
-            self.heads[b] = n;
-            self.tails[b] = n;
+            self.ends[b] = [n, n];
             self.mark(b, true);
         } else if self.item(tail).is_some_and(|t| t <= d) {
             // A clock that queues in order always lands here.
             self.set_next(tail, n);
-            self.tails[b] = n;
+            self.ends[b][1] = n;
         } else if self.item(head).is_some_and(|h| d < h) {
             self.set_next(n, head);
-            self.heads[b] = n;
+            self.ends[b][0] = n;
         } else {
             // After the last item not above `d`; the tail is above it.
             let mut at = head;
@@ -215,7 +213,7 @@ impl<T: Timed> Wheel<T> {
     /// The wheel's least item and its bucket.
     fn ring_first(&self) -> Option<(T, usize)> {
         let b = self.first_bucket()?;
-        let head = *self.heads.get(b)?;
+        let head = self.ends.get(b)?[0];
         self.item(head).map(|d| (d, b))
     }
 
@@ -276,11 +274,11 @@ impl<T: Timed> Wheel<T> {
         } else {
             // The least item of the ring heads its bucket.
             let b = index(d.second());
-            let head = *self.heads.get(b)?;
+            let head = self.ends.get(b)?[0];
             let next = self.next_of(head);
-            self.heads[b] = next;
+            self.ends[b][0] = next;
             if next == NIL {
-                self.tails[b] = NIL;
+                self.ends[b][1] = NIL;
                 self.mark(b, false);
             }
             self.set_next(head, self.free);
