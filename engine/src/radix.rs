@@ -178,14 +178,15 @@ impl<T: RadixKey> RadixQueue<T> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// An instant and a tie-breaker, like both users' items.
+    /// An instant and a tie-breaker, like both users' items (the wheel's
+    /// tests use it too).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-    struct Due {
-        at: i64,
-        slot: u32,
+    pub(crate) struct Due {
+        pub at: i64,
+        pub slot: u32,
     }
 
     impl RadixKey for Due {

@@ -299,21 +299,10 @@ impl<T: Timed> Wheel<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::radix::signed;
+    use crate::radix::tests::Due;
 
-    /// An instant in nanoseconds and a tie-breaker, like the monitor's items.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-    struct Due {
-        at: i64,
-        slot: u32,
-    }
-
-    impl RadixKey for Due {
-        fn key(&self) -> u128 {
-            signed(self.at) << 64 | u128::from(self.slot)
-        }
-    }
-
+    /// The radix heap's test item, its instant read as nanoseconds, like
+    /// the monitor's items.
     impl Timed for Due {
         fn second(&self) -> i64 {
             self.at.div_euclid(1_000_000_000)
