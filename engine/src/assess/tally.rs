@@ -203,28 +203,23 @@ impl Tally {
             }
             return;
         }
-        {
-            let units = policy.areas.grids.get(grid);
-            let at: SmallVec<[u32; 8]> = self
-                .levels
-                .iter_mut()
-                .enumerate()
-                .map(|(level, groups)| {
-                    let unit = if level == 0 {
-                        Some(grid)
-                    } else {
-                        units.and_then(|u| u.get(level)).and_then(|u| u.as_deref())
-                    };
-                    u32::try_from(groups.index(unit.unwrap_or(UNKNOWN_UNIT))).unwrap_or(u32::MAX)
-                })
-                .collect();
-            self.grids.insert(grid.into(), at);
-        }
-        if let Some(at) = self.grids.get(grid) {
-            for (groups, &i) in self.levels.iter_mut().zip(at.iter()) {
-                groups.add_at(i as usize, facts);
-            }
-        }
+        let units = policy.areas.grids.get(grid);
+        let at: SmallVec<[u32; 8]> = self
+            .levels
+            .iter_mut()
+            .enumerate()
+            .map(|(level, groups)| {
+                let unit = if level == 0 {
+                    Some(grid)
+                } else {
+                    units.and_then(|u| u.get(level)).and_then(|u| u.as_deref())
+                };
+                let i = groups.index(unit.unwrap_or(UNKNOWN_UNIT));
+                groups.add_at(i, facts);
+                u32::try_from(i).unwrap_or(u32::MAX)
+            })
+            .collect();
+        self.grids.insert(grid.into(), at);
     }
 
     /// Adds another tally's counts to this one (a tally of other cases).
