@@ -89,7 +89,9 @@ fn index(second: i64) -> usize {
 
 impl<T: Timed> Wheel<T> {
     fn in_ring(&self, s: i64) -> bool {
-        self.base != i64::MIN && s >= self.base && s - self.base < HORIZON
+        // Saturating: a clock before 1970 may queue an item at the end of
+        // time (`i64::MAX`: a calendar that never works again).
+        self.base != i64::MIN && s >= self.base && s.saturating_sub(self.base) < HORIZON
     }
 
     fn mark(&mut self, b: usize, on: bool) {
@@ -257,7 +259,7 @@ impl<T: Timed> Wheel<T> {
         self.base = s;
         while let Some(f) = self.far.peek() {
             let fs = f.second();
-            if fs < s || fs - s >= HORIZON {
+            if fs < s || fs.saturating_sub(s) >= HORIZON {
                 break;
             }
             if let Some(f) = self.far.pop() {
@@ -353,6 +355,36 @@ mod tests {
         }
         assert_eq!(wheel.pop(), None);
         assert!(popped > 20_000, "{popped}");
+    }
+
+    /// An instant in whole seconds, like the simulator's items.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    struct Sec(i64, u32);
+
+    impl RadixKey for Sec {
+        fn key(&self) -> u128 {
+            crate::radix::signed(self.0) << 64 | u128::from(self.1)
+        }
+    }
+
+    impl Timed for Sec {
+        fn second(&self) -> i64 {
+            self.0
+        }
+    }
+
+    /// Seconds at both ends of the range: an item at the end of time
+    /// (a calendar that never works again), queued by a clock before 1970,
+    /// waits beyond the horizon; its distance does not overflow.
+    #[test]
+    fn the_end_of_time_is_beyond_the_horizon() {
+        let mut w = Wheel::default();
+        let early = -5_000_000_000;
+        w.push(Sec(early, 1));
+        w.push(Sec(i64::MAX, 2));
+        w.push(Sec(early + 5, 3));
+        let order: Vec<u32> = std::iter::from_fn(|| w.pop()).map(|d| d.1).collect();
+        assert_eq!(order, [1, 3, 2]);
     }
 
     /// A caller that is not monotone still gets every item in order.
