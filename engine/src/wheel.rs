@@ -25,7 +25,7 @@ pub(crate) trait Timed: RadixKey {
 /// log2 of the seconds the wheel covers.
 const BITS: u32 = 17;
 /// Seconds the wheel covers ahead of its current second (about 36 hours).
-pub(crate) const HORIZON: i64 = 1 << BITS;
+const HORIZON: i64 = 1 << BITS;
 const MASK: i64 = HORIZON - 1;
 const WORDS: usize = (HORIZON / 64) as usize;
 
@@ -45,11 +45,10 @@ pub(crate) struct Wheel<T> {
     /// The current second: the wheel holds items due in
     /// `[base, base + HORIZON)`, in the bucket `second & MASK`.
     base: i64,
-    /// Each bucket is a list of nodes, sorted, threaded through `nodes`:
-    /// no bucket owns memory, so an idle wheel holds none and a busy one
-    /// allocates nothing once `nodes` has grown to the queue's size.
-    /// Per bucket, its first and last node, side by side: one cache line
-    /// for both ends.
+    /// Per bucket, its first and last node, side by side (one cache line
+    /// for both ends). A bucket is a sorted list threaded through
+    /// `nodes`: buckets own no memory, and the wheel allocates nothing
+    /// once `nodes` has grown to the largest the queue has been.
     ends: Vec<[u32; 2]>,
     nodes: Vec<Node<T>>,
     /// The first unused node (a list through `next`).
