@@ -60,6 +60,9 @@ pub(crate) struct Wheel<T> {
     /// Items due at or after `base + HORIZON` (or, for a caller that is
     /// not monotone, before `base`).
     far: RadixQueue<T>,
+    /// `far`'s least item: asked for at every pop, and a radix heap's
+    /// peek looks at two places.
+    far_first: Option<T>,
     len: usize,
     /// The next item and whether it waits in `far`: the simulator peeks
     /// at every step of its clock.
@@ -76,6 +79,7 @@ impl<T: Timed> Default for Wheel<T> {
             full: vec![0; WORDS],
             summary: vec![0; WORDS.div_ceil(64)],
             far: RadixQueue::default(),
+            far_first: None,
             len: 0,
             next: None,
         }
@@ -227,6 +231,9 @@ impl<T: Timed> Wheel<T> {
         let far = !self.in_ring(d.second());
         if far {
             self.far.push(d);
+            if self.far_first.is_none_or(|f| d < f) {
+                self.far_first = Some(d);
+            }
         } else {
             self.insert(d);
         }
@@ -242,7 +249,7 @@ impl<T: Timed> Wheel<T> {
 
     /// The least of the ring's first item and the far queue's.
     fn find_next(&self) -> Option<(T, bool)> {
-        match (self.ring_first(), self.far.peek()) {
+        match (self.ring_first(), self.far_first) {
             (Some((r, _)), Some(f)) if f < r => Some((f, true)),
             (Some((r, _)), _) => Some((r, false)),
             (None, f) => f.map(|f| (f, true)),
@@ -256,22 +263,28 @@ impl<T: Timed> Wheel<T> {
             return;
         }
         self.base = s;
-        while let Some(f) = self.far.peek() {
+        while let Some(f) = self.far_first {
             let fs = f.second();
             if fs < s || fs.saturating_sub(s) >= HORIZON {
                 break;
             }
-            if let Some(f) = self.far.pop() {
-                self.insert(f);
-            }
+            self.take_far();
+            self.insert(f);
         }
+    }
+
+    /// Takes `far`'s least item.
+    fn take_far(&mut self) -> Option<T> {
+        let f = self.far.pop();
+        self.far_first = self.far.peek();
+        f
     }
 
     /// Takes the next item.
     pub fn pop(&mut self) -> Option<T> {
         let (d, far) = self.next?;
         if far {
-            self.far.pop()?;
+            self.take_far()?;
         } else {
             // The least item of the ring heads its bucket.
             let b = index(d.second());

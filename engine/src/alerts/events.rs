@@ -34,11 +34,13 @@ impl History for SeenBefore<'_> {
 
 impl Monitor {
     /// Moves one slot's contributions from `old` facts/keys/bits to the
-    /// slot's current ones, for every threshold it is live in.
-    fn shift(&mut self, i: u32, old: &Facts, old_keys: &[u32], old_bits: &Bits) {
+    /// slot's current ones, for every threshold it is live in (`None`:
+    /// its keys and bits did not change).
+    fn shift(&mut self, i: u32, old: &Facts, old_keys_bits: Option<(&[u32], &Bits)>) {
         let Some(slot) = self.table.get(i) else {
             return;
         };
+        let (old_keys, old_bits) = old_keys_bits.unwrap_or((&slot.keys, &slot.bits));
         let now_facts = slot.facts.unpack();
         for (t, def) in self.defs.iter_mut().enumerate() {
             if !slot.bits.live(t) {
@@ -114,8 +116,7 @@ impl Monitor {
         }
         new.overdue = true;
         slot.facts = Packed::pack(&new);
-        let (keys, bits) = (slot.keys.clone(), slot.bits.clone());
-        self.shift(i, &old, &keys, &bits);
+        self.shift(i, &old, None);
     }
 
     /// Queues the deadlines of a slot that became pending (or moved).
@@ -172,14 +173,32 @@ impl Monitor {
         let Some(slot) = self.table.get(i) else {
             return;
         };
-        let (old_packed, old_keys, old_bits) = (slot.facts, slot.keys.clone(), slot.bits.clone());
-        let (old_respond, old_resolve) = (slot.respond_by, slot.resolve_by);
-        let mut keys = old_keys.clone();
+        let packed = Packed::pack(&facts);
+        let old_packed = slot.facts;
+        let was = Some((old_packed, slot.respond_by, slot.resolve_by));
         // The lead changes only on a reassignment: comparing it with the
         // name held is cheaper than interning it again.
-        if let Some(k) = self.dept_kind
+        let lead_moved = self.dept_kind.is_some_and(|k| {
+            slot.keys
+                .get(k)
+                .is_some_and(|&key| self.names[k].name(key) != &*case.lead)
+        });
+        // Most transitions (an acceptance, a resolution in time) change
+        // nothing a threshold reads: no sum moves.
+        if !lead_moved && !self.dynamic && !old_packed.differs(packed, self.reads.0, self.reads.1) {
+            if let Some(slot) = self.table.get_mut(i) {
+                slot.facts = packed;
+                slot.respond_by = ns(case.respond_by);
+                slot.resolve_by = ns(case.resolve_by);
+            }
+            self.queue_deadlines(i, was);
+            return;
+        }
+        let (old_keys, old_bits) = (slot.keys.clone(), slot.bits.clone());
+        let mut keys = old_keys.clone();
+        if lead_moved
+            && let Some(k) = self.dept_kind
             && let Some(key) = keys.get_mut(k)
-            && self.names[k].name(*key) != &*case.lead
         {
             *key = self.names[k].intern(&case.lead);
         }
@@ -194,14 +213,14 @@ impl Monitor {
             }
         }
         if let Some(slot) = self.table.get_mut(i) {
-            slot.facts = Packed::pack(&facts);
+            slot.facts = packed;
             slot.keys = keys;
             slot.bits = bits;
             slot.respond_by = ns(case.respond_by);
             slot.resolve_by = ns(case.resolve_by);
         }
-        self.shift(i, &old_packed.unpack(), &old_keys, &old_bits);
-        self.queue_deadlines(i, Some((old_packed, old_respond, old_resolve)));
+        self.shift(i, &old_packed.unpack(), Some((&old_keys, &old_bits)));
+        self.queue_deadlines(i, was);
     }
 
     /// Takes in an event the monitor does not hold; returns its slot, or

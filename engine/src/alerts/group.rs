@@ -15,8 +15,15 @@ use rustc_hash::FxHashMap;
 /// holds and whether the event counts in its window now. Both in one word
 /// keep a slot 24 bytes smaller than two sets (32 thresholds before it
 /// spills), at a million slots per 30-day window of a city.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Bits(SmallVec<[u64; 1]>);
+
+/// One word from the start: the first 32 thresholds never resize.
+impl Default for Bits {
+    fn default() -> Self {
+        Bits(SmallVec::from_buf([0]))
+    }
+}
 
 impl Bits {
     /// Threshold `t`'s `count(COND)` holds.
@@ -50,11 +57,8 @@ impl Bits {
             self.0.resize(w + 1, 0);
         }
         if let Some(word) = self.0.get_mut(w) {
-            if on {
-                *word |= 1 << (i % 64);
-            } else {
-                *word &= !(1 << (i % 64));
-            }
+            let bit = 1 << (i % 64);
+            *word = (*word & !bit) | (u64::from(on) * bit);
         }
     }
 }

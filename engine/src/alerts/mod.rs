@@ -201,6 +201,11 @@ pub struct Monitor {
     by_kind_defs: u64,
     /// Per category, per source: those CONDs' results, filled on first sight.
     by_kind: FxHashMap<Box<str>, [Option<u64>; crate::event::Source::ALL.len()]>,
+    /// The packed facts' bits some threshold reads, and whether one reads
+    /// the resolution seconds: a change elsewhere moves no sum.
+    reads: (u32, bool),
+    /// Some `count(COND)` is evaluated again on every observe.
+    dynamic: bool,
     /// The units above each unit, for naming whom an alert notifies.
     tree: Arc<Tree>,
 }
@@ -244,6 +249,16 @@ impl Monitor {
             |d| matches!(&d.measure, Measure::Count { cond: Some(c), .. } if reads_repeats(c)),
         );
         let by_kind_defs = by_kind_defs(&defs);
+        let reads = reads(&defs);
+        let dynamic = defs.iter().any(|d| {
+            matches!(
+                d.measure,
+                Measure::Count {
+                    cond: Some(_),
+                    dynamic: true
+                }
+            )
+        });
         let mut windows: Vec<i64> = defs.iter().map(|d| d.window).collect();
         windows.sort_unstable();
         windows.dedup();
@@ -262,6 +277,8 @@ impl Monitor {
             by_grid: FxHashMap::default(),
             by_kind_defs,
             by_kind: FxHashMap::default(),
+            reads,
+            dynamic,
             tree: Arc::new(Tree::new(policy)),
         }
     }
@@ -473,6 +490,22 @@ fn by_kind_defs(defs: &[Def]) -> u64 {
         }
     }
     mask
+}
+
+fn reads(defs: &[Def]) -> (u32, bool) {
+    let mut mask = 0;
+    let mut secs = false;
+    for def in defs {
+        match def.measure {
+            Measure::Count { .. } => {}
+            Measure::Share(i) => mask |= packed::Packed::share_bits(i),
+            Measure::Mean => {
+                mask |= packed::Packed::RESOLUTION;
+                secs = true;
+            }
+        }
+    }
+    (mask, secs)
 }
 
 fn reads_repeats(c: &Cond) -> bool {

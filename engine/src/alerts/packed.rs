@@ -78,6 +78,32 @@ impl Packed {
         }
     }
 
+    /// The bits the share at index `i` of `share_parts` reads (all of
+    /// them for an index it does not have).
+    pub fn share_bits(i: usize) -> u32 {
+        match i {
+            0 => 3 << OTR,
+            1 => 3 << OTS,
+            2 => 1 << OVERDUE,
+            3 => 3 << SATISFIED,
+            4 => 3 << FIRST,
+            5 => 1 << ESCALATED,
+            6 => 1 << REOPENED,
+            7 => 1 << ACTIVE,
+            8 => 3 << SOURCE,
+            _ => u32::MAX,
+        }
+    }
+
+    /// The bit the resolution seconds hang on.
+    pub const RESOLUTION: u32 = 1 << RESOLVED;
+
+    /// Whether `self` and `o` differ in the bits of `mask`, or (`secs`)
+    /// in the resolution seconds.
+    pub fn differs(self, o: Packed, mask: u32, secs: bool) -> bool {
+        (self.bits ^ o.bits) & mask != 0 || (secs && self.secs != o.secs)
+    }
+
     /// Whether the respond deadline is still to be met or missed.
     pub fn respond_pending(self) -> bool {
         get(self.bits, OTR).is_none()
@@ -120,5 +146,49 @@ mod tests {
             }
         }
         assert_eq!(n, 81);
+    }
+
+    /// Two facts that give a share a different part differ in its bits.
+    #[test]
+    fn a_share_reads_only_its_bits() {
+        use crate::assess::share_parts;
+        let opts = [None, Some(false), Some(true)];
+        let mut all = Vec::new();
+        for a in opts {
+            for b in opts {
+                for c in opts {
+                    for flags in 0..16u8 {
+                        all.push(Facts {
+                            on_time_response: a,
+                            on_time_resolution: b,
+                            overdue: flags & 1 != 0,
+                            satisfied: c,
+                            first_contact: a.xor(c),
+                            escalated: flags & 2 != 0,
+                            reopened: flags & 4 != 0,
+                            active_discovery: flags & 8 != 0,
+                            source_resolution: b.or(c),
+                            resolution_hours: None,
+                        });
+                    }
+                }
+            }
+        }
+        let mut checked = 0;
+        for x in &all {
+            for y in &all {
+                let (px, py) = (Packed::pack(x), Packed::pack(y));
+                for i in 0..9 {
+                    let same = share_parts(x)[i] == share_parts(y)[i];
+                    assert_eq!(
+                        !same,
+                        px.differs(py, Packed::share_bits(i), false),
+                        "share {i}: {x:?} / {y:?}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 432 * 432 * 9);
     }
 }
