@@ -432,21 +432,30 @@ impl Monitor {
         if self.dirty.is_empty() {
             return;
         }
+        // A group listed twice flips at most once (after its flip, its
+        // state is what it holds), so only the few that flip are sorted
+        // into threshold and group order.
         let mut dirty = std::mem::take(&mut self.dirty);
-        dirty.sort_unstable();
-        dirty.dedup();
-        for &(t, g) in &dirty {
+        let mut flipped = 0;
+        for k in 0..dirty.len() {
+            let (t, g) = dirty[k];
             let Some(def) = self.defs.get_mut(t as usize) else {
                 continue;
             };
             let acc = *def.group_mut(g);
             let now_holds = def.holds(&acc);
-            if now_holds == acc.raised {
-                continue;
+            if now_holds != acc.raised {
+                def.group_mut(g).raised = now_holds;
+                dirty.swap(flipped, k);
+                flipped += 1;
             }
-            def.group_mut(g).raised = now_holds;
+        }
+        dirty.truncate(flipped);
+        dirty.sort_unstable();
+        for &(t, g) in &dirty {
             if let Some(def) = self.defs.get(t as usize) {
-                out.push(self.alert(policy, def, g, now_holds, instant(at)));
+                let raised = def.groups.get(g as usize).is_some_and(|a| a.raised);
+                out.push(self.alert(policy, def, g, raised, instant(at)));
             }
         }
         dirty.clear();
