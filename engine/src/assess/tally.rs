@@ -173,11 +173,17 @@ impl Groups {
 pub struct Tally {
     pub(crate) all: Acc,
     pub(crate) departments: Groups,
+    /// Per level, its units' counters, less what waits in `fresh`.
     pub(crate) levels: Vec<Groups>,
     pub(crate) categories: Groups,
-    /// Grid id → its group's index at each level: one lookup per case
-    /// instead of one per level.
-    grids: FxHashMap<Arc<str>, SmallVec<[u32; 8]>>,
+    /// Grid id → its row in `rows` and `fresh`.
+    grids: FxHashMap<Arc<str>, u32>,
+    /// Per grid seen: its group's index at each level.
+    rows: Vec<SmallVec<[u32; 8]>>,
+    /// Per grid seen: cases added since the last [`Tally::fold`], not yet
+    /// in `levels`. Adding a case touches one counter for all its levels;
+    /// they are spread up the tree only when read.
+    fresh: Vec<Acc>,
 }
 
 impl Tally {
@@ -195,13 +201,16 @@ impl Tally {
         self.all.add(facts);
         self.departments.add(&case.lead, facts);
         self.categories.add(&case.event.category, facts);
-        let grid = case.event.grid.as_str();
-        // One lookup for a grid already seen (nearly every call).
-        if let Some(at) = self.grids.get(grid) {
-            for (groups, &i) in self.levels.iter_mut().zip(at.iter()) {
-                groups.add_at(i as usize, facts);
-            }
-            return;
+        let row = self.row(policy, &case.event.grid);
+        if let Some(acc) = self.fresh.get_mut(row) {
+            acc.add(facts);
+        }
+    }
+
+    /// The row of a grid, made on first sight with its unit at each level.
+    fn row(&mut self, policy: &Policy, grid: &str) -> usize {
+        if let Some(&r) = self.grids.get(grid) {
+            return r as usize;
         }
         let units = policy.areas.grids.get(grid);
         let at: SmallVec<[u32; 8]> = self
@@ -214,23 +223,55 @@ impl Tally {
                 } else {
                     units.and_then(|u| u.get(level)).and_then(|u| u.as_deref())
                 };
-                let i = groups.index(unit.unwrap_or(UNKNOWN_UNIT));
-                groups.add_at(i, facts);
-                u32::try_from(i).unwrap_or(u32::MAX)
+                u32::try_from(groups.index(unit.unwrap_or(UNKNOWN_UNIT))).unwrap_or(u32::MAX)
             })
             .collect();
-        self.grids.insert(grid.into(), at);
+        let r = self.rows.len();
+        self.rows.push(at);
+        self.fresh.push(Acc::default());
+        self.grids
+            .insert(grid.into(), u32::try_from(r).unwrap_or(u32::MAX));
+        r
+    }
+
+    /// Spreads the fresh counters of every grid to its units at each level.
+    pub(crate) fn fold(&mut self) {
+        for (row, fresh) in self.rows.iter().zip(self.fresh.iter_mut()) {
+            if fresh.count == 0 {
+                continue;
+            }
+            for (groups, &i) in self.levels.iter_mut().zip(row.iter()) {
+                if let Some(a) = groups.accs.get_mut(i as usize) {
+                    a.merge(fresh);
+                }
+            }
+            *fresh = Acc::default();
+        }
+    }
+
+    /// The tally with every fresh counter folded in.
+    fn folded(&self) -> std::borrow::Cow<'_, Tally> {
+        if self.fresh.iter().all(|f| f.count == 0) {
+            return std::borrow::Cow::Borrowed(self);
+        }
+        let mut t = self.clone();
+        t.fold();
+        std::borrow::Cow::Owned(t)
     }
 
     /// Adds another tally's counts to this one (a tally of other cases).
     pub fn merge(&mut self, other: &Tally) {
+        self.fold();
+        let other = other.folded();
         self.all.merge(&other.all);
         self.departments.merge(&other.departments);
         self.categories.merge(&other.categories);
         if self.levels.len() < other.levels.len() {
             self.levels.resize(other.levels.len(), Groups::default());
-            // Cached indices are per level: rebuilt on next sight.
+            // Rows are per level: rebuilt on next sight.
             self.grids.clear();
+            self.rows.clear();
+            self.fresh.clear();
         }
         for (a, b) in self.levels.iter_mut().zip(other.levels.iter()) {
             a.merge(b);
@@ -245,6 +286,6 @@ impl Tally {
     /// Every metric per group, the scores of the `assess` blocks, and the
     /// targets.
     pub fn report(&self, policy: &Policy) -> Report {
-        report::build(self, policy)
+        report::build(&self.folded(), policy)
     }
 }

@@ -602,7 +602,9 @@ impl<'a> Run<'a> {
     }
 
     /// What the run found.
-    pub fn into_report(self, role: crate::sim::setup::Role) -> crate::sim::stats::RunReport {
+    pub fn into_report(mut self, role: crate::sim::setup::Role) -> crate::sim::stats::RunReport {
+        // Folded in place, the report reads the tally without a copy.
+        self.tally.fold();
         crate::sim::outcome::report(
             self.policy,
             self.plan,
