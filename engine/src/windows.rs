@@ -15,7 +15,7 @@ use std::hash::Hasher;
 
 use hashbrown::{HashTable, hash_table};
 use jiff::Timestamp;
-use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
+use rustc_hash::{FxHashMap, FxHasher};
 use smallvec::SmallVec;
 
 use crate::cond::RepeatsBy;
@@ -248,15 +248,21 @@ impl RepeatIndex {
     /// Drops report times no query can see any more (see [`RepeatIndex::new`]).
     pub fn prune(&mut self) {
         let cutoff = self.floor();
-        let mut live = FxHashSet::default();
+        // Category ids are dense: a flag per id is cheaper than a set.
+        let mut live = vec![false; self.next_category as usize];
         self.table.retain(|e| {
-            let old = e.times.partition_point(|&x| x < cutoff);
-            e.times.drain(..old);
-            let keep = !e.times.is_empty();
-            if keep {
-                live.insert(category_of(e.group));
+            // Most keys (a location reported once) are wholly out of date.
+            if e.times.last().is_none_or(|&x| x < cutoff) {
+                return false;
             }
-            keep
+            if e.times.first().is_some_and(|&x| x < cutoff) {
+                let old = e.times.partition_point(|&x| x < cutoff);
+                e.times.drain(..old);
+            }
+            if let Some(l) = live.get_mut(category_of(e.group) as usize) {
+                *l = true;
+            }
+            true
         });
         // Give memory back only after a real drop in volume: shrinking to
         // fit at every sweep would make the next inserts grow it again.
@@ -264,7 +270,8 @@ impl RepeatIndex {
             self.table.shrink_to_fit(|e| spread(e.hash));
         }
         // Undeclared category names are forgotten with their events.
-        self.categories.retain(|_, c| live.contains(c));
+        self.categories
+            .retain(|_, c| live.get(*c as usize).copied().unwrap_or(false));
         self.pruned_at = self.latest;
     }
 
