@@ -304,6 +304,53 @@ impl<T: Timed> Wheel<T> {
         Some(d)
     }
 
+    /// Takes out one queued item equal to `d` if it waits in the ring;
+    /// returns whether it did. An item in the far queue stays (the caller
+    /// still has to tell it is stale when it comes out): only the ring's
+    /// lists can unlink a node cheaply.
+    pub fn remove(&mut self, d: &T) -> bool {
+        let s = d.second();
+        if !self.in_ring(s) {
+            return false;
+        }
+        let b = index(s);
+        let Some(&[head, tail]) = self.ends.get(b) else {
+            return false;
+        };
+        let (mut prev, mut at) = (NIL, head);
+        while at != NIL {
+            match self.item(at) {
+                Some(x) if x == *d => break,
+                Some(x) if *d < x => return false,
+                _ => {}
+            }
+            prev = at;
+            at = self.next_of(at);
+        }
+        if at == NIL {
+            return false;
+        }
+        let next = self.next_of(at);
+        if prev == NIL {
+            self.ends[b][0] = next;
+        } else {
+            self.set_next(prev, next);
+        }
+        if at == tail {
+            self.ends[b][1] = prev;
+        }
+        if next == NIL && prev == NIL {
+            self.mark(b, false);
+        }
+        self.set_next(at, self.free);
+        self.free = at;
+        self.len -= 1;
+        if self.next.is_some_and(|(n, far)| !far && n == *d) {
+            self.next = self.find_next();
+        }
+        true
+    }
+
     /// Items queued.
     pub fn len(&self) -> usize {
         self.len
@@ -367,6 +414,64 @@ mod tests {
         }
         assert_eq!(wheel.pop(), None);
         assert!(popped > 20_000, "{popped}");
+    }
+
+    /// Removing items as they are queued and popping the rest gives the
+    /// order of a sorted set that saw the same pushes and removals; an
+    /// item beyond the horizon is not removed, an absent one never. Half
+    /// the items fall in a few seconds' buckets, so that removals take
+    /// heads, tails and middles of lists that later pushes append to.
+    #[test]
+    fn removes_what_waits_in_the_ring() {
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
+        let mut wheel = Wheel::default();
+        let mut set = std::collections::BTreeSet::new();
+        let mut now = 0_i64;
+        let (mut removed, mut kept_far) = (0, 0);
+        let mut slot = 0;
+        for _ in 0..20_000u32 {
+            for _ in 0..2 {
+                for _ in 0..(next() % 4) {
+                    let ahead = if next().is_multiple_of(2) {
+                        (next() % 5) as i64 * 1_000_000_000 + (next() % 3) as i64
+                    } else {
+                        (next() % (1 << (next() % 54))) as i64
+                    };
+                    slot += 1;
+                    let d = Due {
+                        at: now + ahead,
+                        slot,
+                    };
+                    wheel.push(d);
+                    set.insert(d);
+                }
+                if let Some(&d) = set.iter().nth((next() % 12) as usize) {
+                    if wheel.remove(&d) {
+                        set.remove(&d);
+                        removed += 1;
+                    } else {
+                        assert!(!wheel.in_ring(d.second()), "{d:?} is in the ring");
+                        kept_far += 1;
+                    }
+                    assert!(!wheel.remove(&Due {
+                        at: d.at,
+                        slot: u32::MAX
+                    }));
+                }
+            }
+            now += (next() % 3_000_000_000) as i64;
+            while let Some(&p) = set.first().filter(|d| d.at <= now) {
+                assert_eq!(wheel.peek(), Some(p));
+                assert_eq!(wheel.pop(), Some(p));
+                set.remove(&p);
+            }
+            assert_eq!(wheel.len(), set.len());
+        }
+        while let Some(p) = set.pop_first() {
+            assert_eq!(wheel.pop(), Some(p));
+        }
+        assert_eq!(wheel.pop(), None);
+        assert!(removed > 1_000 && kept_far > 100, "{removed} {kept_far}");
     }
 
     /// An instant in whole seconds, like the simulator's items.

@@ -131,10 +131,20 @@ impl Monitor {
         let respond_pending = s.facts.respond_pending();
         let resolve_pending = s.facts.resolve_pending();
         let (was_respond, was_resolve) = match was {
-            Some((f, r, v)) => (
-                f.respond_pending() && r == respond,
-                f.resolve_pending() && v == resolve,
-            ),
+            Some((f, r, v)) => {
+                // A deadline met (or moved) is taken out now, not left to
+                // come up stale.
+                if f.respond_pending() && !(respond_pending && r == respond) {
+                    self.table.unqueue(r.saturating_add(1), What::Respond, i);
+                }
+                if f.resolve_pending() && !(resolve_pending && v == resolve) {
+                    self.table.unqueue(v.saturating_add(1), What::Resolve, i);
+                }
+                (
+                    f.respond_pending() && r == respond,
+                    f.resolve_pending() && v == resolve,
+                )
+            }
             None => (false, false),
         };
         if respond_pending && !was_respond {

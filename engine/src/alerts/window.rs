@@ -242,6 +242,15 @@ impl Table {
         }
     }
 
+    /// Takes a deadline that no longer matters out of the queue, when that
+    /// is cheap (see [`Wheel::remove`]); otherwise it stays, stale.
+    pub fn unqueue(&mut self, at: i64, what: What, slot: u32) {
+        let due = Due::new(at, what, slot, self.generation(slot));
+        if self.heap.remove(&due) && self.next.is_some_and(|(n, _)| n == due) {
+            self.next = self.front();
+        }
+    }
+
     fn front(&self) -> Option<(Due, Front)> {
         let mut best = self.heap.peek().map(|d| (d, Front::Heap));
         for (i, q) in self.lanes.iter().enumerate() {
