@@ -196,9 +196,8 @@ fn push_number(s: &mut String, mut n: u64) {
             break;
         }
     }
-    for &b in &buf[i..] {
-        s.push(char::from(b));
-    }
+    // Digits are ASCII: the slice is always UTF-8.
+    s.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
 }
 
 /// Makes the synthetic events of a period, in time order.
