@@ -305,6 +305,40 @@ fn merging_tallies_gives_the_whole() {
     assert_eq!(b.count(), 5);
 }
 
+/// Reading a tally (which spreads each grid's counts up the area tree)
+/// changes nothing for the cases added after it, nor for a merge.
+#[test]
+fn a_tally_read_between_additions_still_counts_every_case_once() {
+    let p = policy();
+    let cases = history(&p);
+    let at = t(100_000);
+    let whole = report_at(&p, &cases, at);
+    let mut t1 = Tally::new(&p);
+    for c in &cases[..2] {
+        t1.add(&p, c, &c.facts(at));
+    }
+    let early = t1.report(&p);
+    assert_eq!(early, report_at(&p, &cases[..2], at));
+    for c in &cases[2..] {
+        t1.add(&p, c, &c.facts(at));
+    }
+    assert_eq!(t1.report(&p), whole);
+    assert_eq!(t1.report(&p), whole, "a second read adds nothing");
+
+    let mut t2 = Tally::new(&p);
+    for c in &cases[..3] {
+        t2.add(&p, c, &c.facts(at));
+    }
+    let mut t3 = Tally::new(&p);
+    for c in &cases[3..] {
+        t3.add(&p, c, &c.facts(at));
+    }
+    t2.merge(&t3);
+    assert_eq!(t2.report(&p), whole);
+    t2.merge(&Tally::new(&p));
+    assert_eq!(t2.report(&p), whole, "merging an empty tally adds nothing");
+}
+
 #[test]
 fn a_grid_outside_the_tree_groups_under_unknown() {
     let p = policy();
