@@ -52,6 +52,7 @@ pub mod router;
 pub mod sim;
 mod strict_event;
 pub mod testing;
+mod times;
 mod wheel;
 pub mod windows;
 

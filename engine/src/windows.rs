@@ -16,12 +16,12 @@ use std::hash::Hasher;
 use hashbrown::{HashTable, hash_table};
 use jiff::Timestamp;
 use rustc_hash::{FxHashMap, FxHasher};
-use smallvec::SmallVec;
 
 use crate::cond::RepeatsBy;
 use crate::event::Event;
 use crate::inline::InlineStr;
 use crate::model::{LevelId, Units};
+use crate::times::Times;
 
 /// What the deciding code may ask about the past.
 pub trait History {
@@ -86,16 +86,13 @@ impl Asked {
     }
 }
 
-/// Report times of one category and key, kept sorted; most keys see few
-/// events in a window, so they usually stay inline.
-type Times = SmallVec<[i64; 2]>;
-
-/// One category and key under one grouping, with its report times: 64
-/// bytes with no allocation of its own for keys up to 22 bytes (a year
-/// of a city's events holds about a million of these at once).
+/// One category and key under one grouping, with its report times: 48
+/// bytes with no allocation of its own for keys up to 22 bytes seen once
+/// (a year of a city's events holds about a million of these at once).
+/// The key's hash is not kept: it is worked out again only when the
+/// table grows or shrinks.
 #[derive(Debug, Clone)]
 struct Entry {
-    hash: u32,
     /// The grouping (0: by location; `i + 1`: by the `i`-th level used)
     /// in the top 32 bits, the interned category below.
     group: u64,
@@ -111,18 +108,19 @@ fn category_of(group: u64) -> u32 {
     (group & 0xffff_ffff) as u32
 }
 
-fn hash_of(group: u64, key: &str) -> u32 {
+/// The table's hash of a grouping and key: FxHash folded to 32 bits and
+/// spread over 64, so that the bits the table takes from the top are as
+/// varied as those from the bottom.
+fn hash_of(group: u64, key: &[u8]) -> u64 {
     let mut h = FxHasher::default();
     h.write_u64(group);
-    h.write(key.as_bytes());
+    h.write(key);
     let h = h.finish();
-    (h >> 32) as u32 ^ h as u32
+    u64::from((h >> 32) as u32 ^ h as u32).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
-/// The table's hash: the stored 32 bits spread over 64, so that the bits
-/// the table takes from the top are as varied as those from the bottom.
-fn spread(hash: u32) -> u64 {
-    u64::from(hash).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+fn rehash(e: &Entry) -> u64 {
+    hash_of(e.group, e.key.as_bytes())
 }
 
 /// Report times of past events, grouped by category and key, kept sorted.
@@ -251,13 +249,8 @@ impl RepeatIndex {
         // Category ids are dense: a flag per id is cheaper than a set.
         let mut live = vec![false; self.next_category as usize];
         self.table.retain(|e| {
-            // Most keys (a location reported once) are wholly out of date.
-            if e.times.last().is_none_or(|&x| x < cutoff) {
+            if !e.times.keep_from(cutoff) {
                 return false;
-            }
-            if e.times.first().is_some_and(|&x| x < cutoff) {
-                let old = e.times.partition_point(|&x| x < cutoff);
-                e.times.drain(..old);
             }
             if let Some(l) = live.get_mut(category_of(e.group) as usize) {
                 *l = true;
@@ -267,7 +260,7 @@ impl RepeatIndex {
         // Give memory back only after a real drop in volume: shrinking to
         // fit at every sweep would make the next inserts grow it again.
         if self.table.len() < self.table.capacity() / 4 {
-            self.table.shrink_to_fit(|e| spread(e.hash));
+            self.table.shrink_to_fit(rehash);
         }
         // Undeclared category names are forgotten with their events.
         self.categories
@@ -276,23 +269,18 @@ impl RepeatIndex {
     }
 
     fn insert(&mut self, group: u64, key: &str, t: i64) {
-        let hash = hash_of(group, key);
-        let is = |e: &Entry| e.hash == hash && e.group == group && e.key.is(key);
-        let times = match self.table.entry(spread(hash), is, |e| spread(e.hash)) {
-            hash_table::Entry::Occupied(o) => &mut o.into_mut().times,
+        let hash = hash_of(group, key.as_bytes());
+        let is = |e: &Entry| e.group == group && e.key.is(key);
+        match self.table.entry(hash, is, rehash) {
+            hash_table::Entry::Occupied(o) => o.into_mut().times.insert(t),
             hash_table::Entry::Vacant(v) => {
-                let entry = Entry {
-                    hash,
+                v.insert(Entry {
                     group,
                     key: InlineStr::new(key),
-                    times: Times::new(),
-                };
-                &mut v.insert(entry).into_mut().times
+                    times: Times::one(t),
+                });
             }
-        };
-        // Events mostly arrive in time order, so this is usually a push.
-        let at = times.partition_point(|&x| x <= t);
-        times.insert(at, t);
+        }
     }
 }
 
@@ -309,9 +297,8 @@ impl History for RepeatIndex {
             return 0;
         };
         let group = group_of(by, category);
-        let hash = hash_of(group, key);
-        let found = self.table.find(spread(hash), |e| {
-            e.hash == hash && e.group == group && e.key.is(key)
+        let found = self.table.find(hash_of(group, key.as_bytes()), |e| {
+            e.group == group && e.key.is(key)
         });
         let Some(e) = found else {
             return 0;
@@ -321,8 +308,8 @@ impl History for RepeatIndex {
         let from = t
             .saturating_sub(i64::try_from(window).unwrap_or(i64::MAX))
             .max(self.floor());
-        let lo = times.partition_point(|&x| x < from);
-        let hi = times.partition_point(|&x| x <= t);
+        let lo = times.partition_point(|x| x < from);
+        let hi = times.partition_point(|x| x <= t);
         u32::try_from(hi.saturating_sub(lo)).unwrap_or(u32::MAX)
     }
 }
