@@ -197,19 +197,23 @@ pub(crate) mod tests {
         Due { at, slot }
     }
 
+    /// A small deterministic generator for the queues' tests.
+    pub(crate) fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        }
+    }
+
     /// Pushes only at or after the last instant popped, as both users do,
     /// with keys spread over many magnitudes and ties broken by the second
     /// part of the key; pops come out in `Ord` order.
     #[test]
     fn pops_in_order() {
         let mut q = RadixQueue::default();
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let mut now = -5_000_000_000_i64;
         let mut out = Vec::new();
         let mut pushed = 0;

@@ -94,13 +94,7 @@ mod tests {
     /// times in and out of order and repeated.
     #[test]
     fn behaves_as_a_sorted_vector() {
-        let mut seed = 0x1234_5678_9abc_def1_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::radix::tests::xorshift(0x1234_5678_9abc_def1);
         let mut checked = 0;
         for _ in 0..2_000 {
             let t0 = (next() % 50) as i64;
@@ -108,7 +102,7 @@ mod tests {
             let mut v = vec![t0];
             for _ in 0..(next() % 12) {
                 let x = (next() % 60) as i64 - 5;
-                if next() % 4 == 0 {
+                if next().is_multiple_of(4) {
                     let kept = t.keep_from(x);
                     assert_eq!(kept, v.last().is_some_and(|&l| l >= x));
                     if kept {

@@ -363,22 +363,13 @@ impl<T: Timed> Wheel<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::radix::tests::Due;
+    use crate::radix::tests::{Due, xorshift};
 
     /// The radix heap's test item, its instant read as nanoseconds, like
     /// the monitor's items.
     impl Timed for Due {
         fn second(&self) -> i64 {
             self.at.div_euclid(1_000_000_000)
-        }
-    }
-
-    fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
-        move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
         }
     }
 

@@ -128,11 +128,15 @@ fn history(p: &Policy) -> Vec<Case> {
     vec![e1, e2, e3, e4, e5]
 }
 
-fn report_at(p: &Policy, cases: &[Case], at: Timestamp) -> Report {
-    let mut tally = Tally::new(p);
+fn add_all(p: &Policy, tally: &mut Tally, cases: &[Case], at: Timestamp) {
     for c in cases {
         tally.add(p, c, &c.facts(at));
     }
+}
+
+fn report_at(p: &Policy, cases: &[Case], at: Timestamp) -> Report {
+    let mut tally = Tally::new(p);
+    add_all(p, &mut tally, cases, at);
     tally.report(p)
 }
 
@@ -314,25 +318,17 @@ fn a_tally_read_between_additions_still_counts_every_case_once() {
     let at = t(100_000);
     let whole = report_at(&p, &cases, at);
     let mut t1 = Tally::new(&p);
-    for c in &cases[..2] {
-        t1.add(&p, c, &c.facts(at));
-    }
+    add_all(&p, &mut t1, &cases[..2], at);
     let early = t1.report(&p);
     assert_eq!(early, report_at(&p, &cases[..2], at));
-    for c in &cases[2..] {
-        t1.add(&p, c, &c.facts(at));
-    }
+    add_all(&p, &mut t1, &cases[2..], at);
     assert_eq!(t1.report(&p), whole);
     assert_eq!(t1.report(&p), whole, "a second read adds nothing");
 
     let mut t2 = Tally::new(&p);
-    for c in &cases[..3] {
-        t2.add(&p, c, &c.facts(at));
-    }
+    add_all(&p, &mut t2, &cases[..3], at);
     let mut t3 = Tally::new(&p);
-    for c in &cases[3..] {
-        t3.add(&p, c, &c.facts(at));
-    }
+    add_all(&p, &mut t3, &cases[3..], at);
     t2.merge(&t3);
     assert_eq!(t2.report(&p), whole);
     t2.merge(&Tally::new(&p));
