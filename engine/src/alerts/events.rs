@@ -130,20 +130,21 @@ impl Monitor {
         let (respond, resolve) = (s.respond_by, s.resolve_by);
         let respond_pending = s.facts.respond_pending();
         let resolve_pending = s.facts.resolve_pending();
+        // A queued deadline still stands when it was pending and neither
+        // was met nor moved.
         let (was_respond, was_resolve) = match was {
             Some((f, r, v)) => {
-                // A deadline met (or moved) is taken out now, not left to
-                // come up stale.
-                if f.respond_pending() && !(respond_pending && r == respond) {
+                let (queued_respond, queued_resolve) = (f.respond_pending(), f.resolve_pending());
+                let same_respond = queued_respond && r == respond;
+                let same_resolve = queued_resolve && v == resolve;
+                // One met (or moved) is taken out now, not left to come up stale.
+                if queued_respond && !(respond_pending && same_respond) {
                     self.table.unqueue(r.saturating_add(1), What::Respond, i);
                 }
-                if f.resolve_pending() && !(resolve_pending && v == resolve) {
+                if queued_resolve && !(resolve_pending && same_resolve) {
                     self.table.unqueue(v.saturating_add(1), What::Resolve, i);
                 }
-                (
-                    f.respond_pending() && r == respond,
-                    f.resolve_pending() && v == resolve,
-                )
+                (same_respond, same_resolve)
             }
             None => (false, false),
         };
