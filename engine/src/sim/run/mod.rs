@@ -565,7 +565,7 @@ impl<'a> Run<'a> {
                     .case
                     .as_ref()
                     .and_then(|c| c.summoned.get(d.arg as usize))
-                    .map(|m| m.department.to_string());
+                    .map(|m| String::from(m.department.as_str()));
                 if let Some(department) = dept {
                     // A late or closed event refuses: nothing to count.
                     self.act(d.slot, Action::Ack { department });
