@@ -69,24 +69,27 @@ impl Monitor {
         }
     }
 
+    /// Slot `i` leaves the windows that end by `at`; it is freed when it
+    /// has left them all.
     pub(super) fn exit(&mut self, i: u32, at: i64) {
         let Some(slot) = self.table.get_mut(i) else {
             return;
         };
-        let mut next: Option<(i64, i64)> = None;
+        let mut left_all = true;
         let facts = slot.facts.unpack();
         for (t, def) in self.defs.iter_mut().enumerate() {
             if !slot.bits.live(t) {
                 continue;
             }
-            let end = slot.reported.saturating_add(def.window);
-            if end > at {
-                if next.is_none_or(|(n, _)| end < n) {
-                    next = Some((end, def.window));
-                }
+            if slot.reported.saturating_add(def.window) > at {
+                left_all = false;
                 continue;
             }
             slot.bits.set_live(t, false);
+            if def.quiet(slot.bits.cond(t)) {
+                // Its `den` is taken down by `Def::let_leave`.
+                continue;
+            }
             let g = slot.keys.get(def.kind).copied().unwrap_or(0);
             let (num, den) = def.part(&facts, slot.bits.cond(t));
             let a = def.group_mut(g);
@@ -94,12 +97,67 @@ impl Monitor {
             a.den -= den;
             self.dirty.push((u32::try_from(t).unwrap_or(u32::MAX), g));
         }
-        match next {
-            Some((n, window)) => {
-                let lane = self.lane(window);
-                self.table.push(n, What::Exit, i, lane);
+        if left_all {
+            self.table.remove(i);
+        }
+    }
+
+    /// Queues the exits of a slot just taken in: one at each window end
+    /// where it moves a value, and one at its last end (it is freed then),
+    /// all now, so that each window's exits are queued in report order.
+    fn queue_exits(&mut self, i: u32, reported: i64, bits: &Bits) {
+        // The lanes (windows, shortest first) that need an exit: a bit each
+        // for the first 64, a list beyond (a policy with that many window
+        // lengths is unheard of).
+        let mut needed = 0u64;
+        let mut beyond: SmallVec<[usize; 2]> = SmallVec::new();
+        let mut last = None;
+        for (t, def) in self.defs.iter().enumerate() {
+            if !bits.live(t) {
+                continue;
             }
-            None => self.table.remove(i),
+            last = last.max(Some(def.lane));
+            if !def.quiet(bits.cond(t)) {
+                if def.lane < 64 {
+                    needed |= 1 << def.lane;
+                } else {
+                    beyond.push(def.lane);
+                }
+            }
+        }
+        match last {
+            Some(l) if l < 64 => needed |= 1 << l,
+            Some(l) => beyond.push(l),
+            None => {}
+        }
+        beyond.sort_unstable();
+        beyond.dedup();
+        let lanes = std::iter::from_fn(|| {
+            (needed != 0).then(|| {
+                let lane = needed.trailing_zeros() as usize;
+                needed &= needed - 1;
+                lane
+            })
+        })
+        .chain(beyond);
+        for lane in lanes {
+            if let Some(&window) = self.windows.get(lane) {
+                self.table
+                    .push(reported.saturating_add(window), What::Exit, i, lane);
+            }
+        }
+    }
+
+    /// Brings every quiet event that left by `upto` out of its group.
+    pub(super) fn let_leave(&mut self, upto: i64) {
+        if self.leave_at > upto {
+            return;
+        }
+        self.leave_at = i64::MAX;
+        for def in &mut self.defs {
+            if let Some(next) = def.let_leave(upto) {
+                self.leave_at = self.leave_at.min(next);
+            }
         }
     }
 
@@ -245,17 +303,16 @@ impl Monitor {
     ) -> Option<u32> {
         let reported = ns(case.event.reported_at);
         let mut bits = Bits::default();
-        let mut first_exit: Option<(i64, i64)> = None;
+        let mut live = false;
         for (t, def) in self.defs.iter().enumerate() {
-            let end = reported.saturating_add(def.window);
-            if now < end {
+            if now < reported.saturating_add(def.window) {
                 bits.set_live(t, true);
-                if first_exit.is_none_or(|(e, _)| end < e) {
-                    first_exit = Some((end, def.window));
-                }
+                live = true;
             }
         }
-        let (first_exit, window) = first_exit?;
+        if !live {
+            return None;
+        }
         let keys = self.keys_of(policy, case);
         let by_kind = self.by_category_and_source(policy, case);
         for (t, def) in self.defs.iter().enumerate() {
@@ -286,7 +343,14 @@ impl Monitor {
             let a = def.group_mut(g);
             a.num += num;
             a.den += den;
-            self.dirty.push((u32::try_from(t).unwrap_or(u32::MAX), g));
+            if def.quiet(bits.cond(t)) {
+                // No value moved: nothing to compare with the bound.
+                let end = reported.saturating_add(def.window);
+                def.will_leave(end, g);
+                self.leave_at = self.leave_at.min(end);
+            } else {
+                self.dirty.push((u32::try_from(t).unwrap_or(u32::MAX), g));
+            }
         }
         let i = self.table.insert(Slot {
             id: super::ids::EventId::new(&case.event.id),
@@ -296,10 +360,9 @@ impl Monitor {
             resolve_by: ns(case.resolve_by),
             facts: Packed::pack(&facts),
             keys,
-            bits,
+            bits: bits.clone(),
         });
-        let lane = self.lane(window);
-        self.table.push(first_exit, What::Exit, i, lane);
+        self.queue_exits(i, reported, &bits);
         self.queue_deadlines(i, None);
         Some(i)
     }
@@ -364,10 +427,5 @@ impl Monitor {
             }
         }
         keys
-    }
-
-    /// The exit lane of a window length.
-    fn lane(&self, window: i64) -> usize {
-        self.windows.partition_point(|&w| w < window)
     }
 }

@@ -1,6 +1,7 @@
 //! One threshold, compiled for the monitor: what each event contributes to
 //! its group's value, the groups' running sums, and the alert target.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use smallvec::SmallVec;
@@ -111,12 +112,23 @@ pub(super) struct Def {
     pub kind: usize,
     /// Window in nanoseconds.
     pub window: i64,
+    /// The index of `window` among the monitor's distinct windows, shortest
+    /// first: its exits' lane.
+    pub lane: usize,
     pub op: Op,
     pub bound: f64,
     pub alert: Target,
     pub measure: Measure,
     /// Indexed by the interned group id of `kind`.
     pub groups: Vec<GroupAcc>,
+    /// A `count(COND)` whose COND is fixed when the event is first seen,
+    /// grouped by something that never moves: an event for which COND
+    /// does not hold adds to its group's `den` only, so its exit changes
+    /// no value and needs no instant of its own (see [`Def::quiet`]).
+    quiet_when_false: bool,
+    /// Those events' exits, by instant: `den` is brought down lazily,
+    /// before it is read ([`Def::let_leave`]).
+    leaving: VecDeque<(i64, u32)>,
 }
 
 /// Whether a condition reads something a transition can change.
@@ -153,12 +165,52 @@ impl Def {
             window: i64::try_from(t.window)
                 .unwrap_or(i64::MAX)
                 .saturating_mul(1_000_000_000),
+            lane: 0,
             op: t.op,
             bound: t.bound,
             alert: t.alert,
+            quiet_when_false: matches!(
+                measure,
+                Measure::Count {
+                    cond: Some(_),
+                    dynamic: false
+                }
+            ) && t.by != GroupBy::Department,
             measure,
             groups: Vec::new(),
+            leaving: VecDeque::new(),
         }
+    }
+
+    /// Whether an event whose COND holds as `cond_holds` adds to `den`
+    /// only, for good: its exit then waits in [`Def::leaving`] instead of
+    /// the monitor's queue.
+    pub fn quiet(&self, cond_holds: bool) -> bool {
+        self.quiet_when_false && !cond_holds
+    }
+
+    /// Remembers that a quiet event of group `g` leaves at `end`.
+    pub fn will_leave(&mut self, end: i64, g: u32) {
+        // Events mostly come in report order: a push at the back.
+        if self.leaving.back().is_none_or(|&(e, _)| e <= end) {
+            self.leaving.push_back((end, g));
+        } else {
+            let at = self.leaving.partition_point(|&(e, _)| e <= end);
+            self.leaving.insert(at, (end, g));
+        }
+    }
+
+    /// Takes the quiet events that left by `upto` out of their groups'
+    /// `den`; returns when the next one leaves.
+    pub fn let_leave(&mut self, upto: i64) -> Option<i64> {
+        while let Some(&(end, g)) = self.leaving.front() {
+            if end > upto {
+                return Some(end);
+            }
+            self.leaving.pop_front();
+            self.group_mut(g).den -= 1;
+        }
+        None
     }
 
     /// What one event contributes: `(num, den)`.

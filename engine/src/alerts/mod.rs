@@ -121,11 +121,20 @@ pub struct Alert {
 }
 
 /// Where the monitor keeps one event, remembered between calls of
-/// [`Monitor::observe_with`]. Only ever a shortcut: a hint that went stale
-/// (the event left every window and its place was reused) is noticed, and
-/// the event is looked up by id.
+/// [`Monitor::observe_with`] for that one event. Only ever a shortcut: a
+/// hint that went stale (the event left every window, and its place may
+/// have been reused) is noticed by the place's generation, and the event
+/// is looked up by id.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Hint(Option<u32>);
+pub struct Hint(Option<(u32, u32)>);
+
+impl Hint {
+    /// The place the hint points at, whatever its generation (for tests
+    /// and diagnostics: two events can be told to have shared one).
+    pub fn place(&self) -> Option<u32> {
+        self.0.map(|(i, _)| i)
+    }
+}
 
 /// Group names of one kind, interned.
 #[derive(Debug, Clone, Default)]
@@ -208,6 +217,9 @@ pub struct Monitor {
     dynamic: bool,
     /// The units above each unit, for naming whom an alert notifies.
     tree: Arc<Tree>,
+    /// When the next quiet event leaves its group's count of events
+    /// ([`group::Def::let_leave`]), if any waits.
+    leave_at: i64,
 }
 
 impl Monitor {
@@ -262,6 +274,9 @@ impl Monitor {
         let mut windows: Vec<i64> = defs.iter().map(|d| d.window).collect();
         windows.sort_unstable();
         windows.dedup();
+        for def in &mut defs {
+            def.lane = windows.partition_point(|&w| w < def.window);
+        }
         Monitor {
             hash: Arc::clone(&policy.hash),
             deadlines: defs.iter().any(|d| d.measure.reads_deadlines()),
@@ -280,6 +295,7 @@ impl Monitor {
             reads,
             dynamic,
             tree: Arc::new(Tree::new(policy)),
+            leave_at: i64::MAX,
         }
     }
 
@@ -332,17 +348,21 @@ impl Monitor {
         }
         let facts = case.facts(now);
         let id = &case.event.id;
+        // The generation, not the id, tells a hint still good: the case's
+        // id lives on the heap, where at a city's volume reading it is a
+        // cache miss per call.
         let found = match hint.0 {
-            Some(i) if self.table.get(i).is_some_and(|s| s.id.is(id)) => Some(i),
+            Some((i, g)) if self.table.generation(i) == g && self.table.get(i).is_some() => Some(i),
             _ => self.table.find(id),
         };
-        hint.0 = match found {
+        let at = match found {
             Some(i) => {
                 self.update(policy, i, case, facts);
                 Some(i)
             }
             None => self.insert(policy, case, facts, now_ns),
         };
+        hint.0 = at.map(|i| (i, self.table.generation(i)));
         self.evaluate(policy, now_ns, &mut out);
         if self.deadlines {
             // Only deadlines go stale (a case met them); exits never do.
@@ -425,6 +445,7 @@ impl Monitor {
                 self.table.drop_stale();
             }
         }
+        self.let_leave(now);
     }
 
     /// Compares every group whose sums changed with its bound, at `at`.
@@ -451,6 +472,10 @@ impl Monitor {
             }
         }
         dirty.truncate(flipped);
+        if flipped > 0 {
+            // An alert says how many events its value was taken over.
+            self.let_leave(at);
+        }
         dirty.sort_unstable();
         for &(t, g) in &dirty {
             if let Some(def) = self.defs.get(t as usize) {

@@ -279,9 +279,9 @@ impl Table {
 
     /// Whether a queued instant would still change something.
     pub fn is_live(&self, d: &Due) -> bool {
-        // A slot has one exit queued at a time, and is freed only when that
-        // exit is processed: an exit is never stale (and checking it would
-        // read a cold slot).
+        // A slot's exits are all queued when it is taken in, and it is
+        // freed at the last of them: an exit is never stale (and checking
+        // it would read a cold slot).
         if d.what() == What::Exit {
             return true;
         }
