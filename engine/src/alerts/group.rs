@@ -4,8 +4,6 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use smallvec::SmallVec;
-
 use crate::assess::{resolution_secs, share_parts};
 use crate::cond::{Cond, Field, Op, Val, compare};
 use crate::lifecycle::Facts;
@@ -14,16 +12,14 @@ use rustc_hash::FxHashMap;
 
 /// A small bit set: two bits per threshold, whether its `count(COND)`
 /// holds and whether the event counts in its window now. Both in one word
-/// keep a slot 24 bytes smaller than two sets (32 thresholds before it
-/// spills), at a million slots per 30-day window of a city.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Bits(SmallVec<[u64; 1]>);
-
-/// One word from the start: the first 32 thresholds never resize.
-impl Default for Bits {
-    fn default() -> Self {
-        Bits(SmallVec::from_buf([0]))
-    }
+/// keep a slot small (32 thresholds before the set spills to the heap), at
+/// a million slots per 30-day window of a city; the word is a plain field
+/// so that setting a bit is one instruction, not a vector's checks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Bits {
+    low: u64,
+    /// Bits 64 and up, grown on demand.
+    high: Option<Box<[u64]>>,
 }
 
 impl Bits {
@@ -45,20 +41,42 @@ impl Bits {
         self.set(2 * t + 1, on);
     }
 
+    #[inline]
     fn get(&self, i: usize) -> bool {
-        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+        if i < 64 {
+            return self.low & (1 << i) != 0;
+        }
+        let (w, bit) = (i / 64 - 1, i % 64);
+        self.high
+            .as_deref()
+            .and_then(|h| h.get(w))
+            .is_some_and(|word| word & (1 << bit) != 0)
     }
 
+    #[inline]
     fn set(&mut self, i: usize, on: bool) {
-        let w = i / 64;
-        if self.0.len() <= w {
+        if i < 64 {
+            let bit = 1 << i;
+            self.low = (self.low & !bit) | (u64::from(on) * bit);
+            return;
+        }
+        self.set_high(i / 64 - 1, 1 << (i % 64), on);
+    }
+
+    #[cold]
+    fn set_high(&mut self, w: usize, bit: u64, on: bool) {
+        let len = self.high.as_deref().map_or(0, <[u64]>::len);
+        if len <= w {
             if !on {
                 return;
             }
-            self.0.resize(w + 1, 0);
+            let mut grown = vec![0; w + 1];
+            if let Some(old) = self.high.as_deref() {
+                grown[..len].copy_from_slice(old);
+            }
+            self.high = Some(grown.into_boxed_slice());
         }
-        if let Some(word) = self.0.get_mut(w) {
-            let bit = 1 << (i % 64);
+        if let Some(word) = self.high.as_deref_mut().and_then(|h| h.get_mut(w)) {
             *word = (*word & !bit) | (u64::from(on) * bit);
         }
     }
