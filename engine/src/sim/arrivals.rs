@@ -185,19 +185,8 @@ pub fn mix(mut z: u64) -> u64 {
 
 /// Appends a number's decimal digits (what `write!` does, without the
 /// formatting machinery, on the path of every event).
-fn push_number(s: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // Digits are ASCII: the slice is always UTF-8.
-    s.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+fn push_number(s: &mut String, n: u64) {
+    s.push_str(itoa::Buffer::new().format(n));
 }
 
 /// Makes the synthetic events of a period, in time order.
