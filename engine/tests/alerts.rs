@@ -118,31 +118,46 @@ fn a_count_raises_when_it_reaches_the_bound_and_clears_as_events_leave() {
 /// monitor queues no instant for it).
 #[test]
 fn events_cond_does_not_hold_for_leave_counted_on_time() {
-    let p = policy(LITTER);
+    // Alone, the 1-hour count frees each event at its end; beside a
+    // 2-hour window, the events that do not count leave it without an
+    // exit of their own.
+    const LONGER: &str = r#"
+threshold busy "繁忙" {
+  metric reopen_rate by street over 2h
+  when   > 50%
+  alert  street
+}
+"#;
+    for extra in ["", LONGER] {
+        leave_counted_on_time(&policy(&format!("{LITTER}{extra}")));
+    }
+}
+
+fn leave_counted_on_time(p: &Policy) {
     let raised = || {
-        let mut m = Monitor::new(&p);
+        let mut m = Monitor::new(p);
         for (id, cat, grid, min) in [
             ("N1", "noise", "G1", 0),
             ("N2", "noise", "G2", 30),
             ("L1", "litter", "G1", 65),
         ] {
-            let c = open_at(&p, id, cat, grid, min);
-            assert!(m.observe(&p, &c, t(min)).is_empty(), "{id}");
+            let c = open_at(p, id, cat, grid, min);
+            assert!(m.observe(p, &c, t(min)).is_empty(), "{id}");
         }
-        let l2 = open_at(&p, "L2", "litter", "G2", 70);
-        let a = m.observe(&p, &l2, t(70));
+        let l2 = open_at(p, "L2", "litter", "G2", 70);
+        let a = m.observe(p, &l2, t(70));
         assert_eq!(seen(&a), [(true, "C01".into(), t(70), 2.0)]);
         assert_eq!(a[0].counted, 3, "N2, L1 and L2: N1 left at minute 60");
         m
     };
     // N2 leaves at minute 90: nothing flips, but the count of events drops.
     let mut m = raised();
-    assert!(m.advance(&p, t(95)).is_empty());
-    let now = m.current(&p, "litter_wave", "C01", t(95)).unwrap();
+    assert!(m.advance(p, t(95)).is_empty());
+    let now = m.current(p, "litter_wave", "C01", t(95)).unwrap();
     assert_eq!((now.raised, now.value, now.counted), (true, 2.0, 2));
     // The clock jumping past N2's exit to L1's does not count N2 either.
     for mut m in [m, raised()] {
-        let a = m.advance(&p, t(125));
+        let a = m.advance(p, t(125));
         assert_eq!(seen(&a), [(false, "C01".into(), t(125), 1.0)]);
         assert_eq!(a[0].counted, 1, "L2 alone");
     }

@@ -86,10 +86,6 @@ impl Monitor {
                 continue;
             }
             slot.bits.set_live(t, false);
-            if def.quiet(slot.bits.cond(t)) {
-                // Its `den` is taken down by `Def::let_leave`.
-                continue;
-            }
             let g = slot.keys.get(def.kind).copied().unwrap_or(0);
             let (num, den) = def.part(&facts, slot.bits.cond(t));
             let a = def.group_mut(g);
@@ -102,15 +98,12 @@ impl Monitor {
         }
     }
 
-    /// Queues the exits of a slot just taken in: one at each window end
-    /// where it moves a value, and one at its last end (it is freed then),
-    /// all now, so that each window's exits are queued in report order.
-    fn queue_exits(&mut self, i: u32, reported: i64, bits: &Bits) {
-        // The lanes (windows, shortest first) that need an exit: a bit each
-        // for the first 64, a list beyond (a policy with that many window
-        // lengths is unheard of).
-        let mut needed = 0u64;
-        let mut beyond: SmallVec<[usize; 2]> = SmallVec::new();
+    /// The lanes (windows, shortest first) where a slot with `bits` needs
+    /// an exit: where leaving moves a value, and its last (it is freed
+    /// then). Queued all at once when the slot is taken in, so that each
+    /// window's exits are queued in report order.
+    fn exit_lanes(&self, bits: &Bits) -> Lanes {
+        let mut lanes = Lanes::default();
         let mut last = None;
         for (t, def) in self.defs.iter().enumerate() {
             if !bits.live(t) {
@@ -118,29 +111,17 @@ impl Monitor {
             }
             last = last.max(Some(def.lane));
             if !def.quiet(bits.cond(t)) {
-                if def.lane < 64 {
-                    needed |= 1 << def.lane;
-                } else {
-                    beyond.push(def.lane);
-                }
+                lanes.add(def.lane);
             }
         }
-        match last {
-            Some(l) if l < 64 => needed |= 1 << l,
-            Some(l) => beyond.push(l),
-            None => {}
+        if let Some(l) = last {
+            lanes.add(l);
         }
-        beyond.sort_unstable();
-        beyond.dedup();
-        let lanes = std::iter::from_fn(|| {
-            (needed != 0).then(|| {
-                let lane = needed.trailing_zeros() as usize;
-                needed &= needed - 1;
-                lane
-            })
-        })
-        .chain(beyond);
-        for lane in lanes {
+        lanes
+    }
+
+    fn queue_exits(&mut self, i: u32, reported: i64, lanes: Lanes) {
+        for lane in lanes.into_iter() {
             if let Some(&window) = self.windows.get(lane) {
                 self.table
                     .push(reported.saturating_add(window), What::Exit, i, lane);
@@ -334,6 +315,7 @@ impl Monitor {
                 .map(|u| &**u);
             index.record(&case.event, units);
         }
+        let lanes = self.exit_lanes(&bits);
         for (t, def) in self.defs.iter_mut().enumerate() {
             if !bits.live(t) {
                 continue;
@@ -343,13 +325,16 @@ impl Monitor {
             let a = def.group_mut(g);
             a.num += num;
             a.den += den;
-            if def.quiet(bits.cond(t)) {
-                // No value moved: nothing to compare with the bound.
+            if !def.quiet(bits.cond(t)) {
+                self.dirty.push((u32::try_from(t).unwrap_or(u32::MAX), g));
+            } else if !lanes.has(def.lane) {
+                // No value moved, and no exit is queued at this window's
+                // end: the event leaves this count of events by
+                // `Def::let_leave` instead, and the slot forgets it.
                 let end = reported.saturating_add(def.window);
                 def.will_leave(end, g);
                 self.leave_at = self.leave_at.min(end);
-            } else {
-                self.dirty.push((u32::try_from(t).unwrap_or(u32::MAX), g));
+                bits.set_live(t, false);
             }
         }
         let i = self.table.insert(Slot {
@@ -360,9 +345,9 @@ impl Monitor {
             resolve_by: ns(case.resolve_by),
             facts: Packed::pack(&facts),
             keys,
-            bits: bits.clone(),
+            bits,
         });
-        self.queue_exits(i, reported, &bits);
+        self.queue_exits(i, reported, lanes);
         self.queue_deadlines(i, None);
         Some(i)
     }
@@ -427,5 +412,45 @@ impl Monitor {
             }
         }
         keys
+    }
+}
+
+/// A set of exit lanes: a bit each for the first 64, a list beyond (a
+/// policy with that many window lengths is unheard of).
+#[derive(Debug, Default)]
+struct Lanes {
+    low: u64,
+    beyond: SmallVec<[usize; 2]>,
+}
+
+impl Lanes {
+    fn add(&mut self, lane: usize) {
+        if lane < 64 {
+            self.low |= 1 << lane;
+        } else if !self.beyond.contains(&lane) {
+            self.beyond.push(lane);
+        }
+    }
+
+    fn has(&self, lane: usize) -> bool {
+        if lane < 64 {
+            self.low & (1 << lane) != 0
+        } else {
+            self.beyond.contains(&lane)
+        }
+    }
+
+    /// The lanes, shortest window first.
+    fn into_iter(mut self) -> impl Iterator<Item = usize> {
+        self.beyond.sort_unstable();
+        let mut low = self.low;
+        std::iter::from_fn(move || {
+            (low != 0).then(|| {
+                let lane = low.trailing_zeros() as usize;
+                low &= low - 1;
+                lane
+            })
+        })
+        .chain(self.beyond)
     }
 }

@@ -201,8 +201,9 @@ impl Def {
     }
 
     /// Whether an event whose COND holds as `cond_holds` adds to `den`
-    /// only, for good: its exit then waits in [`Def::leaving`] instead of
-    /// the monitor's queue.
+    /// only, for good: its exit moves no value, so unless the event leaves
+    /// another window at the same end, it waits in [`Def::leaving`]
+    /// instead of the monitor's queue.
     pub fn quiet(&self, cond_holds: bool) -> bool {
         self.quiet_when_false && !cond_holds
     }
