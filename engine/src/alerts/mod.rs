@@ -60,6 +60,7 @@
 mod events;
 mod group;
 mod ids;
+mod lane;
 mod packed;
 mod window;
 

@@ -2,24 +2,26 @@
 //! contributes, to which groups), found by event id, and a queue of the
 //! instants at which an event leaves a window or a deadline of it passes.
 //!
-//! Each slot has at most one queued window exit (the earliest of the
-//! windows it is still in; the next is queued when that one is processed)
-//! and, only when some threshold reads deadlines, at most one queued
-//! deadline per clock that is still pending. Memory is therefore bounded by
-//! the events in the longest window.
+//! Each slot has at most one queued exit per window length, all queued
+//! when it is taken in (where leaving moves a value, and at its last
+//! window's end, when it is freed) and, only when some threshold reads
+//! deadlines, at most one queued deadline per clock that is still
+//! pending. Memory is therefore bounded by the events in the longest
+//! window.
 //!
 //! Exits go to one first-in-first-out lane per window length: events are
 //! mostly seen in report order, so `reported_at + W` mostly grows, and a
-//! lane is a queue with O(1) ends and sequential memory. An exit earlier
+//! lane ([`super::lane::Lane`]) is a queue with O(1) ends that grows a
+//! chunk at a time. An exit earlier
 //! than its lane's last (an event reported late), and every deadline, goes
 //! to a timing wheel (`crate::wheel`) instead. The next instant is the
 //! least of the lanes' fronts and the wheel's.
 
 use smallvec::SmallVec;
-use std::collections::VecDeque;
 
 use super::group::Bits;
 use super::ids::{EventId, IdIndex, hash};
+use super::lane::Lane;
 use super::packed::Packed;
 use crate::radix::{RadixKey, signed};
 use crate::wheel::{Timed, Wheel};
@@ -128,7 +130,7 @@ pub(super) struct Table {
     free: Vec<u32>,
     by_id: IdIndex,
     /// Window exits in order, one lane per window length.
-    lanes: Vec<VecDeque<Due>>,
+    lanes: Vec<Lane<Due>>,
     /// Deadlines, and exits that came out of order.
     heap: Wheel<Due>,
     /// The least of the lanes' fronts and the heap's top, and where it
@@ -217,7 +219,7 @@ impl Table {
     /// A table whose exits use `lanes` lanes (one per window length).
     pub fn new(lanes: usize) -> Table {
         Table {
-            lanes: vec![VecDeque::new(); lanes],
+            lanes: vec![Lane::default(); lanes],
             ..Table::default()
         }
     }
@@ -271,7 +273,7 @@ impl Table {
         let (_, at) = self.next?;
         let d = match at {
             Front::Heap => self.heap.pop(),
-            Front::Lane(i) => self.lanes.get_mut(i).and_then(VecDeque::pop_front),
+            Front::Lane(i) => self.lanes.get_mut(i).and_then(Lane::pop_front),
         };
         self.next = self.front();
         d
@@ -316,6 +318,6 @@ impl Table {
 
     /// Queued instants (stale ones included).
     pub fn queued(&self) -> usize {
-        self.heap.len() + self.lanes.iter().map(VecDeque::len).sum::<usize>()
+        self.heap.len() + self.lanes.iter().map(Lane::len).sum::<usize>()
     }
 }
