@@ -121,7 +121,7 @@ impl Monitor {
     }
 
     fn queue_exits(&mut self, i: u32, reported: i64, lanes: Lanes) {
-        for lane in lanes.into_iter() {
+        for lane in lanes.in_order() {
             if let Some(&window) = self.windows.get(lane) {
                 self.table
                     .push(reported.saturating_add(window), What::Exit, i, lane);
@@ -441,7 +441,7 @@ impl Lanes {
     }
 
     /// The lanes, shortest window first.
-    fn into_iter(mut self) -> impl Iterator<Item = usize> {
+    fn in_order(mut self) -> impl Iterator<Item = usize> {
         self.beyond.sort_unstable();
         let mut low = self.low;
         std::iter::from_fn(move || {

@@ -353,7 +353,7 @@ impl Monitor {
         // id lives on the heap, where at a city's volume reading it is a
         // cache miss per call.
         let found = match hint.0 {
-            Some((i, g)) if self.table.generation(i) == g && self.table.get(i).is_some() => Some(i),
+            Some((i, g)) if self.table.holds(i, g) => Some(i),
             _ => self.table.find(id),
         };
         let at = match found {

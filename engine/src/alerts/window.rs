@@ -12,10 +12,10 @@
 //! Exits go to one first-in-first-out lane per window length: events are
 //! mostly seen in report order, so `reported_at + W` mostly grows, and a
 //! lane ([`super::lane::Lane`]) is a queue with O(1) ends that grows a
-//! chunk at a time. An exit earlier
-//! than its lane's last (an event reported late), and every deadline, goes
-//! to a timing wheel (`crate::wheel`) instead. The next instant is the
-//! least of the lanes' fronts and the wheel's.
+//! chunk at a time. An exit earlier than its lane's last (an event
+//! reported late), and every deadline, goes to a timing wheel
+//! (`crate::wheel`) instead. The next instant is the least of the lanes'
+//! fronts and the wheel's.
 
 use smallvec::SmallVec;
 
@@ -170,6 +170,12 @@ impl Table {
 
     pub fn get_mut(&mut self, i: u32) -> Option<&mut Slot> {
         self.entry_mut(i).and_then(|e| e.slot.as_mut())
+    }
+
+    /// Whether slot `i` is in use and still in generation `g`.
+    pub fn holds(&self, i: u32, g: u32) -> bool {
+        self.entry(i)
+            .is_some_and(|e| e.slot.is_some() && e.generation & GENERATION == g)
     }
 
     pub fn generation(&self, i: u32) -> u32 {
