@@ -77,6 +77,14 @@ pub struct Calendar {
     workdays: Vec<i64>,
     /// The smallest and largest holiday or workday (lets ordinary days skip the searches).
     special: (i64, i64),
+    /// What each day of `special` is ([`HOLIDAY`], [`WORKDAY`] or 0), so
+    /// that a walk through a year of holidays reads a byte per day instead
+    /// of searching two lists; empty when the span is too long to be worth
+    /// a table (then the lists are searched).
+    marks: Box<[u8]>,
+    /// The working seconds of each of `days`, for walks that take whole
+    /// days at once.
+    totals: [u64; 8],
     /// Whether any day can have working time at all.
     has_time: bool,
     always: bool,
@@ -114,6 +122,10 @@ impl Calendar {
         let (holidays, workdays) = (day_numbers(holidays), day_numbers(workdays));
         let special = (holidays.iter().chain(&workdays))
             .fold((i64::MAX, i64::MIN), |(lo, hi), &d| (lo.min(d), hi.max(d)));
+        let marks = marks(special, &holidays, &workdays);
+        let totals = days
+            .each_ref()
+            .map(|d| d.iter().map(|i| u64::from(i.end - i.start)).sum());
         let offsets = Arc::new(Offsets::of(&tz));
         Calendar {
             tz,
@@ -122,6 +134,8 @@ impl Calendar {
             holidays,
             workdays,
             special,
+            marks,
+            totals,
             always: false,
             offsets,
         }
@@ -155,7 +169,7 @@ impl Calendar {
             return Some(t);
         }
         let (s, _) = split(t);
-        let first = self.walk(&mut Zone::new(self), s, |a, _| Break(a))?;
+        let first = self.walk(&mut Zone::new(self), s, first_start)?;
         if first == s { Some(t) } else { join(first, 0) }
     }
 
@@ -170,7 +184,7 @@ impl Calendar {
         let mut zone = Zone::new(self);
         let (mut s, mut frac) = split(start);
         if days > 0 {
-            let first = self.walk(&mut zone, s, |a, _| Break(a))?;
+            let first = self.walk(&mut zone, s, first_start)?;
             if first != s {
                 frac = 0;
             }
@@ -178,12 +192,18 @@ impl Calendar {
             let day = self.nth_working_day_after(local.div_euclid(DAY), days)?;
             s = zone.instant(day * DAY + local.rem_euclid(DAY))?;
         }
-        let (r, frac) = self.advance(&mut zone, s, frac, seconds)?;
+        let (r, frac) = self.advance(&mut zone, (s, frac), seconds, true)?;
         join(r, frac)
     }
 
     /// Working seconds in [a, b) (0 if b <= a), rounded down to whole seconds.
     pub fn working_seconds_between(&self, a: Timestamp, b: Timestamp) -> u64 {
+        self.between(a, b, true)
+    }
+
+    /// [`Calendar::working_seconds_between`], taking whole days at once or
+    /// (to check that doing so changes nothing) interval by interval.
+    fn between(&self, a: Timestamp, b: Timestamp, whole_days: bool) -> u64 {
         if b <= a {
             return 0;
         }
@@ -192,7 +212,18 @@ impl Calendar {
         }
         let ((sa, fa), (sb, fb)) = (split(a), split(b));
         let (mut total, mut a_works, mut b_works) = (0u64, false, false);
-        let _ = self.walk(&mut Zone::new(self), sa, |x, y| {
+        let _ = self.walk(&mut Zone::new(self), sa, |seen| {
+            let (x, y) = match seen {
+                // A whole day before `b`: a day's worth.
+                Seen::Day { end, total: worked } => {
+                    let take = whole_days && end <= sb;
+                    if take {
+                        total += worked;
+                    }
+                    return Continue(take);
+                }
+                Seen::Stretch(x, y) => (x, y),
+            };
             if x > sb {
                 return Break(());
             }
@@ -203,7 +234,7 @@ impl Calendar {
                 return Break(());
             }
             total += x.abs_diff(y);
-            Continue(())
+            Continue(false)
         });
         // The whole seconds `sa` and `sb` are working time or not as a whole
         // (interval ends are whole seconds), so the fractions only shift the
@@ -218,22 +249,32 @@ impl Calendar {
             return plus(start, seconds);
         }
         let (s, frac) = split(start);
-        let (r, frac) = self.advance(&mut Zone::new(self), s, frac, seconds)?;
+        let (r, frac) = self.advance(&mut Zone::new(self), (s, frac), seconds, true)?;
         join(r, frac)
+    }
+
+    /// Which of `days` a local day (days since 1970-01-01) works, `None`
+    /// for a holiday.
+    fn slot(&self, day: i64) -> Option<usize> {
+        if day < self.special.0 || day > self.special.1 {
+            return Some(weekday(day));
+        }
+        let mark = usize::try_from(day - self.special.0)
+            .ok()
+            .and_then(|i| self.marks.get(i).copied())
+            .unwrap_or_else(|| mark_of(day, &self.holidays, &self.workdays));
+        match mark {
+            WORKDAY => Some(7),
+            HOLIDAY => None,
+            _ => Some(weekday(day)),
+        }
     }
 
     /// The intervals of a local day (days since 1970-01-01).
     fn intervals(&self, day: i64) -> &[DayInterval] {
-        let slot = if day < self.special.0 || day > self.special.1 {
-            weekday(day)
-        } else if self.workdays.binary_search(&day).is_ok() {
-            7
-        } else if self.holidays.binary_search(&day).is_ok() {
-            return &[];
-        } else {
-            weekday(day)
-        };
-        self.days.get(slot).map_or(&[], Vec::as_slice)
+        self.slot(day)
+            .and_then(|k| self.days.get(k))
+            .map_or(&[], Vec::as_slice)
     }
 
     fn nth_working_day_after(&self, mut day: i64, mut n: u32) -> Option<i64> {
@@ -265,13 +306,32 @@ impl Calendar {
     }
 
     /// Advances `amount` working seconds from `s + frac ns`.
-    fn advance(&self, zone: &mut Zone<'_>, s: i64, frac: i32, amount: u64) -> Option<(i64, i32)> {
+    /// Whole days are taken at once unless `whole_days` is false (which
+    /// gives the same result, interval by interval).
+    fn advance(
+        &self,
+        zone: &mut Zone<'_>,
+        (s, frac): (i64, i32),
+        amount: u64,
+        whole_days: bool,
+    ) -> Option<(i64, i32)> {
         // Spare a walk to the year 9999 for amounts that cannot fit before it.
         if amount / 86_400 > MAX_DAY.abs_diff(s.div_euclid(DAY)) {
             return None;
         }
         let (mut left, mut frac, mut strict, mut first) = (amount, frac, false, true);
-        self.walk(zone, s, |a, b| {
+        self.walk(zone, s, |seen| {
+            let (a, b) = match seen {
+                // A whole day the clock runs through, once it runs.
+                Seen::Day { total, .. } => {
+                    let take = whole_days && !first && left > total;
+                    if take {
+                        left -= total;
+                    }
+                    return Continue(take);
+                }
+                Seen::Stretch(a, b) => (a, b),
+            };
             if first {
                 first = false;
                 // Started off working time, the clock starts at a whole second.
@@ -288,28 +348,59 @@ impl Calendar {
                 return Break((a.saturating_add_unsigned(left), frac));
             }
             left -= room;
-            Continue(())
+            Continue(false)
         })
     }
 
     /// Visits the working stretches `[a, b)` (UTC seconds) that end after
     /// `from`, in order, each clipped to start no earlier than `from` and than
     /// the end of the one before (which keeps DST oddities from overlapping).
+    ///
+    /// A day after `from`'s whose working time lies in one stretch of
+    /// constant UTC offset is first offered whole ([`Seen::Day`]): a visitor
+    /// that takes it (`Continue(true)`) is not shown its stretches. A long
+    /// clock then costs a step per day, not two conversions per interval.
+    /// Any other answer to a day, and every answer to a stretch, means go on.
     fn walk<R>(
         &self,
         zone: &mut Zone<'_>,
         from: i64,
-        mut visit: impl FnMut(i64, i64) -> ControlFlow<R>,
+        mut visit: impl FnMut(Seen) -> ControlFlow<R, bool>,
     ) -> Option<R> {
         if !self.has_time {
             return None;
         }
         let mut floor = from;
-        let mut day = zone.local(from).div_euclid(DAY);
+        let first = zone.local(from).div_euclid(DAY);
+        let mut day = first;
         let mut idle = 0;
         while idle <= HORIZON_DAYS && day <= MAX_DAY {
             idle += 1;
-            for iv in self.intervals(day) {
+            let Some(slot) = self.slot(day) else {
+                day += 1;
+                continue;
+            };
+            let intervals = self.days.get(slot).map_or(&[][..], Vec::as_slice);
+            if let (true, Some(last)) = (day > first, intervals.last())
+                && let Some(off) = zone.fixed(day * DAY, (day + 1) * DAY)
+            {
+                // In one offset, the day's stretches are its intervals
+                // shifted, in order, and start after `floor` (the day
+                // before ended by this day's midnight).
+                let end = day * DAY + i64::from(last.end) - off;
+                let total = self.totals.get(slot).copied().unwrap_or(0);
+                match visit(Seen::Day { end, total }) {
+                    Break(r) => return Some(r),
+                    Continue(true) => {
+                        idle = 0;
+                        floor = end;
+                        day += 1;
+                        continue;
+                    }
+                    Continue(false) => {}
+                }
+            }
+            for iv in intervals {
                 let end = zone.instant(day * DAY + i64::from(iv.end))?;
                 if end <= floor {
                     continue;
@@ -320,7 +411,7 @@ impl Calendar {
                 }
                 idle = 0;
                 floor = end;
-                if let Break(r) = visit(start, end) {
+                if let Break(r) = visit(Seen::Stretch(start, end)) {
                     return Some(r);
                 }
             }
@@ -328,6 +419,16 @@ impl Calendar {
         }
         None
     }
+}
+
+/// What [`Calendar::walk`] shows its visitor.
+#[derive(Debug, Clone, Copy)]
+enum Seen {
+    /// Working time `[a, b)`, UTC seconds.
+    Stretch(i64, i64),
+    /// A whole day of working time, `total` seconds of it, ending at UTC
+    /// second `end`.
+    Day { end: i64, total: u64 },
 }
 
 /// Converts between UTC seconds and local seconds, remembering the offset
@@ -381,6 +482,14 @@ impl<'c> Zone<'c> {
         t + self.off
     }
 
+    /// The UTC offset, if every local second in `[from, to)` converts with
+    /// it (none falls in a gap or a fold) by what the zone knows now.
+    fn fixed(&self, from: i64, to: i64) -> Option<i64> {
+        let (a, b) = (from - self.off, to - self.off);
+        (a >= self.lo.saturating_add(MARGIN) && b < self.hi.saturating_sub(MARGIN))
+            .then_some(self.off)
+    }
+
     /// The UTC second of a local wall-clock second (compatible disambiguation).
     fn instant(&mut self, local: i64) -> Option<i64> {
         let naive = local - self.off;
@@ -425,6 +534,42 @@ impl Offsets {
             buckets,
         }
     }
+}
+
+/// A [`Calendar::walk`] visitor that stops at the first working instant.
+fn first_start(seen: Seen) -> ControlFlow<i64, bool> {
+    match seen {
+        Seen::Stretch(a, _) => Break(a),
+        Seen::Day { .. } => Continue(false),
+    }
+}
+
+/// A day's mark: a holiday (not worked unless also a workday).
+const HOLIDAY: u8 = 1;
+/// A day's mark: a make-up working day.
+const WORKDAY: u8 = 2;
+/// The longest span of special days kept as a table of marks (a byte a
+/// day); a calendar whose holidays spread wider searches its lists.
+const MARKS_MAX: i64 = 1 << 16;
+
+/// The mark of `day` from the sorted lists (a workday wins).
+fn mark_of(day: i64, holidays: &[i64], workdays: &[i64]) -> u8 {
+    if workdays.binary_search(&day).is_ok() {
+        WORKDAY
+    } else if holidays.binary_search(&day).is_ok() {
+        HOLIDAY
+    } else {
+        0
+    }
+}
+
+/// The marks of every day in `special` (inclusive), or none if it is
+/// empty or longer than [`MARKS_MAX`].
+fn marks((lo, hi): (i64, i64), holidays: &[i64], workdays: &[i64]) -> Box<[u8]> {
+    if hi < lo || hi - lo >= MARKS_MAX {
+        return Box::default();
+    }
+    (lo..=hi).map(|d| mark_of(d, holidays, workdays)).collect()
 }
 
 fn normalise(v: Vec<DayInterval>) -> Vec<DayInterval> {
@@ -621,6 +766,62 @@ mod tests {
                 assert!(c.add_working(start, days, s).unwrap() >= end, "{msg}");
             }
         }
+    }
+
+    #[test]
+    fn whole_days_change_nothing() {
+        let dst = std::array::from_fn(|_| vec![iv(100, 400), iv(900, 1700)]);
+        let full = std::array::from_fn(|d| if d < 6 { vec![iv(0, 2400)] } else { vec![] });
+        let mut calendars: Vec<Calendar> = ZONES.iter().map(|z| workdays_in(z)).collect();
+        for zone in ["Europe/Berlin", "Pacific/Apia", "America/New_York"] {
+            let tz = TimeZone::get(zone).unwrap();
+            calendars.push(Calendar::new(tz.clone(), dst.clone(), [], []));
+            calendars.push(Calendar::new(tz, full.clone(), [date(2011, 12, 29)], []));
+        }
+        let mut seed = 7;
+        for c in &calendars {
+            for _ in 0..3000 {
+                // 2010..2031, across DST changes and Apia's lost day (2011-12-30).
+                let at = 1_262_304_000 + (lcg(&mut seed) % (21 * 366 * 86_400)) as i64;
+                let frac = lcg(&mut seed) % 1_000_000_000 * u64::from(seed.is_multiple_of(3));
+                let start = Timestamp::new(at, frac as i32).unwrap();
+                let amount = lcg(&mut seed) % (40 * 86_400);
+                let split_at = split(start);
+                let whole = c.advance(&mut Zone::new(c), split_at, amount, true);
+                let parts = c.advance(&mut Zone::new(c), split_at, amount, false);
+                assert_eq!(whole, parts, "{:?}: {start} + {amount}s", c.tz.iana_name());
+                let later =
+                    start + SignedDuration::from_secs((lcg(&mut seed) % (60 * 86_400)) as i64);
+                let (w, p) = (
+                    c.between(start, later, true),
+                    c.between(start, later, false),
+                );
+                assert_eq!(w, p, "{:?}: {start} to {later}", c.tz.iana_name());
+            }
+        }
+    }
+
+    #[test]
+    fn holidays_spread_too_wide_for_marks_are_searched() {
+        let week: [Vec<DayInterval>; 7] =
+            std::array::from_fn(|d| if d < 5 { vec![iv(900, 1700)] } else { vec![] });
+        let near = [date(2025, 10, 1), date(2025, 10, 2)];
+        let far = near.into_iter().chain([date(1800, 1, 1)]);
+        let makeup = [date(2025, 9, 28)];
+        let marked = Calendar::new(TimeZone::UTC, week.clone(), near, makeup);
+        let searched = Calendar::new(TimeZone::UTC, week, far, makeup);
+        assert!(!marked.marks.is_empty() && searched.marks.is_empty());
+        for d in 0..60 {
+            let day = date(2025, 9, 15) + SignedDuration::from_hours(24 * d);
+            let (m, s) = (marked.is_working_day(day), searched.is_working_day(day));
+            assert_eq!(m, s, "{day}");
+        }
+        assert!(!searched.is_working_day(date(2025, 10, 1)));
+        assert!(searched.is_working_day(date(2025, 9, 28)));
+        let t = ts("2025-09-26T10:00Z");
+        // Sunday 09-28 is worked, 10-01 and 10-02 are not.
+        assert_eq!(searched.add_working(t, 5, 0), Some(ts("2025-10-06T10:00Z")));
+        assert_eq!(marked.add_working(t, 5, 0), searched.add_working(t, 5, 0));
     }
 
     #[test]

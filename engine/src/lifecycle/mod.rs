@@ -127,6 +127,21 @@ impl Case {
         now: Timestamp,
         history: &dyn History,
     ) -> (Case, Vec<Transition>) {
+        let mut out = Vec::with_capacity(2);
+        let case = Case::open_into(policy, event, decision, now, history, &mut out);
+        (case, out)
+    }
+
+    /// [`Case::open`], appending the transitions to `out` (a buffer the
+    /// caller reuses: a simulation opens millions of cases).
+    pub fn open_into(
+        policy: &Policy,
+        event: Event,
+        decision: &Decision,
+        now: Timestamp,
+        history: &dyn History,
+        out: &mut Vec<Transition>,
+    ) -> Case {
         let grade = policy
             .grades
             .get(decision.grade as usize)
@@ -175,7 +190,6 @@ impl Case {
             late_resolution: false,
             source_resolved: None,
         };
-        let mut out = Vec::with_capacity(2);
         out.push(Transition {
             at: reported_at,
             from: None,
@@ -197,9 +211,9 @@ impl Case {
                 policy: case.policy.clone(),
             },
         });
-        fire_due(policy, &mut case, now, false, &mut out);
-        run_when(policy, &mut case, history, now, true, &mut out);
-        (case, out)
+        fire_due(policy, &mut case, now, false, out);
+        run_when(policy, &mut case, history, now, true, out);
+        case
     }
 }
 

@@ -421,8 +421,9 @@ impl<'a> Run<'a> {
         }
         self.stats.totals.on_the_spot += u64::from(d.on_the_spot);
         self.stats.totals.fallback += u64::from(d.fallback);
-        self.buf.clear();
-        let (case, opened) = Case::open(policy, ev, &d, ts(now), &self.history);
+        let mut opened = std::mem::take(&mut self.buf);
+        opened.clear();
+        let case = Case::open_into(policy, ev, &d, ts(now), &self.history, &mut opened);
         let rng = Pcg64Mcg::seed_from_u64(mix(self.plan.seed ^ mix(a.index)));
         let slot = match self.free.pop() {
             Some(i) => i,
@@ -460,6 +461,7 @@ impl<'a> Run<'a> {
         }
         self.stats.open_move(None, counted);
         self.after(slot, &opened, true);
+        self.buf = opened;
         self.dispatch(slot);
     }
 
