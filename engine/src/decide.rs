@@ -11,7 +11,7 @@ use smallvec::SmallVec;
 
 use crate::calendar::Calendar;
 use crate::cond::{Cond, Env, Field, RepeatsBy, Val, attr_value};
-use crate::event::Event;
+use crate::event::{CompactString, Event};
 use crate::model::{
     CategoryId, ClockKind, DeptId, Grade, GradeId, LevelId, Limit, Policy, Route, SiteId,
     TriggerDef, Units,
@@ -31,9 +31,9 @@ pub struct PlannedStep {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
     /// The event's id.
-    pub event_id: String,
+    pub event_id: CompactString,
     /// The event's category as reported.
-    pub category: String,
+    pub category: CompactString,
     /// The category's index; `None` when the fallback routed it.
     pub category_id: Option<CategoryId>,
     /// The grade.

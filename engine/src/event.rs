@@ -3,6 +3,7 @@
 
 use std::sync::LazyLock;
 
+pub use compact_str::CompactString;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -55,11 +56,11 @@ impl Source {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// The reporter's id for it; unique per source system.
-    pub id: String,
+    pub id: CompactString,
     /// Its category (an unknown one goes to the fallback).
-    pub category: String,
+    pub category: CompactString,
     /// The grid it happened in.
-    pub grid: String,
+    pub grid: CompactString,
     /// Where it came from.
     #[serde(default)]
     pub source: Source,
@@ -67,7 +68,7 @@ pub struct Event {
     pub reported_at: Timestamp,
     /// A finer place (a building, a gate); `repeats` groups by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
+    pub location: Option<CompactString>,
     /// Free attributes the policy's conditions read (`attr.people_trapped`).
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub attr: Value,

@@ -12,21 +12,21 @@ use jiff::Timestamp;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
-use crate::event::{Event, Source};
+use crate::event::{CompactString, Event, Source};
 
 /// The event as the schema allows it: the required fields, and the
 /// optional ones present with their types (never `null`).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Strict {
-    id: String,
-    category: String,
-    grid: String,
+    id: CompactString,
+    category: CompactString,
+    grid: CompactString,
     reported_at: String,
     #[serde(default, deserialize_with = "present")]
     source: Option<Source>,
     #[serde(default, deserialize_with = "present")]
-    location: Option<String>,
+    location: Option<CompactString>,
     #[serde(default, deserialize_with = "present")]
     attr: Option<Map<String, Value>>,
     #[serde(default, deserialize_with = "present")]

@@ -323,14 +323,14 @@ async fn answer(deps: &Deps, s: Stored) {
                 metrics::counter!(
                     "whistle_events_total",
                     "grade" => p.case.grade.to_string(),
-                    "category" => ev.category.clone()
+                    "category" => ev.category.to_string()
                 )
                 .increment(1);
                 for (kind, json) in &p.messages {
                     deps.hub.publish_opened(kind, json.clone(), p.case.clone());
                 }
                 if let Some(due) = p.case.next_due() {
-                    deps.timers.schedule(ev.id.clone(), due);
+                    deps.timers.schedule(ev.id.to_string(), due);
                 }
             }
             out.push(match inserted {

@@ -124,7 +124,7 @@ pub async fn build(opts: &Options) -> Result<Server, String> {
     let open = store.open_cases().await.map_err(|e| e.to_string())?;
     for (_, case) in &open {
         if let Some(due) = case.next_due() {
-            timers.handle().schedule(case.event.id.clone(), due);
+            timers.handle().schedule(case.event.id.to_string(), due);
         }
     }
     let ingest = ingest::spawn(ingest::Deps {

@@ -239,7 +239,10 @@ pub(crate) fn validate(
                     "a whistle names at least one department".into(),
                 ));
             }
-            let sc = (*case.policy == *policy.hash).then(|| Scope::of(policy, case));
+            let sc = case
+                .policy
+                .is(&policy.hash)
+                .then(|| Scope::of(policy, case));
             let mut ids: SmallVec<[DeptId; 4]> = SmallVec::new();
             for name in &departments {
                 let d = dept(policy, case, name)?;
@@ -283,7 +286,10 @@ pub(crate) fn validate(
             if case.summoned.iter().filter(mine).any(|m| m.pending()) {
                 return Ok(Plan::Ack(dept_name(policy, d)));
             }
-            let sc = (*case.policy == *policy.hash).then(|| Scope::of(policy, case));
+            let sc = case
+                .policy
+                .is(&policy.hash)
+                .then(|| Scope::of(policy, case));
             // A step due before now summons it first (never the lead: a whistle passes it over).
             if case.lead != department.as_str()
                 && sc.is_some_and(|sc| due_whistle(&sc, case, now, d))

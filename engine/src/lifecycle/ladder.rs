@@ -480,7 +480,7 @@ pub(crate) fn due_whistle(sc: &Scope<'_>, case: &Case, now: Timestamp, dept: Dep
 /// k-th such step matching the k-th) keeps that step's status; any other
 /// step is armed, or skipped if its clock is already satisfied.
 pub(crate) fn adopt(policy: &Policy, case: &mut Case, now: Timestamp) -> Option<Transition> {
-    if *case.policy == *policy.hash {
+    if case.policy.is(&policy.hash) {
         return None;
     }
     replan(policy, case);

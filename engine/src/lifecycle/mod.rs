@@ -243,7 +243,7 @@ pub fn apply_into(
     history: &dyn History,
     out: &mut Vec<Transition>,
 ) -> Result<(), Refusal> {
-    let same_policy = *case.policy == *policy.hash;
+    let same_policy = case.policy.is(&policy.hash);
     if action == Action::Tick && same_policy && case.next_due().is_none_or(|t| t > now) {
         // Nothing due: the timer heap's common spurious wake-up costs nothing.
         return Ok(());

@@ -20,6 +20,13 @@ impl Name {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether the name is `s`'s text. A name cloned from `s` is recognised
+    /// by its pointer, without comparing the text (a policy hash is 64
+    /// bytes, compared on every action).
+    pub fn is(&self, s: &Arc<str>) -> bool {
+        Arc::ptr_eq(&self.0, s) || *self.0 == **s
+    }
 }
 
 impl Deref for Name {
@@ -100,5 +107,20 @@ impl Serialize for Name {
 impl<'de> Deserialize<'de> for Name {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Name, D::Error> {
         String::deserialize(d).map(Name::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn is_compares_text_whether_or_not_shared() {
+        let hash: Arc<str> = Arc::from("9f2c");
+        assert!(Name::from(&hash).is(&hash));
+        // Read back from a store: the same text, another allocation.
+        assert!(Name::from("9f2c").is(&hash));
+        assert!(!Name::from("9f2d").is(&hash));
+        assert!(!Name::from("9f2").is(&hash));
     }
 }

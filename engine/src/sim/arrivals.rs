@@ -21,7 +21,7 @@ use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
 
 use super::dist::{AttrField, unit};
-use crate::event::{Event, Source};
+use crate::event::{CompactString, Event, Source};
 
 /// Relative volume by month, weekday and hour of day.
 #[derive(Debug, Clone, PartialEq)]
@@ -185,7 +185,7 @@ pub fn mix(mut z: u64) -> u64 {
 
 /// Appends a number's decimal digits (what `write!` does, without the
 /// formatting machinery, on the path of every event).
-fn push_number(s: &mut String, n: u64) {
+fn push_number(s: &mut CompactString, n: u64) {
     s.push_str(itoa::Buffer::new().format(n));
 }
 
@@ -291,7 +291,7 @@ impl<'a> Generator<'a> {
             plan.locations_per_grid
         };
         let spot = ((unit(&mut self.rng) * f64::from(spots)) as u32).min(spots - 1);
-        let mut location = String::with_capacity(grid.len() + 8);
+        let mut location = CompactString::with_capacity(grid.len() + 8);
         location.push_str(grid);
         location.push_str(if repeat { "-H" } else { "-A" });
         push_number(&mut location, u64::from(spot));
@@ -299,15 +299,15 @@ impl<'a> Generator<'a> {
         for f in &cat.attrs {
             f.draw_into(&mut attr, &mut self.rng);
         }
-        let mut id = String::with_capacity(12);
+        let mut id = CompactString::with_capacity(12);
         id.push('S');
         push_number(&mut id, self.index);
         let event = Event {
             id,
-            // `String::from`, not `to_string`: the latter formats an
-            // `Arc<str>` through `Display`, several times the cost of a copy.
-            category: String::from(&*cat.name),
-            grid: String::from(&**grid),
+            // `from`, not `to_string`: the latter formats an `Arc<str>`
+            // through `Display`, several times the cost of a copy.
+            category: CompactString::from(&*cat.name),
+            grid: CompactString::from(&**grid),
             source,
             reported_at: Timestamp::from_second(at).ok()?,
             location: Some(location),
@@ -554,7 +554,7 @@ mod tests {
         let ids: Vec<String> = out
             .iter()
             .map(|r| match r {
-                Ok(a) => a.event.id.clone(),
+                Ok(a) => a.event.id.to_string(),
                 Err(s) => format!("skip {}", s.line),
             })
             .collect();

@@ -791,7 +791,7 @@ async fn open_cases_leave_out_resolved_and_closed_ones() {
         .await
         .unwrap()
         .into_iter()
-        .map(|(v, c)| (c.event.id.clone(), v, c.state))
+        .map(|(v, c)| (c.event.id.to_string(), v, c.state))
         .collect();
     open.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(
@@ -1361,7 +1361,7 @@ async fn insert_rate() {
                     .map(|i| {
                         let e = &prototypes[i % 16];
                         let mut event = e.event().clone();
-                        event.id = format!("EV{i:07}");
+                        event.id = format!("EV{i:07}").into();
                         let mut case = (**e.case()).clone();
                         case.event.id = event.id.clone();
                         NewEvent::new(
