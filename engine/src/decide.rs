@@ -2,7 +2,7 @@
 //! lead, assist, on-the-spot handling, deadlines, the planned ladder, and
 //! the trace of every line that shaped the decision.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -13,8 +13,8 @@ use crate::calendar::Calendar;
 use crate::cond::{Cond, Env, Field, RepeatsBy, Val, attr_value};
 use crate::event::{CompactString, Event};
 use crate::model::{
-    CategoryId, ClockKind, DeptId, Grade, GradeId, LevelId, Limit, Policy, Route, SiteId,
-    TriggerDef, Units,
+    AreaIndex, CategoryId, ClockKind, DeptId, Grade, GradeId, LevelId, Limit, Policy, Route,
+    SiteId, TriggerDef, Units,
 };
 use crate::windows::History;
 
@@ -81,7 +81,10 @@ impl Default for Context<'_> {
 
 struct DecideEnv<'a> {
     ev: &'a Event,
-    units: Option<&'a Units>,
+    /// The units above the event's grid, looked up in `areas` the first
+    /// time a condition asks (a threshold's condition rarely does).
+    units: OnceCell<Option<&'a Units>>,
+    areas: &'a AreaIndex,
     calendar: &'a Calendar,
     grade: Option<GradeId>,
     reopened: u32,
@@ -94,7 +97,7 @@ struct DecideEnv<'a> {
     attrs: RefCell<SmallVec<[(u16, Val<'a>); 8]>>,
 }
 
-impl DecideEnv<'_> {
+impl<'a> DecideEnv<'a> {
     fn local(&self) -> (i8, i8, i8) {
         if let Some(l) = self.local.get() {
             return l;
@@ -108,11 +111,17 @@ impl DecideEnv<'_> {
         l
     }
 
+    fn units(&self) -> Option<&'a Units> {
+        *self
+            .units
+            .get_or_init(|| self.areas.grids.get(self.ev.grid.as_str()).map(|u| &**u))
+    }
+
     fn unit(&self, level: LevelId) -> Option<&str> {
         if level == 0 {
             return Some(&self.ev.grid);
         }
-        self.units
+        self.units()
             .and_then(|u| u.get(level as usize))
             .and_then(|u| u.as_deref())
     }
@@ -336,7 +345,8 @@ pub fn holds(
 ) -> bool {
     let env = DecideEnv {
         ev,
-        units: policy.areas.grids.get(ev.grid.as_str()).map(|u| &**u),
+        units: OnceCell::new(),
+        areas: &policy.areas,
         calendar: &policy.calendar,
         grade,
         reopened: ctx.reopened,
@@ -356,7 +366,8 @@ pub fn decide(policy: &Policy, ev: &Event, ctx: &Context<'_>) -> Decision {
     };
     let mut env = DecideEnv {
         ev,
-        units,
+        units: OnceCell::from(units),
+        areas: &policy.areas,
         calendar: &policy.calendar,
         grade: None,
         reopened: ctx.reopened,

@@ -341,12 +341,15 @@ impl Run<'_> {
         let Some(s) = self.slots.get_mut(slot as usize) else {
             return;
         };
-        let Some(case) = s.case.take() else { return };
+        // Read in place and dropped there: moving the case out of its slot
+        // would copy its 600 bytes once more.
+        let Some(case) = &s.case else { return };
         s.generation = s.generation.wrapping_add(1);
         let facts = case.facts(now);
         let grade = self.policy.grade_id(&case.grade);
-        self.stats.finish(&case, &facts, grade, false);
-        self.tally.add(self.policy, &case, &facts);
+        self.stats.finish(case, &facts, grade, false);
+        self.tally.add(self.policy, case, &facts);
+        s.case = None;
         self.free.push(slot);
     }
 
