@@ -351,3 +351,52 @@ fn shape_errors_name_the_field() {
         "{e:?}"
     );
 }
+
+/// Red when the event is `hot`; red limits short enough that red events
+/// are often late, blue ones long enough that they never are.
+const ATTR_POLICY: &str = r#"
+policy "attrs" { version "1" timezone "UTC" }
+levels grid < street
+grades blue < red
+grade blue { level grid respond 10d resolve 30d }
+grade red  { level grid respond 5m resolve 20m }
+department d "d" { level grid }
+category work { lead d grade red when attr.hot == true grade blue }
+fallback { lead d grade blue }
+"#;
+
+#[test]
+fn attributes_set_aside_come_back_when_a_reopen_decides_again() {
+    // The policy reads `attr.hot` only when deciding, so the run sets each
+    // event's attributes aside once it has arrived; a reopen decides again
+    // and must see them. With a ladder step that reads attributes (and
+    // never fires) the cases keep theirs all along: both runs must agree.
+    let yaml = "
+period: {from: 2026-01-01, to: 2026-02-28}
+seed: 3
+areas: {generate: {streets: 1, communities: 1, grids: 2}}
+arrivals:
+  categories:
+    work: {per_day: 200, attr: {hot: {bernoulli: 0.5}}}
+capacity:
+  levels:
+    grid: {handlers: 3, hours: always, accept: {exponential: 2m}, handling: {exponential: 15m}}
+    street: {handlers: 1}
+feedback: {share: 0.5, delay: {exponential: 1h}}
+reopen: {on_time: 0.3, late: 0.3, delay: {exponential: 2h}}
+";
+    let set_aside = policy(ATTR_POLICY);
+    let kept = policy(&format!(
+        "{ATTR_POLICY}escalate {{\n  when attr.hot == 7 -> remind\n}}\n"
+    ));
+    let a = simulate(yaml, &set_aside, None, Options::default());
+    let b = simulate(yaml, &kept, None, Options::default());
+    assert!(a.draft.totals.reopens > 2_000, "{:?}", a.draft.totals);
+    assert!(
+        a.draft.totals.resolve_missed > 1_000,
+        "{:?}",
+        a.draft.totals
+    );
+    assert_eq!(a.draft.totals, b.draft.totals);
+    assert_eq!(a.draft.grades, b.draft.grades);
+}

@@ -317,6 +317,12 @@ impl Run<'_> {
     }
 
     pub(super) fn reopen(&mut self, slot: u32) {
+        // Deciding it again reads its attributes.
+        if let Some(s) = self.slots.get_mut(slot as usize)
+            && let Some(case) = &mut s.case
+        {
+            s.attr.give_back(&mut case.event.attr);
+        }
         if !self.act(slot, Action::Reopen { reason: None }) {
             self.finalize(slot);
             return;
@@ -325,7 +331,8 @@ impl Run<'_> {
         let Some(s) = self.slots.get_mut(slot as usize) else {
             return;
         };
-        let Some(case) = &s.case else { return };
+        let Some(case) = &mut s.case else { return };
+        s.attr.drop_again(&mut case.event.attr);
         let level = self.policy.level_id(&case.level).unwrap_or(0);
         let counted = Some((level, s.lead));
         s.counted = counted;

@@ -21,6 +21,7 @@
 //! Memory holds the open events (and, for the threshold windows and
 //! `repeats`, a window of recent report times), never the whole period.
 
+mod attrs;
 mod life;
 
 use jiff::Timestamp;
@@ -126,6 +127,8 @@ struct Slot {
     reopen_pending: bool,
     /// Where the threshold monitor keeps the event.
     hint: Hint,
+    /// Its attributes, while the case holds none (see [`attrs`]).
+    attr: attrs::SetAside,
 }
 
 /// Which changes of a case the policy's thresholds can see. Telling the
@@ -168,6 +171,8 @@ impl Needs {
 /// One run of one policy over a plan.
 pub struct Run<'a> {
     needs: Needs,
+    /// Some condition reads attributes after deciding: cases keep theirs.
+    attrs_later: bool,
     policy: &'a Policy,
     plan: &'a Plan,
     staff: &'a Staffing,
@@ -225,6 +230,7 @@ impl<'a> Run<'a> {
             .collect();
         Run {
             needs: Needs::of(policy),
+            attrs_later: attrs::reads_attrs_later(policy),
             policy,
             plan,
             staff,
@@ -443,6 +449,7 @@ impl<'a> Run<'a> {
                     lead: 0,
                     reopen_pending: false,
                     hint: Hint::default(),
+                    attr: attrs::SetAside::default(),
                 });
                 u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
             }
@@ -462,6 +469,12 @@ impl<'a> Run<'a> {
         self.stats.open_move(None, counted);
         self.after(slot, &opened, true);
         self.buf = opened;
+        if !self.attrs_later
+            && let Some(s) = self.slots.get_mut(slot as usize)
+            && let Some(case) = &mut s.case
+        {
+            s.attr = attrs::SetAside::take(&mut case.event.attr);
+        }
         self.dispatch(slot);
     }
 
