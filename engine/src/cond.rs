@@ -288,6 +288,13 @@ impl Cond {
         }
     }
 
+    /// Whether the condition reads some field for which `pred` holds.
+    pub fn reads_any(&self, pred: impl Fn(&Field) -> bool) -> bool {
+        let mut fields = Vec::new();
+        self.fields(&mut fields);
+        fields.iter().any(pred)
+    }
+
     /// Visits every field the condition reads.
     pub fn fields(&self, out: &mut Vec<Field>) {
         let mut push = |o: &Operand| {

@@ -151,11 +151,7 @@ pub(super) struct Def {
 
 /// Whether a condition reads something a transition can change.
 pub(super) fn is_dynamic(cond: &Cond) -> bool {
-    let mut fields = Vec::new();
-    cond.fields(&mut fields);
-    fields
-        .iter()
-        .any(|f| matches!(f, Field::Grade | Field::Reopened | Field::Repeats { .. }))
+    cond.reads_any(|f| matches!(f, Field::Grade | Field::Reopened | Field::Repeats { .. }))
 }
 
 impl Def {

@@ -544,7 +544,5 @@ fn reads(defs: &[Def]) -> (u32, bool) {
 }
 
 fn reads_repeats(c: &Cond) -> bool {
-    let mut fields = Vec::new();
-    c.fields(&mut fields);
-    fields.iter().any(|f| matches!(f, Field::Repeats { .. }))
+    c.reads_any(|f| matches!(f, Field::Repeats { .. }))
 }

@@ -62,11 +62,7 @@ impl SetAside {
 /// after it was decided: a ladder's `when` step or a threshold's
 /// `count(COND)` (both may be checked on later changes).
 pub(super) fn reads_attrs_later(policy: &Policy) -> bool {
-    let reads = |c: &Cond| {
-        let mut fields = Vec::new();
-        c.fields(&mut fields);
-        fields.iter().any(|f| matches!(f, Field::Attr(_)))
-    };
+    let reads = |c: &Cond| c.reads_any(|f| matches!(f, Field::Attr(_)));
     let ladders = std::iter::once(&policy.ladder).chain(policy.grade_ladders.iter().flatten());
     let steps = ladders
         .flat_map(|l| &l.steps)
