@@ -242,8 +242,10 @@ pub type Units = [Option<Arc<str>>; 8];
 /// The jurisdiction tree, indexed by grid id.
 #[derive(Debug, Clone, Default)]
 pub struct AreaIndex {
-    /// Grid id → its units.
-    pub grids: FxHashMap<Box<str>, Arc<Units>>,
+    /// Grid id → its units. Keys are held in the table (grid ids are
+    /// short): a lookup reads one bucket, not a bucket and a string on
+    /// the heap, which at a city's volume is a cache miss per event.
+    pub grids: FxHashMap<compact_str::CompactString, Arc<Units>>,
 }
 
 /// The compiled policy.

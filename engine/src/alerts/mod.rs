@@ -205,7 +205,8 @@ pub struct Monitor {
     dirty: Vec<(u32, u32)>,
     /// Per grid: its ids for the kinds grouped by level (the others
     /// `u32::MAX`), filled on first sight.
-    by_grid: FxHashMap<Box<str>, SmallVec<[u32; 4]>>,
+    /// Keys in the table, as [`crate::model::AreaIndex::grids`].
+    by_grid: FxHashMap<compact_str::CompactString, SmallVec<[u32; 4]>>,
     /// Bit per threshold (the first 64) whose `count` COND reads nothing
     /// but `category` and `source`.
     by_kind_defs: u64,

@@ -177,7 +177,8 @@ pub struct Tally {
     pub(crate) levels: Vec<Groups>,
     pub(crate) categories: Groups,
     /// Grid id → its row in `rows` and `fresh`.
-    grids: FxHashMap<Arc<str>, u32>,
+    /// Keys in the table, as [`crate::model::AreaIndex::grids`].
+    grids: FxHashMap<compact_str::CompactString, u32>,
     /// Per grid seen: its group's index at each level.
     rows: Vec<SmallVec<[u32; 8]>>,
     /// Per grid seen: cases added since the last [`Tally::fold`], not yet
