@@ -137,6 +137,7 @@ impl IdIndex {
         self.len -= 1;
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.len
     }

@@ -331,6 +331,19 @@ impl Monitor {
         self.observe_with(policy, case, now, &mut Hint::default())
     }
 
+    /// A monitor for a caller that follows every event with a [`Hint`] of
+    /// its own, from the first [`Monitor::observe_with`] of it, and never
+    /// gives two events the same id: it keeps no index of ids, and takes in
+    /// anew an event whose hint does not hold (one that had left every
+    /// window). [`Monitor::observe`] must not be used with it: an event
+    /// without its hint is taken for a new one. The simulator's runs are
+    /// such callers.
+    pub fn with_hints(policy: &Policy) -> Monitor {
+        let mut m = Monitor::new(policy);
+        m.table = std::mem::take(&mut m.table).without_ids();
+        m
+    }
+
     /// [`Monitor::observe`], for a caller that keeps one [`Hint`] per
     /// event it follows: the monitor then finds the event where it left it
     /// instead of looking its id up (at a city's volume, a cache miss in

@@ -129,6 +129,10 @@ pub(super) struct Table {
     made: usize,
     free: Vec<u32>,
     by_id: IdIndex,
+    /// Whether `by_id` is kept (see [`Table::without_ids`]).
+    ids: bool,
+    /// Slots in use.
+    held: usize,
     /// Window exits in order, one lane per window length.
     lanes: Vec<Lane<Due>>,
     /// Deadlines, and exits that came out of order.
@@ -146,8 +150,11 @@ enum Front {
 }
 
 impl Table {
-    /// The slot of an event id.
+    /// The slot of an event id (never found in a table without ids).
     pub fn find(&self, id: &str) -> Option<u32> {
+        if !self.ids {
+            return None;
+        }
         self.by_id
             .find(hash(id), |i| self.get(i).is_some_and(|s| s.id.is(id)))
     }
@@ -207,7 +214,10 @@ impl Table {
                 i
             }
         };
-        self.by_id.insert(h, i);
+        if self.ids {
+            self.by_id.insert(h, i);
+        }
+        self.held += 1;
         i
     }
 
@@ -217,7 +227,10 @@ impl Table {
             && let Some(s) = e.slot.take()
         {
             e.generation = e.generation.wrapping_add(1);
-            self.by_id.remove(s.hash, i);
+            if self.ids {
+                self.by_id.remove(s.hash, i);
+            }
+            self.held -= 1;
             self.free.push(i);
         }
     }
@@ -226,8 +239,19 @@ impl Table {
     pub fn new(lanes: usize) -> Table {
         Table {
             lanes: vec![Lane::default(); lanes],
+            ids: true,
             ..Table::default()
         }
+    }
+
+    /// A table that keeps no index of ids, for a monitor whose caller
+    /// always knows where its events are (see [`super::Monitor::with_hints`]):
+    /// at a city's volume the index is megabytes, and taking an event in
+    /// and out of it two cache misses.
+    pub fn without_ids(mut self) -> Table {
+        self.ids = false;
+        self.by_id = IdIndex::default();
+        self
     }
 
     /// Queues an exit in lane `lane`, or a deadline (`lane` ignored).
@@ -319,7 +343,7 @@ impl Table {
 
     /// Events held.
     pub fn len(&self) -> usize {
-        self.by_id.len()
+        self.held
     }
 
     /// Queued instants (stale ones included).

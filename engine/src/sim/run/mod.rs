@@ -242,7 +242,8 @@ impl<'a> Run<'a> {
             pools: Pools::default(),
             stats,
             tally: Tally::new(policy),
-            monitor: Monitor::new(policy),
+            // Every slot keeps its event's hint: no index of ids needed.
+            monitor: Monitor::with_hints(policy),
             alerts_seen: 0,
             buf: Vec::with_capacity(16),
             now: start,
