@@ -46,6 +46,7 @@ pub mod event;
 mod inline;
 pub mod lifecycle;
 pub mod model;
+mod prefetch;
 mod radix;
 pub mod render;
 pub mod router;

@@ -289,6 +289,7 @@ impl<'a> Run<'a> {
             // freed at 10:00 takes the queue before a 10:00 arrival joins it).
             if next_due == Some(t) {
                 if let Some(d) = self.heap.pop() {
+                    self.prefetch_next();
                     self.due(d);
                 }
             } else if let Some(Ok(a)) = arrivals.next() {
@@ -301,6 +302,16 @@ impl<'a> Run<'a> {
         self.clock_to(self.end);
         self.close_period();
         progress(self.progress());
+    }
+
+    /// Asks for the slot the next wake-up will read while this one works.
+    fn prefetch_next(&self) {
+        if let Some(n) = self.heap.peek()
+            && n.kind != Kind::Wake
+            && let Some(s) = self.slots.get(n.slot as usize)
+        {
+            crate::prefetch::value(s, usize::MAX);
+        }
     }
 
     fn progress(&self) -> Progress {
@@ -470,6 +481,10 @@ impl<'a> Run<'a> {
         self.stats.open_move(None, counted);
         self.after(slot, &opened, true);
         self.buf = opened;
+        // The next arrival takes the slot freed last.
+        if let Some(s) = self.free.last().and_then(|&i| self.slots.get(i as usize)) {
+            crate::prefetch::value(s, usize::MAX);
+        }
         if !self.attrs_later
             && let Some(s) = self.slots.get_mut(slot as usize)
             && let Some(case) = &mut s.case

@@ -1,0 +1,36 @@
+//! Asking the processor for memory the next step will read.
+//!
+//! The simulator's year is bound by memory: each wake-up of an event reads
+//! a slot last touched hours earlier. The loop knows which slot comes next
+//! before it finishes the current one, so it asks for those cache lines
+//! early and the two waits overlap.
+
+/// Bytes of a cache line on the machines Whistle runs on.
+const LINE: usize = 64;
+
+/// Asks for the cache lines holding `value` (at most `max` bytes of it).
+#[inline]
+pub(crate) fn value<T>(value: &T, max: usize) {
+    let p = std::ptr::from_ref(value).cast::<u8>();
+    let len = std::mem::size_of::<T>().min(max);
+    let mut off = 0;
+    while off < len {
+        line(p.wrapping_add(off));
+        off += LINE;
+    }
+}
+
+/// Asks for the cache line holding `p`.
+#[inline]
+#[allow(unsafe_code)]
+pub(crate) fn line(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint that reads nothing a program can see and
+    // cannot fault, whatever the address; `_mm_prefetch` is `unsafe` only
+    // because it is a target-feature intrinsic, and SSE is part of x86_64.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
