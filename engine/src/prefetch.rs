@@ -1,18 +1,19 @@
 //! Asking the processor for memory the next step will read.
 //!
 //! The simulator's year is bound by memory: each wake-up of an event reads
-//! a slot last touched hours earlier. The loop knows which slot comes next
-//! before it finishes the current one, so it asks for those cache lines
-//! early and the two waits overlap.
+//! a slot last touched hours earlier, each exit from a 30-day window one
+//! touched a month earlier. Their queues know which slot comes next before
+//! the current one is done with, so they ask for those cache lines early
+//! and the waits overlap with work.
 
 /// Bytes of a cache line on the machines Whistle runs on.
 const LINE: usize = 64;
 
-/// Asks for the cache lines holding `value` (at most `max` bytes of it).
+/// Asks for the cache lines holding `value`.
 #[inline]
-pub(crate) fn value<T>(value: &T, max: usize) {
+pub(crate) fn value<T>(value: &T) {
     let p = std::ptr::from_ref(value).cast::<u8>();
-    let len = std::mem::size_of::<T>().min(max);
+    let len = std::mem::size_of::<T>();
     let mut off = 0;
     while off < len {
         line(p.wrapping_add(off));
@@ -23,7 +24,7 @@ pub(crate) fn value<T>(value: &T, max: usize) {
 /// Asks for the cache line holding `p`.
 #[inline]
 #[allow(unsafe_code)]
-pub(crate) fn line(p: *const u8) {
+fn line(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is a hint that reads nothing a program can see and
     // cannot fault, whatever the address; `_mm_prefetch` is `unsafe` only

@@ -310,7 +310,7 @@ impl<'a> Run<'a> {
             && n.kind != Kind::Wake
             && let Some(s) = self.slots.get(n.slot as usize)
         {
-            crate::prefetch::value(s, usize::MAX);
+            crate::prefetch::value(s);
         }
     }
 
@@ -483,7 +483,7 @@ impl<'a> Run<'a> {
         self.buf = opened;
         // The next arrival takes the slot freed last.
         if let Some(s) = self.free.last().and_then(|&i| self.slots.get(i as usize)) {
-            crate::prefetch::value(s, usize::MAX);
+            crate::prefetch::value(s);
         }
         if !self.attrs_later
             && let Some(s) = self.slots.get_mut(slot as usize)
