@@ -36,6 +36,7 @@
 
 pub mod alerts;
 pub mod assess;
+mod buckets;
 pub mod calendar;
 pub mod compile;
 pub mod cond;
@@ -54,7 +55,6 @@ pub mod sim;
 mod strict_event;
 pub mod testing;
 mod times;
-mod wheel;
 pub mod windows;
 
 pub use compile::{Compiled, compile, compile_texts};

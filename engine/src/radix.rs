@@ -1,6 +1,6 @@
 //! A monotone priority queue (a radix heap), for the items the clocks of
 //! the threshold monitor and of the simulator's event loop queue beyond
-//! their timing wheel's horizon (`crate::wheel`).
+//! the spans of their bucket queue (`crate::buckets`).
 //!
 //! Both only ever queue items at or after the last one taken, so every
 //! key pushed is at least the last key popped. A radix heap uses that:
@@ -179,8 +179,8 @@ impl<T: RadixKey> RadixQueue<T> {
 pub(crate) mod tests {
     use super::*;
 
-    /// An instant and a tie-breaker, like both users' items (the wheel's
-    /// tests use it too).
+    /// An instant and a tie-breaker, like both users' items (the bucket
+    /// queue's tests use it too).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
     pub(crate) struct Due {
         pub at: i64,

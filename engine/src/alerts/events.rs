@@ -169,22 +169,16 @@ impl Monitor {
         let (respond, resolve) = (s.respond_by, s.resolve_by);
         let respond_pending = s.facts.respond_pending();
         let resolve_pending = s.facts.resolve_pending();
-        // A queued deadline still stands when it was pending and neither
-        // was met nor moved.
+        // A queued deadline still stands when it was pending and was not
+        // moved. One met or moved stays queued, stale, and is dropped when
+        // it comes up ([`super::window::Table::is_live`]): finding it in the
+        // queue to take it out would cost more cache misses than reading
+        // its slot then.
         let (was_respond, was_resolve) = match was {
-            Some((f, r, v)) => {
-                let (queued_respond, queued_resolve) = (f.respond_pending(), f.resolve_pending());
-                let same_respond = queued_respond && r == respond;
-                let same_resolve = queued_resolve && v == resolve;
-                // One met (or moved) is taken out now, not left to come up stale.
-                if queued_respond && !(respond_pending && same_respond) {
-                    self.table.unqueue(r.saturating_add(1), What::Respond, i);
-                }
-                if queued_resolve && !(resolve_pending && same_resolve) {
-                    self.table.unqueue(v.saturating_add(1), What::Resolve, i);
-                }
-                (same_respond, same_resolve)
-            }
+            Some((f, r, v)) => (
+                f.respond_pending() && r == respond,
+                f.resolve_pending() && v == resolve,
+            ),
             None => (false, false),
         };
         if respond_pending && !was_respond {

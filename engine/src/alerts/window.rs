@@ -13,9 +13,9 @@
 //! mostly seen in report order, so `reported_at + W` mostly grows, and a
 //! lane ([`super::lane::Lane`]) is a queue with O(1) ends that grows a
 //! chunk at a time. An exit earlier than its lane's last (an event
-//! reported late), and every deadline, goes to a timing wheel
-//! (`crate::wheel`) instead. The next instant is the least of the lanes'
-//! fronts and the wheel's.
+//! reported late), and every deadline, goes to a bucket queue
+//! (`crate::buckets`) instead. The next instant is the least of the lanes'
+//! fronts and the queue's.
 
 use smallvec::SmallVec;
 
@@ -23,8 +23,8 @@ use super::group::Bits;
 use super::ids::{EventId, IdIndex, hash};
 use super::lane::Lane;
 use super::packed::Packed;
+use crate::buckets::{BucketQueue, Timed};
 use crate::radix::{RadixKey, signed};
-use crate::wheel::{Timed, Wheel};
 
 /// One event in a window.
 #[derive(Debug, Clone)]
@@ -136,7 +136,7 @@ pub(super) struct Table {
     /// Window exits in order, one lane per window length.
     lanes: Vec<Lane<Due>>,
     /// Deadlines, and exits that came out of order.
-    heap: Wheel<Due>,
+    heap: BucketQueue<Due>,
     /// The least of the lanes' fronts and the heap's top, and where it
     /// sits: the simulator asks for it at every step of its clock.
     next: Option<(Due, Front)>,
@@ -271,15 +271,6 @@ impl Table {
         // so only a new least item can change `next`.
         if self.next.is_none_or(|(n, _)| due < n) {
             self.next = Some((due, place));
-        }
-    }
-
-    /// Takes a deadline that no longer matters out of the queue, when that
-    /// is cheap (see [`Wheel::remove`]); otherwise it stays, stale.
-    pub fn unqueue(&mut self, at: i64, what: What, slot: u32) {
-        let due = Due::new(at, what, slot, self.generation(slot));
-        if self.heap.remove(&due) && self.next.is_some_and(|(n, _)| n == due) {
-            self.next = self.front();
         }
     }
 

@@ -34,12 +34,12 @@ use super::dist::unit;
 use super::setup::{Plan, Staffing};
 use crate::alerts::{Alert, Hint, Monitor};
 use crate::assess::Tally;
+use crate::buckets::{BucketQueue, Timed};
 use crate::decide::{Context, decide};
 use crate::lifecycle::{Action, Case, Change, State, Transition, apply_into};
 use crate::model::{DeptId, LevelId, Policy};
 use crate::radix::{RadixKey, signed};
 use crate::sim::stats::Collect;
-use crate::wheel::{Timed, Wheel};
 use crate::windows::RepeatIndex;
 
 /// How far a run has got, for a progress bar.
@@ -180,8 +180,8 @@ pub struct Run<'a> {
     slots: Vec<Slot>,
     free: Vec<u32>,
     /// What is due, in order; the clock only moves forward, in seconds,
-    /// so a timing wheel fits.
-    heap: Wheel<Due>,
+    /// and most steps are due within days: a bucket queue fits.
+    heap: BucketQueue<Due>,
     seq: u64,
     pools: Pools,
     pub(crate) stats: Collect,
@@ -237,7 +237,7 @@ impl<'a> Run<'a> {
             history: RepeatIndex::for_policy(policy),
             slots: Vec::new(),
             free: Vec::new(),
-            heap: Wheel::default(),
+            heap: BucketQueue::default(),
             seq: 0,
             pools: Pools::default(),
             stats,

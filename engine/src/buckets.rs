@@ -1,0 +1,311 @@
+//! A bucket queue (a calendar queue sorted lazily), for the clocks of the
+//! simulator's event loop and of the threshold monitor.
+//!
+//! Both queue most items a few seconds to a few days ahead of their clock
+//! and take them strictly in order. A timing wheel of sorted lists (what
+//! this replaced) cost two cache misses a push at a city's volume (the
+//! bucket's ends in a table of megabytes, then the list's tail node) and
+//! one a pop (the next head node).
+//!
+//! Here time is cut into spans of [`WIDTH`] seconds. Items due in a later
+//! span within [`SPANS`] spans are appended, unsorted, to that span's
+//! vector (a store; the vectors' headers fit in the second-level cache).
+//! When the clock reaches a span, its vector becomes a binary heap in place
+//! (linear time, no copy), and the items come out of that small, warm heap
+//! in `Ord` order. Items due in the current span (or before it) go to that
+//! heap directly; items beyond the last span wait in a [`RadixQueue`] and
+//! enter their span when the clock comes within reach of it. Memory is
+//! what is queued, and the spare room of each span's vector.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use crate::radix::{RadixKey, RadixQueue};
+
+/// An item with an instant.
+pub(crate) trait Timed: RadixKey {
+    /// The whole second it is due in (floor).
+    fn second(&self) -> i64;
+}
+
+/// Seconds a span covers.
+const WIDTH: i64 = 64;
+/// Spans ahead of the current one (about six days: most resolve deadlines
+/// and feedback fall within them).
+const SPANS: usize = 1 << 13;
+const WORDS: usize = SPANS / 64;
+
+/// The queue; see the module documentation.
+#[derive(Debug, Clone)]
+pub(crate) struct BucketQueue<T> {
+    /// The first second of the current span (a multiple of [`WIDTH`]);
+    /// `None` until the first push.
+    current: Option<i64>,
+    /// The items of the current span, and any due before it.
+    heap: BinaryHeap<Reverse<T>>,
+    /// Per span, by its number modulo [`SPANS`]: items of the span, unsorted.
+    spans: Vec<Vec<Reverse<T>>>,
+    /// Bit per span that holds items.
+    full: Vec<u64>,
+    /// Items due at or after the end of the last span.
+    far: RadixQueue<T>,
+    len: usize,
+}
+
+impl<T: Timed> Default for BucketQueue<T> {
+    fn default() -> Self {
+        BucketQueue {
+            current: None,
+            heap: BinaryHeap::new(),
+            spans: vec![Vec::new(); SPANS],
+            full: vec![0; WORDS],
+            far: RadixQueue::default(),
+            len: 0,
+        }
+    }
+}
+
+/// The number of the span holding second `s`.
+fn span_of(s: i64) -> i64 {
+    s.div_euclid(WIDTH)
+}
+
+/// The place of span number `n` in the ring.
+fn ring(n: i64) -> usize {
+    n.rem_euclid(SPANS as i64) as usize
+}
+
+impl<T: Timed> BucketQueue<T> {
+    /// Queues an item.
+    pub fn push(&mut self, d: T) {
+        self.len += 1;
+        let span = span_of(d.second());
+        let current = *self.current.get_or_insert(span);
+        if span <= current {
+            self.heap.push(Reverse(d));
+        } else if span - current < SPANS as i64 {
+            self.put(span, d);
+        } else {
+            self.far.push(d);
+        }
+        // Whatever is queued, the heap holds the least of it: `peek` and
+        // `pop` never have to look further.
+        if self.heap.is_empty() {
+            self.refill();
+        }
+    }
+
+    /// The next item; [`BucketQueue::pop`] takes exactly this one.
+    pub fn peek(&self) -> Option<T> {
+        self.heap.peek().map(|r| r.0)
+    }
+
+    /// Takes the next item.
+    pub fn pop(&mut self) -> Option<T> {
+        let Reverse(d) = self.heap.pop()?;
+        self.len -= 1;
+        if self.heap.is_empty() {
+            self.refill();
+        }
+        Some(d)
+    }
+
+    /// Items queued.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    fn put(&mut self, span: i64, d: T) {
+        let r = ring(span);
+        if let Some(v) = self.spans.get_mut(r) {
+            v.push(Reverse(d));
+        }
+        if let Some(w) = self.full.get_mut(r / 64) {
+            *w |= 1 << (r % 64);
+        }
+    }
+
+    /// With the heap empty: moves the clock to the next span holding
+    /// items, lets in the far items that come within reach, and makes
+    /// that span's items the heap.
+    fn refill(&mut self) {
+        let Some(current) = self.current else { return };
+        if self.len == 0 {
+            return;
+        }
+        let next_ring = self.next_full(current);
+        let far = self.far.peek().map(|f| span_of(f.second()));
+        let next = match (next_ring, far) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) => a,
+            (None, Some(b)) => b,
+            (None, None) => return,
+        };
+        self.current = Some(next);
+        while let Some(f) = self.far.peek() {
+            let span = span_of(f.second());
+            if span - next >= SPANS as i64 {
+                break;
+            }
+            self.far.pop();
+            self.put(span, f);
+        }
+        let r = ring(next);
+        if let Some(w) = self.full.get_mut(r / 64) {
+            *w &= !(1 << (r % 64));
+        }
+        if let Some(v) = self.spans.get_mut(r) {
+            // The span's buffer becomes the heap, and the heap's empty one
+            // is freed: kept, every span's buffer would grow to the most
+            // any span has held.
+            self.heap = BinaryHeap::from(std::mem::take(v));
+        }
+    }
+
+    /// The number of the first span after `current` that holds items.
+    fn next_full(&self, current: i64) -> Option<i64> {
+        let start = ring(current + 1);
+        let found = self
+            .first_bit_from(start, WORDS * 64)
+            .or_else(|| self.first_bit_from(0, start))?;
+        // Ring places after `start` are that many spans after `current + 1`.
+        let ahead = (found + SPANS - start) % SPANS;
+        Some(current + 1 + ahead as i64)
+    }
+
+    /// The first set bit of `full` in `[from, to)`.
+    fn first_bit_from(&self, from: usize, to: usize) -> Option<usize> {
+        let mut w = from / 64;
+        let mut mask = !0u64 << (from % 64);
+        while w * 64 < to {
+            let bits = self.full.get(w).copied().unwrap_or(0) & mask;
+            if bits != 0 {
+                let b = w * 64 + bits.trailing_zeros() as usize;
+                return (b < to).then_some(b);
+            }
+            w += 1;
+            mask = !0;
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::radix::tests::{Due, xorshift};
+
+    /// In these tests `at` is in seconds.
+    impl Timed for Due {
+        fn second(&self) -> i64 {
+            self.at
+        }
+    }
+
+    /// Against a sorted set, with items due from the current second to
+    /// far beyond the last span, some before the current span (a caller
+    /// that is not monotone), and gaps longer than the ring.
+    #[test]
+    fn pops_in_order() {
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
+        let mut q = BucketQueue::default();
+        let mut set = std::collections::BTreeSet::new();
+        let mut now = -3_000_000_i64;
+        let (mut popped, mut slot) = (0, 0);
+        for round in 0..30_000u32 {
+            for _ in 0..(next() % 5) {
+                let ahead = match next() % 8 {
+                    0 => -((next() % 500) as i64),
+                    1..=5 => (next() % 7_200) as i64,
+                    6 => (next() % 600_000) as i64,
+                    _ => (next() % (1 << (next() % 40))) as i64,
+                };
+                slot += 1;
+                let d = Due {
+                    at: now + ahead,
+                    slot,
+                };
+                q.push(d);
+                set.insert(d);
+            }
+            now += if round % 5_000 == 0 {
+                2_000_000
+            } else {
+                (next() % 120) as i64
+            };
+            while let Some(&p) = set.first().filter(|d| d.at <= now) {
+                assert_eq!(q.peek(), Some(p));
+                assert_eq!(q.pop(), Some(p));
+                set.remove(&p);
+                popped += 1;
+            }
+            assert_eq!(q.len(), set.len());
+        }
+        while let Some(p) = set.pop_first() {
+            assert_eq!(q.pop(), Some(p));
+            popped += 1;
+        }
+        assert_eq!((q.pop(), q.peek(), q.len()), (None, None, 0));
+        assert!(popped > 40_000, "{popped}");
+    }
+
+    #[test]
+    fn an_item_beyond_every_span_comes_out_when_nothing_else_is_left() {
+        let mut q = BucketQueue::default();
+        let far = Due {
+            at: 10 * WIDTH * SPANS as i64,
+            slot: 1,
+        };
+        q.push(Due { at: 5, slot: 0 });
+        q.push(far);
+        assert_eq!(q.pop(), Some(Due { at: 5, slot: 0 }));
+        assert_eq!(q.peek(), Some(far));
+        q.push(Due {
+            at: far.at - 1,
+            slot: 2,
+        });
+        assert_eq!(q.pop().map(|d| d.slot), Some(2));
+        assert_eq!(q.pop(), Some(far));
+        assert_eq!(q.pop(), None);
+    }
+
+    /// Seconds at both ends of the range: an item at the end of time (a
+    /// calendar that never works again), queued by a clock before 1970,
+    /// waits beyond the last span; its distance does not overflow.
+    #[test]
+    fn the_end_of_time_waits_beyond_the_last_span() {
+        let mut q = BucketQueue::default();
+        let early = -5_000_000_000;
+        q.push(Due { at: early, slot: 1 });
+        q.push(Due {
+            at: i64::MAX,
+            slot: 2,
+        });
+        q.push(Due {
+            at: early + 5,
+            slot: 3,
+        });
+        let order: Vec<u32> = std::iter::from_fn(|| q.pop()).map(|d| d.slot).collect();
+        assert_eq!(order, [1, 3, 2]);
+    }
+
+    /// A caller that is not monotone still gets every item in order.
+    #[test]
+    fn an_item_before_the_current_span_comes_out_first() {
+        let mut q = BucketQueue::default();
+        for (at, slot) in [(10_000, 1), (20_000, 2), (10_005, 3)] {
+            q.push(Due { at, slot });
+        }
+        assert_eq!(q.pop().map(|d| d.slot), Some(1));
+        q.push(Due { at: 50, slot: 4 });
+        q.push(Due {
+            at: 10_000,
+            slot: 5,
+        });
+        assert_eq!(q.peek().map(|d| d.slot), Some(4));
+        let order: Vec<u32> = std::iter::from_fn(|| q.pop()).map(|d| d.slot).collect();
+        assert_eq!(order, [4, 5, 3, 2]);
+        assert_eq!(q.len(), 0);
+    }
+}
