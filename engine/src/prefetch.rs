@@ -1,10 +1,9 @@
 //! Asking the processor for memory the next step will read.
 //!
 //! The simulator's year is bound by memory: each wake-up of an event reads
-//! a slot last touched hours earlier, each exit from a 30-day window one
-//! touched a month earlier. Their queues know which slot comes next before
-//! the current one is done with, so they ask for those cache lines early
-//! and the waits overlap with work.
+//! a slot last touched hours earlier. The loop knows which slot comes next
+//! before it is done with the current one, so it asks for those cache
+//! lines early and the wait overlaps with work.
 
 /// Bytes of a cache line on the machines Whistle runs on.
 const LINE: usize = 64;

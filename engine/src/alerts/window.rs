@@ -128,11 +128,8 @@ pub(super) struct Table {
     /// Entries in use or freed (the next new index).
     made: usize,
     free: Vec<u32>,
-    by_id: IdIndex,
-    /// Whether `by_id` is kept (see [`Table::without_ids`]).
-    ids: bool,
-    /// Slots in use.
-    held: usize,
+    /// `None` in a table without ids (see [`Table::without_ids`]).
+    by_id: Option<IdIndex>,
     /// Window exits in order, one lane per window length.
     lanes: Vec<Lane<Due>>,
     /// Deadlines, and exits that came out of order.
@@ -152,10 +149,8 @@ enum Front {
 impl Table {
     /// The slot of an event id (never found in a table without ids).
     pub fn find(&self, id: &str) -> Option<u32> {
-        if !self.ids {
-            return None;
-        }
         self.by_id
+            .as_ref()?
             .find(hash(id), |i| self.get(i).is_some_and(|s| s.id.is(id)))
     }
 
@@ -214,10 +209,9 @@ impl Table {
                 i
             }
         };
-        if self.ids {
-            self.by_id.insert(h, i);
+        if let Some(by_id) = &mut self.by_id {
+            by_id.insert(h, i);
         }
-        self.held += 1;
         i
     }
 
@@ -227,10 +221,9 @@ impl Table {
             && let Some(s) = e.slot.take()
         {
             e.generation = e.generation.wrapping_add(1);
-            if self.ids {
-                self.by_id.remove(s.hash, i);
+            if let Some(by_id) = &mut self.by_id {
+                by_id.remove(s.hash, i);
             }
-            self.held -= 1;
             self.free.push(i);
         }
     }
@@ -239,7 +232,7 @@ impl Table {
     pub fn new(lanes: usize) -> Table {
         Table {
             lanes: vec![Lane::default(); lanes],
-            ids: true,
+            by_id: Some(IdIndex::default()),
             ..Table::default()
         }
     }
@@ -249,8 +242,7 @@ impl Table {
     /// at a city's volume the index is megabytes, and taking an event in
     /// and out of it two cache misses.
     pub fn without_ids(mut self) -> Table {
-        self.ids = false;
-        self.by_id = IdIndex::default();
+        self.by_id = None;
         self
     }
 
@@ -334,7 +326,7 @@ impl Table {
 
     /// Events held.
     pub fn len(&self) -> usize {
-        self.held
+        self.made - self.free.len()
     }
 
     /// Queued instants (stale ones included).
