@@ -399,4 +399,25 @@ reopen: {on_time: 0.3, late: 0.3, delay: {exponential: 2h}}
     );
     assert_eq!(a.draft.totals, b.draft.totals);
     assert_eq!(a.draft.grades, b.draft.grades);
+    // A generated event's attributes are drawn again; those of an event
+    // the generator cannot draw again (a replayed one) are kept as bytes.
+    let c = without_redraw(yaml, &set_aside);
+    assert_eq!(a.draft.totals, c.totals);
+    assert_eq!(a.draft.grades, c.grades);
+}
+
+/// A run of the scenario's generated events as if they could not be
+/// drawn again, the way replayed events go.
+fn without_redraw(yaml: &str, p: &Policy) -> sim::RunReport {
+    let scenario = sim::parse(yaml).unwrap_or_else(|e| panic!("{e}"));
+    let plan = sim::plan(&scenario, p, Options::default(), &mut no_files)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let p = sim::with_areas(&plan, p);
+    let staff = sim::staff(&plan, &p, Role::Draft).unwrap_or_else(|e| panic!("{e}"));
+    let arrivals = plan.arrivals.as_ref().expect("synthetic arrivals");
+    let events = sim::Generator::new(arrivals, &plan.tz, plan.start, plan.end, plan.seed)
+        .map(|a| a.map(|a| sim::Arrival { redraw: None, ..a }));
+    let mut run = sim::Run::new(&p, &plan, &staff);
+    run.run(events, &mut |_| {});
+    run.into_report(Role::Draft)
 }

@@ -163,6 +163,42 @@ pub struct Arrival {
     /// Its category's index in [`super::setup::Plan::categories`], if the
     /// scenario names it.
     pub category: Option<u32>,
+    /// How to draw its attributes again (a generated event's), for a
+    /// caller that drops them and needs them later.
+    pub redraw: Option<Redraw>,
+}
+
+/// How a generated event's attributes were drawn: its category in the
+/// [`ArrivalPlan`] and the generator's random state just before. Drawing
+/// again from it ([`ArrivalPlan::redraw`]) gives the same object, at the
+/// cost of a few draws instead of keeping the object for the event's life.
+#[derive(Debug, Clone)]
+pub struct Redraw {
+    category: u32,
+    rng: Pcg64Mcg,
+}
+
+impl ArrivalPlan {
+    /// The attributes of the event `redraw` was taken from, drawn again.
+    pub fn redraw(&self, redraw: &Redraw) -> Value {
+        self.categories
+            .get(redraw.category as usize)
+            .map_or(Value::Null, |c| draw_attrs(c, &mut redraw.rng.clone()))
+    }
+}
+
+/// A category's attribute object, drawn from `rng` (`null` when it has no
+/// attribute fields, or none was drawn).
+fn draw_attrs(cat: &CategoryArrivals, rng: &mut Pcg64Mcg) -> Value {
+    let mut attr = Map::new();
+    for f in &cat.attrs {
+        f.draw_into(&mut attr, rng);
+    }
+    if attr.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(attr)
+    }
 }
 
 /// Why a replayed line was not simulated.
@@ -295,10 +331,11 @@ impl<'a> Generator<'a> {
         location.push_str(grid);
         location.push_str(if repeat { "-H" } else { "-A" });
         push_number(&mut location, u64::from(spot));
-        let mut attr = Map::new();
-        for f in &cat.attrs {
-            f.draw_into(&mut attr, &mut self.rng);
-        }
+        let redraw = (!cat.attrs.is_empty()).then(|| Redraw {
+            category: u32::try_from(ci).unwrap_or(u32::MAX),
+            rng: self.rng.clone(),
+        });
+        let attr = draw_attrs(cat, &mut self.rng);
         let mut id = CompactString::with_capacity(12);
         id.push('S');
         push_number(&mut id, self.index);
@@ -311,11 +348,7 @@ impl<'a> Generator<'a> {
             source,
             reported_at: Timestamp::from_second(at).ok()?,
             location: Some(location),
-            attr: if attr.is_empty() {
-                Value::Null
-            } else {
-                Value::Object(attr)
-            },
+            attr,
             reporter: None,
             description: None,
         };
@@ -325,6 +358,7 @@ impl<'a> Generator<'a> {
             index,
             event,
             category: Some(cat.plan),
+            redraw,
         })
     }
 }
@@ -465,6 +499,7 @@ impl<I: Iterator<Item = Result<(u64, Event), Skip>>> Iterator for Replay<I> {
                 index,
                 event,
                 category,
+                redraw: None,
             }));
         }
     }
@@ -526,6 +561,43 @@ mod tests {
             .collect();
         assert_eq!(evs.len(), again.len());
         assert!(evs.iter().zip(&again).all(|(a, b)| a.event == b.event));
+    }
+
+    /// Every generated event's attributes come back the same when drawn
+    /// again, from any point of the stream, after later events were made.
+    #[test]
+    fn attributes_drawn_again_are_the_same() {
+        let mut p = plan(500.0, None);
+        let spec: Value = serde_json::json!({
+            "vehicles": {"poisson": 2.0},
+            "area_m2": {"uniform": [1.0, 9.0], "present": 0.5},
+            "blocks_road": {"bernoulli": 0.3},
+            "kind": {"choice": {"car": 0.7, "truck": 0.3}},
+        });
+        p.categories[0].attrs = spec
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| AttrField::from_spec(k, v, "test").unwrap())
+            .collect();
+        let tz = TimeZone::UTC;
+        let start: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let end: Timestamp = "2026-01-03T00:00:00Z".parse().unwrap();
+        let evs: Vec<Arrival> = Generator::new(&p, &tz, start, end, 3)
+            .map(Result::unwrap)
+            .collect();
+        assert!(evs.len() > 500);
+        let mut partial = 0;
+        for a in &evs {
+            let r = a.redraw.as_ref().expect("a category with fields");
+            assert_eq!(p.redraw(r), a.event.attr, "event {}", a.event.id);
+            partial += usize::from(a.event.attr.get("area_m2").is_none());
+        }
+        assert!(partial > 0, "some objects leave out a field");
+        // No fields, nothing to draw again.
+        let bare = plan(500.0, None);
+        let first = Generator::new(&bare, &tz, start, end, 3).next();
+        assert!(first.unwrap().unwrap().redraw.is_none());
     }
 
     #[test]

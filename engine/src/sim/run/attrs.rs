@@ -5,54 +5,74 @@
 //! key, allocated when it arrived) has left the caches long before its
 //! life ends: freeing it then costs a cache miss per allocation. When the
 //! policy reads attributes only while deciding ([`reads_attrs_later`] is
-//! false), the run keeps them as MessagePack bytes in the event's slot
-//! from its arrival on, frees the map while it is still hot, and puts it
-//! back only to decide the event again (a reopen).
+//! false), the run frees the map while it is still hot and puts it back
+//! only to decide the event again (a reopen). A generated event's map is
+//! drawn again from the generator's state kept in the slot (see
+//! [`Redraw`]); a replayed one is kept as MessagePack bytes.
 
 use serde_json::Value;
 use smallvec::SmallVec;
 
 use crate::cond::{Cond, Field};
 use crate::model::{Policy, ThresholdMetric, TriggerDef};
+use crate::sim::arrivals::{ArrivalPlan, Redraw};
 
 /// Bytes kept in place: the generated attributes (a few flags and
 /// numbers) fit, a larger object goes to the heap.
 type Bytes = SmallVec<[u8; 40]>;
 
-/// An `attr` object as bytes; see the module documentation.
+/// An `attr` object taken out of its event; see the module documentation.
 #[derive(Debug, Clone, Default)]
-pub(super) struct SetAside(Option<Bytes>);
+pub(super) enum SetAside {
+    /// Nothing was taken.
+    #[default]
+    Nothing,
+    /// The object as MessagePack bytes.
+    Bytes(Bytes),
+    /// How the generator drew the object.
+    Redraw(Redraw),
+}
 
 impl SetAside {
-    /// Takes `attr` out (leaving `null`); leaves it where it is if it
-    /// cannot be written. MessagePack gives every JSON value back as it
-    /// was: an integer as the same integer, a float as the same bits.
-    pub fn take(attr: &mut Value) -> SetAside {
+    /// Takes `attr` out (leaving `null`). With `redraw` nothing needs
+    /// keeping but the generator's state; without, the object is written
+    /// as MessagePack, which gives every JSON value back as it was (an
+    /// integer as the same integer, a float as the same bits), and left
+    /// where it is if it cannot be written.
+    pub fn take(attr: &mut Value, redraw: Option<Redraw>) -> SetAside {
         if attr.is_null() {
-            return SetAside(None);
+            return SetAside::Nothing;
         }
-        let mut bytes = Bytes::new();
-        if rmp_serde::encode::write(&mut bytes, &*attr).is_err() {
-            return SetAside(None);
-        }
+        let kept = match redraw {
+            Some(r) => SetAside::Redraw(r),
+            None => {
+                let mut bytes = Bytes::new();
+                if rmp_serde::encode::write(&mut bytes, &*attr).is_err() {
+                    return SetAside::Nothing;
+                }
+                SetAside::Bytes(bytes)
+            }
+        };
         *attr = Value::Null;
-        SetAside(Some(bytes))
+        kept
     }
 
-    /// Drops `attr` again after it was given back (the bytes stay).
+    /// Drops `attr` again after it was given back (what was kept stays).
     pub fn drop_again(&self, attr: &mut Value) {
-        if self.0.is_some() {
+        if !matches!(self, SetAside::Nothing) {
             *attr = Value::Null;
         }
     }
 
-    /// Puts the object back into `attr` (if one was taken).
-    pub fn give_back(&self, attr: &mut Value) {
-        if let Some(v) = self
-            .0
-            .as_ref()
-            .and_then(|b| rmp_serde::from_slice::<Value>(b).ok())
-        {
+    /// Puts the object back into `attr` (if one was taken); `arrivals`
+    /// is the plan a redrawn object came from.
+    pub fn give_back(&self, attr: &mut Value, arrivals: Option<&ArrivalPlan>) {
+        let back = match self {
+            SetAside::Nothing => None,
+            SetAside::Bytes(b) => rmp_serde::from_slice::<Value>(b).ok(),
+            SetAside::Redraw(r) => arrivals.map(|a| a.redraw(r)),
+        };
+        if let Some(v) = back {
             *attr = v;
         }
     }
@@ -89,9 +109,9 @@ mod tests {
         ];
         for original in cases {
             let mut attr = original.clone();
-            let kept = SetAside::take(&mut attr);
+            let kept = SetAside::take(&mut attr, None);
             assert!(attr.is_null(), "taken out: {original}");
-            kept.give_back(&mut attr);
+            kept.give_back(&mut attr, None);
             assert_eq!(attr, original);
             // `3.0` stays a float and `3` an integer.
             assert_eq!(attr.to_string(), original.to_string());
@@ -101,9 +121,9 @@ mod tests {
     #[test]
     fn nothing_is_taken_from_null() {
         let mut attr = Value::Null;
-        let kept = SetAside::take(&mut attr);
-        assert!(kept.0.is_none());
-        kept.give_back(&mut attr);
+        let kept = SetAside::take(&mut attr, None);
+        assert!(matches!(kept, SetAside::Nothing));
+        kept.give_back(&mut attr, None);
         assert!(attr.is_null());
     }
 

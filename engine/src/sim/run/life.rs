@@ -321,7 +321,8 @@ impl Run<'_> {
         if let Some(s) = self.slots.get_mut(slot as usize)
             && let Some(case) = &mut s.case
         {
-            s.attr.give_back(&mut case.event.attr);
+            s.attr
+                .give_back(&mut case.event.attr, self.plan.arrivals.as_ref());
         }
         if !self.act(slot, Action::Reopen { reason: None }) {
             self.finalize(slot);

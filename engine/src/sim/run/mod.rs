@@ -419,6 +419,7 @@ impl<'a> Run<'a> {
         self.events += 1;
         self.stats.totals.events += 1;
         let ev = a.event;
+        let redraw = a.redraw;
         let d = decide(
             policy,
             &ev,
@@ -489,7 +490,7 @@ impl<'a> Run<'a> {
             && let Some(s) = self.slots.get_mut(slot as usize)
             && let Some(case) = &mut s.case
         {
-            s.attr = attrs::SetAside::take(&mut case.event.attr);
+            s.attr = attrs::SetAside::take(&mut case.event.attr, redraw);
         }
         self.dispatch(slot);
     }
