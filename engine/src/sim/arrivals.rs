@@ -507,7 +507,7 @@ impl<I: Iterator<Item = Result<(u64, Event), Skip>>> Iterator for Replay<I> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::panic)]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     fn plan(per_day: f64, hourly: Option<&[f64]>) -> ArrivalPlan {
