@@ -421,3 +421,45 @@ fn without_redraw(yaml: &str, p: &Policy) -> sim::RunReport {
     run.run(events, &mut |_| {});
     run.into_report(Role::Draft)
 }
+
+/// The draft's and the baseline's runs go on two threads: their copies
+/// of the scenario's area tree hold the same names and share none of
+/// them (a shared name's reference count would be written by both).
+#[test]
+fn each_run_gets_its_own_copy_of_the_area_tree() {
+    let yaml = "
+period: {from: 2026-01-01, to: 2026-01-02}
+areas: {generate: {streets: 2, communities: 2, grids: 3}}
+arrivals:
+  categories:
+    work: {per_day: 10}
+capacity:
+  levels:
+    grid: {handlers: 1}
+";
+    let p = policy(QUEUE_POLICY);
+    let scenario = sim::parse(yaml).unwrap_or_else(|e| panic!("{e}"));
+    let plan = sim::plan(&scenario, &p, Options::default(), &mut no_files)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (a, b) = (sim::with_areas(&plan, &p), sim::with_areas(&plan, &p));
+    let tree = plan.areas.as_ref().expect("a generated tree");
+    assert_eq!(a.areas.grids.len(), 12);
+    for (grid, units) in &tree.grids {
+        let (ua, ub) = (&a.areas.grids[grid], &b.areas.grids[grid]);
+        assert_eq!(**ua, **units, "grid {grid}");
+        assert_eq!(**ub, **units, "grid {grid}");
+        for ((x, y), z) in ua.iter().zip(ub.iter()).zip(units.iter()) {
+            if let (Some(x), Some(y), Some(z)) = (x, y, z) {
+                assert!(!std::sync::Arc::ptr_eq(x, y) && !std::sync::Arc::ptr_eq(x, z));
+            }
+        }
+    }
+    // Within one copy a community's name is still one allocation for
+    // all its grids.
+    let community = |g: &str| a.areas.grids[g][1].clone().expect("a community");
+    let mut grids: Vec<&str> = a.areas.grids.keys().map(|g| g.as_str()).collect();
+    grids.sort_unstable();
+    let (first, second) = (community(grids[0]), community(grids[1]));
+    assert_eq!(first, second, "{grids:?}");
+    assert!(std::sync::Arc::ptr_eq(&first, &second));
+}
