@@ -36,12 +36,12 @@ impl Monitor {
     /// Moves one slot's contributions from `old` facts/keys/bits to the
     /// slot's current ones, for every threshold it is live in (`None`:
     /// its keys and bits did not change).
-    fn shift(&mut self, i: u32, old: &Facts, old_keys_bits: Option<(&[u32], &Bits)>) {
+    fn shift(&mut self, i: u32, old: Packed, old_keys_bits: Option<(&[u32], &Bits)>) {
         let Some(slot) = self.table.get(i) else {
             return;
         };
         let (old_keys, old_bits) = old_keys_bits.unwrap_or((&slot.keys, &slot.bits));
-        let now_facts = slot.facts.unpack();
+        let now_facts = slot.facts;
         for (t, def) in self.defs.iter_mut().enumerate() {
             if !slot.bits.live(t) {
                 continue;
@@ -51,7 +51,7 @@ impl Monitor {
                 slot.keys.get(def.kind).copied().unwrap_or(0),
             );
             let before = def.part(old, old_bits.cond(t));
-            let after = def.part(&now_facts, slot.bits.cond(t));
+            let after = def.part(now_facts, slot.bits.cond(t));
             if before == after && og == ng {
                 continue;
             }
@@ -76,7 +76,7 @@ impl Monitor {
             return;
         };
         let mut left_all = true;
-        let facts = slot.facts.unpack();
+        let facts = slot.facts;
         for (t, def) in self.defs.iter_mut().enumerate() {
             if !slot.bits.live(t) {
                 continue;
@@ -87,7 +87,7 @@ impl Monitor {
             }
             slot.bits.set_live(t, false);
             let g = slot.keys.get(def.kind).copied().unwrap_or(0);
-            let (num, den) = def.part(&facts, slot.bits.cond(t));
+            let (num, den) = def.part(facts, slot.bits.cond(t));
             let a = def.group_mut(g);
             a.num -= num;
             a.den -= den;
@@ -146,16 +146,13 @@ impl Monitor {
         let Some(slot) = self.table.get_mut(i) else {
             return;
         };
-        let old = slot.facts.unpack();
-        let mut new = old;
-        match what {
-            What::Respond => new.on_time_response = Some(false),
-            What::Resolve => new.on_time_resolution = Some(false),
+        let old = slot.facts;
+        slot.facts = match what {
+            What::Respond => old.missed(false),
+            What::Resolve => old.missed(true),
             What::Exit => return,
-        }
-        new.overdue = true;
-        slot.facts = Packed::pack(&new);
-        self.shift(i, &old, None);
+        };
+        self.shift(i, old, None);
     }
 
     /// Queues the deadlines of a slot that became pending (or moved).
@@ -263,7 +260,7 @@ impl Monitor {
             slot.respond_by = ns(case.respond_by);
             slot.resolve_by = ns(case.resolve_by);
         }
-        self.shift(i, &old_packed.unpack(), Some((&old_keys, &old_bits)));
+        self.shift(i, old_packed, Some((&old_keys, &old_bits)));
         self.queue_deadlines(i, was);
     }
 
@@ -277,6 +274,7 @@ impl Monitor {
         now: i64,
     ) -> Option<u32> {
         let reported = ns(case.event.reported_at);
+        let facts = Packed::pack(&facts);
         let mut bits = Bits::default();
         let mut live = false;
         for (t, def) in self.defs.iter().enumerate() {
@@ -315,7 +313,7 @@ impl Monitor {
                 continue;
             }
             let g = keys.get(def.kind).copied().unwrap_or(0);
-            let (num, den) = def.part(&facts, bits.cond(t));
+            let (num, den) = def.part(facts, bits.cond(t));
             let a = def.group_mut(g);
             a.num += num;
             a.den += den;
@@ -337,7 +335,7 @@ impl Monitor {
             reported,
             respond_by: ns(case.respond_by),
             resolve_by: ns(case.resolve_by),
-            facts: Packed::pack(&facts),
+            facts,
             keys,
             bits,
         });

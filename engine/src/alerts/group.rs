@@ -4,9 +4,8 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::assess::{resolution_secs, share_parts};
+use super::packed::Packed;
 use crate::cond::{Cond, Field, Op, Val, compare};
-use crate::lifecycle::Facts;
 use crate::model::{GroupBy, Metric, Policy, Target, Threshold, ThresholdMetric, Units};
 use rustc_hash::FxHashMap;
 
@@ -228,15 +227,17 @@ impl Def {
         None
     }
 
-    /// What one event contributes: `(num, den)`.
-    pub fn part(&self, facts: &Facts, cond_holds: bool) -> (i64, i64) {
+    /// What one event contributes: `(num, den)`, read from its facts as
+    /// the monitor keeps them (unpacking all of them for one share was
+    /// most of the cost).
+    pub fn part(&self, facts: Packed, cond_holds: bool) -> (i64, i64) {
         match &self.measure {
             Measure::Count { .. } => (i64::from(cond_holds), 1),
-            Measure::Share(i) => match share_parts(facts).get(*i).copied().flatten() {
+            Measure::Share(i) => match facts.share(*i) {
                 Some(hit) => (i64::from(hit), 1),
                 None => (0, 0),
             },
-            Measure::Mean => resolution_secs(facts).map_or((0, 0), |s| (s, 1)),
+            Measure::Mean => facts.resolution_secs().map_or((0, 0), |s| (s, 1)),
         }
     }
 

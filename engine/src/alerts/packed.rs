@@ -62,6 +62,7 @@ impl Packed {
         }
     }
 
+    #[cfg(test)]
     pub fn unpack(self) -> Facts {
         let b = self.bits;
         Facts {
@@ -97,6 +98,39 @@ impl Packed {
 
     /// The bit the resolution seconds hang on.
     pub const RESOLUTION: u32 = 1 << RESOLVED;
+
+    /// The event's part in the share at index `i` of `share_parts`
+    /// (`None`: it does not count for it), read from its bits alone.
+    pub fn share(self, i: usize) -> Option<bool> {
+        let b = self.bits;
+        match i {
+            0 => get(b, OTR),
+            1 => get(b, OTS),
+            2 => Some(flag(b, OVERDUE)),
+            3 => get(b, SATISFIED),
+            4 => get(b, FIRST),
+            5 => Some(flag(b, ESCALATED)),
+            6 => Some(flag(b, REOPENED)),
+            7 => Some(flag(b, ACTIVE)),
+            8 => get(b, SOURCE),
+            _ => None,
+        }
+    }
+
+    /// Whole seconds from report to resolution, once resolved.
+    pub fn resolution_secs(self) -> Option<i64> {
+        flag(self.bits, RESOLVED).then_some(i64::from(self.secs))
+    }
+
+    /// The facts once the respond deadline (`resolve`: the resolve
+    /// deadline) passed unmet: missed, and overdue.
+    pub fn missed(self, resolve: bool) -> Packed {
+        let at = if resolve { OTS } else { OTR };
+        Packed {
+            bits: (self.bits & !(3 << at)) | 2 << at | 1 << OVERDUE,
+            secs: self.secs,
+        }
+    }
 
     /// Whether `self` and `o` differ in the bits of `mask`, or (`secs`)
     /// in the resolution seconds.
@@ -139,7 +173,24 @@ mod tests {
                             source_resolution: b.or(*d),
                             resolution_hours: (i > 0).then_some(i as f64 * 7_321.0 / 3600.0),
                         };
-                        assert_eq!(Packed::pack(&f).unpack(), f);
+                        let p = Packed::pack(&f);
+                        assert_eq!(p.unpack(), f);
+                        let parts = crate::assess::share_parts(&f);
+                        for (i, part) in parts.iter().enumerate() {
+                            assert_eq!(p.share(i), *part, "share {i} of {f:?}");
+                        }
+                        assert_eq!(p.share(parts.len()), None);
+                        assert_eq!(p.resolution_secs(), crate::assess::resolution_secs(&f));
+                        for resolve in [false, true] {
+                            let mut missed = f;
+                            if resolve {
+                                missed.on_time_resolution = Some(false);
+                            } else {
+                                missed.on_time_response = Some(false);
+                            }
+                            missed.overdue = true;
+                            assert_eq!(p.missed(resolve), Packed::pack(&missed), "{f:?}");
+                        }
                         n += 1;
                     }
                 }
