@@ -228,8 +228,8 @@ impl Def {
     }
 
     /// What one event contributes: `(num, den)`, read from its facts as
-    /// the monitor keeps them (unpacking all of them for one share was
-    /// most of the cost).
+    /// the monitor keeps them: a share reads its own bits, not all the
+    /// facts unpacked.
     pub fn part(&self, facts: Packed, cond_holds: bool) -> (i64, i64) {
         match &self.measure {
             Measure::Count { .. } => (i64::from(cond_holds), 1),

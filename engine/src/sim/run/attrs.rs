@@ -17,8 +17,8 @@ use crate::cond::{Cond, Field};
 use crate::model::{Policy, ThresholdMetric, TriggerDef};
 use crate::sim::arrivals::{ArrivalPlan, Redraw};
 
-/// Bytes kept in place: the generated attributes (a few flags and
-/// numbers) fit, a larger object goes to the heap.
+/// Bytes kept in place: an object of a few flags and numbers fits, a
+/// larger one goes to the heap.
 type Bytes = SmallVec<[u8; 40]>;
 
 /// An `attr` object taken out of its event; see the module documentation.
