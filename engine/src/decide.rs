@@ -235,12 +235,15 @@ impl Span {
 
     fn at(&self, cal: &Calendar, start: Timestamp, fraction: f64) -> Timestamp {
         if let Some((begin, total)) = self.working {
-            let part = (total * fraction).round().max(0.0) as u64;
+            let part = crate::round::round(total * fraction).max(0.0) as u64;
             if let Some(t) = cal.advance_working_seconds(begin, part) {
                 return t;
             }
         }
-        plus(start, (self.plain * fraction).round().max(0.0) as u64)
+        plus(
+            start,
+            crate::round::round(self.plain * fraction).max(0.0) as u64,
+        )
     }
 }
 

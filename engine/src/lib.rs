@@ -50,6 +50,7 @@ pub mod model;
 mod prefetch;
 mod radix;
 pub mod render;
+pub(crate) mod round;
 pub mod router;
 pub mod sim;
 mod strict_event;

@@ -1010,3 +1010,27 @@ fn redeciding_leaves_a_reassigned_handler_and_a_closed_case_alone() {
     assert!(redecide(&new, &mut closed, t(4), &NoHistory).is_empty());
     assert_eq!(closed, before);
 }
+
+/// Opening without a log gives the same case, and of the transitions only
+/// what the ladder did at opening: here a whistle (`when attr.loud`) and,
+/// opened late, the steps already due.
+#[test]
+fn opening_unlogged_gives_the_same_case_and_the_ladders_transitions() {
+    let p = policy();
+    let mut seen_ladder = 0;
+    for attr in ["{}", r#"{"loud": true}"#, r#"{"trapped": 1}"#] {
+        for late in [0, 6, 15, 45] {
+            let ev = event("lamp", "G1", attr);
+            let d = decide(&p, &ev, &Context::default());
+            let mut logged = Vec::new();
+            let a = Case::open_into(&p, ev.clone(), &d, t(late), &NoHistory, &mut logged);
+            let mut unlogged = Vec::new();
+            let b = Case::open_unlogged_into(&p, ev, &d, t(late), &NoHistory, &mut unlogged);
+            assert_eq!(a, b, "{attr} at {late}");
+            assert_eq!(kinds(&logged[..2]), ["reported", "dispatched"]);
+            assert_eq!(logged[2..], unlogged[..], "{attr} at {late}");
+            seen_ladder += unlogged.len();
+        }
+    }
+    assert!(seen_ladder > 0, "no opening fired anything");
+}

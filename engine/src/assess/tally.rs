@@ -68,7 +68,8 @@ pub(crate) fn share_parts(f: &Facts) -> [Option<bool>; 9] {
 /// from whole seconds, so rounding recovers them exactly and sums stay
 /// integers (no drift, no dependence on the order of addition).
 pub(crate) fn resolution_secs(f: &Facts) -> Option<i64> {
-    f.resolution_hours.map(|h| (h * 3600.0).round() as i64)
+    f.resolution_hours
+        .map(|h| crate::round::round(h * 3600.0) as i64)
 }
 
 impl Acc {

@@ -142,54 +142,87 @@ impl Case {
         history: &dyn History,
         out: &mut Vec<Transition>,
     ) -> Case {
-        let grade = policy
-            .grades
-            .get(decision.grade as usize)
-            .map_or_else(|| Name::from("?"), |g| Name::from(&g.name));
-        let handler = Handler {
-            level: level_name(policy, decision.level),
-            unit: decision.unit.as_ref().map(Name::from),
-            lead: dept_name(policy, decision.lead),
-        };
-        let assist: Vec<Name> = decision
-            .assist
-            .iter()
-            .map(|&d| dept_name(policy, d))
-            .collect();
-        let ladder = policy.ladder_for(decision.grade);
-        let reported_at = event.reported_at;
-        let source = event.source;
-        let mut case = Case {
-            event,
-            policy: Name::from(&policy.hash),
-            state: State::Dispatched,
-            grade: grade.clone(),
-            level: handler.level.clone(),
-            unit: handler.unit.clone(),
-            lead: handler.lead.clone(),
-            assist: assist.clone(),
-            on_the_spot: decision.on_the_spot,
-            fallback: decision.fallback,
-            first: handler.clone(),
-            clock_start: reported_at,
-            respond_by: decision.respond_by,
-            resolve_by: decision.resolve_by,
-            reopened: 0,
-            reassigned: false,
-            raised: false,
-            steps: plan_from_decision(ladder, decision),
-            summoned: Vec::new(),
-            accepted_at: None,
-            accepted_by: None,
-            resolved_at: None,
-            resolution: None,
-            closed_at: None,
-            rating: None,
-            comment: None,
-            late_response: false,
-            late_resolution: false,
-            source_resolved: None,
-        };
+        open_case(policy, event, decision, now, history, out, true)
+    }
+
+    /// [`Case::open_into`] for a caller that keeps no log of transitions
+    /// (the simulator): the `reported` and `dispatched` transitions, which
+    /// carry copies of the whole decision, are not built; `out` gets only
+    /// what the ladder did at opening (steps already due, `when` steps that
+    /// hold). The case is the same.
+    pub fn open_unlogged_into(
+        policy: &Policy,
+        event: Event,
+        decision: &Decision,
+        now: Timestamp,
+        history: &dyn History,
+        out: &mut Vec<Transition>,
+    ) -> Case {
+        open_case(policy, event, decision, now, history, out, false)
+    }
+}
+
+/// Opens a case; `log`: whether `out` gets the `reported` and `dispatched`
+/// transitions.
+fn open_case(
+    policy: &Policy,
+    event: Event,
+    decision: &Decision,
+    now: Timestamp,
+    history: &dyn History,
+    out: &mut Vec<Transition>,
+    log: bool,
+) -> Case {
+    let grade = policy
+        .grades
+        .get(decision.grade as usize)
+        .map_or_else(|| Name::from("?"), |g| Name::from(&g.name));
+    let handler = Handler {
+        level: level_name(policy, decision.level),
+        unit: decision.unit.as_ref().map(Name::from),
+        lead: dept_name(policy, decision.lead),
+    };
+    let assist: Vec<Name> = decision
+        .assist
+        .iter()
+        .map(|&d| dept_name(policy, d))
+        .collect();
+    let ladder = policy.ladder_for(decision.grade);
+    let reported_at = event.reported_at;
+    let source = event.source;
+    let logged = log.then(|| (grade.clone(), handler.clone(), assist.clone()));
+    let mut case = Case {
+        event,
+        policy: Name::from(&policy.hash),
+        state: State::Dispatched,
+        grade,
+        level: handler.level.clone(),
+        unit: handler.unit.clone(),
+        lead: handler.lead.clone(),
+        assist,
+        on_the_spot: decision.on_the_spot,
+        fallback: decision.fallback,
+        first: handler,
+        clock_start: reported_at,
+        respond_by: decision.respond_by,
+        resolve_by: decision.resolve_by,
+        reopened: 0,
+        reassigned: false,
+        raised: false,
+        steps: plan_from_decision(ladder, decision),
+        summoned: Vec::new(),
+        accepted_at: None,
+        accepted_by: None,
+        resolved_at: None,
+        resolution: None,
+        closed_at: None,
+        rating: None,
+        comment: None,
+        late_response: false,
+        late_resolution: false,
+        source_resolved: None,
+    };
+    if let Some((grade, handler, assist)) = logged {
         out.push(Transition {
             at: reported_at,
             from: None,
@@ -211,10 +244,10 @@ impl Case {
                 policy: case.policy.clone(),
             },
         });
-        fire_due(policy, &mut case, now, false, out);
-        run_when(policy, &mut case, history, now, true, out);
-        case
     }
+    fire_due(policy, &mut case, now, false, out);
+    run_when(policy, &mut case, history, now, true, out);
+    case
 }
 
 /// Applies an action to a case at `now` and returns what happened.

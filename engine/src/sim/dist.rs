@@ -172,7 +172,7 @@ impl Dist {
     /// A draw rounded to whole seconds (the simulated clock's resolution).
     pub fn seconds(&self, rng: &mut impl Rng) -> i64 {
         // Whole seconds: any draw past a century is a spec mistake, capped.
-        self.sample(rng).round().min(3.2e9) as i64
+        crate::round::round(self.sample(rng)).min(3.2e9) as i64
     }
 
     /// The mean, in seconds.

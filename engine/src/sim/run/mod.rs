@@ -442,7 +442,7 @@ impl<'a> Run<'a> {
         self.stats.totals.fallback += u64::from(d.fallback);
         let mut opened = std::mem::take(&mut self.buf);
         opened.clear();
-        let case = Case::open_into(policy, ev, &d, ts(now), &self.history, &mut opened);
+        let case = Case::open_unlogged_into(policy, ev, &d, ts(now), &self.history, &mut opened);
         let rng = Pcg64Mcg::seed_from_u64(mix(self.plan.seed ^ mix(a.index)));
         let slot = match self.free.pop() {
             Some(i) => i,
