@@ -173,6 +173,29 @@ impl Calendar {
         if first == s { Some(t) } else { join(first, 0) }
     }
 
+    /// The first stretch of working time that ends after `t`, from `t`'s
+    /// whole second on: `[start, end)` with `start` at or after that second
+    /// (the second itself when it is working time) and `end` where the
+    /// working interval ends. `None` if none within the search horizon.
+    ///
+    /// From `t` until `end`, working time is exactly `[start, end)`: for
+    /// any whole second `u` in `[t, end)`, [`Calendar::next_working_instant`]
+    /// is `max(u, start)` and [`Calendar::advance_working_seconds`] by `n`
+    /// is `max(u, start) + n` while that is at most `end`. A caller that
+    /// moves many clocks through one working day (the simulator's duty
+    /// desks and handlers) keeps the stretch and skips the calendar.
+    pub fn next_stretch(&self, t: Timestamp) -> Option<(Timestamp, Timestamp)> {
+        let (s, _) = split(t);
+        if self.always {
+            return Some((join(s, 0)?, Timestamp::MAX));
+        }
+        let (a, b) = self.walk(&mut Zone::new(self), s, |seen| match seen {
+            Seen::Stretch(a, b) => Break((a, b)),
+            Seen::Day { .. } => Continue(false),
+        })?;
+        Some((join(a, 0)?, join(b, 0)?))
+    }
+
     /// Adds `days` working days and then `seconds` of working time to `start`, per the rules above.
     pub fn add_working(&self, start: Timestamp, days: u32, seconds: u64) -> Option<Timestamp> {
         if self.always {

@@ -200,10 +200,10 @@ impl Run<'_> {
                 .kinds
                 .get(p.kind as usize)
                 .and_then(|k| k.calendar.as_ref());
+            let mut spare = shift::Shift::default();
+            let shift = self.shifts.get_mut(p.kind as usize).unwrap_or(&mut spare);
             if let Some(cal) = cal {
-                let open = cal
-                    .next_working_instant(ts(now))
-                    .map_or(i64::MAX, |t| t.as_second());
+                let open = shift.opens(cal, now);
                 if open > now {
                     if open < p.wake_at && open < self.end {
                         p.wake_at = open;
@@ -238,7 +238,8 @@ impl Run<'_> {
             let work = dist.map_or(0, |d| d.seconds(&mut s.rng));
             s.work = work as f64;
             s.phase = Phase::Working;
-            let at = advance(kind.and_then(|k| k.calendar.as_ref()), now, work);
+            let cal = kind.and_then(|k| k.calendar.as_ref());
+            let at = shift.advance(cal, now, work);
             self.push(at, w.slot, Kind::Finish, 0);
         }
     }

@@ -23,6 +23,7 @@
 
 mod attrs;
 mod life;
+mod shift;
 
 use jiff::Timestamp;
 use rand::SeedableRng;
@@ -184,6 +185,8 @@ pub struct Run<'a> {
     heap: BucketQueue<Due>,
     seq: u64,
     pools: Pools,
+    /// Per staff kind: the working stretch its calendar is in.
+    shifts: Vec<shift::Shift>,
     pub(crate) stats: Collect,
     pub(crate) tally: Tally,
     monitor: Monitor,
@@ -240,6 +243,7 @@ impl<'a> Run<'a> {
             heap: BucketQueue::default(),
             seq: 0,
             pools: Pools::default(),
+            shifts: vec![shift::Shift::default(); staff.kinds.len()],
             stats,
             tally: Tally::new(policy),
             // Every slot keeps its event's hint: no index of ids needed.
@@ -521,7 +525,9 @@ impl<'a> Run<'a> {
             self.plan.queue,
         );
         let delay = k.plan.accept.seconds(&mut s.rng);
-        let at = advance(k.calendar.as_ref(), now, delay);
+        let mut spare = shift::Shift::default();
+        let shift = self.shifts.get_mut(kind as usize).unwrap_or(&mut spare);
+        let at = shift.advance(k.calendar.as_ref(), now, delay);
         s.pool = pool;
         s.phase = Phase::Accepting;
         s.accept_ticket = s.accept_ticket.wrapping_add(1);
@@ -657,14 +663,4 @@ fn ceil_second(t: Timestamp) -> i64 {
 
 fn ts(t: i64) -> Timestamp {
     Timestamp::from_second(t).unwrap_or(Timestamp::MAX)
-}
-
-/// `now` plus `seconds` of working time of `cal` (plain time without one).
-fn advance(cal: Option<&crate::calendar::Calendar>, now: i64, seconds: i64) -> i64 {
-    match cal {
-        None => now.saturating_add(seconds),
-        Some(c) => c
-            .advance_working_seconds(ts(now), u64::try_from(seconds).unwrap_or(0))
-            .map_or(i64::MAX, |t| t.as_second()),
-    }
 }
