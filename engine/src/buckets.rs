@@ -39,6 +39,8 @@ const WORDS: usize = SPANS / 64;
 /// Spent buffers kept for reuse: enough for the spans filling at once
 /// near the clock, few enough that the spare room stays small.
 const SPARE: usize = 32;
+/// Spans this close to the current one (about an hour) take spare buffers.
+const NEAR: i64 = 64;
 /// A buffer grown past this many items (a burst) is freed, not kept.
 const SPARE_ITEMS: usize = 4096;
 
@@ -136,7 +138,13 @@ impl<T: Timed> BucketQueue<T> {
     fn put(&mut self, span: i64, d: T) {
         let r = ring(span);
         if let Some(v) = self.spans.get_mut(r) {
-            if v.capacity() == 0
+            // Only spans near the clock, which fill the most, take a spare:
+            // given to the thousands of spans days ahead, which mostly hold
+            // an item or two, the spares' room would add up to tens of
+            // megabytes.
+            let near = self.current.is_some_and(|c| span - c < NEAR);
+            if near
+                && v.capacity() == 0
                 && let Some(buf) = self.spare.pop()
             {
                 *v = buf;
