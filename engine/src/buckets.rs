@@ -15,8 +15,9 @@
 //! (a sort once and a step per item cost less than a binary heap's sifting
 //! per item: 2% of a simulated year's instructions went to popping). Items
 //! due in the current span (or before it) are put into that run at their
-//! place, mostly near its end (what is queued now is mostly due later); items beyond the last span wait in a [`RadixQueue`] and
-//! enter their span when the clock comes within reach of it. Memory is
+//! place, mostly near its end (what is queued now is mostly due later).
+//! Items beyond the last span wait in a [`RadixQueue`] and enter their
+//! span when the clock comes within reach of it. Memory is
 //! what is queued, the spare room of each span's vector, and a few spent
 //! runs' buffers kept for the next spans to fill (a span's vector grown
 //! from nothing again and again cost 1.3% of a simulated year's
@@ -97,8 +98,8 @@ impl<T: Timed> BucketQueue<T> {
         let span = span_of(d.second());
         let current = *self.current.get_or_insert(span);
         if span <= current {
-            // After everything due before it or at its instant (`Ord` ties
-            // never happen for the callers, whose keys are unique).
+            // After everything that orders before it or equal to it (equal
+            // items are interchangeable).
             let live = self.run.get(self.head..).unwrap_or_default();
             let at = self.head + live.partition_point(|x| *x <= d);
             self.run.insert(at, d);
