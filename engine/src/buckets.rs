@@ -39,9 +39,10 @@ const SPANS: usize = 1 << 13;
 const WORDS: usize = SPANS / 64;
 /// Spent buffers kept for reuse: enough for the spans filling at once
 /// near the clock, few enough that the spare room stays small.
-const SPARE: usize = 32;
-/// Spans this close to the current one (about an hour) take spare buffers.
-const NEAR: i64 = 64;
+const SPARE: usize = 64;
+/// Spans this close to the current one (a day) take spare buffers: the
+/// day's acceptances, finishes, ratings and respond deadlines.
+const NEAR: i64 = 1350;
 /// A buffer grown past this many items (a burst) is freed, not kept.
 const SPARE_ITEMS: usize = 4096;
 

@@ -12,7 +12,7 @@
 pub(crate) fn round(x: f64) -> f64 {
     // From 2^52 on every f64 is whole; NaN and the infinities stay as they are.
     const WHOLE: f64 = 4_503_599_627_370_496.0;
-    if !(x.abs() < WHOLE) {
+    if x.is_nan() || x.abs() >= WHOLE {
         return x;
     }
     // Below 2^52 truncating through i64 is exact, and so is the remainder.
