@@ -14,6 +14,9 @@ impl Run<'_> {
         let mut raised_to: Option<LevelId> = None;
         let needs = self.needs;
         let mut facts_changed = opened && needs.any;
+        // Whether something may now be due earlier than the tick queued:
+        // only a change that arms steps or summons can bring it forward.
+        let mut armed = opened;
         for t in trans {
             match &t.change {
                 Change::Raised { to_level, .. } => {
@@ -28,6 +31,7 @@ impl Run<'_> {
                     }
                 }
                 Change::Whistled { departments, .. } => {
+                    armed = true;
                     self.stats.totals.whistled += departments.len() as u64;
                     self.summoned(slot, departments);
                 }
@@ -38,7 +42,13 @@ impl Run<'_> {
                 Change::Accepted { .. } => facts_changed |= needs.accept,
                 Change::Resolved { .. } => facts_changed |= needs.resolve,
                 Change::Closed { .. } => facts_changed |= needs.feedback,
-                Change::Reopened { .. } => facts_changed |= needs.any,
+                Change::Reopened { .. } => {
+                    armed = true;
+                    facts_changed |= needs.any;
+                }
+                Change::Redecided { .. }
+                | Change::Reassigned { .. }
+                | Change::PolicyAdopted { .. } => armed = true,
                 _ => {}
             }
         }
@@ -49,26 +59,24 @@ impl Run<'_> {
             return;
         };
         let Some(case) = &s.case else { return };
-        if facts_changed {
-            let alerts = self
-                .monitor
-                .observe_with(policy, case, ts(now), &mut s.hint);
-            if let Some(d) = case.next_due().map(ceil_second)
-                && d < s.tick_at
-            {
-                s.tick_at = d.max(now);
-                let at = s.tick_at;
-                self.push(at, slot, Kind::Tick, 0);
-            }
-            self.record_alerts(alerts);
-            return;
-        }
-        if let Some(d) = case.next_due().map(ceil_second)
+        let alerts = facts_changed.then(|| {
+            self.monitor
+                .observe_with(policy, case, ts(now), &mut s.hint)
+        });
+        // A queued tick is never later than what was due when it was
+        // queued, and without new steps or summons nothing comes due
+        // earlier: only a case without a tick queued, or with new steps,
+        // needs its next instant worked out.
+        if (armed || s.tick_at == i64::MAX)
+            && let Some(d) = case.next_due().map(ceil_second)
             && d < s.tick_at
         {
             s.tick_at = d.max(now);
             let at = s.tick_at;
             self.push(at, slot, Kind::Tick, 0);
+        }
+        if let Some(alerts) = alerts {
+            self.record_alerts(alerts);
         }
     }
 
