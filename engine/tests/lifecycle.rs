@@ -1022,8 +1022,7 @@ fn opening_unlogged_gives_the_same_case_and_the_ladders_transitions() {
         for late in [0, 6, 15, 45] {
             let ev = event("lamp", "G1", attr);
             let d = decide(&p, &ev, &Context::default());
-            let mut logged = Vec::new();
-            let a = Case::open_into(&p, ev.clone(), &d, t(late), &NoHistory, &mut logged);
+            let (a, logged) = Case::open(&p, ev.clone(), &d, t(late), &NoHistory);
             let mut unlogged = Vec::new();
             let b = Case::open_unlogged_into(&p, ev, &d, t(late), &NoHistory, &mut unlogged);
             assert_eq!(a, b, "{attr} at {late}");

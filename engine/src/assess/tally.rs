@@ -75,23 +75,21 @@ pub(crate) fn resolution_secs(f: &Facts) -> Option<i64> {
 impl Acc {
     /// One case's counters.
     pub(crate) fn of(f: &Facts) -> Acc {
-        let mut a = Acc::default();
-        a.add(f);
-        a
-    }
-
-    pub(crate) fn add(&mut self, f: &Facts) {
-        self.count += 1;
-        for (slot, part) in self.shares.iter_mut().zip(share_parts(f)) {
+        let mut a = Acc {
+            count: 1,
+            ..Acc::default()
+        };
+        for (slot, part) in a.shares.iter_mut().zip(share_parts(f)) {
             if let Some(hit) = part {
-                slot[0] += u64::from(hit);
-                slot[1] += 1;
+                slot[0] = u64::from(hit);
+                slot[1] = 1;
             }
         }
         if let Some(s) = resolution_secs(f) {
-            self.resolution_secs = self.resolution_secs.saturating_add(s);
-            self.resolved += 1;
+            a.resolution_secs = s;
+            a.resolved = 1;
         }
+        a
     }
 
     pub(crate) fn merge(&mut self, o: &Acc) {

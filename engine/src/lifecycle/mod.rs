@@ -128,28 +128,15 @@ impl Case {
         history: &dyn History,
     ) -> (Case, Vec<Transition>) {
         let mut out = Vec::with_capacity(2);
-        let case = Case::open_into(policy, event, decision, now, history, &mut out);
+        let case = open_case(policy, event, decision, now, history, &mut out, true);
         (case, out)
     }
 
-    /// [`Case::open`], appending the transitions to `out` (a buffer the
-    /// caller reuses: a simulation opens millions of cases).
-    pub fn open_into(
-        policy: &Policy,
-        event: Event,
-        decision: &Decision,
-        now: Timestamp,
-        history: &dyn History,
-        out: &mut Vec<Transition>,
-    ) -> Case {
-        open_case(policy, event, decision, now, history, out, true)
-    }
-
-    /// [`Case::open_into`] for a caller that keeps no log of transitions
-    /// (the simulator): the `reported` and `dispatched` transitions, which
-    /// carry copies of the whole decision, are not built; `out` gets only
-    /// what the ladder did at opening (steps already due, `when` steps that
-    /// hold). The case is the same.
+    /// [`Case::open`] for a caller that keeps no log of transitions (the
+    /// simulator): the `reported` and `dispatched` transitions, which carry
+    /// copies of the whole decision, are not built; `out` (a buffer the
+    /// caller reuses) gets only what the ladder did at opening (steps
+    /// already due, `when` steps that hold). The case is the same.
     pub fn open_unlogged_into(
         policy: &Policy,
         event: Event,
