@@ -40,49 +40,99 @@ impl History for NoHistory {
     }
 }
 
-/// Which categories `repeats` is ever asked about: those with a condition
-/// of their own that reads it, or all when a condition outside every
-/// category does. An event of any other category is never recorded.
+/// Groupings `repeats` counts by: bit 0 for `location`, bit `l + 1` for
+/// level `l` (a level past the 62nd takes the last bit, shared).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Groupings(u64);
+
+impl Groupings {
+    /// No grouping.
+    pub const NONE: Groupings = Groupings(0);
+    /// Every grouping.
+    pub const ALL: Groupings = Groupings(u64::MAX);
+
+    /// The one grouping `by`.
+    pub fn of(by: RepeatsBy) -> Groupings {
+        Groupings(match by {
+            RepeatsBy::Location => 1,
+            RepeatsBy::Level(l) => 1 << (u32::from(l) + 1).min(63),
+        })
+    }
+
+    /// Both sets.
+    #[must_use]
+    pub fn with(self, other: Groupings) -> Groupings {
+        Groupings(self.0 | other.0)
+    }
+
+    /// Whether `by` is in the set.
+    pub fn has(self, by: RepeatsBy) -> bool {
+        self.0 & Groupings::of(by).0 != 0
+    }
+
+    /// Whether every grouping of `other` is in the set.
+    pub fn holds(self, other: Groupings) -> bool {
+        other.0 & !self.0 == 0
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+/// Which categories `repeats` is ever asked about, and by which
+/// groupings: those a condition of the category's own reads, plus those
+/// read by conditions outside every category (asked of all). An event is
+/// recorded only under the groupings asked of its category: a `repeats(1d,
+/// grid)` in one category's lines must not make every other category's
+/// events cost a second entry in the index.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Asked {
-    /// A condition outside every category (lists, ladders, threshold
-    /// counts) reads `repeats`: every category is asked about.
-    pub every: bool,
-    /// The fallback's conditions read it: undeclared categories are.
-    pub fallback: bool,
-    /// Each declared category: whether its own conditions read it.
-    pub categories: FxHashMap<Box<str>, bool>,
+    /// Groupings read by a condition outside every category (lists,
+    /// ladders, threshold counts): asked of every category.
+    pub every: Groupings,
+    /// Groupings the fallback's conditions read: asked of undeclared
+    /// categories.
+    pub fallback: Groupings,
+    /// Each declared category: the groupings its own conditions read.
+    pub categories: FxHashMap<Box<str>, Groupings>,
 }
 
 impl Asked {
-    /// Every category is asked about.
+    /// Every category is asked about, by every grouping.
     pub fn all() -> Asked {
         Asked {
-            every: true,
+            every: Groupings::ALL,
             ..Asked::default()
         }
     }
 
-    /// Whether `repeats` may be asked about `category`.
-    pub fn asks(&self, category: &str) -> bool {
-        self.every
-            || self
-                .categories
-                .get(category)
-                .copied()
-                .unwrap_or(self.fallback)
+    /// The groupings `repeats` may be asked about `category` by.
+    pub fn groupings(&self, category: &str) -> Groupings {
+        let own = self
+            .categories
+            .get(category)
+            .copied()
+            .unwrap_or(self.fallback);
+        self.every.with(own)
     }
 
-    /// Whether history recorded for `self` holds every category `other`
-    /// asks about.
+    /// Whether `repeats` may be asked about `category` at all.
+    pub fn asks(&self, category: &str) -> bool {
+        !self.groupings(category).is_empty()
+    }
+
+    /// Whether history recorded for `self` holds every category and
+    /// grouping `other` asks about.
     pub fn covers(&self, other: &Asked) -> bool {
-        let undeclared = |a: &Asked| a.every || a.fallback;
-        (undeclared(self) || !undeclared(other))
+        let undeclared = |a: &Asked| a.every.with(a.fallback);
+        undeclared(self).holds(undeclared(other))
             && self
                 .categories
                 .keys()
                 .chain(other.categories.keys())
-                .all(|c| self.asks(c) || !other.asks(c))
+                .all(|c| self.groupings(c).holds(other.groupings(c)))
     }
 }
 
@@ -132,9 +182,10 @@ fn rehash(e: &Entry) -> u64 {
 #[derive(Debug, Clone, Default)]
 pub struct RepeatIndex {
     table: HashTable<Entry>,
-    /// Category names interned: the policy's few hundred, and names it
-    /// does not declare while events of them are in the window.
-    categories: FxHashMap<Box<str>, u32>,
+    /// Category names interned, with the groupings asked of each: the
+    /// policy's few hundred, and names it does not declare while events of
+    /// them are in the window.
+    categories: FxHashMap<Box<str>, (u32, Groupings)>,
     next_category: u32,
     asked: Asked,
     levels_used: Vec<LevelId>,
@@ -178,17 +229,19 @@ impl RepeatIndex {
         }
     }
 
-    /// The interned id of a category about to be recorded, or `None` when
-    /// no condition ever asks about it.
-    fn intern(&mut self, category: &str) -> Option<u32> {
+    /// The interned id of a category about to be recorded and the
+    /// groupings asked of it, or `None` when no condition ever asks about
+    /// it.
+    fn intern(&mut self, category: &str) -> Option<(u32, Groupings)> {
         if let Some(&c) = self.categories.get(category) {
             return Some(c);
         }
-        if !self.asked.asks(category) {
+        let asked = self.asked.groupings(category);
+        if asked.is_empty() {
             return None;
         }
-        let c = self.next_category;
-        self.next_category = c.saturating_add(1);
+        let c = (self.next_category, asked);
+        self.next_category = c.0.saturating_add(1);
         self.categories.insert(category.into(), c);
         Some(c)
     }
@@ -197,13 +250,18 @@ impl RepeatIndex {
     pub fn record(&mut self, ev: &Event, units: Option<&Units>) {
         let t = ev.reported_at.as_second();
         self.latest = self.latest.max(t);
-        let Some(category) = self.intern(ev.category.as_str()) else {
+        let Some((category, asked)) = self.intern(ev.category.as_str()) else {
             return;
         };
-        let key = ev.location.as_deref().unwrap_or(&ev.grid);
-        self.insert(group_of(0, category), key, t);
+        if asked.has(RepeatsBy::Location) {
+            let key = ev.location.as_deref().unwrap_or(&ev.grid);
+            self.insert(group_of(0, category), key, t);
+        }
         for i in 0..self.levels_used.len() {
             let level = self.levels_used.get(i).copied().unwrap_or(0);
+            if !asked.has(RepeatsBy::Level(level)) {
+                continue;
+            }
             let unit = if level == 0 {
                 Some(ev.grid.as_str())
             } else {
@@ -264,7 +322,7 @@ impl RepeatIndex {
         }
         // Undeclared category names are forgotten with their events.
         self.categories
-            .retain(|_, c| live.get(*c as usize).copied().unwrap_or(false));
+            .retain(|_, (c, _)| live.get(*c as usize).copied().unwrap_or(false));
         self.pruned_at = self.latest;
     }
 
@@ -293,7 +351,7 @@ impl History for RepeatIndex {
                 None => return 0,
             },
         };
-        let Some(&category) = self.categories.get(category) else {
+        let Some(&(category, _)) = self.categories.get(category) else {
             return 0;
         };
         let group = group_of(by, category);
@@ -428,9 +486,12 @@ mod tests {
     #[test]
     fn only_the_categories_asked_about_are_kept() {
         let asked = Asked {
-            categories: [("c".into(), true), ("d".into(), false)]
-                .into_iter()
-                .collect(),
+            categories: [
+                ("c".into(), Groupings::of(RepeatsBy::Location)),
+                ("d".into(), Groupings::NONE),
+            ]
+            .into_iter()
+            .collect(),
             ..Asked::default()
         };
         let week = 7 * 86_400;
@@ -463,6 +524,73 @@ mod tests {
         assert_eq!((c(&some, 2 * week, at), c(&all, 2 * week, at)), (2, 2));
         let d = |i: &RepeatIndex| i.repeats("d", RepeatsBy::Location, "G1", week, at);
         assert_eq!((d(&some), d(&all)), (0, 1), "d is not kept");
+    }
+
+    /// An event is recorded only under the groupings asked of its
+    /// category; those counts are what an index keeping every grouping
+    /// gives.
+    #[test]
+    fn only_the_groupings_asked_are_kept() {
+        let mut units: Units = Default::default();
+        units[1] = Some("C01".into());
+        let by = |b: &[RepeatsBy]| {
+            b.iter()
+                .fold(Groupings::NONE, |g, &b| g.with(Groupings::of(b)))
+        };
+        let asked = Asked {
+            every: by(&[RepeatsBy::Level(1)]),
+            categories: [
+                ("c".into(), by(&[RepeatsBy::Location])),
+                ("d".into(), by(&[RepeatsBy::Level(0)])),
+            ]
+            .into_iter()
+            .collect(),
+            ..Asked::default()
+        };
+        let mut some = RepeatIndex::asking(86_400, asked, vec![0, 1]);
+        let mut all = RepeatIndex::new(86_400, vec![0, 1]);
+        for (cat, loc) in [
+            ("c", Some("L1")),
+            ("c", Some("L1")),
+            ("d", Some("L1")),
+            ("d", None),
+        ] {
+            let e = event(cat, "G1", loc, "2025-06-10T00:00:00Z");
+            some.record(&e, Some(&units));
+            all.record(&e, Some(&units));
+        }
+        let at: Timestamp = "2025-06-10T00:00:00Z".parse().unwrap();
+        let n =
+            |i: &RepeatIndex, cat: &str, b: RepeatsBy, key: &str| i.repeats(cat, b, key, 3600, at);
+        let asked = [
+            ("c", RepeatsBy::Location, "L1", 2),
+            ("c", RepeatsBy::Level(1), "C01", 2),
+            ("d", RepeatsBy::Level(0), "G1", 2),
+            ("d", RepeatsBy::Level(1), "C01", 2),
+        ];
+        for (cat, b, key, want) in asked {
+            assert_eq!(
+                (n(&some, cat, b, key), n(&all, cat, b, key)),
+                (want, want),
+                "{cat} {b:?}"
+            );
+        }
+        assert_eq!(
+            n(&some, "c", RepeatsBy::Level(0), "G1"),
+            0,
+            "c by grid: not kept"
+        );
+        assert_eq!(n(&all, "c", RepeatsBy::Level(0), "G1"), 2);
+        assert_eq!(
+            n(&some, "d", RepeatsBy::Location, "L1"),
+            0,
+            "d by location: not kept"
+        );
+        assert_eq!(
+            some.table.len(),
+            4,
+            "c by location and community, d by grid and community"
+        );
     }
 
     /// What a query counts depends on the events recorded, never on when

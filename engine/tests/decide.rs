@@ -347,3 +347,42 @@ fn the_categories_repeats_is_asked_about() {
         "noise is asked about only by the second"
     );
 }
+
+/// A grouping is asked only of the categories whose conditions read it
+/// (and of all, when a condition outside every category does): a history
+/// that keeps a grouping for fewer categories does not cover one that
+/// needs it for more.
+#[test]
+fn the_groupings_repeats_is_asked_by() {
+    use whistle_engine::cond::RepeatsBy;
+    let src = |lamp_by: &str, outside: &str| {
+        format!(
+            r#"category lamp {{ lead urban grade yellow when repeats(1d{lamp_by}) >= 2 grade blue }}
+               category noise {{ lead police grade yellow when repeats(7d) >= 2 grade blue }}
+               {outside}"#
+        )
+    };
+    let p = policy(&src(", grid", ""));
+    let a = &p.repeats_asked;
+    let grid = RepeatsBy::Level(0);
+    assert!(a.groupings("lamp").has(grid));
+    assert!(!a.groupings("lamp").has(RepeatsBy::Location));
+    assert!(a.groupings("noise").has(RepeatsBy::Location));
+    assert!(!a.groupings("noise").has(grid), "only lamp reads by grid");
+    assert!(a.groupings("not_declared").is_empty());
+
+    let by_location = policy(&src("", ""));
+    assert!(!by_location.repeats_asked.covers(a), "lamp by grid is new");
+    assert!(
+        !a.covers(&by_location.repeats_asked),
+        "lamp by location is new"
+    );
+
+    let outside = policy(&src(
+        ", grid",
+        "escalate { when repeats(30d, grid) >= 1 -> remind }",
+    ));
+    let o = &outside.repeats_asked;
+    assert!(o.groupings("noise").has(grid) && o.groupings("other").has(grid));
+    assert!(o.covers(a) && !a.covers(o));
+}

@@ -11,6 +11,7 @@ use whistle_grammar::source::Span;
 use crate::cond::{AttrPath, Cond, Const, Field, Op, Operand, RepeatsBy};
 use crate::event::Source;
 use crate::model::{GradeId, LevelId};
+use crate::windows::Groupings;
 
 /// Where a condition stands, which decides what it may read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,9 +39,19 @@ pub struct CondCompiler<'a, 'd> {
     scope: &'a Scope<'a>,
     place: Place,
     diags: &'d mut Vec<Diagnostic>,
-    /// Longest `repeats` window seen (`None`: none yet), and the levels
-    /// `repeats` groups by.
-    pub repeats: &'d mut (Option<u64>, Vec<LevelId>),
+    /// What the `repeats` seen so far read.
+    pub repeats: &'d mut RepeatsSeen,
+}
+
+/// What the `repeats` of the conditions compiled so far read.
+#[derive(Debug, Clone, Default)]
+pub struct RepeatsSeen {
+    /// The longest window (`None`: no `repeats` yet).
+    pub longest: Option<u64>,
+    /// The levels any `repeats` groups by.
+    pub levels: Vec<LevelId>,
+    /// The groupings read.
+    pub groupings: Groupings,
 }
 
 impl<'a, 'd> CondCompiler<'a, 'd> {
@@ -49,7 +60,7 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
         scope: &'a Scope<'a>,
         place: Place,
         diags: &'d mut Vec<Diagnostic>,
-        repeats: &'d mut (Option<u64>, Vec<LevelId>),
+        repeats: &'d mut RepeatsSeen,
     ) -> Self {
         CondCompiler {
             scope,
@@ -183,11 +194,12 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
                     },
                 };
                 if let RepeatsBy::Level(l) = by
-                    && !self.repeats.1.contains(&l)
+                    && !self.repeats.levels.contains(&l)
                 {
-                    self.repeats.1.push(l);
+                    self.repeats.levels.push(l);
                 }
-                self.repeats.0 = self.repeats.0.max(Some(w));
+                self.repeats.longest = self.repeats.longest.max(Some(w));
+                self.repeats.groupings = self.repeats.groupings.with(Groupings::of(by));
                 Side::Field(Field::Repeats { window: w, by }, *span)
             }
             ast::Operand::Name(i) => {

@@ -79,7 +79,7 @@ pub(crate) struct Ctx<'b> {
     /// The longest `repeats` window of the conditions compiled outside
     /// any category (each route's own are kept apart, see
     /// [`routes::Routes`]), and the levels every `repeats` groups by.
-    pub repeats: (Option<u64>, Vec<u8>),
+    pub repeats: cond::RepeatsSeen,
     /// Whether the policy header names a calendar (`working` limits need one).
     pub has_calendar: bool,
 }
@@ -302,7 +302,7 @@ pub fn compile(bundle: &Bundle) -> Compiled {
         names: Names::default(),
         sites: Vec::new(),
         file_names: FxHashMap::default(),
-        repeats: (None, Vec::new()),
+        repeats: cond::RepeatsSeen::default(),
         has_calendar: false,
     };
     let decls: Vec<&Decl> = bundle.files.iter().flat_map(|(_, f)| &f.decls).collect();
@@ -515,10 +515,10 @@ fn build(ctx: &mut Ctx<'_>, decls: &[&Decl], tests_out: &mut Vec<TestCase>) -> O
     let fallback_route = routes.fallback.take()?;
     let grade_defs: Vec<Grade> = grade_defs.into_iter().collect::<Option<Vec<_>>>()?;
     let header = header?;
-    let mut repeats_levels = ctx.repeats.1.clone();
+    let mut repeats_levels = ctx.repeats.levels.clone();
     repeats_levels.sort_unstable();
     let mut repeats_asked = std::mem::take(&mut routes.asked);
-    repeats_asked.every = ctx.repeats.0.is_some();
+    repeats_asked.every = ctx.repeats.groupings;
     let mut policy = Policy {
         name: header.name.value.as_str().into(),
         version: version.into(),
@@ -535,7 +535,7 @@ fn build(ctx: &mut Ctx<'_>, decls: &[&Decl], tests_out: &mut Vec<TestCase>) -> O
         ladder,
         grade_ladders,
         areas,
-        max_repeats_window: routes.longest.max(ctx.repeats.0).unwrap_or(0),
+        max_repeats_window: routes.longest.max(ctx.repeats.longest).unwrap_or(0),
         repeats_asked,
         thresholds: thresholds_c,
         assessments,

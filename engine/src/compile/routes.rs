@@ -12,7 +12,7 @@ use crate::cond::Cond;
 use crate::model::{
     AssistRule, CategoryId, Empowerment, Grade, GradeRule, LimitOverride, Relief, Route, SiteId,
 };
-use crate::windows::Asked;
+use crate::windows::{Asked, Groupings};
 
 /// Where a route's lines stand, for the lints.
 #[derive(Debug, Default, Clone)]
@@ -79,10 +79,10 @@ impl Routes {
                     grades,
                 )
             });
-            r.longest = r.longest.max(own);
+            r.longest = r.longest.max(own.0);
             r.asked
                 .categories
-                .insert(c.name.name.as_str().into(), own.is_some());
+                .insert(c.name.name.as_str().into(), own.1);
             let Some(route) = route else {
                 r.broken.insert(c.name.name.as_str().into());
                 continue;
@@ -96,8 +96,8 @@ impl Routes {
             let ((route, spans), own) = own_repeats(ctx, |ctx| {
                 route(ctx, "fallback", None, &f.items, f.span, grades)
             });
-            r.longest = r.longest.max(own);
-            r.asked.fallback = own.is_some();
+            r.longest = r.longest.max(own.0);
+            r.asked.fallback = own.1;
             r.fallback = route;
             r.fallback_spans = spans;
         }
@@ -193,13 +193,19 @@ impl Routes {
 }
 
 /// Runs `f` (a route's compilation) and returns, with its result, the
-/// longest `repeats` window of the conditions it compiled, kept out of
-/// `ctx`'s (which holds those outside every route).
-fn own_repeats<T>(ctx: &mut Ctx<'_>, f: impl FnOnce(&mut Ctx<'_>) -> T) -> (T, Option<u64>) {
-    let outside = ctx.repeats.0.take();
+/// longest `repeats` window of the conditions it compiled and the
+/// groupings they read, kept out of `ctx`'s (which holds those outside
+/// every route).
+fn own_repeats<T>(
+    ctx: &mut Ctx<'_>,
+    f: impl FnOnce(&mut Ctx<'_>) -> T,
+) -> (T, (Option<u64>, Groupings)) {
+    let outside = ctx.repeats.longest.take();
+    let outside_groupings = std::mem::take(&mut ctx.repeats.groupings);
     let out = f(ctx);
-    let own = std::mem::replace(&mut ctx.repeats.0, outside);
-    (out, own)
+    let own = std::mem::replace(&mut ctx.repeats.longest, outside);
+    let own_groupings = std::mem::replace(&mut ctx.repeats.groupings, outside_groupings);
+    (out, (own, own_groupings))
 }
 
 pub(super) fn compile_cond(ctx: &mut Ctx<'_>, e: &ast::Expr, place: Place) -> Cond {
