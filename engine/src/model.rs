@@ -312,25 +312,17 @@ impl Policy {
 
     /// Looks up a grade by name.
     pub fn grade_id(&self, name: &str) -> Option<GradeId> {
-        self.grades
-            .iter()
-            .position(|g| &*g.name == name)
-            .and_then(|i| u8::try_from(i).ok())
+        position_of(self.grades.iter().map(|g| &*g.name), name).and_then(|i| u8::try_from(i).ok())
     }
 
     /// Looks up a level by name.
     pub fn level_id(&self, name: &str) -> Option<LevelId> {
-        self.levels
-            .iter()
-            .position(|l| &**l == name)
-            .and_then(|i| u8::try_from(i).ok())
+        position_of(self.levels.iter().map(|l| &**l), name).and_then(|i| u8::try_from(i).ok())
     }
 
     /// Looks up a department by name.
     pub fn dept_id(&self, name: &str) -> Option<DeptId> {
-        self.departments
-            .iter()
-            .position(|d| &*d.name == name)
+        position_of(self.departments.iter().map(|d| &*d.name), name)
             .and_then(|i| u16::try_from(i).ok())
     }
 
@@ -339,6 +331,15 @@ impl Policy {
         let id = *self.category_index.get(name)?;
         self.categories.get(id as usize).map(|r| (id, r))
     }
+}
+
+/// Where `name` is among `names`: first by address, as a case's names are
+/// the policy's own (shared, not copied), then by text.
+fn position_of<'a>(names: impl Iterator<Item = &'a str> + Clone, name: &str) -> Option<usize> {
+    names
+        .clone()
+        .position(|n| std::ptr::eq(n, name))
+        .or_else(|| names.into_iter().position(|n| n == name))
 }
 
 /// The built-in metrics of LANGUAGE.md section 6.
@@ -479,4 +480,23 @@ pub struct TargetDef {
     pub bound: f64,
     /// Where it stands.
     pub site: SiteId,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::position_of;
+
+    /// A name is found by its address when it is the policy's own, and by
+    /// its text when it is a copy; never a different name of one length.
+    #[test]
+    fn names_are_found_by_address_or_text() {
+        let names = ["blue".to_string(), "teal".to_string(), "red".to_string()];
+        let all = || names.iter().map(String::as_str);
+        assert_eq!(position_of(all(), &names[1]), Some(1), "the policy's own");
+        let copy = String::from("teal");
+        assert_eq!(position_of(all(), &copy), Some(1), "a copy");
+        assert_eq!(position_of(all(), "red"), Some(2));
+        assert_eq!(position_of(all(), "gray"), None, "same length, other text");
+        assert_eq!(position_of(all(), &names[0][..2]), None, "a prefix of one");
+    }
 }

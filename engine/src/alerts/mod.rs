@@ -448,6 +448,10 @@ impl Monitor {
             let at = first.at;
             while let Some(d) = self.table.peek().filter(|d| d.at == at) {
                 self.table.pop();
+                // The queue's next item is another event's, read cold.
+                if let Some(n) = self.table.peek() {
+                    self.table.prefetch(n.slot);
+                }
                 if self.table.is_live(&d) {
                     match d.what() {
                         What::Exit => self.exit(d.slot, at),

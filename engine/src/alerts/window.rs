@@ -166,6 +166,13 @@ impl Table {
             .and_then(|c| c.get_mut(i % CHUNK))
     }
 
+    /// Asks the processor for slot `i`'s memory.
+    pub fn prefetch(&self, i: u32) {
+        if let Some(e) = self.entry(i) {
+            crate::prefetch::value(e);
+        }
+    }
+
     pub fn get(&self, i: u32) -> Option<&Slot> {
         self.entry(i).and_then(|e| e.slot.as_ref())
     }
