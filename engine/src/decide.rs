@@ -362,7 +362,18 @@ pub fn holds(
 
 /// Decides one event under `policy`.
 pub fn decide(policy: &Policy, ev: &Event, ctx: &Context<'_>) -> Decision {
-    let units = policy.areas.grids.get(ev.grid.as_str()).map(|u| &**u);
+    decide_in(policy, ev, policy.units_of(&ev.grid), ctx)
+}
+
+/// [`decide`], for a caller that has looked up the units of the event's
+/// grid already ([`Policy::units_of`]), to record the event in its history
+/// with them too.
+pub fn decide_in(
+    policy: &Policy,
+    ev: &Event,
+    units: Option<&Units>,
+    ctx: &Context<'_>,
+) -> Decision {
     let (category_id, route): (Option<CategoryId>, &Route) = match policy.category(&ev.category) {
         Some((id, r)) => (Some(id), r),
         None => (None, &policy.fallback),

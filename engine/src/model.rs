@@ -315,6 +315,11 @@ impl Policy {
         position_of(self.grades.iter().map(|g| &*g.name), name).and_then(|i| u8::try_from(i).ok())
     }
 
+    /// The units of a grid at each level, if the area tree places it.
+    pub fn units_of(&self, grid: &str) -> Option<&Units> {
+        self.areas.grids.get(grid).map(|u| &**u)
+    }
+
     /// Looks up a level by name.
     pub fn level_id(&self, name: &str) -> Option<LevelId> {
         position_of(self.levels.iter().map(|l| &**l), name).and_then(|i| u8::try_from(i).ok())

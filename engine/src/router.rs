@@ -1,7 +1,7 @@
 //! Routing a stream of events in order, each seeing the earlier ones for
 //! `repeats` — what `whistle route` and the server's ingest path share.
 
-use crate::decide::{Context, Decision, decide};
+use crate::decide::{Context, Decision, decide_in};
 use crate::event::{Event, EventError, parse_event, schema_errors};
 use crate::model::Policy;
 use crate::windows::RepeatIndex;
@@ -42,15 +42,15 @@ impl<'p> Router<'p> {
             history: &self.history,
             reopened: 0,
         };
-        let d = decide(self.policy, ev, &ctx);
-        self.remember(ev);
+        let units = self.policy.units_of(&ev.grid);
+        let d = decide_in(self.policy, ev, units, &ctx);
+        self.history.record(ev, units);
         d
     }
 
     /// Records an event in the history without deciding it.
     pub fn remember(&mut self, ev: &Event) {
-        let units = self.policy.areas.grids.get(ev.grid.as_str()).map(|u| &**u);
-        self.history.record(ev, units);
+        self.history.record(ev, self.policy.units_of(&ev.grid));
     }
 }
 

@@ -39,7 +39,7 @@ pub fn run_test(policy: &Policy, t: &TestCase) -> TestResult {
                 reopened: 0,
             },
         );
-        history.record(ev, policy.areas.grids.get(ev.grid.as_str()).map(|u| &**u));
+        history.record(ev, policy.units_of(ev.grid.as_str()));
         last = Some(d);
     }
     let mut failures = Vec::new();

@@ -300,11 +300,7 @@ impl Monitor {
             }
         }
         if let Some(index) = &mut self.repeats {
-            let units = policy
-                .areas
-                .grids
-                .get(case.event.grid.as_str())
-                .map(|u| &**u);
+            let units = policy.units_of(case.event.grid.as_str());
             index.record(&case.event, units);
         }
         let lanes = self.exit_lanes(&bits);
@@ -384,7 +380,7 @@ impl Monitor {
         let mut keys = match self.by_grid.get(grid) {
             Some(k) => k.clone(),
             None => {
-                let units = policy.areas.grids.get(grid).map(|u| &**u);
+                let units = policy.units_of(grid);
                 let k: SmallVec<[u32; 4]> = self
                     .kinds
                     .iter()

@@ -36,7 +36,7 @@ use super::setup::{Plan, Staffing};
 use crate::alerts::{Alert, Hint, Monitor};
 use crate::assess::Tally;
 use crate::buckets::{BucketQueue, Timed};
-use crate::decide::{Context, decide};
+use crate::decide::{Context, decide_in};
 use crate::lifecycle::{Action, Case, Change, State, Transition, apply_into};
 use crate::model::{DeptId, LevelId, Policy};
 use crate::radix::{RadixKey, signed};
@@ -424,15 +424,16 @@ impl<'a> Run<'a> {
         self.stats.totals.events += 1;
         let ev = a.event;
         let redraw = a.redraw;
-        let d = decide(
+        let units = policy.units_of(&ev.grid);
+        let d = decide_in(
             policy,
             &ev,
+            units,
             &Context {
                 history: &self.history,
                 reopened: 0,
             },
         );
-        let units = policy.areas.grids.get(ev.grid.as_str()).map(|u| &**u);
         self.history.record(&ev, units);
         let week = self.week(now);
         Collect::bump(&mut self.stats.week_arrivals, week);
