@@ -82,8 +82,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     let mut history = RepeatIndex::new(policy.max_repeats_window, policy.repeats_levels.clone());
     for line in g.lines(HISTORY) {
         let ev = parse_event(&line).expect("a valid event");
-        let units = policy.areas.grids.get(ev.grid.as_str()).map(|u| &**u);
-        history.record(&ev, units);
+        history.record(&ev, policy.units_of(&ev.grid));
     }
     let events: Vec<Event> = g
         .lines(MIX)

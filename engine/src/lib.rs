@@ -59,5 +59,5 @@ mod times;
 pub mod windows;
 
 pub use compile::{Compiled, compile, compile_texts};
-pub use decide::{Context, Decision, decide};
+pub use decide::{Context, Decision, decide, decide_in};
 pub use model::Policy;

@@ -27,7 +27,7 @@ use std::sync::LazyLock;
 use divan::counter::ItemsCount;
 use divan::{Bencher, black_box};
 use serde_json::Value;
-use whistle_engine::decide::{Context, Decision, decide};
+use whistle_engine::decide::{Context, Decision, decide, decide_in};
 use whistle_engine::event::{EVENT_SCHEMA, Event, compile_schema, parse_event};
 use whistle_engine::model::Policy;
 use whistle_engine::router::{Router, prepare};
@@ -72,8 +72,8 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
             history: &history,
             reopened: 0,
         };
-        decisions.push(decide(&policy, e, &ctx));
-        let units = policy.areas.grids.get(e.grid.as_str()).map(|u| &**u);
+        let units = policy.units_of(&e.grid);
+        decisions.push(decide_in(&policy, e, units, &ctx));
         history.record(e, units);
     }
     let schema: Value = serde_json::from_str(EVENT_SCHEMA).unwrap();
@@ -178,8 +178,7 @@ fn s4b_record_history(b: Bencher<'_, '_>) {
         })
         .bench_local_values(|mut h| {
             for e in &f.events {
-                let units = f.policy.areas.grids.get(e.grid.as_str()).map(|u| &**u);
-                h.record(e, units);
+                h.record(e, f.policy.units_of(&e.grid));
             }
             h
         });

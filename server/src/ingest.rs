@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use whistle_engine::event::Event;
 use whistle_engine::lifecycle::Case;
 use whistle_engine::windows::RepeatIndex;
-use whistle_engine::{Context, Policy, decide};
+use whistle_engine::{Context, Policy, decide_in};
 
 use crate::store::{Durable, Inserted, NewEvent, Store, StoredEvent};
 use crate::stream::Hub;
@@ -211,10 +211,10 @@ fn decide_batch(deps: &Deps, subs: Vec<Submission>) -> Decided {
                     history: &*history,
                     reopened: 0,
                 };
-                let d = decide(&policy, ev, &ctx);
+                let units = policy.units_of(&ev.grid);
+                let d = decide_in(&policy, ev, units, &ctx);
                 let decision = render(&d, &policy);
                 let (case, transitions) = Case::open(&policy, ev.clone(), &d, now, &*history);
-                let units = policy.areas.grids.get(ev.grid.as_str()).map(|u| &**u);
                 history.record(ev, units);
                 opened.push(Opened {
                     event: ev.clone(),

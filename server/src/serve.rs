@@ -112,8 +112,7 @@ pub async fn build(opts: &Options) -> Result<Server, String> {
         .checked_sub(SignedDuration::from_secs(window))
         .unwrap_or(Timestamp::MIN);
     for ev in store.events_since(since).await.map_err(|e| e.to_string())? {
-        let units = policy.areas.grids.get(ev.grid.as_str()).map(|u| &**u);
-        history.record(&ev, units);
+        history.record(&ev, policy.units_of(&ev.grid));
     }
     let policy = Arc::new(ArcSwap::from_pointee(policy));
     let history = Arc::new(Mutex::new(history));

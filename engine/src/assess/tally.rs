@@ -219,7 +219,7 @@ impl Tally {
         if let Some(&r) = self.grids.get(grid) {
             return r as usize;
         }
-        let units = policy.areas.grids.get(grid);
+        let units = policy.units_of(grid);
         let at: SmallVec<[u32; 8]> = self
             .levels
             .iter_mut()

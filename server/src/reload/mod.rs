@@ -448,8 +448,7 @@ async fn swap(deps: &Deps, old: &Policy, new: Policy) -> Result<(), String> {
             .map_err(|e| format!("cannot rebuild the repeats windows: {e}"))?;
         let mut index = RepeatIndex::for_policy(&new);
         for ev in &events {
-            let units = new.areas.grids.get(ev.grid.as_str()).map(|u| &**u);
-            index.record(ev, units);
+            index.record(ev, new.units_of(&ev.grid));
         }
         *guard = index;
         policy.store(Arc::new(new));
