@@ -321,6 +321,41 @@ fn names_the_policy_does_not_know_are_errors_at_their_field() {
 }
 
 #[test]
+fn a_volume_no_run_could_finish_is_an_error_at_its_field() {
+    let p = shipped();
+    let huge = SMALL_WUHOU.replace("fire_lane: {per_day: 40", "fire_lane: {per_day: 1e15");
+    let e = errors(&huge, &p);
+    assert_eq!(e[0].0, "arrivals.categories", "{e:?}");
+    assert!(e[0].1.contains("at most 1e9"), "{e:?}");
+    // Scaled down, the same rates are fine.
+    let scenario = sim::parse(&huge).unwrap();
+    let options = Options {
+        seed: None,
+        events: Some(1_000.0),
+    };
+    let plan = sim::plan(&scenario, &p, options, &mut no_files).unwrap();
+    let expected = plan.arrivals.map(|a| a.expected).unwrap_or(0.0);
+    assert!((expected - 1_000.0).abs() < 1.0, "{expected}");
+    // Scaled up past the bound, the option is named.
+    let options = Options {
+        seed: None,
+        events: Some(2e9),
+    };
+    let e = sim::plan(&scenario, &p, options, &mut no_files).unwrap_err();
+    assert_eq!(e.0[0].path, "events", "{e:?}");
+    // Rates whose sum overflows are named, not scaled to nothing.
+    let overflow = SMALL_WUHOU.replace("fire_lane: {per_day: 40", "fire_lane: {per_day: 1e308");
+    let scenario = sim::parse(&overflow).unwrap();
+    let options = Options {
+        seed: None,
+        events: Some(1_000.0),
+    };
+    let e = sim::plan(&scenario, &p, options, &mut no_files).unwrap_err();
+    assert_eq!(e.0[0].path, "arrivals.categories", "{e:?}");
+    assert!(e.0[0].message.contains("too large"), "{e:?}");
+}
+
+#[test]
 fn shape_errors_name_the_field() {
     let p = shipped();
     let e = errors(&SMALL_WUHOU.replace("handlers: 3", "handlers: three"), &p);

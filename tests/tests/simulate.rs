@@ -198,6 +198,14 @@ fn scenario_mistakes_are_named_by_field() {
             year.replace("arrivals:", "arrivalz:"),
             "unknown field `arrivalz`",
         ),
+        // A rate in the wrong unit: a run of 10^305 events would never end.
+        (
+            year.replace(
+                "street_vendor:      {per_day: 70",
+                "street_vendor:      {per_day: 1e300",
+            ),
+            "`arrivals.categories`: the arrivals come to about",
+        ),
     ];
     for (i, (yaml, expected)) in cases.iter().enumerate() {
         let path = tmp.path().join(format!("s{i}.yaml"));
@@ -234,6 +242,25 @@ fn scenario_mistakes_are_named_by_field() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("no/such.yaml"));
+    for events in ["nan", "0", "1e12", "many"] {
+        let out = run(
+            &[
+                "simulate",
+                "--scenario",
+                "examples/scenarios/wuhou-2026.yaml",
+                "--policy",
+                &shipped(),
+                "--events",
+                events,
+                "--out",
+                &tmp.path().join("o").display().to_string(),
+            ],
+            b"",
+        );
+        assert_eq!(out.status.code(), Some(2), "{events}: {}", text(&out));
+        assert!(text(&out).contains("--events"), "{events}: {}", text(&out));
+        assert!(!tmp.path().join("o").join("report.json").exists());
+    }
 }
 
 #[test]

@@ -25,6 +25,11 @@ use crate::calendar::Calendar;
 use crate::event::Source;
 use crate::model::{AreaIndex, DeptId, LevelId, Policy};
 
+/// The most events one run simulates, in expectation: a billion, a
+/// hundred years of a large city. A scenario asking for more (a rate
+/// written in the wrong unit, say) would otherwise run for days.
+pub const MAX_EVENTS: f64 = 1e9;
+
 /// What the command line may change in a scenario.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
@@ -387,6 +392,26 @@ pub fn plan(
                 }
             }
             plan.expected = expected_total(&plan, start, end, &tz);
+            if !natural.is_finite() {
+                // Scaled, rates whose sum overflows would come to none.
+                errors.push(ScenarioError::at(
+                    "arrivals.categories",
+                    "the rates are too large to add up over the period",
+                ));
+            } else if plan.expected.is_nan() || plan.expected > MAX_EVENTS {
+                let (at, scale) = match (options.events, a.total) {
+                    (Some(_), _) => ("events", "a smaller `--events`"),
+                    (None, Some(_)) => ("arrivals.total", "a smaller `total`"),
+                    (None, None) => ("arrivals.categories", "`arrivals.total` or `--events`"),
+                };
+                errors.push(ScenarioError::at(
+                    at,
+                    format!(
+                        "the arrivals come to about {:.3e} events over the period; one run simulates at most {MAX_EVENTS:.0e} (scale them with {scale})",
+                        plan.expected
+                    ),
+                ));
+            }
             Some(plan)
         }
     };

@@ -38,7 +38,7 @@ pub struct SimulateArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Scale the synthetic arrivals to about this many events over the period.
-    #[arg(long)]
+    #[arg(long, value_parser = events_arg)]
     pub events: Option<f64>,
     /// Where to write report.json, report.html and the CSV tables.
     #[arg(long, default_value = "simulation")]
@@ -46,6 +46,22 @@ pub struct SimulateArgs {
     /// No progress bar and no summary table.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// `--events`: a number of events, above 0 and at most
+/// [`sim::setup::MAX_EVENTS`].
+fn events_arg(text: &str) -> Result<f64, String> {
+    let n: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    if n > 0.0 && n <= sim::setup::MAX_EVENTS {
+        Ok(n)
+    } else {
+        Err(format!(
+            "the number of events is above 0 and at most {:.0}",
+            sim::setup::MAX_EVENTS
+        ))
+    }
 }
 
 /// Why a simulation could not run.
