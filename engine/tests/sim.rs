@@ -366,11 +366,30 @@ fn shape_errors_name_the_field() {
     );
     assert_eq!(e[0].0, "arrivals.categories.fire_lane", "{e:?}");
     assert!(e[0].1.contains("`perday`"), "{e:?}");
+    // An alternative chosen by its key reports its own mistakes, further in.
     let e = errors(
         &SMALL_WUHOU.replace("{exponential: 30m}", "{exponential: half an hour}"),
         &p,
     );
-    assert_eq!(e[0].0, "capacity.levels.grid.accept", "{e:?}");
+    assert_eq!(e[0].0, "capacity.levels.grid.accept.exponential", "{e:?}");
+    assert!(e[0].1.contains("not a duration"), "{e:?}");
+    let e = errors(
+        &SMALL_WUHOU.replace(
+            "areas: policy",
+            "areas: {generate: {streets: 2, communities: 2, grids: 500}}",
+        ),
+        &p,
+    );
+    assert_eq!(e[0].0, "areas.generate.grids", "{e:?}");
+    assert!(e[0].1.contains("maximum"), "{e:?}");
+    let e = errors(
+        &SMALL_WUHOU.replace("vehicles: {poisson: 2}", "vehicles: {poisson: -2}"),
+        &p,
+    );
+    assert_eq!(
+        e[0].0, "arrivals.categories.fire_lane.attr.vehicles.poisson",
+        "{e:?}"
+    );
     let e = errors(
         &SMALL_WUHOU.replace("vehicles: {poisson: 2}", "vehicles: {poison: 2}"),
         &p,

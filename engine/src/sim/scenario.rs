@@ -439,38 +439,13 @@ pub fn from_value(value: Value) -> Result<Scenario, ScenarioErrors> {
 }
 
 /// One error per field; where the schema tried alternatives (`oneOf`),
-/// says what was expected instead of listing every branch.
+/// the errors of the one alternative the value's shape chose (a mapping
+/// with `generate`, a `{lognormal: ...}`), else what was expected instead
+/// of every branch's complaint.
 fn schema_errors(validator: &jsonschema::Validator, value: &Value) -> Vec<ScenarioError> {
-    use jsonschema::error::ValidationErrorKind as Kind;
     let mut out: Vec<ScenarioError> = Vec::new();
     for e in validator.iter_errors(value).take(32) {
-        let path = dotted(&e.instance_path().to_string());
-        let schema_path = e.schema_path().to_string();
-        let message = match e.kind() {
-            Kind::OneOfNotValid { .. } | Kind::OneOfMultipleValid { .. } => {
-                one_of_hint(&path, &schema_path, e.instance())
-            }
-            Kind::AdditionalProperties { unexpected } => format!(
-                "unknown field{} {}",
-                if unexpected.len() == 1 { "" } else { "s" },
-                unexpected
-                    .iter()
-                    .map(|u| format!("`{u}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Kind::Pattern { .. } if schema_path.contains("duration") => format!(
-                "{} is not a duration such as \"30m\", \"1h30m\" or \"2d\"",
-                e.instance()
-            ),
-            Kind::Pattern { .. } if schema_path.contains("date") => {
-                format!("{} is not a date such as \"2026-01-01\"", e.instance())
-            }
-            _ => e.masked().to_string(),
-        };
-        if !out.iter().any(|o| o.path == path) {
-            out.push(ScenarioError::at(path, message));
-        }
+        describe(&e, &mut out);
     }
     // A failed `oneOf` also reports what each branch disliked; the
     // branch-level errors inside a field already reported are noise.
@@ -481,6 +456,62 @@ fn schema_errors(validator: &jsonschema::Validator, value: &Value) -> Vec<Scenar
             .any(|p| p != &e.path && !p.is_empty() && e.path.starts_with(&format!("{p}.")))
     });
     out
+}
+
+/// Adds what `e` says to `out`, once per field.
+fn describe(e: &jsonschema::ValidationError<'_>, out: &mut Vec<ScenarioError>) {
+    use jsonschema::error::ValidationErrorKind as Kind;
+    let path = dotted(&e.instance_path().to_string());
+    let schema_path = e.schema_path().to_string();
+    let message = match e.kind() {
+        Kind::OneOfNotValid { context } => {
+            if let Some(branch) = chosen_branch(&path, context) {
+                for inner in branch {
+                    describe(inner, out);
+                }
+                return;
+            }
+            one_of_hint(&path, &schema_path, e.instance())
+        }
+        Kind::OneOfMultipleValid { .. } => one_of_hint(&path, &schema_path, e.instance()),
+        Kind::AdditionalProperties { unexpected } => format!(
+            "unknown field{} {}",
+            if unexpected.len() == 1 { "" } else { "s" },
+            unexpected
+                .iter()
+                .map(|u| format!("`{u}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Kind::Pattern { .. } if schema_path.contains("duration") => format!(
+            "{} is not a duration such as \"30m\", \"1h30m\" or \"2d\"",
+            e.instance()
+        ),
+        Kind::Pattern { .. } if schema_path.contains("date") => {
+            format!("{} is not a date such as \"2026-01-01\"", e.instance())
+        }
+        _ => e.masked().to_string(),
+    };
+    if !out.iter().any(|o| o.path == path) {
+        out.push(ScenarioError::at(path, message));
+    }
+}
+
+/// The one alternative of a failed `oneOf` whose shape the value has: the
+/// only branch that found nothing wrong at the value itself (its type,
+/// its keys), only further in. `None` when no branch, or several, did.
+fn chosen_branch<'a, 'e>(
+    path: &str,
+    branches: &'a [Vec<jsonschema::ValidationError<'e>>],
+) -> Option<&'a [jsonschema::ValidationError<'e>]> {
+    let mut chosen = branches.iter().filter(|errors| {
+        !errors.is_empty()
+            && errors
+                .iter()
+                .all(|e| dotted(&e.instance_path().to_string()).len() > path.len())
+    });
+    let first = chosen.next()?;
+    chosen.next().is_none().then_some(first.as_slice())
 }
 
 fn one_of_hint(path: &str, schema_path: &str, instance: &Value) -> String {
@@ -587,7 +618,16 @@ capacity:
             "handlers: 2, handling: {exponential: 3 hours}",
         );
         let e = parse(&bad).unwrap_err();
+        assert_eq!(
+            e.0[0].path, "capacity.levels.grid.handling.exponential",
+            "{e}"
+        );
+        assert!(e.0[0].message.contains("not a duration"), "{e}");
+        // No alternative has this shape: what the field takes is listed.
+        let bad = MINIMAL.replace("handlers: 2", "handlers: 2, handling: {exponentia: 3h}");
+        let e = parse(&bad).unwrap_err();
         assert_eq!(e.0[0].path, "capacity.levels.grid.handling", "{e}");
+        assert!(e.0[0].message.contains("{exponential: MEAN}"), "{e}");
 
         let bad = MINIMAL.replace("2026-01-31", "31/01/2026");
         let e = parse(&bad).unwrap_err();
