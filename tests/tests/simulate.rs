@@ -300,6 +300,40 @@ fn a_replayed_log_runs_with_the_same_capacities() {
     let n = r["draft"]["totals"]["events"].as_u64().unwrap();
     assert!(n > 0 && n <= lines, "{n} of {lines}");
     assert_eq!(r["scenario"]["replay"], "events.jsonl");
+    assert!(!text(&out).contains("skipped"), "{}", text(&out));
+
+    // Lines that are not events are skipped, said on the terminal with
+    // their line numbers; the others still run.
+    let mut log = std::fs::read_to_string(&events).unwrap();
+    log.push_str("{not json\n[1, 2]\n");
+    std::fs::write(tmp.path().join("events.jsonl"), log).unwrap();
+    let out = run(
+        &[
+            "simulate",
+            "--scenario",
+            &path.display().to_string(),
+            "--policy",
+            &shipped(),
+            "--quiet",
+            "--out",
+            &out_dir.display().to_string(),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let t = text(&out);
+    let (bad, worse) = (lines + 1, lines + 2);
+    assert!(
+        t.contains(&format!(
+            "warning: 2 replayed lines skipped, not simulated: line {bad}: not valid JSON"
+        )),
+        "{t}"
+    );
+    assert!(t.contains(&format!("line {worse}: event:")), "{t}");
+    let r: Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(r["draft"]["totals"]["events"].as_u64(), Some(n));
+    assert_eq!(r["draft"]["skipped"].as_u64(), Some(2));
 }
 
 /// `/v1/stream` with a bearer token: (event name, JSON data) on a channel.

@@ -333,6 +333,22 @@ pub fn run(a: &SimulateArgs) -> u8 {
     if !a.quiet {
         print!("{}", report.table());
     }
+    for run in std::iter::once(&report.draft).chain(report.baseline.as_ref()) {
+        if run.skipped > 0 {
+            // The lines are the same under both policies: said once.
+            eprintln!(
+                "warning: {} replayed line{} skipped, not simulated: {}{}",
+                run.skipped,
+                if run.skipped == 1 { "" } else { "s" },
+                run.skipped_first.join("; "),
+                match run.skipped.saturating_sub(run.skipped_first.len() as u64) {
+                    0 => String::new(),
+                    more => format!("; and {more} more"),
+                },
+            );
+            break;
+        }
+    }
     eprintln!(
         "simulated {} events under {} {} in {elapsed:.1} s ({:.0} events/s); report in {}",
         report.draft.totals.events,
