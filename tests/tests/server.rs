@@ -132,6 +132,12 @@ fn bad_requests_get_clear_4xx_answers() {
             .contains("`GET` is not allowed on /v1/policy/rollout"),
         "{e}"
     );
+    // A path segment that is not UTF-8 once decoded: the JSON error too.
+    for path in ["/v1/events/%FF", "/v1/policy/versions/%C3", "/v1/simulate/%FF"] {
+        let (st, e) = s.get(path, None);
+        assert_eq!(st, 400, "{path}: {e}");
+        assert_eq!(e["error"]["code"], "bad_path", "{path}: {e}");
+    }
     assert_eq!(s.get("/v1/events?state=sleeping", None).0, 400);
     assert_eq!(s.get("/v1/events?limit=0", None).0, 400);
     assert_eq!(s.get("/v1/events?cursor=forged", None).0, 400);

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
@@ -15,6 +15,7 @@ use whistle_engine::router::check_attr;
 use whistle_engine::{Context, decide};
 
 use super::error::ApiError;
+use super::path::ApiPath;
 use crate::ingest::Outcome;
 use crate::state::AppState;
 use crate::store::{ListQuery, Updated};
@@ -188,7 +189,7 @@ pub async fn route(
 /// `GET /v1/events/{id}`: event, decision, case and its full history.
 pub async fn get(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let stored = state
         .store
@@ -278,7 +279,7 @@ pub async fn list(
 /// `POST /v1/events/{id}/{action}`: moves a case.
 pub async fn act(
     State(state): State<AppState>,
-    Path((id, verb)): Path<(String, String)>,
+    ApiPath((id, verb)): ApiPath<(String, String)>,
     json: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     const VERBS: [&str; 7] = [

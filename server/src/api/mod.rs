@@ -8,6 +8,7 @@ pub mod editor;
 pub mod error;
 pub mod events;
 pub mod ops;
+pub mod path;
 pub mod policy;
 pub mod simulate;
 

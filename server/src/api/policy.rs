@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Extension, Path, State};
+use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jiff::{SignedDuration, Timestamp};
@@ -18,6 +18,7 @@ use whistle_grammar::bundle;
 
 use super::auth::Principal;
 use super::error::ApiError;
+use super::path::ApiPath;
 use crate::reload::files::Draft;
 use crate::reload::{Outcome, Request};
 use crate::state::AppState;
@@ -85,7 +86,7 @@ pub async fn versions(State(state): State<AppState>) -> Result<Json<Value>, ApiE
 /// `GET /v1/policy/versions/{hash}`: one version with its files.
 pub async fn version(
     State(state): State<AppState>,
-    Path(hash): Path<String>,
+    ApiPath(hash): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let want = full_hash(&hash);
     let v = state
@@ -120,7 +121,7 @@ pub async fn reload(
 pub async fn rollback(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
-    Path(hash): Path<String>,
+    ApiPath(hash): ApiPath<String>,
 ) -> Response {
     let outcome = state
         .reload

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Extension, Path, State};
+use axum::extract::{Extension, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use whistle_engine::sim::{Options, Progress, Role};
 
 use super::error::ApiError;
+use super::path::ApiPath;
 use crate::cli::simulate::{SimError, prepare_scenario, simulate};
 use crate::state::AppState;
 
@@ -252,7 +253,7 @@ fn lookup(jobs: &Jobs, job: &str) -> Result<(u64, Status), ApiError> {
 /// `GET /v1/simulate/{job}`: the job's state; the report once done.
 pub async fn status(
     Extension(jobs): Extension<Jobs>,
-    Path(job): Path<String>,
+    ApiPath(job): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let (id, status) = lookup(&jobs, &job)?;
     Ok(match status {
@@ -280,7 +281,7 @@ pub async fn status(
 /// from the server's own origin, where the API's tokens are at hand.
 pub async fn report_html(
     Extension(jobs): Extension<Jobs>,
-    Path(job): Path<String>,
+    ApiPath(job): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let (id, status) = lookup(&jobs, &job)?;
     match status {
