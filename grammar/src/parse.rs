@@ -191,6 +191,10 @@ fn syntax_error(file: FileId, text: &str, at: usize, variant: &ErrorVariant<Rule
     let message = match variant {
         ErrorVariant::ParsingError { positives, .. } if !positives.is_empty() => {
             let mut names: Vec<&str> = positives.iter().map(|r| rule_name(*r)).collect();
+            // A rule without a name for people says nothing beside named ones.
+            if names.iter().any(|n| *n != SOMETHING_ELSE) {
+                names.retain(|n| *n != SOMETHING_ELSE);
+            }
             // Every kind of operand is expected at the start of a comparison;
             // one phrase says it better than eight.
             let operand = ["a field or value", "a number", "a string", "`attr.<field>`"];
@@ -258,7 +262,7 @@ fn describe_found(rest: &str) -> String {
 
 fn join_or(names: &[&str]) -> String {
     match names {
-        [] => "something else".into(),
+        [] => SOMETHING_ELSE.into(),
         [one] => (*one).to_string(),
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
     }
@@ -350,6 +354,10 @@ fn rule_name(rule: Rule) -> &'static str {
         day_spec => "a weekday (`mon`..`sun`)",
         interval => "a time interval (`09:00-12:00`)",
         repeats => "`repeats(...)`",
+        // Pest names the whole file when nothing at its start matched.
+        file => {
+            "a declaration (`policy`, `levels`, `grades`, `grade`, `department`, `category`, `fallback`, `empower`, `relieve`, `escalate`, `threshold`, `assess`, `target`, `test` or `calendar`)"
+        }
         kw_policy => "`policy`",
         kw_version => "`version`",
         kw_effective => "`effective`",
@@ -404,6 +412,31 @@ fn rule_name(rule: Rule) -> &'static str {
         kw_false => "`false`",
         kw_count => "`count`",
         kw_repeats => "`repeats`",
-        _ => "something else",
+        _ => SOMETHING_ELSE,
+    }
+}
+
+/// What an unnamed rule is called in "expected ...".
+const SOMETHING_ELSE: &str = "something else";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first_error(text: &str) -> String {
+        let (_, diags) = parse_file(FileId(0), text);
+        diags.first().map(|d| d.message.clone()).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_file_that_starts_with_no_declaration_is_told_the_ones_it_may() {
+        let m = first_error("garbage\n");
+        assert!(
+            m.starts_with("expected a declaration (`policy`, `levels`"),
+            "{m}"
+        );
+        assert!(m.contains("`threshold`"), "{m}");
+        assert!(m.ends_with("found `garbage`"), "{m}");
+        assert!(!m.contains("something else"), "{m}");
     }
 }

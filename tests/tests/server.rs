@@ -133,7 +133,11 @@ fn bad_requests_get_clear_4xx_answers() {
         "{e}"
     );
     // A path segment that is not UTF-8 once decoded: the JSON error too.
-    for path in ["/v1/events/%FF", "/v1/policy/versions/%C3", "/v1/simulate/%FF"] {
+    for path in [
+        "/v1/events/%FF",
+        "/v1/policy/versions/%C3",
+        "/v1/simulate/%FF",
+    ] {
         let (st, e) = s.get(path, None);
         assert_eq!(st, 400, "{path}: {e}");
         assert_eq!(e["error"]["code"], "bad_path", "{path}: {e}");
