@@ -320,6 +320,16 @@ fn names_the_policy_does_not_know_are_errors_at_their_field() {
     assert!(e[0].1.contains("nowhere.yaml"), "{e:?}");
 }
 
+/// The plan of `yaml` scaled to `events`.
+fn plan_scaled(yaml: &str, p: &Policy, events: f64) -> Result<sim::Plan, sim::ScenarioErrors> {
+    let scenario = sim::parse(yaml).unwrap();
+    let options = Options {
+        seed: None,
+        events: Some(events),
+    };
+    sim::plan(&scenario, p, options, &mut no_files)
+}
+
 #[test]
 fn a_volume_no_run_could_finish_is_an_error_at_its_field() {
     let p = shipped();
@@ -328,29 +338,15 @@ fn a_volume_no_run_could_finish_is_an_error_at_its_field() {
     assert_eq!(e[0].0, "arrivals.categories", "{e:?}");
     assert!(e[0].1.contains("at most 1e9"), "{e:?}");
     // Scaled down, the same rates are fine.
-    let scenario = sim::parse(&huge).unwrap();
-    let options = Options {
-        seed: None,
-        events: Some(1_000.0),
-    };
-    let plan = sim::plan(&scenario, &p, options, &mut no_files).unwrap();
+    let plan = plan_scaled(&huge, &p, 1_000.0).unwrap();
     let expected = plan.arrivals.map(|a| a.expected).unwrap_or(0.0);
     assert!((expected - 1_000.0).abs() < 1.0, "{expected}");
     // Scaled up past the bound, the option is named.
-    let options = Options {
-        seed: None,
-        events: Some(2e9),
-    };
-    let e = sim::plan(&scenario, &p, options, &mut no_files).unwrap_err();
+    let e = plan_scaled(&huge, &p, 2e9).unwrap_err();
     assert_eq!(e.0[0].path, "events", "{e:?}");
     // Rates whose sum overflows are named, not scaled to nothing.
     let overflow = SMALL_WUHOU.replace("fire_lane: {per_day: 40", "fire_lane: {per_day: 1e308");
-    let scenario = sim::parse(&overflow).unwrap();
-    let options = Options {
-        seed: None,
-        events: Some(1_000.0),
-    };
-    let e = sim::plan(&scenario, &p, options, &mut no_files).unwrap_err();
+    let e = plan_scaled(&overflow, &p, 1_000.0).unwrap_err();
     assert_eq!(e.0[0].path, "arrivals.categories", "{e:?}");
     assert!(e.0[0].message.contains("too large"), "{e:?}");
 }

@@ -276,19 +276,22 @@ fn a_replayed_log_runs_with_the_same_capacities() {
     let path = tmp.path().join("replay.yaml");
     std::fs::write(&path, yaml).unwrap();
     let out_dir = tmp.path().join("out");
-    let out = run(
-        &[
-            "simulate",
-            "--scenario",
-            &path.display().to_string(),
-            "--policy",
-            &shipped(),
-            "--quiet",
-            "--out",
-            &out_dir.display().to_string(),
-        ],
-        b"",
-    );
+    let simulate_replay = || {
+        run(
+            &[
+                "simulate",
+                "--scenario",
+                &path.display().to_string(),
+                "--policy",
+                &shipped(),
+                "--quiet",
+                "--out",
+                &out_dir.display().to_string(),
+            ],
+            b"",
+        )
+    };
+    let out = simulate_replay();
     assert!(out.status.success(), "{}", text(&out));
     let r: Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("report.json")).unwrap()).unwrap();
@@ -307,19 +310,7 @@ fn a_replayed_log_runs_with_the_same_capacities() {
     let mut log = std::fs::read_to_string(&events).unwrap();
     log.push_str("{not json\n[1, 2]\n");
     std::fs::write(tmp.path().join("events.jsonl"), log).unwrap();
-    let out = run(
-        &[
-            "simulate",
-            "--scenario",
-            &path.display().to_string(),
-            "--policy",
-            &shipped(),
-            "--quiet",
-            "--out",
-            &out_dir.display().to_string(),
-        ],
-        b"",
-    );
+    let out = simulate_replay();
     assert!(out.status.success(), "{}", text(&out));
     let t = text(&out);
     let (bad, worse) = (lines + 1, lines + 2);
