@@ -399,10 +399,11 @@ pub fn plan(
                     "the rates are too large to add up over the period",
                 ));
             } else if plan.expected.is_nan() || plan.expected > MAX_EVENTS {
+                // `events`: the command line's `--events`, a job's field.
                 let (at, scale) = match (options.events, a.total) {
-                    (Some(_), _) => ("events", "a smaller `--events`"),
+                    (Some(_), _) => ("events", "a smaller `events`"),
                     (None, Some(_)) => ("arrivals.total", "a smaller `total`"),
-                    (None, None) => ("arrivals.categories", "`arrivals.total` or `--events`"),
+                    (None, None) => ("arrivals.categories", "`arrivals.total` or `events`"),
                 };
                 errors.push(ScenarioError::at(
                     at,
