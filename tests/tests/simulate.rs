@@ -261,6 +261,29 @@ fn scenario_mistakes_are_named_by_field() {
         assert!(text(&out).contains("--events"), "{events}: {}", text(&out));
         assert!(!tmp.path().join("o").join("report.json").exists());
     }
+    // An --out that cannot take the report is refused before the run.
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let out = run(
+        &[
+            "simulate",
+            "--scenario",
+            "examples/scenarios/wuhou-2026.yaml",
+            "--policy",
+            &shipped(),
+            "--out",
+            &file.display().to_string(),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("is a file"), "{}", text(&out));
+    assert!(
+        text(&out).contains("nothing was simulated"),
+        "{}",
+        text(&out)
+    );
+    assert!(!text(&out).contains("simulated 0") && !text(&out).contains("events/s"));
 }
 
 #[test]

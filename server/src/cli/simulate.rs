@@ -225,6 +225,22 @@ pub fn simulate(
     Ok(Report::new(&prepared.plan, draft?, baseline))
 }
 
+/// Makes the report's directory, or says why it cannot be written to.
+fn out_dir_ready(dir: &Path) -> Result<(), String> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!(
+            "`{}` is a file; --out names a directory for the report",
+            dir.display()
+        ));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+    // Creating the directory does not prove it takes files.
+    let probe = dir.join(".whistle-write-test");
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| format!("cannot write into `{}`: {e}", dir.display()))
+}
+
 /// Writes `report.json`, `report.html` and the CSV tables into `dir`.
 pub fn write_report(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
@@ -295,6 +311,12 @@ pub fn run(a: &SimulateArgs) -> u8 {
         for n in &s.notes {
             eprintln!("note: {n}");
         }
+    }
+    // A report that cannot be written is found out before the run, not
+    // after a year's simulation.
+    if let Err(e) = out_dir_ready(&a.out) {
+        eprintln!("error: {e}; nothing was simulated");
+        return CANNOT_RUN;
     }
     let runs = 1 + u64::from(prepared.baseline.is_some());
     let bar = progress_bar(a.quiet, runs);
