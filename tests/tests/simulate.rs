@@ -242,21 +242,22 @@ fn scenario_mistakes_are_named_by_field() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("no/such.yaml"));
+    // The shipped year with more arguments.
+    let year_with = |more: &[&str]| {
+        let policy = shipped();
+        let mut args = vec![
+            "simulate",
+            "--scenario",
+            "examples/scenarios/wuhou-2026.yaml",
+            "--policy",
+            &policy,
+        ];
+        args.extend_from_slice(more);
+        run(&args, b"")
+    };
+    let o = tmp.path().join("o").display().to_string();
     for events in ["nan", "0", "1e12", "many"] {
-        let out = run(
-            &[
-                "simulate",
-                "--scenario",
-                "examples/scenarios/wuhou-2026.yaml",
-                "--policy",
-                &shipped(),
-                "--events",
-                events,
-                "--out",
-                &tmp.path().join("o").display().to_string(),
-            ],
-            b"",
-        );
+        let out = year_with(&["--events", events, "--out", &o]);
         assert_eq!(out.status.code(), Some(2), "{events}: {}", text(&out));
         assert!(text(&out).contains("--events"), "{events}: {}", text(&out));
         assert!(!tmp.path().join("o").join("report.json").exists());
@@ -264,18 +265,7 @@ fn scenario_mistakes_are_named_by_field() {
     // An --out that cannot take the report is refused before the run.
     let file = tmp.path().join("a-file");
     std::fs::write(&file, "").unwrap();
-    let out = run(
-        &[
-            "simulate",
-            "--scenario",
-            "examples/scenarios/wuhou-2026.yaml",
-            "--policy",
-            &shipped(),
-            "--out",
-            &file.display().to_string(),
-        ],
-        b"",
-    );
+    let out = year_with(&["--out", &file.display().to_string()]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("is a file"), "{}", text(&out));
     assert!(
