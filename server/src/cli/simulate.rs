@@ -355,21 +355,31 @@ pub fn run(a: &SimulateArgs) -> u8 {
     if !a.quiet {
         print!("{}", report.table());
     }
-    for run in std::iter::once(&report.draft).chain(report.baseline.as_ref()) {
-        if run.skipped > 0 {
-            // The lines are the same under both policies: said once.
-            eprintln!(
-                "warning: {} replayed line{} skipped, not simulated: {}{}",
-                run.skipped,
-                if run.skipped == 1 { "" } else { "s" },
-                run.skipped_first.join("; "),
-                match run.skipped.saturating_sub(run.skipped_first.len() as u64) {
-                    0 => String::new(),
-                    more => format!("; and {more} more"),
-                },
-            );
-            break;
-        }
+    // Each run checks the log against its own policy's `attr` schema, so
+    // the runs may skip different lines: said once when they agree.
+    let skipping: Vec<(&str, &RunReport)> = std::iter::once(("draft", &report.draft))
+        .chain(report.baseline.as_ref().map(|b| ("baseline", b)))
+        .filter(|(_, r)| r.skipped > 0)
+        .collect();
+    let agree = skipping.windows(2).all(|w| {
+        (w[0].1.skipped, &w[0].1.skipped_first) == (w[1].1.skipped, &w[1].1.skipped_first)
+    });
+    for (role, run) in skipping.iter().take(if agree { 1 } else { 2 }) {
+        eprintln!(
+            "warning: {}{} replayed line{} skipped, not simulated: {}{}",
+            if agree {
+                String::new()
+            } else {
+                format!("{role}: ")
+            },
+            run.skipped,
+            if run.skipped == 1 { "" } else { "s" },
+            run.skipped_first.join("; "),
+            match run.skipped.saturating_sub(run.skipped_first.len() as u64) {
+                0 => String::new(),
+                more => format!("; and {more} more"),
+            },
+        );
     }
     eprintln!(
         "simulated {} events under {} {} in {elapsed:.1} s ({:.0} events/s); report in {}",
