@@ -119,9 +119,30 @@ pub fn parse_event(text: &str) -> Result<Event, EventError> {
 /// [`parse_event`] through the schema validator alone: what decides, and
 /// explains, every line the fast path is not sure of.
 pub(crate) fn parse_validating(text: &str) -> Result<Event, EventError> {
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| EventError(format!("not valid JSON: {e}")))?;
+    let value: Value = serde_json::from_str(text).map_err(|e| json_error(text, &e))?;
     event_from_value(value)
+}
+
+/// The JSON error of one event's text, placed in that text: the column on
+/// a one-line event (the caller knows the line), line and column on a
+/// longer one, and a value cut short said as such.
+fn json_error(text: &str, e: &serde_json::Error) -> EventError {
+    let said = e.to_string();
+    let what = said
+        .rfind(" at line ")
+        .map_or(said.as_str(), |i| &said[..i]);
+    let one_line = !text.trim_end().contains('\n');
+    if e.is_eof() {
+        return EventError(
+            "not valid JSON: the text ends before the JSON value is complete".into(),
+        );
+    }
+    let place = if one_line {
+        format!(" at column {}", e.column())
+    } else {
+        format!(" at line {} column {}", e.line(), e.column())
+    };
+    EventError(format!("not valid JSON: {what}{place}"))
 }
 
 /// Validates a JSON value against the event schema and converts it.
@@ -229,5 +250,14 @@ mod tests {
                 .0
                 .starts_with("not valid JSON")
         );
+        // A line cut short is said to be so, with no line number of the
+        // parser's own (the trailing newline made it "line 2").
+        let cut = parse_event("{\"id\":\"X\",\n").unwrap_err().0;
+        assert_eq!(
+            cut,
+            "not valid JSON: the text ends before the JSON value is complete"
+        );
+        let col = parse_event(r#"{"id": "X", "category": ?}"#).unwrap_err().0;
+        assert_eq!(col, "not valid JSON: expected value at column 25");
     }
 }

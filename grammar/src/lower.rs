@@ -838,6 +838,23 @@ impl<'d> Lowerer<'d> {
                 let Some(prim) = inner.into_iter().find(|x| x.as_rule() != Rule::kw_not) else {
                     return truthy_false(span);
                 };
+                // Each `not` nests the condition one level deeper, as a
+                // bracket does: checking and deciding walk it recursively.
+                if nots.len() > crate::parse::MAX_NESTING {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "E0002",
+                            nots.first().copied().unwrap_or(span),
+                            format!(
+                                "`not` repeated {} times; at most {} are accepted",
+                                nots.len(),
+                                crate::parse::MAX_NESTING
+                            ),
+                        )
+                        .with_help("two `not`s cancel out: drop them in pairs"),
+                    );
+                    return truthy_false(span);
+                }
                 let mut e = self.expr(prim);
                 for not_span in nots.into_iter().rev() {
                     let s = not_span.join(e.span);

@@ -50,6 +50,17 @@ fn deep_nesting_is_a_diagnostic_not_a_stack_overflow() {
     let (code, out, _) = check_bytes(deep.as_bytes());
     assert_eq!(code, Some(1));
     assert!(out.contains("nested deeper"), "{out}");
+    // `not` nests as a bracket does, without a bracket to count.
+    let nots = format!(
+        "category c {{ lead a grade b when {}x == 1 }}",
+        "not ".repeat(20_000)
+    );
+    let (code, out, _) = check_bytes(nots.as_bytes());
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("p.whistle:1:34: error[E0002]: `not` repeated 20000 times"),
+        "{out}"
+    );
     let json = format!(
         "test \"t\" {{ event {}{} }}",
         "{\"a\":".repeat(50_000),

@@ -120,4 +120,41 @@ fn route_reads_a_file_and_says_when_it_cannot() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("cannot read `/nonexistent.jsonl`"));
+
+    let dir = root().join("examples");
+    let dir = dir.to_str().unwrap();
+    let out = run(&["route", "--policy", &shipped(), "--events", dir], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains(&format!("cannot read `{dir}`: it is a directory")),
+        "{}",
+        text(&out)
+    );
+}
+
+/// Windows tools start a file with a byte-order mark: the first event is
+/// decided like the others; a line cut short is said to be so, at its line.
+#[test]
+fn a_byte_order_mark_is_skipped_and_a_cut_line_is_named() {
+    let mut events = b"\xEF\xBB\xBF".to_vec();
+    let lines = std::fs::read_to_string(root().join("examples/events.jsonl")).unwrap();
+    for l in lines.lines().take(2) {
+        events.extend(l.as_bytes());
+        events.push(b'\n');
+    }
+    events.extend(b"{\"id\":\"X\",\"category\":\"fire_lane\",\n");
+    let out = run(&["route", "--policy", &shipped()], &events);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let got: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(got[0]["event_id"].is_string(), "{:?}", got[0]);
+    assert!(got[1]["event_id"].is_string(), "{:?}", got[1]);
+    assert_eq!(got[2]["line"], 3);
+    assert_eq!(
+        got[2]["error"],
+        "not valid JSON: the text ends before the JSON value is complete"
+    );
 }

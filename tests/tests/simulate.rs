@@ -338,6 +338,27 @@ fn a_replayed_log_runs_with_the_same_capacities() {
         serde_json::from_slice(&std::fs::read(out_dir.join("report.json")).unwrap()).unwrap();
     assert_eq!(r["draft"]["totals"]["events"].as_u64(), Some(n));
     assert_eq!(r["draft"]["skipped"].as_u64(), Some(2));
+
+    // A log saved with a byte-order mark runs as without one.
+    let mut bom = b"\xEF\xBB\xBF".to_vec();
+    bom.extend(std::fs::read(&events).unwrap());
+    std::fs::write(tmp.path().join("events.jsonl"), bom).unwrap();
+    let out = simulate_replay();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains("skipped"), "{}", text(&out));
+
+    // A directory where the log should be is refused at once, by field
+    // (it used to read as endless failing lines: a hang).
+    std::fs::remove_file(tmp.path().join("events.jsonl")).unwrap();
+    std::fs::create_dir(tmp.path().join("events.jsonl")).unwrap();
+    let out = simulate_replay();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("`replay.file`: cannot read `")
+            && text(&out).contains("it is a directory"),
+        "{}",
+        text(&out)
+    );
 }
 
 /// `/v1/stream` with a bearer token: (event name, JSON data) on a channel.

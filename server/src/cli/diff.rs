@@ -5,8 +5,7 @@
 //! follow diff(1): 0 the bundles are the same, 1 they differ, 2 the command
 //! could not run (an unreadable bundle or events file, a policy with errors).
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
@@ -18,6 +17,7 @@ use whistle_engine::diff::{self, Impact, ImpactBuilder, ImpactOptions};
 use whistle_engine::event::{Event, EventError, parse_event};
 use whistle_grammar::bundle::Bundle;
 
+use super::jsonl::Line;
 use super::{CANNOT_RUN, FAILED, OK};
 
 /// Lines parsed and decided per chunk.
@@ -234,40 +234,8 @@ fn count(n: u64) -> String {
     out
 }
 
-/// One non-blank input line.
-struct Line {
-    number: u64,
-    bytes: Vec<u8>,
-}
-
-fn read_chunk(input: &mut impl BufRead, line_no: &mut u64) -> std::io::Result<Vec<Line>> {
-    let mut chunk = Vec::with_capacity(CHUNK);
-    while chunk.len() < CHUNK {
-        let mut bytes = Vec::with_capacity(256);
-        if input.read_until(b'\n', &mut bytes)? == 0 {
-            break;
-        }
-        *line_no += 1;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        chunk.push(Line {
-            number: *line_no,
-            bytes,
-        });
-    }
-    Ok(chunk)
-}
-
 fn parse_chunk(chunk: &[Line]) -> Vec<Result<Event, EventError>> {
-    chunk
-        .par_iter()
-        .map(|l| {
-            let text = std::str::from_utf8(&l.bytes)
-                .map_err(|e| EventError(format!("not valid UTF-8 at byte {}", e.valid_up_to())))?;
-            parse_event(text)
-        })
-        .collect()
+    chunk.par_iter().map(|l| parse_event(l.text()?)).collect()
 }
 
 /// Reads, parses and replays the events file under both policies.
@@ -277,20 +245,14 @@ fn replay(
     file: &str,
     opts: &ImpactOptions,
 ) -> Result<(Impact, Replay), String> {
-    let input: Box<dyn Read> = if file == "-" {
-        Box::new(std::io::stdin().lock())
-    } else {
-        Box::new(File::open(file).map_err(|e| format!("cannot read `{file}`: {e}"))?)
-    };
-    let mut input = BufReader::with_capacity(1 << 16, input);
-    let io = |e: std::io::Error| format!("cannot read `{file}`: {e}");
+    let mut input = super::jsonl::open(file)?;
+    let io = |e: std::io::Error| format!("cannot read `{}`: {e}", super::jsonl::display(file));
     let mut r = Replay {
-        file: file.to_string(),
+        file: super::jsonl::display(file).to_string(),
         ..Replay::default()
     };
     let mut builder = ImpactBuilder::new(old, new, *opts);
-    let mut line_no = 0u64;
-    let mut cur = read_chunk(&mut input, &mut line_no).map_err(io)?;
+    let mut cur = input.chunk(CHUNK).map_err(io)?;
     let mut parsed = parse_chunk(&cur);
     while !cur.is_empty() {
         let mut events = Vec::with_capacity(parsed.len());
@@ -309,12 +271,12 @@ fn replay(
             }
         }
         r.events += events.len() as u64;
-        let next = read_chunk(&mut input, &mut line_no).map_err(io)?;
+        let next = input.chunk(CHUNK).map_err(io)?;
         // Parsing the next chunk overlaps with deciding this one.
         let (next_parsed, ()) = rayon::join(|| parse_chunk(&next), || builder.add_batch(&events));
         cur = next;
         parsed = next_parsed;
     }
-    r.lines = line_no;
+    r.lines = input.lines_read();
     Ok((builder.finish(), r))
 }

@@ -4,6 +4,7 @@ pub mod assess;
 pub mod check;
 pub mod diff;
 pub mod fmt;
+pub mod jsonl;
 pub mod route;
 pub mod serve;
 pub mod simulate;

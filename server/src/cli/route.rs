@@ -5,8 +5,7 @@
 //! deciding runs in input order on one thread, because each event sees the
 //! earlier ones for `repeats`.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufRead, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
@@ -17,6 +16,7 @@ use whistle_engine::Policy;
 use whistle_engine::event::{Event, EventError};
 use whistle_engine::router::{Router, prepare};
 
+use super::jsonl::{Line, Lines};
 use super::{CANNOT_RUN, FAILED, OK};
 
 /// Lines per chunk: large enough to keep both cores busy, small enough to
@@ -44,38 +44,40 @@ pub fn run(a: &RouteArgs) -> u8 {
     let Some(policy) = &c.policy else {
         return CANNOT_RUN;
     };
-    let input: Box<dyn Read> = if a.events == "-" {
-        Box::new(std::io::stdin().lock())
-    } else {
-        match File::open(&a.events) {
-            Ok(f) => Box::new(f),
-            Err(e) => {
-                eprintln!("error: cannot read `{}`: {e}", a.events);
-                return CANNOT_RUN;
-            }
+    let mut lines = match super::jsonl::open(&a.events) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return CANNOT_RUN;
         }
     };
-    match route_stream(
-        policy,
-        BufReader::with_capacity(1 << 16, input),
-        std::io::stdout().lock(),
-    ) {
+    match route_stream(policy, &mut lines, std::io::stdout().lock()) {
         Ok(0) => OK,
         Ok(_) => FAILED,
-        Err(e) => {
-            // A closed stdout (`| head`) is not an error worth a message.
-            if e.kind() != std::io::ErrorKind::BrokenPipe {
-                eprintln!("error: {e}");
-            }
-            FAILED
+        Err(Failure::Read(e)) => {
+            eprintln!(
+                "error: cannot read `{}` after line {}: {e}",
+                super::jsonl::display(&a.events),
+                lines.lines_read()
+            );
+            CANNOT_RUN
+        }
+        // A closed stdout (`| head`) is not an error worth a message.
+        Err(Failure::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => FAILED,
+        Err(Failure::Write(e)) => {
+            eprintln!("error: cannot write the decisions: {e}");
+            CANNOT_RUN
         }
     }
 }
 
-/// One input line, read.
-struct Line {
-    number: u64,
-    bytes: Vec<u8>,
+/// Why routing stopped before the end of its input.
+#[derive(Debug)]
+pub enum Failure {
+    /// The input could not be read.
+    Read(std::io::Error),
+    /// The output could not be written.
+    Write(std::io::Error),
 }
 
 /// Routes a stream; returns how many lines were bad.
@@ -86,22 +88,24 @@ struct Line {
 /// it decides chunk N in order and renders it on every core.
 pub fn route_stream(
     policy: &Policy,
-    mut input: impl BufRead,
+    input: &mut Lines<impl BufRead>,
     out: impl Write,
-) -> std::io::Result<u64> {
+) -> Result<u64, Failure> {
     let mut out = BufWriter::with_capacity(1 << 16, out);
-    let mut line_no = 0u64;
     let mut bad = 0u64;
-    std::thread::scope(|scope| -> std::io::Result<()> {
+    std::thread::scope(|scope| -> Result<(), Failure> {
         let (to_worker, chunks) = sync_channel::<Vec<Line>>(2);
         let (to_writer, rendered) = sync_channel::<(Vec<Vec<u8>>, u64)>(2);
         scope.spawn(move || work(policy, &chunks, &to_writer));
-        let mut write = |(lines, errors): (Vec<Vec<u8>>, u64)| -> std::io::Result<()> {
+        let mut write = |(lines, errors): (Vec<Vec<u8>>, u64)| -> Result<(), Failure> {
             bad += errors;
-            lines.iter().try_for_each(|l| out.write_all(l))
+            lines
+                .iter()
+                .try_for_each(|l| out.write_all(l))
+                .map_err(Failure::Write)
         };
         loop {
-            let mut chunk = read_chunk(&mut input, &mut line_no)?;
+            let mut chunk = input.chunk(CHUNK).map_err(Failure::Read)?;
             if chunk.is_empty() {
                 break;
             }
@@ -131,7 +135,7 @@ pub fn route_stream(
         }
         Ok(())
     })?;
-    out.flush()?;
+    out.flush().map_err(Failure::Write)?;
     Ok(bad)
 }
 
@@ -163,30 +167,8 @@ fn work(policy: &Policy, chunks: &Receiver<Vec<Line>>, rendered: &SyncSender<(Ve
     }
 }
 
-fn read_chunk(input: &mut impl BufRead, line_no: &mut u64) -> std::io::Result<Vec<Line>> {
-    let mut chunk = Vec::with_capacity(CHUNK);
-    while chunk.len() < CHUNK {
-        let mut bytes = Vec::with_capacity(256);
-        if input.read_until(b'\n', &mut bytes)? == 0 {
-            break;
-        }
-        *line_no += 1;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        chunk.push(Line {
-            number: *line_no,
-            bytes,
-        });
-    }
-    Ok(chunk)
-}
-
 fn parse_chunk(policy: &Policy, chunk: &[Line]) -> Vec<Result<Event, EventError>> {
-    chunk
-        .par_iter()
-        .map(|l| parse_line(policy, &l.bytes))
-        .collect()
+    chunk.par_iter().map(|l| parse_line(policy, l)).collect()
 }
 
 fn render_chunk(
@@ -213,10 +195,8 @@ fn render_chunk(
         .collect()
 }
 
-fn parse_line(policy: &Policy, bytes: &[u8]) -> Result<Event, EventError> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| EventError(format!("not valid UTF-8 at byte {}", e.valid_up_to())))?;
-    prepare(policy, text)
+fn parse_line(policy: &Policy, line: &Line) -> Result<Event, EventError> {
+    prepare(policy, line.text()?)
 }
 
 #[cfg(test)]
@@ -248,7 +228,7 @@ mod tests {
             }
         }
         let mut out = Vec::new();
-        let bad = route_stream(&p, input.as_bytes(), &mut out).unwrap();
+        let bad = route_stream(&p, &mut Lines::new(input.as_bytes()), &mut out).unwrap();
         assert_eq!(bad, (n / 1000) as u64);
         let lines: Vec<serde_json::Value> = String::from_utf8(out)
             .unwrap()
@@ -285,7 +265,10 @@ mod tests {
         let p = policy();
         let line = r#"{"id":"E","category":"noise","grid":"G010101","reported_at":"2026-06-03T10:00:00+08:00"}"#;
         let input = format!("{line}\n").repeat(10 * CHUNK);
-        let err = route_stream(&p, input.as_bytes(), Closed(3)).unwrap_err();
-        assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
+        let err = route_stream(&p, &mut Lines::new(input.as_bytes()), Closed(3)).unwrap_err();
+        assert!(
+            matches!(&err, Failure::Write(e) if e.kind() == std::io::ErrorKind::BrokenPipe),
+            "{err:?}"
+        );
     }
 }

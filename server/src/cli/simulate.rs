@@ -4,8 +4,7 @@
 //! parallel, one thread each, over the same arrival stream — then prints
 //! the summary and writes `report.json`, `report.html` and the CSV tables.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, IsTerminal};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -139,33 +138,39 @@ pub fn prepare_scenario(
 }
 
 /// Reads a replayed log: each line parsed and checked against `policy`'s
-/// `attr` schema; a bad line becomes a [`Skip`].
-fn replay_lines(
+/// `attr` schema; a bad line becomes a [`Skip`]. A file that fails part
+/// way stops the run: a year simulated on part of the log would pass for
+/// the whole.
+fn replay_lines<'a>(
     path: &Path,
-    policy: &Policy,
-) -> Result<impl Iterator<Item = Result<(u64, Event), Skip>>, String> {
-    let file = File::open(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    let mut number = 0u64;
-    Ok(BufReader::with_capacity(1 << 16, file)
-        .lines()
-        .filter_map(move |line| {
-            number += 1;
-            match line {
-                Err(e) => Some(Err(Skip {
-                    line: number,
-                    reason: e.to_string(),
-                })),
-                Ok(l) if l.trim().is_empty() => None,
-                Ok(l) => Some(
-                    prepare(policy, &l)
-                        .map(|ev| (number, ev))
-                        .map_err(|e| Skip {
-                            line: number,
-                            reason: e.0,
-                        }),
-                ),
+    policy: &'a Policy,
+    failed: &'a std::cell::Cell<Option<String>>,
+) -> Result<impl Iterator<Item = Result<(u64, Event), Skip>> + 'a, String> {
+    let name = path.display().to_string();
+    let mut lines = super::jsonl::open(&name).map_err(|e| format!("`replay.file`: {e}"))?;
+    Ok(std::iter::from_fn(move || {
+        let line = match lines.next()? {
+            Ok(l) => l,
+            Err(e) => {
+                let said = format!(
+                    "`replay.file`: cannot read `{name}` after line {}: {e}",
+                    lines.lines_read()
+                );
+                failed.set(Some(said));
+                return None;
             }
-        }))
+        };
+        let number = line.number;
+        Some(
+            line.text()
+                .and_then(|t| prepare(policy, t))
+                .map(|ev| (number, ev))
+                .map_err(|e| Skip {
+                    line: number,
+                    reason: e.0,
+                }),
+        )
+    }))
 }
 
 fn run_one(
@@ -186,7 +191,8 @@ fn run_one(
     match (&plan.replay, dir) {
         (Some(file), Some(dir)) => {
             let path = dir.join(file);
-            let lines = replay_lines(&path, policy)?;
+            let failed = std::cell::Cell::new(None);
+            let lines = replay_lines(&path, policy, &failed)?;
             let replay = Replay::new(
                 lines,
                 plan.start,
@@ -196,6 +202,9 @@ fn run_one(
             );
             let mut run = sim::Run::new(policy, plan, staff);
             run.run(replay, &mut report);
+            if let Some(e) = failed.take() {
+                return Err(e);
+            }
             Ok(run.into_report(role))
         }
         _ => Ok(sim::run_synthetic(policy, plan, staff, role, &mut report)),
