@@ -295,6 +295,23 @@ fn attr_is_validated_against_the_bundle_schema_when_there_is_one() {
     assert!(err.0.contains("`n`"), "{err}");
 }
 
+/// A schema that is not one is the error, alone: every `attr` path it
+/// would be checked against is not reported as a symptom of it.
+#[test]
+fn an_invalid_attr_schema_is_reported_alone() {
+    let err = compile_texts(&[
+        ("base.whistle", BASE),
+        (
+            "x.whistle",
+            "category c { lead urban grade red when attr.n > 1 or attr.m == 2 grade blue }",
+        ),
+        ("event.schema.json", r#"{"type":"nonsense"}"#),
+    ])
+    .unwrap_err();
+    assert!(err.contains("E0903"), "{err}");
+    assert!(!err.contains("E0601"), "{err}");
+}
+
 #[test]
 fn the_fast_json_writer_writes_exactly_what_the_view_serialises() {
     let p = policy(

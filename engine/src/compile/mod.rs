@@ -82,6 +82,10 @@ pub(crate) struct Ctx<'b> {
     pub repeats: cond::RepeatsSeen,
     /// Whether the policy header names a calendar (`working` limits need one).
     pub has_calendar: bool,
+    /// The bundle's `event.schema.json`, compiled; `None` without one, or
+    /// when it is not a valid schema (reported once, as E0903: checking
+    /// `attr` paths against it would report every path as a symptom).
+    pub attr_validator: Option<Arc<jsonschema::Validator>>,
 }
 
 impl Ctx<'_> {
@@ -192,7 +196,10 @@ impl Ctx<'_> {
         cond::Scope {
             levels: &self.names.levels,
             grades: &self.names.grades,
-            schema: self.bundle.event_schema.as_ref(),
+            schema: self
+                .attr_validator
+                .as_ref()
+                .and(self.bundle.event_schema.as_ref()),
         }
     }
 
@@ -304,7 +311,9 @@ pub fn compile(bundle: &Bundle) -> Compiled {
         file_names: FxHashMap::default(),
         repeats: cond::RepeatsSeen::default(),
         has_calendar: false,
+        attr_validator: None,
     };
+    ctx.attr_validator = attr_validator(&mut ctx);
     let decls: Vec<&Decl> = bundle.files.iter().flat_map(|(_, f)| &f.decls).collect();
     let policy = build(&mut ctx, &decls, &mut out.tests);
     let mut diags = ctx.diags;
@@ -511,7 +520,7 @@ fn build(ctx: &mut Ctx<'_>, decls: &[&Decl], tests_out: &mut Vec<TestCase>) -> O
     lints::run(ctx, &routes, &depts, &categories, &grade_defs);
 
     let areas = area_index(ctx);
-    let attr_validator = attr_validator(ctx);
+    let attr_validator = ctx.attr_validator.clone();
     let fallback_route = routes.fallback.take()?;
     let grade_defs: Vec<Grade> = grade_defs.into_iter().collect::<Option<Vec<_>>>()?;
     let header = header?;

@@ -230,6 +230,7 @@ fn route(
     let mut spans = RouteSpans::default();
     let mut lead: Option<(u16, SiteId)> = None;
     let mut lead_span: Option<Span> = None;
+    let mut default_written = false;
     let mut assists = Vec::new();
     let mut grade_rules = Vec::new();
     let mut limits: Vec<(u8, LimitOverride, SiteId)> = Vec::new();
@@ -267,6 +268,9 @@ fn route(
             }
             CategoryItem::Grade(g, when, span) => {
                 let gid = ctx.grade(g);
+                // A default line with an unknown grade is still a default:
+                // the unknown grade is the one error.
+                default_written |= when.is_none();
                 let when = when.as_ref().map(|w| compile_cond(ctx, w, Place::Grading));
                 let Some(gid) = gid else { continue };
                 spans.grades.push((gid, when.is_some(), *span));
@@ -329,7 +333,7 @@ fn route(
             .with_help("add `lead DEPARTMENT`: the department that answers for it"),
         );
     }
-    if !grade_rules.iter().any(|r| r.when.is_none()) {
+    if !default_written {
         ctx.push(
             Diagnostic::error(
                 "E0203",
