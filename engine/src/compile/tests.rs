@@ -70,6 +70,22 @@ fn one(ctx: &mut Ctx<'_>, t: &ast::TestDecl) -> Option<TestCase> {
             );
             ok = false;
         }
+        1 if t.expects[0].entries.is_empty() => {
+            ctx.push(
+                Diagnostic::error(
+                    "E0702",
+                    t.expects[0].span,
+                    format!(
+                        "test `{}` expects nothing: it could never fail",
+                        t.name.value
+                    ),
+                )
+                .with_help(format!(
+                    "name what the decision must be; the keys are: {KEYS}"
+                )),
+            );
+            ok = false;
+        }
         1 => {
             if t.order.last() != Some(&TestItemRef::Expect(0)) {
                 ctx.push(
@@ -115,7 +131,22 @@ fn one(ctx: &mut Ctx<'_>, t: &ast::TestDecl) -> Option<TestCase> {
         }
     }
     let mut expect = Vec::new();
-    for x in t.expects.iter().flat_map(|x| &x.entries) {
+    let entries: Vec<&ast::ExpectEntry> = t.expects.iter().flat_map(|x| &x.entries).collect();
+    for (i, x) in entries.iter().enumerate() {
+        // Two values for one key: one of them is a mistake, and which one
+        // the test would check is not for the reader to guess.
+        if let Some(first) = entries[..i].iter().find(|y| y.key.name == x.key.name) {
+            ctx.push(
+                Diagnostic::error(
+                    "E0703",
+                    x.key.span,
+                    format!("`{}` is expected twice", x.key.name),
+                )
+                .with_label(first.key.span, "first expected here"),
+            );
+            ok = false;
+            continue;
+        }
         match expectation(ctx, x) {
             Some(e) => expect.push((e, ctx.bundle.sources.location(x.span))),
             None => ok = false,
