@@ -406,6 +406,7 @@ threshold led "牵头" {
     /// A message about E1, carrying `opened`.
     fn message(kind: &str, opened: Option<Arc<Case>>) -> Message {
         Message {
+            seq: 1,
             kind: kind.into(),
             json: r#"{"event_id":"E1"}"#.into(),
             opened,

@@ -120,10 +120,27 @@ impl Config {
                 c.debounce_ms
             ));
         }
+        for w in &c.webhooks {
+            webhook_url(&w.url).map_err(|e| format!("webhook `{}`: {e}", w.name))?;
+        }
         if c.batch_max == 0 || c.body_limit == 0 {
             return Err("`batch_max` and `body_limit` must be above 0".into());
         }
         Ok(c)
+    }
+}
+
+/// Checks a webhook's URL as the outbox will use it: plain `http://`
+/// with a host (the client speaks no TLS; a proxy in front does).
+fn webhook_url(url: &str) -> Result<(), String> {
+    let shape = || format!("`url` {url:?} must be `http://HOST[:PORT]/PATH`");
+    let uri: hyper::Uri = url.parse().map_err(|_| shape())?;
+    match uri.scheme_str() {
+        Some("http") if uri.host().is_some_and(|h| !h.is_empty()) => Ok(()),
+        Some("https") => Err(format!(
+            "`url` {url:?}: only plain `http://` is supported; put a TLS proxy in front"
+        )),
+        _ => Err(shape()),
     }
 }
 
@@ -154,5 +171,17 @@ mod tests {
             "a".repeat(64)
         );
         assert!(Config::parse(&role).unwrap_err().contains("boss"));
+        let hook =
+            |url: &str| Config::parse(&format!("[[webhooks]]\nname = \"hq\"\nurl = {url:?}"));
+        assert!(hook("http://127.0.0.1:9000/whistle").is_ok());
+        assert_eq!(
+            hook("not a url").unwrap_err(),
+            "webhook `hq`: `url` \"not a url\" must be `http://HOST[:PORT]/PATH`"
+        );
+        assert!(
+            hook("https://example.org/h")
+                .unwrap_err()
+                .contains("only plain `http://`")
+        );
     }
 }

@@ -51,6 +51,18 @@ pub fn spawn(store: Arc<dyn Store>, hooks: Vec<WebhookConfig>) {
                     Err(e) => {
                         metrics::counter!("whistle_webhook_failures_total", "webhook" => item.target.clone()).increment(1);
                         let backoff = 1i64 << item.attempts.clamp(0, 9);
+                        // The first failure and then every doubling of
+                        // attempts: a receiver down for a day writes a
+                        // few lines, not thousands.
+                        if item.attempts <= 0 || (item.attempts + 1).count_ones() == 1 {
+                            tracing::warn!(
+                                "webhook `{}`: delivery {} failed (attempt {}): {e}; retried in {} s",
+                                item.target,
+                                item.id,
+                                item.attempts + 1,
+                                backoff.min(600)
+                            );
+                        }
                         let next = now
                             .checked_add(SignedDuration::from_secs(backoff.min(600)))
                             .unwrap_or(now);

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 use jiff::{SignedDuration, Timestamp};
 use whistle_engine::windows::RepeatIndex;
+use whistle_grammar::bundle::BundleFile;
 
 use crate::api::{self, auth::Auth};
 use crate::config::Config;
@@ -32,6 +33,13 @@ pub struct Options {
 /// Loads, checks and compiles the bundle; an error message lists the diagnostics.
 pub fn load_policy(path: &Path) -> Result<(whistle_engine::Policy, Vec<(String, String)>), String> {
     let files = whistle_grammar::bundle::read_dir(path).map_err(|e| e.to_string())?;
+    compile_files(files)
+}
+
+/// Compiles bundle files; `Err` carries the rendered diagnostics.
+fn compile_files(
+    files: Vec<BundleFile>,
+) -> Result<(whistle_engine::Policy, Vec<(String, String)>), String> {
     let texts = files
         .iter()
         .map(|f| {
@@ -51,6 +59,23 @@ pub fn load_policy(path: &Path) -> Result<(whistle_engine::Policy, Vec<(String, 
             false,
         )),
     }
+}
+
+/// The version that went live last, compiled again from its stored files:
+/// what a restart serves when the files on disk were saved broken (a
+/// reload refused them; a restart must not make them fatal).
+async fn last_good(store: &dyn Store) -> Option<(whistle_engine::Policy, PolicyVersion)> {
+    let v = store.policy_versions().await.ok()?.into_iter().next()?;
+    let files = v
+        .files
+        .iter()
+        .map(|(path, text)| BundleFile {
+            path: path.clone(),
+            bytes: text.clone().into_bytes(),
+        })
+        .collect();
+    let (p, _) = compile_files(files).ok()?;
+    Some((p, v))
 }
 
 /// Everything built at start-up, ready to serve.
@@ -75,7 +100,14 @@ fn exposure(config: &Config) -> Result<(), String> {
 pub async fn build(opts: &Options) -> Result<Server, String> {
     // Refused before the data directory is touched.
     exposure(&opts.config)?;
-    let (policy, files) = load_policy(&opts.policy)?;
+    let on_disk = load_policy(&opts.policy);
+    // A broken bundle and no store yet: nothing to fall back on, and no
+    // reason to create the store.
+    if let Err(e) = &on_disk
+        && !opts.data.exists()
+    {
+        return Err(e.clone());
+    }
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(
             &opts.data,
@@ -88,6 +120,24 @@ pub async fn build(opts: &Options) -> Result<Server, String> {
         .await
         .map_err(|e| e.to_string())?,
     );
+    let (policy, files, fell_back) = match on_disk {
+        Ok((p, f)) => (p, f, false),
+        Err(errors) => {
+            let Some((p, v)) = last_good(store.as_ref()).await else {
+                return Err(errors);
+            };
+            tracing::warn!(
+                "the policy in {} has errors, so the server starts on the version that went live last, {} ({}, {} by {}); fix the files and they are reloaded. The errors: {}",
+                opts.policy.display(),
+                v.hash,
+                v.summary,
+                v.activated_at,
+                v.by,
+                errors.trim_end().replace('\n', " | ")
+            );
+            (p, v.files, true)
+        }
+    };
     // Record the policy version if it is new to this store.
     let versions = store.policy_versions().await.map_err(|e| e.to_string())?;
     if versions.first().is_none_or(|v| *v.hash != *policy.hash) {
@@ -144,6 +194,18 @@ pub async fn build(opts: &Options) -> Result<Server, String> {
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .ok();
+    // Series an alert rule may watch are there from the start: a rule on
+    // a series that is missing never fires.
+    metrics::gauge!("whistle_policy_last_reload_ok").set(1.0);
+    for w in &opts.config.webhooks {
+        metrics::counter!("whistle_webhook_failures_total", "webhook" => w.name.clone())
+            .absolute(0);
+    }
+    if fell_back {
+        // The refusal of the files on disk, on `/v1/policy/status` and
+        // in the metrics, as a reload would have left it.
+        reload.trigger("startup");
+    }
     let state = AppState {
         policy,
         store,
@@ -190,17 +252,45 @@ impl Server {
             .await
             .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
         let ready = state.ready.clone();
+        let hub = state.hub.clone();
         let app = api::app(state);
         ready.store(true, Ordering::Release);
         let at = listener.local_addr().map_or(listen, |a| a);
         // Where a newcomer's browser goes next.
         tracing::info!("listening on http://{at}; the policy editor is at http://{at}/editor");
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown())
-            .await
-            .map_err(|e| e.to_string())
+        let (stopping, mut stop) = tokio::sync::watch::channel(false);
+        let signal = async move {
+            shutdown().await;
+            // Live streams never end by themselves: without this, one
+            // subscriber would keep the server from stopping.
+            hub.close();
+            stopping.send_replace(true);
+        };
+        let serve = axum::serve(listener, app)
+            .with_graceful_shutdown(signal)
+            .into_future();
+        let overdue = async move {
+            let _ = stop.wait_for(|s| *s).await;
+            tokio::time::sleep(STOP_GRACE).await;
+        };
+        let result = tokio::select! {
+            r = serve => r.map_err(|e| e.to_string()),
+            () = overdue => {
+                tracing::warn!(
+                    "requests still open {} s after the signal; stopping without them",
+                    STOP_GRACE.as_secs()
+                );
+                Ok(())
+            }
+        };
+        tracing::info!("stopped");
+        result
     }
 }
+
+/// How long requests under way may take to finish once the server is
+/// asked to stop (what is acknowledged is already stored).
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// `SIGHUP` asks for a reload, as daemons have always done.
 fn spawn_sighup(reload: reload::Handle) {

@@ -497,3 +497,51 @@ fn a_reload_that_asks_repeats_of_a_new_category_rebuilds_its_history() {
     assert_eq!(code, 201, "{d}");
     assert_eq!(d["grade"], "yellow", "DD1 counts for repeats: {d}");
 }
+
+/// A save the running server refused stays on disk; restarting must not
+/// turn it into an outage: the server starts on the version that went
+/// live last, says why, and takes the files once they are fixed.
+#[test]
+fn a_restart_over_a_refused_save_serves_the_last_good_version() {
+    let (_tmp, policy, data) = setup();
+    let original = order_text(&policy);
+    let s = Server::start(&policy, &data, None);
+    let h0 = s.live_hash();
+    let broken = original.replacen(LEAD_A, "lead nobody_at_all", 1);
+    assert_ne!(broken, original);
+    save(&policy.join(ORDER), &broken);
+    wait_for("the rejection", Duration::from_secs(20), || {
+        s.get("/v1/policy/status", None).1["last_reload"]["outcome"] == "rejected"
+    });
+    let s = s.restart();
+    assert_eq!(s.live_hash(), h0);
+    let (_, st) = s.get("/v1/policy/status", None);
+    assert_eq!(st["last_reload"]["by"], "startup", "{st}");
+    assert_eq!(st["last_reload"]["outcome"], "rejected", "{st}");
+    let (code, d) = s.post("/v1/events", &noise("R1"), None);
+    assert_eq!(code, 201, "{d}");
+    save(&policy.join(ORDER), &original.replacen(LEAD_A, LEAD_B, 1));
+    wait_for("the fixed files", Duration::from_secs(20), || {
+        s.live_hash() != h0
+    });
+    // With no store to fall back on, the broken bundle is the error it was.
+    save(&policy.join(ORDER), &broken);
+    let fresh = data.with_file_name("fresh-data");
+    let out = run(
+        &[
+            "serve",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--data",
+            fresh.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:1",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !fresh.exists(),
+        "no store was made for a policy that cannot run"
+    );
+}

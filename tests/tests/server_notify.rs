@@ -320,3 +320,56 @@ fn the_stream_carries_transitions_and_escalation_steps() {
         "{got:?}"
     );
 }
+
+/// Messages are numbered; a client still reading the stream does not keep
+/// a stopping server alive (it used to run until the client hung up).
+#[test]
+fn a_stopping_server_ends_its_streams_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(&fast_policy(dir.path()), &dir.path().join("db"), None);
+    let mut conn = TcpStream::connect(s.base.trim_start_matches("http://")).unwrap();
+    write!(conn, "GET /v1/stream HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let reading = std::thread::spawn(move || {
+        let mut line = String::new();
+        // Until end of stream (or the read timeout, which fails below).
+        while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+            let _ = lines_tx.send(std::mem::take(&mut line));
+        }
+    });
+    let (st, _) = s.post("/v1/events", &event("Q-1", "noise"), None);
+    assert_eq!(st, 201);
+    let mut ids = Vec::new();
+    let t = Instant::now();
+    while ids.len() < 2 && t.elapsed() < Duration::from_secs(20) {
+        let Ok(l) = lines.recv_timeout(Duration::from_secs(1)) else {
+            continue;
+        };
+        if let Some(id) = l.strip_prefix("id: ") {
+            ids.push(id.trim().to_string());
+        }
+    }
+    assert_eq!(ids, ["1", "2"]);
+    let pid = s.child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let t = Instant::now();
+    let status = loop {
+        if let Some(st) = s.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "still running 20 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    reading.join().unwrap();
+}

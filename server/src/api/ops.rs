@@ -11,9 +11,9 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tokio_stream::StreamExt;
-use tokio_stream::wrappers::BroadcastStream;
 
 use crate::state::AppState;
+use crate::stream::{Delivery, feed};
 
 /// The OpenAPI document of `/v1`.
 pub const OPENAPI: &str = include_str!("../../openapi.json");
@@ -63,14 +63,24 @@ pub async fn openapi() -> Response {
 }
 
 /// `GET /v1/stream`: transitions, escalation steps and alerts as server-sent events.
+///
+/// Each message's `id` is its number in the order of publication. A
+/// subscriber that fell too far behind loses the oldest and gets a
+/// `lagged` event saying how many (`GET /v1/events` has them all). The
+/// stream ends when the server stops.
 pub async fn stream(
     State(s): State<AppState>,
 ) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
-    let rx = s.hub.subscribe();
-    let events = BroadcastStream::new(rx).filter_map(|m| {
-        // A subscriber that fell behind skips what it missed.
-        m.ok()
-            .map(|m| Ok(Event::default().event(&*m.kind).data(&*m.json)))
+    let events = feed(&s.hub).map(|d| {
+        Ok(match d {
+            Delivery::Message(m) => Event::default()
+                .id(m.seq.to_string())
+                .event(&*m.kind)
+                .data(&*m.json),
+            Delivery::Lagged(n) => Event::default()
+                .event("lagged")
+                .data(json!({ "missed": n }).to_string()),
+        })
     });
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
