@@ -231,6 +231,58 @@ fn every_action_over_http_and_refusals_change_nothing() {
     assert_eq!(e["version"], 8);
 }
 
+/// An action's body is JSON and says so, or is refused; a misspelt field
+/// is refused by name; no body at all is fine, whatever the content type.
+#[test]
+fn action_bodies_are_json_with_known_fields_or_refused() {
+    let data = tempfile::tempdir().unwrap();
+    let s = Server::start(std::path::Path::new(&shipped()), data.path(), None);
+    let (st, _) = s.post("/v1/events", &event("AB-1", "fire_lane"), None);
+    assert_eq!(st, 201);
+    let raw = |verb: &str, content_type: Option<&str>, body: &str| -> (u16, Value) {
+        let mut req = s.agent.post(&format!("{}/v1/events/AB-1/{verb}", s.base));
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        let mut resp = req.send(body).unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.body_mut().read_json().unwrap_or(Value::Null))
+    };
+    let (st, e) = raw("accept", Some("text/plain"), r#"{"by": "wang"}"#);
+    assert_eq!(st, 415, "{e}");
+    assert_eq!(e["error"]["code"], "content_type", "{e}");
+    let (st, e) = raw(
+        "accept",
+        Some("application/json"),
+        r#"{"by": "wang", "extra": true}"#,
+    );
+    assert_eq!(st, 422, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `extra`"),
+        "{e}"
+    );
+    let (_, before) = s.get("/v1/events/AB-1", None);
+    assert_eq!(before["state"], "dispatched", "nothing was applied");
+    let (st, e) = raw("accept", Some("application/json"), "");
+    assert_eq!(st, 200, "{e}");
+    let (st, e) = raw(
+        "resolve",
+        Some("application/json; charset=utf-8"),
+        r#"{"notes": "done"}"#,
+    );
+    assert_eq!(st, 422, "{e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("`notes`"),
+        "{e}"
+    );
+    let (st, e) = raw("resolve", None, "");
+    assert_eq!(st, 200, "{e}");
+    assert_eq!(e["state"], "resolved");
+}
+
 /// An event `days` days ago (0: now) in `grid`.
 fn at(id: &str, category: &str, grid: &str, days: i64) -> Value {
     let reported = if days == 0 {

@@ -17,7 +17,8 @@ use crate::windows::History;
 
 /// Something done to a case. In JSON: `{"action": "accept", "by": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
+// A misspelt field (`notes`) is an error, not a note lost without a word.
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
     /// The handler accepts the event (dispatched → accepted).
     Accept {

@@ -3,7 +3,7 @@
 //! wrong; internals never leak.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -82,19 +82,23 @@ impl From<JsonRejection> for ApiError {
                 "content_type",
                 "send JSON with `Content-Type: application/json`",
             ),
-            JsonRejection::BytesRejection(e) => {
-                let status = e.status();
-                if status == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        status,
-                        "too_large",
-                        "the request body is larger than the configured limit",
-                    )
-                } else {
-                    ApiError::new(status, "bad_body", e.body_text())
-                }
-            }
+            JsonRejection::BytesRejection(e) => e.into(),
             other => ApiError::new(other.status(), "bad_request", other.body_text()),
+        }
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(e: BytesRejection) -> ApiError {
+        let status = e.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                status,
+                "too_large",
+                "the request body is larger than the configured limit",
+            )
+        } else {
+            ApiError::new(status, "bad_body", e.body_text())
         }
     }
 }

@@ -1,9 +1,10 @@
 //! `/v1/events` and `/v1/route`: posting, reading and moving events.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection, MissingJsonContentType};
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use serde::Deserialize;
@@ -154,6 +155,19 @@ pub async fn post(
     Ok((status, json_text(out)).into_response())
 }
 
+/// Whether the request says its body is JSON (`application/json`, or a
+/// `+json` type), as axum's `Json` asks.
+fn says_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .is_some_and(|m| {
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        })
+}
+
 /// A response body that is JSON text already.
 fn json_text(body: String) -> impl IntoResponse {
     (
@@ -280,7 +294,8 @@ pub async fn list(
 pub async fn act(
     State(state): State<AppState>,
     ApiPath((id, verb)): ApiPath<(String, String)>,
-    json: Result<Json<Value>, JsonRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     const VERBS: [&str; 7] = [
         "accept", "resolve", "reopen", "reassign", "whistle", "ack", "feedback",
@@ -292,11 +307,16 @@ pub async fn act(
             format!("unknown action `{verb}`: use {}", VERBS.join(", ")),
         ));
     }
-    // An empty body is fine for actions that take no fields.
-    let mut fields = match json {
-        Ok(Json(v)) => v,
-        Err(JsonRejection::MissingJsonContentType(_)) => json!({}),
-        Err(e) => return Err(e.into()),
+    let body = body?;
+    // No body is fine for actions that take no fields, whatever the
+    // content type says; a body is JSON, said so, or refused (read as
+    // nothing, its fields would be lost without a word).
+    let mut fields = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else if !says_json(&headers) {
+        return Err(JsonRejection::from(MissingJsonContentType::default()).into());
+    } else {
+        Json::<Value>::from_bytes(&body).map(|Json(v)| v)?
     };
     let Some(obj) = fields.as_object_mut() else {
         return Err(ApiError::new(
