@@ -83,6 +83,35 @@ pub struct Server {
     /// The shared state.
     pub state: AppState,
     timers: timers::Timers,
+    /// Held while the server runs: one server per data directory.
+    lock: std::fs::File,
+}
+
+/// Takes the data directory for this process alone. Two servers on one
+/// store would each keep their own timers and windows over the same open
+/// events; the second is refused instead. The lock goes with the process,
+/// however it ends.
+fn lock_data(dir: &Path) -> Result<std::fs::File, String> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create the data directory `{}`: {e}", dir.display()))?;
+    let path = dir.join("whistle.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open `{}`: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "another `whistle serve` is using the data directory `{}` (it holds `{}`); stop it, or give this one its own `--data`",
+            dir.display(),
+            path.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(format!("cannot lock `{}`: {e}", path.display()))
+        }
+    }
 }
 
 /// An open server (no tokens) may only listen on loopback.
@@ -108,6 +137,7 @@ pub async fn build(opts: &Options) -> Result<Server, String> {
     {
         return Err(e.clone());
     }
+    let lock = lock_data(&opts.data)?;
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(
             &opts.data,
@@ -220,13 +250,22 @@ pub async fn build(opts: &Options) -> Result<Server, String> {
         ready: Arc::new(AtomicBool::new(false)),
     };
     tracing::info!("{} open events, timers armed", open.len());
-    Ok(Server { state, timers })
+    Ok(Server {
+        state,
+        timers,
+        lock,
+    })
 }
 
 impl Server {
     /// Starts the background tasks and serves until SIGINT or SIGTERM.
     pub async fn run(self) -> Result<(), String> {
-        let Server { state, timers } = self;
+        // The lock is held until this returns.
+        let Server {
+            state,
+            timers,
+            lock: _lock,
+        } = self;
         // `build` refused an open server beyond loopback already.
         let listen = state.config.listen;
         timers.spawn(timers::Deps {

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::server::{Server, now_rfc3339};
-use common::{copy_dir, root, whistle};
+use common::server::{Server, free_port, now_rfc3339};
+use common::{copy_dir, root, run, text, whistle};
 use serde_json::{Value, json};
 
 fn event(id: &str, category: &str) -> Value {
@@ -454,4 +454,37 @@ fn the_api_describes_itself_and_reports_metrics() {
     assert!(text.contains("whistle_open_events"), "{text}");
     // The event's commit was flushed: the flush times are there.
     assert!(text.contains("whistle_store_flush_seconds_count"), "{text}");
+}
+
+/// A second server on the same data directory is refused at once, by
+/// name; the first goes on serving, and its lock goes with it.
+#[test]
+fn one_data_directory_serves_one_server() {
+    let data = tempfile::tempdir().unwrap();
+    let s = Server::start(&shipped(), data.path(), None);
+    let second = |port: u16| {
+        run(
+            &[
+                "serve",
+                "--policy",
+                shipped().to_str().unwrap(),
+                "--data",
+                data.path().to_str().unwrap(),
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ],
+            b"",
+        )
+    };
+    let out = second(free_port());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("another `whistle serve` is using the data directory"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(s.get("/healthz", None).0, 200);
+    // Killed, it leaves no lock behind.
+    let again = s.restart();
+    assert_eq!(again.get("/healthz", None).0, 200);
 }
