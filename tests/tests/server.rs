@@ -89,6 +89,23 @@ fn retries_are_safe_and_conflicts_are_refused() {
         .map(|x| x["status"].as_i64().unwrap())
         .collect();
     assert_eq!(statuses, [201, 201, 200]);
+    // An item refused in a batch is told as a single post would be.
+    let clash = json!({"events": [event("R-4", "fire_lane"), other]});
+    let (st, r) = s.post("/v1/events", &clash, None);
+    assert_eq!(st, 201, "{r}");
+    assert_eq!(r["results"][1]["status"], 409, "{r}");
+    assert_eq!(r["results"][1]["error"]["code"], "conflict", "{r}");
+    let (st, r) = s.post(
+        "/v1/events",
+        &json!({"events": [event("R-5", "fire_lane")], "mode": "partial"}),
+        None,
+    );
+    assert_eq!(st, 422, "{r}");
+    assert!(
+        r["error"]["message"].as_str().unwrap().contains("`mode`"),
+        "{r}"
+    );
+    assert_eq!(s.get("/v1/events/R-5", None).0, 404, "nothing was stored");
 }
 
 #[test]
@@ -264,6 +281,23 @@ fn tokens_and_roles_guard_the_api() {
     assert_eq!(s.get("/v1/events/A-1", None).0, 401);
     assert_eq!(s.get("/v1/events/A-1", Some("desk-token")).0, 200);
     assert_eq!(s.get("/healthz", None).0, 200);
+    // A 401 says which scheme to use; the scheme's name is case-insensitive.
+    let raw = |authorization: Option<&str>| {
+        let mut req = s.agent.get(&format!("{}/v1/events/A-1", s.base));
+        if let Some(a) = authorization {
+            req = req.header("authorization", a);
+        }
+        req.call().unwrap()
+    };
+    let r = raw(None);
+    assert_eq!(r.status().as_u16(), 401);
+    assert_eq!(
+        r.headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap()),
+        Some("Bearer")
+    );
+    assert_eq!(raw(Some("bearer desk-token")).status().as_u16(), 200);
 }
 
 const FAST_POLICY: &str = r#"

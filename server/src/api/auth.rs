@@ -7,7 +7,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -62,8 +62,11 @@ impl Auth {
                 "send `Authorization: Bearer <token>`",
             )
         };
+        // The scheme's name is case-insensitive (RFC 9110, section 11.1).
         let token = header
-            .and_then(|h| h.strip_prefix("Bearer "))
+            .and_then(|h| h.trim_start().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token)
             .ok_or_else(unauthorized)?;
         let presented: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
         // Compare with every token so the time taken says nothing about which matched.
@@ -104,7 +107,18 @@ async fn guard(
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let who = state.auth.check(header, role)?;
+    let who = match state.auth.check(header, role) {
+        Ok(who) => who,
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+            let mut r = e.into_response();
+            r.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+            return Ok(r);
+        }
+        Err(e) => return Err(e),
+    };
     req.extensions_mut().insert(who);
     Ok(next.run(req).await)
 }
@@ -172,6 +186,13 @@ mod tests {
             Some(StatusCode::UNAUTHORIZED)
         );
         assert!(a.check(Some("Bearer secret"), Some(Role::Reporter)).is_ok());
+        assert!(a.check(Some("bearer secret"), Some(Role::Reporter)).is_ok());
+        assert!(
+            a.check(Some("BEARER  secret"), Some(Role::Reporter))
+                .is_ok()
+        );
+        assert!(a.check(Some("Basic secret"), Some(Role::Reporter)).is_err());
+        assert!(a.check(Some("Bearersecret"), Some(Role::Reporter)).is_err());
         assert_eq!(
             a.check(Some("Bearer secret"), Some(Role::Handler))
                 .map_err(|e| e.status)

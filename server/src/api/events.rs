@@ -24,6 +24,8 @@ use crate::store::{ListQuery, Updated};
 /// Most events in one batch post.
 const MAX_BATCH: usize = 10_000;
 
+const CONFLICT: &str = "an event with this id was already posted with a different body";
+
 fn body(json: Result<Json<Value>, JsonRejection>) -> Result<Value, ApiError> {
     json.map(|Json(v)| v).map_err(ApiError::from)
 }
@@ -49,6 +51,17 @@ pub async fn post(
     let v = body(json)?;
     let (items, batch) = match v {
         Value::Object(mut m) if m.contains_key("events") && !m.contains_key("id") => {
+            // A batch is `{"events": [...]}` and nothing else: another key
+            // (`"mode": "partial"`) would be a wish ignored.
+            if let Some(k) = m.keys().find(|k| *k != "events") {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid",
+                    format!(
+                        "unknown field `{k}` beside `events`: a batch is {{\"events\": [...]}}"
+                    ),
+                ));
+            }
             match m.remove("events") {
                 Some(Value::Array(a)) => (a, true),
                 _ => {
@@ -105,12 +118,7 @@ pub async fn post(
         return Ok(match outcomes.into_iter().next() {
             Some(Outcome::Created(d)) => (StatusCode::CREATED, json_text(d)).into_response(),
             Some(Outcome::Duplicate(s)) => (StatusCode::OK, Json(s.decision)).into_response(),
-            _ => ApiError::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                "an event with this id was already posted with a different body",
-            )
-            .into_response(),
+            _ => ApiError::new(StatusCode::CONFLICT, "conflict", CONFLICT).into_response(),
         });
     }
     // `{"results": [...]}`, written around the decisions' text as it is.
@@ -140,8 +148,9 @@ pub async fn post(
             Outcome::Duplicate(s) => {
                 out.push_str(&json!({"status": 200, "decision": s.decision}).to_string());
             }
+            // The shape of the error a single post gets.
             Outcome::Conflict => out.push_str(
-                &json!({"status": 409, "error": "an event with this id was already posted with a different body"})
+                &json!({"status": 409, "error": {"code": "conflict", "message": CONFLICT}})
                     .to_string(),
             ),
         }
