@@ -104,6 +104,15 @@ fn route_refuses_a_broken_policy_with_its_diagnostics() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("p.whistle:1:"), "{}", text(&out));
+    // The diagnostics' paths are inside the bundle: the bundle is named.
+    assert!(
+        text(&out).contains(&format!(
+            "error: the policy `{}` has errors; no event was routed",
+            dir.path().display()
+        )),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]

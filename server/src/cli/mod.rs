@@ -59,7 +59,12 @@ pub fn load_valid(path: &Path, what_not_done: &str, code_if_invalid: u8) -> Resu
     })?;
     if c.policy.is_none() {
         print_diagnostics(&b, &c.diagnostics);
-        eprintln!("error: the policy has errors; {what_not_done}");
+        // Named: the draft and the baseline of a simulation share their
+        // files' names, and the diagnostics give paths inside the bundle.
+        eprintln!(
+            "error: the policy `{}` has errors; {what_not_done}",
+            path.display()
+        );
         return Err(code_if_invalid);
     }
     Ok(c)
