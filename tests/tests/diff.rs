@@ -267,6 +267,23 @@ fn replay_counts_agree_with_route_under_each_policy() {
     );
     assert!(t.contains(&summary), "{t}");
     assert!(t.contains("deadline load by department"), "{t}");
+    assert!(t.contains("\nexamples\n"), "{t}");
+    // None asked for: no heading over nothing.
+    let out = run(
+        &[
+            "diff",
+            &shipped(),
+            new,
+            "--replay",
+            events,
+            "--examples",
+            "0",
+        ],
+        b"",
+    );
+    let t = text(&out);
+    assert!(!t.contains("\nexamples\n"), "{t}");
+    assert!(t.contains("deadline load by department"), "{t}");
 }
 
 #[test]

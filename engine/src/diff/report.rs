@@ -103,7 +103,10 @@ impl fmt::Display for Impact {
         }
         f.write_str(&t.render("  "))?;
 
-        writeln!(f, "\nexamples")?;
+        // `--examples 0` asks for none: no heading over nothing.
+        if self.categories.iter().any(|c| !c.examples.is_empty()) {
+            writeln!(f, "\nexamples")?;
+        }
         for c in self.categories.iter().filter(|c| !c.examples.is_empty()) {
             writeln!(f, "  {}", c.category)?;
             let mut t = Table::new(&["", ""], &[false, false]);

@@ -92,8 +92,8 @@ fn compile_policy(files: Vec<BundleFile>, what: &str) -> Result<Policy, String> 
 
 async fn policy_of(a: &AssessArgs, store: &SqliteStore) -> Result<Policy, String> {
     if let Some(dir) = &a.policy {
-        let files = whistle_grammar::bundle::read_dir(dir)
-            .map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?;
+        // The bundle's read error names the path already.
+        let files = whistle_grammar::bundle::read_dir(dir).map_err(|e| e.to_string())?;
         return compile_policy(files, &format!("the policy `{}`", dir.display()));
     }
     let versions = store.policy_versions().await.map_err(|e| e.to_string())?;

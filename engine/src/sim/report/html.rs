@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use super::Report;
 use super::svg::{Bars, Delta, Line, PALETTE, bars, deltas, esc, lines};
+use super::{Report, delta, fmt};
 use crate::sim::stats::{RunReport, Series};
 
 const STYLE: &str = "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI','Noto Sans CJK SC','PingFang SC',sans-serif;margin:0;color:#222;background:#fafafa}\
@@ -20,15 +20,6 @@ fn runs(r: &Report) -> Vec<(&RunReport, &'static str, bool)> {
         v.push((b, "baseline", true));
     }
     v
-}
-
-fn fmt(x: f64, unit: &str) -> String {
-    match unit {
-        "%" => format!("{x:.2}%"),
-        "h" => format!("{x:.2} h"),
-        _ if x.fract() == 0.0 => format!("{x:.0}"),
-        _ => format!("{x:.2}"),
-    }
 }
 
 /// Lines for one kind of series under both policies: each name keeps its
@@ -286,13 +277,7 @@ fn summary(h: &mut String, r: &Report) {
             } else {
                 "bad"
             };
-            let unit = if row.unit == "%" { " pp" } else { row.unit };
-            let sign = if d > 0.0 { "+" } else { "" };
-            let _ = write!(
-                h,
-                "<td class=\"{class}\">{sign}{}</td>",
-                fmt(d, unit.trim()).replace("pp", " pp")
-            );
+            let _ = write!(h, "<td class=\"{class}\">{}</td>", delta(d, row.unit));
         }
         h.push_str("</tr>");
     }
@@ -309,12 +294,7 @@ fn summary(h: &mut String, r: &Report) {
                     label: row.label.clone(),
                     value: d,
                     good: (d < 0.0) == row.lower_is_better,
-                    text: format!(
-                        "{}{:.2}{}",
-                        if d > 0.0 { "+" } else { "" },
-                        d,
-                        if row.unit == "%" { " pp" } else { " h" }
-                    ),
+                    text: delta(d, row.unit),
                 })
             })
             .collect();

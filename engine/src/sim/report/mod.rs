@@ -47,7 +47,8 @@ pub struct SummaryRow {
     pub metric: String,
     /// Words for people.
     pub label: String,
-    /// `%` for shares (given as percentages), `h` for hours, empty for counts.
+    /// `%` for shares (given as percentages), `h` for hours, `score` for
+    /// assessment scores (0–100, two decimals), empty for counts.
     pub unit: &'static str,
     /// Whether lower is better (for colouring deltas).
     pub lower_is_better: bool,
@@ -233,13 +234,35 @@ fn measures(r: &RunReport) -> Vec<(String, String, &'static str, bool, f64)> {
             out.push((
                 format!("mean_score_{}", table.by),
                 format!("mean {} score", table.by),
-                "",
+                "score",
                 false,
                 round(scored.iter().sum::<f64>() / scored.len() as f64, 2),
             ));
         }
     }
     out
+}
+
+/// A summary value as people read it: a share as a percentage, hours,
+/// a score with two decimals, a count whole.
+pub(crate) fn fmt(x: f64, unit: &str) -> String {
+    match unit {
+        "%" => format!("{x:.2}%"),
+        "h" => format!("{x:.2} h"),
+        "score" => format!("{x:.2}"),
+        _ if x.fract() == 0.0 => format!("{x:.0}"),
+        _ => format!("{x:.2}"),
+    }
+}
+
+/// A draft-minus-baseline difference, signed: shares in percentage
+/// points.
+pub(crate) fn delta(x: f64, unit: &str) -> String {
+    let sign = if x > 0.0 { "+" } else { "" };
+    match unit {
+        "%" => format!("{sign}{x:.2} pp"),
+        _ => format!("{sign}{}", fmt(x, unit)),
+    }
 }
 
 impl Report {
@@ -298,23 +321,6 @@ impl Report {
     /// The summary as a text table for a terminal.
     pub fn table(&self) -> String {
         let has_base = self.baseline.is_some();
-        let fmt = |x: f64, unit: &str| -> String {
-            match unit {
-                "%" => format!("{x:.2}%"),
-                "h" => format!("{x:.2} h"),
-                _ if x.fract() == 0.0 => format!("{x:.0}"),
-                _ => format!("{x:.2}"),
-            }
-        };
-        let delta = |x: f64, unit: &str| -> String {
-            let sign = if x > 0.0 { "+" } else { "" };
-            match unit {
-                "%" => format!("{sign}{x:.2} pp"),
-                "h" => format!("{sign}{x:.2} h"),
-                _ if x.fract() == 0.0 => format!("{sign}{x:.0}"),
-                _ => format!("{sign}{x:.2}"),
-            }
-        };
         let mut rows: Vec<[String; 4]> = vec![[
             "measure".into(),
             if has_base {
@@ -358,5 +364,24 @@ impl Report {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{delta, fmt};
+
+    /// Each kind of value reads the same way everywhere, whatever its
+    /// value: a score or an hour keeps its decimals at zero too.
+    #[test]
+    fn values_and_differences_keep_their_form() {
+        assert_eq!(fmt(93.5, "%"), "93.50%");
+        assert_eq!(fmt(86.0, "score"), "86.00");
+        assert_eq!(fmt(86.0, ""), "86");
+        assert_eq!(delta(0.0, "score"), "0.00");
+        assert_eq!(delta(-1.36, "score"), "-1.36");
+        assert_eq!(delta(5.714, "%"), "+5.71 pp");
+        assert_eq!(delta(0.03, "h"), "+0.03 h");
+        assert_eq!(delta(-10.0, ""), "-10");
     }
 }
