@@ -167,3 +167,27 @@ fn a_byte_order_mark_is_skipped_and_a_cut_line_is_named() {
         "not valid JSON: the text ends before the JSON value is complete"
     );
 }
+
+/// The README's example decision quotes a trace line with its place: the
+/// place is where the line really is.
+#[test]
+fn the_readme_trace_example_points_at_the_real_line() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let quoted = readme
+        .lines()
+        .find(|l| l.contains(r#""trace":[{"what":"grade red when attr.people_trapped > 0""#))
+        .expect("the README quotes a trace");
+    let start = quoted.find("[{").unwrap() + 1;
+    let end = quoted[start..].find('}').unwrap() + start + 1;
+    let step: Value = serde_json::from_str(&quoted[start..end]).unwrap();
+    let event = br#"{"id":"E1","category":"fire_lane","grid":"G010101","source":"patrol","reported_at":"2026-06-03T10:00:00+08:00","attr":{"people_trapped":1}}"#;
+    let out = run(&["route", "--policy", &shipped()], event);
+    let d: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let real = d["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["what"] == step["what"])
+        .expect("the quoted line is in the trace");
+    assert_eq!(real, &step);
+}

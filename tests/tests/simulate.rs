@@ -198,6 +198,11 @@ fn scenario_mistakes_are_named_by_field() {
             year.replace("arrivals:", "arrivalz:"),
             "unknown field `arrivalz`",
         ),
+        // The typo is said beside the key it left missing.
+        (
+            year.replace("\ncapacity:", "\ncapactiy:"),
+            "\"capacity\" is a required property; unknown field `capactiy`",
+        ),
         // A rate in the wrong unit: a run of 10^305 events would never end.
         (
             year.replace(

@@ -492,8 +492,20 @@ fn describe(e: &jsonschema::ValidationError<'_>, out: &mut Vec<ScenarioError>) {
         }
         _ => e.masked().to_string(),
     };
-    if !out.iter().any(|o| o.path == path) {
-        out.push(ScenarioError::at(path, message));
+    // One error per field, except that a missing key and an unknown one
+    // at the same place are told together: `capactiy` is the typo that
+    // explains the missing `capacity`.
+    let together = matches!(
+        e.kind(),
+        Kind::AdditionalProperties { .. } | Kind::Required { .. }
+    );
+    match out.iter_mut().find(|o| o.path == path) {
+        None => out.push(ScenarioError::at(path, message)),
+        Some(o) if together && !o.message.contains(&message) => {
+            o.message.push_str("; ");
+            o.message.push_str(&message);
+        }
+        Some(_) => {}
     }
 }
 
