@@ -186,6 +186,9 @@ fn check_nesting(file: FileId, text: &str) -> Option<Diagnostic> {
 }
 
 fn syntax_error(file: FileId, text: &str, at: usize, variant: &ErrorVariant<Rule>) -> Diagnostic {
+    if let Some(d) = json_error(file, text, at, variant) {
+        return d;
+    }
     let end = text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
     let found = describe_found(&text[at..]);
     let message = match variant {
@@ -217,6 +220,55 @@ fn syntax_error(file: FileId, text: &str, at: usize, variant: &ErrorVariant<Rule
         d = d.with_help(h);
     }
     d
+}
+
+/// A test's `event { ... }` that is not JSON: the JSON rule is atomic, so
+/// pest stops at its `{`. The JSON parser says where it really went wrong
+/// and what it found there.
+fn json_error(
+    file: FileId,
+    text: &str,
+    at: usize,
+    variant: &ErrorVariant<Rule>,
+) -> Option<Diagnostic> {
+    let ErrorVariant::ParsingError { positives, .. } = variant else {
+        return None;
+    };
+    let rest = &text[at..];
+    if !positives.contains(&Rule::json_object) || !rest.starts_with('{') {
+        return None;
+    }
+    let mut values = serde_json::Deserializer::from_str(rest).into_iter::<serde_json::Value>();
+    let e = values.next()?.err()?;
+    // Line and column of the JSON parser, counted from the `{`.
+    let line_start = rest
+        .split_inclusive('\n')
+        .take(e.line().saturating_sub(1))
+        .map(str::len)
+        .sum::<usize>();
+    let line = &rest[line_start..];
+    let col = line
+        .char_indices()
+        .nth(e.column().saturating_sub(1))
+        .map_or(line.len(), |(i, _)| i);
+    let pos = (at + line_start + col).min(text.len());
+    let end = text[pos..]
+        .chars()
+        .next()
+        .map_or(pos, |c| pos + c.len_utf8());
+    let said = e.to_string();
+    let what = said
+        .rfind(" at line ")
+        .map_or(said.as_str(), |i| &said[..i]);
+    let mut d = Diagnostic::error(
+        "E0001",
+        Span::new(file, pos, end),
+        format!("the test event is not valid JSON: {what}"),
+    );
+    if text[pos..].starts_with('#') || text[..pos].trim_end().ends_with('#') {
+        d = d.with_help("comments are not allowed inside the event's JSON; put them above `event`");
+    }
+    Some(d)
 }
 
 fn hint(variant: &ErrorVariant<Rule>, rest: &str) -> Option<String> {
