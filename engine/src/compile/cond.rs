@@ -172,6 +172,16 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
             }
             ast::Operand::Repeats { window, by, span } => {
                 let w = window.total_seconds();
+                if w == 0 && !window.working {
+                    self.diags.push(
+                        Diagnostic::warning(
+                            "W0607",
+                            window.span,
+                            "a `repeats` window of no time counts nothing: it is always 0",
+                        )
+                        .with_help("give the window a length, such as `repeats(7d)`"),
+                    );
+                }
                 if window.working {
                     self.diags.push(Diagnostic::error(
                         "E0604",
@@ -329,6 +339,25 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
                 ));
                 Some(c)
             }
+            (
+                Field::Hour | Field::Month | Field::Reopened | Field::Repeats { .. },
+                Const::Num(n),
+            ) if never_taken(f, *n) => {
+                let (name, range) = match f {
+                    Field::Hour => ("hour", "from 0 to 23"),
+                    Field::Month => ("month", "from 1 to 12"),
+                    Field::Reopened => ("reopened", "never negative"),
+                    _ => ("repeats", "never negative"),
+                };
+                self.diags.push(
+                    Diagnostic::warning(
+                        "W0607",
+                        span,
+                        format!("`{name}` is {range}: a comparison with {n} comes out the same for every event"),
+                    ),
+                );
+                Some(c)
+            }
             _ => Some(c),
         }
     }
@@ -411,4 +440,15 @@ enum Side {
 
 fn boxed_path(path: &[String]) -> Box<[Box<str>]> {
     path.iter().map(|k| k.as_str().into()).collect()
+}
+
+/// Whether a number lies outside every value the field takes: then any
+/// comparison with it comes out the same for every event.
+fn never_taken(f: &Field, n: f64) -> bool {
+    match f {
+        Field::Hour => !(0.0..=23.0).contains(&n),
+        Field::Month => !(1.0..=12.0).contains(&n),
+        Field::Reopened | Field::Repeats { .. } => n < 0.0,
+        _ => false,
+    }
 }
