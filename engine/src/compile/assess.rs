@@ -34,6 +34,22 @@ fn group(ctx: &mut Ctx<'_>, g: &GroupKey) -> Option<GroupBy> {
     }
 }
 
+/// Warns about a bound a share can never be on the far side of: shares
+/// run from 0% to 100%.
+fn share_bound(ctx: &mut Ctx<'_>, metric: Metric, bound: f64, lit: &Literal) {
+    if crate::assess::share_index(metric).is_some() && !(0.0..=1.0).contains(&bound) {
+        ctx.push(Diagnostic::warning(
+            "W0505",
+            lit.span(),
+            format!(
+                "`{}` is a share, from 0% to 100%: against a bound of {}% it holds always or never",
+                metric.name(),
+                bound * 100.0
+            ),
+        ));
+    }
+}
+
 fn bound(ctx: &mut Ctx<'_>, lit: &Literal) -> Option<f64> {
     match lit {
         Literal::Number(n) | Literal::Percent(n) => Some(n.value),
@@ -117,6 +133,7 @@ pub(super) fn compile(
         let b = bound(ctx, &t.value);
         let site = ctx.site(t.span, None);
         if let (Some(metric), Some(bound)) = (m, b) {
+            share_bound(ctx, metric, bound, &t.value);
             out_t.push(TargetDef {
                 metric,
                 op: op(t.op),
@@ -131,6 +148,7 @@ pub(super) fn compile(
 fn threshold(ctx: &mut Ctx<'_>, t: &ast::ThresholdDecl) -> Option<Threshold> {
     let mut metric_v = None;
     let mut when = None;
+    let mut when_lit = None;
     let mut alert = None;
     for item in &t.items {
         match item {
@@ -167,6 +185,7 @@ fn threshold(ctx: &mut Ctx<'_>, t: &ast::ThresholdDecl) -> Option<Threshold> {
                     continue;
                 }
                 when = Some((op(*o), bound(ctx, lit)));
+                when_lit = Some(lit);
             }
             ThresholdItem::Alert(x, span) => {
                 if alert.is_some() {
@@ -199,6 +218,9 @@ fn threshold(ctx: &mut Ctx<'_>, t: &ast::ThresholdDecl) -> Option<Threshold> {
     else {
         return None;
     };
+    if let (ThresholdMetric::Builtin(m), Some(lit)) = (&metric, when_lit) {
+        share_bound(ctx, *m, bound, lit);
+    }
     Some(Threshold {
         name: t.name.name.as_str().into(),
         display: t.display.as_ref().map(|d| d.value.as_str().into()),
