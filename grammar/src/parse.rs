@@ -343,6 +343,7 @@ fn rule_name(rule: Rule) -> &'static str {
     match rule {
         EOI => "end of file",
         ident => "a name",
+        metric_name => "a metric (`on_time_response`, `count`, ...)",
         key => "a key",
         string => "a string",
         number => "a number",
