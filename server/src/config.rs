@@ -67,6 +67,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Largest request body in bytes.
     pub body_limit: usize,
+    /// Milliseconds a request's body may take to arrive (408 after).
+    pub body_timeout_ms: u64,
     /// Most events in one group commit.
     pub batch_max: usize,
     /// Access tokens; none means open access (loopback only).
@@ -86,6 +88,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             body_limit: 1024 * 1024,
+            body_timeout_ms: 30_000,
             batch_max: 512,
             tokens: Vec::new(),
             webhooks: Vec::new(),
@@ -122,6 +125,12 @@ impl Config {
         }
         for w in &c.webhooks {
             webhook_url(&w.url).map_err(|e| format!("webhook `{}`: {e}", w.name))?;
+        }
+        if !(100..=600_000).contains(&c.body_timeout_ms) {
+            return Err(format!(
+                "`body_timeout_ms` must be from 100 to 600000, not {}",
+                c.body_timeout_ms
+            ));
         }
         if c.batch_max == 0 || c.body_limit == 0 {
             return Err("`batch_max` and `body_limit` must be above 0".into());

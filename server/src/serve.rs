@@ -249,6 +249,24 @@ pub async fn build(opts: &Options) -> Result<Server, String> {
         reload,
         ready: Arc::new(AtomicBool::new(false)),
     };
+    {
+        let p = state.policy.load();
+        tracing::info!(
+            "policy \"{}\" {} ({}) from {}; store in {}",
+            p.name,
+            p.version,
+            p.hash,
+            opts.policy.display(),
+            opts.data.display()
+        );
+    }
+    if opts.config.tokens.is_empty() {
+        tracing::warn!(
+            "no tokens are configured: every request is allowed (loopback only); see `whistle token`"
+        );
+    } else {
+        tracing::info!("{} token(s) configured", opts.config.tokens.len());
+    }
     tracing::info!("{} open events, timers armed", open.len());
     Ok(Server {
         state,

@@ -522,3 +522,26 @@ fn one_data_directory_serves_one_server() {
     let again = s.restart();
     assert_eq!(again.get("/healthz", None).0, 200);
 }
+
+/// A body that stops arriving half way is answered 408 once
+/// `body_timeout_ms` has passed, and the connection does not stay open.
+#[test]
+fn a_stalled_body_times_out_with_408() {
+    use std::io::{Read, Write};
+    let data = tempfile::tempdir().unwrap();
+    let cfg = data.path().join("whistle.toml");
+    std::fs::write(&cfg, "body_timeout_ms = 300\n").unwrap();
+    let s = Server::start(&shipped(), &data.path().join("db"), Some(&cfg));
+    let mut conn = std::net::TcpStream::connect(s.base.trim_start_matches("http://")).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    conn.write_all(
+        b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"id\":",
+    )
+    .unwrap();
+    let mut answer = vec![0; 4096];
+    let n = conn.read(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains(r#""code":"timeout""#), "{answer}");
+}

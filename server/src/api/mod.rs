@@ -24,6 +24,7 @@ use error::ApiError;
 /// The whole API.
 pub fn app(state: AppState) -> Router {
     let limit = state.config.body_limit;
+    let body_timeout = std::time::Duration::from_millis(state.config.body_timeout_ms);
     let read = Router::new()
         .route("/v1/events", get(events::list))
         .route("/v1/events/{id}", get(events::get))
@@ -86,6 +87,11 @@ pub fn app(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(limit))
+        // A client that stops sending its body half way does not hold a
+        // connection and its request open for ever.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            body_timeout,
+        ))
         .layer(axum::Extension(simulate::Jobs::default()))
         .with_state(state)
 }

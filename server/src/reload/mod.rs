@@ -236,12 +236,16 @@ fn report(deps: &Deps, by: &str, outcome: &Outcome, took_ms: f64) {
             errors, rendered, ..
         } => {
             metrics::gauge!("whistle_policy_last_reload_ok").set(0.0);
+            // One line, as log collectors read them: the first error, and
+            // where the rest are.
+            let first = rendered.lines().next().unwrap_or("");
             tracing::warn!(
-                "policy reload by {by} rejected, {errors} error(s); the live version stays:\n{rendered}"
+                "policy reload by {by} rejected, {errors} error(s); the live version stays. First: {first} (all of them: GET /v1/policy/status)"
             );
         }
         Outcome::UnknownVersion { hash } => {
-            tracing::warn!("rollback by {by} to unknown version {hash}");
+            // `by` is `rollback by <token>` already.
+            tracing::warn!("{by}: no version {hash} is stored; nothing changed");
         }
         Outcome::Failed { message } => {
             metrics::gauge!("whistle_policy_last_reload_ok").set(0.0);
