@@ -237,6 +237,25 @@ fn rollout_checks_paths_and_drafts_and_rollback_restores_the_exact_hash() {
         assert_eq!(v["error"]["code"], "bad_path", "{v}");
     }
     assert!(!policy.parent().unwrap().join("outside.whistle").exists());
+    // A draft of nothing is not a bad path; deleting a file the bundle
+    // does not have is a mistaken path, refused before anything runs.
+    let (code, v) = s.post("/v1/policy/rollout", &json!({}), None);
+    assert_eq!(
+        (code, &v["error"]["code"]),
+        (422, &json!("empty_draft")),
+        "{v}"
+    );
+    for endpoint in ["/v1/policy/rollout", "/v1/policy/check"] {
+        let (code, v) = s.post(endpoint, &json!({"delete": ["nope.whistle"]}), None);
+        assert_eq!(code, 422, "{endpoint}: {v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("`nope.whistle` is not in the bundle"),
+            "{endpoint}: {v}"
+        );
+    }
 
     // A draft with errors answers with its diagnostics and changes nothing.
     let broken = original.replacen(LEAD_A, "lead   nobody", 1);

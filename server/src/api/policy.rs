@@ -155,7 +155,13 @@ fn draft(json: Result<Json<DraftBody>, JsonRejection>) -> Result<(Draft, Option<
 }
 
 fn bad_path(message: String) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_path", message)
+    // An empty draft names no path at all: not a bad one.
+    let code = if message == crate::reload::files::EMPTY {
+        "empty_draft"
+    } else {
+        "bad_path"
+    };
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
 }
 
 /// A draft that may be empty (then the bundle as it is on disk), for the
@@ -185,6 +191,16 @@ pub async fn rollout(
             "`days` belongs to a preview, not a rollout",
         ));
     }
+    let dir = state.reload.dir.clone();
+    let deletes = d.clone();
+    tokio::task::spawn_blocking(move || {
+        let current = bundle::read_dir(&dir).map_err(ApiError::unavailable)?;
+        deletes
+            .missing_delete(&current)
+            .map_or(Ok(()), |m| Err(bad_path(m)))
+    })
+    .await
+    .map_err(ApiError::unavailable)??;
     let outcome = state
         .reload
         .run(Request::Rollout(d), format!("rollout by {}", who.name))
@@ -252,14 +268,16 @@ pub(super) async fn compile_draft(
 ) -> Result<(bundle::Bundle, whistle_engine::Compiled), ApiError> {
     let dir = state.reload.dir.clone();
     tokio::task::spawn_blocking(move || {
-        let current = bundle::read_dir(&dir).map_err(|e| e.to_string())?;
+        let current = bundle::read_dir(&dir).map_err(ApiError::unavailable)?;
+        if let Some(missing) = d.missing_delete(&current) {
+            return Err(bad_path(missing));
+        }
         let b = bundle::from_files(d.over(current));
         let c = whistle_engine::compile(&b);
-        Ok::<_, String>((b, c))
+        Ok((b, c))
     })
     .await
     .map_err(ApiError::unavailable)?
-    .map_err(ApiError::unavailable)
 }
 
 /// `POST /v1/policy/check`: checks a draft (laid over the bundle in force)

@@ -44,6 +44,9 @@ pub fn checked_path(raw: &str) -> Result<String, String> {
     Ok(rel)
 }
 
+/// Why an empty draft is refused.
+pub const EMPTY: &str = "the draft names no file to write or delete";
+
 /// A draft: files to write (relative path → text) and files to remove.
 #[derive(Debug, Clone, Default)]
 pub struct Draft {
@@ -65,9 +68,18 @@ impl Draft {
             .map(|p| checked_path(p))
             .collect::<Result<Vec<_>, String>>()?;
         if write.is_empty() && delete.is_empty() {
-            return Err("the draft names no file to write or delete".into());
+            return Err(EMPTY.into());
         }
         Ok(Draft { write, delete })
+    }
+
+    /// The first file the draft deletes that `current` does not hold: a
+    /// deletion of nothing is a mistaken path, not a no-op to accept.
+    pub fn missing_delete(&self, current: &[BundleFile]) -> Option<String> {
+        self.delete
+            .iter()
+            .find(|d| !current.iter().any(|f| f.path == **d))
+            .map(|d| format!("`{d}` is not in the bundle: there is nothing to delete"))
     }
 
     /// The bundle `current` would become with this draft applied.
