@@ -229,18 +229,13 @@ fn replay_counts_agree_with_route_under_each_policy() {
     }
     assert!(changed > 0, "the change shows in the example events");
 
-    let out = run(
-        &[
-            "diff",
-            &shipped(),
-            new,
-            "--replay",
-            events,
-            "--format",
-            "json",
-        ],
-        b"",
-    );
+    let old = shipped();
+    let replay = |extra: &[&str]| {
+        let mut args = vec!["diff", old.as_str(), new, "--replay", events];
+        args.extend(extra);
+        run(&args, b"")
+    };
+    let out = replay(&["--format", "json"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let impact = &v["impact"];
@@ -257,8 +252,7 @@ fn replay_counts_agree_with_route_under_each_policy() {
     assert_eq!(words, ["red", "fire_lane"]);
 
     // The text report names the same numbers.
-    let out = run(&["diff", &shipped(), new, "--replay", events], b"");
-    let t = text(&out);
+    let t = text(&replay(&[]));
     assert!(t.contains("  red: resolve 72h → 48h\n"), "{t}");
     assert!(t.contains("  fire_lane: lead urban → fire\n"), "{t}");
     let summary = format!(
@@ -269,19 +263,7 @@ fn replay_counts_agree_with_route_under_each_policy() {
     assert!(t.contains("deadline load by department"), "{t}");
     assert!(t.contains("\nexamples\n"), "{t}");
     // None asked for: no heading over nothing.
-    let out = run(
-        &[
-            "diff",
-            &shipped(),
-            new,
-            "--replay",
-            events,
-            "--examples",
-            "0",
-        ],
-        b"",
-    );
-    let t = text(&out);
+    let t = text(&replay(&["--examples", "0"]));
     assert!(!t.contains("\nexamples\n"), "{t}");
     assert!(t.contains("deadline load by department"), "{t}");
 }

@@ -79,3 +79,28 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A file `check` refuses (not UTF-8, too large) is refused by `fmt` in
+/// the same words, and left as it was.
+#[test]
+fn fmt_refuses_what_check_refuses_in_the_same_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.whistle");
+    std::fs::write(&junk, b"le\xffvels grid").unwrap();
+    let big = dir.path().join("big.whistle");
+    let filler = "# filler\n".repeat(9 * 1024 * 1024 / 9 + 1);
+    std::fs::write(&big, &filler).unwrap();
+    let out = run(&["fmt", dir.path().to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let said = text(&out);
+    assert!(
+        said.contains(&format!("{}:1:3: error[E0002]", junk.display())),
+        "{said}"
+    );
+    assert!(said.contains("is larger than 8 MiB"), "{said}");
+    assert_eq!(std::fs::read(&junk).unwrap(), b"le\xffvels grid");
+    assert_eq!(std::fs::read_to_string(&big).unwrap(), filler);
+    let check = text(&run(&["check", dir.path().to_str().unwrap()], b""));
+    assert!(check.contains("junk.whistle:1:3: error[E0002]"), "{check}");
+    assert!(check.contains("is larger than 8 MiB"), "{check}");
+}

@@ -68,19 +68,25 @@ pub fn run(a: &FmtArgs) -> u8 {
     let mut unformatted = 0;
     let mut broken = 0;
     for f in &files {
-        let text = match std::fs::read(f).map(String::from_utf8) {
-            Ok(Ok(t)) => t,
-            Ok(Err(e)) => {
-                eprintln!(
-                    "{}: error: not valid UTF-8 at byte {}",
-                    f.display(),
-                    e.utf8_error().valid_up_to()
-                );
+        let bytes = match std::fs::read(f) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("{}: error: {e}", f.display());
+                broken += 1;
+                continue;
+            }
+        };
+        // Too large or not UTF-8: refused as `check` refuses it, with the
+        // same diagnostic.
+        let text = match String::from_utf8(bytes) {
+            Ok(t) if t.len() <= whistle_grammar::bundle::MAX_FILE_BYTES => t,
+            Ok(t) => {
+                refuse(f, t.into_bytes());
                 broken += 1;
                 continue;
             }
             Err(e) => {
-                eprintln!("{}: error: {e}", f.display());
+                refuse(f, e.into_bytes());
                 broken += 1;
                 continue;
             }
@@ -118,4 +124,16 @@ fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     let tmp = path.with_extension("whistle.fmt-tmp");
     std::fs::write(&tmp, text)?;
     std::fs::rename(&tmp, path)
+}
+
+/// Prints what `check` says of a file it cannot read as policy text.
+fn refuse(path: &std::path::Path, bytes: Vec<u8>) {
+    let b = whistle_grammar::bundle::from_files(vec![whistle_grammar::bundle::BundleFile {
+        path: path.display().to_string(),
+        bytes,
+    }]);
+    eprint!(
+        "{}",
+        whistle_grammar::diag::render(&b.diagnostics, &b.sources, super::color_stderr())
+    );
 }
