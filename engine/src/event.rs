@@ -194,6 +194,13 @@ pub fn schema_errors(validator: &jsonschema::Validator, value: &Value) -> String
                     e.instance()
                 ),
             ),
+            Kind::Pattern { .. } if path == "/id" => (
+                false,
+                format!(
+                    "{} is not an id: it needs some visible text and no control characters (line breaks, tabs)",
+                    e.instance()
+                ),
+            ),
             // The value given and every value allowed: a list of five is
             // short enough to show whole.
             Kind::Enum { options } => (

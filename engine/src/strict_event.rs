@@ -46,7 +46,10 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
 pub(crate) fn parse(line: &str) -> Option<Event> {
     let s: Strict = serde_json::from_str(line).ok()?;
     let id_chars = s.id.chars().count();
-    if !(1..=128).contains(&id_chars) || s.category.is_empty() || s.grid.is_empty() {
+    // An id of blanks or with control characters: the validating path
+    // says what is wrong with it.
+    let odd_id = s.id.trim().is_empty() || s.id.chars().any(char::is_control);
+    if !(1..=128).contains(&id_chars) || odd_id || s.category.is_empty() || s.grid.is_empty() {
         return None;
     }
     if !rfc3339_shape(s.reported_at.as_bytes()) {
@@ -151,6 +154,10 @@ mod tests {
         r#"{"id":"E1","category":"c","grid":"G1","reported_at":"２０２５-06-03T10:00:00Z"}"#,
         r#"{"id":"E1","category":"c","grid":"G1","reported_at":"2025-06-03T10:00:00+0800"}"#,
         r#"{"id":"","category":"c","grid":"G1","reported_at":"2025-06-03T10:00:00Z"}"#,
+        r#"{"id":"   ","category":"c","grid":"G1","reported_at":"2025-06-03T10:00:00Z"}"#,
+        r#"{"id":"E\n1","category":"c","grid":"G1","reported_at":"2025-06-03T10:00:00Z"}"#,
+        r#"{"id":"E\u0007","category":"c","grid":"G1","reported_at":"2025-06-03T10:00:00Z"}"#,
+        r#"{"id":" E 1 ","category":"c","grid":"G1","reported_at":"2025-06-03T10:00:00Z"}"#,
         r#"{"id":"E1","category":"","grid":"G1","reported_at":"2025-06-03T10:00:00Z"}"#,
         r#"{"id":"E1","category":"c","grid":"","reported_at":"2025-06-03T10:00:00Z"}"#,
         r#"{"id":"E1","category":"c","grid":"G1"}"#,
@@ -188,9 +195,15 @@ mod tests {
             .filter(|&i| parse(LINES[i]).is_some())
             .collect();
         // The plain, the complete, lower-case `t`/`z`, a leap day at
-        // `-00:00`, an empty `attr`, and Chinese names: every other line
-        // is invalid or unusual and goes the validating way.
-        assert_eq!(accepted, vec![0, 1, 2, 3, 26, 34]);
+        // `-00:00`, an id with spaces inside, an empty `attr`, and Chinese
+        // names: every other line is invalid or unusual and goes the
+        // validating way.
+        assert_eq!(accepted, vec![0, 1, 2, 3, 22, 30, 38]);
+        // Ids of blanks or with control characters are refused there.
+        for line in &LINES[19..=21] {
+            let said = parse_event(line).unwrap_err().0;
+            assert!(said.starts_with("`id`:"), "{line}: {said}");
+        }
     }
 
     #[test]

@@ -233,8 +233,9 @@ pub async fn build(opts: &Options) -> Result<Server, String> {
     }
     if fell_back {
         // The refusal of the files on disk, on `/v1/policy/status` and
-        // in the metrics, as a reload would have left it.
-        reload.trigger("startup");
+        // in the metrics, as a reload would have left it: recorded before
+        // the server says it is ready.
+        reload.run(reload::Request::Reload, "startup").await;
     }
     let state = AppState {
         policy,
