@@ -316,13 +316,13 @@ impl Server {
         let at = listener.local_addr().map_or(listen, |a| a);
         // Where a newcomer's browser goes next.
         tracing::info!("listening on http://{at}; the policy editor is at http://{at}/editor");
-        let (stopping, mut stop) = tokio::sync::watch::channel(false);
+        // The hub's closing is also the moment the grace period starts.
+        let mut stop = hub.closing();
         let signal = async move {
             shutdown().await;
             // Live streams never end by themselves: without this, one
             // subscriber would keep the server from stopping.
             hub.close();
-            stopping.send_replace(true);
         };
         let serve = axum::serve(listener, app)
             .with_graceful_shutdown(signal)
