@@ -69,6 +69,9 @@ pub struct Config {
     pub body_limit: usize,
     /// Milliseconds a request's body may take to arrive (408 after).
     pub body_timeout_ms: u64,
+    /// Milliseconds a connection may take to send a request's headers
+    /// (closed after).
+    pub header_timeout_ms: u64,
     /// Most events in one group commit.
     pub batch_max: usize,
     /// Access tokens; none means open access (loopback only).
@@ -89,6 +92,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             body_limit: 1024 * 1024,
             body_timeout_ms: 30_000,
+            header_timeout_ms: 30_000,
             batch_max: 512,
             tokens: Vec::new(),
             webhooks: Vec::new(),
@@ -126,11 +130,13 @@ impl Config {
         for w in &c.webhooks {
             webhook_url(&w.url).map_err(|e| format!("webhook `{}`: {e}", w.name))?;
         }
-        if !(100..=600_000).contains(&c.body_timeout_ms) {
-            return Err(format!(
-                "`body_timeout_ms` must be from 100 to 600000, not {}",
-                c.body_timeout_ms
-            ));
+        for (key, ms) in [
+            ("body_timeout_ms", c.body_timeout_ms),
+            ("header_timeout_ms", c.header_timeout_ms),
+        ] {
+            if !(100..=600_000).contains(&ms) {
+                return Err(format!("`{key}` must be from 100 to 600000, not {ms}"));
+            }
         }
         if c.batch_max == 0 || c.body_limit == 0 {
             return Err("`batch_max` and `body_limit` must be above 0".into());
@@ -191,6 +197,21 @@ mod tests {
             hook("https://example.org/h")
                 .unwrap_err()
                 .contains("only plain `http://`")
+        );
+        assert_eq!(
+            Config::parse("header_timeout_ms = 50").unwrap_err(),
+            "`header_timeout_ms` must be from 100 to 600000, not 50"
+        );
+        assert!(
+            Config::parse("body_timeout_ms = 0")
+                .unwrap_err()
+                .contains("body_timeout_ms")
+        );
+        assert_eq!(
+            Config::parse("header_timeout_ms = 100")
+                .unwrap()
+                .header_timeout_ms,
+            100
         );
     }
 }

@@ -15,6 +15,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod ingest;
+pub mod listen;
 pub mod outbox;
 pub mod reload;
 pub mod serve;

@@ -311,6 +311,7 @@ impl Server {
             .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
         let ready = state.ready.clone();
         let hub = state.hub.clone();
+        let header_timeout = std::time::Duration::from_millis(state.config.header_timeout_ms);
         let app = api::app(state);
         ready.store(true, Ordering::Release);
         let at = listener.local_addr().map_or(listen, |a| a);
@@ -324,15 +325,13 @@ impl Server {
             // subscriber would keep the server from stopping.
             hub.close();
         };
-        let serve = axum::serve(listener, app)
-            .with_graceful_shutdown(signal)
-            .into_future();
+        let serve = crate::listen::serve(listener, app, header_timeout, signal);
         let overdue = async move {
             let _ = stop.wait_for(|s| *s).await;
             tokio::time::sleep(STOP_GRACE).await;
         };
         let result = tokio::select! {
-            r = serve => r.map_err(|e| e.to_string()),
+            () = serve => Ok(()),
             () = overdue => {
                 tracing::warn!(
                     "requests still open {} s after the signal; stopping without them",

@@ -523,6 +523,44 @@ fn one_data_directory_serves_one_server() {
     assert_eq!(again.get("/healthz", None).0, 200);
 }
 
+/// A client that sends half its request headers and stops (or sends
+/// nothing at all) is disconnected once `header_timeout_ms` has passed,
+/// instead of holding a connection for ever.
+#[test]
+fn slow_request_headers_are_cut_off() {
+    use std::io::{Read, Write};
+    let data = tempfile::tempdir().unwrap();
+    let cfg = data.path().join("whistle.toml");
+    std::fs::write(&cfg, "header_timeout_ms = 300\n").unwrap();
+    let s = Server::start(&shipped(), &data.path().join("db"), Some(&cfg));
+    let addr = s.base.trim_start_matches("http://").to_string();
+    for sent in [
+        &b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: "[..],
+        &b""[..],
+    ] {
+        let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        conn.write_all(sent).unwrap();
+        let started = std::time::Instant::now();
+        let mut rest = Vec::new();
+        // Closed by the server: the read ends (a timeout here is an error).
+        conn.read_to_end(&mut rest).unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "closed after {:?}",
+            started.elapsed()
+        );
+        assert!(
+            !String::from_utf8_lossy(&rest).contains("200 OK"),
+            "{}",
+            String::from_utf8_lossy(&rest)
+        );
+    }
+    // Whoever sends their headers in time is served as before.
+    assert_eq!(s.get("/healthz", None).0, 200);
+}
+
 /// A body that stops arriving half way is answered 408 once
 /// `body_timeout_ms` has passed, and the connection does not stay open.
 #[test]
