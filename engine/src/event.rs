@@ -119,7 +119,9 @@ pub fn parse_event(text: &str) -> Result<Event, EventError> {
 /// [`parse_event`] through the schema validator alone: what decides, and
 /// explains, every line the fast path is not sure of.
 pub(crate) fn parse_validating(text: &str) -> Result<Event, EventError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| json_error(text, &e))?;
+    let value = serde_json::from_str::<crate::unique_json::Unique>(text)
+        .map_err(|e| json_error(text, &e))?
+        .0;
     event_from_value(value)
 }
 
@@ -142,7 +144,13 @@ fn json_error(text: &str, e: &serde_json::Error) -> EventError {
     } else {
         format!(" at line {} column {}", e.line(), e.column())
     };
-    EventError(format!("not valid JSON: {what}{place}"))
+    // A repeated key is well-formed JSON, only ambiguous.
+    let prefix = if e.classify() == serde_json::error::Category::Data {
+        ""
+    } else {
+        "not valid JSON: "
+    };
+    EventError(format!("{prefix}{what}{place}"))
 }
 
 /// Validates a JSON value against the event schema and converts it.
@@ -276,6 +284,23 @@ mod tests {
                 .unwrap_err()
                 .0
                 .starts_with("not valid JSON")
+        );
+        // Two values for one key: refused, not settled by keeping the last.
+        let twice = parse_event(
+            r#"{"id":"E1","id":"E2","category":"x","grid":"G","reported_at":"2025-06-03T10:00:00+08:00"}"#,
+        );
+        assert_eq!(
+            twice.unwrap_err().0,
+            "the key `id` is given twice in one object at column 15"
+        );
+        let attr_twice = parse_event(
+            r#"{"id":"E1","category":"x","grid":"G","reported_at":"2025-06-03T10:00:00+08:00","attr":{"n":1,"n":0}}"#,
+        );
+        assert!(
+            attr_twice
+                .unwrap_err()
+                .0
+                .starts_with("the key `n` is given twice")
         );
         // A line cut short is said to be so, with no line number of the
         // parser's own (the trailing newline made it "line 2").

@@ -56,6 +56,7 @@ pub mod sim;
 mod strict_event;
 pub mod testing;
 mod times;
+pub mod unique_json;
 pub mod windows;
 
 pub use compile::{Compiled, compile, compile_texts};

@@ -10,9 +10,10 @@
 
 use jiff::Timestamp;
 use serde::{Deserialize, Deserializer};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::event::{CompactString, Event, Source};
+use crate::unique_json::UniqueMap;
 
 /// The event as the schema allows it: the required fields, and the
 /// optional ones present with their types (never `null`).
@@ -28,7 +29,7 @@ struct Strict {
     #[serde(default, deserialize_with = "present")]
     location: Option<CompactString>,
     #[serde(default, deserialize_with = "present")]
-    attr: Option<Map<String, Value>>,
+    attr: Option<UniqueMap>,
     #[serde(default, deserialize_with = "present")]
     reporter: Option<String>,
     #[serde(default, deserialize_with = "present")]
@@ -63,7 +64,7 @@ pub(crate) fn parse(line: &str) -> Option<Event> {
         source: s.source.unwrap_or_default(),
         reported_at,
         location: s.location,
-        attr: s.attr.map_or(Value::Null, Value::Object),
+        attr: s.attr.map_or(Value::Null, |m| Value::Object(m.0)),
         reporter: s.reporter,
         description: s.description,
     })

@@ -117,6 +117,18 @@ fn bad_requests_get_clear_4xx_answers() {
     let (st, e) = s.post_raw("/v1/events", b"{not json");
     assert_eq!(st, 400, "{e}");
     assert_eq!(e["error"]["code"], "malformed_json");
+    // Two ids in one body: refused, nothing stored under either.
+    let twice = br#"{"id":"B-0","id":"B-00","category":"fire_lane","grid":"G010101","source":"patrol","reported_at":"2026-06-03T10:00:00+08:00"}"#;
+    let (st, e) = s.post_raw("/v1/events", twice);
+    assert_eq!(st, 422, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the key `id` is given twice"),
+        "{e}"
+    );
+    assert_eq!(s.get("/v1/events/B-00", None).0, 404);
     let mut ev = event("B-1", "fire_lane");
     ev.as_object_mut().unwrap().remove("grid");
     let (st, e) = s.post("/v1/events", &ev, None);

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use whistle_engine::event::{Event, event_from_value};
 use whistle_engine::lifecycle::{Action, apply};
 use whistle_engine::router::check_attr;
+use whistle_engine::unique_json::Unique;
 use whistle_engine::{Context, decide};
 
 use super::error::ApiError;
@@ -26,8 +27,11 @@ const MAX_BATCH: usize = 10_000;
 
 const CONFLICT: &str = "an event with this id was already posted with a different body";
 
-fn body(json: Result<Json<Value>, JsonRejection>) -> Result<Value, ApiError> {
-    json.map(|Json(v)| v).map_err(ApiError::from)
+/// An event body (or a batch) read with unique keys in every object: two
+/// `id`s or two values of one attribute are refused, not resolved by
+/// keeping the last.
+fn body(json: Result<Json<Unique>, JsonRejection>) -> Result<Value, ApiError> {
+    json.map(|Json(v)| v.0).map_err(ApiError::from)
 }
 
 /// Validates one event; the error names the field and the rule.
@@ -46,7 +50,7 @@ fn validate(state: &AppState, v: Value) -> Result<(Event, String), String> {
 /// `POST /v1/events`: one event, or `{"events": [...]}`.
 pub async fn post(
     State(state): State<AppState>,
-    json: Result<Json<Value>, JsonRejection>,
+    json: Result<Json<Unique>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let v = body(json)?;
     let (items, batch) = match v {
@@ -188,7 +192,7 @@ fn json_text(body: String) -> impl IntoResponse {
 /// `POST /v1/route`: the decision for an event, without storing it.
 pub async fn route(
     State(state): State<AppState>,
-    json: Result<Json<Value>, JsonRejection>,
+    json: Result<Json<Unique>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let v = body(json)?;
     let (ev, _) = validate(&state, v)
