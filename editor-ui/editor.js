@@ -12,6 +12,7 @@ const state = {
   problems: [], // the last check's diagnostics
   checkedFor: null, // the draft body the problems belong to
   busy: false,
+  base: null, // the version in force when the draft began (sent with a rollout)
 };
 
 const $ = (id) => document.getElementById(id);
@@ -93,6 +94,8 @@ function setText(path, text) {
 
 function afterEdit() {
   const n = changedCount();
+  // A draft begins from the version shown when its first change is made.
+  if (n === 0 && state.live) state.base = state.live.hash;
   $("draft-state").textContent = n === 0 ? "no changes" : `${n} file(s) changed`;
   $("discard").disabled = n === 0;
   $("rollout").disabled = n === 0;
@@ -473,8 +476,19 @@ async function rollout() {
   if (n === 0) return;
   if (!window.confirm(`Roll out ${n} changed file(s)? The server checks the draft again and makes it live.`)) return;
   say("Rolling out…");
-  const r = await api("POST", "/v1/policy/rollout", draftBody());
+  const r = await api("POST", "/v1/policy/rollout", { ...draftBody(), base: state.base || state.live.hash });
   if (rejected(r, "Not rolled out")) return;
+  if (r.status === 409) {
+    // Someone changed a file of this draft since it began: rolling out
+    // would undo their change.
+    say(
+      failure("Not rolled out", r) +
+        ' Press "Load it" (or reload the page), then "Revert file" on each of them and make your edit again.',
+      "error",
+    );
+    await watchStatus();
+    return;
+  }
   if (r.status !== 200) {
     say(failure("Rollout", r), "error");
     return;
@@ -493,7 +507,17 @@ async function rollout() {
 
 async function rollback(hash) {
   if (!window.confirm(`Make ${hash} the version in force again?`)) return;
-  const r = await api("POST", "/v1/policy/rollback/" + encodeURIComponent(hash));
+  const path = "/v1/policy/rollback/" + encodeURIComponent(hash);
+  let r = await api("POST", path);
+  if (r.status === 409) {
+    // Bundle files on disk that never went live would be overwritten.
+    const msg = (r.body && r.body.error && r.body.error.message) || "";
+    if (!window.confirm(`${msg}\n\nRoll back anyway and lose those files?`)) {
+      say("Not rolled back: the bundle on disk holds changes that are not live.", "error");
+      return;
+    }
+    r = await api("POST", path + "?discard=true");
+  }
   if (r.status !== 200) {
     say(failure("Rollback", r), "error");
     return;
@@ -526,6 +550,8 @@ async function loadVersions() {
     const td = cell(tr, "");
     if (v.active) {
       td.textContent = "in force";
+    } else if (state.live && v.hash === state.live.hash) {
+      td.textContent = "same as in force";
     } else {
       const b = document.createElement("button");
       b.type = "button";

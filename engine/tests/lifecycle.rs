@@ -941,7 +941,10 @@ fn redeciding_follows_the_new_lists_and_keeps_what_fired() {
     );
     let ts = redecide(&new, &mut c, t(6), &NoHistory);
     assert_eq!(kinds(&ts), ["redecided"]);
-    let Change::Redecided { changes, policy } = &ts[0].change else {
+    let Change::Redecided {
+        changes, policy, ..
+    } = &ts[0].change
+    else {
         panic!("a redecision: {:?}", ts[0]);
     };
     assert_eq!(&**policy, &*new.hash);
@@ -994,13 +997,29 @@ fn redeciding_leaves_a_reassigned_handler_and_a_closed_case_alone() {
         "category lamp {\n  lead police",
     ));
     let ts = redecide(&new, &mut c, t(2), &NoHistory);
-    // Only the policy moved: the person's choice of lead stands.
+    // The person's choice of lead stands, and the redecision says what
+    // the policy would have made it.
     assert_eq!(kinds(&ts), ["redecided"]);
     assert_eq!(c.lead, "fire");
-    let Change::Redecided { changes, .. } = &ts[0].change else {
+    let Change::Redecided { changes, kept, .. } = &ts[0].change else {
         panic!("a redecision");
     };
     assert!(changes.is_empty(), "{changes:?}");
+    let kept: Vec<_> = kept
+        .iter()
+        .map(|k| (k.field.as_str(), k.before.as_str(), k.after.as_str()))
+        .collect();
+    assert_eq!(kept, [("lead", "fire", "police")]);
+    // Asked again under the same policy: nothing new to say.
+    assert!(redecide(&new, &mut c, t(3), &NoHistory).is_empty());
+    // A policy that changes nothing this case reads: the case only adopts it.
+    let other = policy_with(&BASE.replace("category lamp {", "# a comment\ncategory lamp {"));
+    let (mut fresh, _) = open(&old, "lamp", "{}");
+    assert_ne!(other.hash, old.hash);
+    assert_eq!(
+        kinds(&redecide(&other, &mut fresh, t(2), &NoHistory)),
+        ["policy_adopted"]
+    );
 
     let (mut closed, _) = open(&old, "lamp", "{}");
     act(&old, &mut closed, accept(), 1);

@@ -476,6 +476,34 @@ fn the_page_says_when_the_bundle_changes_under_it_and_keeps_the_draft() {
     });
 }
 
+/// Two officers edit one file: the page's rollout, made from the version
+/// it showed, is refused rather than undo the other's saved change.
+#[test]
+fn a_rollout_over_a_change_made_meanwhile_is_refused() {
+    let (_tmp, policy, data) = setup();
+    let s = Server::start(&policy, &data, None);
+    let first = s.live_hash();
+    let original = order_text(&policy);
+    in_browser(async |c| {
+        open_editor(c, &s.base).await;
+        open_file(c, ORDER).await;
+        paste(c, &format!("# mine\n{original}")).await;
+        let theirs = original.replacen(LEAD_A, LEAD_B, 1);
+        std::fs::write(policy.join(ORDER), &theirs).unwrap();
+        wait_text(c, "banner-text", "the other officer's version", |t| {
+            t.starts_with("Another version went live")
+        })
+        .await;
+        click_and_confirm(c, "rollout").await;
+        wait_text(c, "message", "the refusal", |t| {
+            t.starts_with("Not rolled out") && t.contains("changed since the draft was made")
+        })
+        .await;
+        assert_eq!(order_text(&policy), theirs);
+        assert_ne!(s.live_hash(), first);
+    });
+}
+
 #[test]
 fn a_draft_is_simulated_against_the_version_in_force_from_the_page() {
     let (_tmp, policy, data) = setup();

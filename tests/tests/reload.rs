@@ -320,6 +320,16 @@ fn rollout_checks_paths_and_drafts_and_rollback_restores_the_exact_hash() {
     assert_eq!(d["lead"], "grid_team");
     let (code, _) = s.post("/v1/policy/rollback/sha256:feed", &json!({}), None);
     assert_eq!(code, 404);
+    // h0 went live twice (start-up, rollback); only the newest is in force.
+    let (_, list) = s.get("/v1/policy/versions", None);
+    let in_force: Vec<&Value> = list["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["active"] == true)
+        .collect();
+    assert_eq!(in_force.len(), 1, "{list}");
+    assert_eq!(in_force[0]["by"], "rollback by open", "{list}");
 
     // Rollout and rollback are in the journal's hash chain.
     drop(s);
@@ -327,6 +337,89 @@ fn rollout_checks_paths_and_drafts_and_rollback_restores_the_exact_hash() {
     assert!(out.status.success(), "{}", common::text(&out));
     let journal = std::fs::read_dir(&data).unwrap().count();
     assert!(journal > 0);
+}
+
+/// Two officers, one file: a rollout made from an older version does not
+/// undo a change made to its file since; a rollback does not throw away
+/// files on disk that never went live unless told to.
+#[test]
+fn rollout_and_rollback_never_undo_work_they_did_not_see() {
+    let (_tmp, policy, data) = setup();
+    let original = order_text(&policy);
+    let s = Server::start(&policy, &data, None);
+    let h0 = s.live_hash();
+    // Officer B changes the file on disk; it goes live.
+    let by_b = original.replacen(LEAD_A, LEAD_B, 1);
+    save(&policy.join(ORDER), &by_b);
+    wait_for("B's change to go live", Duration::from_secs(10), || {
+        s.live_hash() != h0
+    });
+    let h1 = s.live_hash();
+    // Officer A's draft of the same file, made from h0, is refused.
+    let by_a = original.replacen(
+        "category neighbour_noise",
+        "# A's note\ncategory neighbour_noise",
+        1,
+    );
+    let (code, v) = s.post(
+        "/v1/policy/rollout",
+        &json!({"files": {ORDER: by_a}, "base": h0}),
+        None,
+    );
+    assert_eq!(code, 409, "{v}");
+    assert_eq!(v["error"]["code"], "conflict", "{v}");
+    assert_eq!(v["error"]["details"]["files"], json!([ORDER]), "{v}");
+    assert_eq!(order_text(&policy), by_b, "B's change stays");
+    assert_eq!(s.live_hash(), h1);
+    // Made from h1, the same kind of edit goes through; a base the server
+    // does not hold is a conflict too.
+    let (code, v) = s.post(
+        "/v1/policy/rollout",
+        &json!({"files": {ORDER: by_b.replacen("category neighbour_noise", "# A's note\ncategory neighbour_noise", 1)}, "base": h1}),
+        None,
+    );
+    assert_eq!(code, 200, "{v}");
+    let h2 = s.live_hash();
+    let (code, v) = s.post(
+        "/v1/policy/rollout",
+        &json!({"files": {ORDER: original}, "base": "sha256:0123"}),
+        None,
+    );
+    assert_eq!(code, 409, "{v}");
+    assert_eq!(s.live_hash(), h2);
+
+    // A half-written new file, refused: rolling back would delete it.
+    let wip = policy.join("categories/wip.whistle");
+    save(&wip, "category wip \"草稿\" {\n  lead urban\n");
+    wait_for("the refusal", Duration::from_secs(10), || {
+        s.get("/v1/policy/status", None).1["last_reload"]["outcome"] == "rejected"
+    });
+    let (code, v) = s.post(&format!("/v1/policy/rollback/{h0}"), &json!({}), None);
+    assert_eq!(code, 409, "{v}");
+    assert_eq!(
+        v["error"]["details"]["files"],
+        json!(["categories/wip.whistle"]),
+        "{v}"
+    );
+    assert!(wip.exists());
+    assert_eq!(s.live_hash(), h2);
+    // Told to discard it, the rollback goes ahead.
+    let (code, v) = s.post(
+        &format!("/v1/policy/rollback/{h0}?discard=true"),
+        &json!({}),
+        None,
+    );
+    assert_eq!(code, 200, "{v}");
+    assert!(!wip.exists());
+    assert_eq!(s.live_hash(), h0);
+    assert_eq!(order_text(&policy), original);
+    // The watcher's echo of the rollback's own writes does not hide it.
+    std::thread::sleep(Duration::from_millis(600));
+    let (_, st) = s.get("/v1/policy/status", None);
+    assert_eq!(st["last_reload"]["outcome"], "applied", "{st}");
+    assert_eq!(st["last_reload"]["by"], "rollback by open", "{st}");
+    let (code, v) = s.post("/v1/policy/rollback/h0?discard=maybe", &json!({}), None);
+    assert_eq!(code, 400, "{v}");
 }
 
 #[test]
@@ -376,6 +469,23 @@ fn preview_and_redecide_show_and_apply_a_change() {
     // A second redecision has nothing left to change.
     let (_, r) = s.post("/v1/policy/redecide", &json!({}), None);
     assert_eq!(r["redecided"], 0, "{r}");
+    // A version that changes nothing these events read: they adopt it,
+    // and none is counted as redecided.
+    let commented = format!("# reviewed\n{}", order_text(&policy));
+    let (code, _) = s.post(
+        "/v1/policy/rollout",
+        &json!({"files": {ORDER: commented}}),
+        None,
+    );
+    assert_eq!(code, 200);
+    let (_, r) = s.post("/v1/policy/redecide", &json!({}), None);
+    assert_eq!(
+        (&r["redecided"], &r["unchanged"]),
+        (&json!(0), &json!(6)),
+        "{r}"
+    );
+    let (_, e) = s.get("/v1/events/P1", None);
+    assert!(e.to_string().contains("policy_adopted"), "{e}");
 }
 
 #[test]

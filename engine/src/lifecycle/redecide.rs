@@ -4,7 +4,7 @@
 
 use jiff::Timestamp;
 
-use super::ladder::{dept_name, level_name, limits, replan, route_of, run_when, same};
+use super::ladder::{adopt, dept_name, level_name, limits, replan, route_of, run_when, same};
 use super::name::Name;
 use super::state::Case;
 use super::transition::{Change, Changed, Transition};
@@ -26,9 +26,13 @@ use crate::windows::History;
 ///   since they may already be at work;
 /// - on-the-spot handling and the fallback flag.
 ///
-/// Returns a `redecided` transition naming every changed field (and what
-/// the ladder's `when` steps then did), or nothing when the case is closed
-/// or the new decision changes nothing. The state does not change.
+/// Returns a `redecided` transition naming every changed field, and every
+/// field kept by a reassignment or a raise that the new decision would
+/// have changed (then what the ladder's `when` steps did). A case that
+/// only moves to the policy in force, with no field to change, gets a
+/// `policy_adopted` transition (its ladder is planned again); a closed
+/// case, or one decided under this policy already with nothing to change,
+/// gets nothing. The state does not change.
 pub fn redecide(
     policy: &Policy,
     case: &mut Case,
@@ -63,7 +67,26 @@ pub fn redecide(
     note("grade", case.grade.to_string(), grade.to_string());
     case.grade = grade;
 
-    if !case.reassigned && !case.raised {
+    let mut kept = Vec::new();
+    if case.reassigned || case.raised {
+        let lead = dept_name(policy, d.lead);
+        let level = level_name(policy, d.level);
+        let unit = d.unit.as_deref().unwrap_or_default();
+        let now_unit = case.unit.as_ref().map_or("", Name::as_str);
+        for (field, before, after) in [
+            ("lead", case.lead.as_str(), lead.as_str()),
+            ("level", case.level.as_str(), level.as_str()),
+            ("unit", now_unit, unit),
+        ] {
+            if before != after {
+                kept.push(Changed {
+                    field: Name::from(field),
+                    before: before.to_string(),
+                    after: after.to_string(),
+                });
+            }
+        }
+    } else {
         let lead = dept_name(policy, d.lead);
         note("lead", case.lead.to_string(), lead.to_string());
         if case.lead != lead {
@@ -116,7 +139,16 @@ pub fn redecide(
     case.resolve_by = clocks.resolve_by;
 
     let moved_policy = *case.policy != *policy.hash;
+    if changes.is_empty() && kept.is_empty() {
+        // Nothing to tell but the move to this policy (and its ladder).
+        let mut out: Vec<Transition> = adopt(policy, case, now).into_iter().collect();
+        if !out.is_empty() {
+            run_when(policy, case, history, now, true, &mut out);
+        }
+        return out;
+    }
     if changes.is_empty() && !moved_policy {
+        // Decided under this policy already: what is kept was said then.
         return Vec::new();
     }
     replan(policy, case);
@@ -126,6 +158,7 @@ pub fn redecide(
         now,
         Change::Redecided {
             changes,
+            kept,
             policy: case.policy.clone(),
         },
     )];

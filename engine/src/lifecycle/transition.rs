@@ -238,6 +238,11 @@ pub enum Change {
     Redecided {
         /// What changed, field by field.
         changes: Vec<Changed>,
+        /// What the policy in force would have changed but a person (a
+        /// reassignment) or the ladder (a raise) had settled already:
+        /// `before` stays, `after` is the policy's answer.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        kept: Vec<Changed>,
         /// The hash of the policy that decided it now.
         policy: Name,
     },

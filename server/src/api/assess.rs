@@ -21,7 +21,8 @@ pub struct AssessParams {
     by: Option<String>,
 }
 
-fn bad_query(e: QueryRejection) -> ApiError {
+/// A query string that does not parse: 400 naming the parameter.
+pub(super) fn bad_query(e: QueryRejection) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "bad_query", e.body_text())
 }
 

@@ -5,14 +5,15 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Extension, State};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Extension, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use whistle_engine::diff::{self, ImpactOptions};
+use whistle_engine::lifecycle::Change;
 use whistle_engine::lifecycle::redecide as redecide_case;
 use whistle_grammar::bundle;
 
@@ -68,15 +69,20 @@ pub async fn versions(State(state): State<AppState>) -> Result<Json<Value>, ApiE
         .policy_versions()
         .await
         .map_err(ApiError::unavailable)?;
+    // Newest first: the first activation of the live hash is the one in
+    // force; an older activation of the same files is history.
+    let mut seen = false;
     let list: Vec<Value> = versions
         .iter()
         .map(|v| {
+            let in_force = !seen && *v.hash == *active;
+            seen |= in_force;
             json!({
                 "hash": v.hash,
                 "activated_at": v.activated_at,
                 "by": v.by,
                 "summary": v.summary,
-                "active": *v.hash == *active,
+                "active": in_force,
             })
         })
         .collect();
@@ -117,20 +123,34 @@ pub async fn reload(
     respond(outcome)
 }
 
+/// The query of a rollback.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackQuery {
+    /// Overwrite or remove bundle files that differ from the live version.
+    #[serde(default)]
+    pub discard: bool,
+}
+
 /// `POST /v1/policy/rollback/{hash}`: makes a stored version live again.
 pub async fn rollback(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
     ApiPath(hash): ApiPath<String>,
-) -> Response {
+    query: Result<Query<RollbackQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(super::assess::bad_query)?;
     let outcome = state
         .reload
         .run(
-            Request::Rollback(full_hash(&hash)),
+            Request::Rollback {
+                hash: full_hash(&hash),
+                discard: q.discard,
+            },
             format!("rollback by {}", who.name),
         )
         .await;
-    respond(outcome)
+    Ok(respond(outcome))
 }
 
 /// The body of a rollout or a preview: the draft's files.
@@ -146,12 +166,17 @@ pub struct DraftBody {
     /// Preview only: replay the events reported in this many past days.
     #[serde(default)]
     pub days: Option<u32>,
+    /// Rollout: the version (hash) the draft was made from. A file of the
+    /// draft that changed on disk since then makes the rollout a conflict.
+    #[serde(default)]
+    pub base: Option<String>,
 }
 
-fn draft(json: Result<Json<DraftBody>, JsonRejection>) -> Result<(Draft, Option<u32>), ApiError> {
-    let Json(body) = json.map_err(ApiError::from)?;
-    let d = Draft::checked(body.files.into_iter().collect(), body.delete).map_err(bad_path)?;
-    Ok((d, body.days))
+fn draft(json: Result<Json<DraftBody>, JsonRejection>) -> Result<(Draft, DraftBody), ApiError> {
+    let Json(mut body) = json.map_err(ApiError::from)?;
+    let files = std::mem::take(&mut body.files).into_iter().collect();
+    let d = Draft::checked(files, std::mem::take(&mut body.delete)).map_err(bad_path)?;
+    Ok((d, body))
 }
 
 fn bad_path(message: String) -> ApiError {
@@ -183,8 +208,8 @@ pub async fn rollout(
     Extension(who): Extension<Principal>,
     json: Result<Json<DraftBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let (d, days) = draft(json)?;
-    if days.is_some() {
+    let (d, rest) = draft(json)?;
+    if rest.days.is_some() {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid",
@@ -203,7 +228,13 @@ pub async fn rollout(
     .map_err(ApiError::unavailable)??;
     let outcome = state
         .reload
-        .run(Request::Rollout(d), format!("rollout by {}", who.name))
+        .run(
+            Request::Rollout {
+                draft: d,
+                base: rest.base.as_deref().map(full_hash),
+            },
+            format!("rollout by {}", who.name),
+        )
         .await;
     Ok(respond(outcome))
 }
@@ -218,8 +249,15 @@ pub async fn preview(
     State(state): State<AppState>,
     json: Result<Json<DraftBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let (d, days) = draft(json)?;
-    let days = days.unwrap_or(90);
+    let (d, rest) = draft(json)?;
+    if rest.base.is_some() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            "`base` belongs to a rollout, not a preview",
+        ));
+    }
+    let days = rest.days.unwrap_or(90);
     if days == 0 || days > MAX_DAYS {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -298,6 +336,13 @@ pub async fn check(
             "`days` belongs to a preview, not a check",
         ));
     }
+    if body.base.is_some() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            "`base` belongs to a rollout, not a check",
+        ));
+    }
     let d = optional_draft(body.files, body.delete)?;
     let (b, c) = compile_draft(&state, d).await?;
     let errors = c.diagnostics.iter().filter(|x| x.is_error()).count();
@@ -331,7 +376,7 @@ pub async fn redecide(State(state): State<AppState>) -> Result<Json<Value>, ApiE
         .await
         .map_err(ApiError::unavailable)?;
     let policy = state.policy.load_full();
-    let (mut changed, mut unchanged, mut moved_on) = (0u64, 0u64, 0u64);
+    let (mut changed, mut unchanged, mut moved_on, mut kept) = (0u64, 0u64, 0u64, 0u64);
     for (_, case) in open {
         let id = case.event.id.clone();
         // A case updated meanwhile is read again; one that closed meanwhile
@@ -368,7 +413,21 @@ pub async fn redecide(State(state): State<AppState>) -> Result<Json<Value>, ApiE
             {
                 Updated::Ok(_) => {
                     state.announce(&id, &case, &transitions);
-                    changed += 1;
+                    // A case that only moved to this policy (its ladder
+                    // planned again) is stored, but nothing of it changed.
+                    match transitions.first().map(|t| &t.change) {
+                        Some(Change::Redecided {
+                            changes, kept: k, ..
+                        }) => {
+                            if changes.is_empty() {
+                                unchanged += 1;
+                            } else {
+                                changed += 1;
+                            }
+                            kept += u64::from(!k.is_empty());
+                        }
+                        _ => unchanged += 1,
+                    }
                     done = true;
                     break;
                 }
@@ -384,6 +443,7 @@ pub async fn redecide(State(state): State<AppState>) -> Result<Json<Value>, ApiE
         "policy": &*policy.hash,
         "redecided": changed,
         "unchanged": unchanged,
+        "kept": kept,
         "skipped": moved_on,
     })))
 }
@@ -441,6 +501,11 @@ fn respond(outcome: Outcome) -> Response {
         .with_details(json!({"diagnostics": diagnostics, "rendered": rendered}))
         .into_response(),
         Outcome::UnknownVersion { hash } => unknown_version(&hash).into_response(),
+        Outcome::Conflict { message, files } => {
+            ApiError::new(StatusCode::CONFLICT, "conflict", message)
+                .with_details(json!({ "files": files }))
+                .into_response()
+        }
         Outcome::Failed { message } => {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "reload_failed", message).into_response()
         }

@@ -141,6 +141,46 @@ pub fn exactly(root: &Path, files: &[(String, String)]) -> Result<Draft, String>
     })
 }
 
+/// The text of `path` in a stored version's files, as bytes.
+pub fn text_of<'a>(files: &'a [(String, String)], path: &str) -> Option<&'a [u8]> {
+    files
+        .iter()
+        .find(|(p, _)| p == path)
+        .map(|(_, t)| t.as_bytes())
+}
+
+/// The bytes of `path` in the bundle as read from disk.
+pub fn bytes_of<'a>(files: &'a [BundleFile], path: &str) -> Option<&'a [u8]> {
+    files
+        .iter()
+        .find(|f| f.path == path)
+        .map(|f| f.bytes.as_slice())
+}
+
+/// The paths whose content differs between a stored version and the
+/// bundle on disk (changed, added or removed), sorted.
+pub fn differing(stored: &[(String, String)], disk: &[BundleFile]) -> Vec<String> {
+    let mut out: Vec<String> = stored
+        .iter()
+        .map(|(p, _)| p)
+        .chain(disk.iter().map(|f| &f.path))
+        .filter(|p| text_of(stored, p) != bytes_of(disk, p))
+        .cloned()
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Paths for a message: `` `a`, `b` ``.
+pub fn list(paths: &[String]) -> String {
+    paths
+        .iter()
+        .map(|p| format!("`{p}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn temp_beside(target: &Path) -> PathBuf {
     let name = target
         .file_name()

@@ -33,9 +33,22 @@ pub enum Request {
     /// Read the bundle directory as it is.
     Reload,
     /// Check a draft; only if it has no errors, write it into the bundle and load it.
-    Rollout(Draft),
+    Rollout {
+        /// The files.
+        draft: Draft,
+        /// The version the draft was made from: a file of the draft that
+        /// changed on disk since is a conflict, not overwritten.
+        base: Option<String>,
+    },
     /// Write back the files of a stored version (by hash) and load them.
-    Rollback(String),
+    Rollback {
+        /// The version's hash.
+        hash: String,
+        /// Whether bundle files that differ from the live version (a
+        /// refused save, a file being written) may be overwritten or
+        /// removed; without it they make the rollback a conflict.
+        discard: bool,
+    },
 }
 
 /// A version that went live, as the API shows it.
@@ -85,6 +98,14 @@ pub enum Outcome {
         /// The hash asked for.
         hash: String,
     },
+    /// The bundle on disk changed in a way the request did not know of;
+    /// nothing was written.
+    Conflict {
+        /// What happened, for a person.
+        message: String,
+        /// The bundle files concerned.
+        files: Vec<String>,
+    },
     /// Reading, writing or recording failed; the live version stays.
     Failed {
         /// Why.
@@ -100,6 +121,7 @@ impl Outcome {
             Outcome::Unchanged { .. } => "unchanged",
             Outcome::Rejected { .. } => "rejected",
             Outcome::UnknownVersion { .. } => "unknown_version",
+            Outcome::Conflict { .. } => "conflict",
             Outcome::Failed { .. } => "failed",
         }
     }
@@ -202,20 +224,38 @@ pub fn spawn(deps: Deps) -> Handle {
             let outcome = run_job(&deps, &job).await;
             let took_ms = started.elapsed().as_secs_f64() * 1000.0;
             report(&deps, &job.by, &outcome, took_ms);
-            *status
+            let mut last = status
                 .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Status {
-                at: Timestamp::now(),
-                by: job.by.clone(),
-                took_ms,
-                outcome: outcome.clone(),
-            });
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !echo(last.as_ref(), &outcome) {
+                *last = Some(Status {
+                    at: Timestamp::now(),
+                    by: job.by.clone(),
+                    took_ms,
+                    outcome: outcome.clone(),
+                });
+            }
+            drop(last);
             if let Some(reply) = job.reply {
                 let _ = reply.send(outcome);
             }
         }
     });
     handle
+}
+
+/// Whether `outcome` only finds live what the last job made live: the
+/// file watcher seeing a rollout's own writes, say. The status keeps
+/// saying what happened rather than "unchanged".
+fn echo(last: Option<&Status>, outcome: &Outcome) -> bool {
+    let Outcome::Unchanged { hash } = outcome else {
+        return false;
+    };
+    match last.map(|s| &s.outcome) {
+        Some(Outcome::Applied { version, .. }) => version.hash == *hash,
+        Some(Outcome::Unchanged { hash: before }) => before == hash,
+        _ => false,
+    }
 }
 
 fn report(deps: &Deps, by: &str, outcome: &Outcome, took_ms: f64) {
@@ -247,6 +287,9 @@ fn report(deps: &Deps, by: &str, outcome: &Outcome, took_ms: f64) {
             // `by` is `rollback by <token>` already.
             tracing::warn!("{by}: no version {hash} is stored; nothing changed");
         }
+        Outcome::Conflict { message, .. } => {
+            tracing::warn!("{by} refused: {message}");
+        }
         Outcome::Failed { message } => {
             metrics::gauge!("whistle_policy_last_reload_ok").set(0.0);
             tracing::error!("policy reload by {by} failed; the live version stays: {message}");
@@ -261,11 +304,23 @@ fn report(deps: &Deps, by: &str, outcome: &Outcome, took_ms: f64) {
 async fn run_job(deps: &Deps, job: &Job) -> Outcome {
     let (files, kind) = match &job.request {
         Request::Reload => (None, "policy_reload"),
-        Request::Rollout(draft) => (Some(draft.clone()), "policy_rollout"),
-        Request::Rollback(hash) => match rollback_draft(deps, hash).await {
-            Ok(d) => (Some(d), "policy_rollback"),
-            Err(o) => return o,
-        },
+        Request::Rollout { draft, base } => {
+            if let Some(base) = base
+                && let Err(o) = unchanged_since(deps, base, draft).await
+            {
+                return o;
+            }
+            (Some(draft.clone()), "policy_rollout")
+        }
+        Request::Rollback { hash, discard } => {
+            if !discard && let Err(o) = nothing_unsaved(deps).await {
+                return o;
+            }
+            match rollback_draft(deps, hash).await {
+                Ok(d) => (Some(d), "policy_rollback"),
+                Err(o) => return o,
+            }
+        }
     };
     if let Some(draft) = files {
         // A draft is checked before a byte of it reaches the bundle: a
@@ -290,24 +345,87 @@ async fn run_job(deps: &Deps, job: &Job) -> Outcome {
     load(deps, &job.by, kind).await
 }
 
-async fn rollback_draft(deps: &Deps, hash: &str) -> Result<Draft, Outcome> {
+/// The files of a stored version, or the outcome that it is not stored.
+async fn stored_files(deps: &Deps, hash: &str) -> Result<Vec<(String, String)>, Outcome> {
     let want = if hash.starts_with("sha256:") {
         hash.to_string()
     } else {
         format!("sha256:{hash}")
     };
-    let found = deps
-        .store
-        .policy_version(&want)
-        .await
-        .map_err(|e| Outcome::Failed {
+    match deps.store.policy_version(&want).await {
+        Ok(Some(v)) => Ok(v.files),
+        Ok(None) => Err(Outcome::UnknownVersion { hash: want }),
+        Err(e) => Err(Outcome::Failed {
             message: e.to_string(),
-        })?;
-    let Some(v) = found else {
-        return Err(Outcome::UnknownVersion { hash: want });
-    };
+        }),
+    }
+}
+
+async fn read_bundle(deps: &Deps) -> Result<Vec<BundleFile>, Outcome> {
     let dir = deps.dir.clone();
-    blocking(move || files::exactly(&dir, &v.files))
+    blocking(move || bundle::read_dir(&dir).map_err(|e| e.to_string()))
+        .await
+        .map_err(|message| Outcome::Failed { message })
+}
+
+/// A rollout made from `base`: each file it writes or deletes must still
+/// be on disk as it was in `base`, or someone else's change to it would
+/// be undone without their knowing.
+async fn unchanged_since(deps: &Deps, base: &str, draft: &Draft) -> Result<(), Outcome> {
+    let then = stored_files(deps, base).await.map_err(|o| match o {
+        Outcome::UnknownVersion { hash } => Outcome::Conflict {
+            message: format!(
+                "the draft was made from `{hash}`, a version this server does not hold; load the live version and make the change again"
+            ),
+            files: Vec::new(),
+        },
+        other => other,
+    })?;
+    let now = read_bundle(deps).await?;
+    let touched = draft
+        .write
+        .iter()
+        .map(|(p, _)| p)
+        .chain(&draft.delete)
+        .filter(|p| files::text_of(&then, p) != files::bytes_of(&now, p))
+        .cloned()
+        .collect::<Vec<_>>();
+    if touched.is_empty() {
+        return Ok(());
+    }
+    Err(Outcome::Conflict {
+        message: format!(
+            "{} changed since the draft was made from `{base}`: rolling it out would undo that change; load the file again and redo your edit on it",
+            files::list(&touched)
+        ),
+        files: touched,
+    })
+}
+
+/// Before a rollback overwrites the bundle: every file on disk must be
+/// the live version's, or work that never went live (a save that was
+/// refused, a file being written) would be lost without a trace.
+async fn nothing_unsaved(deps: &Deps) -> Result<(), Outcome> {
+    let hash = deps.policy.load().hash.to_string();
+    let live = stored_files(deps, &hash).await?;
+    let now = read_bundle(deps).await?;
+    let differ = files::differing(&live, &now);
+    if differ.is_empty() {
+        return Ok(());
+    }
+    Err(Outcome::Conflict {
+        message: format!(
+            "{} on disk differ from the live version (a refused save, or work in progress): a rollback would overwrite or remove them; save them elsewhere, or roll back with `discard=true`",
+            files::list(&differ)
+        ),
+        files: differ,
+    })
+}
+
+async fn rollback_draft(deps: &Deps, hash: &str) -> Result<Draft, Outcome> {
+    let files = stored_files(deps, hash).await?;
+    let dir = deps.dir.clone();
+    blocking(move || files::exactly(&dir, &files))
         .await
         .map_err(|message| Outcome::Failed { message })
 }
