@@ -567,12 +567,14 @@ async function loadVersions() {
 
 /** Numbers as the terminal summary of `whistle simulate` prints them. */
 function measure(x, unit) {
+  if (x === null) return "—"; // nothing to measure (a share of no events)
   if (unit === "%") return x.toFixed(2) + "%";
   if (unit === "h") return x.toFixed(2) + " h";
   return Number.isInteger(x) ? String(x) : x.toFixed(2);
 }
 
 function difference(x, unit) {
+  if (x === null) return "—";
   const sign = x > 0 ? "+" : "";
   if (unit === "%") return sign + x.toFixed(2) + " pp";
   if (unit === "h") return sign + x.toFixed(2) + " h";
@@ -661,7 +663,7 @@ function renderSimulation(job, report) {
     cell(tr, m.baseline === undefined ? "" : measure(m.baseline, m.unit), "num");
     cell(tr, measure(m.draft, m.unit), "num");
     let cls = "num";
-    if (m.delta !== undefined && m.delta !== 0) {
+    if (m.delta !== undefined && m.delta !== null && m.delta !== 0) {
       const worse = m.lower_is_better ? m.delta > 0 : m.delta < 0;
       cls += worse ? " up" : " down";
     }

@@ -223,10 +223,39 @@ fn both_policies_see_the_same_events_and_handling() {
     assert_eq!(r.draft.weekly, b.weekly);
     assert_eq!(r.draft.backlog, b.backlog);
     assert!(
-        r.summary.iter().all(|s| s.delta == Some(0.0)),
+        r.summary.iter().all(|s| s.delta == Some(Some(0.0))),
         "{:?}",
         r.summary
     );
+    // Nobody rates: satisfaction has nothing to be taken over, and says
+    // so (null, "—") rather than 0 %, on both sides and in the difference.
+    let unrated = format!("{SMALL_WUHOU}feedback: {{share: 0}}\n");
+    let r = simulate(&unrated, &p, Some(&p), Options::default());
+    let sat = r
+        .summary
+        .iter()
+        .find(|s| s.metric == "satisfaction")
+        .unwrap();
+    assert_eq!(
+        (sat.draft, sat.baseline, sat.delta),
+        (None, Some(None), Some(None))
+    );
+    let line = r
+        .table()
+        .lines()
+        .find(|l| l.starts_with("satisfied"))
+        .unwrap()
+        .to_string();
+    assert_eq!(line.matches('—').count(), 3, "{line}");
+    assert!(!line.contains('%'), "{line}");
+
+    // One day: the peaks are those of the day, not of its midnight sample.
+    let one_day = SMALL_WUHOU.replace("to: 2026-06-14", "to: 2026-06-01");
+    let r = simulate(&one_day, &p, None, Options::default());
+    let t = &r.draft.totals;
+    assert!(t.peak_open > 0 && t.peak_open <= t.events, "{t:?}");
+    let levels: u64 = r.draft.levels.iter().map(|l| l.peak_backlog).sum();
+    assert!(levels >= t.peak_open, "{:?}", r.draft.levels);
     // The engine's rules were applied: escalations, whistles, alerts, scores.
     assert!(r.draft.totals.raised > 0);
     assert!(r.draft.totals.steps_fired > 0);

@@ -203,6 +203,11 @@ fn scenario_mistakes_are_named_by_field() {
             year.replace("\ncapacity:", "\ncapactiy:"),
             "\"capacity\" is a required property; unknown field `capactiy`",
         ),
+        // The YAML reader's own words are left out.
+        (
+            year.replace("areas: policy", "areas: policy\nareas: policy"),
+            "not valid YAML (line 17, column 1): duplicate mapping key: areas\n",
+        ),
         // A rate in the wrong unit: a run of 10^305 events would never end.
         (
             year.replace(
@@ -210,6 +215,20 @@ fn scenario_mistakes_are_named_by_field() {
                 "street_vendor:      {per_day: 1e300",
             ),
             "`arrivals.categories`: the arrivals come to about",
+        ),
+        // The schema's largest generated tree would not fit in memory.
+        (
+            year.replace(
+                "areas: policy",
+                "areas: {generate: {districts: 99, streets: 99, communities: 99, grids: 99}}",
+            ),
+            "`areas.generate`: 99 × 99 × 99 × 99 is 96059601 grids; a generated tree holds at most 1000000",
+        ),
+        // With zero delays, a chance of 1 reopened one event for ever.
+        (year.replace("late: 0.07", "late: 1"), "`reopen.late`"),
+        (
+            year.replace("handlers: 12", "handlers: 12.0"),
+            "`capacity.levels.district.handlers`: invalid type: floating point `12.0`, expected a whole number",
         ),
     ];
     for (i, (yaml, expected)) in cases.iter().enumerate() {

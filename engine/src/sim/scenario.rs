@@ -172,6 +172,16 @@ pub struct TreeSize {
     pub grids: u32,
 }
 
+impl TreeSize {
+    /// How many grids the tree has.
+    pub fn grid_count(&self) -> u64 {
+        [self.districts, self.streets, self.communities, self.grids]
+            .into_iter()
+            .map(u64::from)
+            .product()
+    }
+}
+
 fn one() -> u32 {
     1
 }
@@ -410,7 +420,21 @@ pub struct GammaSpec {
 pub fn parse(yaml: &str) -> Result<Scenario, ScenarioErrors> {
     let value: Value = serde_saphyr::from_str(yaml).map_err(|e| {
         let message = e.without_snippet().to_string();
-        let first = message.lines().next().unwrap_or("invalid YAML").to_string();
+        let first = message
+            .lines()
+            .next()
+            .unwrap_or("invalid YAML")
+            // Advice to the reader's programmer, not to its user.
+            .replace(", set DuplicateKeyPolicy in Options if acceptable", "")
+            .replace(
+                " rejected by the configured policy",
+                " is not a number Whistle takes",
+            );
+        // The place is said once, before the message.
+        let first = match first.rfind(" at line ") {
+            Some(i) if e.location().is_some() => first[..i].to_string(),
+            _ => first,
+        };
         let at = e
             .location()
             .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
@@ -435,7 +459,17 @@ pub fn from_value(value: Value) -> Result<Scenario, ScenarioErrors> {
     if !validator.is_valid(&value) {
         return Err(ScenarioErrors(schema_errors(validator, &value)));
     }
-    serde_json::from_value(value).map_err(|e| ScenarioError::at("", e.to_string()).into())
+    // The schema takes 2.0 for an integer; serde does not. The path says
+    // which field, and the message says it in words.
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e
+            .inner()
+            .to_string()
+            .replace("expected u32", "expected a whole number")
+            .replace("expected u64", "expected a whole number");
+        ScenarioError::at(if path == "." { "" } else { &path }, message).into()
+    })
 }
 
 /// One error per field; where the schema tried alternatives (`oneOf`),
@@ -652,6 +686,18 @@ capacity:
         let bad = MINIMAL.replace("arrivals:", "replay: {file: x.jsonl}\narrivals:");
         let e = parse(&bad).unwrap_err();
         assert!(e.0[0].message.contains("either `arrivals`"), "{e}");
+
+        // A whole number written as 2.0 passes the schema, not the reader:
+        // the field is still named.
+        let bad = MINIMAL.replace("handlers: 2", "handlers: 2.0");
+        let e = parse(&bad).unwrap_err();
+        assert_eq!(e.0[0].path, "capacity.levels.grid.handlers", "{e}");
+        assert!(e.0[0].message.contains("expected a whole number"), "{e}");
+
+        // A reopen chance of 1 would reopen every event for ever.
+        let bad = MINIMAL.replace("arrivals:", "reopen: {on_time: 1}\narrivals:");
+        let e = parse(&bad).unwrap_err();
+        assert_eq!(e.0[0].path, "reopen.on_time", "{e}");
     }
 
     #[test]

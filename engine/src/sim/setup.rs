@@ -30,6 +30,10 @@ use crate::model::{AreaIndex, DeptId, LevelId, Policy};
 /// written in the wrong unit, say) would otherwise run for days.
 pub const MAX_EVENTS: f64 = 1e9;
 
+/// Most grids a generated area tree may have: a million grids is far
+/// beyond any city, and the schema's 99⁴ would not fit in memory.
+pub const MAX_GRIDS: u64 = 1_000_000;
+
 /// What the command line may change in a scenario.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
@@ -259,6 +263,20 @@ pub fn plan(
 
     let areas = match &scenario.areas {
         AreasSpec::Named(_) => None,
+        AreasSpec::Generate { generate: g } if g.grid_count() > MAX_GRIDS => {
+            return Err(ScenarioError::at(
+                "areas.generate",
+                format!(
+                    "{} × {} × {} × {} is {} grids; a generated tree holds at most {MAX_GRIDS}",
+                    g.districts,
+                    g.streets,
+                    g.communities,
+                    g.grids,
+                    g.grid_count()
+                ),
+            )
+            .into());
+        }
         AreasSpec::Generate { generate: g } => Some(Arc::new(areas::index(&areas::generate(
             g.districts,
             g.streets,

@@ -43,7 +43,7 @@ pub struct LevelRow {
     pub raises: u64,
     /// Events resolved at it.
     pub resolved: u64,
-    /// Largest backlog (open events handled at it) at a daily sample.
+    /// Largest backlog (unresolved events handled at it) at any instant.
     pub peak_backlog: u64,
 }
 
@@ -113,7 +113,7 @@ pub struct Totals {
     pub satisfied: u64,
     /// Still open at the end.
     pub open_at_end: u64,
-    /// Largest number of open events at a daily sample.
+    /// Largest number of unresolved events at any instant.
     pub peak_open: u64,
     /// Mean hours from report to resolution.
     pub mean_resolution_hours: f64,
@@ -244,6 +244,8 @@ pub(crate) struct Collect {
     pub week_raises: Vec<Vec<f64>>,
     pub week_alerts: Vec<Vec<f64>>,
     pub open_by_level: Vec<u64>,
+    /// Unresolved events now, all levels.
+    pub open_now: u64,
     pub open_by_dept: Vec<u64>,
     pub queued_by_level: Vec<u64>,
     pub day_level: Vec<Vec<f64>>,
@@ -289,6 +291,7 @@ impl Collect {
             week_raises: vec![vec![0.0; weeks]; l],
             week_alerts: vec![vec![0.0; weeks]; thresholds],
             open_by_level: vec![0; l],
+            open_now: 0,
             open_by_dept: vec![0; d],
             queued_by_level: vec![0; l],
             day_level: vec![Vec::with_capacity(days); l],
@@ -309,14 +312,9 @@ impl Collect {
 
     /// The backlog at a day's start.
     pub fn sample(&mut self) {
-        let open: u64 = self.open_by_level.iter().sum();
-        self.totals.peak_open = self.totals.peak_open.max(open);
         for (i, n) in self.open_by_level.iter().enumerate() {
             if let Some(s) = self.day_level.get_mut(i) {
                 s.push(*n as f64);
-            }
-            if let Some(r) = self.levels.get_mut(i) {
-                r.peak_backlog = r.peak_backlog.max(*n);
             }
         }
         for (s, n) in self.day_dept.iter_mut().zip(&self.open_by_dept) {
@@ -359,7 +357,16 @@ impl Collect {
         if let Some((l, d)) = to {
             inc(&mut self.open_by_level, l as usize);
             inc(&mut self.open_by_dept, d as usize);
+            // Peaks at the very instant they happen, not at a daily sample
+            // (which misses a day's build-up and the period's last day).
+            let at_level = self.open_by_level.get(l as usize).copied().unwrap_or(0);
+            if let Some(r) = self.levels.get_mut(l as usize) {
+                r.peak_backlog = r.peak_backlog.max(at_level);
+            }
         }
+        self.open_now =
+            (self.open_now + u64::from(to.is_some())).saturating_sub(u64::from(from.is_some()));
+        self.totals.peak_open = self.totals.peak_open.max(self.open_now);
     }
 }
 

@@ -63,9 +63,9 @@ pub fn tables(r: &Report) -> Vec<(String, String)> {
             s.metric.clone(),
             s.label.clone(),
             s.unit.to_string(),
-            opt(s.baseline),
-            num(s.draft),
-            opt(s.delta),
+            opt(s.baseline.flatten()),
+            opt(s.draft),
+            opt(s.delta.flatten()),
         ]);
     }
     out.push(("summary.csv".to_string(), t.text));

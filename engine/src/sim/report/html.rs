@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::svg::{Bars, Delta, Line, PALETTE, bars, deltas, esc, lines};
-use super::{Report, delta, fmt};
+use super::{NA, Report, delta, value};
 use crate::sim::stats::{RunReport, Series};
 
 const STYLE: &str = "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI','Noto Sans CJK SC','PingFang SC',sans-serif;margin:0;color:#222;background:#fafafa}\
@@ -266,10 +266,16 @@ fn summary(h: &mut String, r: &Report) {
     for row in &r.summary {
         let _ = write!(h, "<tr><td>{}</td>", esc(&row.label));
         if let Some(b) = row.baseline {
-            let _ = write!(h, "<td>{}</td>", fmt(b, row.unit));
+            let _ = write!(h, "<td>{}</td>", value(b, row.unit));
         }
-        let _ = write!(h, "<td>{}</td>", fmt(row.draft, row.unit));
+        let _ = write!(h, "<td>{}</td>", value(row.draft, row.unit));
         if let Some(d) = row.delta {
+            // A side with nothing to measure: no difference, no colour.
+            let Some(d) = d else {
+                let _ = write!(h, "<td>{NA}</td>");
+                h.push_str("</tr>");
+                continue;
+            };
             let class = if d == 0.0 || row.metric == "events" {
                 ""
             } else if (d < 0.0) == row.lower_is_better {
@@ -289,7 +295,7 @@ fn summary(h: &mut String, r: &Report) {
             .iter()
             .filter(|row| row.unit == "%" || row.unit == "h")
             .filter_map(|row| {
-                let d = row.delta?;
+                let d = row.delta.flatten()?;
                 Some(Delta {
                     label: row.label.clone(),
                     value: d,

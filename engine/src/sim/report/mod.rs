@@ -52,14 +52,16 @@ pub struct SummaryRow {
     pub unit: &'static str,
     /// Whether lower is better (for colouring deltas).
     pub lower_is_better: bool,
-    /// Under the draft.
-    pub draft: f64,
-    /// Under the baseline.
+    /// Under the draft; `null` when it has nothing to be taken over (a
+    /// share of no events, a mean of none).
+    pub draft: Option<f64>,
+    /// Under the baseline (absent without one; `null` as for `draft`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<f64>,
-    /// Draft minus baseline.
+    pub baseline: Option<Option<f64>>,
+    /// Draft minus baseline (absent without a baseline; `null` when
+    /// either side is `null`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub delta: Option<f64>,
+    pub delta: Option<Option<f64>>,
 }
 
 /// The whole report.
@@ -78,19 +80,26 @@ pub struct Report {
     pub baseline: Option<RunReport>,
 }
 
-fn share(n: u64, of: u64) -> f64 {
-    if of == 0 {
-        0.0
-    } else {
-        round(100.0 * n as f64 / of as f64, 3)
-    }
+/// A share in percent, or none of nothing: "0 % of 0 red events missed"
+/// would read as a success.
+fn share(n: u64, of: u64) -> Option<f64> {
+    (of > 0).then(|| round(100.0 * n as f64 / of as f64, 3))
 }
 
+/// A summary measure: key, label, unit, whether lower is better, value.
+type Measure = (String, String, &'static str, bool, Option<f64>);
+
 /// The summary measures of one run, in a fixed order.
-fn measures(r: &RunReport) -> Vec<(String, String, &'static str, bool, f64)> {
+fn measures(r: &RunReport) -> Vec<Measure> {
     let t = &r.totals;
     let mut out = vec![
-        ("events".into(), "events".into(), "", false, t.events as f64),
+        (
+            "events".into(),
+            "events".into(),
+            "",
+            false,
+            Some(t.events as f64),
+        ),
         (
             "on_the_spot_rate".into(),
             "settled on the spot".into(),
@@ -145,21 +154,21 @@ fn measures(r: &RunReport) -> Vec<(String, String, &'static str, bool, f64)> {
             "mean time to resolve".into(),
             "h",
             true,
-            t.mean_resolution_hours,
+            (t.resolved > 0).then_some(t.mean_resolution_hours),
         ),
         (
             "open_at_end".into(),
             "open at the end".into(),
             "",
             true,
-            t.open_at_end as f64,
+            Some(t.open_at_end as f64),
         ),
         (
             "peak_open".into(),
-            "peak open (daily)".into(),
+            "peak unresolved (any instant)".into(),
             "",
             true,
-            t.peak_open as f64,
+            Some(t.peak_open as f64),
         ),
     ];
     for g in &r.grades {
@@ -186,14 +195,7 @@ fn measures(r: &RunReport) -> Vec<(String, String, &'static str, bool, f64)> {
         "mean wait for a handler".into(),
         "h",
         true,
-        round(
-            if served > 0 {
-                wait / served as f64
-            } else {
-                0.0
-            },
-            3,
-        ),
+        (served > 0).then(|| round(wait / served as f64, 3)),
     ));
     for l in &r.levels {
         out.push((
@@ -201,7 +203,7 @@ fn measures(r: &RunReport) -> Vec<(String, String, &'static str, bool, f64)> {
             format!("raises to {}", l.level),
             "",
             true,
-            l.raises as f64,
+            Some(l.raises as f64),
         ));
     }
     for l in &r.levels {
@@ -210,7 +212,7 @@ fn measures(r: &RunReport) -> Vec<(String, String, &'static str, bool, f64)> {
             format!("peak backlog at {}", l.level),
             "",
             true,
-            l.peak_backlog as f64,
+            Some(l.peak_backlog as f64),
         ));
     }
     out.push((
@@ -218,7 +220,7 @@ fn measures(r: &RunReport) -> Vec<(String, String, &'static str, bool, f64)> {
         "threshold alerts raised".into(),
         "",
         true,
-        r.alerts.raised as f64,
+        Some(r.alerts.raised as f64),
     ));
     let met = r.assessment.targets.iter().filter(|t| t.met).count();
     out.push((
@@ -226,7 +228,7 @@ fn measures(r: &RunReport) -> Vec<(String, String, &'static str, bool, f64)> {
         format!("targets met (of {})", r.assessment.targets.len()),
         "",
         false,
-        met as f64,
+        Some(met as f64),
     ));
     for table in &r.assessment.scores {
         let scored: Vec<f64> = table.rows.iter().filter_map(|row| row.score).collect();
@@ -236,7 +238,7 @@ fn measures(r: &RunReport) -> Vec<(String, String, &'static str, bool, f64)> {
                 format!("mean {} score", table.by),
                 "score",
                 false,
-                round(scored.iter().sum::<f64>() / scored.len() as f64, 2),
+                Some(round(scored.iter().sum::<f64>() / scored.len() as f64, 2)),
             ));
         }
     }
@@ -253,6 +255,14 @@ pub(crate) fn fmt(x: f64, unit: &str) -> String {
         _ if x.fract() == 0.0 => format!("{x:.0}"),
         _ => format!("{x:.2}"),
     }
+}
+
+/// How a value with nothing to be taken over reads.
+pub(crate) const NA: &str = "—";
+
+/// [`fmt`] of a value that may be n/a.
+pub(crate) fn value(x: Option<f64>, unit: &str) -> String {
+    x.map_or_else(|| NA.to_string(), |x| fmt(x, unit))
 }
 
 /// A draft-minus-baseline difference, signed: shares in percentage
@@ -273,12 +283,13 @@ impl Report {
         let summary = d
             .into_iter()
             .map(|(metric, label, unit, lower, value)| {
+                // A measure the baseline lacks (a level it does not have)
+                // is n/a there.
                 let base = b
                     .as_ref()
-                    .and_then(|b| b.iter().find(|x| x.0 == metric))
-                    .map(|x| x.4);
+                    .map(|b| b.iter().find(|x| x.0 == metric).and_then(|x| x.4));
                 SummaryRow {
-                    delta: base.map(|x| round(value - x, 3)),
+                    delta: base.map(|x| Some(round(value? - x?, 3))),
                     metric,
                     label,
                     unit,
@@ -338,9 +349,11 @@ impl Report {
         for r in &self.summary {
             rows.push([
                 r.label.clone(),
-                r.baseline.map(|b| fmt(b, r.unit)).unwrap_or_default(),
-                fmt(r.draft, r.unit),
-                r.delta.map(|d| delta(d, r.unit)).unwrap_or_default(),
+                r.baseline.map(|b| value(b, r.unit)).unwrap_or_default(),
+                value(r.draft, r.unit),
+                r.delta
+                    .map(|d| d.map_or_else(|| NA.to_string(), |d| delta(d, r.unit)))
+                    .unwrap_or_default(),
             ]);
         }
         let width = |i: usize| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
