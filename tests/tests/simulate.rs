@@ -371,6 +371,78 @@ fn a_replayed_log_runs_with_the_same_capacities() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(!text(&out).contains("skipped"), "{}", text(&out));
 
+    // An event on a grid the tree does not have, and one of another year:
+    // both run or are left out as before, and the report says so.
+    let original = std::fs::read_to_string(&events).unwrap();
+    let first = original.lines().next().unwrap();
+    let log = format!(
+        "{}\n{}\n{original}",
+        first
+            .replacen("\"id\":\"", "\"id\":\"X-", 1)
+            .replacen("\"grid\":\"G", "\"grid\":\"X", 1),
+        first
+            .replacen("\"id\":\"", "\"id\":\"Y-", 1)
+            .replacen("2026-", "2027-", 1),
+    );
+    std::fs::write(tmp.path().join("events.jsonl"), log).unwrap();
+    let out = simulate_replay();
+    assert!(out.status.success(), "{}", text(&out));
+    let r: Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("report.json")).unwrap()).unwrap();
+    let notes = r["draft"]["notes"].to_string();
+    assert!(
+        notes.contains("1 event(s) on grids the area tree does not have (X"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("1 event(s) of `events.jsonl` reported outside the period were left out"),
+        "{notes}"
+    );
+    assert_eq!(r["draft"]["totals"]["events"].as_u64(), Some(n + 1));
+    // `--events` cannot scale a log.
+    let mut with_events: Vec<String> = [
+        "simulate",
+        "--scenario",
+        &path.display().to_string(),
+        "--policy",
+        &shipped(),
+        "--quiet",
+        "--events",
+        "100",
+        "--out",
+        &out_dir.display().to_string(),
+    ]
+    .iter()
+    .map(|x| x.to_string())
+    .collect();
+    let out = run(
+        &with_events.iter().map(String::as_str).collect::<Vec<_>>(),
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("`--events` scales synthetic arrivals"),
+        "{}",
+        text(&out)
+    );
+    // A log of another year: nothing to simulate is an error, not a report of 0.
+    let year_off = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("2026-", "2025-");
+    std::fs::write(&path, year_off).unwrap();
+    with_events.retain(|a| a != "--events" && a != "100");
+    let out = run(
+        &with_events.iter().map(String::as_str).collect::<Vec<_>>(),
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out)
+            .contains("no event of `events.jsonl` falls in the period 2025-05-01 to 2025-07-31"),
+        "{}",
+        text(&out)
+    );
+
     // A directory where the log should be is refused at once, by field
     // (it used to read as endless failing lines: a hang).
     std::fs::remove_file(tmp.path().join("events.jsonl")).unwrap();

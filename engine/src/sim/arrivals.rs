@@ -403,6 +403,7 @@ pub struct Replay<I> {
     end: Timestamp,
     categories: FxHashMap<Box<str>, u32>,
     pending: Vec<Skip>,
+    outside: u64,
 }
 
 /// An event with its input line, ordered by nothing else (the heap key
@@ -448,7 +449,13 @@ impl<I: Iterator<Item = Result<(u64, Event), Skip>>> Replay<I> {
             end,
             categories,
             pending: Vec::new(),
+            outside: 0,
         }
+    }
+
+    /// Events read so far that were reported outside the period (left out).
+    pub fn outside(&self) -> u64 {
+        self.outside
     }
 }
 
@@ -466,6 +473,7 @@ impl<I: Iterator<Item = Result<(u64, Event), Skip>>> Iterator for Replay<I> {
                     Some(Err(s)) => return Some(Err(s)),
                     Some(Ok((line, ev))) => {
                         if ev.reported_at < self.start || ev.reported_at >= self.end {
+                            self.outside += 1;
                             continue;
                         }
                         if self.released.is_some_and(|r| ev.reported_at < r) {

@@ -194,7 +194,7 @@ pub(crate) fn report(
             version: policy.version.to_string(),
             hash: policy.hash.to_string(),
         },
-        notes: staff.notes.clone(),
+        notes: notes(staff, &c),
         skipped: c.skipped,
         skipped_first: c.skipped_first,
         totals: c.totals,
@@ -206,4 +206,18 @@ pub(crate) fn report(
         assessment,
         alerts: c.alerts,
     }
+}
+
+/// The staffing's notes, and what the run found worth a word.
+fn notes(staff: &Staffing, c: &Collect) -> Vec<String> {
+    let mut out = staff.notes.clone();
+    if c.unplaced > 0 {
+        out.push(format!(
+            "{} event(s) on grids the area tree does not have ({}{}): they were handled by one `unknown` unit per level, so their queues and thresholds are not those of real units",
+            c.unplaced,
+            c.unplaced_first.join(", "),
+            if c.unplaced_first.len() < 5 { "" } else { ", …" }
+        ));
+    }
+    out
 }

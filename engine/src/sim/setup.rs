@@ -306,6 +306,13 @@ pub fn plan(
     let grid_ids = areas::grids(areas.as_deref().unwrap_or(&draft.areas));
 
     let mut categories = Vec::new();
+    if scenario.arrivals.is_none() && scenario.replay.is_some() && options.events.is_some() {
+        return Err(ScenarioError::at(
+            "replay",
+            "`--events` scales synthetic arrivals; a replay simulates the events of its log as they are",
+        )
+        .into());
+    }
     let specs = match (&scenario.arrivals, &scenario.replay) {
         (Some(a), _) => (&a.categories, "arrivals.categories"),
         (None, Some(r)) => (&r.categories, "replay.categories"),

@@ -255,6 +255,9 @@ pub(crate) struct Collect {
     pub resolution_count: u64,
     pub skipped: u64,
     pub skipped_first: Vec<String>,
+    /// Events on a grid the area tree does not place (first few ids kept).
+    pub unplaced: u64,
+    pub unplaced_first: Vec<String>,
     pub alerts: AlertSummary,
     pub alert_groups: Vec<std::collections::BTreeSet<String>>,
 }

@@ -193,7 +193,7 @@ fn run_one(
             let path = dir.join(file);
             let failed = std::cell::Cell::new(None);
             let lines = replay_lines(&path, policy, &failed)?;
-            let replay = Replay::new(
+            let mut replay = Replay::new(
                 lines,
                 plan.start,
                 plan.end,
@@ -201,11 +201,25 @@ fn run_one(
                 4096,
             );
             let mut run = sim::Run::new(policy, plan, staff);
-            run.run(replay, &mut report);
+            run.run(&mut replay, &mut report);
             if let Some(e) = failed.take() {
                 return Err(e);
             }
-            Ok(run.into_report(role))
+            let mut r = run.into_report(role);
+            let outside = replay.outside();
+            if r.totals.events == 0 {
+                // A log of another year, or of nothing: no report to make.
+                return Err(format!(
+                    "`replay.file`: no event of `{file}` falls in the period {} to {} ({outside} outside it, {} line(s) skipped)",
+                    plan.from, plan.to, r.skipped
+                ));
+            }
+            if outside > 0 {
+                r.notes.push(format!(
+                    "{outside} event(s) of `{file}` reported outside the period were left out"
+                ));
+            }
+            Ok(r)
         }
         _ => Ok(sim::run_synthetic(policy, plan, staff, role, &mut report)),
     }

@@ -327,6 +327,17 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// An event on a grid the area tree does not place: its units' pools
+    /// and thresholds cannot be told apart, so the report says so.
+    #[cold]
+    fn unplaced(&mut self, grid: &str) {
+        self.stats.unplaced += 1;
+        let first = &mut self.stats.unplaced_first;
+        if first.len() < 5 && !first.iter().any(|g| g == grid) {
+            first.push(grid.to_string());
+        }
+    }
+
     fn skip(&mut self, s: Skip) {
         self.stats.skipped += 1;
         if self.stats.skipped_first.len() < 10 {
@@ -425,6 +436,9 @@ impl<'a> Run<'a> {
         let ev = a.event;
         let redraw = a.redraw;
         let units = policy.units_of(&ev.grid);
+        if units.is_none() {
+            self.unplaced(&ev.grid);
+        }
         let d = decide_in(
             policy,
             &ev,
