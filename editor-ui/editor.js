@@ -313,11 +313,14 @@ function renderProblems(result) {
   const list = $("problem-list");
   list.replaceChildren();
   const { errors, warnings } = result;
-  $("problem-count").textContent = errors + warnings > 0 ? String(errors + warnings) : "";
+  const failing = (result.tests && result.tests.failed) || [];
+  const n = errors + warnings + failing.length;
+  $("problem-count").textContent = n > 0 ? String(n) : "";
+  const tests = failing.length > 0 ? `, ${failing.length} of the bundle's tests failing` : "";
   $("problem-summary").textContent =
-    errors + warnings === 0
-      ? "No problems: the draft passes every check."
-      : `${errors} error(s), ${warnings} warning(s). Click one to go to it.`;
+    n === 0
+      ? "No problems: the draft passes every check and every test."
+      : `${errors} error(s), ${warnings} warning(s)${tests}. Click one to go to it.`;
   for (const d of state.problems) {
     const li = document.createElement("li");
     const sev = document.createElement("span");
@@ -347,6 +350,33 @@ function renderProblems(result) {
     }
     list.append(li);
   }
+  // A test the draft breaks: the change may be right and the test out of
+  // date, but either way it is said before the rollout.
+  for (const t of failing) {
+    const li = document.createElement("li");
+    const sev = document.createElement("span");
+    sev.className = "warning";
+    sev.textContent = "test failed";
+    li.append(`${t.location}: `, sev, `: ${t.name}`);
+    const at = placeOf(t.location);
+    if (at) {
+      li.title = "go to " + at.file + " line " + at.line;
+      li.addEventListener("click", () => reveal(at));
+    }
+    for (const f of t.failures) {
+      const note = document.createElement("div");
+      note.className = "note";
+      note.textContent = f;
+      li.append(note);
+    }
+    list.append(li);
+  }
+}
+
+/** `file:line:col` as a place to reveal. */
+function placeOf(location) {
+  const m = /^(.*):(\d+):(\d+)$/.exec(location || "");
+  return m ? { file: m[1], line: Number(m[2]), col: Number(m[3]) } : null;
 }
 
 function renderDraftSummary(result) {

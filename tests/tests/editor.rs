@@ -320,11 +320,15 @@ fn an_officer_edits_checks_previews_rolls_out_and_back_in_the_browser() {
         // (It leaves a warning: the new lead was also an assistant.)
         paste(c, &original.replacen(LEAD_A, LEAD_B, 1)).await;
         wait_text(c, "problem-summary", "no errors", |t| {
-            t.starts_with("0 error(s), 1 warning(s)")
+            t.starts_with("0 error(s), 1 warning(s), 2 of the bundle's tests failing")
         })
         .await;
         let warning = text(c, "problem-list").await;
         assert!(warning.contains("warning[W0205]"), "{warning}");
+        assert!(
+            warning.contains("test failed: a blue noise complaint is settled on the spot by the grid"),
+            "{warning}"
+        );
         assert!(
             warning.contains("help: the lead is never listed among the assisting departments"),
             "the hint is shown: {warning}"
@@ -600,6 +604,8 @@ fn a_check_answers_with_diagnostics_and_changes_nothing() {
     );
     assert_eq!(r["draft"]["hash"], json!(first));
     assert_eq!(r["draft"]["same_as_live"], json!(true));
+    assert_eq!(r["tests"]["failed"], json!([]), "{r}");
+    assert!(r["tests"]["passed"].as_u64().unwrap() > 20, "{r}");
 
     // A draft with an error: where it is, rendered as `whistle check` does.
     let broken = format!("{original}\ncategory broken {{");
@@ -630,6 +636,22 @@ fn a_check_answers_with_diagnostics_and_changes_nothing() {
             .as_str()
             .unwrap()
             .contains("neighbour_noise: lead grid_team → committee"),
+        "{r}"
+    );
+    // The bundle's own tests, run on the draft: the two about neighbour
+    // noise's lead now fail, and say where and why.
+    let failed = r["tests"]["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 2, "{r}");
+    assert!(
+        failed
+            .iter()
+            .all(|t| t["location"].as_str().unwrap().starts_with("tests/")),
+        "{r}"
+    );
+    assert!(
+        failed[0]["failures"]
+            .to_string()
+            .contains("expected `grid_team`, got `committee`"),
         "{r}"
     );
 

@@ -11,6 +11,7 @@ mod ladder;
 mod lints;
 mod routes;
 mod slots;
+mod suggest;
 pub mod tests;
 
 use std::sync::Arc;
@@ -141,7 +142,11 @@ impl Ctx<'_> {
                         id.span,
                         format!("unknown department `{}`", id.name),
                     )
-                    .with_help("declare it with `department NAME \"显示名\" { level L }`"),
+                    .with_help(suggest::help(
+                        &id.name,
+                        self.names.depts.keys().map(String::as_str),
+                        "declare it with `department NAME \"显示名\" { level L }`",
+                    )),
                 );
                 None
             }
@@ -163,7 +168,15 @@ impl Ctx<'_> {
                 x.span,
                 format!("unknown level or department `{}`", x.name),
             )
-            .with_help(format!("`{keyword}` names a level or a department")),
+            .with_help(suggest::help(
+                &x.name,
+                self.names
+                    .levels
+                    .iter()
+                    .map(|l| &**l)
+                    .chain(self.names.depts.keys().map(String::as_str)),
+                format!("`{keyword}` names a level or a department"),
+            )),
         );
         None
     }

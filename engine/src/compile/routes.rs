@@ -144,7 +144,11 @@ impl Routes {
                                     c.span,
                                     format!("unknown category `{}`", c.name),
                                 )
-                                .with_help("only a declared category can be settled on the spot"),
+                                .with_help(super::suggest::help(
+                                    &c.name,
+                                    self.index.keys().map(|k| &**k),
+                                    "only a declared category can be settled on the spot",
+                                )),
                             );
                         }
                     }

@@ -357,9 +357,21 @@ pub async fn check(
             "summary": semantic.to_string(),
         })
     });
+    // The bundle's own `test` blocks, run on the draft: a change that
+    // breaks them is said before it is rolled out, not after.
+    let tests = c.policy.as_ref().map(|p| {
+        let results = whistle_engine::testing::run_tests(p, &c.tests);
+        let failed: Vec<Value> = results
+            .iter()
+            .filter(|r| !r.passed())
+            .map(|r| json!({"name": r.name, "location": r.location, "failures": r.failures}))
+            .collect();
+        json!({"passed": results.len() - failed.len(), "failed": failed})
+    });
     Ok(Json(json!({
         "errors": errors,
         "warnings": warnings,
+        "tests": tests,
         "diagnostics": whistle_grammar::diag::to_json(&c.diagnostics, &b.sources),
         "rendered": whistle_grammar::diag::render(&c.diagnostics, &b.sources, false),
         "live": &*live.hash,

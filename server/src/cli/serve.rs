@@ -18,12 +18,28 @@ pub struct ServeArgs {
     /// The data directory of the embedded store (created if missing).
     #[arg(long)]
     pub data: PathBuf,
-    /// Address to listen on (overrides the config).
-    #[arg(long)]
+    /// Address to listen on, `IP:PORT` or `localhost:PORT` (overrides the config).
+    #[arg(long, value_parser = listen_addr)]
     pub listen: Option<SocketAddr>,
     /// The configuration file (TOML; every field has a default).
     #[arg(long)]
     pub config: Option<PathBuf>,
+}
+
+/// `IP:PORT`, or `localhost:PORT` for the loopback address (the server
+/// binds one address; a name that resolves to several is not taken).
+fn listen_addr(text: &str) -> Result<SocketAddr, String> {
+    if let Some(port) = text.strip_prefix("localhost:") {
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("`{port}` is not a port (1 to 65535)"))?;
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    text.parse().map_err(|_| {
+        format!(
+            "`{text}` is not IP:PORT (for example 127.0.0.1:8080, 0.0.0.0:8080 or localhost:8080)"
+        )
+    })
 }
 
 /// Runs the server until SIGINT/SIGTERM.
@@ -71,5 +87,30 @@ pub fn run(a: &ServeArgs) -> u8 {
             eprintln!("error: {e}");
             CANNOT_RUN
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::listen_addr;
+
+    #[test]
+    fn listen_takes_an_address_or_localhost() {
+        assert_eq!(
+            listen_addr("localhost:18721").unwrap().to_string(),
+            "127.0.0.1:18721"
+        );
+        assert_eq!(listen_addr("0.0.0.0:80").unwrap().to_string(), "0.0.0.0:80");
+        assert!(
+            listen_addr("example.org:80")
+                .unwrap_err()
+                .contains("is not IP:PORT")
+        );
+        assert!(
+            listen_addr("localhost:http")
+                .unwrap_err()
+                .contains("not a port")
+        );
     }
 }

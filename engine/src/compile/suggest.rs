@@ -1,0 +1,52 @@
+//! "Did you mean": the declared name closest to a misspelt one, so that
+//! `lead comittee` points at `committee` instead of inviting a new
+//! declaration.
+
+/// The name in `known` closest to `name` by edit distance, when it is
+/// close enough to be a slip of the keyboard (at most two edits, and
+/// fewer than a third of the name); ties go to the first in sorted order.
+pub(crate) fn closest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).clamp(1, 2);
+    let mut best: Option<(usize, &str)> = None;
+    for k in known {
+        let d = strsim::levenshtein(name, k);
+        if d == 0 || d > limit {
+            continue;
+        }
+        if best.is_none_or(|(bd, bk)| (d, k) < (bd, bk)) {
+            best = Some((d, k));
+        }
+    }
+    best.map(|(_, k)| k)
+}
+
+/// The help for an unknown name: the close one if there is one, else
+/// `otherwise`.
+pub(crate) fn help<'a>(
+    name: &str,
+    known: impl IntoIterator<Item = &'a str>,
+    otherwise: impl Into<String>,
+) -> String {
+    match closest(name, known) {
+        Some(k) => format!("did you mean `{k}`?"),
+        None => otherwise.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slip_is_matched_and_a_new_name_is_not() {
+        let known = ["committee", "grid_team", "police", "shared_bikes"];
+        assert_eq!(closest("comittee", known), Some("committee"));
+        assert_eq!(closest("grid_teem", known), Some("grid_team"));
+        assert_eq!(closest("shared_bike", known), Some("shared_bikes"));
+        assert_eq!(closest("fire", known), None);
+        assert_eq!(closest("polce", known), Some("police"));
+        // Short names need an exact spelling but for one letter.
+        assert_eq!(closest("pol", ["police", "poll"]), Some("poll"));
+        assert_eq!(help("firemen", known, "declare it"), "declare it");
+    }
+}
