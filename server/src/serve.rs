@@ -303,6 +303,9 @@ impl Server {
                 state.reload.clone(),
             )?)
         } else {
+            tracing::info!(
+                "file watching is off (`watch = false`): reload with SIGHUP or POST /v1/policy/reload"
+            );
             None
         };
         spawn_sighup(state.reload.clone());

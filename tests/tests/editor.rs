@@ -326,7 +326,8 @@ fn an_officer_edits_checks_previews_rolls_out_and_back_in_the_browser() {
         let warning = text(c, "problem-list").await;
         assert!(warning.contains("warning[W0205]"), "{warning}");
         assert!(
-            warning.contains("test failed: a blue noise complaint is settled on the spot by the grid"),
+            warning
+                .contains("test failed: a blue noise complaint is settled on the spot by the grid"),
             "{warning}"
         );
         assert!(
@@ -585,6 +586,13 @@ fn the_page_is_served_with_a_strict_content_policy() {
             "{path}"
         );
         assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+    }
+    // The root and a trailing slash lead to the page.
+    for path in ["/", "/editor/"] {
+        let res = s.agent.get(&format!("{}{path}", s.base)).call().unwrap();
+        assert_eq!(res.status().as_u16(), 200, "{path}");
+        let page = res.into_body().read_to_string().unwrap();
+        assert!(page.contains("editor.js"), "{path}: {page}");
     }
 }
 

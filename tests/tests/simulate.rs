@@ -110,6 +110,11 @@ fn the_shipped_year_writes_a_full_report_and_repeats_byte_for_byte() {
         !html.contains("<script") && !html.contains("<link"),
         "self-contained"
     );
+    // Too many communities for bars: every one is in a table instead.
+    let communities = html.split("<h3>assess community").nth(1).unwrap();
+    let table = &communities[..communities.find("</table>").unwrap()];
+    assert!(table.contains("<th>community</th>"), "{table}");
+    assert_eq!(table.matches("<tr><td>C").count(), 33, "{table}");
 
     let again = simulate(&year_args(&b, "5"));
     assert!(again.status.success(), "{}", text(&again));

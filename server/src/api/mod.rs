@@ -65,6 +65,8 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/", get(editor::home))
         .route("/editor", get(editor::page))
+        // A typed or bookmarked trailing slash finds the page too.
+        .route("/editor/", get(editor::home))
         .route("/editor/editor.js", get(editor::script))
         .route("/editor/editor.css", get(editor::style))
         // After every route: it applies to the routes registered before it.

@@ -387,6 +387,8 @@ fn scores(h: &mut String, r: &Report) {
                 &series,
                 "",
             ));
+        } else {
+            score_table(h, r, &table.by, &groups);
         }
     }
     h.push_str(
@@ -412,6 +414,63 @@ fn scores(h: &mut String, r: &Report) {
                 if t.met { "met" } else { "missed" }
             );
         }
+    }
+    h.push_str("</table>");
+}
+
+/// The scores of many groups as a table, lowest draft score first (the
+/// groups an officer looks at), with the baseline's beside them.
+fn score_table(h: &mut String, r: &Report, by: &str, groups: &[String]) {
+    let score = |run: &crate::sim::stats::RunReport, g: &str| {
+        run.assessment
+            .scores
+            .iter()
+            .find(|t| t.by == by)
+            .and_then(|t| t.rows.iter().find(|x| x.group == g))
+            .and_then(|x| x.score)
+    };
+    let mut rows: Vec<(&String, Option<f64>, Option<f64>)> = groups
+        .iter()
+        .map(|g| {
+            (
+                g,
+                score(&r.draft, g),
+                r.baseline.as_ref().and_then(|b| score(b, g)),
+            )
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        a.1.unwrap_or(f64::INFINITY)
+            .total_cmp(&b.1.unwrap_or(f64::INFINITY))
+            .then(a.0.cmp(b.0))
+    });
+    let base = r.baseline.is_some();
+    let _ = write!(h, "<table><tr><th>{}</th>", esc(by));
+    if base {
+        h.push_str("<th>baseline</th>");
+    }
+    h.push_str("<th>draft</th>");
+    if base {
+        h.push_str("<th>draft − baseline</th>");
+    }
+    h.push_str("</tr>");
+    for (g, d, b) in rows {
+        let _ = write!(h, "<tr><td>{}</td>", esc(g));
+        if base {
+            let _ = write!(h, "<td>{}</td>", value(b, "score"));
+        }
+        let _ = write!(h, "<td>{}</td>", value(d, "score"));
+        if base {
+            let diff = d.zip(b).map(|(d, b)| d - b);
+            let class = match diff {
+                Some(x) if x > 0.0 => "good",
+                Some(x) if x < 0.0 => "bad",
+                _ => "",
+            };
+            let text = diff.map_or_else(|| NA.to_string(), |x| delta(x, "score"));
+            let _ = write!(h, "<td class=\"{class}\">{text}</td>");
+        }
+        h.push_str("</tr>");
     }
     h.push_str("</table>");
 }

@@ -112,7 +112,8 @@ pub fn lines(label: &str, x: &[String], series: &[Line<'_>], unit: &str) -> Stri
         .fold(0.0f64, f64::max);
     let top = nice(max);
     let mut out = String::new();
-    open(&mut out, H, label);
+    let key = Legend::new(series.iter().map(|s| (s.name.as_str(), s.color, s.dashed)));
+    open(&mut out, key.height(), label);
     y_axis(&mut out, top, unit);
     let plot_w = W - LEFT - RIGHT;
     let plot_h = H - TOP - BOTTOM;
@@ -166,35 +167,62 @@ pub fn lines(label: &str, x: &[String], series: &[Line<'_>], unit: &str) -> Stri
             esc(&s.name)
         );
     }
-    legend(
-        &mut out,
-        series.iter().map(|s| (s.name.as_str(), s.color, s.dashed)),
-    );
+    key.draw(&mut out);
     out.push_str("</svg>");
     out
 }
 
-fn legend<'a>(out: &mut String, items: impl Iterator<Item = (&'a str, &'a str, bool)>) {
-    let mut x = LEFT;
-    let y = H - 10.0;
-    for (name, color, dashed) in items {
-        let dash = if dashed {
-            r#" stroke-dasharray="5 3""#
-        } else {
-            ""
-        };
-        let _ = write!(
-            out,
-            r##"<line x1="{x:.1}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="{color}" stroke-width="3"{dash}/><text x="{:.1}" y="{y:.1}" font-size="11" fill="#333">{}</text>"##,
-            x + 18.0,
-            y - 4.0,
-            y - 4.0,
-            x + 22.0,
-            esc(name)
-        );
-        x += 30.0 + 6.5 * name.chars().count() as f64;
-        if x > W - 120.0 {
-            break;
+/// A chart's legend, laid out in as many rows as its series need: every
+/// series is named (the chart grows to hold the rows).
+struct Legend<'a> {
+    /// Each item: x, row, name, colour, dashed.
+    items: Vec<(f64, usize, &'a str, &'a str, bool)>,
+    rows: usize,
+}
+
+const LEGEND_ROW: f64 = 16.0;
+
+impl<'a> Legend<'a> {
+    fn new(series: impl Iterator<Item = (&'a str, &'a str, bool)>) -> Legend<'a> {
+        let (mut x, mut row) = (LEFT, 0);
+        let mut items = Vec::new();
+        for (name, color, dashed) in series {
+            let width = 30.0 + 6.5 * name.chars().count() as f64;
+            if x > LEFT && x + width > W - RIGHT {
+                x = LEFT;
+                row += 1;
+            }
+            items.push((x, row, name, color, dashed));
+            x += width;
+        }
+        Legend {
+            rows: row + 1,
+            items,
+        }
+    }
+
+    /// The chart's height with its legend.
+    fn height(&self) -> f64 {
+        H + LEGEND_ROW * self.rows.saturating_sub(1) as f64
+    }
+
+    fn draw(&self, out: &mut String) {
+        for &(x, row, name, color, dashed) in &self.items {
+            let y = H - 10.0 + LEGEND_ROW * row as f64;
+            let dash = if dashed {
+                r#" stroke-dasharray="5 3""#
+            } else {
+                ""
+            };
+            let _ = write!(
+                out,
+                r##"<line x1="{x:.1}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="{color}" stroke-width="3"{dash}/><text x="{:.1}" y="{y:.1}" font-size="11" fill="#333">{}</text>"##,
+                x + 18.0,
+                y - 4.0,
+                y - 4.0,
+                x + 22.0,
+                esc(name)
+            );
         }
     }
 }
@@ -219,7 +247,8 @@ pub fn bars(label: &str, categories: &[String], series: &[Bars<'_>], unit: &str)
         .fold(0.0f64, f64::max);
     let top = nice(max);
     let mut out = String::new();
-    open(&mut out, H, label);
+    let key = Legend::new(series.iter().map(|s| (s.name.as_str(), s.color, s.light)));
+    open(&mut out, key.height(), label);
     y_axis(&mut out, top, unit);
     let plot_w = W - LEFT - RIGHT;
     let plot_h = H - TOP - BOTTOM;
@@ -255,10 +284,7 @@ pub fn bars(label: &str, categories: &[String], series: &[Bars<'_>], unit: &str)
             esc(&text)
         );
     }
-    legend(
-        &mut out,
-        series.iter().map(|s| (s.name.as_str(), s.color, s.light)),
-    );
+    key.draw(&mut out);
     out.push_str("</svg>");
     out
 }
@@ -333,6 +359,38 @@ mod tests {
         assert_eq!(short(12_345.0), "12k");
         assert_eq!(short(2_500_000.0), "2.5M");
         assert_eq!(esc("<a & \"b\">"), "&lt;a &amp; &quot;b&quot;&gt;");
+    }
+
+    /// Twelve series with long names: each is in the legend, in rows the
+    /// chart grows to hold, and no name runs off the right edge.
+    #[test]
+    fn the_legend_names_every_series() {
+        let x = vec!["w1".to_string(), "w2".to_string()];
+        let v = [1.0, 3.0];
+        let names: Vec<String> = (0..12)
+            .map(|i| format!("dispute_hotspot {i} (baseline)"))
+            .collect();
+        let series: Vec<Line<'_>> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Line {
+                name: n.clone(),
+                color: PALETTE[i % PALETTE.len()],
+                dashed: i % 2 == 1,
+                values: &v,
+            })
+            .collect();
+        let s = lines("t", &x, &series, "");
+        for n in &names {
+            assert!(s.contains(&format!(">{}</text>", esc(n))), "{n} is missing");
+        }
+        let key = Legend::new(series.iter().map(|l| (l.name.as_str(), l.color, l.dashed)));
+        assert!(key.rows > 1);
+        assert!(s.contains(&format!("viewBox=\"0 0 {W} {}\"", key.height())));
+        for &(x, _, name, _, _) in &key.items {
+            let end = x + 30.0 + 6.5 * name.chars().count() as f64;
+            assert!(end <= W - RIGHT + 30.0, "{name} ends at {end}");
+        }
     }
 
     #[test]
