@@ -341,3 +341,41 @@ fn events_can_come_from_standard_input() {
     assert_eq!(v["impact"]["events"], 40);
     assert_eq!(v["impact"]["changed"], 0);
 }
+
+/// `--format json` answers a failure in JSON too: a tool reading standard
+/// output gets what went wrong, by bundle, with the diagnostics as data.
+#[test]
+fn a_failure_in_json_is_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let broken = tmp.path().join("broken.whistle");
+    std::fs::write(&broken, "policy \"x\" {\n").unwrap();
+    let missing = tmp.path().join("missing");
+    let out = run(
+        &[
+            "diff",
+            &missing.display().to_string(),
+            &broken.display().to_string(),
+            "--format",
+            "json",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errors = v["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2, "{v}");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot read"),
+        "{v}"
+    );
+    assert_eq!(errors[1]["diagnostics"][0]["severity"], "error", "{v}");
+    // The text still goes to standard error for a person.
+    assert!(
+        text(&out).contains("has errors; nothing was compared"),
+        "{}",
+        text(&out)
+    );
+}

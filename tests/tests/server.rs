@@ -125,7 +125,7 @@ fn bad_requests_get_clear_4xx_answers() {
         e["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("the key `id` is given twice"),
+            .starts_with("the key `id` is given twice in one object"),
         "{e}"
     );
     assert_eq!(s.get("/v1/events/B-00", None).0, 404);

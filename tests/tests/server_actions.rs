@@ -166,6 +166,16 @@ fn every_action_over_http_and_refusals_change_nothing() {
         422,
         "bad_rating",
     );
+    // A body of the wrong shape says what the action takes, in words.
+    for rating in [json!("five"), json!(900)] {
+        let (st, err) = s.post("/v1/events/A-1/feedback", &json!({"rating": rating}), None);
+        assert_eq!(st, 422, "{err}");
+        let m = err["error"]["message"].as_str().unwrap();
+        assert!(
+            m.contains("it takes `rating` (a whole number, 1 to 5)") && !m.contains("u8"),
+            "{m}"
+        );
+    }
     let r = act(&s, "A-1", "feedback", json!({"rating": 4, "comment": "快"}));
     assert_eq!(r["state"], "closed");
     assert_eq!(r["case"]["rating"], 4);

@@ -72,7 +72,13 @@ impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> ApiError {
         match r {
             JsonRejection::JsonDataError(e) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.body_text())
+                // The field and what is wrong with it, without axum's
+                // preamble about target types.
+                let text = e.body_text();
+                let said = text
+                    .strip_prefix("Failed to deserialize the JSON body into the target type: ")
+                    .unwrap_or(&text);
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", said)
             }
             JsonRejection::JsonSyntaxError(e) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.body_text())

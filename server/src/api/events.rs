@@ -303,6 +303,20 @@ pub async fn list(
     })))
 }
 
+/// What each action's body holds, for its errors.
+fn action_fields(verb: &str) -> &'static str {
+    match verb {
+        "accept" => "an optional `by` (text)",
+        "resolve" => "an optional `note` (text)",
+        "reopen" => "an optional `reason` (text)",
+        "reassign" => "`unit` (an area id) and/or `lead` (a department), as text",
+        "whistle" => "`departments`: a list of department names",
+        "ack" => "`department`: the name of a summoned department",
+        "feedback" => "`rating` (a whole number, 1 to 5) and an optional `comment` (text)",
+        _ => "no fields",
+    }
+}
+
 /// `POST /v1/events/{id}/{action}`: moves a case.
 pub async fn act(
     State(state): State<AppState>,
@@ -340,10 +354,15 @@ pub async fn act(
     };
     obj.insert("action".into(), Value::String(verb.clone()));
     let action: Action = serde_json::from_value(fields).map_err(|e| {
+        // serde names Rust's types and, through the tagged enum, no field:
+        // say what the action takes instead.
+        let said = e
+            .to_string()
+            .replace("expected u8", "expected a whole number");
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid",
-            format!("`{verb}`: {e}"),
+            format!("`{verb}`: {said}; it takes {}", action_fields(&verb)),
         )
     })?;
     for _ in 0..8 {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use rayon::prelude::*;
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use whistle_engine::Policy;
 use whistle_engine::diff::{self, Impact, ImpactBuilder, ImpactOptions};
 use whistle_engine::event::{Event, EventError, parse_event};
@@ -84,34 +84,46 @@ struct Replay {
     bad: Vec<BadLine>,
 }
 
-/// Loads and compiles a bundle; prints why when it cannot be used.
-fn load(path: &Path) -> Option<(Bundle, Policy)> {
+/// Loads and compiles a bundle; prints why when it cannot be used, and
+/// returns the same as data for `--format json`.
+fn load(path: &Path) -> Result<(Bundle, Policy), Value> {
     let (b, c) = match super::load(path) {
         Ok(x) => x,
         Err(msg) => {
             eprintln!("error: {msg}");
-            return None;
+            return Err(json!({"path": path.display().to_string(), "message": msg}));
         }
     };
     match c.policy {
-        Some(p) => Some((b, p)),
+        Some(p) => Ok((b, p)),
         None => {
             super::print_diagnostics(&b, &c.diagnostics);
-            eprintln!(
-                "error: `{}` has errors; nothing was compared",
-                path.display()
-            );
-            None
+            let msg = format!("`{}` has errors; nothing was compared", path.display());
+            eprintln!("error: {msg}");
+            let errors: Vec<_> = c.diagnostics.into_iter().filter(|d| d.is_error()).collect();
+            Err(json!({
+                "path": path.display().to_string(),
+                "message": msg,
+                "diagnostics": whistle_grammar::diag::to_json(&errors, &b.sources),
+            }))
         }
     }
 }
 
 /// Runs the command.
 pub fn run(a: &DiffArgs) -> u8 {
+    // A tool asking for JSON gets JSON on a failure too (the text goes to
+    // standard error as always).
+    let failed = |errors: Vec<Value>| {
+        if matches!(a.format, Format::Json) {
+            println!("{}", json!({ "errors": errors }));
+        }
+        CANNOT_RUN
+    };
     // Both bundles are read before giving up, so both sets of errors show.
-    let (old, new) = (load(&a.old), load(&a.new));
-    let (Some((ob, op)), Some((nb, np))) = (old, new) else {
-        return CANNOT_RUN;
+    let (ob, op, nb, np) = match (load(&a.old), load(&a.new)) {
+        (Ok((ob, op)), Ok((nb, np))) => (ob, op, nb, np),
+        (old, new) => return failed([old.err(), new.err()].into_iter().flatten().collect()),
     };
     let text = diff::text(&ob, &nb);
     let semantic = diff::semantic_with_sources(&op, &np, &ob, &nb);
@@ -124,7 +136,7 @@ pub fn run(a: &DiffArgs) -> u8 {
             Ok(r) => Some(r),
             Err(msg) => {
                 eprintln!("error: {msg}");
-                return CANNOT_RUN;
+                return failed(vec![json!({ "message": msg })]);
             }
         },
     };
