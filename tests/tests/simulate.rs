@@ -208,6 +208,19 @@ fn scenario_mistakes_are_named_by_field() {
             year.replace("\ncapacity:", "\ncapactiy:"),
             "\"capacity\" is a required property; unknown field `capactiy`",
         ),
+        // The tree given has no grid: it is named, not the policy.
+        (
+            year.replace("areas: policy", "areas: {file: empty-areas.yaml}"),
+            "`areas.file`: synthetic events need grids, and `empty-areas.yaml` has none",
+        ),
+        // A profile of zeros would send nothing (it used to be taken as flat).
+        (
+            year.replace(
+                "  weekday: [1.10, 1.05, 1.00, 1.00, 1.05, 0.90, 0.90]",
+                "  weekday: [0, 0, 0, 0, 0, 0, 0]",
+            ),
+            "`arrivals.weekday`: the weights must not all be 0",
+        ),
         // The YAML reader's own words are left out.
         (
             year.replace("areas: policy", "areas: policy\nareas: policy"),
@@ -236,6 +249,7 @@ fn scenario_mistakes_are_named_by_field() {
             "`capacity.levels.district.handlers`: invalid type: floating point `12.0`, expected a whole number",
         ),
     ];
+    std::fs::write(tmp.path().join("empty-areas.yaml"), "districts: []\n").unwrap();
     for (i, (yaml, expected)) in cases.iter().enumerate() {
         let path = tmp.path().join(format!("s{i}.yaml"));
         std::fs::write(&path, yaml).unwrap();
@@ -517,7 +531,7 @@ fn the_server_simulates_a_draft_as_a_background_job() {
     )
     .unwrap();
     let body =
-        json!({"scenario": year, "files": {"policy.whistle": draft}, "events": 20000, "seed": 3});
+        json!({"scenario": year, "files": {"policy.whistle": draft}, "events": 60000, "seed": 3});
 
     let (st, e) = server.post("/v1/simulate", &body, Some("viewer-token"));
     assert_eq!(st, 403, "{e}");
@@ -536,6 +550,17 @@ fn the_server_simulates_a_draft_as_a_background_job() {
     let (st, started) = server.post("/v1/simulate", &body, Some(officer));
     assert_eq!(st, 202, "{started}");
     let job = started["job"].as_str().unwrap().to_string();
+    // One job at a time (it takes both cores); the refusal names it.
+    let (st, busy) = server.post("/v1/simulate", &body, Some(officer));
+    assert_eq!(st, 409, "{busy}");
+    assert_eq!(busy["error"]["details"]["job"].to_string(), job, "{busy}");
+    assert!(
+        busy["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("GET /v1/simulate/{job}")),
+        "{busy}"
+    );
     let mut progress = 0;
     let mut done = false;
     let deadline = std::time::Instant::now() + Duration::from_secs(120);

@@ -340,11 +340,18 @@ pub fn plan(
         None => None,
         Some(a) => {
             if grid_ids.is_empty() {
-                errors.push(ScenarioError::at(
-                    "areas",
-                    "synthetic events need grids: the policy has no areas.yaml; give `areas: {file: ...}` or `areas: {generate: ...}`",
-                ));
+                errors.push(match &scenario.areas {
+                    AreasSpec::File { file } => ScenarioError::at(
+                        "areas.file",
+                        format!("synthetic events need grids, and `{file}` has none"),
+                    ),
+                    _ => ScenarioError::at(
+                        "areas",
+                        "synthetic events need grids: the policy has no areas.yaml; give `areas: {file: ...}` or `areas: {generate: ...}`",
+                    ),
+                });
             }
+            zero_profiles("arrivals", [&a.monthly, &a.weekday, &a.hourly], &mut errors);
             let base = Profile::new(
                 a.monthly.as_deref(),
                 a.weekday.as_deref(),
@@ -359,6 +366,7 @@ pub fn plan(
             let mut cats = Vec::new();
             for (i, (name, c)) in a.categories.iter().enumerate() {
                 let path = format!("arrivals.categories.{name}");
+                zero_profiles(&path, [&c.monthly, &c.weekday, &c.hourly], &mut errors);
                 let profile = base.with(
                     c.monthly.as_deref(),
                     c.weekday.as_deref(),
@@ -756,4 +764,18 @@ fn deep_copy(areas: &AreaIndex) -> AreaIndex {
         })
         .collect();
     AreaIndex { grids }
+}
+
+/// A month, weekday or hour profile whose weights are all 0 would send
+/// nothing at all (or, taken as flat, everything): either way not what
+/// was meant.
+fn zero_profiles(at: &str, lists: [&Option<Vec<f64>>; 3], errors: &mut Vec<ScenarioError>) {
+    for (name, list) in ["monthly", "weekday", "hourly"].into_iter().zip(lists) {
+        if list.as_ref().is_some_and(|l| l.iter().all(|w| *w <= 0.0)) {
+            errors.push(ScenarioError::at(
+                format!("{at}.{name}"),
+                "the weights must not all be 0",
+            ));
+        }
+    }
 }

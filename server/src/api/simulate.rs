@@ -170,12 +170,19 @@ pub async fn start(
             .0
             .lock()
             .map_err(|_| ApiError::unavailable("the job table is poisoned"))?;
-        if t.jobs.values().any(|s| matches!(s, Status::Running { .. })) {
+        if let Some(running) = t
+            .jobs
+            .iter()
+            .find_map(|(id, s)| matches!(s, Status::Running { .. }).then_some(*id))
+        {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "busy",
-                "a simulation is running; wait for it (GET /v1/simulate/{job}) and try again",
-            ));
+                format!(
+                    "simulation job {running} is running; wait for it (GET /v1/simulate/{running}) and try again"
+                ),
+            )
+            .with_details(json!({ "job": running })));
         }
         t.next += 1;
         let id = t.next;

@@ -404,9 +404,10 @@ pub fn run(a: &SimulateArgs) -> u8 {
             },
         );
     }
+    let events = report.draft.totals.events;
     eprintln!(
-        "simulated {} events under {} {} in {elapsed:.1} s ({:.0} events/s); report in {}",
-        report.draft.totals.events,
+        "simulated {events} event{} under {} {} in {elapsed:.1} s ({:.0} events/s); report in {}",
+        if events == 1 { "" } else { "s" },
         runs,
         if runs == 1 { "policy" } else { "policies" },
         total as f64 / elapsed.max(1e-9),

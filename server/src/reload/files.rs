@@ -122,6 +122,15 @@ pub fn write(root: &Path, draft: &Draft) -> Result<(), String> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(format!("cannot remove `{}`: {e}", target.display())),
         }
+        // A folder the draft emptied goes too (a rollback to a version
+        // without `sub/` leaves no `sub/` behind); the bundle's root stays.
+        let mut dir = target.parent();
+        while let Some(d) = dir.filter(|d| *d != root && d.starts_with(root)) {
+            if std::fs::remove_dir(d).is_err() {
+                break; // not empty, or not ours to remove
+            }
+            dir = d.parent();
+        }
     }
     Ok(())
 }
@@ -252,5 +261,9 @@ mod tests {
         // `exactly` removes what a stored version does not hold.
         let back = exactly(dir.path(), &[("a.whistle".into(), "old".into())]).unwrap();
         assert_eq!(back.delete, ["sub/c.whistle"]);
+        // Written, it leaves no empty folder behind, and the root stays.
+        write(dir.path(), &back).unwrap();
+        assert!(!dir.path().join("sub").exists());
+        assert!(dir.path().join("a.whistle").exists());
     }
 }
