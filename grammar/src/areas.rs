@@ -120,7 +120,25 @@ fn offset_of(source: &SourceFile, line: u64, col: u64) -> usize {
 pub fn duplicate_ids(tree: &AreaTree) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     let mut dups = Vec::new();
-    let ids = tree.districts.iter().flat_map(|d| {
+    for id in all_ids(tree) {
+        if !seen.insert(id.as_str()) {
+            dups.push(id.clone());
+        }
+    }
+    dups
+}
+
+/// Ids with a blank or a comma inside: in YAML's `[G1 G2, G3]` a missing
+/// comma makes one id of two, and both grids disappear from the tree.
+pub fn odd_ids(tree: &AreaTree) -> Vec<&String> {
+    all_ids(tree)
+        .filter(|id| id.contains(|c: char| c.is_whitespace() || c == ',' || c == '，'))
+        .collect()
+}
+
+/// Every id of the tree, districts first, in file order.
+fn all_ids(tree: &AreaTree) -> impl Iterator<Item = &String> {
+    tree.districts.iter().flat_map(|d| {
         std::iter::once(&d.id).chain(d.streets.iter().flat_map(|s| {
             std::iter::once(&s.id).chain(
                 s.communities
@@ -128,13 +146,7 @@ pub fn duplicate_ids(tree: &AreaTree) -> Vec<String> {
                     .flat_map(|c| std::iter::once(&c.id).chain(c.grids.iter())),
             )
         }))
-    });
-    for id in ids {
-        if !seen.insert(id.as_str()) {
-            dups.push(id.clone());
-        }
-    }
-    dups
+    })
 }
 
 #[cfg(test)]

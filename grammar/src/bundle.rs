@@ -203,6 +203,17 @@ pub fn from_files(mut files: Vec<BundleFile>) -> Bundle {
                             format!("area id `{dup}` appears more than once in `areas.yaml`"),
                         ));
                     }
+                    for odd in crate::areas::odd_ids(&tree) {
+                        let at = src.text.find(odd.as_str()).unwrap_or(0);
+                        b.diagnostics.push(
+                            Diagnostic::warning(
+                                "W0901",
+                                Span::new(id, at, at + odd.len()),
+                                format!("area id `{odd}` has a blank or a comma inside"),
+                            )
+                            .with_help("is a comma missing between two ids? `[G1 G2]` is one id, `[G1, G2]` two"),
+                        );
+                    }
                     b.areas = Some(tree);
                 }
                 Err(d) => b.diagnostics.push(d),
