@@ -248,6 +248,21 @@ fn scenario_mistakes_are_named_by_field() {
             year.replace("handlers: 12", "handlers: 12.0"),
             "`capacity.levels.district.handlers`: invalid type: floating point `12.0`, expected a whole number",
         ),
+        // Two mistakes in one pool: both are named at once.
+        (
+            year.replace(
+                "hours: \"mon..sun 07:00-22:00\", accept: {exponential: 8m}",
+                "hours: daily, accept: {uniform: [2h, 1h]}",
+            ),
+            "`capacity.departments.urban.hours`",
+        ),
+        (
+            year.replace(
+                "hours: \"mon..sun 07:00-22:00\", accept: {exponential: 8m}",
+                "hours: daily, accept: {uniform: [2h, 1h]}",
+            ),
+            "`capacity.departments.urban.accept.uniform`",
+        ),
     ];
     std::fs::write(tmp.path().join("empty-areas.yaml"), "districts: []\n").unwrap();
     for (i, (yaml, expected)) in cases.iter().enumerate() {

@@ -164,26 +164,31 @@ fn ratings(v: Option<&Vec<f64>>, path: &str, default: [f64; 5]) -> Result<[f64; 
     }))
 }
 
-fn pool_plan(spec: &PoolSpec, path: &str) -> Result<PoolPlan, ScenarioError> {
-    Ok(PoolPlan {
-        handlers: spec.handlers.max(1),
-        hours: match &spec.hours {
-            None => Hours::Always,
-            Some(h) => {
-                Hours::parse(h).map_err(|m| ScenarioError::at(format!("{path}.hours"), m))?
-            }
-        },
-        accept: dist_or(
-            spec.accept.as_ref(),
-            &format!("{path}.accept"),
-            Dist::Constant(0.0),
-        )?,
-        handling: dist_or(
-            spec.handling.as_ref(),
-            &format!("{path}.handling"),
-            Dist::Exponential(3600.0),
-        )?,
-    })
+/// A pool's plan; every field at fault is named, not only the first.
+fn pool_plan(spec: &PoolSpec, path: &str) -> Result<PoolPlan, Vec<ScenarioError>> {
+    let hours = match &spec.hours {
+        None => Ok(Hours::Always),
+        Some(h) => Hours::parse(h).map_err(|m| ScenarioError::at(format!("{path}.hours"), m)),
+    };
+    let accept = dist_or(
+        spec.accept.as_ref(),
+        &format!("{path}.accept"),
+        Dist::Constant(0.0),
+    );
+    let handling = dist_or(
+        spec.handling.as_ref(),
+        &format!("{path}.handling"),
+        Dist::Exponential(3600.0),
+    );
+    match (hours, accept, handling) {
+        (Ok(hours), Ok(accept), Ok(handling)) => Ok(PoolPlan {
+            handlers: spec.handlers.max(1),
+            hours,
+            accept,
+            handling,
+        }),
+        (h, a, d) => Err([h.err(), a.err(), d.err()].into_iter().flatten().collect()),
+    }
 }
 
 /// Cumulative source shares when a scenario gives none: patrol 40%,
@@ -456,7 +461,7 @@ pub fn plan(
             Ok(p) => {
                 levels.insert(name.clone(), p);
             }
-            Err(e) => errors.push(e),
+            Err(e) => errors.extend(e),
         }
     }
     let mut departments = BTreeMap::new();
@@ -471,7 +476,10 @@ pub fn plan(
             (Ok(p), Ok(ack)) => {
                 departments.insert(name.clone(), (p, spec.level.clone(), ack));
             }
-            (Err(e), _) | (_, Err(e)) => errors.push(e),
+            (p, ack) => {
+                errors.extend(p.err().into_iter().flatten());
+                errors.extend(ack.err());
+            }
         }
     }
 
