@@ -347,21 +347,26 @@ fn a_replayed_log_runs_with_the_same_capacities() {
     let path = tmp.path().join("replay.yaml");
     std::fs::write(&path, yaml).unwrap();
     let out_dir = tmp.path().join("out");
-    let simulate_replay = || {
-        run(
-            &[
-                "simulate",
-                "--scenario",
-                &path.display().to_string(),
-                "--policy",
-                &shipped(),
-                "--quiet",
-                "--out",
-                &out_dir.display().to_string(),
-            ],
-            b"",
-        )
+    let (scenario, policy, report_dir) = (
+        path.display().to_string(),
+        shipped(),
+        out_dir.display().to_string(),
+    );
+    let simulate_with = |more: &[&str]| {
+        let mut args = vec![
+            "simulate",
+            "--scenario",
+            &scenario,
+            "--policy",
+            &policy,
+            "--quiet",
+            "--out",
+            &report_dir,
+        ];
+        args.extend_from_slice(more);
+        run(&args, b"")
     };
+    let simulate_replay = || simulate_with(&[]);
     let out = simulate_replay();
     assert!(out.status.success(), "{}", text(&out));
     let r: Value =
@@ -434,25 +439,7 @@ fn a_replayed_log_runs_with_the_same_capacities() {
     );
     assert_eq!(r["draft"]["totals"]["events"].as_u64(), Some(n + 1));
     // `--events` cannot scale a log.
-    let mut with_events: Vec<String> = [
-        "simulate",
-        "--scenario",
-        &path.display().to_string(),
-        "--policy",
-        &shipped(),
-        "--quiet",
-        "--events",
-        "100",
-        "--out",
-        &out_dir.display().to_string(),
-    ]
-    .iter()
-    .map(|x| x.to_string())
-    .collect();
-    let out = run(
-        &with_events.iter().map(String::as_str).collect::<Vec<_>>(),
-        b"",
-    );
+    let out = simulate_with(&["--events", "100"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         text(&out).contains("`--events` scales synthetic arrivals"),
@@ -464,11 +451,7 @@ fn a_replayed_log_runs_with_the_same_capacities() {
         .unwrap()
         .replace("2026-", "2025-");
     std::fs::write(&path, year_off).unwrap();
-    with_events.retain(|a| a != "--events" && a != "100");
-    let out = run(
-        &with_events.iter().map(String::as_str).collect::<Vec<_>>(),
-        b"",
-    );
+    let out = simulate_replay();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
         text(&out)
