@@ -12,7 +12,7 @@ const state = {
   problems: [], // the last check's diagnostics
   checkedFor: null, // the draft body the problems belong to
   busy: false,
-  base: null, // the version in force when the draft began (sent with a rollout)
+  bases: new Map(), // path → the version in force when the draft first changed it
 };
 
 const $ = (id) => document.getElementById(id);
@@ -94,8 +94,12 @@ function setText(path, text) {
 
 function afterEdit() {
   const n = changedCount();
-  // A draft begins from the version shown when its first change is made.
-  if (n === 0 && state.live) state.base = state.live.hash;
+  // Each changed file was made from the version shown when it was first
+  // changed: a rollout names it, so that the server can refuse to undo
+  // someone else's change to that file made since.
+  const changed = new Set([...state.draft.keys(), ...state.deleted]);
+  for (const p of changed) if (!state.bases.has(p) && state.live) state.bases.set(p, state.live.hash);
+  for (const p of [...state.bases.keys()]) if (!changed.has(p)) state.bases.delete(p);
   $("draft-state").textContent = n === 0 ? "no changes" : `${n} file(s) changed`;
   $("discard").disabled = n === 0;
   $("rollout").disabled = n === 0;
@@ -506,7 +510,7 @@ async function rollout() {
   if (n === 0) return;
   if (!window.confirm(`Roll out ${n} changed file(s)? The server checks the draft again and makes it live.`)) return;
   say("Rolling out…");
-  const r = await api("POST", "/v1/policy/rollout", { ...draftBody(), base: state.base || state.live.hash });
+  const r = await api("POST", "/v1/policy/rollout", { ...draftBody(), base: Object.fromEntries(state.bases) });
   if (rejected(r, "Not rolled out")) return;
   if (r.status === 409) {
     // Someone changed a file of this draft since it began: rolling out

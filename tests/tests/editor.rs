@@ -506,6 +506,30 @@ fn a_rollout_over_a_change_made_meanwhile_is_refused() {
         .await;
         assert_eq!(order_text(&policy), theirs);
         assert_ne!(s.live_hash(), first);
+
+        // With another file in the draft, the officer loads the new
+        // version, reverts the file and makes the edit again: each file
+        // names the version it was made from, and now it goes through.
+        open_file(c, "policy.whistle").await;
+        let header = format!("# reviewed\n{}", text_of_editor(c).await);
+        paste(c, &header).await;
+        click(c, "banner-action").await;
+        let second = s.live_hash();
+        wait_text(c, "live-hash", "the new version", |t| t == second).await;
+        open_file(c, ORDER).await;
+        click(c, "revert-file").await;
+        wait_text(c, "draft-state", "the revert", |t| t == "1 file(s) changed").await;
+        let mine = format!("# mine\n{}", text_of_editor(c).await);
+        assert!(mine.contains(LEAD_B), "the reverted file is theirs");
+        paste(c, &mine).await;
+        click_and_confirm(c, "rollout").await;
+        wait_text(c, "message", "the rollout", |t| t.starts_with("Live now")).await;
+        assert_eq!(order_text(&policy), mine);
+        assert!(
+            std::fs::read_to_string(policy.join("policy.whistle"))
+                .unwrap()
+                .starts_with("# reviewed")
+        );
     });
 }
 

@@ -387,6 +387,19 @@ fn rollout_and_rollback_never_undo_work_they_did_not_see() {
     );
     assert_eq!(code, 409, "{v}");
     assert_eq!(s.live_hash(), h2);
+    // A base per file: only the file made from a stale version is named.
+    let header = std::fs::read_to_string(policy.join("policy.whistle")).unwrap();
+    let (code, v) = s.post(
+        "/v1/policy/rollout",
+        &json!({
+            "files": {ORDER: original, "policy.whistle": format!("# x\n{header}")},
+            "base": {ORDER: h0, "policy.whistle": h2},
+        }),
+        None,
+    );
+    assert_eq!(code, 409, "{v}");
+    assert_eq!(v["error"]["details"]["files"], json!([ORDER]), "{v}");
+    assert_eq!(s.live_hash(), h2);
 
     // A half-written new file, refused: rolling back would delete it.
     let wip = policy.join("categories/wip.whistle");

@@ -21,7 +21,7 @@ use super::auth::Principal;
 use super::error::ApiError;
 use super::path::ApiPath;
 use crate::reload::files::Draft;
-use crate::reload::{Outcome, Request};
+use crate::reload::{Base, Outcome, Request};
 use crate::state::AppState;
 use crate::store::Updated;
 
@@ -166,10 +166,11 @@ pub struct DraftBody {
     /// Preview only: replay the events reported in this many past days.
     #[serde(default)]
     pub days: Option<u32>,
-    /// Rollout: the version (hash) the draft was made from. A file of the
-    /// draft that changed on disk since then makes the rollout a conflict.
+    /// Rollout: the version (hash) the draft was made from, or one per
+    /// file. A file of the draft that changed on disk since then makes the
+    /// rollout a conflict.
     #[serde(default)]
-    pub base: Option<String>,
+    pub base: Option<Base>,
 }
 
 fn draft(json: Result<Json<DraftBody>, JsonRejection>) -> Result<(Draft, DraftBody), ApiError> {
@@ -231,7 +232,7 @@ pub async fn rollout(
         .run(
             Request::Rollout {
                 draft: d,
-                base: rest.base.as_deref().map(full_hash),
+                base: rest.base.map(Base::full),
             },
             format!("rollout by {}", who.name),
         )

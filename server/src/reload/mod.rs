@@ -38,7 +38,7 @@ pub enum Request {
         draft: Draft,
         /// The version the draft was made from: a file of the draft that
         /// changed on disk since is a conflict, not overwritten.
-        base: Option<String>,
+        base: Option<Base>,
     },
     /// Write back the files of a stored version (by hash) and load them.
     Rollback {
@@ -49,6 +49,43 @@ pub enum Request {
         /// removed; without it they make the rollback a conflict.
         discard: bool,
     },
+}
+
+/// The version (`sha256:` hash) a rollout's files were made from: one for
+/// the whole draft, or one per file (an editor that loaded a newer version
+/// midway has files made from each).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Base {
+    /// Every file of the draft.
+    One(String),
+    /// Path → the version that file was made from.
+    PerFile(std::collections::BTreeMap<String, String>),
+}
+
+impl Base {
+    /// The version `path` was made from, if one is named.
+    pub fn of(&self, path: &str) -> Option<&str> {
+        match self {
+            Base::One(h) => Some(h),
+            Base::PerFile(m) => m.get(path).map(String::as_str),
+        }
+    }
+
+    /// The same with every hash in full (`sha256:` added where left out).
+    pub fn full(self) -> Base {
+        let full = |h: String| {
+            if h.starts_with("sha256:") {
+                h
+            } else {
+                format!("sha256:{h}")
+            }
+        };
+        match self {
+            Base::One(h) => Base::One(full(h)),
+            Base::PerFile(m) => Base::PerFile(m.into_iter().map(|(p, h)| (p, full(h))).collect()),
+        }
+    }
 }
 
 /// A version that went live, as the API shows it.
@@ -369,33 +406,41 @@ async fn read_bundle(deps: &Deps) -> Result<Vec<BundleFile>, Outcome> {
 }
 
 /// A rollout made from `base`: each file it writes or deletes must still
-/// be on disk as it was in `base`, or someone else's change to it would
-/// be undone without their knowing.
-async fn unchanged_since(deps: &Deps, base: &str, draft: &Draft) -> Result<(), Outcome> {
-    let then = stored_files(deps, base).await.map_err(|o| match o {
-        Outcome::UnknownVersion { hash } => Outcome::Conflict {
-            message: format!(
-                "the draft was made from `{hash}`, a version this server does not hold; load the live version and make the change again"
-            ),
-            files: Vec::new(),
-        },
-        other => other,
-    })?;
+/// be on disk as it was in its base version, or someone else's change to
+/// it would be undone without their knowing.
+async fn unchanged_since(deps: &Deps, base: &Base, draft: &Draft) -> Result<(), Outcome> {
     let now = read_bundle(deps).await?;
-    let touched = draft
-        .write
-        .iter()
-        .map(|(p, _)| p)
-        .chain(&draft.delete)
-        .filter(|p| files::text_of(&then, p) != files::bytes_of(&now, p))
-        .cloned()
-        .collect::<Vec<_>>();
+    let mut versions: std::collections::BTreeMap<&str, Vec<(String, String)>> =
+        std::collections::BTreeMap::new();
+    let mut touched = Vec::new();
+    let paths = draft.write.iter().map(|(p, _)| p).chain(&draft.delete);
+    for path in paths {
+        // A file without a base of its own is not checked (a caller that
+        // names bases per file names those it read).
+        let Some(hash) = base.of(path) else { continue };
+        if !versions.contains_key(hash) {
+            let files = stored_files(deps, hash).await.map_err(|o| match o {
+                Outcome::UnknownVersion { hash } => Outcome::Conflict {
+                    message: format!(
+                        "the draft was made from `{hash}`, a version this server does not hold; load the live version and make the change again"
+                    ),
+                    files: vec![path.clone()],
+                },
+                other => other,
+            })?;
+            versions.insert(hash, files);
+        }
+        let then = versions.get(hash).map_or(&[][..], Vec::as_slice);
+        if files::text_of(then, path) != files::bytes_of(&now, path) {
+            touched.push(path.clone());
+        }
+    }
     if touched.is_empty() {
         return Ok(());
     }
     Err(Outcome::Conflict {
         message: format!(
-            "{} changed since the draft was made from `{base}`: rolling it out would undo that change; load the file again and redo your edit on it",
+            "{} changed since the draft was made: rolling it out would undo that change; load the file again and redo your edit on it",
             files::list(&touched)
         ),
         files: touched,
