@@ -977,6 +977,36 @@ fn redeciding_follows_the_new_lists_and_keeps_what_fired() {
     assert!(kinds(&act(&new, &mut c, Action::Tick, 20)).contains(&"raised"));
     // Deciding again under the same policy changes nothing.
     assert!(redecide(&new, &mut c, t(21), &NoHistory).is_empty());
+    // Raised now: a version that changes nothing of it is only adopted
+    // (the raise's level is no news), and one that changes its lead says
+    // the lead was kept, and nothing of the level.
+    let comment = |p: &str| format!("# v2\n{p}");
+    let base_new = BASE
+        .replace(
+            "category lamp {\n  lead urban",
+            "category lamp {\n  lead police",
+        )
+        .replace(
+            "grade blue   { level grid      respond 10s resolve 30s }",
+            "grade blue   { level grid      respond 20s resolve 90s }",
+        );
+    let same = policy_with(&comment(&base_new));
+    let mut raised = c.clone();
+    assert_eq!(
+        kinds(&redecide(&same, &mut raised, t(22), &NoHistory)),
+        ["policy_adopted"]
+    );
+    let other_lead = policy_with(&base_new.replace(
+        "category lamp {\n  lead police",
+        "category lamp {\n  lead fire",
+    ));
+    let ts = redecide(&other_lead, &mut c, t(22), &NoHistory);
+    let Change::Redecided { kept, .. } = &ts[0].change else {
+        panic!("a redecision: {ts:?}");
+    };
+    let kept: Vec<_> = kept.iter().map(|k| k.field.as_str()).collect();
+    assert_eq!(kept, ["lead"]);
+    assert_eq!(c.lead, "police");
 }
 
 #[test]

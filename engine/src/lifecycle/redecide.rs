@@ -78,7 +78,10 @@ pub fn redecide(
             ("level", case.level.as_str(), level.as_str()),
             ("unit", now_unit, unit),
         ] {
-            if before != after {
+            // A raise moves the level and unit by design: only a person's
+            // choice of them, or the lead, is news.
+            let raise_did_it = field != "lead" && !case.reassigned;
+            if before != after && !raise_did_it {
                 kept.push(Changed {
                     field: Name::from(field),
                     before: before.to_string(),
