@@ -928,17 +928,16 @@ fn redeciding_follows_the_new_lists_and_keeps_what_fired() {
     let (mut c, _) = open(&old, "lamp", "{}");
     // The first step (at 50% respond = 5 s) fires under the old policy.
     assert_eq!(kinds(&act(&old, &mut c, Action::Tick, 5))[0], "step_fired");
-    let new = policy_with(
-        &BASE
-            .replace(
-                "category lamp {\n  lead urban",
-                "category lamp {\n  lead police",
-            )
-            .replace(
-                "grade blue   { level grid      respond 10s resolve 30s }",
-                "grade blue   { level grid      respond 20s resolve 90s }",
-            ),
-    );
+    let new_text = BASE
+        .replace(
+            "category lamp {\n  lead urban",
+            "category lamp {\n  lead police",
+        )
+        .replace(
+            "grade blue   { level grid      respond 10s resolve 30s }",
+            "grade blue   { level grid      respond 20s resolve 90s }",
+        );
+    let new = policy_with(&new_text);
     let ts = redecide(&new, &mut c, t(6), &NoHistory);
     assert_eq!(kinds(&ts), ["redecided"]);
     let Change::Redecided {
@@ -980,23 +979,13 @@ fn redeciding_follows_the_new_lists_and_keeps_what_fired() {
     // Raised now: a version that changes nothing of it is only adopted
     // (the raise's level is no news), and one that changes its lead says
     // the lead was kept, and nothing of the level.
-    let comment = |p: &str| format!("# v2\n{p}");
-    let base_new = BASE
-        .replace(
-            "category lamp {\n  lead urban",
-            "category lamp {\n  lead police",
-        )
-        .replace(
-            "grade blue   { level grid      respond 10s resolve 30s }",
-            "grade blue   { level grid      respond 20s resolve 90s }",
-        );
-    let same = policy_with(&comment(&base_new));
+    let same = policy_with(&format!("# v2\n{new_text}"));
     let mut raised = c.clone();
     assert_eq!(
         kinds(&redecide(&same, &mut raised, t(22), &NoHistory)),
         ["policy_adopted"]
     );
-    let other_lead = policy_with(&base_new.replace(
+    let other_lead = policy_with(&new_text.replace(
         "category lamp {\n  lead police",
         "category lamp {\n  lead fire",
     ));

@@ -21,7 +21,7 @@ use super::auth::Principal;
 use super::error::ApiError;
 use super::path::ApiPath;
 use crate::reload::files::Draft;
-use crate::reload::{Base, Outcome, Request};
+use crate::reload::{Base, Outcome, Request, full_hash};
 use crate::state::AppState;
 use crate::store::Updated;
 
@@ -459,14 +459,6 @@ pub async fn redecide(State(state): State<AppState>) -> Result<Json<Value>, ApiE
         "kept": kept,
         "skipped": moved_on,
     })))
-}
-
-fn full_hash(hash: &str) -> String {
-    if hash.starts_with("sha256:") {
-        hash.to_string()
-    } else {
-        format!("sha256:{hash}")
-    }
 }
 
 fn unknown_version(hash: &str) -> ApiError {

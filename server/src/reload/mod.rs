@@ -74,17 +74,21 @@ impl Base {
 
     /// The same with every hash in full (`sha256:` added where left out).
     pub fn full(self) -> Base {
-        let full = |h: String| {
-            if h.starts_with("sha256:") {
-                h
-            } else {
-                format!("sha256:{h}")
-            }
-        };
         match self {
-            Base::One(h) => Base::One(full(h)),
-            Base::PerFile(m) => Base::PerFile(m.into_iter().map(|(p, h)| (p, full(h))).collect()),
+            Base::One(h) => Base::One(full_hash(&h)),
+            Base::PerFile(m) => {
+                Base::PerFile(m.into_iter().map(|(p, h)| (p, full_hash(&h))).collect())
+            }
         }
+    }
+}
+
+/// A version's hash in full: `sha256:` added where a caller left it out.
+pub fn full_hash(hash: &str) -> String {
+    if hash.starts_with("sha256:") {
+        hash.to_string()
+    } else {
+        format!("sha256:{hash}")
     }
 }
 
@@ -382,16 +386,14 @@ async fn run_job(deps: &Deps, job: &Job) -> Outcome {
     load(deps, &job.by, kind).await
 }
 
-/// The files of a stored version, or the outcome that it is not stored.
+/// The files of a stored version (`hash` in full), or the outcome that it
+/// is not stored.
 async fn stored_files(deps: &Deps, hash: &str) -> Result<Vec<(String, String)>, Outcome> {
-    let want = if hash.starts_with("sha256:") {
-        hash.to_string()
-    } else {
-        format!("sha256:{hash}")
-    };
-    match deps.store.policy_version(&want).await {
+    match deps.store.policy_version(hash).await {
         Ok(Some(v)) => Ok(v.files),
-        Ok(None) => Err(Outcome::UnknownVersion { hash: want }),
+        Ok(None) => Err(Outcome::UnknownVersion {
+            hash: hash.to_string(),
+        }),
         Err(e) => Err(Outcome::Failed {
             message: e.to_string(),
         }),
