@@ -553,7 +553,29 @@ fn sighup_and_the_api_reload_and_only_officers_may() {
     });
     let (_, st) = s.get("/v1/policy/status", Some(viewer));
     assert_eq!(st["last_reload"]["by"], "SIGHUP", "{st}");
+    assert_eq!(st["last_reload"]["warnings"], 0, "{st}");
     assert_ne!(h1, h0);
+    // A version with warnings goes live, and its warnings are there to read.
+    let depts = policy.join("departments.whistle");
+    let text = std::fs::read_to_string(&depts).unwrap();
+    save(
+        &depts,
+        &format!("{text}\ndepartment spare \"备用\" {{ level street }}\n"),
+    );
+    let (code, v) = s.post("/v1/policy/reload", &json!({}), Some(officer));
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["outcome"], "applied", "{v}");
+    let (_, st) = s.get("/v1/policy/status", Some(viewer));
+    let last = &st["last_reload"];
+    assert_eq!(last["warnings"], 1, "{st}");
+    assert_eq!(last["diagnostics"][0]["code"], "W0701", "{st}");
+    assert!(
+        last["rendered"]
+            .as_str()
+            .unwrap()
+            .contains("department `spare` is never used"),
+        "{st}"
+    );
 }
 
 #[test]

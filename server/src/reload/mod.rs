@@ -119,11 +119,17 @@ pub enum Outcome {
         version: Live,
         /// The hash it replaced.
         previous: String,
+        /// Its warnings: it went live all the same.
+        #[serde(flatten)]
+        warnings: Warnings,
     },
     /// The bundle is the version already live.
     Unchanged {
         /// Its hash.
         hash: String,
+        /// Its warnings.
+        #[serde(flatten)]
+        warnings: Warnings,
     },
     /// The bundle (or draft) has errors; the live version stays.
     Rejected {
@@ -166,6 +172,19 @@ impl Outcome {
             Outcome::Failed { .. } => "failed",
         }
     }
+}
+
+/// The warnings of a version that compiled. They do not stop it going
+/// live, so an officer who saved a file in an editor sees them nowhere but
+/// here and in the log.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Warnings {
+    /// How many.
+    pub warnings: usize,
+    /// Each, as data (file, line, column, code, message).
+    pub diagnostics: serde_json::Value,
+    /// The same, rendered like `whistle check`.
+    pub rendered: String,
 }
 
 /// The last job's result, served at `GET /v1/policy/status`.
@@ -289,12 +308,12 @@ pub fn spawn(deps: Deps) -> Handle {
 /// file watcher seeing a rollout's own writes, say. The status keeps
 /// saying what happened rather than "unchanged".
 fn echo(last: Option<&Status>, outcome: &Outcome) -> bool {
-    let Outcome::Unchanged { hash } = outcome else {
+    let Outcome::Unchanged { hash, .. } = outcome else {
         return false;
     };
     match last.map(|s| &s.outcome) {
         Some(Outcome::Applied { version, .. }) => version.hash == *hash,
-        Some(Outcome::Unchanged { hash: before }) => before == hash,
+        Some(Outcome::Unchanged { hash: before, .. }) => before == hash,
         _ => false,
     }
 }
@@ -302,15 +321,27 @@ fn echo(last: Option<&Status>, outcome: &Outcome) -> bool {
 fn report(deps: &Deps, by: &str, outcome: &Outcome, took_ms: f64) {
     metrics::counter!("whistle_policy_reloads_total", "outcome" => outcome.name()).increment(1);
     match outcome {
-        Outcome::Applied { version, previous } => {
+        Outcome::Applied {
+            version,
+            previous,
+            warnings,
+        } => {
             metrics::gauge!("whistle_policy_last_reload_ok").set(1.0);
             tracing::info!(
                 "policy {} is live (was {previous}; by {by}; {took_ms:.1} ms): {}",
                 version.hash,
                 version.summary
             );
+            if warnings.warnings > 0 {
+                let first = warnings.rendered.lines().next().unwrap_or("");
+                tracing::warn!(
+                    "policy {} went live with {} warning(s). First: {first} (all of them: GET /v1/policy/status)",
+                    version.hash,
+                    warnings.warnings
+                );
+            }
         }
-        Outcome::Unchanged { hash } => {
+        Outcome::Unchanged { hash, .. } => {
             tracing::debug!("policy reload by {by}: {hash} is already live");
         }
         Outcome::Rejected {
@@ -478,7 +509,7 @@ async fn rollback_draft(deps: &Deps, hash: &str) -> Result<Draft, Outcome> {
 }
 
 enum Built {
-    Ok(Box<Policy>, Vec<(String, String)>),
+    Ok(Box<Policy>, Vec<(String, String)>, Warnings),
     Rejected(Outcome),
 }
 
@@ -495,20 +526,28 @@ fn build(files: Vec<BundleFile>) -> Built {
         .collect();
     let bundle = bundle::from_files(files);
     let c = whistle_engine::compile(&bundle);
+    let all = &c.diagnostics;
+    let picked = |errors: bool| {
+        let diags: Vec<_> = all
+            .iter()
+            .filter(|d| d.is_error() == errors)
+            .cloned()
+            .collect();
+        Warnings {
+            warnings: diags.len(),
+            diagnostics: serde_json::to_value(diag::to_json(&diags, &bundle.sources))
+                .unwrap_or_default(),
+            rendered: diag::render(&diags, &bundle.sources, false),
+        }
+    };
     match c.policy {
-        Some(p) => Built::Ok(Box::new(p), texts),
+        Some(p) => Built::Ok(Box::new(p), texts, picked(false)),
         None => {
-            let errors: Vec<_> = c
-                .diagnostics
-                .iter()
-                .filter(|d| d.is_error())
-                .cloned()
-                .collect();
+            let e = picked(true);
             Built::Rejected(Outcome::Rejected {
-                errors: errors.len(),
-                diagnostics: serde_json::to_value(diag::to_json(&errors, &bundle.sources))
-                    .unwrap_or_default(),
-                rendered: diag::render(&errors, &bundle.sources, false),
+                errors: e.warnings,
+                diagnostics: e.diagnostics,
+                rendered: e.rendered,
             })
         }
     }
@@ -523,8 +562,8 @@ async fn load(deps: &Deps, by: &str, kind: &str) -> Outcome {
         Ok(build(files))
     })
     .await;
-    let (new, texts) = match built {
-        Ok(Built::Ok(p, t)) => (p, t),
+    let (new, texts, warnings) = match built {
+        Ok(Built::Ok(p, t, w)) => (p, t, w),
         Ok(Built::Rejected(o)) => return o,
         Err(message) => return Outcome::Failed { message },
     };
@@ -532,6 +571,7 @@ async fn load(deps: &Deps, by: &str, kind: &str) -> Outcome {
     if *new.hash == *old.hash {
         return Outcome::Unchanged {
             hash: new.hash.to_string(),
+            warnings,
         };
     }
     let live = Live {
@@ -572,6 +612,7 @@ async fn load(deps: &Deps, by: &str, kind: &str) -> Outcome {
     Outcome::Applied {
         version: live,
         previous: old.hash.to_string(),
+        warnings,
     }
 }
 
