@@ -67,7 +67,21 @@ fn the_shipped_year_writes_a_full_report_and_repeats_byte_for_byte() {
         "alerts.csv",
     ] {
         assert!(a.join(f).is_file(), "{f} missing");
+        if let Some(stem) = f.strip_suffix(".csv") {
+            // A byte-order mark first, or Excel garbles the Chinese names;
+            // then one header and rows of its length.
+            let bytes = std::fs::read(a.join(f)).unwrap();
+            let body = bytes.strip_prefix("\u{feff}".as_bytes());
+            assert!(body.is_some(), "{f} starts without a byte-order mark");
+            let mut rows = csv::Reader::from_reader(body.unwrap());
+            let header = rows.headers().unwrap().clone();
+            assert!(header.len() >= 4, "{f}: {header:?}");
+            let records: Vec<_> = rows.records().collect::<Result<_, _>>().unwrap();
+            assert!(!records.is_empty() || stem == "alerts", "{f} has no rows");
+        }
     }
+    let scores = std::fs::read_to_string(a.join("scores.csv")).unwrap();
+    assert!(scores.contains("城管执法中队"), "{scores}");
     let report: Value =
         serde_json::from_slice(&std::fs::read(a.join("report.json")).unwrap()).unwrap();
     let events = report["draft"]["totals"]["events"].as_u64().unwrap();

@@ -1,20 +1,10 @@
 //! The report as CSV tables (RFC 4180: comma-separated, quoted where a
-//! field needs it, a header line first), one per file name. Every table
-//! has a `policy` column (`draft`, `baseline`) so that both runs share it.
-
-use std::fmt::Write as _;
+//! field needs it, a header line first, after a UTF-8 byte-order mark for
+//! Excel), one per file name. Every table has a `policy` column (`draft`,
+//! `baseline`) so that both runs share it.
 
 use super::Report;
 use crate::sim::stats::RunReport;
-
-/// Quotes a field when it holds a comma, a quote or a line break.
-fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
 
 fn num(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 {
@@ -28,22 +18,32 @@ fn opt(x: Option<f64>) -> String {
     x.map(num).unwrap_or_default()
 }
 
+/// Excel opens a UTF-8 file as the system's code page unless it starts
+/// with a byte-order mark, and the tables hold Chinese names.
+const BOM: &str = "\u{feff}";
+
 struct Table {
-    text: String,
+    out: csv::Writer<Vec<u8>>,
 }
 
 impl Table {
     fn new(header: &[&str]) -> Table {
-        let mut t = Table {
-            text: String::new(),
-        };
+        let out = csv::Writer::from_writer(BOM.as_bytes().to_vec());
+        let mut t = Table { out };
         t.row(header.iter().map(|s| s.to_string()));
         t
     }
 
     fn row(&mut self, fields: impl IntoIterator<Item = String>) {
-        let line: Vec<String> = fields.into_iter().map(|f| field(&f)).collect();
-        let _ = writeln!(self.text, "{}", line.join(","));
+        // Writing to memory fails only on a row of another length than
+        // the header's: a bug the tests catch.
+        let written = self.out.write_record(fields);
+        debug_assert!(written.is_ok(), "{written:?}");
+    }
+
+    fn text(self) -> String {
+        let bytes = self.out.into_inner().unwrap_or_default();
+        String::from_utf8(bytes).unwrap_or_default()
     }
 }
 
@@ -68,7 +68,7 @@ pub fn tables(r: &Report) -> Vec<(String, String)> {
             opt(s.delta.flatten()),
         ]);
     }
-    out.push(("summary.csv".to_string(), t.text));
+    out.push(("summary.csv".to_string(), t.text()));
 
     let mut t = Table::new(&["policy", "week_start", "series", "value"]);
     for run in runs(r) {
@@ -110,7 +110,7 @@ pub fn tables(r: &Report) -> Vec<(String, String)> {
             }
         }
     }
-    out.push(("weekly.csv".to_string(), t.text));
+    out.push(("weekly.csv".to_string(), t.text()));
 
     let mut t = Table::new(&["policy", "day", "kind", "name", "open"]);
     for run in runs(r) {
@@ -135,7 +135,7 @@ pub fn tables(r: &Report) -> Vec<(String, String)> {
             }
         }
     }
-    out.push(("backlog.csv".to_string(), t.text));
+    out.push(("backlog.csv".to_string(), t.text()));
 
     let mut t = Table::new(&[
         "policy",
@@ -159,7 +159,7 @@ pub fn tables(r: &Report) -> Vec<(String, String)> {
             ]);
         }
     }
-    out.push(("grades.csv".to_string(), t.text));
+    out.push(("grades.csv".to_string(), t.text()));
 
     let mut t = Table::new(&["policy", "level", "raises", "resolved", "peak_backlog"]);
     for run in runs(r) {
@@ -173,7 +173,7 @@ pub fn tables(r: &Report) -> Vec<(String, String)> {
             ]);
         }
     }
-    out.push(("levels.csv".to_string(), t.text));
+    out.push(("levels.csv".to_string(), t.text()));
 
     let mut t = Table::new(&[
         "policy",
@@ -205,7 +205,7 @@ pub fn tables(r: &Report) -> Vec<(String, String)> {
             ]);
         }
     }
-    out.push(("pools.csv".to_string(), t.text));
+    out.push(("pools.csv".to_string(), t.text()));
 
     let mut t = Table::new(&["policy", "by", "group", "name", "score", "weight_counted"]);
     for run in runs(r) {
@@ -222,7 +222,7 @@ pub fn tables(r: &Report) -> Vec<(String, String)> {
             }
         }
     }
-    out.push(("scores.csv".to_string(), t.text));
+    out.push(("scores.csv".to_string(), t.text()));
 
     let mut t = Table::new(&["policy", "metric", "op", "bound", "value", "met"]);
     for run in runs(r) {
@@ -237,7 +237,7 @@ pub fn tables(r: &Report) -> Vec<(String, String)> {
             ]);
         }
     }
-    out.push(("targets.csv".to_string(), t.text));
+    out.push(("targets.csv".to_string(), t.text()));
 
     let mut t = Table::new(&["policy", "threshold", "raised", "cleared", "groups"]);
     for run in runs(r) {
@@ -251,7 +251,7 @@ pub fn tables(r: &Report) -> Vec<(String, String)> {
             ]);
         }
     }
-    out.push(("alerts.csv".to_string(), t.text));
+    out.push(("alerts.csv".to_string(), t.text()));
     out
 }
 
@@ -260,11 +260,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fields_are_quoted_only_when_needed() {
-        assert_eq!(field("a"), "a");
-        assert_eq!(field("a,b"), "\"a,b\"");
-        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(num(3.0), "3");
-        assert_eq!(num(0.25), "0.25");
+    fn fields_are_quoted_only_when_needed_after_a_byte_order_mark() {
+        let mut t = Table::new(&["name", "value"]);
+        t.row(["a".to_string(), num(3.0)]);
+        t.row(["a,b".to_string(), num(0.25)]);
+        t.row(["say \"hi\"".to_string(), opt(None)]);
+        assert_eq!(
+            t.text(),
+            "\u{feff}name,value\na,3\n\"a,b\",0.25\n\"say \"\"hi\"\"\",\n"
+        );
     }
 }
