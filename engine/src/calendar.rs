@@ -112,11 +112,8 @@ impl Calendar {
         workdays: impl IntoIterator<Item = Date>,
     ) -> Calendar {
         let week = week.map(normalise);
-        let makeup = week
-            .iter()
-            .find(|d| !d.is_empty())
-            .cloned()
-            .unwrap_or_default();
+        // A `workday` works Monday's hours (LANGUAGE.md section 4).
+        let makeup = week[0].clone();
         let [mo, tu, we, th, fr, sa, su] = week;
         let days = [mo, tu, we, th, fr, sa, su, makeup];
         let (holidays, workdays) = (day_numbers(holidays), day_numbers(workdays));
@@ -723,13 +720,20 @@ mod tests {
         check(&c, sh, &cases);
         assert!(c.is_working_day(date(2025, 9, 28)) && c.is_working_day(date(2025, 10, 9)));
         assert!(!c.is_working_day(date(2025, 9, 27)) && !c.is_working_day(date(2025, 10, 3)));
-        // A make-up day works Monday's intervals, or the first weekday's with some.
+        // A make-up day works Monday's intervals (LANGUAGE.md section 4).
         let mut week: [Vec<DayInterval>; 7] = Default::default();
-        week[2] = vec![iv(1000, 1100)];
+        week[0] = vec![iv(1000, 1100)];
+        week[2] = vec![iv(1200, 1300)];
         let [jan1, jan4] = [date(2025, 1, 1), date(2025, 1, 4)];
-        let c = Calendar::new(TimeZone::UTC, week, [jan1], [jan1, jan4]);
+        let c = Calendar::new(TimeZone::UTC, week.clone(), [jan1], [jan1, jan4]);
+        // `check` refuses a day both off and on (E0805); the engine still
+        // answers one way.
         assert!(c.is_working_day(jan1), "workday wins over holiday");
         check(&c, ts, &[("2025-01-02T12:00Z", 0, 0, "2025-01-04T10:00Z")]);
+        // Without Monday hours a make-up day has none: it stays off.
+        week[0].clear();
+        let c = Calendar::new(TimeZone::UTC, week, [], [jan4]);
+        check(&c, ts, &[("2025-01-02T12:00Z", 0, 0, "2025-01-08T12:00Z")]);
     }
 
     #[test]

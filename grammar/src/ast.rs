@@ -82,7 +82,8 @@ pub enum TimeUnit {
 /// A duration such as `1d12h` or `2h working`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Duration {
-    /// The parts in the order written.
+    /// The parts, one per unit, largest unit first (`30m2h` is read as
+    /// `2h30m`, `1h1h` as `2h`).
     pub parts: Vec<(u64, TimeUnit)>,
     /// Whether only working time of the policy calendar counts.
     pub working: bool,

@@ -314,8 +314,27 @@ impl<'d> Lowerer<'d> {
                 _ => {}
             }
         }
+        // One part per unit, largest first: `30m2h` means what `2h30m`
+        // means (days count first, then the rest), and the formatter
+        // writes it so.
+        let parts = [
+            TimeUnit::Day,
+            TimeUnit::Hour,
+            TimeUnit::Minute,
+            TimeUnit::Second,
+        ]
+        .into_iter()
+        .filter_map(|unit| {
+            let mut of_unit = parts_out.iter().filter(|(_, u)| *u == unit).peekable();
+            of_unit.peek()?;
+            Some((
+                of_unit.fold(0u64, |sum, (n, _)| sum.saturating_add(*n)),
+                unit,
+            ))
+        })
+        .collect();
         Duration {
-            parts: parts_out,
+            parts,
             working,
             span,
         }

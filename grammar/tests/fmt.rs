@@ -311,6 +311,10 @@ fn small_cases() {
             "grade blue { level grid  respond 2h  resolve 24h }\ngrade red  { level street }\n",
         ),
         (
+            "grade blue { level grid respond 30m2h resolve 1h1h1d working }",
+            "grade blue { level grid  respond 2h30m  resolve 1d2h working }\n",
+        ),
+        (
             "grade blue { level grid respond 2h resolve 24h level x respond 1h }",
             "grade blue {\n  level   grid\n  respond 2h\n  resolve 24h\n  level   x\n  respond 1h\n}\n",
         ),

@@ -19,8 +19,13 @@ fn metric(ctx: &mut Ctx<'_>, id: &ast::Ident) -> Option<Metric> {
     if m.is_none() {
         let names: Vec<&str> = Metric::ALL.iter().map(|(_, n)| *n).collect();
         ctx.push(
-            Diagnostic::error("E0502", id.span, format!("unknown metric `{}`", id.name))
-                .with_help(format!("the metrics are: {}", names.join(", "))),
+            Diagnostic::error("E0502", id.span, format!("unknown metric `{}`", id.name)).with_help(
+                super::suggest::help(
+                    &id.name,
+                    names.iter().copied(),
+                    format!("the metrics are: {}", names.join(", ")),
+                ),
+            ),
         );
     }
     m
@@ -50,6 +55,23 @@ fn share_bound(ctx: &mut Ctx<'_>, metric: Metric, bound: f64, lit: &Literal) {
     }
 }
 
+/// A percentage against a metric that is not a share: `count(...) when
+/// > 10%` compares a number of events with 0.1, and holds from the first.
+fn percent_bound(ctx: &mut Ctx<'_>, what: &str, is_share: bool, lit: &Literal) {
+    if let Literal::Percent(n) = lit
+        && !is_share
+    {
+        ctx.push(
+            Diagnostic::error(
+                "E0503",
+                lit.span(),
+                format!("`{what}` is not a share: a bound of {}% compares it with {}", n.value * 100.0, n.value),
+            )
+            .with_help("write the bound as a number (`when > 10`), or measure a share such as `overdue_rate`"),
+        );
+    }
+}
+
 fn bound(ctx: &mut Ctx<'_>, lit: &Literal) -> Option<f64> {
     match lit {
         Literal::Number(n) | Literal::Percent(n) => Some(n.value),
@@ -72,12 +94,37 @@ pub(super) fn compile(
         .filter_map(|t| threshold(ctx, t))
         .collect();
     let mut out_a = Vec::new();
+    let mut seen: Vec<(&str, Span)> = Vec::new();
     for a in assesses {
+        let key = a.by.as_str();
+        match seen.iter().find(|(k, _)| *k == key) {
+            // Two scores for one grouping: which counts would be a guess.
+            Some((_, first)) => ctx.push(
+                Diagnostic::error(
+                    "E0104",
+                    a.by.span(),
+                    format!("`assess {key}` is given twice"),
+                )
+                .with_label(*first, "the first is here")
+                .with_help("put every weight of one grouping in one block"),
+            ),
+            None => seen.push((key, a.by.span())),
+        }
         let by = group(ctx, &a.by);
         let mut weights = Vec::new();
         let mut sum = 0.0;
         for w in &a.weights {
             sum += w.weight.value;
+            if w.weight.value < 0.0 {
+                ctx.push(
+                    Diagnostic::error(
+                        "E0501",
+                        w.weight.span,
+                        format!("a weight below zero (`{}`)", w.weight.value),
+                    )
+                    .with_help("weights are shares of the score, from 0 to 100; a metric where lower is better already counts as 1 − value"),
+                );
+            }
             let Some(m) = metric(ctx, &w.metric) else {
                 continue;
             };
@@ -128,11 +175,27 @@ pub(super) fn compile(
         }
     }
     let mut out_t = Vec::new();
+    let mut seen: Vec<(&str, ast::CmpOp, Span)> = Vec::new();
     for t in targets {
+        // `>= 80%` and `<= 100%` make a band; two of one side would leave
+        // which one counts to chance.
+        let key = t.metric.name.as_str();
+        match seen.iter().find(|(k, o, _)| *k == key && *o == t.op) {
+            Some((_, _, first)) => ctx.push(
+                Diagnostic::error(
+                    "E0104",
+                    t.span,
+                    format!("a second `target {key} {}`", t.op.as_str()),
+                )
+                .with_label(*first, "the first is here"),
+            ),
+            None => seen.push((key, t.op, t.span)),
+        }
         let m = metric(ctx, &t.metric);
         let b = bound(ctx, &t.value);
         let site = ctx.site(t.span, None);
         if let (Some(metric), Some(bound)) = (m, b) {
+            percent_bound(ctx, metric.name(), metric.is_share(), &t.value);
             share_bound(ctx, metric, bound, &t.value);
             out_t.push(TargetDef {
                 metric,
@@ -170,6 +233,13 @@ fn threshold(ctx: &mut Ctx<'_>, t: &ast::ThresholdDecl) -> Option<Threshold> {
                     )),
                 };
                 let by = group(ctx, by);
+                if over.working {
+                    ctx.error(
+                        "E0604",
+                        over.span,
+                        "a threshold window is plain time; `working` has no meaning here",
+                    );
+                }
                 if over.total_seconds() == 0 {
                     ctx.error(
                         "E0503",
@@ -192,7 +262,7 @@ fn threshold(ctx: &mut Ctx<'_>, t: &ast::ThresholdDecl) -> Option<Threshold> {
                     ctx.error("E0104", *span, "a threshold has one `alert` line");
                     continue;
                 }
-                alert = ctx.target(x, "alert");
+                alert = Some(ctx.target(x, "alert"));
             }
         }
     }
@@ -213,13 +283,19 @@ fn threshold(ctx: &mut Ctx<'_>, t: &ast::ThresholdDecl) -> Option<Threshold> {
         }
     }
     let site = ctx.site(t.span, Some(format!("threshold {}", t.name.name)));
-    let (Some((Some(metric), Some(by), window)), Some((op, Some(bound))), Some(alert)) =
+    let (Some((Some(metric), Some(by), window)), Some((op, Some(bound))), Some(Some(alert))) =
         (metric_v, when, alert)
     else {
         return None;
     };
-    if let (ThresholdMetric::Builtin(m), Some(lit)) = (&metric, when_lit) {
-        share_bound(ctx, *m, bound, lit);
+    if let Some(lit) = when_lit {
+        match &metric {
+            ThresholdMetric::Builtin(m) => {
+                percent_bound(ctx, m.name(), m.is_share(), lit);
+                share_bound(ctx, *m, bound, lit);
+            }
+            ThresholdMetric::Count(_) => percent_bound(ctx, "count", false, lit),
+        }
     }
     Some(Threshold {
         name: t.name.name.as_str().into(),

@@ -105,14 +105,46 @@ pub(super) fn compile_calendars(
                         }
                     }
                 }
-                CalendarItem::Holiday(from, to, _, span) => {
-                    holidays.extend(dates(ctx, *from, *to, *span))
-                }
-                CalendarItem::Workday(from, to, _, span) => {
-                    workdays.extend(dates(ctx, *from, *to, *span))
-                }
+                CalendarItem::Holiday(from, to, _, span) => holidays.extend(
+                    dates(ctx, *from, *to, *span)
+                        .into_iter()
+                        .map(|d| (d, *span)),
+                ),
+                CalendarItem::Workday(from, to, _, span) => workdays.extend(
+                    dates(ctx, *from, *to, *span)
+                        .into_iter()
+                        .map(|d| (d, *span)),
+                ),
             }
         }
+        // A day both off and on: which wins would be the engine's guess.
+        for (d, span) in &workdays {
+            if let Some((_, off)) = holidays.iter().find(|(h, _)| h == d) {
+                ctx.push(
+                    Diagnostic::error(
+                        "E0805",
+                        *span,
+                        format!("{d} is both a holiday and a workday"),
+                    )
+                    .with_label(*off, "the holiday")
+                    .with_help("a make-up working day is a day off the holidays; take it out of one of them"),
+                );
+            }
+        }
+        if let Some((_, span)) = workdays.first()
+            && week[0].is_empty()
+        {
+            ctx.push(
+                Diagnostic::warning(
+                    "W0806",
+                    *span,
+                    "a `workday` works Monday's hours, and this calendar has none on Monday: the day stays off",
+                )
+                .with_help("give Monday working hours with a `week` line"),
+            );
+        }
+        let holidays: Vec<Date> = holidays.into_iter().map(|(d, _)| d).collect();
+        let workdays: Vec<Date> = workdays.into_iter().map(|(d, _)| d).collect();
         if week.iter().all(Vec::is_empty) {
             ctx.push(
                 Diagnostic::error(

@@ -13,6 +13,8 @@ use crate::event::Source;
 use crate::model::{GradeId, LevelId};
 use crate::windows::Groupings;
 
+use super::suggest;
+
 /// Where a condition stands, which decides what it may read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Place {
@@ -30,7 +32,18 @@ pub struct Scope<'a> {
     pub grades: &'a [Arc<str>],
     /// The bundle's schema for `attr`, if any.
     pub schema: Option<&'a Value>,
+    /// Category names.
+    pub categories: &'a [Arc<str>],
+    /// The ids `areas.yaml` has at each level, lowest first (empty
+    /// without an area tree).
+    pub areas: &'a [rustc_hash::FxHashSet<String>],
 }
+
+/// The fields every condition may read, besides `attr.*`, the level names
+/// and `repeats(W)`.
+pub(crate) const BUILTIN_FIELDS: [&str; 8] = [
+    "source", "category", "location", "hour", "weekday", "month", "reopened", "grade",
+];
 
 const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
@@ -137,6 +150,10 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
                 let Some(l) = self.operand(lhs) else {
                     return Cond::False;
                 };
+                if let Side::Symbol(name, span) = &l {
+                    self.unknown_field(name, *span);
+                    return Cond::False;
+                }
                 let Side::Field(f, fs) = l else {
                     let span = lhs.span();
                     self.diags.push(
@@ -158,9 +175,17 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
     }
 
     fn unknown_field(&mut self, name: &str, span: Span) {
+        let known = BUILTIN_FIELDS
+            .iter()
+            .copied()
+            .chain(self.scope.levels.iter().map(|l| &**l));
         self.diags.push(
             Diagnostic::error("E0102", span, format!("unknown field `{name}`")).with_help(
-                "fields are `attr.<name>`, `source`, `category`, `location`, a level name, `hour`, `weekday`, `month`, `reopened`, `repeats(W)`, and `grade` outside grading",
+                suggest::help(
+                    name,
+                    known,
+                    "fields are `attr.<name>`, `source`, `category`, `location`, a level name, `hour`, `weekday`, `month`, `reopened`, `repeats(W)`, and `grade` outside grading",
+                ),
             ),
         );
     }
@@ -274,6 +299,7 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
     /// Turns the other side of a comparison with field `f` into a constant of
     /// the field's kind (a grade, a weekday number, a source, a string).
     fn coerce(&mut self, f: &Field, fspan: Span, other: Side) -> Option<Const> {
+        let symbol = matches!(other, Side::Symbol(..));
         let (c, span) = match other {
             Side::Const(c, s) => (c, s),
             Side::Symbol(name, s) => (Const::Str(name.as_str().into()), s),
@@ -322,6 +348,47 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
                         None
                     }
                 }
+            }
+            // A bare name is a category of the policy; one it does not
+            // declare (routed by the fallback) is written as a string, so
+            // a slip of the keyboard cannot make a line that never holds.
+            (Field::Category, Const::Str(name))
+                if symbol && !self.scope.categories.iter().any(|c| **c == **name) =>
+            {
+                self.diags.push(
+                    Diagnostic::error("E0102", span, format!("unknown category `{name}`"))
+                        .with_help(suggest::help(
+                            name,
+                            self.scope.categories.iter().map(|c| &**c),
+                            format!(
+                                "a category the policy does not declare (routed by the fallback) is written as a string: `\"{name}\"`"
+                            ),
+                        )),
+                );
+                None
+            }
+            (Field::Unit(l), Const::Str(id))
+                if self
+                    .scope
+                    .areas
+                    .get(usize::from(*l))
+                    .is_some_and(|ids| !ids.contains(&**id)) =>
+            {
+                let level = self.scope.levels.get(usize::from(*l)).map_or("", |n| &**n);
+                let known = self.scope.areas.get(usize::from(*l)).into_iter().flatten();
+                self.diags.push(
+                    Diagnostic::warning(
+                        "W0902",
+                        span,
+                        format!("`areas.yaml` has no {level} `{id}`"),
+                    )
+                    .with_help(suggest::help(
+                        id,
+                        known.map(String::as_str),
+                        "only an event on a grid `areas.yaml` does not place can match it; check the id against `areas.yaml`",
+                    )),
+                );
+                Some(c)
             }
             (Field::Attr(p), _) => {
                 self.check_type(p, fspan, &c);

@@ -118,14 +118,16 @@ fn step(
                 }
             }
             Action::Raise(n, span) => {
-                if n.value < 1.0 || n.value.fract() != 0.0 || n.value > 8.0 {
+                if n.value < 1.0 || n.value.fract() != 0.0 {
                     ctx.error(
                         "E0402",
                         *span,
                         "`raise N` takes a whole number of levels from 1",
                     );
                 } else {
-                    actions.push(ActionDef::Raise(n.value as u8));
+                    // A raise stops at the top level (LANGUAGE.md 3.4), and
+                    // there are at most 8 levels.
+                    actions.push(ActionDef::Raise(n.value.min(8.0) as u8));
                 }
             }
             Action::RaiseTo(l, span) => {

@@ -16,7 +16,7 @@ pub mod tests;
 
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use whistle_grammar::ast::{self, Decl};
 use whistle_grammar::bundle::Bundle;
 use whistle_grammar::diag::{self, Diagnostic};
@@ -52,6 +52,9 @@ pub(crate) struct Names {
     pub grades: Vec<Arc<str>>,
     pub depts: FxHashMap<String, (DeptId, Span)>,
     pub dept_used: Vec<bool>,
+    pub categories: Vec<Arc<str>>,
+    /// The ids of `areas.yaml` at each level, lowest first.
+    pub areas: Vec<FxHashSet<String>>,
 }
 
 impl Names {
@@ -187,7 +190,11 @@ impl Ctx<'_> {
             let levels = self.names.levels.join(", ");
             self.push(
                 Diagnostic::error("E0102", id.span, format!("unknown level `{}`", id.name))
-                    .with_help(format!("the levels are: {levels}")),
+                    .with_help(suggest::help(
+                        &id.name,
+                        self.names.levels.iter().map(|l| &**l),
+                        format!("the levels are: {levels}"),
+                    )),
             );
         }
         l
@@ -199,7 +206,11 @@ impl Ctx<'_> {
             let grades = self.names.grades.join(", ");
             self.push(
                 Diagnostic::error("E0102", id.span, format!("unknown grade `{}`", id.name))
-                    .with_help(format!("the grades are: {grades}")),
+                    .with_help(suggest::help(
+                        &id.name,
+                        self.names.grades.iter().map(|g| &**g),
+                        format!("the grades are: {grades}"),
+                    )),
             );
         }
         g
@@ -213,11 +224,43 @@ impl Ctx<'_> {
                 .attr_validator
                 .as_ref()
                 .and(self.bundle.event_schema.as_ref()),
+            categories: &self.names.categories,
+            areas: &self.names.areas,
+        }
+    }
+
+    /// Warns when a respond limit ends after the resolve limit: the
+    /// respond steps of the ladder would fire after the resolve ones.
+    /// Only limits measured alike compare (both plain, or both working
+    /// with the same whole days).
+    pub fn limits_in_order(&mut self, respond: (&Limit, Span), resolve: (&Limit, Span)) {
+        let ((a, a_span), (b, b_span)) = (respond, resolve);
+        let alike = a.working == b.working && (!a.working || a.days == b.days);
+        if alike && (a.days, a.seconds) > (b.days, b.seconds) {
+            self.push(
+                Diagnostic::warning(
+                    "W0206",
+                    a_span,
+                    "the respond limit is longer than the resolve limit",
+                )
+                .with_label(b_span, "the resolve limit")
+                .with_help("an event must be accepted before it can be resolved; the ladder's respond steps would fire after its resolve steps"),
+            );
         }
     }
 
     /// A limit from a duration.
     pub fn limit(&mut self, d: &ast::Duration, span: Span, what: Option<String>) -> Limit {
+        if d.total_seconds() == 0 {
+            self.push(
+                Diagnostic::warning(
+                    "W0206",
+                    d.span,
+                    "a limit of no time: every event is late on arrival",
+                )
+                .with_help("give the limit a length, such as `30m`"),
+            );
+        }
         let site = self.site(span, what);
         if d.working && !self.has_calendar {
             self.push(
@@ -372,6 +415,31 @@ fn one<'a, T>(
     items.first().copied()
 }
 
+/// An item of the `policy` header given twice: the last would win without
+/// a word, and a stray `timezone` line moves every deadline.
+fn header_repeats(ctx: &mut Ctx<'_>, items: &[ast::PolicyItem]) {
+    let mut seen: Vec<(&str, Span)> = Vec::new();
+    for item in items {
+        let (key, span) = match item {
+            ast::PolicyItem::Version(_, s) => ("version", *s),
+            ast::PolicyItem::Effective(_, s) => ("effective", *s),
+            ast::PolicyItem::Timezone(_, s) => ("timezone", *s),
+            ast::PolicyItem::Calendar(_, s) => ("calendar", *s),
+        };
+        match seen.iter().find(|(k, _)| *k == key) {
+            Some((_, first)) => ctx.push(
+                Diagnostic::error(
+                    "E0104",
+                    span,
+                    format!("the `policy` header has one `{key}`; this is the second"),
+                )
+                .with_label(*first, "the first is here"),
+            ),
+            None => seen.push((key, span)),
+        }
+    }
+}
+
 fn build(ctx: &mut Ctx<'_>, decls: &[&Decl], tests_out: &mut Vec<TestCase>) -> Option<Policy> {
     macro_rules! pick {
         ($v:ident) => {
@@ -429,6 +497,20 @@ fn build(ctx: &mut Ctx<'_>, decls: &[&Decl], tests_out: &mut Vec<TestCase>) -> O
     // Names of each kind.
     if let Some(l) = level_decl {
         duplicates(ctx, "level", &l.names);
+        // Every level name is a condition field (the unit's id): one named
+        // like a built-in field would be read as the built-in.
+        for n in &l.names {
+            if cond::BUILTIN_FIELDS.contains(&n.name.as_str()) {
+                ctx.push(
+                    Diagnostic::error(
+                        "E0101",
+                        n.span,
+                        format!("`{}` is a built-in field and cannot name a level", n.name),
+                    )
+                    .with_help("a level name is also the condition field of its unit's id; choose another name"),
+                );
+            }
+        }
         ctx.names.levels = l.names.iter().map(|n| Arc::from(n.name.as_str())).collect();
         if l.names.len() > 8 {
             ctx.error("E0107", l.span, "at most 8 levels are supported");
@@ -443,6 +525,19 @@ fn build(ctx: &mut Ctx<'_>, decls: &[&Decl], tests_out: &mut Vec<TestCase>) -> O
     }
     duplicates(ctx, "department", depts.iter().map(|d| &d.name));
     duplicates(ctx, "category", categories.iter().map(|c| &c.name));
+    ctx.names.categories = categories
+        .iter()
+        .map(|c| Arc::from(c.name.name.as_str()))
+        .collect();
+    if let Some(tree) = &ctx.bundle.areas {
+        let mut ids = vec![FxHashSet::default(); 4];
+        for path in tree.paths() {
+            for (set, id) in ids.iter_mut().zip(path) {
+                set.insert(id);
+            }
+        }
+        ctx.names.areas = ids;
+    }
     duplicates(ctx, "calendar", calendars.iter().map(|c| &c.name));
     duplicates(ctx, "threshold", thresholds.iter().map(|t| &t.name));
     let test_names: Vec<ast::Ident> = tests
@@ -459,6 +554,7 @@ fn build(ctx: &mut Ctx<'_>, decls: &[&Decl], tests_out: &mut Vec<TestCase>) -> O
     let mut cal_ref: Option<&ast::Ident> = None;
     let (mut version, mut effective) = (String::new(), None);
     if let Some(h) = header {
+        header_repeats(ctx, &h.items);
         for item in &h.items {
             match item {
                 ast::PolicyItem::Version(v, _) => version.clone_from(&v.value),
@@ -676,6 +772,7 @@ fn grade_blocks_compile(
                 collapse(ctx.bundle.sources.text(lspan))
             )),
         );
+        let (respond_span, resolve_span) = (respond.span, resolve.span);
         let respond = ctx.limit(
             &respond.duration,
             respond.span,
@@ -692,6 +789,7 @@ fn grade_blocks_compile(
                 collapse(ctx.bundle.sources.text(resolve.span))
             )),
         );
+        ctx.limits_in_order((&respond, respond_span), (&resolve, resolve_span));
         out.push(Some(Grade {
             name: name.as_str().into(),
             level,

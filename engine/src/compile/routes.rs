@@ -108,9 +108,9 @@ impl Routes {
 
     fn empower(&mut self, ctx: &mut Ctx<'_>, empowers: &[&ast::EmpowerDecl]) {
         for e in empowers {
-            let Some(level) = ctx.level(&e.level) else {
-                continue;
-            };
+            // An unknown level still has its body checked: a slip in the
+            // header must not hide the slips inside.
+            let level = ctx.level(&e.level);
             for item in &e.items {
                 let when = item
                     .when
@@ -125,6 +125,7 @@ impl Routes {
                 for c in &item.categories {
                     match self.index.get(c.name.as_str()) {
                         Some(&id) => {
+                            let Some(level) = level else { continue };
                             if let Some(route) = self.list.get_mut(id as usize) {
                                 route.empower.push(Empowerment {
                                     level,
@@ -158,12 +159,42 @@ impl Routes {
     }
 
     fn relieve(&mut self, ctx: &mut Ctx<'_>, relieves: &[&ast::RelieveDecl]) {
+        // Names relieved but declared nowhere: allowed (such events come
+        // through the fallback), but one a slip away from a declared name,
+        // or from another relieved name, is most likely a typo.
+        let undeclared: Vec<&str> = relieves
+            .iter()
+            .flat_map(|rl| &rl.items)
+            .flat_map(|i| &i.categories)
+            .map(|c| c.name.as_str())
+            .filter(|n| !self.index.contains_key(*n) && !self.broken.contains(*n))
+            .collect();
         for rl in relieves {
-            let Some(level) = ctx.level(&rl.level) else {
-                continue;
-            };
+            let level = ctx.level(&rl.level);
             for item in &rl.items {
                 for c in &item.categories {
+                    if !self.index.contains_key(c.name.as_str())
+                        && !self.broken.contains(c.name.as_str())
+                        && let Some(near) = super::suggest::closest(
+                            &c.name,
+                            self.index
+                                .keys()
+                                .map(|k| &**k)
+                                .chain(undeclared.iter().copied()),
+                        )
+                    {
+                        ctx.push(
+                            Diagnostic::warning(
+                                "W0302",
+                                c.span,
+                                format!("`{}` is not a declared category", c.name),
+                            )
+                            .with_help(format!(
+                                "did you mean `{near}`? (a category the policy does not declare can be relieved: its events come through the fallback)"
+                            )),
+                        );
+                    }
+                    let Some(level) = level else { continue };
                     let what = format!(
                         "relieve {}: `{}` may not be handled at {}, so it goes one level up",
                         rl.level.name, c.name, rl.level.name
@@ -296,6 +327,7 @@ fn route(
                     continue;
                 }
                 let mut o = LimitOverride::default();
+                let mut at = (Span::default(), Span::default());
                 for l in ls {
                     let what = format!(
                         "limits {}: {}",
@@ -304,9 +336,18 @@ fn route(
                     );
                     let lim = ctx.limit(&l.duration, l.span, Some(what));
                     match l.clock {
-                        ast::Clock::Respond => o.respond = Some(lim),
-                        ast::Clock::Resolve => o.resolve = Some(lim),
+                        ast::Clock::Respond => (o.respond, at.0) = (Some(lim), l.span),
+                        ast::Clock::Resolve => (o.resolve, at.1) = (Some(lim), l.span),
                     }
+                }
+                // The grade's own limit stands in for one not overridden.
+                let own = grades.get(usize::from(gid)).and_then(Option::as_ref);
+                let respond = o.respond.as_ref().map(|l| (l, at.0));
+                let resolve = o.resolve.as_ref().map(|l| (l, at.1));
+                let respond = respond.or(own.map(|g| (&g.respond, *span)));
+                let resolve = resolve.or(own.map(|g| (&g.resolve, *span)));
+                if let (Some(a), Some(b)) = (respond, resolve) {
+                    ctx.limits_in_order(a, b);
                 }
                 let site = ctx.site(*span, None);
                 limits.push((gid, o, site));

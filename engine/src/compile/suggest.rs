@@ -9,7 +9,8 @@ pub(crate) fn closest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) 
     let limit = (name.chars().count() / 3).clamp(1, 2);
     let mut best: Option<(usize, &str)> = None;
     for k in known {
-        let d = strsim::levenshtein(name, k);
+        // A swap of two letters (`gird`) is one slip, not two.
+        let d = strsim::osa_distance(name, k);
         if d == 0 || d > limit {
             continue;
         }
@@ -45,6 +46,7 @@ mod tests {
         assert_eq!(closest("shared_bike", known), Some("shared_bikes"));
         assert_eq!(closest("fire", known), None);
         assert_eq!(closest("polce", known), Some("police"));
+        assert_eq!(closest("gird", ["grid", "street"]), Some("grid"));
         // Short names need an exact spelling but for one letter.
         assert_eq!(closest("pol", ["police", "poll"]), Some("poll"));
         assert_eq!(help("firemen", known, "declare it"), "declare it");
