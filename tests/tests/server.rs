@@ -137,6 +137,18 @@ fn bad_requests_get_clear_4xx_answers() {
         e["error"]["message"].as_str().unwrap().contains("grid"),
         "{e}"
     );
+    // A year ahead (a mistyped 2026) would switch `repeats` off for every
+    // event after it: refused, naming the field.
+    let mut ev = event("B-F", "fire_lane");
+    ev["reported_at"] = json!("2926-06-03T10:00:00+08:00");
+    let (st, e) = s.post("/v1/events", &ev, None);
+    assert_eq!(st, 422, "{e}");
+    let msg = e["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.starts_with("`reported_at`: 2926-06-03T02:00:00Z is ahead of the server's clock"),
+        "{e}"
+    );
+    assert_eq!(s.get("/v1/events/B-F", None).0, 404);
     let mut ev = event("B-2", "fire_lane");
     ev["reported_at"] = json!("yesterday");
     let (st, e) = s.post("/v1/events", &ev, None);

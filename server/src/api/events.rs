@@ -44,7 +44,31 @@ fn validate(state: &AppState, v: Value) -> Result<(Event, String), String> {
     );
     let ev = event_from_value(v).map_err(|e| e.0)?;
     check_attr(&state.policy.load(), &ev).map_err(|e| e.0)?;
+    plausible_time(ev.reported_at, Timestamp::now())?;
     Ok((ev, hash))
+}
+
+/// How far ahead of the server's clock a report may be: clocks of
+/// devices drift, but not by hours.
+const FUTURE_SLACK: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
+
+/// Refuses a report time no grid event can have. One event dated a
+/// year ahead (a mistyped year, a sensor with a wrong clock) would move
+/// the `repeats` windows past every real event and switch them off for
+/// the whole district; one before 1970 is a clock that was never set.
+fn plausible_time(at: Timestamp, now: Timestamp) -> Result<(), String> {
+    if at > now.saturating_add(FUTURE_SLACK).unwrap_or(now) {
+        return Err(format!(
+            "`reported_at`: {at} is ahead of the server's clock ({}): an event cannot be reported in the future (a wrong device clock, or a mistyped year?)",
+            now.round(jiff::Unit::Second).unwrap_or(now)
+        ));
+    }
+    if at < Timestamp::UNIX_EPOCH {
+        return Err(format!(
+            "`reported_at`: {at} is before 1970: the reporting device's clock was not set"
+        ));
+    }
+    Ok(())
 }
 
 /// `POST /v1/events`: one event, or `{"events": [...]}`.
@@ -412,4 +436,26 @@ pub async fn act(
         "busy",
         "the event kept changing under this request; retry",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn reports_from_the_future_or_before_1970_are_refused() {
+        let now: Timestamp = "2026-12-06T10:00:00Z".parse().unwrap();
+        let at = |s: &str| s.parse::<Timestamp>().unwrap();
+        assert!(plausible_time(at("2026-12-06T10:59:59Z"), now).is_ok());
+        assert!(plausible_time(at("1970-01-01T00:00:00Z"), now).is_ok());
+        let e = plausible_time(at("2926-12-06T10:00:00Z"), now).unwrap_err();
+        assert!(
+            e.contains("ahead of the server's clock (2026-12-06T10:00:00Z)"),
+            "{e}"
+        );
+        assert!(plausible_time(at("2026-12-06T11:00:01Z"), now).is_err());
+        let e = plausible_time(at("0001-01-01T00:00:00Z"), now).unwrap_err();
+        assert!(e.contains("before 1970"), "{e}");
+    }
 }
