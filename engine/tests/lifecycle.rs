@@ -492,6 +492,11 @@ fn reassigning_breaks_first_contact() {
         "the first acceptance counts"
     );
     assert_eq!(c.accepted_at, Some(t(1)));
+    // A reopen does not take the miss out of the share: the event was
+    // resolved once, after a reassignment.
+    act(&p, &mut c, Action::Reopen { reason: None }, 6);
+    assert_eq!(c.resolved_at, None);
+    assert_eq!(c.facts(t(7)).first_contact, Some(false));
 }
 
 #[test]

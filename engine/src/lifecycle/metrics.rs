@@ -23,7 +23,7 @@ pub struct Facts {
     /// A feedback rating of 4 or 5 (`None` without feedback).
     pub satisfied: Option<bool>,
     /// Resolved by the first unit that received it, without reassignment
-    /// or raise (`None` until resolved).
+    /// or raise (`None` until first resolved; a reopen keeps it).
     pub first_contact: Option<bool>,
     /// Raised by the ladder at least once.
     pub escalated: bool,
@@ -58,7 +58,10 @@ impl Case {
             on_time_resolution,
             overdue: on_time_response == Some(false) || on_time_resolution == Some(false),
             satisfied: self.rating.map(|r| r >= 4),
-            first_contact: self.resolved_at.map(|_| !self.reassigned && !self.raised),
+            // A reopened event was resolved once: it keeps counting, or a
+            // reopen would take a raised event's miss out of the share.
+            first_contact: (self.resolved_at.is_some() || self.reopened > 0)
+                .then_some(!self.reassigned && !self.raised),
             escalated: self.raised,
             reopened: self.reopened > 0,
             active_discovery: matches!(self.event.source, Source::Patrol | Source::Sensor),
