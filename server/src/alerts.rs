@@ -16,8 +16,9 @@
 //! policy change, and if it ever fell behind the hub (the hub drops
 //! messages for a slow listener). A rebuild then compares the groups it
 //! finds raised with the alerts stored as open: it raises what is missing
-//! and clears what no longer holds, so a restart neither repeats nor loses
-//! an alert.
+//! and clears what no longer holds, so a restart repeats no alert. What
+//! happened in between is judged at the rebuild's instant, not replayed
+//! (the store keeps cases, not the monitor's past).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -298,6 +299,11 @@ async fn run(
         }
         let p = policy.load_full();
         let now = Timestamp::now();
+        if behind {
+            tracing::warn!(
+                "threshold monitor fell behind the live stream; rebuilding it from the store (what changed meanwhile is judged at {now})"
+            );
+        }
         if stale || behind || monitor.policy_hash() != &*p.hash {
             match rebuild(&p, &*store, now).await {
                 Ok(m) => {

@@ -606,4 +606,33 @@ fn a_stalled_body_times_out_with_408() {
     let answer = String::from_utf8_lossy(&answer[..n]);
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains(r#""code":"timeout""#), "{answer}");
+
+    // A body that trickles in, a byte well within each 300 ms, is still
+    // cut off when the whole of it has taken longer.
+    let mut conn = std::net::TcpStream::connect(s.base.trim_start_matches("http://")).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    conn.write_all(
+        b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let mut written = 0;
+    while written < 100 {
+        // The server may answer and close before the body is complete.
+        if conn.write_all(b" ").is_err() {
+            break;
+        }
+        written += 1;
+        std::thread::sleep(Duration::from_millis(100));
+        if started.elapsed() > Duration::from_secs(5) {
+            break;
+        }
+    }
+    let mut buf = vec![0; 4096];
+    let n = conn.read(&mut buf).unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("within 300 ms"), "{answer}");
+    assert!(written < 20, "cut off after {written} bytes");
 }

@@ -4,6 +4,7 @@
 
 pub mod assess;
 pub mod auth;
+pub mod deadline;
 pub mod editor;
 pub mod error;
 pub mod events;
@@ -24,7 +25,11 @@ use error::ApiError;
 /// The whole API.
 pub fn app(state: AppState) -> Router {
     let limit = state.config.body_limit;
-    let body_timeout = std::time::Duration::from_millis(state.config.body_timeout_ms);
+    let rules = deadline::BodyRules {
+        deadline: std::time::Duration::from_millis(state.config.body_timeout_ms),
+        limit,
+    };
+    let whole_body = from_fn_with_state(rules, deadline::whole_body);
     let read = Router::new()
         .route("/v1/events", get(events::list))
         .route("/v1/events/{id}", get(events::get))
@@ -38,12 +43,15 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/policy/versions/{hash}", get(policy::version))
         .route("/v1/simulate/{job}", get(simulate::status))
         .route("/v1/simulate/{job}/report.html", get(simulate::report_html))
+        .layer(whole_body.clone())
         .layer(from_fn_with_state(state.clone(), auth::any));
     let report = Router::new()
         .route("/v1/events", post(events::post))
+        .layer(whole_body.clone())
         .layer(from_fn_with_state(state.clone(), auth::reporter));
     let handle = Router::new()
         .route("/v1/events/{id}/{action}", post(events::act))
+        .layer(whole_body.clone())
         .layer(from_fn_with_state(state.clone(), auth::handler));
     let officer = Router::new()
         .route("/v1/policy/reload", post(policy::reload))
@@ -53,6 +61,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/policy/check", post(policy::check))
         .route("/v1/policy/redecide", post(policy::redecide))
         .route("/v1/simulate", post(simulate::start))
+        .layer(whole_body.clone())
         .layer(from_fn_with_state(state.clone(), auth::officer));
     Router::new()
         .merge(read)
@@ -89,11 +98,6 @@ pub fn app(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(limit))
-        // A client that stops sending its body half way does not hold a
-        // connection and its request open for ever.
-        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
-            body_timeout,
-        ))
         .layer(axum::Extension(simulate::Jobs::default()))
         .with_state(state)
 }

@@ -1,0 +1,62 @@
+//! A deadline for a request's whole body (`body_timeout_ms`). Hyper's
+//! timers and tower-http's body timeout measure the gaps between bytes, so
+//! a client sending a byte every few seconds could hold a connection and
+//! a request open for hours; here the body is read to its end, within
+//! `body_limit`, before the handler runs, or the request is answered.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+
+use super::error::ApiError;
+
+/// How long a body may take, and how large it may be.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyRules {
+    /// From the first byte after the headers to the last.
+    pub deadline: Duration,
+    /// Bytes.
+    pub limit: usize,
+}
+
+/// Reads the body whole under [`BodyRules`], then runs the handler on it.
+pub async fn whole_body(State(rules): State<BodyRules>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let read =
+        tokio::time::timeout(rules.deadline, Limited::new(body, rules.limit).collect()).await;
+    match read {
+        Ok(Ok(collected)) => {
+            next.run(Request::from_parts(parts, Body::from(collected.to_bytes())))
+                .await
+        }
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "the request body is larger than {} bytes (`body_limit`)",
+                rules.limit
+            ),
+        )
+        .into_response(),
+        Ok(Err(e)) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_body",
+            format!("the request body could not be read: {e}"),
+        )
+        .into_response(),
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            format!(
+                "the request body did not arrive within {} ms (`body_timeout_ms`)",
+                rules.deadline.as_millis()
+            ),
+        )
+        .into_response(),
+    }
+}
