@@ -56,10 +56,12 @@ pub fn run_test(policy: &Policy, t: &TestCase) -> TestResult {
                 Expectation::Level(x) => {
                     (v.level != x).then(|| format!("level: expected `{x}`, got `{}`", v.level))
                 }
-                Expectation::Unit(x) => (v.unit != Some(x.as_str())).then(|| {
+                Expectation::Unit(x) => (v.unit != x.as_deref()).then(|| {
+                    let shown = |u: Option<&str>| u.map_or("null".into(), |u| format!("`{u}`"));
                     format!(
-                        "unit: expected `{x}`, got {}",
-                        v.unit.map_or("null".into(), |u| format!("`{u}`"))
+                        "unit: expected {}, got {}",
+                        shown(x.as_deref()),
+                        shown(v.unit)
                     )
                 }),
                 Expectation::Assist(xs) => {

@@ -19,8 +19,9 @@ pub enum Expectation {
     Assist(Vec<String>),
     /// `level: street`
     Level(String),
-    /// `unit: S01` (or `unit: null`-like absence is not expressible).
-    Unit(String),
+    /// `unit: S01`, or `unit: null` for an event whose grid the area
+    /// tree does not place.
+    Unit(Option<String>),
     /// `on_the_spot: true`
     OnTheSpot(bool),
     /// `fallback: true`
@@ -175,8 +176,9 @@ fn expectation(ctx: &mut Ctx<'_>, x: &ast::ExpectEntry) -> Option<Expectation> {
             let unknown = ds.iter().filter(|d| ctx.dept(d).is_none()).count();
             (unknown == 0).then(|| Expectation::Assist(ds.iter().map(|d| d.name.clone()).collect()))
         }
-        ("unit", ExpectValue::Name(n)) => Some(Expectation::Unit(n.name.clone())),
-        ("unit", ExpectValue::Str(s)) => Some(Expectation::Unit(s.value.clone())),
+        ("unit", ExpectValue::Name(n)) if n.name == "null" => Some(Expectation::Unit(None)),
+        ("unit", ExpectValue::Name(n)) => Some(Expectation::Unit(Some(n.name.clone()))),
+        ("unit", ExpectValue::Str(s)) => Some(Expectation::Unit(Some(s.value.clone()))),
         ("on_the_spot", ExpectValue::Bool(b, _)) => Some(Expectation::OnTheSpot(*b)),
         ("fallback", ExpectValue::Bool(b, _)) => Some(Expectation::Fallback(*b)),
         ("respond_by" | "resolve_by", ExpectValue::Str(s)) => match s.value.parse::<Timestamp>() {
