@@ -199,14 +199,17 @@ pub(super) fn relief(o: &mut Out, old: &Policy, new: &Policy) {
     };
     for (name, (a, b)) in by_name(list(old), list(new)) {
         let (a, b) = (a.unwrap_or_default(), b.unwrap_or_default());
+        // The side that has the relief says so, as other changes carry
+        // their old or new value: a reader of the JSON sees what went.
+        let relieved = || Some("relieved".to_string());
         for l in &a {
             if !b.contains(l) {
-                o.push(&name, l, ChangeKind::Removed, None, None);
+                o.push(&name, l, ChangeKind::Removed, relieved(), None);
             }
         }
         for l in &b {
             if !a.contains(l) {
-                o.push(&name, l, ChangeKind::Added, None, None);
+                o.push(&name, l, ChangeKind::Added, None, relieved());
             }
         }
     }
