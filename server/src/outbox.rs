@@ -44,7 +44,7 @@ pub fn spawn(store: Arc<dyn Store>, hooks: Vec<WebhookConfig>) {
                     let _ = store.outbox_done(item.id).await;
                     continue;
                 };
-                match post(&client, url, &item.payload).await {
+                match post(&client, url, &item.payload, item.id, item.attempts + 1).await {
                     Ok(()) => {
                         let _ = store.outbox_done(item.id).await;
                     }
@@ -78,10 +78,16 @@ async fn post(
     client: &Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
     url: &str,
     payload: &serde_json::Value,
+    delivery: i64,
+    attempt: i64,
 ) -> Result<(), String> {
     let body = serde_json::to_vec(payload).map_err(|e| e.to_string())?;
+    // Delivery is at least once (a receiver slower than the timeout gets
+    // the item again): the id lets it drop a repeat.
     let req = hyper::Request::post(url)
         .header("content-type", "application/json")
+        .header("whistle-delivery", delivery)
+        .header("whistle-attempt", attempt)
         .body(Full::new(Bytes::from(body)))
         .map_err(|e| e.to_string())?;
     let resp = tokio::time::timeout(Duration::from_secs(10), client.request(req))

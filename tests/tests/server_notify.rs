@@ -21,6 +21,9 @@ struct Hit {
     at: Instant,
     status: u16,
     body: Value,
+    /// `Whistle-Delivery` and `Whistle-Attempt`.
+    delivery: Option<String>,
+    attempt: Option<String>,
 }
 
 /// A webhook receiver on loopback: answers 500 until `fail_until`, then
@@ -46,11 +49,13 @@ impl Receiver {
                 let now = Instant::now();
                 let failing = now < *first.get_or_insert(now) + fail_for;
                 let status = if failing { 500 } else { 200 };
-                if let Some(body) = answer(conn, status) {
+                if let Some((body, delivery, attempt)) = answer(conn, status) {
                     hits.lock().unwrap().push(Hit {
                         at: now,
                         status,
                         body,
+                        delivery,
+                        attempt,
                     });
                 }
             }
@@ -72,12 +77,16 @@ impl Receiver {
     }
 }
 
+/// The body, and the delivery id and attempt headers.
+type Request = (Value, Option<String>, Option<String>);
+
 /// Reads one HTTP/1.1 request, answers `status` and closes the connection;
-/// returns the JSON body.
-fn answer(mut conn: TcpStream, status: u16) -> Option<Value> {
+/// returns the JSON body and the delivery headers.
+fn answer(mut conn: TcpStream, status: u16) -> Option<Request> {
     conn.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     let mut reader = BufReader::new(conn.try_clone().ok()?);
     let mut length = 0usize;
+    let (mut delivery, mut attempt) = (None, None);
     let mut request_line = String::new();
     reader.read_line(&mut request_line).ok()?;
     loop {
@@ -87,10 +96,14 @@ fn answer(mut conn: TcpStream, status: u16) -> Option<Value> {
         if line.is_empty() {
             break;
         }
-        if let Some((k, v)) = line.split_once(':')
-            && k.eq_ignore_ascii_case("content-length")
-        {
-            length = v.trim().parse().ok()?;
+        if let Some((k, v)) = line.split_once(':') {
+            let v = v.trim();
+            match k.to_ascii_lowercase().as_str() {
+                "content-length" => length = v.parse().ok()?,
+                "whistle-delivery" => delivery = Some(v.to_string()),
+                "whistle-attempt" => attempt = Some(v.to_string()),
+                _ => {}
+            }
         }
     }
     let mut body = vec![0; length];
@@ -102,7 +115,7 @@ fn answer(mut conn: TcpStream, status: u16) -> Option<Value> {
     )
     .ok()?;
     assert!(request_line.starts_with("POST /hook "), "{request_line}");
-    serde_json::from_slice(&body).ok()
+    Some((serde_json::from_slice(&body).ok()?, delivery, attempt))
 }
 
 fn webhook_config(dir: &Path, port: u16) -> std::path::PathBuf {
@@ -182,6 +195,20 @@ fn webhooks_get_every_transition_and_step_and_failures_are_retried_with_backoff(
         .filter(|h| h.body["kind"] == "reported")
         .collect();
     let statuses: Vec<u16> = reported.iter().map(|h| h.status).collect();
+    // Every attempt carries the same delivery id, so a receiver can drop
+    // a repeat, and counts itself.
+    let ids: Vec<&str> = reported
+        .iter()
+        .filter_map(|h| h.delivery.as_deref())
+        .collect();
+    assert_eq!(ids.len(), reported.len(), "every attempt has an id");
+    assert!(ids.iter().all(|i| *i == ids[0]), "{ids:?}");
+    let attempts: Vec<&str> = reported
+        .iter()
+        .filter_map(|h| h.attempt.as_deref())
+        .collect();
+    let counted: Vec<String> = (1..=reported.len()).map(|n| n.to_string()).collect();
+    assert_eq!(attempts, counted);
     assert!(
         statuses.len() >= 3 && statuses[0] == 500 && statuses.last() == Some(&200),
         "attempts at `reported`: {statuses:?}"
