@@ -400,3 +400,37 @@ fn a_stopping_server_ends_its_streams_and_exits() {
     assert!(status.success(), "{status:?}");
     reading.join().unwrap();
 }
+
+/// A client reconnecting with `Last-Event-ID` is told first that the
+/// stream does not replay what it missed, not left to believe it missed
+/// nothing.
+#[test]
+fn a_reconnecting_stream_client_is_told_it_missed_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&fast_policy(dir.path()), &dir.path().join("db"), None);
+    let mut conn = TcpStream::connect(s.base.trim_start_matches("http://")).unwrap();
+    write!(
+        conn,
+        "GET /v1/stream HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 42\r\n\r\n"
+    )
+    .unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut reader = BufReader::new(conn);
+    let mut event = None;
+    let mut line = String::new();
+    while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+        if let Some(name) = line.strip_prefix("event: ") {
+            event = Some(name.trim().to_string());
+        }
+        if let Some(data) = line.strip_prefix("data: ") {
+            let data: Value = serde_json::from_str(data.trim()).unwrap();
+            assert_eq!(event.as_deref(), Some("lagged"), "{data}");
+            assert_eq!(data["missed"], Value::Null, "{data}");
+            assert_eq!(data["last_event_id"], "42", "{data}");
+            return;
+        }
+        line.clear();
+    }
+    panic!("no event on the stream");
+}

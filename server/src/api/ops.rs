@@ -70,7 +70,26 @@ pub async fn openapi() -> Response {
 /// stream ends when the server stops.
 pub async fn stream(
     State(s): State<AppState>,
+    headers: axum::http::HeaderMap,
 ) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
+    // A client reconnecting with `Last-Event-ID` expects what it missed;
+    // the stream does not replay (its ids also start again at 1 after a
+    // restart), so it is told it lost an unknown number rather than
+    // left to believe it lost none.
+    let resumed = headers
+        .get("last-event-id")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .map(|id| {
+            Ok(Event::default().event("lagged").data(
+                json!({
+                    "missed": null,
+                    "last_event_id": id,
+                    "replay": false,
+                    "message": "this stream does not replay what was published while you were away: read it from GET /v1/events and GET /v1/alerts (webhooks lose nothing)",
+                })
+                .to_string(),
+            ))
+        });
     let events = feed(&s.hub).map(|d| {
         Ok(match d {
             Delivery::Message(m) => Event::default()
@@ -82,5 +101,6 @@ pub async fn stream(
                 .data(json!({ "missed": n }).to_string()),
         })
     });
+    let events = tokio_stream::iter(resumed).chain(events);
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
