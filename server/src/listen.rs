@@ -6,8 +6,10 @@
 //! (`body_timeout_ms`).
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -16,14 +18,16 @@ use tokio::net::TcpListener;
 
 /// Serves `app` on `listener` until `stop` completes, then stops taking
 /// connections and waits for those open to finish their requests (the
-/// caller bounds that wait).
+/// caller bounds that wait). Each request goes to the router `app` holds
+/// when it arrives: the start-up's answers while the store is read, the
+/// API once it is ready, on connections kept alive across the swap too.
 ///
 /// Each connection has `header_timeout` to send a request's headers, the
 /// first request's and each later one's on a kept-alive connection; after
 /// it the connection is closed.
 pub async fn serve(
     listener: TcpListener,
-    app: Router,
+    app: Arc<ArcSwap<Router>>,
     header_timeout: Duration,
     stop: impl Future<Output = ()>,
 ) {
@@ -46,8 +50,12 @@ pub async fn serve(
         // Answers are small and often streamed (`/v1/stream`): send each
         // as it is written.
         let _ = stream.set_nodelay(true);
-        let conn =
-            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let app = app.clone();
+        let current = tower::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            let router = Router::clone(&app.load());
+            tower::ServiceExt::oneshot(router, req)
+        });
+        let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(current));
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             // A client that hung up or timed out: nothing to answer.

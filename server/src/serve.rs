@@ -276,17 +276,76 @@ pub async fn build(opts: &Options) -> Result<Server, String> {
     })
 }
 
+/// Listens at once, answering that it is starting (`/healthz` 200, the
+/// rest 503) while [`build`] reads the store, which takes seconds with a
+/// large backlog, then serves the API until SIGINT or SIGTERM.
+pub async fn build_and_run(opts: &Options) -> Result<(), String> {
+    exposure(&opts.config)?;
+    let listening = Listening::bind(&opts.config).await?;
+    match build(opts).await {
+        Ok(server) => server.serve(listening).await,
+        Err(e) => {
+            listening.stop().await;
+            Err(e)
+        }
+    }
+}
+
+/// The socket, served from the moment it is bound.
+struct Listening {
+    at: std::net::SocketAddr,
+    app: Arc<ArcSwap<axum::Router>>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    accepting: tokio::task::JoinHandle<()>,
+}
+
+impl Listening {
+    async fn bind(config: &Config) -> Result<Listening, String> {
+        let listen = config.listen;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        let at = listener.local_addr().map_or(listen, |a| a);
+        let app = Arc::new(ArcSwap::from_pointee(api::starting()));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let header_timeout = std::time::Duration::from_millis(config.header_timeout_ms);
+        let accepting = tokio::spawn(crate::listen::serve(
+            listener,
+            app.clone(),
+            header_timeout,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Ok(Listening {
+            at,
+            app,
+            stop,
+            accepting,
+        })
+    }
+
+    /// Stops taking connections and waits for those open.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.accepting.await;
+    }
+}
+
 impl Server {
     /// Starts the background tasks and serves until SIGINT or SIGTERM.
     pub async fn run(self) -> Result<(), String> {
+        let listening = Listening::bind(&self.state.config).await?;
+        self.serve(listening).await
+    }
+
+    async fn serve(self, listening: Listening) -> Result<(), String> {
         // The lock is held until this returns.
         let Server {
             state,
             timers,
             lock: _lock,
         } = self;
-        // `build` refused an open server beyond loopback already.
-        let listen = state.config.listen;
         timers.spawn(timers::Deps {
             policy: state.policy.clone(),
             store: state.store.clone(),
@@ -309,28 +368,24 @@ impl Server {
             None
         };
         spawn_sighup(state.reload.clone());
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
         let ready = state.ready.clone();
         let hub = state.hub.clone();
-        let header_timeout = std::time::Duration::from_millis(state.config.header_timeout_ms);
-        let app = api::app(state);
+        listening.app.store(Arc::new(api::app(state)));
         ready.store(true, Ordering::Release);
-        let at = listener.local_addr().map_or(listen, |a| a);
+        let at = listening.at;
         // Where a newcomer's browser goes next.
         tracing::info!("listening on http://{at}; the policy editor is at http://{at}/editor");
         // The hub's closing is also the moment the grace period starts.
-        let mut stop = hub.closing();
-        let signal = async move {
+        let mut closing = hub.closing();
+        let serve = async move {
             shutdown().await;
             // Live streams never end by themselves: without this, one
             // subscriber would keep the server from stopping.
             hub.close();
+            listening.stop().await;
         };
-        let serve = crate::listen::serve(listener, app, header_timeout, signal);
         let overdue = async move {
-            let _ = stop.wait_for(|s| *s).await;
+            let _ = closing.wait_for(|s| *s).await;
             tokio::time::sleep(STOP_GRACE).await;
         };
         let result = tokio::select! {

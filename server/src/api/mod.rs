@@ -17,10 +17,32 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, StatusCode, Uri};
 use axum::middleware::from_fn_with_state;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
 use crate::state::AppState;
 use error::ApiError;
+
+/// What a server answers while it starts (the store read, the timers and
+/// windows rebuilt): up, not ready, come back in a moment.
+pub fn starting() -> Router {
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::starting))
+        .fallback(|| async {
+            let mut e = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "starting",
+                "the server is starting (reading the store, arming the timers); try again in a moment",
+            )
+            .into_response();
+            e.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+            e
+        })
+}
 
 /// The whole API.
 pub fn app(state: AppState) -> Router {
@@ -100,4 +122,44 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::Extension(simulate::Jobs::default()))
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn ask(path: &str) -> (StatusCode, Option<String>, String) {
+        let answer = starting()
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = answer.status();
+        let retry = answer
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_string());
+        let body = axum::body::to_bytes(answer.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, retry, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    /// While the store is read, a probe sees the process up and not
+    /// ready, and a client is told to come back, not refused a connection.
+    #[tokio::test]
+    async fn a_starting_server_is_up_not_ready_and_says_so() {
+        assert_eq!(ask("/healthz").await.0, StatusCode::OK);
+        let (status, _, body) = ask("/readyz").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body.contains(r#""status":"starting""#), "{body}");
+        let (status, retry, body) = ask("/v1/events").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(retry.as_deref(), Some("1"));
+        assert!(body.contains(r#""code":"starting""#), "{body}");
+    }
 }

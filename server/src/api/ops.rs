@@ -40,12 +40,17 @@ pub async fn readyz(State(s): State<AppState>) -> Response {
         )
             .into_response()
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "starting"})),
-        )
-            .into_response()
+        starting().await
     }
+}
+
+/// `GET /readyz` while the server starts.
+pub async fn starting() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({"status": "starting"})),
+    )
+        .into_response()
 }
 
 /// `GET /metrics`: Prometheus text.

@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::{CANNOT_RUN, OK};
 use crate::config::Config;
-use crate::serve::{Options, build};
+use crate::serve::{Options, build_and_run};
 
 /// Arguments of `whistle serve`.
 #[derive(Args)]
@@ -77,10 +77,7 @@ pub fn run(a: &ServeArgs) -> u8 {
             return CANNOT_RUN;
         }
     };
-    let result = rt.block_on(async {
-        let server = build(&opts).await?;
-        server.run().await
-    });
+    let result = rt.block_on(build_and_run(&opts));
     match result {
         Ok(()) => OK,
         Err(e) => {
