@@ -150,6 +150,17 @@ impl Config {
 fn webhook_url(url: &str) -> Result<(), String> {
     let shape = || format!("`url` {url:?} must be `http://HOST[:PORT]/PATH`");
     let uri: hyper::Uri = url.parse().map_err(|_| shape())?;
+    // The parser keeps a port it cannot read as a number to itself.
+    let port = uri
+        .authority()
+        .and_then(|a| a.as_str().rsplit_once(':'))
+        .map(|(_, p)| p)
+        .filter(|p| !p.contains(']'));
+    if let Some(p) = port
+        && !p.parse::<u16>().is_ok_and(|n| n > 0)
+    {
+        return Err(format!("`url` {url:?}: the port is from 1 to 65535"));
+    }
     match uri.scheme_str() {
         Some("http") if uri.host().is_some_and(|h| !h.is_empty()) => Ok(()),
         Some("https") => Err(format!(
@@ -189,6 +200,10 @@ mod tests {
         let hook =
             |url: &str| Config::parse(&format!("[[webhooks]]\nname = \"hq\"\nurl = {url:?}"));
         assert!(hook("http://127.0.0.1:9000/whistle").is_ok());
+        for port in ["99999", "0", "65536"] {
+            let e = hook(&format!("http://127.0.0.1:{port}/x")).unwrap_err();
+            assert!(e.contains("the port is from 1 to 65535"), "{port}: {e}");
+        }
         assert_eq!(
             hook("not a url").unwrap_err(),
             "webhook `hq`: `url` \"not a url\" must be `http://HOST[:PORT]/PATH`"

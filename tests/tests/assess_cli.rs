@@ -471,6 +471,12 @@ fn the_assessment_api_names_a_bad_parameter() {
         let msg = r["error"]["message"].as_str().unwrap();
         assert!(msg.contains(word), "{q}: {msg}");
     }
-    let (st, r) = s.get("/v1/alerts?limit=0", None);
-    assert_eq!(st, 400, "{r}");
+    for q in ["limit=0", "limit=-1"] {
+        let (st, r) = s.get(&format!("/v1/alerts?{q}"), None);
+        assert_eq!(st, 400, "{r}");
+        assert_eq!(
+            r["error"]["message"], "`limit` is from 1 to 1000",
+            "{q}: {r}"
+        );
+    }
 }

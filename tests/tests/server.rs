@@ -185,7 +185,24 @@ fn bad_requests_get_clear_4xx_answers() {
     }
     assert_eq!(s.get("/v1/events?state=sleeping", None).0, 400);
     assert_eq!(s.get("/v1/events?limit=0", None).0, 400);
+    let (st, e) = s.get("/v1/events?limit=-1", None);
+    assert_eq!(st, 400);
+    assert_eq!(e["error"]["message"], "`limit` is from 1 to 1000", "{e}");
     assert_eq!(s.get("/v1/events?cursor=forged", None).0, 400);
+    // `/v1/route` decides one event; a batch is told where batches go.
+    let (st, e) = s.post(
+        "/v1/route",
+        &json!({"events": [event("dry", "fire_lane")]}),
+        None,
+    );
+    assert_eq!(st, 422, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("one event"),
+        "{e}"
+    );
     let (st, d) = s.post("/v1/route", &event("dry", "fire_lane"), None);
     assert_eq!(st, 200);
     assert_eq!(d["lead"], "urban");

@@ -89,7 +89,8 @@ pub async fn assessment(
 #[serde(deny_unknown_fields)]
 pub struct AlertParams {
     open: Option<bool>,
-    limit: Option<usize>,
+    /// Signed, so that `-1` gets the range, not a parser's complaint.
+    limit: Option<i64>,
 }
 
 /// `GET /v1/alerts?open=true&limit=`: threshold alerts, newest raised first.
@@ -108,7 +109,10 @@ pub async fn alerts(
     }
     let list = state
         .store
-        .alerts(p.open.unwrap_or(false), limit)
+        .alerts(
+            p.open.unwrap_or(false),
+            usize::try_from(limit).unwrap_or(1000),
+        )
         .await
         .map_err(ApiError::unavailable)?;
     let alerts: Vec<Value> = list

@@ -107,7 +107,10 @@ pub async fn post(
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid",
-            format!("a batch holds 1 to {MAX_BATCH} events"),
+            format!(
+                "a batch holds 1 to {MAX_BATCH} events; this one has {}",
+                items.len()
+            ),
         ));
     }
     let mut events = Vec::with_capacity(items.len());
@@ -219,6 +222,13 @@ pub async fn route(
     json: Result<Json<Unique>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let v = body(json)?;
+    if v.get("events").is_some() && v.get("id").is_none() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_event",
+            "`/v1/route` decides one event, not a batch: send the event itself, or post the batch to `/v1/events`",
+        ));
+    }
     let (ev, _) = validate(&state, v)
         .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_event", m))?;
     let policy = state.policy.load_full();
@@ -273,7 +283,8 @@ pub struct ListParams {
     unit: Option<String>,
     department: Option<String>,
     overdue: Option<bool>,
-    limit: Option<usize>,
+    /// Signed, so that `-1` gets the range, not a parser's complaint.
+    limit: Option<i64>,
     cursor: Option<String>,
 }
 
@@ -306,7 +317,7 @@ pub async fn list(
         unit: p.unit,
         department: p.department,
         overdue_at: p.overdue.unwrap_or(false).then(Timestamp::now),
-        limit,
+        limit: usize::try_from(limit).unwrap_or(1000),
         cursor: p.cursor,
     };
     let page = state.store.list_events(&q).await.map_err(|e| {
