@@ -176,6 +176,16 @@ fn every_action_over_http_and_refusals_change_nothing() {
             "{m}"
         );
     }
+    // A rating given twice is refused, not taken at its last value.
+    let (st, err) = s.post_raw("/v1/events/A-1/feedback", br#"{"rating":5,"rating":1}"#);
+    assert_eq!(st, 422, "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the key `rating` is given twice"),
+        "{err}"
+    );
     let r = act(&s, "A-1", "feedback", json!({"rating": 4, "comment": "快"}));
     assert_eq!(r["state"], "closed");
     assert_eq!(r["case"]["rating"], 4);

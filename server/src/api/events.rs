@@ -378,7 +378,9 @@ pub async fn act(
     } else if !says_json(&headers) {
         return Err(JsonRejection::from(MissingJsonContentType::default()).into());
     } else {
-        Json::<Value>::from_bytes(&body).map(|Json(v)| v)?
+        // Unique keys, as in an event: `{"rating":5,"rating":1}` is not
+        // decided by its last value without a word.
+        Json::<Unique>::from_bytes(&body).map(|Json(v)| v.0)?
     };
     let Some(obj) = fields.as_object_mut() else {
         return Err(ApiError::new(
