@@ -495,3 +495,43 @@ fn the_shipped_policy_runs_a_day() {
     assert_eq!(json["threshold"], "dispute_hotspot");
     assert_eq!(json["raised"], true);
 }
+
+/// Everything seen at one instant is taken in before a group is compared
+/// with its bound: a batch whose overdue event comes first raises and
+/// clears nothing, and a raise reports the value after the whole batch.
+#[test]
+fn observations_at_one_instant_are_netted() {
+    let p = policy(
+        r#"
+threshold late "超时" {
+  metric overdue_rate by street over 1d
+  when   > 10%
+  alert  street
+}
+"#,
+    );
+    let now = t(120);
+    let batch = |overdue: usize| {
+        let mut m = Monitor::new(&p);
+        let mut alerts = Vec::new();
+        // Opened two hours ago, never accepted: past its 1h respond limit.
+        for i in 0..overdue {
+            let c = open_at(&p, &format!("old{i}"), "litter", "G1", 0);
+            alerts.extend(m.observe(&p, &c, now));
+        }
+        for i in overdue..10 {
+            let c = open_at(&p, &format!("new{i}"), "litter", "G1", 120);
+            alerts.extend(m.observe(&p, &c, now));
+        }
+        (m.settle(&p, alerts.clone(), now), alerts)
+    };
+    // One of ten overdue is 10%, not above it: raised by the first alone
+    // and cleared by the rest, so nothing at all.
+    let (settled, raw) = batch(1);
+    assert_eq!(raw.len(), 2, "{:?}", seen(&raw));
+    assert!(settled.is_empty(), "{:?}", seen(&settled));
+    // Two of ten: one raise, with the value after the batch.
+    let (settled, _) = batch(2);
+    assert_eq!(seen(&settled), [(true, "S01".to_string(), now, 0.2)]);
+    assert_eq!(settled[0].counted, 10);
+}

@@ -332,6 +332,9 @@ async fn run(
             tracing::error!("threshold monitor: reading cases: {e}");
             stale = true;
         }
+        // A batch is seen at one instant: raised and cleared within it is
+        // no alert.
+        let alerts = monitor.settle(&p, alerts, now);
         publish(&*store, &hub, &alerts).await;
     }
 }

@@ -401,6 +401,52 @@ impl Monitor {
         self.table.peek().map(|d| instant(d.at))
     }
 
+    /// Nets the alerts of several observations made at one instant `at`:
+    /// everything seen at one instant is taken in before a group is
+    /// compared with its bound, so a group raised and cleared again among
+    /// them (a batch with its overdue event first) alerts nothing, and a
+    /// group that did change reports its value after all of them. Alerts
+    /// at other instants (deadlines passing before `at`) are kept as they
+    /// are.
+    pub fn settle(&self, policy: &Policy, alerts: Vec<Alert>, at: Timestamp) -> Vec<Alert> {
+        let mut out: Vec<Option<Alert>> = Vec::with_capacity(alerts.len());
+        // Per group changed at `at`: its place in `out` and how often it flipped.
+        let mut at_now: FxHashMap<(Arc<str>, String), (usize, u32)> = FxHashMap::default();
+        for a in alerts {
+            if a.at != at {
+                out.push(Some(a));
+                continue;
+            }
+            let key = (a.threshold.clone(), a.group.clone());
+            match at_now.get_mut(&key) {
+                Some((i, flips)) => {
+                    *flips += 1;
+                    if let Some(slot) = out.get_mut(*i) {
+                        *slot = Some(a);
+                    }
+                }
+                None => {
+                    at_now.insert(key, (out.len(), 1));
+                    out.push(Some(a));
+                }
+            }
+        }
+        for (i, flips) in at_now.values() {
+            let Some(slot) = out.get_mut(*i) else {
+                continue;
+            };
+            if flips % 2 == 0 {
+                *slot = None;
+            } else if let Some(a) = slot
+                && let Some(mut now) = self.current(policy, &a.threshold, &a.group, at)
+            {
+                now.raised = a.raised;
+                *a = now;
+            }
+        }
+        out.into_iter().flatten().collect()
+    }
+
     /// An alert for every group raised now, as of `at` (a server that
     /// rebuilt its monitor compares these with the alerts it had stored).
     pub fn raised(&self, policy: &Policy, at: Timestamp) -> Vec<Alert> {
