@@ -126,7 +126,7 @@ async fn reconcile(
     hub: &Hub,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let open = store.alerts(true, usize::MAX).await?;
+    let open = store.alerts(true, usize::MAX, None).await?;
     let raised = m.raised(policy, now);
     let mut out: Vec<Alert> = raised
         .iter()

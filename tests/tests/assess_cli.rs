@@ -375,6 +375,29 @@ fn thresholds_raise_store_stream_survive_a_restart_and_clear() {
     assert_eq!(burst["open"], true);
     let daily = open.iter().find(|a| a["threshold"] == "daily").unwrap();
     assert_eq!(daily["group"], "S01");
+    // A page at a time: each alert once, then an empty page.
+    let mut ids = Vec::new();
+    let mut path = "/v1/alerts?limit=1".to_string();
+    for _ in 0..3 {
+        let (st, r) = s.get(&path, None);
+        assert_eq!(st, 200, "{r}");
+        ids.extend(
+            r["alerts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["id"].clone()),
+        );
+        match r["next_cursor"].as_str() {
+            Some(c) => path = format!("/v1/alerts?limit=1&cursor={c}"),
+            None => break,
+        }
+    }
+    let mut all: Vec<Value> = open.iter().map(|a| a["id"].clone()).collect();
+    all.sort_by_key(|v| -v.as_i64().unwrap());
+    assert_eq!(ids, all, "newest first, each once");
+    let (st, r) = s.get("/v1/alerts?cursor=forged", None);
+    assert_eq!(st, 400, "{r}");
 
     // Both went out on the live stream.
     let mut seen = Vec::new();

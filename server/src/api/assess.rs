@@ -12,6 +12,7 @@ use whistle_engine::assess::{Period, Report, Tally, parse_group};
 
 use super::error::ApiError;
 use crate::state::AppState;
+use crate::store::AlertCursor;
 
 /// Query of `GET /v1/assessment`.
 #[derive(Debug, Deserialize)]
@@ -89,11 +90,23 @@ pub async fn assessment(
 #[serde(deny_unknown_fields)]
 pub struct AlertParams {
     open: Option<bool>,
+    /// Where the previous page ended (its `next_cursor`).
+    cursor: Option<String>,
     /// Signed, so that `-1` gets the range, not a parser's complaint.
     limit: Option<i64>,
 }
 
-/// `GET /v1/alerts?open=true&limit=`: threshold alerts, newest raised first.
+/// Reads a `next_cursor` this server gave: `RAISED_NS.ID`.
+fn alert_cursor(text: &str) -> Option<AlertCursor> {
+    let (raised, id) = text.split_once('.')?;
+    Some(AlertCursor {
+        raised_ns: raised.parse().ok()?,
+        id: id.parse().ok()?,
+    })
+}
+
+/// `GET /v1/alerts?open=true&limit=&cursor=`: threshold alerts, newest
+/// raised first, a page at a time.
 pub async fn alerts(
     State(state): State<AppState>,
     q: Result<Query<AlertParams>, QueryRejection>,
@@ -107,14 +120,33 @@ pub async fn alerts(
             "`limit` is from 1 to 1000",
         ));
     }
+    let before = match &p.cursor {
+        None => None,
+        Some(c) => Some(alert_cursor(c).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_query",
+                format!("`cursor` {c:?} is not one this server gave: pass the `next_cursor` of the page before"),
+            )
+        })?),
+    };
     let list = state
         .store
         .alerts(
             p.open.unwrap_or(false),
             usize::try_from(limit).unwrap_or(1000),
+            before,
         )
         .await
         .map_err(ApiError::unavailable)?;
+    // A full page may have more after it.
+    let next = (i64::try_from(list.len()).ok() == Some(limit))
+        .then(|| list.last())
+        .flatten()
+        .map(|a| {
+            let ns = i64::try_from(a.raised_at.as_nanosecond()).unwrap_or(i64::MAX);
+            format!("{ns}.{}", a.id)
+        });
     let alerts: Vec<Value> = list
         .into_iter()
         .map(|a| {
@@ -137,5 +169,5 @@ pub async fn alerts(
             v
         })
         .collect();
-    Ok(Json(json!({ "alerts": alerts })))
+    Ok(Json(json!({ "alerts": alerts, "next_cursor": next })))
 }

@@ -398,7 +398,22 @@ pub trait Store: Send + Sync + 'static {
 
     /// Alerts, newest raised first, at most `limit`; only those not
     /// cleared if `open_only`.
-    async fn alerts(&self, open_only: bool, limit: usize) -> Result<Vec<StoredAlert>, StoreError>;
+    async fn alerts(
+        &self,
+        open_only: bool,
+        limit: usize,
+        before: Option<AlertCursor>,
+    ) -> Result<Vec<StoredAlert>, StoreError>;
+}
+
+/// Where a page of alerts ends: alerts are listed newest raised first,
+/// and the next page starts after this one's last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertCursor {
+    /// The last alert's `raised_at`, in nanoseconds.
+    pub raised_ns: i64,
+    /// Its id.
+    pub id: i64,
 }
 
 /// A threshold alert as stored: its raise, and its clear once it cleared.

@@ -129,15 +129,22 @@ pub(super) async fn alerts(
     pool: &SqlitePool,
     open_only: bool,
     limit: usize,
+    before: Option<crate::store::AlertCursor>,
 ) -> Result<Vec<StoredAlert>, StoreError> {
     let sql = if open_only {
         "SELECT id, raised_at, raised_json, cleared_at, cleared_json FROM alerts \
-         WHERE cleared_at IS NULL ORDER BY raised_at DESC, id DESC LIMIT ?"
+         WHERE cleared_at IS NULL AND (raised_at < ?1 OR (raised_at = ?1 AND id < ?2)) \
+         ORDER BY raised_at DESC, id DESC LIMIT ?3"
     } else {
         "SELECT id, raised_at, raised_json, cleared_at, cleared_json FROM alerts \
-         ORDER BY raised_at DESC, id DESC LIMIT ?"
+         WHERE raised_at < ?1 OR (raised_at = ?1 AND id < ?2) \
+         ORDER BY raised_at DESC, id DESC LIMIT ?3"
     };
+    // No cursor: before everything.
+    let (raised_ns, id) = before.map_or((i64::MAX, i64::MAX), |c| (c.raised_ns, c.id));
     let rows: Vec<AlertRow> = sqlx::query_as(sql)
+        .bind(raised_ns)
+        .bind(id)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(pool)
         .await

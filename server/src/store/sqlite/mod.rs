@@ -429,8 +429,9 @@ impl Store for SqliteStore {
         &self,
         open_only: bool,
         limit: usize,
+        before: Option<super::AlertCursor>,
     ) -> Result<Vec<super::StoredAlert>, StoreError> {
-        alerts::alerts(&self.pool, open_only, limit).await
+        alerts::alerts(&self.pool, open_only, limit, before).await
     }
 }
 
