@@ -185,7 +185,7 @@ fn whistle_assess_reads_the_store_without_a_server() {
     let lines: Vec<&str> = out.lines().collect();
     assert!(lines[0].starts_with("by,group,name,count,on_time_response,"));
     assert!(lines[0].ends_with(",mean_resolution_hours,score"));
-    assert!(lines[1].starts_with("district,all,,3,0,"));
+    assert!(lines[1].starts_with("all,all,,3,0,"), "{out}");
     assert!(
         lines
             .iter()

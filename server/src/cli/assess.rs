@@ -357,7 +357,7 @@ fn csv_row(
     debug_assert!(written.is_ok(), "{written:?}");
 }
 
-/// One row per group (and one `district` row), each metric a raw number
+/// One row per group (and one `all` row for the whole district), each metric a raw number
 /// (shares as fractions, empty where there is no value), with the group's
 /// score under the first `assess` block of its kind.
 fn csv(r: &Report) -> String {
@@ -368,7 +368,9 @@ fn csv(r: &Report) -> String {
         .chain(["score"]);
     let written = out.write_record(header);
     debug_assert!(written.is_ok(), "{written:?}");
-    csv_row(&mut out, "district", "all", "", &r.district, None);
+    // `all`, not `district`: the `district` level has rows of its own,
+    // and a pivot on `by` would count every event twice.
+    csv_row(&mut out, "all", "all", "", &r.district, None);
     for t in &r.groups {
         let scores = r.scores.iter().find(|s| s.by == t.by);
         for row in &t.rows {
