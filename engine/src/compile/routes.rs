@@ -126,6 +126,25 @@ impl Routes {
                     match self.index.get(c.name.as_str()) {
                         Some(&id) => {
                             let Some(level) = level else { continue };
+                            // The first line that holds applies: after one
+                            // that always holds, a later one never does.
+                            let always = self
+                                .list
+                                .get(id as usize)
+                                .and_then(|r| r.empower.iter().position(|e| e.when.is_none()));
+                            if let Some(first) =
+                                always.and_then(|i| self.spans.get(id as usize)?.empower.get(i))
+                            {
+                                ctx.push(
+                                    Diagnostic::warning(
+                                        "W0303",
+                                        c.span,
+                                        format!("this `empower` of `{}` can never apply", c.name),
+                                    )
+                                    .with_label(first.1, "an earlier one without a condition always applies first")
+                                    .with_help("the first `empower` line of a category that holds is the one applied; give the earlier line a condition, or remove this one"),
+                                );
+                            }
                             if let Some(route) = self.list.get_mut(id as usize) {
                                 route.empower.push(Empowerment {
                                     level,
