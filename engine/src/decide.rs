@@ -427,6 +427,12 @@ pub fn decide_in(
             level += 1;
             on_the_spot = false;
         }
+        // Relieved at the top too: there is nowhere higher, and the trace
+        // says why it stays.
+        if relief.forbids(level) {
+            trace.extend(relief.site(level));
+            on_the_spot = false;
+        }
     }
     // Without an area tree (or for a grid it does not list) the unit is unknown.
     let unit = units

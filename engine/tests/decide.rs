@@ -132,6 +132,40 @@ fn a_relieved_category_that_arrives_through_the_fallback_is_raised_with_a_reason
     );
 }
 
+/// Relieved at every level up to the top: it ends at the top, and the
+/// trace says why it stays there.
+#[test]
+fn relief_at_the_top_level_is_explained_in_the_trace() {
+    let p = policy(
+        "relieve community { forbid mystery }\nrelieve street { forbid mystery }\nrelieve district { forbid mystery }",
+    );
+    let d = view(
+        &p,
+        r#"{"id":"1","category":"mystery","grid":"G1","reported_at":"2025-06-03T10:00:00+08:00","attr":{}}"#,
+    );
+    // The fallback's blue is at the grid, which is not relieved.
+    assert_eq!(d["level"], "grid");
+    let p = policy(
+        "relieve grid { forbid mystery }\nrelieve community { forbid mystery }\nrelieve street { forbid mystery }\nrelieve district { forbid mystery }",
+    );
+    let d = view(
+        &p,
+        r#"{"id":"1","category":"mystery","grid":"G1","reported_at":"2025-06-03T10:00:00+08:00"}"#,
+    );
+    assert_eq!(d["level"], "district");
+    let why: Vec<&str> = d["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["what"].as_str().unwrap())
+        .collect();
+    assert!(
+        why.iter()
+            .any(|w| w.contains("may not be handled at district, but it is the top level")),
+        "{why:?}"
+    );
+}
+
 #[test]
 fn working_limits_skip_nights_weekends_and_holidays() {
     let p = policy(

@@ -214,10 +214,18 @@ impl Routes {
                         );
                     }
                     let Some(level) = level else { continue };
-                    let what = format!(
-                        "relieve {}: `{}` may not be handled at {}, so it goes one level up",
-                        rl.level.name, c.name, rl.level.name
-                    );
+                    let top = ctx.names.levels.len().saturating_sub(1);
+                    let what = if usize::from(level) == top {
+                        format!(
+                            "relieve {}: `{}` may not be handled at {}, but it is the top level: it stays there",
+                            rl.level.name, c.name, rl.level.name
+                        )
+                    } else {
+                        format!(
+                            "relieve {}: `{}` may not be handled at {}, so it goes one level up",
+                            rl.level.name, c.name, rl.level.name
+                        )
+                    };
                     let site = ctx.site(c.span, Some(what));
                     // A relieved category the policy does not route arrives
                     // through the fallback, so its relief is kept by name.
