@@ -1014,11 +1014,15 @@ pub fn unescape(s: &str) -> Result<String, String> {
             Some('n') => out.push('\n'),
             Some('t') => out.push('\t'),
             Some('u') => {
-                let hex: String = chars
-                    .by_ref()
-                    .skip_while(|&c| c == '{')
-                    .take_while(|&c| c != '}')
-                    .collect();
+                let shape =
+                    || "`\\u` takes 1 to 6 hex digits in braces, as in `\\u{4E2D}`".to_string();
+                if chars.next() != Some('{') {
+                    return Err(shape());
+                }
+                let hex: String = chars.by_ref().take_while(|&c| c != '}').collect();
+                if hex.is_empty() || hex.len() > 6 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                    return Err(shape());
+                }
                 let ch = u32::from_str_radix(&hex, 16)
                     .ok()
                     .and_then(char::from_u32)

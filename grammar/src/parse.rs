@@ -492,4 +492,18 @@ mod tests {
         assert!(m.ends_with("found `garbage`"), "{m}");
         assert!(!m.contains("something else"), "{m}");
     }
+
+    #[test]
+    fn a_bad_escape_is_named_as_one() {
+        let (_, diags) = parse_file(FileId(0), "department a \"x\\qy\"\n");
+        let d = diags.first().map(|d| (d.code, d.message.as_str()));
+        assert_eq!(d, Some(("E0003", "unknown escape `\\q`")));
+        for bad in ["\\u41", "\\u{}", "\\u{1234567}", "\\u{zz}"] {
+            let (_, diags) = parse_file(FileId(0), &format!("department a \"{bad}\"\n"));
+            let m = diags.first().map(|d| d.message.clone()).unwrap_or_default();
+            assert!(m.contains("1 to 6 hex digits in braces"), "{bad}: {m}");
+        }
+        let (_, diags) = parse_file(FileId(0), "department a \"\\u{4E2D}\\\"\\n\"\n");
+        assert!(diags.is_empty(), "{diags:?}");
+    }
 }
