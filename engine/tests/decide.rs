@@ -45,6 +45,16 @@ fn view(p: &Policy, json: &str) -> serde_json::Value {
     decide(p, &ev(json), &Context::default()).to_value(p)
 }
 
+/// What each line of a decision's trace did.
+fn trace(d: &serde_json::Value) -> Vec<&str> {
+    d["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["what"].as_str().unwrap())
+        .collect()
+}
+
 #[test]
 fn the_first_matching_grade_line_wins_and_assists_follow_the_grade() {
     let p = policy(
@@ -120,12 +130,7 @@ fn a_relieved_category_that_arrives_through_the_fallback_is_raised_with_a_reason
     assert_eq!(d["fallback"], true);
     assert_eq!(d["level"], "community");
     assert_eq!(d["unit"], "C0101");
-    let why: Vec<&str> = d["trace"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["what"].as_str().unwrap())
-        .collect();
+    let why = trace(&d);
     assert!(
         why.iter().any(|w| w.contains("may not be handled at grid")),
         "{why:?}"
@@ -153,12 +158,7 @@ fn relief_at_the_top_level_is_explained_in_the_trace() {
         r#"{"id":"1","category":"mystery","grid":"G1","reported_at":"2025-06-03T10:00:00+08:00"}"#,
     );
     assert_eq!(d["level"], "district");
-    let why: Vec<&str> = d["trace"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["what"].as_str().unwrap())
-        .collect();
+    let why = trace(&d);
     assert!(
         why.iter()
             .any(|w| w.contains("may not be handled at district, but it is the top level")),

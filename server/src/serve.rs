@@ -306,6 +306,7 @@ impl Listening {
             .await
             .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
         let at = listener.local_addr().map_or(listen, |a| a);
+        tracing::info!("bound to {at}; answering 503 `starting` until the store is read");
         let app = Arc::new(ArcSwap::from_pointee(api::starting()));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let header_timeout = std::time::Duration::from_millis(config.header_timeout_ms);
