@@ -309,7 +309,13 @@ async fn answer(deps: &Deps, s: Stored) {
             return;
         }
     };
-    metrics::counter!("whistle_decisions_total").increment(outcomes.len() as u64);
+    // Decisions made and stored: a retry answered with the stored
+    // decision, or a conflict, is not one.
+    let created = outcomes
+        .iter()
+        .filter(|o| matches!(o, Inserted::Created))
+        .count();
+    metrics::counter!("whistle_decisions_total").increment(created as u64);
     let mut i = 0;
     for s in subs {
         let mut out = Vec::with_capacity(s.events.len());

@@ -472,6 +472,10 @@ fn preview_and_redecide_show_and_apply_a_change() {
     // Open events keep their decision until an officer asks otherwise.
     let (_, e) = s.get("/v1/events/P0", None);
     assert_eq!(e["case"]["lead"], "grid_team");
+    // A body with fields would be a wish ignored: refused, nothing moved.
+    let (code, r) = s.post("/v1/policy/redecide", &json!({"only": ["P0"]}), None);
+    assert_eq!(code, 422, "{r}");
+    assert_eq!(s.get("/v1/events/P0", None).1["case"]["lead"], "grid_team");
     let (code, r) = s.post("/v1/policy/redecide", &json!({}), None);
     assert_eq!(code, 200, "{r}");
     assert_eq!(r["redecided"], 6, "{r}");

@@ -517,6 +517,11 @@ fn the_api_describes_itself_and_reports_metrics() {
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(doc["paths"]["/v1/events"]["post"].is_object());
     s.post("/v1/events", &event("M-1", "fire_lane"), None);
+    // A retry is answered with the stored decision: not a decision made.
+    assert_eq!(
+        s.post("/v1/events", &event("M-1", "fire_lane"), None).0,
+        200
+    );
     let text = s
         .agent
         .get(&format!("{}/metrics", s.base))
@@ -525,7 +530,7 @@ fn the_api_describes_itself_and_reports_metrics() {
         .body_mut()
         .read_to_string()
         .unwrap();
-    assert!(text.contains("whistle_decisions_total"), "{text}");
+    assert!(text.contains("whistle_decisions_total 1\n"), "{text}");
     assert!(text.contains("whistle_open_events"), "{text}");
     // The event's commit was flushed: the flush times are there.
     assert!(text.contains("whistle_store_flush_seconds_count"), "{text}");

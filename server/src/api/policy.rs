@@ -382,7 +382,23 @@ pub async fn check(
 
 /// `POST /v1/policy/redecide`: decides every open event again under the
 /// live policy, recording what changed in each event's history.
-pub async fn redecide(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub async fn redecide(
+    State(state): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    // It takes nothing: a body with fields (`{"only": [...]}`) would be a
+    // wish ignored while every open event is decided again.
+    let text = String::from_utf8_lossy(&body);
+    let empty = text.trim().is_empty()
+        || serde_json::from_str::<Value>(&text)
+            .is_ok_and(|v| v.as_object().is_some_and(|o| o.is_empty()));
+    if !empty {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            "`/v1/policy/redecide` takes no body: it decides every open event again under the live policy",
+        ));
+    }
     let open = state
         .store
         .open_cases()
