@@ -11,14 +11,21 @@
 //! same transaction) and then published on `/v1/stream` as an `alert`
 //! event.
 //!
-//! The monitor lives in memory and is rebuilt from the store: at start-up
-//! (from the cases reported within the longest threshold window), after a
-//! policy change, and if it ever fell behind the hub (the hub drops
-//! messages for a slow listener). A rebuild then compares the groups it
-//! finds raised with the alerts stored as open: it raises what is missing
-//! and clears what no longer holds, so a restart repeats no alert. What
-//! happened in between is judged at the rebuild's instant, not replayed
-//! (the store keeps cases, not the monitor's past).
+//! The monitor lives in memory and is rebuilt from the store: at start-up,
+//! after a policy change, and if it ever fell behind the hub (the hub drops
+//! messages for a slow listener). With the alerts the store keeps the
+//! monitor's clock ([`MonitorClock`]): the stored alerts are complete up
+//! to it. At start-up under the same policy the monitor is rebuilt as it
+//! stood at that clock, compared with the alerts stored as open, and its
+//! clock run to now: an event reported meanwhile is observed at its report
+//! time, and a window that emptied or a deadline that passed while the
+//! server was down raises or clears its alert at the instant it did.
+//! Otherwise (a new policy, a monitor behind the hub) the groups found
+//! raised now are compared with the alerts stored as open: what is missing
+//! is raised and what no longer holds is cleared, judged at now. Either
+//! way a restart repeats no alert. What a replay cannot see is an action
+//! taken after the clock and before the stop (at most a second's worth):
+//! the store keeps each case as it is, not as it was.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,7 +38,7 @@ use whistle_engine::Policy;
 use whistle_engine::alerts::{Alert, Monitor};
 use whistle_engine::lifecycle::Case;
 
-use crate::store::{Store, StoreError, StoredAlert};
+use crate::store::{MonitorClock, Store, StoreError, StoredAlert};
 use crate::stream::{Hub, Message};
 
 /// Most event ids read per wake-up (the rest wait for the next one).
@@ -47,9 +54,13 @@ pub fn alert_json(a: &Alert) -> Result<String, String> {
     Ok(v.to_string())
 }
 
-/// Builds the monitor from the store, reconciles it with the stored
-/// alerts, and starts the task that keeps it current. Subscribes to the
-/// hub first, so nothing published during the rebuild is missed.
+/// How often, at most, the monitor records its clock when it has no alert
+/// to record (an alert always records it).
+const CLOCK_EVERY: SignedDuration = SignedDuration::from_secs(1);
+
+/// Builds the monitor from the store, brings the stored alerts up to date,
+/// and starts the task that keeps it current. Subscribes to the hub first,
+/// so nothing published during the rebuild is missed.
 pub async fn start(
     policy: Arc<ArcSwap<Policy>>,
     store: Arc<dyn Store>,
@@ -57,9 +68,7 @@ pub async fn start(
 ) -> Result<(), String> {
     let rx = hub.subscribe();
     let p = policy.load_full();
-    let now = Timestamp::now();
-    let monitor = rebuild(&p, &*store, now).await.map_err(|e| e.to_string())?;
-    reconcile(&monitor, &p, &*store, &hub, now)
+    let monitor = catch_up(&p, &*store, &hub, Timestamp::now())
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!(
@@ -70,29 +79,89 @@ pub async fn start(
     Ok(())
 }
 
-/// A monitor of `policy` that has observed, at `now`, every case reported
-/// within its longest window.
-async fn rebuild(
+/// The clock to record after judging every instant up to `at`.
+fn clock(policy: &Policy, at: Timestamp) -> MonitorClock {
+    MonitorClock {
+        at,
+        policy: policy.hash.to_string(),
+    }
+}
+
+/// A monitor of `policy` at `now`, with the stored alerts brought up to
+/// date: replayed from the store's clock if it was kept under this policy,
+/// judged at `now` otherwise.
+async fn catch_up(
     policy: &Policy,
     store: &dyn Store,
+    hub: &Hub,
     now: Timestamp,
 ) -> Result<Monitor, StoreError> {
+    let from = match store.monitor_clock().await? {
+        Some(c) if c.policy == *policy.hash && c.at <= now => c.at,
+        Some(c) if c.policy != *policy.hash => {
+            tracing::info!(
+                "threshold monitor: the stored alerts were judged under another policy; they are compared with this one's at {now}"
+            );
+            now
+        }
+        _ => now,
+    };
+    let (monitor, replayed) = replay(policy, store, from, now, hub).await?;
+    if from < now {
+        tracing::info!(
+            "threshold monitor: replayed from {from} (its last clock) to {now}: {} alerts",
+            replayed.len()
+        );
+    }
+    if from < now {
+        publish(store, hub, &replayed, &clock(policy, now)).await;
+        // Settles what storing the replay may have failed to.
+        reconcile(&monitor, policy, store, hub, now).await?;
+    }
+    Ok(monitor)
+}
+
+/// A monitor of `policy` that has observed every case reported within its
+/// longest window of `from`, as of `from` (compared then with the alerts
+/// stored as open), and then, clock run to `now`, each case reported later
+/// at its report time. Returns it with the alerts of `(from, now]`.
+async fn replay(
+    policy: &Policy,
+    store: &dyn Store,
+    from: Timestamp,
+    now: Timestamp,
+    hub: &Hub,
+) -> Result<(Monitor, Vec<Alert>), StoreError> {
     let mut m = Monitor::new(policy);
     let Some(longest) = policy.thresholds.iter().map(|t| t.window).max() else {
-        return Ok(m);
+        return Ok((m, Vec::new()));
     };
-    let since = now
+    let since = from
         .checked_sub(SignedDuration::from_secs(
             i64::try_from(longest).unwrap_or(i64::MAX),
         ))
         .unwrap_or(Timestamp::MIN);
+    let mut later = Vec::new();
     store
         .cases_reported(since, Timestamp::MAX, &mut |case| {
-            // Replayed state is not news: the reconciliation says what changed.
-            let _ = m.observe(policy, &case, now);
+            if case.event.reported_at.min(now) <= from {
+                // The state at `from` is not news: the reconciliation says
+                // what differs from the stored alerts.
+                let _ = m.observe(policy, &case, from);
+            } else {
+                later.push(case);
+            }
         })
         .await?;
-    Ok(m)
+    reconcile(&m, policy, store, hub, from).await?;
+    let mut alerts = Vec::new();
+    for case in later {
+        let at = case.event.reported_at.min(now);
+        alerts.extend(m.advance(policy, at));
+        alerts.extend(m.observe(policy, &case, at));
+    }
+    alerts.extend(m.advance(policy, now));
+    Ok((m, alerts))
 }
 
 fn same(stored: &StoredAlert, threshold: &str, group: &str) -> bool {
@@ -150,16 +219,14 @@ async fn reconcile(
         };
         out.push(clear);
     }
-    publish(store, hub, &out).await;
+    publish(store, hub, &out, &clock(policy, now)).await;
     Ok(())
 }
 
-/// Stores alerts, then streams them.
-async fn publish(store: &dyn Store, hub: &Hub, alerts: &[Alert]) {
-    if alerts.is_empty() {
-        return;
-    }
-    if let Err(e) = store.record_alerts(alerts).await {
+/// Stores alerts with the clock they are complete up to, then streams
+/// them.
+async fn publish(store: &dyn Store, hub: &Hub, alerts: &[Alert], clock: &MonitorClock) {
+    if let Err(e) = store.record_alerts(alerts, clock).await {
         // The monitor keeps its state; the next rebuild reconciles the store.
         tracing::error!("storing alerts failed: {e}");
     }
@@ -277,6 +344,8 @@ async fn run(
 ) {
     // Set when the monitor missed something and must be rebuilt.
     let mut stale = false;
+    // When the clock was last recorded.
+    let mut recorded = Timestamp::now();
     loop {
         let mut pending = Pending::default();
         let mut behind = false;
@@ -305,13 +374,12 @@ async fn run(
             );
         }
         if stale || behind || monitor.policy_hash() != &*p.hash {
-            match rebuild(&p, &*store, now).await {
-                Ok(m) => {
+            // Judged at now: the replay reconciles at its start.
+            match replay(&p, &*store, now, now, &hub).await {
+                Ok((m, _)) => {
                     monitor = m;
                     stale = false;
-                    if let Err(e) = reconcile(&monitor, &p, &*store, &hub, now).await {
-                        tracing::error!("threshold monitor: {e}");
-                    }
+                    recorded = now;
                 }
                 Err(e) => {
                     tracing::error!("threshold monitor: rebuilding failed: {e}");
@@ -335,7 +403,10 @@ async fn run(
         // A batch is seen at one instant: raised and cleared within it is
         // no alert.
         let alerts = monitor.settle(&p, alerts, now);
-        publish(&*store, &hub, &alerts).await;
+        if !alerts.is_empty() || now.duration_since(recorded) >= CLOCK_EVERY {
+            publish(&*store, &hub, &alerts, &clock(&p, now)).await;
+            recorded = now;
+        }
     }
 }
 
@@ -366,6 +437,11 @@ threshold led "牵头" {
   when   >= 1
   alert  street
 }
+threshold late "超时" {
+  metric overdue_rate by department over 7d
+  when   > 50%
+  alert  street
+}
 "#;
 
     const AREAS: &str = "districts:
@@ -384,15 +460,20 @@ threshold led "牵头" {
 
     /// Event E1, opened now by `p`.
     fn opened(p: &Policy, now: Timestamp) -> NewEvent {
+        opened_as(p, "E1", now)
+    }
+
+    /// Event `id`, reported, received and opened at `now` by `p`.
+    fn opened_as(p: &Policy, id: &str, now: Timestamp) -> NewEvent {
         let ev = parse_event(&format!(
-            r#"{{"id":"E1","category":"lamp","grid":"G1","reported_at":"{now}"}}"#
+            r#"{{"id":"{id}","category":"lamp","grid":"G1","reported_at":"{now}"}}"#
         ))
         .unwrap();
         let d = decide(p, &ev, &Context::default());
         let (case, transitions) = Case::open(p, ev.clone(), &d, now, &NoHistory);
         NewEvent::new(
             ev,
-            "sha256:e1".into(),
+            format!("sha256:{id}"),
             "{}".into(),
             Arc::new(case),
             transitions,
@@ -495,5 +576,135 @@ threshold led "牵头" {
         observe(&mut m, &p, &store, now, vec![("dispatched", Some(first))]).await;
         assert_eq!(counted(&m, &p, "fire", now), 1);
         assert_eq!(counted(&m, &p, "urban", now), 0);
+    }
+
+    fn hours(h: i64) -> SignedDuration {
+        SignedDuration::from_hours(h)
+    }
+
+    /// The stored alerts of threshold `threshold`: (raised at, cleared at).
+    async fn stored(store: &SqliteStore, threshold: &str) -> Vec<(Timestamp, Option<Timestamp>)> {
+        let mut all = store.alerts(false, usize::MAX, None).await.unwrap();
+        all.retain(|a| a.raised["threshold"] == threshold);
+        all.iter()
+            .rev()
+            .map(|a| (a.raised_at, a.cleared_at))
+            .collect()
+    }
+
+    /// A store where E1 was reported `ago` before `now` and observed by a
+    /// server that stopped `down` before `now`, its alerts recorded with
+    /// its clock under the policy `hash`.
+    async fn stopped(
+        p: &Policy,
+        now: Timestamp,
+        ago: SignedDuration,
+        down: SignedDuration,
+        hash: &str,
+    ) -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path(), Vec::new()).await.unwrap();
+        let ne = opened_as(p, "E1", now - ago);
+        let case = ne.case().clone();
+        store.insert_events(vec![ne]).await.unwrap();
+        let stop = now - down;
+        let alerts = Monitor::new(p).observe(p, &case, stop);
+        let c = MonitorClock {
+            at: stop,
+            policy: hash.into(),
+        };
+        store.record_alerts(&alerts, &c).await.unwrap();
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn a_window_that_emptied_while_down_clears_when_it_did() {
+        let p = policy();
+        let now = Timestamp::now();
+        // Reported 30 h ago; the server stopped 29 h ago, with the event in
+        // its 1-day window (raised when reported... judged at the stop).
+        let (_dir, store) = stopped(&p, now, hours(30), hours(29), &p.hash).await;
+        let raised_at = now - hours(29);
+        assert_eq!(stored(&store, "led").await, [(raised_at, None)]);
+
+        catch_up(&p, &store, &Hub::new(), now).await.unwrap();
+        // The event left the window 24 h after its report, 6 h ago.
+        assert_eq!(
+            stored(&store, "led").await,
+            [(raised_at, Some(now - hours(6)))]
+        );
+        let c = store.monitor_clock().await.unwrap().unwrap();
+        assert_eq!((c.at, c.policy.as_str()), (now, &*p.hash));
+    }
+
+    #[tokio::test]
+    async fn a_deadline_that_passed_while_down_raises_when_it_did() {
+        let p = policy();
+        let now = Timestamp::now();
+        // Blue: accept within 2 h. Reported 3 h ago, stopped 150 min ago.
+        let (_dir, store) =
+            stopped(&p, now, hours(3), SignedDuration::from_mins(150), &p.hash).await;
+        assert_eq!(stored(&store, "late").await, []);
+
+        catch_up(&p, &store, &Hub::new(), now).await.unwrap();
+        // Overdue the first instant after its deadline: an hour ago.
+        let deadline = now - hours(1) + SignedDuration::from_nanos(1);
+        assert_eq!(stored(&store, "late").await, [(deadline, None)]);
+        // A second start finds the stored alerts complete: nothing to add.
+        catch_up(&p, &store, &Hub::new(), now + hours(1))
+            .await
+            .unwrap();
+        assert_eq!(stored(&store, "late").await, [(deadline, None)]);
+    }
+
+    #[tokio::test]
+    async fn under_another_policy_the_stored_alerts_are_judged_at_the_start() {
+        let p = policy();
+        let now = Timestamp::now();
+        let (_dir, store) = stopped(&p, now, hours(30), hours(29), "sha256:other").await;
+        catch_up(&p, &store, &Hub::new(), now).await.unwrap();
+        assert_eq!(stored(&store, "led").await, [(now - hours(29), Some(now))]);
+    }
+
+    #[tokio::test]
+    async fn without_a_clock_what_holds_is_judged_at_the_start() {
+        // A database from before clocks were kept: E1, reported 30 h ago,
+        // went overdue 28 h ago, unseen by any monitor.
+        let p = policy();
+        let now = Timestamp::now();
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path(), Vec::new()).await.unwrap();
+        store
+            .insert_events(vec![opened_as(&p, "E1", now - hours(30))])
+            .await
+            .unwrap();
+        catch_up(&p, &store, &Hub::new(), now).await.unwrap();
+        assert_eq!(stored(&store, "late").await, [(now, None)]);
+        assert_eq!(stored(&store, "led").await, []);
+    }
+
+    #[tokio::test]
+    async fn an_event_reported_after_the_clock_is_observed_at_its_report() {
+        let p = policy();
+        let now = Timestamp::now();
+        // Stopped 29 h ago with nothing; E2 reported after the last clock
+        // (the stop came before its wake-up recorded it).
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path(), Vec::new()).await.unwrap();
+        let c = MonitorClock {
+            at: now - hours(29),
+            policy: p.hash.to_string(),
+        };
+        store.record_alerts(&[], &c).await.unwrap();
+        let reported = now - hours(28);
+        store
+            .insert_events(vec![opened_as(&p, "E2", reported)])
+            .await
+            .unwrap();
+        catch_up(&p, &store, &Hub::new(), now).await.unwrap();
+        assert_eq!(
+            stored(&store, "led").await,
+            [(reported, Some(reported + hours(24)))]
+        );
     }
 }

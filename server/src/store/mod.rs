@@ -393,8 +393,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores threshold alerts raised and cleared (a clear completes the
     /// open alert of its threshold and group), queueing each for the
-    /// webhooks, in one transaction.
-    async fn record_alerts(&self, alerts: &[Alert]) -> Result<(), StoreError>;
+    /// webhooks, and the monitor's clock, in one transaction: the stored
+    /// alerts are then complete up to `clock`.
+    async fn record_alerts(&self, alerts: &[Alert], clock: &MonitorClock)
+    -> Result<(), StoreError>;
+
+    /// The clock last recorded with [`Store::record_alerts`], if any.
+    async fn monitor_clock(&self) -> Result<Option<MonitorClock>, StoreError>;
 
     /// Alerts, newest raised first, at most `limit`; only those not
     /// cleared if `open_only`.
@@ -414,6 +419,19 @@ pub struct AlertCursor {
     pub raised_ns: i64,
     /// Its id.
     pub id: i64,
+}
+
+/// How far the stored threshold alerts are complete: the monitor had
+/// judged every instant up to `at` under the policy whose content hash is
+/// `policy`. A restart on the same policy replays the monitor's clock from
+/// there, so what passed while the server was down is dated when it
+/// happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorClock {
+    /// The last instant judged.
+    pub at: Timestamp,
+    /// The content hash of the policy it was judged under.
+    pub policy: String,
 }
 
 /// A threshold alert as stored: its raise, and its clear once it cleared.

@@ -4,7 +4,8 @@
 //! One row of `alerts` per episode: written when a group's alert is
 //! raised, completed (`cleared_at`, `cleared_json`) when it clears. Each
 //! raise and clear is also queued in the outbox for every webhook, in the
-//! same transaction.
+//! same transaction, with the threshold monitor's clock (`monitor_clock`,
+//! one row): how far the stored alerts are complete.
 
 use jiff::Timestamp;
 use sqlx::{Connection, Row, SqliteConnection, SqlitePool};
@@ -14,7 +15,7 @@ use whistle_engine::lifecycle::Case;
 
 use super::read::parse_column;
 use super::{Ctx, from_ns, ns};
-use crate::store::{StoreError, StoredAlert};
+use crate::store::{MonitorClock, StoreError, StoredAlert};
 
 /// Passes the case of every event reported in `[from, until)` to `each`,
 /// in report order, reading them one at a time (a year of cases never sits
@@ -65,16 +66,14 @@ pub(super) async fn cases_of(pool: &SqlitePool, ids: &[String]) -> Result<Vec<Ca
     Ok(out)
 }
 
-/// Stores raised and cleared alerts in one transaction, queueing each for
-/// every webhook in `targets`.
+/// Stores raised and cleared alerts and the monitor's clock in one
+/// transaction, queueing each alert for every webhook in `targets`.
 pub(super) async fn record_alerts(
     conn: &mut SqliteConnection,
     targets: &[std::sync::Arc<str>],
     alerts: &[Alert],
+    clock: &MonitorClock,
 ) -> Result<(), StoreError> {
-    if alerts.is_empty() {
-        return Ok(());
-    }
     let queued_at = ns(Timestamp::now());
     let mut tx = conn
         .begin_with("BEGIN IMMEDIATE")
@@ -118,7 +117,32 @@ pub(super) async fn record_alerts(
                 .ctx("queueing an alert for a webhook")?;
         }
     }
+    sqlx::query(
+        "INSERT INTO monitor_clock (id, at, policy) VALUES (1, ?, ?) \
+         ON CONFLICT (id) DO UPDATE SET at = excluded.at, policy = excluded.policy",
+    )
+    .bind(ns(clock.at))
+    .bind(&clock.policy)
+    .execute(&mut *tx)
+    .await
+    .ctx("recording the threshold monitor's clock")?;
     tx.commit().await.ctx("committing alerts")
+}
+
+/// The threshold monitor's clock, as last recorded.
+pub(super) async fn monitor_clock(pool: &SqlitePool) -> Result<Option<MonitorClock>, StoreError> {
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT at, policy FROM monitor_clock WHERE id = 1")
+            .fetch_optional(pool)
+            .await
+            .ctx("reading the threshold monitor's clock")?;
+    row.map(|(at, policy)| {
+        Ok(MonitorClock {
+            at: from_ns(at, "monitor_clock.at")?,
+            policy,
+        })
+    })
+    .transpose()
 }
 
 /// A row of `alerts`: id, raised_at, raised_json, cleared_at, cleared_json.

@@ -420,9 +420,14 @@ impl Store for SqliteStore {
     async fn record_alerts(
         &self,
         list: &[whistle_engine::alerts::Alert],
+        clock: &super::MonitorClock,
     ) -> Result<(), StoreError> {
-        self.durably(async |w| alerts::record_alerts(&mut w.conn, &self.targets, list).await)
+        self.durably(async |w| alerts::record_alerts(&mut w.conn, &self.targets, list, clock).await)
             .await
+    }
+
+    async fn monitor_clock(&self) -> Result<Option<super::MonitorClock>, StoreError> {
+        alerts::monitor_clock(&self.pool).await
     }
 
     async fn alerts(

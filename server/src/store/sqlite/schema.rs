@@ -16,6 +16,7 @@
 //! | `outbox` | `id`, `target`, `payload`, `attempts` (failed ones), `next_at`, `lease_until`, `last_error`, `done` |
 //! | `policy_versions` | `id`, `hash`, `activated_at`, `activated_by`, `files` (JSON `[[path, text], ...]`), `summary` |
 //! | `alerts` | `id`, `threshold`, `grp` (the group), `by_kind`, `raised_at`, `raised_json`, `cleared_at`, `cleared_json`: one row per raised alert, completed when it clears |
+//! | `monitor_clock` | one row: `at`, `policy` (a content hash): the threshold monitor's clock, written with the alerts; they are complete up to it |
 //!
 //! The schema's version is kept in `PRAGMA user_version`.
 
@@ -28,8 +29,10 @@ use crate::store::StoreError;
 /// `event_departments` keyed by event with a second index by department,
 /// and no `events.departments`; [`V1_TO_V2`] upgrades it. Version 2 had an
 /// index on `events (unit, ...)` and no `event_units` or `key_marks`;
-/// [`V2_TO_V3`] upgrades it.
-pub(super) const VERSION: i64 = 3;
+/// [`V2_TO_V3`] upgrades it. Version 3 had no `monitor_clock` (created
+/// with the other tables); a version 3 Whistle would not keep it, so it
+/// may not open a version 4 database.
+pub(super) const VERSION: i64 = 4;
 
 /// The open states, as an SQL list (the partial index and the queries that
 /// use it must spell it the same way).
@@ -134,6 +137,11 @@ const TABLES: &[&str] = &[
     )",
     "CREATE INDEX IF NOT EXISTS alerts_open ON alerts (threshold, grp) WHERE cleared_at IS NULL",
     "CREATE INDEX IF NOT EXISTS alerts_raised ON alerts (raised_at)",
+    "CREATE TABLE IF NOT EXISTS monitor_clock (
+        id     INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+        at     INTEGER NOT NULL,
+        policy TEXT NOT NULL
+    )",
 ];
 
 /// Upgrades a version 1 database: fills `events.departments` from the old
@@ -194,7 +202,7 @@ pub(super) async fn migrate(conn: &mut SqliteConnection) -> Result<(), StoreErro
         )));
     }
     // Each step upgrades from its version to the next, in turn.
-    let steps: [(i64, &[&str]); 2] = [(1, V1_TO_V2), (2, V2_TO_V3)];
+    let steps: [(i64, &[&str]); 3] = [(1, V1_TO_V2), (2, V2_TO_V3), (3, &[])];
     for (from, step) in steps {
         if (1..=from).contains(&found) {
             tracing::info!(

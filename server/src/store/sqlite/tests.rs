@@ -1138,7 +1138,7 @@ async fn a_version_1_database_is_upgraded_with_nothing_lost() {
     assert_eq!(of_department(&s, "fire").await, ["E1"]);
     assert_eq!(department_rows(&s).await, rows_before);
     assert_eq!(unit_rows(&s).await, units_before);
-    assert_eq!(number(&s, "PRAGMA user_version").await, 3);
+    assert_eq!(number(&s, "PRAGMA user_version").await, 4);
     let unit_index = "SELECT count(*) FROM sqlite_schema WHERE name = 'events_unit'";
     assert_eq!(number(&s, unit_index).await, 0);
     // Every event was in the tables before: every shard is marked past it.
