@@ -375,6 +375,31 @@ fn a_share_moves_when_a_deadline_passes() {
 }
 
 #[test]
+fn a_reopened_event_is_on_time_until_its_new_deadline_passes() {
+    let p = policy(OVERDUE);
+    let mut m = Monitor::new(&p);
+    let mut e1 = open_at(&p, "E1", "litter", "G1", 0);
+    m.observe(&p, &e1, t(0));
+    act(&p, &mut e1, Action::Accept { by: None }, t(10));
+    act(&p, &mut e1, Action::Resolve { note: None }, t(20));
+    assert!(m.observe(&p, &e1, t(20)).is_empty());
+    // Reopened at +30 min: blue again, accept within 1 h. The first round
+    // was on time, and it stays so while the new round may still be.
+    act(&p, &mut e1, Action::Reopen { reason: None }, t(30));
+    assert!(m.observe(&p, &e1, t(30)).is_empty());
+    let passed = Timestamp::from_nanosecond(t(90).as_nanosecond() + 1).unwrap();
+    assert_eq!(
+        m.next_due(),
+        Some(passed),
+        "the new round's deadline is queued"
+    );
+    // It passes unmet: overdue from then, with no other observation.
+    let a = m.advance(&p, t(120));
+    assert_eq!(seen(&a), [(true, "grid_team".into(), passed, 1.0)]);
+    assert_eq!(e1.facts(t(120)).on_time_response, Some(false));
+}
+
+#[test]
 fn a_reassignment_moves_the_event_between_groups_at_one_instant() {
     let p = policy(
         r#"

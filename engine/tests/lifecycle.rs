@@ -398,6 +398,18 @@ fn reopen_counts_and_decides_again() {
     );
     assert_eq!(c.next_due(), Some(t(110)));
     assert!(c.facts(t(101)).reopened);
+    // The first round's on-time verdicts stand while the new round may
+    // still be on time, and fall once its deadline passes unmet.
+    let f = c.facts(t(101));
+    assert_eq!(
+        (f.on_time_response, f.on_time_resolution, f.overdue),
+        (Some(true), Some(true), false)
+    );
+    let f = c.facts(t(121));
+    assert_eq!(
+        (f.on_time_response, f.on_time_resolution, f.overdue),
+        (Some(false), Some(true), true)
+    );
 
     // From resolved too.
     act(&p, &mut c, accept(), 101);

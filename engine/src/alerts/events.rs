@@ -10,7 +10,7 @@ use super::window::{Slot, What};
 use super::{Monitor, key_of, ns};
 use crate::cond::{Cond, RepeatsBy};
 use crate::decide::{Context, holds};
-use crate::lifecycle::{Case, Facts};
+use crate::lifecycle::Case;
 use crate::model::{GroupBy, Policy};
 use crate::windows::{History, RepeatIndex};
 
@@ -210,11 +210,10 @@ impl Monitor {
         holds(policy, &case.event, cond, grade, &ctx)
     }
 
-    pub(super) fn update(&mut self, policy: &Policy, i: u32, case: &Case, facts: Facts) {
+    pub(super) fn update(&mut self, policy: &Policy, i: u32, case: &Case, packed: Packed) {
         let Some(slot) = self.table.get(i) else {
             return;
         };
-        let packed = Packed::pack(&facts);
         let old_packed = slot.facts;
         let was = Some((old_packed, slot.respond_by, slot.resolve_by));
         // The lead changes only on a reassignment: comparing it with the
@@ -270,11 +269,10 @@ impl Monitor {
         &mut self,
         policy: &Policy,
         case: &Case,
-        facts: Facts,
+        facts: Packed,
         now: i64,
     ) -> Option<u32> {
         let reported = ns(case.event.reported_at);
-        let facts = Packed::pack(&facts);
         let mut bits = Bits::default();
         let mut live = false;
         for (t, def) in self.defs.iter().enumerate() {

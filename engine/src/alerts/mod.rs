@@ -77,6 +77,7 @@ use crate::lifecycle::Case;
 use crate::model::{GroupBy, LevelId, Policy, Units};
 use crate::windows::RepeatIndex;
 use group::{Def, Measure, Tree};
+use packed::Packed;
 use window::{Table, What};
 
 fn ser_arc<S: Serializer>(v: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
@@ -361,7 +362,7 @@ impl Monitor {
         if self.defs.is_empty() {
             return out;
         }
-        let facts = case.facts(now);
+        let facts = Packed::pack(&case.facts(now), case.deadlines_pending(now));
         let id = &case.event.id;
         // The generation, not the id, tells a hint still good: the case's
         // id lives on the heap, where at a city's volume reading it is a

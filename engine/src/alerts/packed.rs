@@ -22,6 +22,8 @@ const REOPENED: u32 = 10;
 const ACTIVE: u32 = 11;
 const SOURCE: u32 = 12; // 2 bits
 const RESOLVED: u32 = 14;
+const RESPOND_PENDING: u32 = 15;
+const RESOLVE_PENDING: u32 = 16;
 
 fn put(o: Option<bool>, at: u32) -> u32 {
     match o {
@@ -44,7 +46,8 @@ fn flag(bits: u32, at: u32) -> bool {
 }
 
 impl Packed {
-    pub fn pack(f: &Facts) -> Packed {
+    /// `f`, with which deadlines are pending (`Case::deadlines_pending`).
+    pub fn pack(f: &Facts, pending: [bool; 2]) -> Packed {
         let secs = super::super::assess::resolution_secs(f);
         let bits = put(f.on_time_response, OTR)
             | put(f.on_time_resolution, OTS)
@@ -55,7 +58,9 @@ impl Packed {
             | u32::from(f.reopened) << REOPENED
             | u32::from(f.active_discovery) << ACTIVE
             | put(f.source_resolution, SOURCE)
-            | u32::from(secs.is_some()) << RESOLVED;
+            | u32::from(secs.is_some()) << RESOLVED
+            | u32::from(pending[0]) << RESPOND_PENDING
+            | u32::from(pending[1]) << RESOLVE_PENDING;
         Packed {
             bits,
             secs: secs.map_or(0, |s| u32::try_from(s.max(0)).unwrap_or(u32::MAX)),
@@ -125,9 +130,13 @@ impl Packed {
     /// The facts once the respond deadline (`resolve`: the resolve
     /// deadline) passed unmet: missed, and overdue.
     pub fn missed(self, resolve: bool) -> Packed {
-        let at = if resolve { OTS } else { OTR };
+        let (at, pending) = if resolve {
+            (OTS, RESOLVE_PENDING)
+        } else {
+            (OTR, RESPOND_PENDING)
+        };
         Packed {
-            bits: (self.bits & !(3 << at)) | 2 << at | 1 << OVERDUE,
+            bits: (self.bits & !(3 << at) & !(1 << pending)) | 2 << at | 1 << OVERDUE,
             secs: self.secs,
         }
     }
@@ -140,12 +149,12 @@ impl Packed {
 
     /// Whether the respond deadline is still to be met or missed.
     pub fn respond_pending(self) -> bool {
-        get(self.bits, OTR).is_none()
+        flag(self.bits, RESPOND_PENDING)
     }
 
     /// Whether the resolve deadline is still to be met or missed.
     pub fn resolve_pending(self) -> bool {
-        get(self.bits, OTS).is_none()
+        flag(self.bits, RESOLVE_PENDING)
     }
 }
 
@@ -173,8 +182,10 @@ mod tests {
                             source_resolution: b.or(*d),
                             resolution_hours: (i > 0).then_some(i as f64 * 7_321.0 / 3600.0),
                         };
-                        let p = Packed::pack(&f);
+                        let pending = [a.is_none(), i == 3];
+                        let p = Packed::pack(&f, pending);
                         assert_eq!(p.unpack(), f);
+                        assert_eq!([p.respond_pending(), p.resolve_pending()], pending);
                         let parts = crate::assess::share_parts(&f);
                         for (i, part) in parts.iter().enumerate() {
                             assert_eq!(p.share(i), *part, "share {i} of {f:?}");
@@ -189,7 +200,9 @@ mod tests {
                                 missed.on_time_response = Some(false);
                             }
                             missed.overdue = true;
-                            assert_eq!(p.missed(resolve), Packed::pack(&missed), "{f:?}");
+                            let mut still = pending;
+                            still[usize::from(resolve)] = false;
+                            assert_eq!(p.missed(resolve), Packed::pack(&missed, still), "{f:?}");
                         }
                         n += 1;
                     }
@@ -228,7 +241,7 @@ mod tests {
         let mut checked = 0;
         for x in &all {
             for y in &all {
-                let (px, py) = (Packed::pack(x), Packed::pack(y));
+                let (px, py) = (Packed::pack(x, [false; 2]), Packed::pack(y, [false; 2]));
                 for i in 0..9 {
                     let same = share_parts(x)[i] == share_parts(y)[i];
                     assert_eq!(

@@ -13,7 +13,8 @@ use crate::event::Source;
 pub struct Facts {
     /// Accepted by its respond deadline (`Some(false)` once a deadline
     /// passed unaccepted, or any round was accepted late; `None` while the
-    /// current round may still be accepted in time).
+    /// first round may still be accepted in time; a reopened event keeps
+    /// its earlier rounds' `Some(true)` meanwhile).
     pub on_time_response: Option<bool>,
     /// Resolved by its resolve deadline, likewise.
     pub on_time_resolution: Option<bool>,
@@ -47,6 +48,11 @@ impl Case {
                 Some(true)
             } else if now > due {
                 Some(false)
+            } else if self.reopened > 0 {
+                // Every earlier round was accepted and resolved, on time
+                // unless `late` says otherwise: that verdict stands while
+                // the new round may still be on time.
+                Some(true)
             } else {
                 None
             }
@@ -72,5 +78,19 @@ impl Case {
                     / 3600.0
             }),
         }
+    }
+
+    /// Whether the current round's respond and resolve deadlines can still
+    /// change the facts at `now`: not met, not passed, and no earlier
+    /// round late already (what passing them would change:
+    /// [`Facts::on_time_response`] and the like become `Some(false)`).
+    pub fn deadlines_pending(&self, now: Timestamp) -> [bool; 2] {
+        let pending = |late: bool, done: Option<Timestamp>, due: Timestamp| {
+            !late && done.is_none() && now <= due
+        };
+        [
+            pending(self.late_response, self.accepted_at, self.respond_by),
+            pending(self.late_resolution, self.resolved_at, self.resolve_by),
+        ]
     }
 }
