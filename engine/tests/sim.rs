@@ -542,3 +542,76 @@ capacity:
     assert_eq!(first, second, "{grids:?}");
     assert!(std::sync::Arc::ptr_eq(&first, &second));
 }
+
+/// A share that two reports of one second take over the bound and back.
+const SHARE_POLICY: &str = r#"
+policy "share" { version "1" timezone "UTC" }
+levels grid < street
+grades blue
+grade blue { level grid respond 1000d resolve 1000d }
+department d "d" { level grid }
+category work { lead d grade blue }
+fallback { lead d grade blue }
+threshold patrols "巡查为主" {
+  metric active_discovery by department over 1d
+  when   > 50%
+  alert  street
+}
+"#;
+
+/// The alerts raised and cleared when a patrol's report and a citizen's
+/// arrive `apart` seconds after it.
+fn alerts_of_two_reports(apart: i64) -> (u64, u64) {
+    let yaml = "
+period: {from: 2026-01-01, to: 2026-01-03}
+areas: {generate: {streets: 1, communities: 1, grids: 1}}
+arrivals:
+  categories:
+    work: {per_day: 1}
+capacity:
+  levels:
+    grid: {handlers: 1}
+    street: {handlers: 1}
+";
+    let p = policy(SHARE_POLICY);
+    let scenario = sim::parse(yaml).unwrap_or_else(|e| panic!("{e}"));
+    let plan = sim::plan(&scenario, &p, Options::default(), &mut no_files)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let p = sim::with_areas(&plan, &p);
+    let staff = sim::staff(&plan, &p, Role::Draft).unwrap_or_else(|e| panic!("{e}"));
+    let grid = plan
+        .areas
+        .as_ref()
+        .expect("a generated tree")
+        .grids
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    let at = jiff::Timestamp::from_second(1_767_268_800).unwrap(); // 2026-01-01T12:00Z
+    let event = |i: u64, source: &str, at: jiff::Timestamp| {
+        let json = format!(
+            r#"{{"id":"E{i}","category":"work","grid":"{grid}","source":"{source}","reported_at":"{at}"}}"#
+        );
+        Ok(sim::Arrival {
+            index: i,
+            event: whistle_engine::event::parse_event(&json).unwrap(),
+            category: Some(0),
+            redraw: None,
+        })
+    };
+    let later = at + jiff::SignedDuration::from_secs(apart);
+    let events = vec![event(0, "patrol", at), event(1, "citizen", later)];
+    let mut run = sim::Run::new(&p, &plan, &staff);
+    run.run(events.into_iter(), &mut |_| {});
+    let a = run.into_report(Role::Draft).alerts;
+    (a.raised, a.cleared)
+}
+
+#[test]
+fn a_group_raised_and_cleared_within_one_second_is_no_alert() {
+    // 1 of 1 from patrol is over 50%; 1 of 2 is not.
+    assert_eq!(alerts_of_two_reports(1), (1, 1));
+    // In one second: seen together, as the server sees a batch.
+    assert_eq!(alerts_of_two_reports(0), (0, 0));
+}

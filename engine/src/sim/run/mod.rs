@@ -190,6 +190,9 @@ pub struct Run<'a> {
     pub(crate) stats: Collect,
     pub(crate) tally: Tally,
     monitor: Monitor,
+    /// Alerts of the current instant, netted when the clock moves on
+    /// ([`Monitor::settle`], as the server nets a batch).
+    alerts_now: Vec<Alert>,
     pub(crate) alerts_seen: u64,
     buf: Vec<Transition>,
     now: i64,
@@ -248,6 +251,7 @@ impl<'a> Run<'a> {
             tally: Tally::new(policy),
             // Every slot keeps its event's hint: no index of ids needed.
             monitor: Monitor::with_hints(policy),
+            alerts_now: Vec::new(),
             alerts_seen: 0,
             buf: Vec::with_capacity(16),
             now: start,
@@ -304,6 +308,7 @@ impl<'a> Run<'a> {
             }
         }
         self.clock_to(self.end);
+        self.flush_alerts();
         self.close_period();
         progress(self.progress());
     }
@@ -350,6 +355,9 @@ impl<'a> Run<'a> {
     /// Moves the clock to `t`: daily backlog samples and threshold windows
     /// catch up first.
     fn clock_to(&mut self, t: i64) {
+        if t != self.now {
+            self.flush_alerts();
+        }
         while let Some(&day) = self.days.get(self.next_day) {
             if day > t || day >= self.end {
                 break;
@@ -370,6 +378,17 @@ impl<'a> Run<'a> {
     }
 
     fn record_alerts(&mut self, alerts: Vec<Alert>) {
+        self.alerts_now.extend(alerts);
+    }
+
+    /// Counts the alerts of the current instant: a group raised and
+    /// cleared within it (two arrivals in one second) is no alert.
+    fn flush_alerts(&mut self) {
+        if self.alerts_now.is_empty() {
+            return;
+        }
+        let now = std::mem::take(&mut self.alerts_now);
+        let alerts = self.monitor.settle(self.policy, now, ts(self.now));
         for a in alerts {
             let k = self
                 .policy
