@@ -52,17 +52,51 @@ pub fn short(x: f64) -> String {
     }
 }
 
-/// The smallest 1, 2 or 5 × 10^k at or above `x` (the top of an axis).
-fn nice(x: f64) -> f64 {
-    if x.is_nan() || x <= 0.0 || !x.is_finite() {
-        return 1.0;
+/// A y axis: its top and its ticks, one every `step` from 0.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Axis {
+    top: f64,
+    step: f64,
+}
+
+impl Axis {
+    /// The axis for values up to `max`: at most four steps of 1, 2 or 5 ×
+    /// 10^k, the top the first step at or above `max`. With `whole` values
+    /// (counts) a step is at least 1, so no tick reads half an event.
+    fn of(max: f64, whole: bool) -> Axis {
+        if max.is_nan() || max <= 0.0 || !max.is_finite() {
+            let step = if whole { 1.0 } else { 0.25 };
+            return Axis { top: 1.0, step };
+        }
+        let raw = max / 4.0;
+        let p = 10f64.powf(raw.log10().floor());
+        let mut step = [1.0, 2.0, 5.0, 10.0]
+            .iter()
+            .map(|m| m * p)
+            .find(|v| *v >= raw)
+            .unwrap_or(10.0 * p);
+        if whole {
+            step = step.max(1.0);
+        }
+        Axis {
+            top: (max / step).ceil().max(1.0) * step,
+            step,
+        }
     }
-    let p = 10f64.powf(x.log10().floor());
-    [1.0, 2.0, 2.5, 5.0, 10.0]
-        .iter()
-        .map(|m| m * p)
-        .find(|v| *v >= x)
-        .unwrap_or(10.0 * p)
+
+    /// The axis for every value of `values`.
+    fn over(values: impl Iterator<Item = f64> + Clone) -> Axis {
+        let max = values.clone().fold(0.0f64, f64::max);
+        let mut values = values;
+        Axis::of(max, values.all(|v| v.fract() == 0.0))
+    }
+
+    /// How many steps from 0 to the top.
+    fn steps(self) -> u32 {
+        // At most four by construction; the bound keeps a bad value from
+        // drawing without end.
+        ((self.top / self.step).round() as u32).clamp(1, 8)
+    }
 }
 
 fn open(out: &mut String, height: f64, label: &str) {
@@ -73,10 +107,11 @@ fn open(out: &mut String, height: f64, label: &str) {
     );
 }
 
-fn y_axis(out: &mut String, top: f64, unit: &str) {
-    for i in 0..=4 {
-        let v = top * f64::from(i) / 4.0;
-        let y = TOP + (H - TOP - BOTTOM) * (1.0 - f64::from(i) / 4.0);
+fn y_axis(out: &mut String, axis: Axis, unit: &str) {
+    let n = axis.steps();
+    for i in 0..=n {
+        let v = axis.step * f64::from(i);
+        let y = TOP + (H - TOP - BOTTOM) * (1.0 - f64::from(i) / f64::from(n));
         let _ = write!(
             out,
             r##"<line x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end" font-size="11" fill="#555">{}{}</text>"##,
@@ -106,15 +141,12 @@ pub fn lines(label: &str, x: &[String], series: &[Line<'_>], unit: &str) -> Stri
     let n = x
         .len()
         .max(series.iter().map(|s| s.values.len()).max().unwrap_or(0));
-    let max = series
-        .iter()
-        .flat_map(|s| s.values.iter().copied())
-        .fold(0.0f64, f64::max);
-    let top = nice(max);
+    let axis = Axis::over(series.iter().flat_map(|s| s.values.iter().copied()));
+    let top = axis.top;
     let mut out = String::new();
     let key = Legend::new(series.iter().map(|s| (s.name.as_str(), s.color, s.dashed)));
     open(&mut out, key.height(), label);
-    y_axis(&mut out, top, unit);
+    y_axis(&mut out, axis, unit);
     let plot_w = W - LEFT - RIGHT;
     let plot_h = H - TOP - BOTTOM;
     let px = |i: usize| {
@@ -241,15 +273,12 @@ pub struct Bars<'a> {
 
 /// Grouped vertical bars: one group per category, one bar per series.
 pub fn bars(label: &str, categories: &[String], series: &[Bars<'_>], unit: &str) -> String {
-    let max = series
-        .iter()
-        .flat_map(|s| s.values.iter().copied())
-        .fold(0.0f64, f64::max);
-    let top = nice(max);
+    let axis = Axis::over(series.iter().flat_map(|s| s.values.iter().copied()));
+    let top = axis.top;
     let mut out = String::new();
     let key = Legend::new(series.iter().map(|s| (s.name.as_str(), s.color, s.light)));
     open(&mut out, key.height(), label);
-    y_axis(&mut out, top, unit);
+    y_axis(&mut out, axis, unit);
     let plot_w = W - LEFT - RIGHT;
     let plot_h = H - TOP - BOTTOM;
     let groups = categories.len().max(1) as f64;
@@ -352,10 +381,29 @@ mod tests {
 
     #[test]
     fn axes_round_up_to_readable_tops() {
-        assert_eq!(nice(0.0), 1.0);
-        assert_eq!(nice(7.0), 10.0);
-        assert_eq!(nice(120.0), 200.0);
-        assert_eq!(nice(2400.0), 2500.0);
+        let axis = |max, whole| {
+            let a = Axis::of(max, whole);
+            (a.top, a.step, a.steps())
+        };
+        assert_eq!(axis(0.0, true), (1.0, 1.0, 1));
+        assert_eq!(axis(7.0, true), (8.0, 2.0, 4));
+        assert_eq!(axis(120.0, true), (150.0, 50.0, 3));
+        assert_eq!(axis(2400.0, true), (3000.0, 1000.0, 3));
+        assert_eq!(axis(0.37, false), (0.4, 0.1, 4));
+        // Counts never get a fractional tick.
+        assert_eq!(axis(1.0, true), (1.0, 1.0, 1));
+        assert_eq!(axis(3.0, true), (3.0, 1.0, 3));
+        assert_eq!(axis(1.0, false), (1.0, 0.5, 2));
+        for max in 1..=2000 {
+            let (top, step, n) = axis(f64::from(max), true);
+            assert!(
+                top >= f64::from(max) && step.fract() == 0.0 && (1..=4).contains(&n),
+                "{max}"
+            );
+            assert_eq!(step * f64::from(n), top, "{max}");
+        }
+        assert!(Axis::over([1.0, 2.0, 3.0].into_iter()).step == 1.0);
+        assert!(Axis::over([0.1, 0.3].into_iter()).step < 1.0);
         assert_eq!(short(12_345.0), "12k");
         assert_eq!(short(2_500_000.0), "2.5M");
         assert_eq!(esc("<a & \"b\">"), "&lt;a &amp; &quot;b&quot;&gt;");
