@@ -6,7 +6,7 @@ use clap::{Args, ValueEnum};
 use serde_json::json;
 use whistle_grammar::diag;
 
-use super::{FAILED, OK};
+use super::{CANNOT_RUN, FAILED, OK};
 
 /// Arguments of `whistle check`.
 #[derive(Args)]
@@ -27,7 +27,8 @@ pub enum Format {
     Json,
 }
 
-/// Runs the command; exit 0 without errors, 1 with.
+/// Runs the command; exit 0 without errors, 1 with, 2 when there is no
+/// policy text to check (a path that cannot be read, or holds none).
 pub fn run(a: &CheckArgs) -> u8 {
     let (b, c) = match super::load(&a.bundle) {
         Ok(x) => x,
@@ -37,7 +38,7 @@ pub fn run(a: &CheckArgs) -> u8 {
             } else {
                 eprintln!("error: {msg}");
             }
-            return FAILED;
+            return CANNOT_RUN;
         }
     };
     let errors = c.diagnostics.iter().filter(|d| d.is_error()).count();
