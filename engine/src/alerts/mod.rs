@@ -362,7 +362,8 @@ impl Monitor {
         if self.defs.is_empty() {
             return out;
         }
-        let facts = Packed::pack(&case.facts(now), case.deadlines_pending(now));
+        let (facts, pending) = case.facts_pending(now);
+        let facts = Packed::pack(&facts, pending);
         let id = &case.event.id;
         // The generation, not the id, tells a hint still good: the case's
         // id lives on the heap, where at a city's volume reading it is a

@@ -46,7 +46,7 @@ fn flag(bits: u32, at: u32) -> bool {
 }
 
 impl Packed {
-    /// `f`, with which deadlines are pending (`Case::deadlines_pending`).
+    /// `f`, with which deadlines are pending (`Case::facts_pending`).
     pub fn pack(f: &Facts, pending: [bool; 2]) -> Packed {
         let secs = super::super::assess::resolution_secs(f);
         let bits = put(f.on_time_response, OTR)

@@ -41,25 +41,36 @@ pub struct Facts {
 impl Case {
     /// The case's facts at `now`.
     pub fn facts(&self, now: Timestamp) -> Facts {
+        self.facts_pending(now).0
+    }
+
+    /// The case's facts at `now`, and whether the current round's respond
+    /// and resolve deadlines can still change them: not met, not passed,
+    /// and no round late already (passing one makes
+    /// [`Facts::on_time_response`] or [`Facts::on_time_resolution`]
+    /// `Some(false)`). One pass: the threshold monitor asks for both on
+    /// every transition.
+    pub fn facts_pending(&self, now: Timestamp) -> (Facts, [bool; 2]) {
+        // The verdict of a deadline so far, and whether it is still open.
         let round = |late: bool, done: Option<Timestamp>, due: Timestamp| {
             if late {
-                Some(false)
+                (Some(false), false)
             } else if done.is_some() {
-                Some(true)
+                (Some(true), false)
             } else if now > due {
-                Some(false)
-            } else if self.reopened > 0 {
-                // Every earlier round was accepted and resolved, on time
-                // unless `late` says otherwise: that verdict stands while
-                // the new round may still be on time.
-                Some(true)
+                (Some(false), false)
             } else {
-                None
+                // Every earlier round of a reopened event was accepted and
+                // resolved, on time unless `late` says otherwise: that
+                // verdict stands while the new round may still be on time.
+                ((self.reopened > 0).then_some(true), true)
             }
         };
-        let on_time_response = round(self.late_response, self.accepted_at, self.respond_by);
-        let on_time_resolution = round(self.late_resolution, self.resolved_at, self.resolve_by);
-        Facts {
+        let (on_time_response, respond_open) =
+            round(self.late_response, self.accepted_at, self.respond_by);
+        let (on_time_resolution, resolve_open) =
+            round(self.late_resolution, self.resolved_at, self.resolve_by);
+        let facts = Facts {
             on_time_response,
             on_time_resolution,
             overdue: on_time_response == Some(false) || on_time_resolution == Some(false),
@@ -77,20 +88,7 @@ impl Case {
                     .saturating_sub(self.event.reported_at.as_second()) as f64
                     / 3600.0
             }),
-        }
-    }
-
-    /// Whether the current round's respond and resolve deadlines can still
-    /// change the facts at `now`: not met, not passed, and no earlier
-    /// round late already (what passing them would change:
-    /// [`Facts::on_time_response`] and the like become `Some(false)`).
-    pub fn deadlines_pending(&self, now: Timestamp) -> [bool; 2] {
-        let pending = |late: bool, done: Option<Timestamp>, due: Timestamp| {
-            !late && done.is_none() && now <= due
         };
-        [
-            pending(self.late_response, self.accepted_at, self.respond_by),
-            pending(self.late_resolution, self.resolved_at, self.resolve_by),
-        ]
+        (facts, [respond_open, resolve_open])
     }
 }

@@ -378,7 +378,11 @@ impl<'a> Run<'a> {
     }
 
     fn record_alerts(&mut self, alerts: Vec<Alert>) {
-        self.alerts_now.extend(alerts);
+        if self.alerts_now.is_empty() {
+            self.alerts_now = alerts;
+        } else {
+            self.alerts_now.extend(alerts);
+        }
     }
 
     /// Counts the alerts of the current instant: a group raised and
