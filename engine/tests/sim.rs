@@ -488,16 +488,29 @@ reopen: {on_time: 0.3, late: 0.3, delay: {exponential: 2h}}
 /// A run of the scenario's generated events as if they could not be
 /// drawn again, the way replayed events go.
 fn without_redraw(yaml: &str, p: &Policy) -> sim::RunReport {
+    run_draft(yaml, p, |plan| {
+        let arrivals = plan.arrivals.as_ref().expect("synthetic arrivals");
+        sim::Generator::new(arrivals, &plan.tz, plan.start, plan.end, plan.seed)
+            .map(|a| a.map(|a| sim::Arrival { redraw: None, ..a }))
+            .collect()
+    })
+}
+
+/// A run of the scenario under `p` (as the draft) over the arrivals
+/// `arrivals` makes from its plan.
+fn run_draft(
+    yaml: &str,
+    p: &Policy,
+    arrivals: impl FnOnce(&sim::Plan) -> Vec<Result<sim::Arrival, sim::Skip>>,
+) -> sim::RunReport {
     let scenario = sim::parse(yaml).unwrap_or_else(|e| panic!("{e}"));
     let plan = sim::plan(&scenario, p, Options::default(), &mut no_files)
         .unwrap_or_else(|e| panic!("{e}"));
     let p = sim::with_areas(&plan, p);
     let staff = sim::staff(&plan, &p, Role::Draft).unwrap_or_else(|e| panic!("{e}"));
-    let arrivals = plan.arrivals.as_ref().expect("synthetic arrivals");
-    let events = sim::Generator::new(arrivals, &plan.tz, plan.start, plan.end, plan.seed)
-        .map(|a| a.map(|a| sim::Arrival { redraw: None, ..a }));
+    let events = arrivals(&plan);
     let mut run = sim::Run::new(&p, &plan, &staff);
-    run.run(events, &mut |_| {});
+    run.run(events.into_iter(), &mut |_| {});
     run.into_report(Role::Draft)
 }
 
@@ -544,14 +557,7 @@ capacity:
 }
 
 /// A share that two reports of one second take over the bound and back.
-const SHARE_POLICY: &str = r#"
-policy "share" { version "1" timezone "UTC" }
-levels grid < street
-grades blue
-grade blue { level grid respond 1000d resolve 1000d }
-department d "d" { level grid }
-category work { lead d grade blue }
-fallback { lead d grade blue }
+const SHARE_THRESHOLD: &str = r#"
 threshold patrols "巡查为主" {
   metric active_discovery by department over 1d
   when   > 50%
@@ -573,39 +579,26 @@ capacity:
     grid: {handlers: 1}
     street: {handlers: 1}
 ";
-    let p = policy(SHARE_POLICY);
-    let scenario = sim::parse(yaml).unwrap_or_else(|e| panic!("{e}"));
-    let plan = sim::plan(&scenario, &p, Options::default(), &mut no_files)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let p = sim::with_areas(&plan, &p);
-    let staff = sim::staff(&plan, &p, Role::Draft).unwrap_or_else(|e| panic!("{e}"));
-    let grid = plan
-        .areas
-        .as_ref()
-        .expect("a generated tree")
-        .grids
-        .keys()
-        .next()
-        .unwrap()
-        .clone();
-    let at = jiff::Timestamp::from_second(1_767_268_800).unwrap(); // 2026-01-01T12:00Z
-    let event = |i: u64, source: &str, at: jiff::Timestamp| {
-        let json = format!(
-            r#"{{"id":"E{i}","category":"work","grid":"{grid}","source":"{source}","reported_at":"{at}"}}"#
-        );
-        Ok(sim::Arrival {
-            index: i,
-            event: whistle_engine::event::parse_event(&json).unwrap(),
-            category: Some(0),
-            redraw: None,
-        })
-    };
-    let later = at + jiff::SignedDuration::from_secs(apart);
-    let events = vec![event(0, "patrol", at), event(1, "citizen", later)];
-    let mut run = sim::Run::new(&p, &plan, &staff);
-    run.run(events.into_iter(), &mut |_| {});
-    let a = run.into_report(Role::Draft).alerts;
-    (a.raised, a.cleared)
+    let p = policy(&format!("{QUEUE_POLICY}{SHARE_THRESHOLD}"));
+    let report = run_draft(yaml, &p, |plan| {
+        let tree = plan.areas.as_ref().expect("a generated tree");
+        let grid = tree.grids.keys().next().unwrap().clone();
+        let at = jiff::Timestamp::from_second(1_767_268_800).unwrap(); // 2026-01-01T12:00Z
+        let event = |i: u64, source: &str, at: jiff::Timestamp| {
+            let json = format!(
+                r#"{{"id":"E{i}","category":"work","grid":"{grid}","source":"{source}","reported_at":"{at}"}}"#
+            );
+            Ok(sim::Arrival {
+                index: i,
+                event: whistle_engine::event::parse_event(&json).unwrap(),
+                category: Some(0),
+                redraw: None,
+            })
+        };
+        let later = at + jiff::SignedDuration::from_secs(apart);
+        vec![event(0, "patrol", at), event(1, "citizen", later)]
+    });
+    (report.alerts.raised, report.alerts.cleared)
 }
 
 #[test]

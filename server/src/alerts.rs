@@ -592,6 +592,20 @@ threshold late "超时" {
             .collect()
     }
 
+    /// A new store holding event `id`, reported at `at`, and its case.
+    async fn holding(
+        p: &Policy,
+        id: &str,
+        at: Timestamp,
+    ) -> (tempfile::TempDir, SqliteStore, Arc<Case>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path(), Vec::new()).await.unwrap();
+        let ne = opened_as(p, id, at);
+        let case = ne.case().clone();
+        store.insert_events(vec![ne]).await.unwrap();
+        (dir, store, case)
+    }
+
     /// A store where E1 was reported `ago` before `now` and observed by a
     /// server that stopped `down` before `now`, its alerts recorded with
     /// its clock under the policy `hash`.
@@ -602,11 +616,7 @@ threshold late "超时" {
         down: SignedDuration,
         hash: &str,
     ) -> (tempfile::TempDir, SqliteStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path(), Vec::new()).await.unwrap();
-        let ne = opened_as(p, "E1", now - ago);
-        let case = ne.case().clone();
-        store.insert_events(vec![ne]).await.unwrap();
+        let (dir, store, case) = holding(p, "E1", now - ago).await;
         let stop = now - down;
         let alerts = Monitor::new(p).observe(p, &case, stop);
         let c = MonitorClock {
@@ -672,12 +682,7 @@ threshold late "超时" {
         // went overdue 28 h ago, unseen by any monitor.
         let p = policy();
         let now = Timestamp::now();
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path(), Vec::new()).await.unwrap();
-        store
-            .insert_events(vec![opened_as(&p, "E1", now - hours(30))])
-            .await
-            .unwrap();
+        let (_dir, store, _) = holding(&p, "E1", now - hours(30)).await;
         catch_up(&p, &store, &Hub::new(), now).await.unwrap();
         assert_eq!(stored(&store, "late").await, [(now, None)]);
         assert_eq!(stored(&store, "led").await, []);
@@ -689,18 +694,13 @@ threshold late "超时" {
         let now = Timestamp::now();
         // Stopped 29 h ago with nothing; E2 reported after the last clock
         // (the stop came before its wake-up recorded it).
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path(), Vec::new()).await.unwrap();
+        let reported = now - hours(28);
+        let (_dir, store, _) = holding(&p, "E2", reported).await;
         let c = MonitorClock {
             at: now - hours(29),
             policy: p.hash.to_string(),
         };
         store.record_alerts(&[], &c).await.unwrap();
-        let reported = now - hours(28);
-        store
-            .insert_events(vec![opened_as(&p, "E2", reported)])
-            .await
-            .unwrap();
         catch_up(&p, &store, &Hub::new(), now).await.unwrap();
         assert_eq!(
             stored(&store, "led").await,
