@@ -112,8 +112,6 @@ async fn catch_up(
             "threshold monitor: replayed from {from} (its last clock) to {now}: {} alerts",
             replayed.len()
         );
-    }
-    if from < now {
         publish(store, hub, &replayed, &clock(policy, now)).await;
         // Settles what storing the replay may have failed to.
         reconcile(&monitor, policy, store, hub, now).await?;
@@ -155,11 +153,19 @@ async fn replay(
         .await?;
     reconcile(&m, policy, store, hub, from).await?;
     let mut alerts = Vec::new();
+    // Reports of one instant are seen together, as the live monitor sees
+    // a batch.
+    let (mut batch, mut batch_at) = (Vec::new(), from);
     for case in later {
         let at = case.event.reported_at.min(now);
-        alerts.extend(m.advance(policy, at));
-        alerts.extend(m.observe(policy, &case, at));
+        if at != batch_at {
+            alerts.extend(m.settle(policy, std::mem::take(&mut batch), batch_at));
+            batch_at = at;
+        }
+        batch.extend(m.advance(policy, at));
+        batch.extend(m.observe(policy, &case, at));
     }
+    alerts.extend(m.settle(policy, batch, batch_at));
     alerts.extend(m.advance(policy, now));
     Ok((m, alerts))
 }
@@ -442,6 +448,11 @@ threshold late "超时" {
   when   > 50%
   alert  street
 }
+threshold patrols "巡查为主" {
+  metric active_discovery by department over 1d
+  when   > 50%
+  alert  street
+}
 "#;
 
     const AREAS: &str = "districts:
@@ -465,8 +476,13 @@ threshold late "超时" {
 
     /// Event `id`, reported, received and opened at `now` by `p`.
     fn opened_as(p: &Policy, id: &str, now: Timestamp) -> NewEvent {
+        opened_from(p, id, "citizen", now)
+    }
+
+    /// Event `id` from `source`, reported, received and opened at `now`.
+    fn opened_from(p: &Policy, id: &str, source: &str, now: Timestamp) -> NewEvent {
         let ev = parse_event(&format!(
-            r#"{{"id":"{id}","category":"lamp","grid":"G1","reported_at":"{now}"}}"#
+            r#"{{"id":"{id}","category":"lamp","grid":"G1","source":"{source}","reported_at":"{now}"}}"#
         ))
         .unwrap();
         let d = decide(p, &ev, &Context::default());
@@ -706,5 +722,25 @@ threshold late "超时" {
             stored(&store, "led").await,
             [(reported, Some(reported + hours(24)))]
         );
+    }
+
+    #[tokio::test]
+    async fn reports_of_one_instant_after_the_clock_are_seen_together() {
+        let p = policy();
+        let now = Timestamp::now();
+        let reported = now - hours(28);
+        // A patrol's report and a citizen's in one instant: 1 of 1 from
+        // patrol would be over 50%, 1 of 2 is not.
+        let (_dir, store, _) = holding(&p, "E3", reported).await;
+        let patrol = opened_from(&p, "E2", "patrol", reported);
+        store.insert_events(vec![patrol]).await.unwrap();
+        let c = MonitorClock {
+            at: now - hours(29),
+            policy: p.hash.to_string(),
+        };
+        store.record_alerts(&[], &c).await.unwrap();
+        catch_up(&p, &store, &Hub::new(), now).await.unwrap();
+        assert_eq!(stored(&store, "patrols").await, []);
+        assert_eq!(stored(&store, "led").await.len(), 1);
     }
 }
