@@ -132,6 +132,8 @@ async fn replay(
 ) -> Result<(Monitor, Vec<Alert>), StoreError> {
     let mut m = Monitor::new(policy);
     let Some(longest) = policy.thresholds.iter().map(|t| t.window).max() else {
+        // No threshold: whatever the store has open is cleared.
+        reconcile(&m, policy, store, hub, from).await?;
         return Ok((m, Vec::new()));
     };
     let since = from
@@ -742,5 +744,19 @@ threshold patrols "巡查为主" {
         catch_up(&p, &store, &Hub::new(), now).await.unwrap();
         assert_eq!(stored(&store, "patrols").await, []);
         assert_eq!(stored(&store, "led").await.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_policy_without_thresholds_clears_what_is_open() {
+        let p = policy();
+        let now = Timestamp::now();
+        let (_dir, store) = stopped(&p, now, hours(30), hours(29), &p.hash).await;
+        assert_eq!(stored(&store, "led").await, [(now - hours(29), None)]);
+        let cut = POLICY.find("threshold led").unwrap();
+        let none = compile_texts(&[("p.whistle", &POLICY[..cut]), ("areas.yaml", AREAS)])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(none.thresholds.is_empty());
+        catch_up(&none, &store, &Hub::new(), now).await.unwrap();
+        assert_eq!(stored(&store, "led").await, [(now - hours(29), Some(now))]);
     }
 }
