@@ -714,10 +714,7 @@ threshold patrols "巡查为主" {
         // (the stop came before its wake-up recorded it).
         let reported = now - hours(28);
         let (_dir, store, _) = holding(&p, "E2", reported).await;
-        let c = MonitorClock {
-            at: now - hours(29),
-            policy: p.hash.to_string(),
-        };
+        let c = clock(&p, now - hours(29));
         store.record_alerts(&[], &c).await.unwrap();
         catch_up(&p, &store, &Hub::new(), now).await.unwrap();
         assert_eq!(
@@ -736,10 +733,7 @@ threshold patrols "巡查为主" {
         let (_dir, store, _) = holding(&p, "E3", reported).await;
         let patrol = opened_from(&p, "E2", "patrol", reported);
         store.insert_events(vec![patrol]).await.unwrap();
-        let c = MonitorClock {
-            at: now - hours(29),
-            policy: p.hash.to_string(),
-        };
+        let c = clock(&p, now - hours(29));
         store.record_alerts(&[], &c).await.unwrap();
         catch_up(&p, &store, &Hub::new(), now).await.unwrap();
         assert_eq!(stored(&store, "patrols").await, []);

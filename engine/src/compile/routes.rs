@@ -177,6 +177,12 @@ impl Routes {
         }
     }
 
+    /// Whether `name` is a declared category (one whose declaration had
+    /// errors included).
+    fn declared(&self, name: &str) -> bool {
+        self.index.contains_key(name) || self.broken.contains(name)
+    }
+
     fn relieve(&mut self, ctx: &mut Ctx<'_>, relieves: &[&ast::RelieveDecl]) {
         // Names relieved but declared nowhere: allowed (such events come
         // through the fallback), but one a slip away from a declared name,
@@ -186,14 +192,13 @@ impl Routes {
             .flat_map(|rl| &rl.items)
             .flat_map(|i| &i.categories)
             .map(|c| c.name.as_str())
-            .filter(|n| !self.index.contains_key(*n) && !self.broken.contains(*n))
+            .filter(|n| !self.declared(n))
             .collect();
         for rl in relieves {
             let level = ctx.level(&rl.level);
             for item in &rl.items {
                 for c in &item.categories {
-                    if !self.index.contains_key(c.name.as_str())
-                        && !self.broken.contains(c.name.as_str())
+                    if !self.declared(&c.name)
                         && let Some(near) = super::suggest::closest(
                             &c.name,
                             self.index
@@ -215,17 +220,15 @@ impl Routes {
                     }
                     let Some(level) = level else { continue };
                     let top = ctx.names.levels.len().saturating_sub(1);
-                    let what = if usize::from(level) == top {
-                        format!(
-                            "relieve {}: `{}` may not be handled at {}, but it is the top level: it stays there",
-                            rl.level.name, c.name, rl.level.name
-                        )
+                    let outcome = if usize::from(level) == top {
+                        "but it is the top level: it stays there"
                     } else {
-                        format!(
-                            "relieve {}: `{}` may not be handled at {}, so it goes one level up",
-                            rl.level.name, c.name, rl.level.name
-                        )
+                        "so it goes one level up"
                     };
+                    let what = format!(
+                        "relieve {}: `{}` may not be handled at {}, {outcome}",
+                        rl.level.name, c.name, rl.level.name
+                    );
                     let site = ctx.site(c.span, Some(what));
                     // A relieved category the policy does not route arrives
                     // through the fallback, so its relief is kept by name.
