@@ -12,6 +12,7 @@
 
 pub mod alerts;
 pub mod api;
+pub mod assessment;
 pub mod cli;
 pub mod config;
 pub mod ingest;

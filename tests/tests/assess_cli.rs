@@ -92,9 +92,10 @@ fn assess(data: &Path, extra: &[&str]) -> (u8, String, String) {
 }
 
 /// June 2026 in the store: E1 (litter, G1, patrol) accepted late,
-/// resolved and rated 5; E2 (litter, G2) and E3 (lane, G1) never
+/// resolved and rated 5 today; E2 (litter, G2) and E3 (lane, G1) never
 /// accepted; E4 reported in July. At the end of June every respond
-/// deadline has passed: on time 0 of 3; satisfaction 1 of 1 (E1 only).
+/// deadline has passed: on time 0 of 3; no feedback yet (E1 was rated
+/// after June). From June to today: satisfaction 1 of 1 (E1 only).
 #[test]
 fn whistle_assess_reads_the_store_without_a_server() {
     let dir = tempfile::tempdir().unwrap();
@@ -124,6 +125,11 @@ fn whistle_assess_reads_the_store_without_a_server() {
         assert_eq!(st, 200, "{r}");
         assert_eq!(r["district"]["count"], 3);
         assert_eq!(r["period"]["label"], "2026-06");
+        assert!(
+            r["district"]["satisfaction"].is_null(),
+            "rated after June: {}",
+            r["district"]
+        );
     }
 
     let (code, out, all) = assess(&data, &["--period", "2026-06", "--format", "json"]);
@@ -135,28 +141,49 @@ fn whistle_assess_reads_the_store_without_a_server() {
     );
     assert_eq!(r["district"]["count"], 3, "E4 was reported in July");
     assert_eq!(r["district"]["on_time_response"], 0.0);
-    assert_eq!(r["district"]["satisfaction"], 1.0);
+    assert!(
+        r["district"]["satisfaction"].is_null(),
+        "E1 was rated after June ended: {}",
+        r["district"]
+    );
+    assert!(r["district"]["mean_resolution_hours"].is_null());
     assert_eq!(r["period"]["facts_at"], "2026-06-30T16:00:00Z");
-    let dept = |id: &str| {
-        r["groups"][0]["rows"]
+    let row = |r: &Value, table: &str, id: &str| {
+        r[table]
             .as_array()
             .unwrap()
             .iter()
-            .find(|x| x["group"] == id)
+            .find(|x| x["group"] == id || x["by"] == id)
             .cloned()
             .unwrap()
     };
-    assert_eq!(dept("grid_team")["count"], 2);
-    assert_eq!(dept("grid_team")["name"], "网格工作站");
-    assert_eq!(dept("urban")["count"], 1);
-    assert!(dept("urban")["satisfaction"].is_null());
+    let dept = |r: &Value, id: &str| row(&row(r, "groups", "department"), "rows", id);
+    assert_eq!(dept(&r, "grid_team")["count"], 2);
+    assert_eq!(dept(&r, "grid_team")["name"], "网格工作站");
+    assert_eq!(dept(&r, "urban")["count"], 1);
+    // Without feedback only on_time_response (weight 50) counts: 0.
+    let scores = r["scores"][0]["rows"].as_array().unwrap();
+    assert_eq!(scores[0]["score"], 0.0);
+    assert_eq!(scores[0]["weight_counted"], 50.0);
+    assert_eq!(r["targets"][0]["met"], false);
+
+    // From June to tomorrow (UTC, so that today in Shanghai is in): a
+    // period still running, its facts taken now, E1's rating in.
+    let (y, m, d) = civil((unix_now() / 86_400 + 1) as i64);
+    let running = format!("2026-06-01..{y:04}-{m:02}-{d:02}");
+    let (code, out, all) = assess(&data, &["--period", &running, "--format", "json"]);
+    assert_eq!(code, 0, "{all}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["district"]["count"], 4, "E4 too");
+    assert_eq!(r["district"]["satisfaction"], 1.0);
+    assert_eq!(dept(&r, "urban")["count"], 2);
+    assert!(dept(&r, "urban")["satisfaction"].is_null());
     // grid_team: 50 × 0 + 50 × 1 = 50; urban: no satisfaction, 0 on the 50 that count.
     let scores = r["scores"][0]["rows"].as_array().unwrap();
     assert_eq!(scores[0]["group"], "grid_team");
     assert_eq!(scores[0]["score"], 50.0);
     assert_eq!(scores[1]["score"], 0.0);
     assert_eq!(scores[1]["weight_counted"], 50.0);
-    assert_eq!(r["targets"][0]["met"], false);
 
     // --by keeps one kind of group; the policy can be named explicitly.
     let (code, out, all) = assess(
@@ -189,7 +216,7 @@ fn whistle_assess_reads_the_store_without_a_server() {
     assert!(
         lines
             .iter()
-            .any(|l| l.starts_with("department,grid_team,网格工作站,2,0,") && l.ends_with(",50")),
+            .any(|l| l.starts_with("department,grid_team,网格工作站,2,0,") && l.ends_with(",0")),
         "{out}"
     );
 

@@ -91,6 +91,7 @@
 //! under the policy given.
 
 mod action;
+mod as_of;
 mod ladder;
 mod metrics;
 mod name;

@@ -8,9 +8,10 @@ use axum::http::StatusCode;
 use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use whistle_engine::assess::{Period, Report, Tally, parse_group};
+use whistle_engine::assess::{Period, Report, parse_group};
 
 use super::error::ApiError;
+use crate::assessment::period_report;
 use crate::state::AppState;
 use crate::store::AlertCursor;
 
@@ -68,17 +69,9 @@ pub async fn assessment(
             ),
         ));
     }
-    let at = period.facts_at(Timestamp::now());
-    let mut tally = Tally::new(&policy);
-    state
-        .store
-        .cases_reported(period.from, period.until, &mut |case| {
-            tally.add(&policy, &case, &case.facts(at));
-        })
+    let mut report = period_report(&*state.store, &policy, &period, Timestamp::now())
         .await
         .map_err(ApiError::unavailable)?;
-    let mut report = tally.report(&policy);
-    report.period = Some(period.describe(at));
     if let Some(by) = &p.by {
         report = report.only(by);
     }

@@ -9,12 +9,13 @@ use clap::{Args, ValueEnum};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use unicode_width::UnicodeWidthStr;
-use whistle_engine::assess::{GroupTable, Period, Report, ScoreTable, Tally, Values, parse_group};
+use whistle_engine::assess::{GroupTable, Period, Report, ScoreTable, Values, parse_group};
 use whistle_engine::model::Metric;
 use whistle_engine::{Policy, compile};
 use whistle_grammar::bundle::{BundleFile, from_files};
 
 use super::{CANNOT_RUN, OK};
+use crate::assessment::period_report;
 use crate::store::Store;
 use crate::store::sqlite::{FILE_NAME, SqliteStore};
 
@@ -138,17 +139,9 @@ fn assess(a: &AssessArgs) -> Result<(Policy, Report), String> {
                 levels.join(", ")
             ));
         }
-        let at = period.facts_at(Timestamp::now());
-        let mut tally = Tally::new(&policy);
-        store
-            .cases_reported(period.from, period.until, &mut |case| {
-                tally.add(&policy, &case, &case.facts(at));
-            })
-            .await
-            .map_err(|e| e.to_string())?;
+        let report = period_report(&store, &policy, &period, Timestamp::now()).await;
         let _ = store.close().await;
-        let mut report = tally.report(&policy);
-        report.period = Some(period.describe(at));
+        let mut report = report.map_err(|e| e.to_string())?;
         if let Some(by) = &a.by {
             report = report.only(by);
         }

@@ -387,6 +387,16 @@ pub trait Store: Send + Sync + 'static {
         each: &mut (dyn FnMut(Case) + Send),
     ) -> Result<u64, StoreError>;
 
+    /// [`Store::cases_reported`], each case with its transitions in the
+    /// order they were made (from the journal): what an assessment of a
+    /// past period replays with [`Case::as_of`].
+    async fn histories_reported(
+        &self,
+        from: Timestamp,
+        until: Timestamp,
+        each: &mut (dyn FnMut(Case, Vec<Transition>) + Send),
+    ) -> Result<u64, StoreError>;
+
     /// The current cases of the given event ids (those that exist), in
     /// one read: what the threshold monitor observes after transitions.
     async fn cases_of(&self, ids: &[String]) -> Result<Vec<Case>, StoreError>;

@@ -413,6 +413,15 @@ impl Store for SqliteStore {
         alerts::cases_reported(&self.pool, from, until, each).await
     }
 
+    async fn histories_reported(
+        &self,
+        from: Timestamp,
+        until: Timestamp,
+        each: &mut (dyn FnMut(Case, Vec<Transition>) + Send),
+    ) -> Result<u64, StoreError> {
+        alerts::histories_reported(&self.pool, from, until, each).await
+    }
+
     async fn cases_of(&self, ids: &[String]) -> Result<Vec<Case>, StoreError> {
         alerts::cases_of(&self.pool, ids).await
     }

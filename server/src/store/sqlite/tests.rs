@@ -825,6 +825,53 @@ async fn events_since_reads_by_reported_at() {
     assert_eq!(ids, ["E2", "E1", "E0"]);
 }
 
+#[tokio::test]
+async fn histories_come_with_their_cases_in_report_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    let p = policy();
+    // Reported in the order E2, E0, E1; E3 after the span.
+    let batch = [("E0", 20), ("E1", 30), ("E2", 10), ("E3", 500)]
+        .iter()
+        .map(|(id, at)| new_event(&p, id, "litter", "G3", "{}", *at))
+        .collect();
+    s.insert_events(batch).await.unwrap();
+    let accepted = act(&s, &p, "E0", accept(), 40).await.len();
+    let resolved = act(&s, &p, "E0", resolve(), 50).await.len();
+    act(&s, &p, "E2", accept(), 60).await;
+    let mut got = Vec::new();
+    let n = s
+        .histories_reported(t(0), t(100), &mut |case, history| {
+            got.push((case, history));
+        })
+        .await
+        .unwrap();
+    assert_eq!(n, 3);
+    let ids: Vec<&str> = got.iter().map(|(c, _)| c.event.id.as_str()).collect();
+    assert_eq!(ids, ["E2", "E0", "E1"]);
+    let journal = |id: &str| {
+        let seen: Vec<(Timestamp, &'static str)> = got
+            .iter()
+            .find(|(c, _)| c.event.id == id)
+            .unwrap()
+            .1
+            .iter()
+            .map(|t| (t.at, t.kind()))
+            .collect();
+        seen
+    };
+    let opened = s.journal_for("E1").await.unwrap().len();
+    assert_eq!(journal("E1").len(), opened, "every transition of E1");
+    assert_eq!(journal("E0").len(), opened + accepted + resolved);
+    assert_eq!(journal("E0")[opened..][0], (t(40), "accepted"));
+    assert_eq!(journal("E0").last(), Some(&(t(50), "resolved")));
+    assert_eq!(journal("E2").last(), Some(&(t(60), "accepted")));
+    // Replayed to before the acceptance, E0 is as it was opened.
+    let (e0, h0) = got.iter().find(|(c, _)| c.event.id == "E0").unwrap();
+    assert_eq!(e0.as_of(&p, h0, t(39)).accepted_at, None);
+    assert_eq!(e0.as_of(&p, h0, t(45)).accepted_at, Some(t(40)));
+}
+
 /// The one number `sql` selects, read on the writer connection.
 async fn number(s: &SqliteStore, sql: &'static str) -> i64 {
     let mut w = s.writer.lock().await;

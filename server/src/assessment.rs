@@ -1,0 +1,43 @@
+//! The assessment of a period from the store, shared by
+//! `GET /v1/assessment` and `whistle assess`.
+
+use jiff::Timestamp;
+use whistle_engine::Policy;
+use whistle_engine::assess::{Period, Report, Tally};
+
+use crate::store::{Store, StoreError};
+
+/// The report of `period` as it stands at `now`: the events reported in
+/// it, each with its facts at the period's end (or `now`, for a period
+/// still running). A case of a period that has ended is rebuilt from its
+/// transitions as it stood at the end, so that what happened to it since
+/// (an acceptance, a raise, a reassignment, a reopen, a rating) does not
+/// count in the period, and the report of a past period stays the same
+/// whenever it is asked for.
+pub async fn period_report<S: Store + ?Sized>(
+    store: &S,
+    policy: &Policy,
+    period: &Period,
+    now: Timestamp,
+) -> Result<Report, StoreError> {
+    let at = period.facts_at(now);
+    let mut tally = Tally::new(policy);
+    if at < now {
+        store
+            .histories_reported(period.from, period.until, &mut |case, history| {
+                let then = case.as_of(policy, &history, at);
+                tally.add(policy, &then, &then.facts(at));
+            })
+            .await?;
+    } else {
+        // Nothing has happened after `now`: the cases are as they stand.
+        store
+            .cases_reported(period.from, period.until, &mut |case| {
+                tally.add(policy, &case, &case.facts(at));
+            })
+            .await?;
+    }
+    let mut report = tally.report(policy);
+    report.period = Some(period.describe(at));
+    Ok(report)
+}
