@@ -246,6 +246,44 @@ pub struct AreaIndex {
     /// short): a lookup reads one bucket, not a bucket and a string on
     /// the heap, which at a city's volume is a cache miss per event.
     pub grids: FxHashMap<compact_str::CompactString, Arc<Units>>,
+    /// Area id (district, street, community) → its display name, where
+    /// `areas.yaml` gives one: reports show it beside the id.
+    pub names: FxHashMap<Box<str>, Arc<str>>,
+}
+
+impl AreaIndex {
+    /// Indexes a tree by grid: level `i` is depth `i` of the tree (grids,
+    /// communities, streets, districts).
+    pub fn of(tree: &whistle_grammar::areas::AreaTree) -> AreaIndex {
+        let mut idx = AreaIndex::default();
+        for path in tree.paths() {
+            let mut units: Units = Default::default();
+            for (slot, id) in units.iter_mut().zip(path.iter()) {
+                *slot = Some(id.as_str().into());
+            }
+            idx.grids.insert(path[0].as_str().into(), Arc::new(units));
+        }
+        let mut name = |id: &str, name: &Option<String>| {
+            if let Some(n) = name {
+                idx.names.insert(id.into(), n.as_str().into());
+            }
+        };
+        for d in &tree.districts {
+            name(&d.id, &d.name);
+            for s in &d.streets {
+                name(&s.id, &s.name);
+                for c in &s.communities {
+                    name(&c.id, &c.name);
+                }
+            }
+        }
+        idx
+    }
+
+    /// The display name of an area, if `areas.yaml` gives it one.
+    pub fn name(&self, id: &str) -> Option<&str> {
+        self.names.get(id).map(|n| &**n)
+    }
 }
 
 /// The compiled policy.

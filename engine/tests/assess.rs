@@ -32,8 +32,10 @@ const AREAS: &str = "districts:
   - id: D01
     streets:
       - id: S01
+        name: 玉林街道
         communities:
           - id: C01
+            name: 玉林东路社区
             grids: [G1, G2]
           - id: C02
             grids: [G3]
@@ -227,6 +229,21 @@ fn groups_by_every_level_and_category() {
         .find(|x| x.group == "litter")
         .unwrap();
     assert_eq!(litter.name.as_deref(), Some("垃圾"));
+    // Units carry the names `areas.yaml` gives them, and only those.
+    let name = |by: &str, id: &str| {
+        r.table(by)
+            .unwrap()
+            .rows
+            .iter()
+            .find(|x| x.group == id)
+            .unwrap()
+            .name
+            .clone()
+    };
+    assert_eq!(name("street", "S01").as_deref(), Some("玉林街道"));
+    assert_eq!(name("community", "C01").as_deref(), Some("玉林东路社区"));
+    assert_eq!(name("community", "C02"), None);
+    assert_eq!(name("grid", "G1"), None);
 }
 
 #[test]

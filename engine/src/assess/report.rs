@@ -78,7 +78,8 @@ impl Values {
 pub struct GroupRow {
     /// The group: a department's or category's name, a unit's id.
     pub group: String,
-    /// Its display name, where the policy gives one.
+    /// Its display name, where the policy gives one: a department's or a
+    /// category's, or an area's `name` in `areas.yaml`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Its metrics.
@@ -181,7 +182,7 @@ fn display(policy: &Policy, by: GroupBy, id: &str) -> Option<String> {
             .and_then(|d| policy.departments.get(d as usize))
             .and_then(|d| d.display.as_ref()),
         GroupBy::Category => policy.category(id).and_then(|(_, r)| r.display.as_ref()),
-        GroupBy::Level(_) => None,
+        GroupBy::Level(_) => return policy.areas.name(id).map(str::to_string),
     };
     d.map(|s| s.to_string())
 }

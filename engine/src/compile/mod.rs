@@ -23,7 +23,7 @@ use whistle_grammar::diag::{self, Diagnostic};
 use whistle_grammar::source::Span;
 
 use crate::calendar::Calendar;
-use crate::model::{AreaIndex, Department, DeptId, Grade, Limit, Policy, Site, SiteId, Units};
+use crate::model::{AreaIndex, Department, DeptId, Grade, Limit, Policy, Site, SiteId};
 
 pub use tests::TestCase;
 
@@ -801,21 +801,13 @@ fn grade_blocks_compile(
     out
 }
 
-/// Indexes `areas.yaml` by grid. Level `i` of `levels` maps to depth `i` of
-/// the tree: grids, communities, streets, districts.
+/// Indexes `areas.yaml` by grid (an empty index without one).
 fn area_index(ctx: &mut Ctx<'_>) -> AreaIndex {
-    let mut idx = AreaIndex::default();
-    let Some(tree) = &ctx.bundle.areas else {
-        return idx;
-    };
-    for path in tree.paths() {
-        let mut units: Units = Default::default();
-        for (i, id) in path.iter().enumerate() {
-            units[i] = Some(id.as_str().into());
-        }
-        idx.grids.insert(path[0].as_str().into(), Arc::new(units));
-    }
-    idx
+    ctx.bundle
+        .areas
+        .as_ref()
+        .map(AreaIndex::of)
+        .unwrap_or_default()
 }
 
 /// Compiles the bundle's `event.schema.json`, reporting a schema that is not one.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use whistle_grammar::areas::{AreaTree, Community, District, Street};
 
-use crate::model::{AreaIndex, Units};
+use crate::model::AreaIndex;
 
 /// A tree of `districts` × `streets` × `communities` × `grids`, with ids in
 /// the shipped district's style: `D01`, `S01`, `C0101`, `G010101` (longer
@@ -46,21 +46,6 @@ pub fn generate(districts: u32, streets: u32, communities: u32, grids: u32) -> A
     }
 }
 
-/// Indexes a tree by grid, as the compiler does for a bundle's
-/// `areas.yaml`: level `i` is depth `i` (grids, communities, streets,
-/// districts).
-pub fn index(tree: &AreaTree) -> AreaIndex {
-    let mut idx = AreaIndex::default();
-    for path in tree.paths() {
-        let mut units: Units = Default::default();
-        for (slot, id) in units.iter_mut().zip(path.iter()) {
-            *slot = Some(id.as_str().into());
-        }
-        idx.grids.insert(path[0].as_str().into(), Arc::new(units));
-    }
-    idx
-}
-
 /// The grid ids of an index, sorted (the generator's fixed order).
 pub fn grids(idx: &AreaIndex) -> Vec<Arc<str>> {
     let mut g: Vec<Arc<str>> = idx.grids.keys().map(|k| Arc::from(&**k)).collect();
@@ -76,13 +61,13 @@ mod tests {
     fn generated_trees_have_the_shipped_id_style() {
         let t = generate(1, 2, 3, 4);
         assert_eq!(t.counts(), [1, 2, 6, 24]);
-        let idx = index(&t);
+        let idx = AreaIndex::of(&t);
         let u = &idx.grids["G010304"];
         assert_eq!(u[1].as_deref(), Some("C0103"));
         assert_eq!(u[2].as_deref(), Some("S01"));
         assert_eq!(u[3].as_deref(), Some("D01"));
         let two = generate(2, 1, 1, 1);
-        assert_eq!(grids(&index(&two)).len(), 2);
-        assert!(index(&two).grids.contains_key("G02010101"));
+        assert_eq!(grids(&AreaIndex::of(&two)).len(), 2);
+        assert!(AreaIndex::of(&two).grids.contains_key("G02010101"));
     }
 }

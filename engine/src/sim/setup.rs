@@ -282,7 +282,7 @@ pub fn plan(
             )
             .into());
         }
-        AreasSpec::Generate { generate: g } => Some(Arc::new(areas::index(&areas::generate(
+        AreasSpec::Generate { generate: g } => Some(Arc::new(AreaIndex::of(&areas::generate(
             g.districts,
             g.streets,
             g.communities,
@@ -305,7 +305,7 @@ pub fn plan(
                         ),
                     )
                 })?;
-            Some(Arc::new(areas::index(&tree)))
+            Some(Arc::new(AreaIndex::of(&tree)))
         }
     };
     let grid_ids = areas::grids(areas.as_deref().unwrap_or(&draft.areas));
@@ -771,7 +771,10 @@ fn deep_copy(areas: &AreaIndex) -> AreaIndex {
             (grid.clone(), Arc::new(units))
         })
         .collect();
-    AreaIndex { grids }
+    AreaIndex {
+        grids,
+        names: areas.names.clone(),
+    }
 }
 
 /// A month, weekday or hour profile whose weights are all 0 would send
