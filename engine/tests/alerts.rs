@@ -31,6 +31,7 @@ const AREAS: &str = "districts:
       - id: S01
         communities:
           - id: C01
+            name: 玉林东路社区
             grids: [G1, G2]
           - id: C02
             grids: [G3]
@@ -93,6 +94,7 @@ fn a_count_raises_when_it_reaches_the_bound_and_clears_as_events_leave() {
     let a = m.observe(&p, &e2, t(10));
     assert_eq!(seen(&a), [(true, "C01".into(), t(10), 2.0)]);
     assert_eq!(a[0].notify, "street S01", "the street containing C01");
+    assert_eq!(a[0].name.as_deref(), Some("玉林东路社区"), "areas.yaml's");
     assert_eq!(a[0].threshold.as_ref(), "litter_wave");
     assert_eq!(a[0].display.as_deref(), Some("垃圾多发"));
     assert_eq!(a[0].by.as_ref(), "community");
@@ -349,6 +351,7 @@ fn a_share_moves_when_a_deadline_passes() {
     let a = m.advance(&p, passed);
     assert_eq!(seen(&a), [(true, "grid_team".into(), passed, 1.0)]);
     assert_eq!(a[0].notify, "department command");
+    assert_eq!(a[0].name.as_deref(), Some("网格站"));
     // A late acceptance keeps it overdue.
     act(&p, &mut e1, Action::Accept { by: None }, t(120));
     assert!(m.observe(&p, &e1, t(120)).is_empty());

@@ -108,6 +108,10 @@ pub struct Alert {
     pub by: Arc<str>,
     /// The group: a unit id, a department's or a category's name.
     pub group: String,
+    /// The group's display name, where the policy gives one (a
+    /// department's or a category's, or an area's in `areas.yaml`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// `true`: raised; `false`: cleared.
     pub raised: bool,
     /// The instant the value crossed.
@@ -566,6 +570,7 @@ impl Monitor {
             display: def.display.clone(),
             by: Arc::clone(&def.by_name),
             notify: def.notify(policy, &self.tree, &group),
+            name: crate::assess::display(policy, def.by, &group),
             group,
             raised,
             at,

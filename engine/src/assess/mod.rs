@@ -55,6 +55,7 @@
 
 mod period;
 mod report;
+pub(crate) use report::display;
 mod score;
 mod tally;
 

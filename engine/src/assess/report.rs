@@ -175,7 +175,9 @@ pub fn parse_group(policy: &Policy, by: &str) -> Option<GroupBy> {
     }
 }
 
-fn display(policy: &Policy, by: GroupBy, id: &str) -> Option<String> {
+/// A group's display name: a department's or a category's, or the name
+/// `areas.yaml` gives an area.
+pub(crate) fn display(policy: &Policy, by: GroupBy, id: &str) -> Option<String> {
     let d: Option<&Arc<str>> = match by {
         GroupBy::Department => policy
             .dept_id(id)
