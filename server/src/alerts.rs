@@ -185,7 +185,7 @@ fn clear_of(stored: &StoredAlert, at: Timestamp) -> Alert {
         display: stored.raised["display"].as_str().map(Arc::from),
         by: text("by").into(),
         group: text("group"),
-        name: stored.raised["name"].as_str().map(str::to_string),
+        name: stored.raised["name"].as_str().map(Arc::from),
         raised: false,
         at,
         value: 0.0,

@@ -240,7 +240,7 @@ impl Monitor {
             && let Some(k) = self.dept_kind
             && let Some(key) = keys.get_mut(k)
         {
-            *key = self.names[k].intern(&case.lead);
+            *key = self.names[k].intern(policy, GroupBy::Department, &case.lead);
         }
         let mut bits = old_bits.clone();
         for (t, def) in self.defs.iter().enumerate() {
@@ -384,7 +384,7 @@ impl Monitor {
                     .iter()
                     .zip(self.names.iter_mut())
                     .map(|(by, names)| match by {
-                        GroupBy::Level(_) => names.intern(key_of(*by, case, units)),
+                        GroupBy::Level(_) => names.intern(policy, *by, key_of(*by, case, units)),
                         GroupBy::Department | GroupBy::Category => u32::MAX,
                     })
                     .collect();
@@ -394,7 +394,7 @@ impl Monitor {
         };
         for ((key, by), names) in keys.iter_mut().zip(&self.kinds).zip(self.names.iter_mut()) {
             if !matches!(by, GroupBy::Level(_)) {
-                *key = names.intern(key_of(*by, case, None));
+                *key = names.intern(policy, *by, key_of(*by, case, None));
             }
         }
         keys

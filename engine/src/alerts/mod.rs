@@ -110,8 +110,11 @@ pub struct Alert {
     pub group: String,
     /// The group's display name, where the policy gives one (a
     /// department's or a category's, or an area's in `areas.yaml`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    #[serde(
+        serialize_with = "ser_opt_arc",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub name: Option<Arc<str>>,
     /// `true`: raised; `false`: cleared.
     pub raised: bool,
     /// The instant the value crossed.
@@ -142,27 +145,36 @@ impl Hint {
     }
 }
 
-/// Group names of one kind, interned.
+/// Group names of one kind, interned, each with its display name (looked
+/// up once, when the group is first seen: a year raises tens of thousands
+/// of alerts).
 #[derive(Debug, Clone, Default)]
 struct Names {
     ids: FxHashMap<Arc<str>, u32>,
     names: Vec<Arc<str>>,
+    display: Vec<Option<Arc<str>>>,
 }
 
 impl Names {
-    fn intern(&mut self, s: &str) -> u32 {
+    fn intern(&mut self, policy: &Policy, by: GroupBy, s: &str) -> u32 {
         if let Some(&i) = self.ids.get(s) {
             return i;
         }
         let i = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
         let name: Arc<str> = s.into();
         self.names.push(Arc::clone(&name));
+        self.display
+            .push(crate::assess::display(policy, by, s).map(Arc::from));
         self.ids.insert(name, i);
         i
     }
 
     fn name(&self, i: u32) -> &str {
         self.names.get(i as usize).map_or("?", |n| n)
+    }
+
+    fn display(&self, i: u32) -> Option<Arc<str>> {
+        self.display.get(i as usize).cloned().flatten()
     }
 }
 
@@ -559,18 +571,15 @@ impl Monitor {
     }
 
     fn alert(&self, policy: &Policy, def: &Def, g: u32, raised: bool, at: Timestamp) -> Alert {
-        let group = self
-            .names
-            .get(def.kind)
-            .map_or("?", |n| n.name(g))
-            .to_string();
+        let names = self.names.get(def.kind);
+        let group = names.map_or("?", |n| n.name(g)).to_string();
         let acc = def.groups.get(g as usize).copied().unwrap_or_default();
         Alert {
             threshold: Arc::clone(&def.name),
             display: def.display.clone(),
             by: Arc::clone(&def.by_name),
             notify: def.notify(policy, &self.tree, &group),
-            name: crate::assess::display(policy, def.by, &group),
+            name: names.and_then(|n| n.display(g)),
             group,
             raised,
             at,
