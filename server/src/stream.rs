@@ -10,8 +10,10 @@ use whistle_engine::lifecycle::{Case, Transition};
 /// One published message.
 #[derive(Debug, Clone)]
 pub struct Message {
-    /// Its place in the order of publication, from 1: the SSE `id`, so a
-    /// subscriber sees a gap as a jump.
+    /// Its place in the order of publication: the SSE `id`, so a
+    /// subscriber sees a gap as a jump. The server's hub numbers from the
+    /// instant it started, in microseconds since the epoch, so that ids
+    /// keep growing across a restart.
     pub seq: u64,
     /// The SSE event name (`transition`, `step_fired`, `alert`, ...).
     pub kind: Arc<str>,
@@ -46,16 +48,30 @@ impl Default for Hub {
 const ROOM: usize = 1 << 15;
 
 impl Hub {
-    /// A hub with room for [`ROOM`] undelivered messages per subscriber.
+    /// A hub with room for [`ROOM`] undelivered messages per subscriber,
+    /// numbering its messages after the current instant in microseconds:
+    /// a client that compares ids across a restart of the server does not
+    /// see them start again at 1 and take the new messages for old ones
+    /// (a server would have to publish a message per microsecond of its
+    /// life to catch up with the next one's numbers).
     pub fn new() -> Hub {
-        Hub::with_room(ROOM)
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX / 2));
+        Hub::numbered_after(ROOM, now)
     }
 
-    /// A hub with room for `room` undelivered messages per subscriber.
+    /// A hub with room for `room` undelivered messages per subscriber,
+    /// numbering its messages from 1.
     pub fn with_room(room: usize) -> Hub {
+        Hub::numbered_after(room, 0)
+    }
+
+    /// A hub whose first message is numbered `last + 1`.
+    fn numbered_after(room: usize, last: u64) -> Hub {
         Hub {
             tx: broadcast::channel(room.max(1)).0,
-            seq: Arc::new(AtomicU64::new(0)),
+            seq: Arc::new(AtomicU64::new(last)),
             closing: Arc::new(watch::channel(false).0),
         }
     }

@@ -348,14 +348,11 @@ fn the_stream_carries_transitions_and_escalation_steps() {
     );
 }
 
-/// Messages are numbered; a client still reading the stream does not keep
-/// a stopping server alive (it used to run until the client hung up).
-#[test]
-fn a_stopping_server_ends_its_streams_and_exits() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = Server::start(&fast_policy(dir.path()), &dir.path().join("db"), None);
-    let mut conn = TcpStream::connect(s.base.trim_start_matches("http://")).unwrap();
-    write!(conn, "GET /v1/stream HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+/// The ids of the first two messages a new subscriber of `s` reads after
+/// `s` decides event `id`.
+fn first_two_ids(s: &Server, id: &str) -> (Vec<u64>, TcpStream, std::thread::JoinHandle<()>) {
+    let conn = TcpStream::connect(s.base.trim_start_matches("http://")).unwrap();
+    write!(&conn, "GET /v1/stream HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
     let (lines_tx, lines) = std::sync::mpsc::channel();
@@ -367,7 +364,10 @@ fn a_stopping_server_ends_its_streams_and_exits() {
             let _ = lines_tx.send(std::mem::take(&mut line));
         }
     });
-    let (st, _) = s.post("/v1/events", &event("Q-1", "noise"), None);
+    // The subscription is made when the response's headers are out; an
+    // event posted before would not be seen.
+    std::thread::sleep(Duration::from_millis(200));
+    let (st, _) = s.post("/v1/events", &event(id, "noise"), None);
     assert_eq!(st, 201);
     let mut ids = Vec::new();
     let t = Instant::now();
@@ -376,10 +376,40 @@ fn a_stopping_server_ends_its_streams_and_exits() {
             continue;
         };
         if let Some(id) = l.strip_prefix("id: ") {
-            ids.push(id.trim().to_string());
+            ids.push(id.trim().parse().unwrap());
         }
     }
-    assert_eq!(ids, ["1", "2"]);
+    (ids, conn, reading)
+}
+
+/// Messages are numbered in order, and the numbers keep growing across a
+/// restart: a client that keeps the largest id it saw does not take the
+/// new server's messages for old ones.
+#[test]
+fn stream_ids_keep_growing_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = fast_policy(dir.path());
+    let before = {
+        let s = Server::start(&policy, &dir.path().join("db"), None);
+        let (ids, _conn, _reading) = first_two_ids(&s, "R-1");
+        ids
+    };
+    assert_eq!(before.len(), 2, "{before:?}");
+    assert_eq!(before[1], before[0] + 1, "numbered in order: {before:?}");
+    let s = Server::start(&policy, &dir.path().join("db"), None);
+    let (after, _conn, _reading) = first_two_ids(&s, "R-2");
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert!(after[0] > before[1], "{before:?} then {after:?}");
+}
+
+/// A client still reading the stream does not keep a stopping server
+/// alive (it used to run until the client hung up).
+#[test]
+fn a_stopping_server_ends_its_streams_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(&fast_policy(dir.path()), &dir.path().join("db"), None);
+    let (ids, _conn, reading) = first_two_ids(&s, "Q-1");
+    assert_eq!(ids.len(), 2, "{ids:?}");
     let pid = s.child.id().to_string();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid])

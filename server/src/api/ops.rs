@@ -69,7 +69,8 @@ pub async fn openapi() -> Response {
 
 /// `GET /v1/stream`: transitions, escalation steps and alerts as server-sent events.
 ///
-/// Each message's `id` is its number in the order of publication. A
+/// Each message's `id` is its number in the order of publication, which
+/// keeps growing across restarts (see [`crate::stream::Message::seq`]). A
 /// subscriber that fell too far behind loses the oldest and gets a
 /// `lagged` event saying how many (`GET /v1/events` has them all). The
 /// stream ends when the server stops.
@@ -78,9 +79,8 @@ pub async fn stream(
     headers: axum::http::HeaderMap,
 ) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
     // A client reconnecting with `Last-Event-ID` expects what it missed;
-    // the stream does not replay (its ids also start again at 1 after a
-    // restart), so it is told it lost an unknown number rather than
-    // left to believe it lost none.
+    // the stream does not replay, so it is told it lost an unknown number
+    // rather than left to believe it lost none.
     let resumed = headers
         .get("last-event-id")
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
