@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::server::{Server, civil};
-use common::{run, text};
+use common::{check_api_schema, run, text};
 use serde_json::{Value, json};
 
 fn unix_now() -> u64 {
@@ -123,6 +123,7 @@ fn whistle_assess_reads_the_store_without_a_server() {
         // The same report over HTTP while the server runs.
         let (st, r) = s.get("/v1/assessment?period=2026-06", None);
         assert_eq!(st, 200, "{r}");
+        check_api_schema("AssessmentReport", &r);
         assert_eq!(r["district"]["count"], 3);
         assert_eq!(r["period"]["label"], "2026-06");
         assert!(
@@ -135,6 +136,7 @@ fn whistle_assess_reads_the_store_without_a_server() {
     let (code, out, all) = assess(&data, &["--period", "2026-06", "--format", "json"]);
     assert_eq!(code, 0, "{all}");
     let r: Value = serde_json::from_str(&out).unwrap();
+    check_api_schema("AssessmentReport", &r);
     assert_eq!(
         r["policy"]["version"], "7",
         "the version recorded in the store"
@@ -361,6 +363,7 @@ fn alerts(s: &Server, open: bool) -> Vec<Value> {
     };
     let (st, r) = s.get(path, None);
     assert_eq!(st, 200, "{r}");
+    check_api_schema("AlertPage", &r);
     r["alerts"].as_array().unwrap().clone()
 }
 
@@ -506,6 +509,7 @@ fn the_assessment_api_names_a_bad_parameter() {
     let period = format!("{}..{}", day(days - 1), day(days + 1));
     let (st, r) = s.get(&format!("/v1/assessment?period={period}&by=street"), None);
     assert_eq!(st, 200, "{r}");
+    check_api_schema("AssessmentReport", &r);
     assert_eq!(r["groups"][0]["by"], "street");
     assert_eq!(r["groups"][0]["rows"][0]["count"], 1);
     assert_eq!(r["district"]["active_discovery"], 1.0, "from a sensor");

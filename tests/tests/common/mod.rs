@@ -16,6 +16,25 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Checks `value` against the schema `component` of the API description
+/// the server serves (`server/openapi.json`), references resolved within
+/// it; panics naming every place the value does not fit.
+pub fn check_api_schema(component: &str, value: &serde_json::Value) {
+    let text = std::fs::read_to_string(root().join("server/openapi.json")).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    // The whole description is the root resource, so that `#/components/…`
+    // resolves; the keywords of OpenAPI itself are not JSON Schema's and
+    // are ignored.
+    doc["$ref"] = format!("#/components/schemas/{component}").into();
+    let validator =
+        jsonschema::draft202012::new(&doc).unwrap_or_else(|e| panic!("{component}: {e}"));
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{component}: {errors:#?}\n{value:#}");
+}
+
 /// The `whistle` binary: `$WHISTLE`, else the one `cargo test --workspace`
 /// built next to this test, else one built here into a separate target
 /// directory (so as not to wait on the outer cargo's lock).
