@@ -9,7 +9,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::server::{Server, event, now_rfc3339};
-use common::shipped;
+use common::{check_api_schema, shipped};
 use serde_json::{Value, json};
 
 /// POSTs an action that must be refused with `status` and `reason`, and
@@ -34,6 +34,9 @@ fn act(s: &Server, id: &str, verb: &str, body: Value) -> Value {
     let (st, r) = s.post(&format!("/v1/events/{id}/{verb}"), &body, None);
     assert_eq!(st, 200, "{verb} {body}: {r}");
     assert_eq!(r["id"], id);
+    check_api_schema("ActionResult", &r);
+    let (_, stored) = s.get(&format!("/v1/events/{id}"), None);
+    check_api_schema("StoredEvent", &stored);
     r
 }
 

@@ -212,6 +212,7 @@ impl Server {
     pub fn history(&self, id: &str) -> Vec<Value> {
         let (st, e) = self.get(&format!("/v1/events/{id}"), None);
         assert_eq!(st, 200, "{id}: {e}");
+        super::check_api_schema("StoredEvent", &e);
         e["history"]
             .as_array()
             .unwrap()
