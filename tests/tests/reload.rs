@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::drafts::{LEAD_A, LEAD_B, ORDER, order_text, setup};
-use common::run;
 use common::server::{Server, now_rfc3339};
+use common::{check_api_schema, run};
 use serde_json::{Value, json};
 
 /// Saves a file the way editors do: a temporary, then a rename over it.
@@ -294,6 +294,7 @@ fn rollout_checks_paths_and_drafts_and_rollback_restores_the_exact_hash() {
 
     // Both versions are on record, with their files.
     let (_, list) = s.get("/v1/policy/versions", None);
+    check_api_schema("PolicyVersions", &list);
     let hashes: Vec<&str> = list["versions"]
         .as_array()
         .unwrap()
@@ -429,6 +430,7 @@ fn rollout_and_rollback_never_undo_work_they_did_not_see() {
     // The watcher's echo of the rollback's own writes does not hide it.
     std::thread::sleep(Duration::from_millis(600));
     let (_, st) = s.get("/v1/policy/status", None);
+    check_api_schema("PolicyStatus", &st);
     assert_eq!(st["last_reload"]["outcome"], "applied", "{st}");
     assert_eq!(st["last_reload"]["by"], "rollback by open", "{st}");
     let (code, v) = s.post("/v1/policy/rollback/h0?discard=maybe", &json!({}), None);

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::server::{Server, free_port, now_rfc3339};
-use common::{copy_dir, root, run, text, whistle};
+use common::{check_api_schema, copy_dir, root, run, text, whistle};
 use serde_json::{Value, json};
 
 fn event(id: &str, category: &str) -> Value {
@@ -62,6 +62,7 @@ fn an_event_lives_its_whole_life_over_http() {
     assert_eq!(st, 200);
     let (st, list) = s.get("/v1/events?state=dispatched", None);
     assert_eq!(st, 200);
+    check_api_schema("EventPage", &list);
     assert_eq!(list["events"][0]["id"], "L-1");
     assert_eq!(s.get("/v1/events/nope", None).0, 404);
     assert_eq!(s.post("/v1/events/L-1/dance", &json!({}), None).0, 404);
