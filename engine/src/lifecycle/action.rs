@@ -571,12 +571,7 @@ fn reopen(
     case.resolve_by = clocks.resolve_by;
     case.steps = plan(&policy.calendar, policy.ladder_for(d.grade), &clocks);
     case.policy = Name::from(&policy.hash);
-    case.accepted_at = None;
-    case.accepted_by = None;
-    case.resolved_at = None;
-    case.resolution = None;
-    case.closed_at = None;
-    case.source_resolved = None;
+    case.clear_round();
     let change = Change::Reopened {
         reason,
         count: case.reopened,

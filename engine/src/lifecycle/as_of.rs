@@ -27,11 +27,7 @@ impl Case {
         if history.is_empty() {
             return case;
         }
-        case.accepted_at = None;
-        case.accepted_by = None;
-        case.resolved_at = None;
-        case.resolution = None;
-        case.closed_at = None;
+        case.clear_round();
         case.rating = None;
         case.comment = None;
         case.reopened = 0;
@@ -39,7 +35,6 @@ impl Case {
         case.raised = false;
         case.late_response = false;
         case.late_resolution = false;
-        case.source_resolved = None;
         case.clock_start = self.event.reported_at;
         for t in history.iter().filter(|t| t.at <= at) {
             case.state = t.to;
@@ -108,12 +103,7 @@ impl Case {
                 self.clock_start = t.at;
                 self.respond_by = *respond_by;
                 self.resolve_by = *resolve_by;
-                self.accepted_at = None;
-                self.accepted_by = None;
-                self.resolved_at = None;
-                self.resolution = None;
-                self.closed_at = None;
-                self.source_resolved = None;
+                self.clear_round();
             }
             Change::Reassigned { after, .. } => {
                 self.level = after.level.clone();

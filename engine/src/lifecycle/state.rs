@@ -213,6 +213,17 @@ pub struct Case {
 }
 
 impl Case {
+    /// Forgets what the current round did: nothing accepted, resolved or
+    /// closed in it yet (a reopen, and a case rebuilt from its start).
+    pub(super) fn clear_round(&mut self) {
+        self.accepted_at = None;
+        self.accepted_by = None;
+        self.resolved_at = None;
+        self.resolution = None;
+        self.closed_at = None;
+        self.source_resolved = None;
+    }
+
     /// The current handler.
     pub fn handler(&self) -> Handler {
         Handler {
