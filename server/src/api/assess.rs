@@ -69,9 +69,15 @@ pub async fn assessment(
             ),
         ));
     }
-    let mut report = period_report(&*state.store, &policy, &period, Timestamp::now())
-        .await
-        .map_err(ApiError::unavailable)?;
+    let mut report = period_report(
+        &*state.store,
+        &policy,
+        &period,
+        Timestamp::now(),
+        &mut |_| {},
+    )
+    .await
+    .map_err(ApiError::unavailable)?;
     if let Some(by) = &p.by {
         report = report.only(by);
     }

@@ -3,9 +3,11 @@
 //! directory's store, without a server.
 
 use std::fmt::Write as _;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use unicode_width::UnicodeWidthStr;
@@ -139,7 +141,12 @@ fn assess(a: &AssessArgs) -> Result<(Policy, Report), String> {
                 levels.join(", ")
             ));
         }
-        let report = period_report(&store, &policy, &period, Timestamp::now()).await;
+        let bar = reading_bar();
+        let report = period_report(&store, &policy, &period, Timestamp::now(), &mut |n| {
+            bar.set_message(format!("{n} events read"));
+        })
+        .await;
+        bar.finish_and_clear();
         let _ = store.close().await;
         let mut report = report.map_err(|e| e.to_string())?;
         if let Some(by) = &a.by {
@@ -147,6 +154,23 @@ fn assess(a: &AssessArgs) -> Result<(Policy, Report), String> {
         }
         Ok((policy, report))
     })
+}
+
+/// A spinner on a terminal while the store is read (hidden otherwise):
+/// an ended year of a city's events is replayed from its journal, which
+/// takes tens of seconds.
+fn reading_bar() -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_draw_target(ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}") {
+        bar.set_style(style);
+    }
+    bar.set_message("reading the period's events");
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
 }
 
 /// The metric columns, in order, with short headers.

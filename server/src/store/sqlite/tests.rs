@@ -872,6 +872,32 @@ async fn histories_come_with_their_cases_in_report_order() {
     assert_eq!(e0.as_of(&p, h0, t(45)).accepted_at, Some(t(40)));
 }
 
+/// An assessment says how far it has read, every `PROGRESS_EVERY`
+/// events, whether it replays an ended period or reads a running one.
+#[tokio::test]
+async fn a_period_report_tells_how_far_it_has_read() {
+    use crate::assessment::{PROGRESS_EVERY, period_report};
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    let p = policy();
+    let n = PROGRESS_EVERY + 10;
+    let batch = (0..n)
+        .map(|i| new_event(&p, &format!("E{i}"), "litter", "G3", "{}", i as i64))
+        .collect();
+    s.insert_events(batch).await.unwrap();
+    // The events are reported on 2025-06-03 (Shanghai).
+    let period =
+        whistle_engine::assess::Period::parse("2025-06-03", p.calendar.time_zone()).unwrap();
+    for now in [t(86_400 * 30), t(n as i64 + 10)] {
+        let mut calls = Vec::new();
+        let r = period_report(&s, &p, &period, now, &mut |k| calls.push(k))
+            .await
+            .unwrap();
+        assert_eq!(r.district.count, n, "at {now}");
+        assert_eq!(calls, [PROGRESS_EVERY], "at {now}");
+    }
+}
+
 /// The one number `sql` selects, read on the writer connection.
 async fn number(s: &SqliteStore, sql: &'static str) -> i64 {
     let mut w = s.writer.lock().await;
