@@ -434,7 +434,7 @@ pub(crate) fn perform(
             case.resolved_at = Some(now);
             case.resolution.clone_from(&note);
             let level = current_level(&Scope::of(policy, case), case);
-            case.source_resolved = Some(level <= 1);
+            case.source_resolved = Some(super::state::at_source(level));
             skip(case, StepClock::Respond);
             skip(case, StepClock::Resolve);
             let change = Change::Resolved {

@@ -79,7 +79,7 @@ impl Case {
                 self.resolution.clone_from(note);
                 self.source_resolved = policy
                     .level_id(&handler.level)
-                    .map(|l| l <= 1)
+                    .map(super::state::at_source)
                     .or(now.source_resolved);
             }
             Change::Closed { rating, comment } => {

@@ -212,6 +212,13 @@ pub struct Case {
     pub source_resolved: Option<bool>,
 }
 
+/// Whether a resolution at `level` counts as at the source
+/// (`source_resolution`): at one of the two lowest levels, grid or
+/// community.
+pub(super) fn at_source(level: crate::model::LevelId) -> bool {
+    level <= 1
+}
+
 impl Case {
     /// Forgets what the current round did: nothing accepted, resolved or
     /// closed in it yet (a reopen, and a case rebuilt from its start).
