@@ -18,16 +18,27 @@ pub fn root() -> PathBuf {
 
 /// Checks `value` against the schema `component` of the API description
 /// the server serves (`server/openapi.json`), references resolved within
-/// it; panics naming every place the value does not fit.
+/// it; panics naming every place the value does not fit. Each component's
+/// validator is compiled once per test binary.
 pub fn check_api_schema(component: &str, value: &serde_json::Value) {
-    let text = std::fs::read_to_string(root().join("server/openapi.json")).unwrap();
-    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
-    // The whole description is the root resource, so that `#/components/…`
-    // resolves; the keywords of OpenAPI itself are not JSON Schema's and
-    // are ignored.
-    doc["$ref"] = format!("#/components/schemas/{component}").into();
-    let validator =
-        jsonschema::draft202012::new(&doc).unwrap_or_else(|e| panic!("{component}: {e}"));
+    type Validators =
+        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<jsonschema::Validator>>>;
+    static VALIDATORS: OnceLock<Validators> = OnceLock::new();
+    let validator = {
+        let mut cache = VALIDATORS.get_or_init(Validators::default).lock().unwrap();
+        let v = cache.entry(component.to_string()).or_insert_with(|| {
+            let text = std::fs::read_to_string(root().join("server/openapi.json")).unwrap();
+            let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+            // The whole description is the root resource, so that
+            // `#/components/…` resolves; the keywords of OpenAPI itself are
+            // not JSON Schema's and are ignored.
+            doc["$ref"] = format!("#/components/schemas/{component}").into();
+            std::sync::Arc::new(
+                jsonschema::draft202012::new(&doc).unwrap_or_else(|e| panic!("{component}: {e}")),
+            )
+        });
+        std::sync::Arc::clone(v)
+    };
     let errors: Vec<String> = validator
         .iter_errors(value)
         .map(|e| format!("{} at {}", e, e.instance_path()))
