@@ -97,7 +97,7 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
             ExprKind::Truthy(o) => match self.operand(o) {
                 Some(Side::Field(f, s)) => {
                     if let Field::Attr(p) = &f {
-                        self.check_type(p, s, &Const::Bool(true));
+                        self.check_type(p, s, &Const::Bool(true), Role::Compared);
                     }
                     Cond::Truthy(Operand::Field(f))
                 }
@@ -121,7 +121,7 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
                 let op = Op::from(*op);
                 match (l, r) {
                     (Side::Field(f, fs), other) => {
-                        let c = self.coerce(&f, fs, other);
+                        let c = self.coerce(&f, fs, other, Role::Compared);
                         Cond::Cmp(
                             Operand::Field(f),
                             op,
@@ -129,7 +129,7 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
                         )
                     }
                     (other, Side::Field(f, fs)) => {
-                        let c = self.coerce(&f, fs, other);
+                        let c = self.coerce(&f, fs, other, Role::Compared);
                         Cond::Cmp(
                             c.map_or(Operand::Const(Const::Bool(false)), Operand::Const),
                             op,
@@ -166,7 +166,7 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
                     .iter()
                     .filter_map(|o| {
                         let side = self.operand(o)?;
-                        self.coerce(&f, fs, side)
+                        self.coerce(&f, fs, side, Role::Item { negated: *negated })
                     })
                     .collect();
                 Cond::In(Operand::Field(f), *negated, items)
@@ -298,7 +298,7 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
 
     /// Turns the other side of a comparison with field `f` into a constant of
     /// the field's kind (a grade, a weekday number, a source, a string).
-    fn coerce(&mut self, f: &Field, fspan: Span, other: Side) -> Option<Const> {
+    fn coerce(&mut self, f: &Field, fspan: Span, other: Side, role: Role) -> Option<Const> {
         let symbol = matches!(other, Side::Symbol(..));
         let (c, span) = match other {
             Side::Const(c, s) => (c, s),
@@ -391,7 +391,7 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
                 Some(c)
             }
             (Field::Attr(p), _) => {
-                self.check_type(p, fspan, &c);
+                self.check_type(p, fspan, &c, role);
                 Some(c)
             }
             (Field::Grade | Field::Weekday | Field::Source, _)
@@ -399,11 +399,19 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
                 Field::Hour | Field::Month | Field::Reopened | Field::Repeats { .. },
                 Const::Str(_) | Const::Bool(_) | Const::Grade(_),
             ) => {
-                self.diags.push(Diagnostic::warning(
-                    "W0606",
-                    span,
-                    "this comparison mixes types and is always false",
-                ));
+                let message = match role {
+                    Role::Compared => "this comparison mixes types and is always false".to_string(),
+                    Role::Item { negated } => {
+                        let (name, kind) = field_kind(f);
+                        let effect = if negated {
+                            "never matches, so `not in` excludes no event by it"
+                        } else {
+                            "never matches"
+                        };
+                        format!("`{name}` is {kind}: this item {effect}")
+                    }
+                };
+                self.diags.push(Diagnostic::warning("W0606", span, message));
                 Some(c)
             }
             (
@@ -416,13 +424,18 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
                     Field::Reopened => ("reopened", "never negative"),
                     _ => ("repeats", "never negative"),
                 };
-                self.diags.push(
-                    Diagnostic::warning(
-                        "W0607",
-                        span,
-                        format!("`{name}` is {range}: a comparison with {n} comes out the same for every event"),
+                let message = match role {
+                    Role::Compared => format!(
+                        "`{name}` is {range}: a comparison with {n} comes out the same for every event"
                     ),
-                );
+                    Role::Item { negated: false } => {
+                        format!("`{name}` is {range}: the item {n} never matches")
+                    }
+                    Role::Item { negated: true } => format!(
+                        "`{name}` is {range}: the item {n} never matches, so `not in` excludes no event by it"
+                    ),
+                };
+                self.diags.push(Diagnostic::warning("W0607", span, message));
                 Some(c)
             }
             _ => Some(c),
@@ -468,7 +481,7 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
         })
     }
 
-    fn check_type(&mut self, path: &[Box<str>], span: Span, c: &Const) {
+    fn check_type(&mut self, path: &[Box<str>], span: Span, c: &Const, role: Role) {
         let path: Vec<String> = path.iter().map(|k| k.to_string()).collect();
         let Some(types) = self.schema_type(&path, span) else {
             return;
@@ -486,17 +499,31 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
                 Const::Bool(_) => "a boolean",
                 Const::Grade(_) => "a grade",
             };
+            let against = match role {
+                Role::Compared => "is compared with",
+                Role::Item { .. } => "is looked up in a list holding",
+            };
             self.diags.push(Diagnostic::error(
                 "E0602",
                 span,
                 format!(
-                    "`attr.{}` is {} in `event.schema.json` but is compared with {what}",
+                    "`attr.{}` is {} in `event.schema.json` but {against} {what}",
                     path.join("."),
                     types.join(" or ")
                 ),
             ));
         }
     }
+}
+
+/// Where the value a field meets stands: the other side of a comparison,
+/// or an item of an `in` list. A value of the wrong type makes a
+/// comparison false, but only drops one item of a list — and for `not in`
+/// that item then excludes nothing, so the warnings say which.
+#[derive(Clone, Copy)]
+enum Role {
+    Compared,
+    Item { negated: bool },
 }
 
 enum Side {
@@ -507,6 +534,21 @@ enum Side {
 
 fn boxed_path(path: &[String]) -> Box<[Box<str>]> {
     path.iter().map(|k| k.as_str().into()).collect()
+}
+
+/// A built-in field's name and the kind of value it holds, for warnings
+/// about list items of another kind.
+fn field_kind(f: &Field) -> (&'static str, &'static str) {
+    match f {
+        Field::Grade => ("grade", "a grade"),
+        Field::Weekday => ("weekday", "a weekday (`mon` .. `sun`)"),
+        Field::Source => ("source", "a source"),
+        Field::Hour => ("hour", "a number"),
+        Field::Month => ("month", "a number"),
+        Field::Reopened => ("reopened", "a number"),
+        Field::Repeats { .. } => ("repeats", "a number"),
+        Field::Attr(_) | Field::Category | Field::Location | Field::Unit(_) => ("field", "a value"),
+    }
 }
 
 /// Whether a number lies outside every value the field takes: then any
