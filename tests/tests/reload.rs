@@ -271,9 +271,26 @@ fn rollout_checks_paths_and_drafts_and_rollback_restores_the_exact_hash() {
     assert!(rendered.contains("nobody"), "{rendered}");
     assert_eq!(order_text(&policy), original);
     assert_eq!(s.live_hash(), h0);
+    // Checked rather than rolled out, the same draft is a 200 that holds
+    // its errors, and no draft hash.
+    let (code, c) = s.post("/v1/policy/check", &json!({"files": {ORDER: broken}}), None);
+    assert_eq!(code, 200, "{c}");
+    check_api_schema("CheckResult", &c);
+    assert!(c["errors"].as_u64().unwrap() > 0, "{c}");
+    assert_eq!(
+        (&c["draft"], &c["tests"]),
+        (&Value::Null, &Value::Null),
+        "{c}"
+    );
 
-    // A valid draft goes live, is written into the bundle and decides.
+    // A valid draft checks clean, then goes live, is written into the
+    // bundle and decides.
     let text_b = original.replacen(LEAD_A, LEAD_B, 1);
+    let (code, c) = s.post("/v1/policy/check", &json!({"files": {ORDER: text_b}}), None);
+    assert_eq!(code, 200, "{c}");
+    check_api_schema("CheckResult", &c);
+    assert_eq!((&c["errors"], &c["live"]), (&json!(0), &json!(h0)), "{c}");
+    assert_eq!(c["draft"]["same_as_live"], false, "{c}");
     let (code, v) = s.post(
         "/v1/policy/rollout",
         &json!({"files": {ORDER: text_b}}),
@@ -291,6 +308,14 @@ fn rollout_checks_paths_and_drafts_and_rollback_restores_the_exact_hash() {
     assert_eq!(code, 201, "{d}");
     assert_eq!(d["lead"], "committee");
     assert_eq!(d["policy"]["hash"], h1);
+    let (code, live) = s.get("/v1/policy", None);
+    assert_eq!(code, 200, "{live}");
+    check_api_schema("ActivePolicy", &live);
+    assert_eq!(
+        (&live["hash"], &live["by"]),
+        (&json!(h1), &json!("rollout by open")),
+        "{live}"
+    );
 
     // Both versions are on record, with their files.
     let (_, list) = s.get("/v1/policy/versions", None);
@@ -307,6 +332,7 @@ fn rollout_checks_paths_and_drafts_and_rollback_restores_the_exact_hash() {
     );
     let (code, one) = s.get(&format!("/v1/policy/versions/{h0}"), None);
     assert_eq!(code, 200);
+    check_api_schema("PolicyVersion", &one);
     assert_eq!(one["files"][ORDER], original);
     let (code, _) = s.get("/v1/policy/versions/sha256:0000", None);
     assert_eq!(code, 404);
@@ -453,6 +479,7 @@ fn preview_and_redecide_show_and_apply_a_change() {
         None,
     );
     assert_eq!(code, 200, "{p}");
+    check_api_schema("Preview", &p);
     assert_eq!(p["events"], 6);
     let text = p.to_string();
     assert!(text.contains("neighbour_noise"), "{p}");
@@ -480,6 +507,7 @@ fn preview_and_redecide_show_and_apply_a_change() {
     assert_eq!(s.get("/v1/events/P0", None).1["case"]["lead"], "grid_team");
     let (code, r) = s.post("/v1/policy/redecide", &json!({}), None);
     assert_eq!(code, 200, "{r}");
+    check_api_schema("RedecideResult", &r);
     assert_eq!(r["redecided"], 6, "{r}");
     let (_, e) = s.get("/v1/events/P0", None);
     assert_eq!(e["case"]["lead"], "committee");

@@ -25,6 +25,7 @@ fn an_event_lives_its_whole_life_over_http() {
     let s = Server::start(&shipped(), data.path(), None);
     let (st, d) = s.post("/v1/events", &event("L-1", "neighbour_noise"), None);
     assert_eq!(st, 201, "{d}");
+    check_api_schema("Decision", &d);
     assert_eq!(d["event_id"], "L-1");
     let (st, e) = s.get("/v1/events/L-1", None);
     assert_eq!(st, 200);
@@ -76,6 +77,8 @@ fn retries_are_safe_and_conflicts_are_refused() {
     let (a, first) = s.post("/v1/events", &e, None);
     let (b, again) = s.post("/v1/events", &e, None);
     assert_eq!((a, b), (201, 200));
+    check_api_schema("Decision", &first);
+    check_api_schema("Decision", &again);
     assert_eq!(first, again);
     let mut other = e.clone();
     other["category"] = json!("gas_leak");
@@ -83,6 +86,7 @@ fn retries_are_safe_and_conflicts_are_refused() {
     let batch = json!({"events": [event("R-2", "fire_lane"), event("R-3", "gas_leak"), e]});
     let (st, r) = s.post("/v1/events", &batch, None);
     assert_eq!(st, 201);
+    check_api_schema("BatchResults", &r);
     let statuses: Vec<i64> = r["results"]
         .as_array()
         .unwrap()
@@ -94,6 +98,7 @@ fn retries_are_safe_and_conflicts_are_refused() {
     let clash = json!({"events": [event("R-4", "fire_lane"), other]});
     let (st, r) = s.post("/v1/events", &clash, None);
     assert_eq!(st, 201, "{r}");
+    check_api_schema("BatchResults", &r);
     assert_eq!(r["results"][1]["status"], 409, "{r}");
     assert_eq!(r["results"][1]["error"]["code"], "conflict", "{r}");
     let (st, r) = s.post(
@@ -206,6 +211,7 @@ fn bad_requests_get_clear_4xx_answers() {
     );
     let (st, d) = s.post("/v1/route", &event("dry", "fire_lane"), None);
     assert_eq!(st, 200);
+    check_api_schema("Decision", &d);
     assert_eq!(d["lead"], "urban");
     assert_eq!(
         s.get("/v1/events/dry", None).0,

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::server::Server;
-use common::{root, run, shipped, text};
+use common::{check_api_schema, root, run, shipped, text};
 use serde_json::{Value, json};
 
 /// The shipped year, cut to about 15,000 events so that it runs in CI time.
@@ -561,6 +561,7 @@ fn the_server_simulates_a_draft_as_a_background_job() {
 
     let (st, started) = server.post("/v1/simulate", &body, Some(officer));
     assert_eq!(st, 202, "{started}");
+    check_api_schema("SimulationStarted", &started);
     let job = started["job"].as_str().unwrap().to_string();
     // One job at a time (it takes both cores); the refusal names it.
     let (st, busy) = server.post("/v1/simulate", &body, Some(officer));
@@ -573,6 +574,11 @@ fn the_server_simulates_a_draft_as_a_background_job() {
             .contains(&format!("GET /v1/simulate/{job}")),
         "{busy}"
     );
+    // Asked right away, the job is (almost surely) still running.
+    let (st, r) = server.get(&format!("/v1/simulate/{job}"), Some("viewer-token"));
+    assert_eq!(st, 200, "{r}");
+    check_api_schema("SimulationJob", &r);
+    assert!(r["status"] == "running" || r["status"] == "done", "{r}");
     let mut progress = 0;
     let mut done = false;
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
@@ -596,6 +602,7 @@ fn the_server_simulates_a_draft_as_a_background_job() {
     let (st, r) = server.get(&format!("/v1/simulate/{job}"), Some("viewer-token"));
     assert_eq!(st, 200, "{r}");
     assert_eq!(r["status"], "done");
+    check_api_schema("SimulationJob", &r);
     let report = &r["report"];
     assert!(
         report["draft"]["policy"]["version"]
