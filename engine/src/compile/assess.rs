@@ -175,24 +175,35 @@ pub(super) fn compile(
         }
     }
     let mut out_t = Vec::new();
-    let mut seen: Vec<(&str, ast::CmpOp, Span)> = Vec::new();
+    // Per metric and side, the first target and its bound (once known).
+    let mut seen: Vec<(&str, Side, Span, ast::CmpOp, Option<f64>)> = Vec::new();
     for t in targets {
-        // `>= 80%` and `<= 100%` make a band; two of one side would leave
-        // which one counts to chance.
+        // `>= 80%` and `<= 100%` make a band; two of one side (`>= 80%`
+        // and `> 85%`) would leave which one counts to chance.
         let key = t.metric.name.as_str();
-        match seen.iter().find(|(k, o, _)| *k == key && *o == t.op) {
-            Some((_, _, first)) => ctx.push(
+        let side = Side::of(t.op);
+        let first = seen
+            .iter()
+            .find(|(k, s, ..)| *k == key && *s == side)
+            .map(|(_, _, span, ..)| *span);
+        let m = metric(ctx, &t.metric);
+        let b = bound(ctx, &t.value);
+        if let Some(first) = first {
+            ctx.push(
                 Diagnostic::error(
                     "E0104",
                     t.span,
-                    format!("a second `target {key} {}`", t.op.as_str()),
+                    format!("a second `target {key}` {}", side.name()),
                 )
-                .with_label(*first, "the first is here"),
-            ),
-            None => seen.push((key, t.op, t.span)),
+                .with_label(first, "the first is here")
+                .with_help("a metric has at most one target of each side: a lower bound (`>=`, `>`) and an upper bound (`<=`, `<`)"),
+            );
+        } else {
+            if let Some(b) = b {
+                empty_band(ctx, key, (t.op, b, t.span), &seen);
+            }
+            seen.push((key, side, t.span, t.op, b));
         }
-        let m = metric(ctx, &t.metric);
-        let b = bound(ctx, &t.value);
         let site = ctx.site(t.span, None);
         if let (Some(metric), Some(bound)) = (m, b) {
             percent_bound(ctx, metric.name(), metric.is_share(), &t.value);
@@ -206,6 +217,86 @@ pub(super) fn compile(
         }
     }
     (ts, out_a, out_t)
+}
+
+/// Which side of a band a target's operator bounds; `==` and `!=` are
+/// sides of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Lower,
+    Upper,
+    Equal,
+    NotEqual,
+}
+
+impl Side {
+    fn of(op: ast::CmpOp) -> Side {
+        match op {
+            ast::CmpOp::Ge | ast::CmpOp::Gt => Side::Lower,
+            ast::CmpOp::Le | ast::CmpOp::Lt => Side::Upper,
+            ast::CmpOp::Eq => Side::Equal,
+            ast::CmpOp::Ne => Side::NotEqual,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Side::Lower => "lower bound",
+            Side::Upper => "upper bound",
+            Side::Equal => "with `==`",
+            Side::NotEqual => "with `!=`",
+        }
+    }
+}
+
+/// Warns when a target and an earlier one of the same metric leave no
+/// value that meets both (`>= 90%` with `<= 50%`): every group would miss
+/// one of them whatever it did.
+fn empty_band(
+    ctx: &mut Ctx<'_>,
+    key: &str,
+    (op, bound, span): (ast::CmpOp, f64, Span),
+    seen: &[(&str, Side, Span, ast::CmpOp, Option<f64>)],
+) {
+    let meets = |op: ast::CmpOp, b: f64, v: f64| match op {
+        ast::CmpOp::Ge => v >= b,
+        ast::CmpOp::Gt => v > b,
+        ast::CmpOp::Le => v <= b,
+        ast::CmpOp::Lt => v < b,
+        ast::CmpOp::Eq => v == b,
+        ast::CmpOp::Ne => v != b,
+    };
+    for &(k, _, first, first_op, first_bound) in seen {
+        let Some(fb) = first_bound else { continue };
+        if k != key {
+            continue;
+        }
+        // A band's candidates: its two bounds and the point between them;
+        // with `!=` besides, any other value too.
+        let candidates = [
+            bound,
+            fb,
+            (bound + fb) / 2.0,
+            bound.max(fb) + 1.0,
+            bound.min(fb) - 1.0,
+        ];
+        if candidates
+            .iter()
+            .any(|&v| meets(op, bound, v) && meets(first_op, fb, v))
+        {
+            continue;
+        }
+        ctx.push(
+            Diagnostic::warning(
+                "W0506",
+                span,
+                format!("no value of `{key}` meets both this target and the one before it: every group misses one"),
+            )
+            .with_label(first, "the other target is here")
+            .with_help("a band is a lower bound below an upper bound: `target satisfaction >= 80%` with `target satisfaction <= 100%`"),
+        );
+        return;
+    }
 }
 
 fn threshold(ctx: &mut Ctx<'_>, t: &ast::ThresholdDecl) -> Option<Threshold> {
