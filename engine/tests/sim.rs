@@ -145,8 +145,37 @@ reopen: {{on_time: 0, late: 0}}
     // wait is only the others' handling: at most a few minutes.
     assert!(grid.max_wait_hours < 0.2, "{}", grid.max_wait_hours);
     // Reported 03:00-04:00, resolved from 09:00 on: about five and a half hours.
-    let h = r.draft.totals.mean_resolution_hours;
+    let h = r.draft.totals.mean_resolution_hours.unwrap();
     assert!((5.0..6.5).contains(&h), "{h}");
+}
+
+#[test]
+fn a_run_that_resolves_nothing_has_no_mean_resolution_time() {
+    // The grid works at weekends only; the period is one Monday.
+    let p = policy(QUEUE_POLICY);
+    let yaml = "
+period: {from: 2026-03-02, to: 2026-03-02}
+areas: {generate: {streets: 1, communities: 1, grids: 1}}
+arrivals:
+  categories:
+    work: {per_day: 20}
+capacity:
+  levels:
+    grid: {handlers: 1, hours: \"sat..sun 09:00-10:00\", accept: 0s, handling: 1m}
+    street: {handlers: 1}
+feedback: {share: 0}
+reopen: {on_time: 0, late: 0}
+";
+    let r = simulate(yaml, &p, None, Options::default());
+    assert!(r.draft.totals.events > 0);
+    assert_eq!(r.draft.totals.resolved, 0);
+    assert_eq!(r.draft.totals.mean_resolution_hours, None);
+    let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+    assert!(
+        json["draft"]["totals"]["mean_resolution_hours"].is_null(),
+        "{}",
+        json["draft"]["totals"]
+    );
 }
 
 const SMALL_WUHOU: &str = "

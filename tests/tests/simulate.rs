@@ -566,7 +566,7 @@ fn the_server_simulates_a_draft_as_a_background_job() {
     // One job at a time (it takes both cores); the refusal names it.
     let (st, busy) = server.post("/v1/simulate", &body, Some(officer));
     assert_eq!(st, 409, "{busy}");
-    assert_eq!(busy["error"]["details"]["job"].to_string(), job, "{busy}");
+    assert_eq!(busy["error"]["details"]["job"], job.as_str(), "{busy}");
     assert!(
         busy["error"]["message"]
             .as_str()
@@ -574,10 +574,12 @@ fn the_server_simulates_a_draft_as_a_background_job() {
             .contains(&format!("GET /v1/simulate/{job}")),
         "{busy}"
     );
-    // Asked right away, the job is (almost surely) still running.
-    let (st, r) = server.get(&format!("/v1/simulate/{job}"), Some("viewer-token"));
+    // Asked right away, the job is (almost surely) still running. Asked
+    // as `0{job}`, it answers with the job's own id, running or done.
+    let (st, r) = server.get(&format!("/v1/simulate/0{job}"), Some("viewer-token"));
     assert_eq!(st, 200, "{r}");
     check_api_schema("SimulationJob", &r);
+    assert_eq!(r["job"], job.as_str(), "{r}");
     assert!(r["status"] == "running" || r["status"] == "done", "{r}");
     let mut progress = 0;
     let mut done = false;

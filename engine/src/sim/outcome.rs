@@ -122,14 +122,8 @@ pub(crate) fn report(
     tally: &Tally,
     role: Role,
 ) -> RunReport {
-    c.totals.mean_resolution_hours = round(
-        if c.resolution_count > 0 {
-            c.resolution_hours / c.resolution_count as f64
-        } else {
-            0.0
-        },
-        3,
-    );
+    c.totals.mean_resolution_hours =
+        (c.resolution_count > 0).then(|| round(c.resolution_hours / c.resolution_count as f64, 3));
     let weeks = c.week_arrivals.len();
     let weekly = Weekly {
         start: week_starts(plan, weeks),

@@ -115,8 +115,9 @@ pub struct Totals {
     pub open_at_end: u64,
     /// Largest number of unresolved events at any instant.
     pub peak_open: u64,
-    /// Mean hours from report to resolution.
-    pub mean_resolution_hours: f64,
+    /// Mean hours from report to resolution; `None` (null) when no event
+    /// was resolved, as in the summary table and the assessment.
+    pub mean_resolution_hours: Option<f64>,
     /// Actions the lifecycle refused (a simulator bug if not 0).
     pub refused: u64,
 }

@@ -182,7 +182,7 @@ pub async fn start(
                     "simulation job {running} is running; wait for it (GET /v1/simulate/{running}) and try again"
                 ),
             )
-            .with_details(json!({ "job": running })));
+            .with_details(json!({ "job": running.to_string() })));
         }
         t.next += 1;
         let id = t.next;
@@ -272,14 +272,14 @@ pub async fn status(
     let (id, status) = lookup(&jobs, &job)?;
     Ok(match status {
         Status::Running { fraction, events } => Json(json!({
-            "job": job,
+            "job": id.to_string(),
             "status": "running",
             "fraction": ((fraction[0] + fraction[1]) / 2.0 * 1000.0).round() / 1000.0,
             "events": events[0] + events[1],
         }))
         .into_response(),
         Status::Failed(e) => {
-            Json(json!({"job": job, "status": "failed", "error": e})).into_response()
+            Json(json!({"job": id.to_string(), "status": "failed", "error": e})).into_response()
         }
         // The report is already JSON: splice it in rather than parse it again.
         Status::Done(report, _) => (

@@ -154,7 +154,7 @@ fn measures(r: &RunReport) -> Vec<Measure> {
             "mean time to resolve".into(),
             "h",
             true,
-            (t.resolved > 0).then_some(t.mean_resolution_hours),
+            t.mean_resolution_hours,
         ),
         (
             "open_at_end".into(),
