@@ -523,6 +523,31 @@ fn the_api_describes_itself_and_reports_metrics() {
     assert_eq!(st, 200);
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(doc["paths"]["/v1/events"]["post"].is_object());
+    // The document stands alone: the event and decision schemas are copies
+    // of `schemas/`, kept the same (a `$defs` reference is rooted at its
+    // component there).
+    for (component, file) in [
+        ("Event", "schemas/event.schema.json"),
+        ("Decision", "schemas/decision.schema.json"),
+    ] {
+        let text = std::fs::read_to_string(root().join(file)).unwrap().replace(
+            "\"#/$defs/",
+            &format!("\"#/components/schemas/{component}/$defs/"),
+        );
+        let mut schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let obj = schema.as_object_mut().unwrap();
+        for key in ["$schema", "$id"] {
+            obj.remove(key);
+        }
+        assert_eq!(
+            doc["components"]["schemas"][component], schema,
+            "the OpenAPI {component} differs from {file}"
+        );
+    }
+    assert!(
+        !doc.to_string().contains("example.invalid"),
+        "no reference leaves the document"
+    );
     s.post("/v1/events", &event("M-1", "fire_lane"), None);
     // A retry is answered with the stored decision: not a decision made.
     assert_eq!(
