@@ -4,6 +4,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use whistle_grammar::ast::{self, CalendarItem};
 use whistle_grammar::diag::Diagnostic;
+use whistle_grammar::source::Span;
 
 use super::Ctx;
 use crate::calendar::{Calendar, DayInterval};
@@ -63,6 +64,8 @@ pub(super) fn compile_calendars(
     let mut result = None;
     for c in calendars {
         let mut week: [Vec<DayInterval>; 7] = Default::default();
+        // Where each day's intervals were written, for the overlap warning.
+        let mut written: [Vec<(DayInterval, Span)>; 7] = Default::default();
         let mut holidays = Vec::new();
         let mut workdays = Vec::new();
         for item in &c.items {
@@ -97,11 +100,13 @@ pub(super) fn compile_calendars(
                             );
                             continue;
                         }
+                        let interval = DayInterval {
+                            start: u32::from(from.minutes) * 60,
+                            end: u32::from(to.minutes) * 60,
+                        };
                         for &d in &which {
-                            week[d].push(DayInterval {
-                                start: u32::from(from.minutes) * 60,
-                                end: u32::from(to.minutes) * 60,
-                            });
+                            week[d].push(interval);
+                            written[d].push((interval, *span));
                         }
                     }
                 }
@@ -117,6 +122,7 @@ pub(super) fn compile_calendars(
                 ),
             }
         }
+        overlaps(ctx, &mut written);
         // A day both off and on: which wins would be the engine's guess.
         for (d, span) in &workdays {
             if let Some((_, off)) = holidays.iter().find(|(h, _)| h == d) {
@@ -170,4 +176,80 @@ pub(super) fn compile_calendars(
         Some(_) => result,
         None => Some(Calendar::always(tz)),
     }
+}
+
+/// Warns about working intervals of one day that overlap (`09:00-12:00,
+/// 11:00-18:00`): the calendar works them as one interval, which is
+/// seldom what the writer meant (a typo in an hour, or a day listed in two
+/// `week` lines). One warning per pair, naming the days it applies to.
+fn overlaps(ctx: &mut Ctx<'_>, written: &mut [Vec<(DayInterval, Span)>; 7]) {
+    type Pair = ((DayInterval, Span), (DayInterval, Span));
+    // Per pair and the stretch it merges into: the days.
+    let mut found: Vec<(Pair, Vec<usize>, (u32, u32))> = Vec::new();
+    for (d, day) in written.iter_mut().enumerate() {
+        day.sort_by_key(|(i, _)| (i.start, i.end));
+        // Each interval's merged stretch: the run of overlapping intervals it is in.
+        let mut runs: Vec<(u32, u32)> = Vec::with_capacity(day.len());
+        for (k, (i, _)) in day.iter().enumerate() {
+            match runs.last().copied() {
+                Some((start, end)) if k > 0 && i.start < end => {
+                    let merged = (start, end.max(i.end));
+                    for r in runs.iter_mut().rev().take_while(|r| r.0 == start) {
+                        *r = merged;
+                    }
+                    runs.push(merged);
+                }
+                _ => runs.push((i.start, i.end)),
+            }
+        }
+        // Each interval against the one reaching furthest before it.
+        let mut furthest: Option<(DayInterval, Span)> = None;
+        for (k, &b) in day.iter().enumerate() {
+            if let Some(a) = furthest
+                && b.0.start < a.0.end
+            {
+                match found
+                    .iter_mut()
+                    .find(|(p, _, stretch)| *p == (a, b) && *stretch == runs[k])
+                {
+                    Some((_, days, _)) => days.push(d),
+                    None => found.push(((a, b), vec![d], runs[k])),
+                }
+            }
+            if furthest.is_none_or(|a| b.0.end > a.0.end) {
+                furthest = Some(b);
+            }
+        }
+    }
+    for (((a, a_span), (b, b_span)), days, (start, end)) in found {
+        let days: Vec<&str> = days
+            .iter()
+            .filter_map(|&d| super::cond::WEEKDAYS.get(d).copied())
+            .collect();
+        let mut diag = Diagnostic::warning(
+            "W0807",
+            b_span,
+            format!(
+                "working intervals {} and {} overlap on {}: the calendar works {}-{} there as one stretch",
+                hhmm_range(a),
+                hhmm_range(b),
+                days.join(", "),
+                hhmm(start),
+                hhmm(end)
+            ),
+        )
+        .with_help("check the hours; write each stretch of working time once");
+        if a_span != b_span {
+            diag = diag.with_label(a_span, "the other interval is here");
+        }
+        ctx.push(diag);
+    }
+}
+
+fn hhmm(secs: u32) -> String {
+    format!("{:02}:{:02}", secs / 3600, secs % 3600 / 60)
+}
+
+fn hhmm_range(i: DayInterval) -> String {
+    format!("{}-{}", hhmm(i.start), hhmm(i.end))
 }

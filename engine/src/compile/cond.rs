@@ -45,7 +45,7 @@ pub(crate) const BUILTIN_FIELDS: [&str; 8] = [
     "source", "category", "location", "hour", "weekday", "month", "reopened", "grade",
 ];
 
-const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+pub(super) const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 /// Compiles conditions, collecting diagnostics.
 pub struct CondCompiler<'a, 'd> {
