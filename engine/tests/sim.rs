@@ -241,6 +241,20 @@ fn the_same_seed_gives_the_same_report_byte_for_byte() {
 }
 
 #[test]
+fn the_daily_backlog_is_taken_at_each_days_end() {
+    let p = shipped();
+    let r = simulate(SMALL_WUHOU, &p, None, Options::default());
+    let b = &r.draft.backlog;
+    assert_eq!(b.days.len(), 14);
+    assert_eq!(b.days.first().map(String::as_str), Some("2026-06-01"));
+    let on = |day: usize| -> f64 { b.by_level.iter().map(|s| s.values[day]).sum() };
+    // Events reported on the first day are still open at its end.
+    assert!(on(0) > 0.0, "{:?}", b.by_level);
+    // The last day ends with the period: its backlog is what is left open.
+    assert_eq!(on(13), r.draft.totals.open_at_end as f64);
+}
+
+#[test]
 fn both_policies_see_the_same_events_and_handling() {
     // The same policy as draft and baseline: every measure is equal, so a
     // difference between a draft and its baseline is the policy's doing.

@@ -141,7 +141,7 @@ pub struct Weekly {
     pub alerts: Vec<Series>,
 }
 
-/// Open events at each day's start.
+/// Open events at each day's end.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Backlog {
     /// The days.
@@ -314,7 +314,7 @@ impl Collect {
         }
     }
 
-    /// The backlog at a day's start.
+    /// The backlog at a day's end.
     pub fn sample(&mut self) {
         for (i, n) in self.open_by_level.iter().enumerate() {
             if let Some(s) = self.day_level.get_mut(i) {

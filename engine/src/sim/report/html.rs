@@ -140,7 +140,7 @@ pub fn page(r: &Report) -> String {
     }
     h.push_str(&lines("weekly volume by grade", weeks, &vol, ""));
 
-    h.push_str("<h2>Backlog per level</h2><p class=\"note\">Open events (dispatched or accepted) handled at each level, at the start of each day.</p>");
+    h.push_str("<h2>Backlog per level</h2><p class=\"note\">Open events (dispatched or accepted) handled at each level, at the end of each day.</p>");
     let days = &r.draft.backlog.days;
     let lv = both_lines(r, |run| &run.backlog.by_level, 10);
     h.push_str(&lines("backlog per level", days, &lv, ""));

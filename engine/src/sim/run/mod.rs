@@ -211,16 +211,17 @@ impl<'a> Run<'a> {
     /// A run of `policy` (with the plan's area tree already applied) staffed by `staff`.
     pub fn new(policy: &'a Policy, plan: &'a Plan, staff: &'a Staffing) -> Run<'a> {
         let (start, end) = (plan.start.as_second(), plan.end.as_second());
+        // Each day's backlog is sampled at its end (the next midnight):
+        // sampled at its start, the first day would always read 0.
         let mut days = Vec::new();
         let mut d = plan.from;
         while d <= plan.to {
-            if let Ok(z) = d.to_zoned_datetime(plan.tz.clone()) {
-                days.push(z.timestamp().as_second());
+            let Ok(next) = d.tomorrow() else { break };
+            match next.to_zoned_datetime(plan.tz.clone()) {
+                Ok(z) => days.push(z.timestamp().as_second().min(end)),
+                Err(_) => days.push(end),
             }
-            match d.tomorrow() {
-                Ok(n) => d = n,
-                Err(_) => break,
-            }
+            d = next;
         }
         let weeks = usize::try_from((end - start + WEEK - 1) / WEEK)
             .unwrap_or(1)
@@ -359,6 +360,7 @@ impl<'a> Run<'a> {
             self.flush_alerts();
         }
         while let Some(&day) = self.days.get(self.next_day) {
+            // The last day ends with the period: `close_period` samples it.
             if day > t || day >= self.end {
                 break;
             }
