@@ -190,9 +190,11 @@ fn overlaps(ctx: &mut Ctx<'_>, written: &mut [Vec<(DayInterval, Span)>; 7]) {
         day.sort_by_key(|(i, _)| (i.start, i.end));
         // Each interval's merged stretch: the run of overlapping intervals it is in.
         let mut runs: Vec<(u32, u32)> = Vec::with_capacity(day.len());
-        for (k, (i, _)) in day.iter().enumerate() {
+        for (i, _) in day.iter() {
             match runs.last().copied() {
-                Some((start, end)) if k > 0 && i.start < end => {
+                // It overlaps the run so far: the run grows, and every
+                // interval in it (the last ones, sharing its start) with it.
+                Some((start, end)) if i.start < end => {
                     let merged = (start, end.max(i.end));
                     for r in runs.iter_mut().rev().take_while(|r| r.0 == start) {
                         *r = merged;
