@@ -178,6 +178,88 @@ reopen: {on_time: 0, late: 0}
     );
 }
 
+/// A grid that works on weekdays only, events every day; the period is a
+/// Monday and a Tuesday, after `warmup` days (none, or the weekend).
+fn weekday_grid(warmup: Option<u32>) -> String {
+    let warmup = warmup.map_or(String::new(), |d| format!(", warmup_days: {d}"));
+    format!(
+        "
+period: {{from: 2026-03-02, to: 2026-03-03{warmup}}}
+areas: {{generate: {{streets: 1, communities: 1, grids: 1}}}}
+arrivals:
+  categories:
+    work: {{per_day: 200}}
+capacity:
+  levels:
+    grid: {{handlers: 1, hours: \"mon..fri 09:00-17:00\", accept: 0s, handling: 1m}}
+    street: {{handlers: 1}}
+feedback: {{share: 0}}
+reopen: {{on_time: 0, late: 0}}
+"
+    )
+}
+
+#[test]
+fn a_warm_up_starts_the_period_with_the_backlog_a_running_system_has() {
+    let p = policy(QUEUE_POLICY);
+    let cold = simulate(&weekday_grid(None), &p, None, Options::default());
+    let warm = simulate(&weekday_grid(Some(2)), &p, None, Options::default());
+    let served = |r: &sim::Report| {
+        r.draft
+            .pools
+            .iter()
+            .find(|x| x.pool == "grid")
+            .unwrap()
+            .served
+    };
+    // Only the period's events are counted: about 400 either way.
+    for r in [&cold, &warm] {
+        let events = r.draft.totals.events as f64;
+        assert!((300.0..500.0).contains(&events), "{events}");
+        let weekly: f64 = r.draft.weekly.arrivals.iter().sum();
+        assert_eq!(weekly, events);
+    }
+    // The weekend's events wait for Monday: the grid serves them in the
+    // period besides the period's own, which a cold start never sees.
+    assert!(
+        served(&warm) as f64 > served(&cold) as f64 * 1.5,
+        "warm {} against cold {}",
+        served(&warm),
+        served(&cold)
+    );
+    assert!(
+        warm.draft
+            .pools
+            .iter()
+            .find(|x| x.pool == "grid")
+            .unwrap()
+            .max_queue
+            > cold
+                .draft
+                .pools
+                .iter()
+                .find(|x| x.pool == "grid")
+                .unwrap()
+                .max_queue
+    );
+    assert_eq!(warm.scenario.warmup_days, 2);
+    assert!(warm.to_json().contains("\"warmup_days\": 2"));
+    assert!(sim::report::html::page(&warm).contains("after 2 warm-up days"));
+    // No warm-up written and none asked for are the same run.
+    let zero = simulate(&weekday_grid(Some(0)), &p, None, Options::default());
+    assert_eq!(zero.to_json(), cold.to_json());
+    assert!(!cold.to_json().contains("warmup_days"));
+}
+
+#[test]
+fn a_warm_up_longer_than_a_year_is_an_error_at_its_field() {
+    let p = policy(QUEUE_POLICY);
+    let e = errors(&weekday_grid(Some(400)), &p);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].0, "period.warmup_days", "{e:?}");
+    assert!(e[0].1.contains("366"), "{e:?}");
+}
+
 const SMALL_WUHOU: &str = "
 period: {from: 2026-06-01, to: 2026-06-14}
 areas: policy

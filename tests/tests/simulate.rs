@@ -489,6 +489,76 @@ fn a_replayed_log_runs_with_the_same_capacities() {
 }
 
 /// `/v1/stream` with a bearer token: (event name, JSON data) on a channel.
+/// A replay with a warm-up: the log's first days are handled before the
+/// period and not counted; the report and the terminal say so.
+#[test]
+fn a_replay_warms_up_on_the_days_before_the_period() {
+    let tmp = tempfile::tempdir().unwrap();
+    let events = root().join("examples/events.jsonl");
+    std::fs::copy(&events, tmp.path().join("events.jsonl")).unwrap();
+    let year = std::fs::read_to_string(root().join("examples/scenarios/wuhou-2026.yaml")).unwrap();
+    let capacity = &year[year.find("capacity:").unwrap()..];
+    let in_period = |from: &str| {
+        std::fs::read_to_string(&events)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .filter(|l| {
+                let v: Value = serde_json::from_str(l).unwrap();
+                v["reported_at"].as_str().unwrap()[..10] >= *from
+            })
+            .count() as u64
+    };
+    let report = |warmup: &str| {
+        let yaml = format!(
+            "period: {{from: 2026-06-03, to: 2026-07-31{warmup}}}\nreplay: {{file: events.jsonl}}\n{capacity}"
+        );
+        let path = tmp.path().join("replay.yaml");
+        std::fs::write(&path, yaml).unwrap();
+        let out_dir = tmp.path().join("out");
+        let out = run(
+            &[
+                "simulate",
+                "--scenario",
+                path.to_str().unwrap(),
+                "--policy",
+                &shipped(),
+                "--out",
+                out_dir.to_str().unwrap(),
+            ],
+            b"",
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        let r: Value =
+            serde_json::from_slice(&std::fs::read(out_dir.join("report.json")).unwrap()).unwrap();
+        (r, text(&out))
+    };
+    let counted = in_period("2026-06-03");
+    assert!(
+        counted < in_period("2026-06-01"),
+        "the log starts before the period"
+    );
+    let (cold, said) = report("");
+    assert_eq!(cold["draft"]["totals"]["events"], counted);
+    let notes = |r: &Value| r["draft"]["notes"].to_string();
+    assert!(
+        notes(&cold)
+            .contains("6 event(s) of `events.jsonl` reported outside the period were left out"),
+        "{}",
+        notes(&cold)
+    );
+    assert!(!said.contains("warm-up"), "{said}");
+    let (warm, said) = report(", warmup_days: 2");
+    assert_eq!(warm["draft"]["totals"]["events"], counted);
+    assert_eq!(warm["scenario"]["warmup_days"], 2);
+    assert!(
+        !notes(&warm).contains("left out"),
+        "the first two days are the warm-up: {}",
+        notes(&warm)
+    );
+    assert!(said.contains("(after a 2-day warm-up)"), "{said}");
+}
+
 fn stream(server: &Server, token: &str) -> std::sync::mpsc::Receiver<(String, Value)> {
     use std::io::BufRead;
     let agent: ureq::Agent = ureq::Agent::config_builder()

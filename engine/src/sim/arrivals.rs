@@ -128,6 +128,16 @@ pub struct ArrivalPlan {
     pub grid_skew: f64,
     /// The expected number of events over the period.
     pub expected: f64,
+    /// And over the warm-up before it.
+    pub warmup_expected: f64,
+}
+
+impl ArrivalPlan {
+    /// The events a run is expected to simulate: the period's and the
+    /// warm-up's.
+    pub fn simulated(&self) -> f64 {
+        self.expected + self.warmup_expected
+    }
 }
 
 /// Local month, weekday and hour of the UTC hour starting at `t` seconds.
@@ -534,6 +544,7 @@ mod tests {
             hot_locations: 2,
             grid_skew: 0.0,
             expected: 0.0,
+            warmup_expected: 0.0,
         }
     }
 

@@ -101,6 +101,18 @@ pub(crate) struct Pools {
 }
 
 impl Pools {
+    /// Starts every pool's counts again (the end of a warm-up): what it
+    /// served and waited, and its longest queue from the one it holds now.
+    pub fn restart_counts(&mut self) {
+        for p in &mut self.pools {
+            p.served = 0;
+            p.wait_sum = 0.0;
+            p.wait_max = 0;
+            p.work = 0.0;
+            p.max_waiting = p.waiting;
+        }
+    }
+
     /// The pool of `kind` in `unit`, made on first use.
     pub fn get(
         &mut self,

@@ -115,7 +115,7 @@ pub struct Scenario {
     pub feedback: Option<FeedbackSpec>,
 }
 
-/// `period: {from, to}`: local dates, both included.
+/// `period: {from, to, warmup_days}`: local dates, both included.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Period {
@@ -123,6 +123,10 @@ pub struct Period {
     pub from: String,
     /// The last day.
     pub to: String,
+    /// Days simulated before `from` and left out of the report, so that
+    /// the period starts with the backlog a running system has.
+    #[serde(default)]
+    pub warmup_days: u32,
 }
 
 /// Where the area tree comes from.

@@ -82,6 +82,12 @@ pub struct Plan {
     pub to: Date,
     /// The period, [start, end): local midnights in `tz`.
     pub start: Timestamp,
+    /// Where the run starts: `warmup_days` local days before `start`
+    /// (`start` without a warm-up). What happens before `start` is
+    /// simulated and not counted.
+    pub run_from: Timestamp,
+    /// Days simulated before the period.
+    pub warmup_days: u32,
     /// The end (exclusive).
     pub end: Timestamp,
     /// The time zone the period and profiles are read in (the draft's).
@@ -265,6 +271,11 @@ pub fn plan(
     if end.as_second() - start.as_second() > 10 * 366 * 86_400 {
         return Err(ScenarioError::at("period", "a period is at most ten years").into());
     }
+    let warmup_days = scenario.period.warmup_days;
+    let run_from = from
+        .checked_sub(jiff::Span::new().days(i64::from(warmup_days)))
+        .map_err(|e| ScenarioError::at("period.warmup_days", e.to_string()))
+        .and_then(|d| midnight(d, &tz, "period.warmup_days"))?;
 
     let areas = match &scenario.areas {
         AreasSpec::Named(_) => None,
@@ -418,8 +429,10 @@ pub fn plan(
                 hot_locations: a.hot_locations.unwrap_or(3).max(1),
                 grid_skew: a.grid_skew.unwrap_or(0.0),
                 expected: 0.0,
+                warmup_expected: 0.0,
             };
             let natural = expected_total(&plan, start, end, &tz);
+            // A warm-up adds its days at the same rates.
             let want = options.events.or(a.total);
             if let Some(n) = want
                 && natural > 0.0
@@ -430,13 +443,14 @@ pub fn plan(
                 }
             }
             plan.expected = expected_total(&plan, start, end, &tz);
+            plan.warmup_expected = expected_total(&plan, run_from, start, &tz);
             if !natural.is_finite() {
                 // Scaled, rates whose sum overflows would come to none.
                 errors.push(ScenarioError::at(
                     "arrivals.categories",
                     "the rates are too large to add up over the period",
                 ));
-            } else if plan.expected.is_nan() || plan.expected > MAX_EVENTS {
+            } else if plan.simulated().is_nan() || plan.simulated() > MAX_EVENTS {
                 // `events`: the command line's `--events`, a job's field.
                 let (at, scale) = match (options.events, a.total) {
                     (Some(_), _) => ("events", "a smaller `events`"),
@@ -446,8 +460,8 @@ pub fn plan(
                 errors.push(ScenarioError::at(
                     at,
                     format!(
-                        "the arrivals come to about {:.3e} events over the period; one run simulates at most {MAX_EVENTS:.0e} (scale them with {scale})",
-                        plan.expected
+                        "the arrivals come to about {:.3e} events over the period and its warm-up; one run simulates at most {MAX_EVENTS:.0e} (scale them with {scale})",
+                        plan.simulated()
                     ),
                 ));
             }
@@ -532,6 +546,8 @@ pub fn plan(
         from,
         to,
         start,
+        run_from,
+        warmup_days,
         end,
         tz,
         areas,

@@ -154,14 +154,18 @@ pub async fn start(
         .plan
         .arrivals
         .as_ref()
-        .is_some_and(|a| over_limit(a.expected))
+        .is_some_and(|a| over_limit(a.simulated()))
     {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "too_large",
             format!(
                 "the scenario asks for about {:.0} events; a job may simulate at most {MAX_EVENTS}",
-                prepared.plan.arrivals.as_ref().map_or(0.0, |a| a.expected)
+                prepared
+                    .plan
+                    .arrivals
+                    .as_ref()
+                    .map_or(0.0, |a| a.simulated())
             ),
         ));
     }

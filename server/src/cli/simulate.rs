@@ -195,7 +195,7 @@ fn run_one(
             let lines = replay_lines(&path, policy, &failed)?;
             let mut replay = Replay::new(
                 lines,
-                plan.start,
+                plan.run_from,
                 plan.end,
                 plan.category_index.clone(),
                 4096,
@@ -215,8 +215,13 @@ fn run_one(
                 ));
             }
             if outside > 0 {
+                let warmup = if plan.warmup_days > 0 {
+                    " and its warm-up"
+                } else {
+                    ""
+                };
                 r.notes.push(format!(
-                    "{outside} event(s) of `{file}` reported outside the period were left out"
+                    "{outside} event(s) of `{file}` reported outside the period{warmup} were left out"
                 ));
             }
             Ok(r)
@@ -405,8 +410,13 @@ pub fn run(a: &SimulateArgs) -> u8 {
         );
     }
     let events = report.draft.totals.events;
+    // The rate counts the period's events only: a warm-up's are not in it.
+    let warmup = match report.scenario.warmup_days {
+        0 => String::new(),
+        n => format!(" (after a {n}-day warm-up)"),
+    };
     eprintln!(
-        "simulated {events} event{} under {} {} in {elapsed:.1} s ({:.0} events/s); report in {}",
+        "simulated {events} event{}{warmup} under {} {} in {elapsed:.1} s ({:.0} events/s); report in {}",
         if events == 1 { "" } else { "s" },
         runs,
         if runs == 1 { "policy" } else { "policies" },

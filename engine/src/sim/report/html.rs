@@ -90,10 +90,15 @@ pub fn page(r: &Report) -> String {
     }
     let _ = write!(
         h,
-        "<p class=\"meta\">{} to {} ({}) · seed {} · {} grids · {}</p>",
+        "<p class=\"meta\">{} to {} ({}){} · seed {} · {} grids · {}</p>",
         esc(&s.from),
         esc(&s.to),
         esc(&s.time_zone),
+        match s.warmup_days {
+            0 => String::new(),
+            1 => " after a warm-up day".to_string(),
+            n => format!(" after {n} warm-up days"),
+        },
         s.seed,
         s.grids,
         match &s.replay {

@@ -27,6 +27,9 @@ pub struct ScenarioInfo {
     pub from: String,
     /// Last day.
     pub to: String,
+    /// Days simulated before `from` and not counted.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub warmup_days: u32,
     /// The seed.
     pub seed: u64,
     /// The time zone of the period.
@@ -38,6 +41,10 @@ pub struct ScenarioInfo {
     /// The replayed file, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replay: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// One line of the summary: a measure under both policies.
@@ -306,6 +313,7 @@ impl Report {
                 description: plan.description.clone(),
                 from: plan.from.to_string(),
                 to: plan.to.to_string(),
+                warmup_days: plan.warmup_days,
                 seed: plan.seed,
                 time_zone: plan.tz.iana_name().unwrap_or("UTC").to_string(),
                 expected_events: round(plan.arrivals.as_ref().map_or(0.0, |a| a.expected), 1),

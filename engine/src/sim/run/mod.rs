@@ -196,6 +196,10 @@ pub struct Run<'a> {
     pub(crate) alerts_seen: u64,
     buf: Vec<Transition>,
     now: i64,
+    /// Where the run starts: the warm-up's first instant, or `start`.
+    run_from: i64,
+    /// The period has begun: what happens is counted.
+    counting: bool,
     start: i64,
     end: i64,
     days: Vec<i64>,
@@ -226,15 +230,8 @@ impl<'a> Run<'a> {
         let weeks = usize::try_from((end - start + WEEK - 1) / WEEK)
             .unwrap_or(1)
             .max(1);
-        let mut stats = Collect::new(policy, weeks, days.len(), policy.thresholds.len());
-        stats.alerts.by_threshold = policy
-            .thresholds
-            .iter()
-            .map(|t| crate::sim::stats::ThresholdRow {
-                threshold: t.name.to_string(),
-                ..Default::default()
-            })
-            .collect();
+        let stats = fresh_stats(policy, weeks, days.len());
+        let run_from = plan.run_from.as_second().min(start);
         Run {
             needs: Needs::of(policy),
             attrs_later: attrs::reads_attrs_later(policy),
@@ -255,7 +252,9 @@ impl<'a> Run<'a> {
             alerts_now: Vec::new(),
             alerts_seen: 0,
             buf: Vec::with_capacity(16),
-            now: start,
+            now: run_from,
+            run_from,
+            counting: run_from >= start,
             start,
             end,
             days,
@@ -325,10 +324,10 @@ impl<'a> Run<'a> {
     }
 
     fn progress(&self) -> Progress {
-        let span = (self.end - self.start).max(1) as f64;
+        let span = (self.end - self.run_from).max(1) as f64;
         Progress {
             at: ts(self.now),
-            fraction: ((self.now - self.start) as f64 / span).clamp(0.0, 1.0),
+            fraction: ((self.now - self.run_from) as f64 / span).clamp(0.0, 1.0),
             events: self.events,
         }
     }
@@ -359,6 +358,9 @@ impl<'a> Run<'a> {
         if t != self.now {
             self.flush_alerts();
         }
+        if !self.counting && t >= self.start {
+            self.end_warmup();
+        }
         while let Some(&day) = self.days.get(self.next_day) {
             // The last day ends with the period: `close_period` samples it.
             if day > t || day >= self.end {
@@ -370,6 +372,35 @@ impl<'a> Run<'a> {
         }
         self.advance_monitor(t);
         self.now = t;
+    }
+
+    /// The warm-up is over: everything it simulated stays (open events,
+    /// queues, handlers at work, the threshold windows), and every count
+    /// starts again from the period's first instant, as a running system's
+    /// report would.
+    fn end_warmup(&mut self) {
+        // Alerts of instants before the period are the warm-up's.
+        self.advance_monitor(self.start - 1);
+        self.flush_alerts();
+        let mut fresh = fresh_stats(self.policy, self.stats.week_arrivals.len(), self.days.len());
+        let old = &mut self.stats;
+        fresh.open_by_level = std::mem::take(&mut old.open_by_level);
+        fresh.open_by_dept = std::mem::take(&mut old.open_by_dept);
+        fresh.queued_by_level = std::mem::take(&mut old.queued_by_level);
+        fresh.open_now = old.open_now;
+        fresh.totals.peak_open = old.open_now;
+        for (row, &open) in fresh.levels.iter_mut().zip(&fresh.open_by_level) {
+            row.peak_backlog = open;
+        }
+        fresh.skipped = old.skipped;
+        fresh.skipped_first = std::mem::take(&mut old.skipped_first);
+        fresh.unplaced = old.unplaced;
+        fresh.unplaced_first = std::mem::take(&mut old.unplaced_first);
+        self.stats = fresh;
+        self.pools.restart_counts();
+        self.tally = Tally::new(self.policy);
+        self.alerts_seen = 0;
+        self.counting = true;
     }
 
     fn advance_monitor(&mut self, t: i64) {
@@ -693,6 +724,20 @@ impl<'a> Run<'a> {
             role,
         )
     }
+}
+
+/// Empty counters for a run of `policy` over `weeks` and `days`.
+fn fresh_stats(policy: &Policy, weeks: usize, days: usize) -> Collect {
+    let mut stats = Collect::new(policy, weeks, days, policy.thresholds.len());
+    stats.alerts.by_threshold = policy
+        .thresholds
+        .iter()
+        .map(|t| crate::sim::stats::ThresholdRow {
+            threshold: t.name.to_string(),
+            ..Default::default()
+        })
+        .collect();
+    stats
 }
 
 /// The first whole second at or after `t` (the clock ticks in seconds; a
