@@ -8,36 +8,18 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use whistle_engine::model::Policy;
 use whistle_engine::sim::{self, Options, Role};
-use whistle_grammar::bundle::{BundleFile, from_files};
+use whistle_grammar::bundle::load;
 
-/// A small policy with levels, an area-free fallback, a ladder and a
-/// threshold, so that every part of a run has something to do.
-const POLICY: &str = r#"
-policy "fuzz" { version "1" timezone "Asia/Shanghai" calendar office }
-calendar office { week mon..fri 09:00-12:00, 13:30-18:00 }
-levels grid < community < street < district
-grades blue < yellow < red
-grade blue   { level grid      respond 2h  resolve 24h }
-grade yellow { level community respond 1h  resolve 48h working }
-grade red    { level street    respond 30m resolve 72h }
-department d "d" { level grid }
-department s "s" { level street }
-category work { lead d assist s grade red when attr.n > 3 grade blue }
-fallback { lead s grade yellow }
-escalate { at 50% respond -> raise 1, whistle s }
-threshold busy "busy" { metric overdue_rate by department over 7d when > 10% alert district }
-"#;
-
+/// The shipped district's policy, with its area tree: the example
+/// scenarios (the seeds) name its categories, departments and levels, so
+/// mutations of them get through validation and into a run.
 fn policy() -> &'static Policy {
     static P: OnceLock<Policy> = OnceLock::new();
     P.get_or_init(|| {
-        let b = from_files(vec![BundleFile {
-            path: "policy.whistle".into(),
-            bytes: POLICY.as_bytes().to_vec(),
-        }]);
-        match whistle_engine::compile(&b).policy {
-            Some(p) => p,
-            None => std::process::abort(),
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/wuhou");
+        match load(&root).map(|b| whistle_engine::compile(&b).policy) {
+            Ok(Some(p)) => p,
+            _ => std::process::abort(),
         }
     })
 }
