@@ -348,13 +348,20 @@ fn scenario_mistakes_are_named_by_field() {
     assert!(!text(&out).contains("simulated 0") && !text(&out).contains("events/s"));
 }
 
-#[test]
-fn a_replayed_log_runs_with_the_same_capacities() {
+/// A directory holding a copy of the example event log, the log's path,
+/// and the shipped year's `capacity:` section, for replay scenarios.
+fn replay_setup() -> (tempfile::TempDir, std::path::PathBuf, String) {
     let tmp = tempfile::tempdir().unwrap();
     let events = root().join("examples/events.jsonl");
     std::fs::copy(&events, tmp.path().join("events.jsonl")).unwrap();
     let year = std::fs::read_to_string(root().join("examples/scenarios/wuhou-2026.yaml")).unwrap();
-    let capacity = &year[year.find("capacity:").unwrap()..];
+    let capacity = year[year.find("capacity:").unwrap()..].to_string();
+    (tmp, events, capacity)
+}
+
+#[test]
+fn a_replayed_log_runs_with_the_same_capacities() {
+    let (tmp, events, capacity) = replay_setup();
     let yaml = format!(
         "period: {{from: 2026-05-01, to: 2026-07-31}}\nreplay:\n  file: events.jsonl\n  categories:\n    gas_leak: {{handling: 30m}}\n{capacity}"
     );
@@ -488,16 +495,11 @@ fn a_replayed_log_runs_with_the_same_capacities() {
     );
 }
 
-/// `/v1/stream` with a bearer token: (event name, JSON data) on a channel.
 /// A replay with a warm-up: the log's first days are handled before the
 /// period and not counted; the report and the terminal say so.
 #[test]
 fn a_replay_warms_up_on_the_days_before_the_period() {
-    let tmp = tempfile::tempdir().unwrap();
-    let events = root().join("examples/events.jsonl");
-    std::fs::copy(&events, tmp.path().join("events.jsonl")).unwrap();
-    let year = std::fs::read_to_string(root().join("examples/scenarios/wuhou-2026.yaml")).unwrap();
-    let capacity = &year[year.find("capacity:").unwrap()..];
+    let (tmp, events, capacity) = replay_setup();
     let in_period = |from: &str| {
         std::fs::read_to_string(&events)
             .unwrap()
@@ -559,6 +561,7 @@ fn a_replay_warms_up_on_the_days_before_the_period() {
     assert!(said.contains("(after a 2-day warm-up)"), "{said}");
 }
 
+/// `/v1/stream` with a bearer token: (event name, JSON data) on a channel.
 fn stream(server: &Server, token: &str) -> std::sync::mpsc::Receiver<(String, Value)> {
     use std::io::BufRead;
     let agent: ureq::Agent = ureq::Agent::config_builder()
