@@ -7,7 +7,7 @@ use whistle_grammar::source::Span;
 use super::Ctx;
 use super::cond::Place;
 use super::routes::compile_cond;
-use crate::cond::Op;
+use crate::cond::{Op, Val, compare};
 use crate::model::{Assessment, GroupBy, Metric, TargetDef, Threshold, ThresholdMetric};
 
 fn op(o: ast::CmpOp) -> Op {
@@ -176,7 +176,7 @@ pub(super) fn compile(
     }
     let mut out_t = Vec::new();
     // Per metric and side, the first target and its bound (once known).
-    let mut seen: Vec<(&str, Side, Span, ast::CmpOp, Option<f64>)> = Vec::new();
+    let mut seen: Vec<(&str, ast::CmpOp, Span, Option<f64>)> = Vec::new();
     for t in targets {
         // `>= 80%` and `<= 100%` make a band; two of one side (`>= 80%`
         // and `> 85%`) would leave which one counts to chance.
@@ -184,8 +184,8 @@ pub(super) fn compile(
         let side = Side::of(t.op);
         let first = seen
             .iter()
-            .find(|(k, s, ..)| *k == key && *s == side)
-            .map(|(_, _, span, ..)| *span);
+            .find(|(k, o, ..)| *k == key && Side::of(*o) == side)
+            .map(|(_, _, span, _)| *span);
         let m = metric(ctx, &t.metric);
         let b = bound(ctx, &t.value);
         if let Some(first) = first {
@@ -202,7 +202,7 @@ pub(super) fn compile(
             if let Some(b) = b {
                 empty_band(ctx, key, (t.op, b, t.span), &seen);
             }
-            seen.push((key, side, t.span, t.op, b));
+            seen.push((key, t.op, t.span, b));
         }
         let site = ctx.site(t.span, None);
         if let (Some(metric), Some(bound)) = (m, b) {
@@ -255,18 +255,12 @@ impl Side {
 fn empty_band(
     ctx: &mut Ctx<'_>,
     key: &str,
-    (op, bound, span): (ast::CmpOp, f64, Span),
-    seen: &[(&str, Side, Span, ast::CmpOp, Option<f64>)],
+    (this_op, bound, span): (ast::CmpOp, f64, Span),
+    seen: &[(&str, ast::CmpOp, Span, Option<f64>)],
 ) {
-    let meets = |op: ast::CmpOp, b: f64, v: f64| match op {
-        ast::CmpOp::Ge => v >= b,
-        ast::CmpOp::Gt => v > b,
-        ast::CmpOp::Le => v <= b,
-        ast::CmpOp::Lt => v < b,
-        ast::CmpOp::Eq => v == b,
-        ast::CmpOp::Ne => v != b,
-    };
-    for &(k, _, first, first_op, first_bound) in seen {
+    // The very comparison that judges a target met (`assess::score`).
+    let meets = |o: ast::CmpOp, b: f64, v: f64| compare(Val::Num(v), op(o), Val::Num(b));
+    for &(k, first_op, first, first_bound) in seen {
         let Some(fb) = first_bound else { continue };
         if k != key {
             continue;
@@ -282,7 +276,7 @@ fn empty_band(
         ];
         if candidates
             .iter()
-            .any(|&v| meets(op, bound, v) && meets(first_op, fb, v))
+            .any(|&v| meets(this_op, bound, v) && meets(first_op, fb, v))
         {
             continue;
         }

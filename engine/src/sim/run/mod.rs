@@ -193,7 +193,6 @@ pub struct Run<'a> {
     /// Alerts of the current instant, netted when the clock moves on
     /// ([`Monitor::settle`], as the server nets a batch).
     alerts_now: Vec<Alert>,
-    pub(crate) alerts_seen: u64,
     buf: Vec<Transition>,
     now: i64,
     /// Where the run starts: the warm-up's first instant, or `start`.
@@ -250,7 +249,6 @@ impl<'a> Run<'a> {
             // Every slot keeps its event's hint: no index of ids needed.
             monitor: Monitor::with_hints(policy),
             alerts_now: Vec::new(),
-            alerts_seen: 0,
             buf: Vec::with_capacity(16),
             now: run_from,
             run_from,
@@ -399,7 +397,6 @@ impl<'a> Run<'a> {
         self.stats = fresh;
         self.pools.restart_counts();
         self.tally = Tally::new(self.policy);
-        self.alerts_seen = 0;
         self.counting = true;
     }
 
@@ -459,7 +456,6 @@ impl<'a> Run<'a> {
             {
                 s.first.push(v);
             }
-            self.alerts_seen += 1;
         }
     }
 
