@@ -314,6 +314,29 @@ fn scenario_mistakes_are_named_by_field() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("no/such.yaml"));
+    // An area file that cannot be read is not the scenario's mistake.
+    let path = tmp.path().join("lost-areas.yaml");
+    std::fs::write(
+        &path,
+        year.replace("areas: policy", "areas: {file: lost.yaml}"),
+    )
+    .unwrap();
+    let out = run(
+        &[
+            "simulate",
+            "--scenario",
+            &path.display().to_string(),
+            "--policy",
+            &shipped(),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("`areas.file`: cannot read"),
+        "{}",
+        text(&out)
+    );
     // The shipped year with more arguments.
     let year_with = |more: &[&str]| {
         let policy = shipped();

@@ -58,9 +58,12 @@ pub(crate) struct Pool {
     pub wake_at: i64,
     /// Events whose handling started.
     pub served: u64,
-    /// Sum of waits (seconds) of those.
+    /// Stays in the queue that ended in the period: a handler took the
+    /// event, a raise moved it, or the period ended while it waited.
+    pub waits: u64,
+    /// Sum of those stays (seconds).
     pub wait_sum: f64,
-    /// Longest wait.
+    /// Longest of them.
     pub wait_max: i64,
     /// Working seconds of handling done.
     pub work: f64,
@@ -79,7 +82,13 @@ impl Pool {
             }
         }
         self.waiting += 1;
-        self.max_waiting = self.max_waiting.max(self.waiting);
+    }
+
+    /// Counts a stay in the queue of `seconds`.
+    pub fn waited(&mut self, seconds: i64) {
+        self.waits += 1;
+        self.wait_sum += seconds as f64;
+        self.wait_max = self.wait_max.max(seconds);
     }
 
     /// The next entry, live or stale (the caller checks).
@@ -106,6 +115,7 @@ impl Pools {
     pub fn restart_counts(&mut self) {
         for p in &mut self.pools {
             p.served = 0;
+            p.waits = 0;
             p.wait_sum = 0.0;
             p.wait_max = 0;
             p.work = 0.0;
@@ -149,6 +159,7 @@ impl Pools {
             seq: 0,
             wake_at: i64::MAX,
             served: 0,
+            waits: 0,
             wait_sum: 0.0,
             wait_max: 0,
             work: 0.0,
@@ -199,7 +210,7 @@ mod tests {
         q.push(w(1), 50);
         q.push(w(2), 10);
         q.push(w(3), 10);
-        assert_eq!(q.max_waiting, 3);
+        assert_eq!(q.waiting, 3);
         assert_eq!(q.pop().map(|x| x.slot), Some(2));
         assert_eq!(q.pop().map(|x| x.slot), Some(3));
         assert_eq!(q.pop().map(|x| x.slot), Some(1));

@@ -54,6 +54,8 @@ fn pool_rows(plan: &Plan, staff: &Staffing, pools: &Pools) -> Vec<PoolRow> {
     struct Acc {
         units: u64,
         served: u64,
+        waits: u64,
+        waiting: u64,
         wait: f64,
         wait_max: i64,
         work: f64,
@@ -61,10 +63,17 @@ fn pool_rows(plan: &Plan, staff: &Staffing, pools: &Pools) -> Vec<PoolRow> {
         max_queue: u32,
     }
     let mut by_kind: FxHashMap<u32, Acc> = FxHashMap::default();
+    // Every pool the scenario staffs has a row, one that had no work too
+    // (no event reached the district's desk): that is a finding as well.
+    for kind in 0..staff.kinds.len() {
+        by_kind.insert(u32::try_from(kind).unwrap_or(u32::MAX), Acc::default());
+    }
     for p in &pools.pools {
         let a = by_kind.entry(p.kind).or_default();
         a.units += 1;
         a.served += p.served;
+        a.waits += p.waits;
+        a.waiting += u64::from(p.waiting);
         a.wait += p.wait_sum;
         a.wait_max = a.wait_max.max(p.wait_max);
         a.work += p.work;
@@ -91,9 +100,11 @@ fn pool_rows(plan: &Plan, staff: &Staffing, pools: &Pools) -> Vec<PoolRow> {
                     units: a.units,
                     handlers,
                     served: a.served,
+                    queued: a.waits,
+                    waiting_at_end: a.waiting,
                     mean_wait_hours: round(
-                        if a.served > 0 {
-                            a.wait / a.served as f64 / 3600.0
+                        if a.waits > 0 {
+                            a.wait / a.waits as f64 / 3600.0
                         } else {
                             0.0
                         },

@@ -316,6 +316,24 @@ pub fn plan(
                         ),
                     )
                 })?;
+            // As `whistle check` holds a bundle's `areas.yaml` to: a unit
+            // listed twice would merge silently and change the counts.
+            let dups = whistle_grammar::areas::duplicate_ids(&tree);
+            if !dups.is_empty() {
+                return Err(ScenarioError::at(
+                    "areas.file",
+                    format!(
+                        "`{file}`: area id{} {} appear{} more than once",
+                        if dups.len() > 1 { "s" } else { "" },
+                        dups.iter()
+                            .map(|d| format!("`{d}`"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        if dups.len() > 1 { "" } else { "s" },
+                    ),
+                )
+                .into());
+            }
             Some(Arc::new(AreaIndex::of(&tree)))
         }
     };
@@ -444,7 +462,12 @@ pub fn plan(
             }
             plan.expected = expected_total(&plan, start, end, &tz);
             plan.warmup_expected = expected_total(&plan, run_from, start, &tz);
-            if !natural.is_finite() {
+            if natural == 0.0 && plan.categories.iter().any(|c| c.per_day > 0.0) {
+                errors.push(ScenarioError::at(
+                    "arrivals",
+                    "the profiles give every hour of the period a weight of 0: nothing would arrive (check `monthly`, `weekday` and `hourly`, here and in the categories, against the period's months and days)",
+                ));
+            } else if !natural.is_finite() {
                 // Scaled, rates whose sum overflows would come to none.
                 errors.push(ScenarioError::at(
                     "arrivals.categories",

@@ -58,10 +58,15 @@ pub struct PoolRow {
     pub handlers: u32,
     /// Events whose handling started.
     pub served: u64,
-    /// Mean wait for a free handler, hours.
+    /// Stays in a queue the waits are taken over: ended by a free handler,
+    /// by a raise that moved the event, or by the period's end.
+    pub queued: u64,
+    /// Mean wait for a free handler over those stays, hours.
     pub mean_wait_hours: f64,
-    /// Longest wait, hours.
+    /// Longest of them, hours.
     pub max_wait_hours: f64,
+    /// Events still waiting for a handler when the period ended.
+    pub waiting_at_end: u64,
     /// Mean share of the handlers' working time spent handling.
     pub utilisation: f64,
     /// The busiest unit and its share.
@@ -107,9 +112,9 @@ pub struct Totals {
     pub whistled: u64,
     /// Acknowledgements missed.
     pub ack_overdue: u64,
-    /// Feedback ratings.
+    /// Events rated by the end (each counted once, by its last rating).
     pub rated: u64,
-    /// Of those, 4 or 5.
+    /// Of those, rated 4 or 5.
     pub satisfied: u64,
     /// Still open at the end.
     pub open_at_end: u64,
@@ -340,6 +345,10 @@ impl Collect {
         t.open_at_end += u64::from(open);
         t.resolved += u64::from(case.resolved_at.is_some());
         t.closed += u64::from(case.closed_at.is_some());
+        // The last rating given by the period's end, as `satisfaction`
+        // takes it: a rating due after the end was never given.
+        t.rated += u64::from(facts.satisfied.is_some());
+        t.satisfied += u64::from(facts.satisfied == Some(true));
         if let Some(h) = facts.resolution_hours {
             self.resolution_hours += h;
             self.resolution_count += 1;

@@ -101,6 +101,8 @@ pub fn prepare_scenario(
     options: Options,
 ) -> Result<Prepared, SimError> {
     let scenario = sim::parse(yaml).map_err(SimError::Scenario)?;
+    // A file that cannot be read is not the scenario's mistake (exit 2).
+    let mut unreadable = false;
     let mut read = |name: &str| -> Result<String, String> {
         let Some(dir) = dir else {
             return Err(format!(
@@ -108,9 +110,17 @@ pub fn prepare_scenario(
             ));
         };
         let path = dir.join(name);
-        std::fs::read_to_string(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+        std::fs::read_to_string(&path).map_err(|e| {
+            unreadable = true;
+            format!("cannot read `{}`: {e}", path.display())
+        })
     };
-    let plan = sim::plan(&scenario, draft, options, &mut read).map_err(SimError::Scenario)?;
+    let plan = sim::plan(&scenario, draft, options, &mut read);
+    let plan = match plan {
+        Ok(p) => p,
+        Err(e) if unreadable => return Err(SimError::Io(e.to_string())),
+        Err(e) => return Err(SimError::Scenario(e)),
+    };
     if plan.replay.is_some() && dir.is_none() {
         return Err(SimError::Scenario(
             sim::ScenarioError::at(
@@ -355,10 +365,17 @@ pub fn run(a: &SimulateArgs) -> u8 {
         done[i].store((p.fraction * 1000.0) as u64, Ordering::Relaxed);
         events[i].store(p.events, Ordering::Relaxed);
         bar.set_position(done[0].load(Ordering::Relaxed) + done[1].load(Ordering::Relaxed));
-        bar.set_message(format!(
-            "{} events simulated",
-            events[0].load(Ordering::Relaxed) + events[1].load(Ordering::Relaxed)
-        ));
+        // Each policy's own count: both run over the same events, and
+        // their sum would read as twice the scenario's volume.
+        let draft = events[0].load(Ordering::Relaxed);
+        bar.set_message(if runs > 1 {
+            format!(
+                "events: draft {draft}, baseline {}",
+                events[1].load(Ordering::Relaxed)
+            )
+        } else {
+            format!("{draft} events")
+        });
     };
     let started = Instant::now();
     let report = match simulate(&prepared, Some(&dir), &progress) {

@@ -481,20 +481,25 @@ fn score_table(h: &mut String, r: &Report, by: &str, groups: &[String]) {
 }
 
 fn pool_table(h: &mut String, r: &Report) {
-    h.push_str("<table><tr><th>policy</th><th>pool</th><th>units</th><th>handlers/unit</th><th>served</th><th>mean wait</th><th>max wait</th><th>utilisation</th><th>busiest unit</th><th>max queue</th></tr>");
+    h.push_str("<table><tr><th>policy</th><th>pool</th><th>units</th><th>handlers/unit</th><th>served</th><th>mean wait</th><th>max wait</th><th>waiting at end</th><th>utilisation</th><th>busiest unit</th><th>max queue</th></tr>");
     for (run, role, _) in runs(r) {
         for p in &run.pools {
             let _ = write!(
                 h,
-                "<tr><td>{role}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2} h</td><td>{:.1} h</td><td>{:.1}%</td><td>{} ({:.1}%)</td><td>{}</td></tr>",
+                "<tr><td>{role}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2} h</td><td>{:.1} h</td><td>{}</td><td>{:.1}%</td><td>{} ({:.1}%)</td><td>{}</td></tr>",
                 esc(&p.pool),
                 p.units,
                 p.handlers,
                 p.served,
                 p.mean_wait_hours,
                 p.max_wait_hours,
+                p.waiting_at_end,
                 p.utilisation * 100.0,
-                esc(&p.busiest_unit),
+                if p.busiest_unit.is_empty() {
+                    "—".to_string()
+                } else {
+                    esc(&p.busiest_unit)
+                },
                 p.busiest_utilisation * 100.0,
                 p.max_queue
             );

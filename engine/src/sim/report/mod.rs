@@ -195,7 +195,7 @@ fn measures(r: &RunReport) -> Vec<Measure> {
         ));
     }
     let (served, wait): (u64, f64) = r.pools.iter().fold((0, 0.0), |(n, w), p| {
-        (n + p.served, w + p.mean_wait_hours * p.served as f64)
+        (n + p.queued, w + p.mean_wait_hours * p.queued as f64)
     });
     out.push((
         "mean_queue_wait_hours".into(),
@@ -275,11 +275,19 @@ pub(crate) fn value(x: Option<f64>, unit: &str) -> String {
 /// A draft-minus-baseline difference, signed: shares in percentage
 /// points.
 pub(crate) fn delta(x: f64, unit: &str) -> String {
-    let sign = if x > 0.0 { "+" } else { "" };
-    match unit {
-        "%" => format!("{sign}{x:.2} pp"),
-        _ => format!("{sign}{}", fmt(x, unit)),
-    }
+    let body = match unit {
+        "%" => format!("{:.2} pp", x.abs()),
+        _ => fmt(x.abs(), unit),
+    };
+    // A difference that rounds to nothing has no sign: `-0.00` would read
+    // as a loss, `+0.00` as a gain.
+    let zero = body.chars().all(|c| !c.is_ascii_digit() || c == '0');
+    let sign = match () {
+        _ if zero => "",
+        _ if x > 0.0 => "+",
+        _ => "-",
+    };
+    format!("{sign}{body}")
 }
 
 impl Report {
@@ -404,5 +412,10 @@ mod tests {
         assert_eq!(delta(5.714, "%"), "+5.71 pp");
         assert_eq!(delta(0.03, "h"), "+0.03 h");
         assert_eq!(delta(-10.0, ""), "-10");
+        // Differences too small to show have no sign.
+        assert_eq!(delta(-0.0001, "score"), "0.00");
+        assert_eq!(delta(0.004, "score"), "0.00");
+        assert_eq!(delta(-0.001, "%"), "0.00 pp");
+        assert_eq!(delta(-0.006, "score"), "-0.01");
     }
 }

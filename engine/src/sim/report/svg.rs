@@ -235,12 +235,21 @@ impl<'a> Legend<'a> {
 
     /// The chart's height with its legend.
     fn height(&self) -> f64 {
-        H + LEGEND_ROW * self.rows.saturating_sub(1) as f64
+        self.height_from(H)
+    }
+
+    /// The height of a chart whose legend's first row ends at `base`.
+    fn height_from(&self, base: f64) -> f64 {
+        base + LEGEND_ROW * self.rows.saturating_sub(1) as f64
     }
 
     fn draw(&self, out: &mut String) {
+        self.draw_at(out, H);
+    }
+
+    fn draw_at(&self, out: &mut String, base: f64) {
         for &(x, row, name, color, dashed) in &self.items {
-            let y = H - 10.0 + LEGEND_ROW * row as f64;
+            let y = base - 10.0 + LEGEND_ROW * row as f64;
             let dash = if dashed {
                 r#" stroke-dasharray="5 3""#
             } else {
@@ -272,7 +281,15 @@ pub struct Bars<'a> {
 }
 
 /// Grouped vertical bars: one group per category, one bar per series.
+/// Categories whose names do not fit under their bars (departments,
+/// units) are drawn as horizontal bars instead, one row each, named in
+/// full.
 pub fn bars(label: &str, categories: &[String], series: &[Bars<'_>], unit: &str) -> String {
+    let gw = (W - LEFT - RIGHT) / categories.len().max(1) as f64;
+    let fits = label_chars(gw);
+    if categories.iter().any(|c| c.chars().count() > fits) {
+        return hbars(label, categories, series, unit);
+    }
     let axis = Axis::over(series.iter().flat_map(|s| s.values.iter().copied()));
     let top = axis.top;
     let mut out = String::new();
@@ -303,17 +320,95 @@ pub fn bars(label: &str, categories: &[String], series: &[Bars<'_>], unit: &str)
                 esc(unit)
             );
         }
-        let max_chars = ((gw / 6.5) as usize).max(3);
-        let text: String = name.chars().take(max_chars).collect();
         let _ = write!(
             out,
             r##"<text x="{:.1}" y="{}" text-anchor="middle" font-size="11" fill="#555">{}</text>"##,
             LEFT + gw * (c as f64 + 0.5),
             H - BOTTOM + 16.0,
-            esc(&text)
+            esc(name)
         );
     }
     key.draw(&mut out);
+    out.push_str("</svg>");
+    out
+}
+
+/// How many characters of an 11-pixel label fit in `width` pixels.
+fn label_chars(width: f64) -> usize {
+    ((width / 6.5) as usize).max(3)
+}
+
+/// `name`, cut to `max` characters with an ellipsis.
+fn cut(name: &str, max: usize) -> String {
+    if name.chars().count() <= max {
+        return name.to_string();
+    }
+    let mut s: String = name.chars().take(max.saturating_sub(1)).collect();
+    s.push('…');
+    s
+}
+
+/// Grouped horizontal bars: one row per category (its name on the left),
+/// one bar per series; the chart grows with the rows.
+fn hbars(label: &str, categories: &[String], series: &[Bars<'_>], unit: &str) -> String {
+    const BAR: f64 = 11.0;
+    const GAP: f64 = 7.0;
+    let axis = Axis::over(series.iter().flat_map(|s| s.values.iter().copied()));
+    let longest = categories
+        .iter()
+        .map(|c| c.chars().count())
+        .max()
+        .unwrap_or(0);
+    let names = (longest as f64 * 6.5 + 14.0).clamp(LEFT, 220.0);
+    let fits = label_chars(names - 14.0);
+    let row = BAR * series.len().max(1) as f64 + GAP;
+    let plot_h = row * categories.len().max(1) as f64;
+    let plot_w = W - names - RIGHT;
+    // The x axis's labels, then the legend.
+    let base = TOP + plot_h + 44.0;
+    let key = Legend::new(series.iter().map(|s| (s.name.as_str(), s.color, s.light)));
+    let mut out = String::new();
+    open(&mut out, key.height_from(base), label);
+    let n = axis.steps();
+    for i in 0..=n {
+        let x = names + plot_w * f64::from(i) / f64::from(n);
+        let _ = write!(
+            out,
+            r##"<line x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{:.1}" stroke="#ddd"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" font-size="11" fill="#555">{}{}</text>"##,
+            TOP + plot_h,
+            TOP + plot_h + 16.0,
+            short(axis.step * f64::from(i)),
+            esc(unit)
+        );
+    }
+    for (c, name) in categories.iter().enumerate() {
+        let y0 = TOP + row * c as f64 + GAP / 2.0;
+        let _ = write!(
+            out,
+            r##"<text x="{:.1}" y="{:.1}" text-anchor="end" font-size="11" fill="#555"><title>{}</title>{}</text>"##,
+            names - 6.0,
+            y0 + (row - GAP) / 2.0 + 4.0,
+            esc(name),
+            esc(&cut(name, fits))
+        );
+        for (k, s) in series.iter().enumerate() {
+            let v = s.values.get(c).copied().unwrap_or(0.0);
+            let opacity = if s.light { "0.45" } else { "1" };
+            let _ = write!(
+                out,
+                r#"<rect x="{names:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{}" fill-opacity="{opacity}"><title>{} · {}: {}{}</title></rect>"#,
+                y0 + BAR * k as f64,
+                plot_w * (v / axis.top).clamp(0.0, 1.0),
+                BAR - 1.0,
+                s.color,
+                esc(&s.name),
+                esc(name),
+                short(v),
+                esc(unit)
+            );
+        }
+    }
+    key.draw_at(&mut out, base);
     out.push_str("</svg>");
     out
 }
@@ -407,6 +502,31 @@ mod tests {
         assert_eq!(short(12_345.0), "12k");
         assert_eq!(short(2_500_000.0), "2.5M");
         assert_eq!(esc("<a & \"b\">"), "&lt;a &amp; &quot;b&quot;&gt;");
+    }
+
+    /// Names too long for the room under a vertical bar (26 departments)
+    /// are drawn as rows of horizontal bars, each name in full; short
+    /// names keep their columns.
+    #[test]
+    fn long_names_get_rows_of_their_own() {
+        let names: Vec<String> = (0..26).map(|i| format!("department_{i:02}")).collect();
+        let values: Vec<f64> = (0..26).map(f64::from).collect();
+        let series = [Bars {
+            name: "draft".into(),
+            color: PALETTE[0],
+            light: false,
+            values,
+        }];
+        let s = bars("scores", &names, &series, "");
+        for n in &names {
+            assert!(s.contains(&format!(">{n}</text>")), "{n} is cut: {s}");
+        }
+        let row_names = r##"text-anchor="end" font-size="11" fill="#555"><title>"##;
+        assert_eq!(s.matches(row_names).count(), 26);
+        let short: Vec<String> = ["grid", "street"].map(String::from).to_vec();
+        let s = bars("misses", &short, &series, "");
+        assert!(s.contains(">street</text>") && !s.contains(row_names));
+        assert_eq!(cut("expropriation_office", 8), "expropr…");
     }
 
     /// Twelve series with long names: each is in the legend, in rows the

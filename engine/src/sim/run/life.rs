@@ -123,6 +123,7 @@ impl Run<'_> {
         s.counted = to;
         let phase = s.phase;
         let pool = s.pool;
+        let since = s.since;
         if phase == Phase::Queued {
             s.queue_ticket = s.queue_ticket.wrapping_add(1);
         }
@@ -131,6 +132,8 @@ impl Run<'_> {
             Phase::Accepting => self.dispatch(slot),
             Phase::Queued => {
                 if let Some(p) = self.pools.pools.get_mut(pool as usize) {
+                    // The wait here ends unserved: it still counts.
+                    p.waited(self.now - since);
                     p.waiting = p.waiting.saturating_sub(1);
                     crate::sim::stats::dec(&mut self.stats.queued_by_level, p.level as usize);
                 }
@@ -179,6 +182,7 @@ impl Run<'_> {
         let Some(case) = &s.case else { return };
         let deadline = case.resolve_by.as_second();
         s.phase = Phase::Queued;
+        s.since = now;
         let w = Waiting {
             slot,
             generation: s.generation,
@@ -191,6 +195,11 @@ impl Run<'_> {
             crate::sim::stats::inc(&mut self.stats.queued_by_level, p.level as usize);
         }
         self.try_start(pool);
+        // After the free handlers took what they could: an event taken at
+        // once never stood in a queue.
+        if let Some(p) = self.pools.pools.get_mut(pool as usize) {
+            p.max_waiting = p.max_waiting.max(p.waiting);
+        }
     }
 
     /// Free handlers take waiting events, in working hours.
@@ -233,10 +242,9 @@ impl Run<'_> {
             p.waiting -= 1;
             p.busy += 1;
             crate::sim::stats::dec(&mut self.stats.queued_by_level, p.level as usize);
-            let wait = now - w.since;
             p.served += 1;
-            p.wait_sum += wait as f64;
-            p.wait_max = p.wait_max.max(wait);
+            p.waited(now - w.since);
+            s.since = now;
             let kind = self.staff.kinds.get(p.kind as usize);
             let dist = s
                 .category
@@ -252,12 +260,34 @@ impl Run<'_> {
         }
     }
 
+    /// Working seconds of `pool`'s hours in `[from, to)`.
+    pub(super) fn work_between(&self, pool: u32, from: i64, to: i64) -> f64 {
+        if to <= from {
+            return 0.0;
+        }
+        let calendar = self
+            .pools
+            .pools
+            .get(pool as usize)
+            .and_then(|p| self.staff.kinds.get(p.kind as usize))
+            .and_then(|k| k.calendar.as_ref());
+        match calendar {
+            Some(c) => c.working_seconds_between(ts(from), ts(to)) as f64,
+            None => (to - from) as f64,
+        }
+    }
+
     pub(super) fn finish(&mut self, slot: u32) {
         let Some(s) = self.slots.get_mut(slot as usize) else {
             return;
         };
         let pool = s.pool;
-        let work = s.work;
+        // Handling begun in the warm-up counts from the period's start.
+        let work = if s.since < self.start {
+            self.work_between(pool, self.start, self.now)
+        } else {
+            s.work
+        };
         if let Some(p) = self.pools.pools.get_mut(pool as usize) {
             p.busy = p.busy.saturating_sub(1);
             p.work += work;
@@ -314,8 +344,6 @@ impl Run<'_> {
             r.resolved += 1;
         }
         if rated {
-            self.stats.totals.rated += 1;
-            self.stats.totals.satisfied += u64::from(rating >= 4);
             self.push(fb_at, slot, Kind::Feedback, rating);
         }
         if reopen {
@@ -362,19 +390,42 @@ impl Run<'_> {
         // would copy its 600 bytes once more.
         let Some(case) = &s.case else { return };
         s.generation = s.generation.wrapping_add(1);
-        let facts = case.facts(now);
-        let grade = self.policy.grade_id(&case.grade);
-        self.stats.finish(case, &facts, grade, false);
-        self.tally.add(self.policy, case, &facts);
+        if s.of_period {
+            let facts = case.facts(now);
+            let grade = self.policy.grade_id(&case.grade);
+            self.stats.finish(case, &facts, grade, false);
+            self.tally.add(self.policy, case, &facts);
+        }
         s.case = None;
         self.free.push(slot);
     }
 
-    /// The period ended: every event still alive is counted as it stands.
+    /// The period ended: every event of it still alive is counted as it
+    /// stands, and the handlers' work and the queues' waits so far too.
     pub(super) fn close_period(&mut self) {
         let end = ts(self.end);
-        for s in &mut self.slots {
+        for i in 0..self.slots.len() {
+            let Some(s) = self.slots.get(i) else { continue };
+            let (pool, since, phase) = (s.pool, s.since, s.phase);
+            let work = match phase {
+                Phase::Working if s.case.is_some() => {
+                    self.work_between(pool, since.max(self.start), self.end)
+                }
+                _ => 0.0,
+            };
+            if let Some(p) = self.pools.pools.get_mut(pool as usize) {
+                p.work += work;
+                if phase == Phase::Queued && s.case.is_some() {
+                    p.waited(self.end - since);
+                }
+            }
+            let Some(s) = self.slots.get_mut(i) else {
+                continue;
+            };
             let Some(case) = s.case.take() else { continue };
+            if !s.of_period {
+                continue;
+            }
             let facts = case.facts(end);
             let grade = self.policy.grade_id(&case.grade);
             let open = case.state.is_open();

@@ -122,6 +122,12 @@ struct Slot {
     pool: u32,
     /// Working seconds of the handling under way.
     work: f64,
+    /// When it joined its pool's queue (while queued), or when its
+    /// handling began (while worked on).
+    since: i64,
+    /// It arrived in the period (not in the warm-up): its outcome is
+    /// counted, as `whistle assess` counts the events reported in a period.
+    of_period: bool,
     /// Level and lead it is counted under while open.
     counted: Option<(LevelId, DeptId)>,
     lead: DeptId,
@@ -529,6 +535,8 @@ impl<'a> Run<'a> {
                     tick_at: i64::MAX,
                     pool: 0,
                     work: 0.0,
+                    since: 0,
+                    of_period: false,
                     counted: None,
                     lead: 0,
                     reopen_pending: false,
@@ -546,6 +554,7 @@ impl<'a> Run<'a> {
             s.phase = Phase::New;
             s.tick_at = i64::MAX;
             s.counted = counted;
+            s.of_period = self.counting;
             s.lead = d.lead;
             s.reopen_pending = false;
             s.hint = Hint::default();
