@@ -26,9 +26,19 @@ fn date(d: ast::Date) -> Option<Date> {
     Date::new(d.year, d.month, d.day).ok()
 }
 
-/// Expands `from[..to]` into dates; reports a range that runs backwards.
+/// The longest `holiday` or `workday` range taken: a year.
+const LONGEST_RANGE: usize = 366;
+
+/// A range longer than this is taken, with a warning: public holidays and
+/// make-up days run a few days, so a month of them is most likely a
+/// mistyped date.
+const LONG_RANGE: usize = 31;
+
+/// Expands a `holiday` or `workday` (`kind`) `from[..to]` into dates;
+/// reports a range that runs backwards or is too long to be meant.
 fn dates(
     ctx: &mut Ctx<'_>,
+    kind: &str,
     from: ast::Date,
     to: Option<ast::Date>,
     span: whistle_grammar::source::Span,
@@ -42,13 +52,32 @@ fn dates(
     }
     let mut out = Vec::new();
     let mut d = a;
-    // A year of holidays is plenty; longer ranges are surely a typo.
-    while d <= b && out.len() < 400 {
+    while d <= b && out.len() <= LONGEST_RANGE {
         out.push(d);
         match d.tomorrow() {
             Ok(n) => d = n,
             Err(_) => break,
         }
+    }
+    if out.len() > LONGEST_RANGE {
+        ctx.error(
+            "E0808",
+            span,
+            format!(
+                "this `{kind}` range runs from {a} to {b}, more than {LONGEST_RANGE} days: is a year mistyped?"
+            ),
+        );
+        return Vec::new();
+    }
+    if out.len() > LONG_RANGE {
+        ctx.push(Diagnostic::warning(
+            "W0809",
+            span,
+            format!(
+                "this `{kind}` range is {} days long ({a} to {b}): is a date mistyped?",
+                out.len()
+            ),
+        ));
     }
     out
 }
@@ -111,12 +140,12 @@ pub(super) fn compile_calendars(
                     }
                 }
                 CalendarItem::Holiday(from, to, _, span) => holidays.extend(
-                    dates(ctx, *from, *to, *span)
+                    dates(ctx, "holiday", *from, *to, *span)
                         .into_iter()
                         .map(|d| (d, *span)),
                 ),
                 CalendarItem::Workday(from, to, _, span) => workdays.extend(
-                    dates(ctx, *from, *to, *span)
+                    dates(ctx, "workday", *from, *to, *span)
                         .into_iter()
                         .map(|d| (d, *span)),
                 ),
@@ -124,18 +153,33 @@ pub(super) fn compile_calendars(
         }
         overlaps(ctx, &mut written);
         // A day both off and on: which wins would be the engine's guess.
+        // One error per pair of lines, naming the days they share.
+        let off: std::collections::HashMap<Date, Span> = holidays.iter().rev().copied().collect();
+        let mut clashes: Vec<(Span, Span, Vec<Date>)> = Vec::new();
         for (d, span) in &workdays {
-            if let Some((_, off)) = holidays.iter().find(|(h, _)| h == d) {
-                ctx.push(
-                    Diagnostic::error(
-                        "E0805",
-                        *span,
-                        format!("{d} is both a holiday and a workday"),
-                    )
-                    .with_label(*off, "the holiday")
-                    .with_help("a make-up working day is a day off the holidays; take it out of one of them"),
-                );
+            let Some(&holiday) = off.get(d) else { continue };
+            match clashes
+                .iter_mut()
+                .find(|(w, h, _)| w == span && *h == holiday)
+            {
+                Some((_, _, days)) => days.push(*d),
+                None => clashes.push((*span, holiday, vec![*d])),
             }
+        }
+        for (span, holiday, days) in clashes {
+            let what = match days.as_slice() {
+                [d] => format!("{d} is both a holiday and a workday"),
+                [first, .., last] => format!(
+                    "{} days, {first} to {last}, are both holidays and workdays",
+                    days.len()
+                ),
+                [] => continue,
+            };
+            ctx.push(
+                Diagnostic::error("E0805", span, what)
+                    .with_label(holiday, "the holiday")
+                    .with_help("a make-up working day is a day off the holidays; take it out of one of them"),
+            );
         }
         if let Some((_, span)) = workdays.first()
             && week[0].is_empty()
