@@ -237,6 +237,14 @@ fn rollout_checks_paths_and_drafts_and_rollback_restores_the_exact_hash() {
         assert_eq!(v["error"]["code"], "bad_path", "{v}");
     }
     assert!(!policy.parent().unwrap().join("outside.whistle").exists());
+    // A name the file system would refuse is a bad path for both, not a
+    // draft found good and then a failed write.
+    let long = format!("{}.whistle", "a".repeat(300));
+    for endpoint in ["/v1/policy/rollout", "/v1/policy/check"] {
+        let (code, v) = s.post(endpoint, &json!({"files": {&long: "# x"}}), None);
+        assert_eq!(code, 422, "{endpoint}: {v}");
+        assert_eq!(v["error"]["code"], "bad_path", "{endpoint}: {v}");
+    }
     // A draft of nothing is not a bad path; deleting a file the bundle
     // does not have is a mistaken path, refused before anything runs.
     let (code, v) = s.post("/v1/policy/rollout", &json!({}), None);
@@ -369,6 +377,42 @@ fn rollout_checks_paths_and_drafts_and_rollback_restores_the_exact_hash() {
 /// Two officers, one file: a rollout made from an older version does not
 /// undo a change made to its file since; a rollback does not throw away
 /// files on disk that never went live unless told to.
+/// A client whose 201 was lost retries; meanwhile a new `event.schema.json`
+/// went live that the event's attributes break. The retry is the same
+/// event, stored already: it gets its stored decision, not a refusal. A
+/// new event with the same attributes is refused by the new rule.
+#[test]
+fn a_retry_of_a_stored_event_is_answered_after_the_rules_change() {
+    let (_tmp, policy, data) = setup();
+    let s = Server::start(&policy, &data, None);
+    let event = json!({"id": "SC1", "category": "fire_lane", "grid": "G010101",
+        "reported_at": "2026-06-03T09:00:00+08:00", "attr": {"people_trapped": "lots"}});
+    let (code, first) = s.post("/v1/events", &event, None);
+    assert_eq!(code, 201, "{first}");
+    let schema = json!({"type": "object", "additionalProperties": true,
+        "properties": {"people_trapped": {"type": "integer", "minimum": 0}}});
+    let draft = json!({"files": {"event.schema.json": schema.to_string()}});
+    let (code, v) = s.post("/v1/policy/rollout", &draft, None);
+    assert_eq!((code, &v["outcome"]), (200, &json!("applied")), "{v}");
+    let (code, again) = s.post("/v1/events", &event, None);
+    assert_eq!(code, 200, "{again}");
+    assert_eq!(again, first);
+    let (code, v) = s.post("/v1/events", &json!({"events": [event.clone()]}), None);
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["results"][0]["status"], 200, "{v}");
+    let mut other = event.clone();
+    other["id"] = json!("SC2");
+    let (code, v) = s.post("/v1/events", &other, None);
+    assert_eq!(code, 422, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("event.schema.json"),
+        "{v}"
+    );
+}
+
 #[test]
 fn rollout_and_rollback_never_undo_work_they_did_not_see() {
     let (_tmp, policy, data) = setup();
@@ -610,6 +654,31 @@ fn sighup_and_the_api_reload_and_only_officers_may() {
             .contains("department `spare` is never used"),
         "{st}"
     );
+    // The gauge says whether the bundle on disk is live: a rollout's draft
+    // refused before anything is written leaves it at 1; a broken save
+    // sets it to 0; putting the file back as it was sets it to 1 again.
+    let ok = || {
+        let m = s.metrics();
+        m.lines()
+            .find_map(|l| l.strip_prefix("whistle_policy_last_reload_ok "))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("no gauge in {m}"))
+    };
+    assert_eq!(ok(), "1");
+    let draft = json!({"files": {"x.whistle": "category {"}});
+    let (code, v) = s.post("/v1/policy/rollout", &draft, Some(officer));
+    assert_eq!(code, 422, "{v}");
+    assert_eq!(ok(), "1");
+    let good = std::fs::read_to_string(&depts).unwrap();
+    save(&depts, &format!("{good}\ndepartment {{\n"));
+    let (code, v) = s.post("/v1/policy/reload", &json!({}), Some(officer));
+    assert_eq!(code, 422, "{v}");
+    assert_eq!(v["error"]["code"], "policy_errors", "{v}");
+    assert_eq!(ok(), "0");
+    save(&depts, &good);
+    let (_, v) = s.post("/v1/policy/reload", &json!({}), Some(officer));
+    assert_eq!(v["outcome"], "unchanged", "{v}");
+    assert_eq!(ok(), "1");
 }
 
 #[test]

@@ -743,4 +743,15 @@ fn the_server_simulates_a_draft_as_a_background_job() {
     assert!(html.starts_with("<!doctype html>") || html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains("<svg"), "the page has its charts");
     assert_eq!(page("999").status().as_u16(), 404);
+    // Jobs live in memory: after a restart the old id is unknown, and a
+    // new job gets an id of its own, not the old one again.
+    drop(res);
+    drop(server);
+    let server = Server::start(&bundle, &tmp.path().join("data"), Some(&config));
+    let (st, r) = server.get(&format!("/v1/simulate/{job}"), Some("viewer-token"));
+    assert_eq!(st, 404, "{r}");
+    let small = json!({"scenario": year, "events": 1000});
+    let (st, started) = server.post("/v1/simulate", &small, Some(officer));
+    assert_eq!(st, 202, "{started}");
+    assert_ne!(started["job"], job.as_str(), "{started}");
 }

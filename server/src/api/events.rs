@@ -34,18 +34,45 @@ fn body(json: Result<Json<Unique>, JsonRejection>) -> Result<Value, ApiError> {
     json.map(|Json(v)| v.0).map_err(ApiError::from)
 }
 
+/// Why an event is refused: its shape (not an event at all), or a rule
+/// that may have changed since it was first posted (the bundle's
+/// `event.schema.json`, the server's clock).
+enum Invalid {
+    Shape(String),
+    Rule {
+        message: String,
+        event: Box<Event>,
+        hash: String,
+    },
+}
+
 /// Validates one event; the error names the field and the rule.
-fn validate(state: &AppState, v: Value) -> Result<(Event, String), String> {
+fn validate(state: &AppState, v: Value) -> Result<(Event, String), Invalid> {
     // Canonical JSON (keys sorted): the same body always hashes the same.
     let canonical = serde_json::to_string(&v).unwrap_or_default();
     let hash = format!(
         "sha256:{}",
         hex::encode(Sha256::digest(canonical.as_bytes()))
     );
-    let ev = event_from_value(v).map_err(|e| e.0)?;
-    check_attr(&state.policy.load(), &ev).map_err(|e| e.0)?;
-    plausible_time(ev.reported_at, Timestamp::now())?;
-    Ok((ev, hash))
+    let event = event_from_value(v).map_err(|e| Invalid::Shape(e.0))?;
+    let rule = check_attr(&state.policy.load(), &event)
+        .map_err(|e| e.0)
+        .and_then(|()| plausible_time(event.reported_at, Timestamp::now()));
+    match rule {
+        Ok(()) => Ok((event, hash)),
+        Err(message) => Err(Invalid::Rule {
+            message,
+            event: Box::new(event),
+            hash,
+        }),
+    }
+}
+
+/// Whether the store holds event `id` with this very body: a retry of
+/// an event accepted before a rule changed is the same event, answered
+/// with its stored decision rather than refused by today's rule.
+async fn stored_as(state: &AppState, id: &str, hash: &str) -> bool {
+    matches!(state.store.get_event(id).await, Ok(Some(s)) if s.body_hash == hash)
 }
 
 /// How far ahead of the server's clock a report may be: clocks of
@@ -118,7 +145,18 @@ pub async fn post(
     for (i, item) in items.into_iter().enumerate() {
         match validate(&state, item) {
             Ok(e) => events.push(e),
-            Err(msg) => errors.push(json!({"index": i, "error": msg})),
+            Err(Invalid::Rule {
+                message,
+                event,
+                hash,
+            }) => {
+                if stored_as(&state, &event.id, &hash).await {
+                    events.push((*event, hash));
+                } else {
+                    errors.push(json!({"index": i, "error": message}));
+                }
+            }
+            Err(Invalid::Shape(message)) => errors.push(json!({"index": i, "error": message})),
         }
     }
     if !errors.is_empty() {
@@ -229,8 +267,12 @@ pub async fn route(
             "`/v1/route` decides one event, not a batch: send the event itself, or post the batch to `/v1/events`",
         ));
     }
-    let (ev, _) = validate(&state, v)
-        .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_event", m))?;
+    let (ev, _) = validate(&state, v).map_err(|e| {
+        let message = match e {
+            Invalid::Shape(m) | Invalid::Rule { message: m, .. } => m,
+        };
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_event", message)
+    })?;
     let policy = state.policy.load_full();
     let history = state
         .history

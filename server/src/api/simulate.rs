@@ -40,6 +40,11 @@ enum Status {
     Failed(String),
 }
 
+/// Where a server's job ids start: the milliseconds since 1970 now.
+fn first_id() -> u64 {
+    u64::try_from(jiff::Timestamp::now().as_millisecond()).unwrap_or(0)
+}
+
 /// The simulation jobs of a server.
 #[derive(Debug, Clone, Default)]
 pub struct Jobs(Arc<Mutex<JobTable>>);
@@ -188,7 +193,10 @@ pub async fn start(
             )
             .with_details(json!({ "job": running.to_string() })));
         }
-        t.next += 1;
+        // Ids go on from the clock's milliseconds at a server's first job:
+        // jobs live in memory only, and a client still asking about a job
+        // of the run before a restart must get a 404, not another report.
+        t.next = t.next.max(first_id()) + 1;
         let id = t.next;
         t.jobs.insert(
             id,

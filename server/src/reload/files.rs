@@ -14,14 +14,34 @@ pub fn checked_path(raw: &str) -> Result<String, String> {
     if raw.is_empty() {
         return Err("an empty path".into());
     }
-    if raw.contains('\\') || raw.contains('\0') {
+    if raw.contains('\0') {
+        return Err(format!("`{}` holds a NUL character", raw.escape_debug()));
+    }
+    if raw.contains('\\') {
         return Err(format!("`{raw}`: use `/` between folders"));
+    }
+    // Checked here, not left to the file system: a name it refuses would
+    // fail the rollout after the draft was found good, as a server error.
+    if raw.len() > MAX_PATH {
+        return Err(format!(
+            "`{}`: a bundle path is at most {MAX_PATH} bytes; this one is {}",
+            shortened(raw),
+            raw.len()
+        ));
     }
     let mut parts = Vec::new();
     for c in path.components() {
         match c {
             Component::Normal(p) => {
                 let p = p.to_str().ok_or_else(|| format!("`{raw}` is not UTF-8"))?;
+                if p.len() > MAX_NAME {
+                    return Err(format!(
+                        "`{}`: a file or folder name is at most {MAX_NAME} bytes; `{}` is {}",
+                        shortened(raw),
+                        shortened(p),
+                        p.len()
+                    ));
+                }
                 if p.starts_with('.') {
                     return Err(format!("`{raw}`: hidden files are not part of a bundle"));
                 }
@@ -42,6 +62,23 @@ pub fn checked_path(raw: &str) -> Result<String, String> {
         ));
     }
     Ok(rel)
+}
+
+/// The longest file or folder name most file systems take, in bytes.
+const MAX_NAME: usize = 255;
+
+/// The longest bundle path taken, in bytes: deep enough for any layout.
+const MAX_PATH: usize = 1024;
+
+/// A path or name cut for a message: its start and its end.
+fn shortened(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= 60 {
+        return s.to_string();
+    }
+    let head: String = chars.iter().take(28).collect();
+    let tail: String = chars.iter().skip(chars.len() - 28).collect();
+    format!("{head}…{tail}")
 }
 
 /// Why an empty draft is refused.
@@ -226,6 +263,17 @@ mod tests {
         assert_eq!(checked_path("areas.yaml").unwrap(), "areas.yaml");
         let e = checked_path("../../etc/x").unwrap_err();
         assert!(e.contains("leaves the bundle"), "{e}");
+        let e = checked_path("x.whistle\0.txt").unwrap_err();
+        assert!(e.contains("NUL"), "{e}");
+        // Names the file system would refuse are refused here, named.
+        let long = format!("{}.whistle", "a".repeat(300));
+        let e = checked_path(&long).unwrap_err();
+        assert!(e.contains("at most 255 bytes") && e.contains('…'), "{e}");
+        let deep = format!("{}x.whistle", "folder/".repeat(200));
+        let e = checked_path(&deep).unwrap_err();
+        assert!(e.contains("at most 1024 bytes"), "{e}");
+        let fine = format!("{}.whistle", "a".repeat(240));
+        assert_eq!(checked_path(&fine).unwrap(), fine);
     }
 
     #[test]

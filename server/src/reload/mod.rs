@@ -283,7 +283,8 @@ pub fn spawn(deps: Deps) -> Handle {
             let started = Instant::now();
             let outcome = run_job(&deps, &job).await;
             let took_ms = started.elapsed().as_secs_f64() * 1000.0;
-            report(&deps, &job.by, &outcome, took_ms);
+            let draft = matches!(job.request, Request::Rollout { .. });
+            report(&deps, &job.by, &outcome, took_ms, draft);
             let mut last = status
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -318,7 +319,11 @@ fn echo(last: Option<&Status>, outcome: &Outcome) -> bool {
     }
 }
 
-fn report(deps: &Deps, by: &str, outcome: &Outcome, took_ms: f64) {
+/// Logs, counts and publishes a job's outcome. `draft`: the job checked a
+/// rollout's draft, which is written only when it has no errors, so a
+/// refusal leaves the bundle on disk (and the gauge saying whether it is
+/// live) as it was.
+fn report(deps: &Deps, by: &str, outcome: &Outcome, took_ms: f64, draft: bool) {
     metrics::counter!("whistle_policy_reloads_total", "outcome" => outcome.name()).increment(1);
     match outcome {
         Outcome::Applied {
@@ -342,12 +347,17 @@ fn report(deps: &Deps, by: &str, outcome: &Outcome, took_ms: f64) {
             }
         }
         Outcome::Unchanged { hash, .. } => {
+            // The bundle on disk is the live version again (a broken save
+            // reverted): nothing is wrong any more.
+            metrics::gauge!("whistle_policy_last_reload_ok").set(1.0);
             tracing::debug!("policy reload by {by}: {hash} is already live");
         }
         Outcome::Rejected {
             errors, rendered, ..
         } => {
-            metrics::gauge!("whistle_policy_last_reload_ok").set(0.0);
+            if !draft {
+                metrics::gauge!("whistle_policy_last_reload_ok").set(0.0);
+            }
             // One line, as log collectors read them: the first error, and
             // where the rest are.
             let first = rendered.lines().next().unwrap_or("");
