@@ -4,7 +4,7 @@
 use crate::decide::{Context, Decision, decide_in};
 use crate::event::{Event, EventError, parse_event, schema_errors};
 use crate::model::Policy;
-use crate::windows::RepeatIndex;
+use crate::windows::{LATE_IN_A_FILE, RepeatIndex};
 
 /// Decides events one after another under one policy.
 pub struct Router<'p> {
@@ -17,7 +17,7 @@ impl<'p> Router<'p> {
     pub fn new(policy: &'p Policy) -> Router<'p> {
         Router {
             policy,
-            history: RepeatIndex::for_policy(policy),
+            history: RepeatIndex::for_policy(policy).late_within(LATE_IN_A_FILE),
         }
     }
 

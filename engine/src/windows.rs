@@ -23,6 +23,12 @@ use crate::inline::InlineStr;
 use crate::model::{LevelId, Units};
 use crate::times::Times;
 
+/// How late an event of a file (`whistle route`, `diff --replay`) may be,
+/// behind the latest report before it, and still see its whole `repeats`
+/// window: exports are mostly in report order, and a week covers a
+/// device that uploads after days offline.
+pub const LATE_IN_A_FILE: u64 = 7 * 86_400;
+
 /// What the deciding code may ask about the past.
 pub trait History {
     /// Earlier events of `category` with the same `key` (under grouping
@@ -190,6 +196,10 @@ pub struct RepeatIndex {
     asked: Asked,
     levels_used: Vec<LevelId>,
     horizon: u64,
+    /// How late (seconds behind the latest report seen) an event may be
+    /// reported and still see its whole window; `None`: a sixteenth of
+    /// the horizon.
+    late: Option<u64>,
     latest: i64,
     pruned_at: i64,
     recorded: u64,
@@ -200,9 +210,9 @@ impl RepeatIndex {
     /// longest `repeats` window) and also groups by the given levels.
     ///
     /// History is kept for the horizon and a sixteenth more before the
-    /// latest report seen: an event that arrives up to that sixteenth late
-    /// is counted exactly; one later than that sees none of its window
-    /// that lies further back.
+    /// latest report seen (see [`RepeatIndex::late_within`] for more): an
+    /// event that arrives up to that sixteenth late is counted exactly; one
+    /// later than that sees none of its window that lies further back.
     pub fn new(horizon: u64, levels_used: Vec<LevelId>) -> RepeatIndex {
         RepeatIndex::asking(horizon, Asked::all(), levels_used)
     }
@@ -227,6 +237,21 @@ impl RepeatIndex {
             pruned_at: i64::MIN,
             ..RepeatIndex::default()
         }
+    }
+
+    /// Keeps `seconds` more of history, so that an event reported up to
+    /// that long before the latest report seen (an app that uploads a
+    /// day's reports the next morning) still sees its whole window. The
+    /// memory grows with it: the history of `horizon + seconds`.
+    #[must_use]
+    pub fn late_within(mut self, seconds: u64) -> RepeatIndex {
+        self.late = Some(seconds);
+        self
+    }
+
+    /// How late an event may be and still be counted exactly (seconds).
+    pub fn late_seconds(&self) -> u64 {
+        self.late.unwrap_or(self.horizon / 16)
     }
 
     /// The interned id of a category about to be recorded and the
@@ -284,20 +309,20 @@ impl RepeatIndex {
         }
     }
 
-    /// A sixteenth of the horizon: how late an event may arrive and still
-    /// see its whole window, and how far report times move between sweeps.
+    /// A sixteenth of the horizon: how far report times move between
+    /// sweeps.
     fn slack(&self) -> i64 {
         i64::try_from(self.horizon / 16).unwrap_or(i64::MAX)
     }
 
     /// Report times before this are forgotten (or about to be): the
-    /// horizon and its slack before the latest report seen. Queries never
-    /// look further back, so what they count does not depend on when the
-    /// sweeps ran.
+    /// horizon and the lateness allowed before the latest report seen.
+    /// Queries never look further back, so what they count does not
+    /// depend on when the sweeps ran.
     fn floor(&self) -> i64 {
         let keep = i64::try_from(self.horizon)
             .unwrap_or(i64::MAX)
-            .saturating_add(self.slack());
+            .saturating_add(i64::try_from(self.late_seconds()).unwrap_or(i64::MAX));
         self.latest.saturating_sub(keep)
     }
 
@@ -402,6 +427,31 @@ mod tests {
         let at: Timestamp = "2025-06-10T00:00:00Z".parse().unwrap();
         assert_eq!(idx.repeats("c", RepeatsBy::Location, "gate", week, at), 2);
         assert_eq!(idx.repeats("d", RepeatsBy::Location, "gate", week, at), 0);
+    }
+
+    /// An event reported days before the latest (an app offline for a
+    /// weekend) sees its whole window when the index allows that much
+    /// lateness, and only the part within the default sixteenth when not.
+    #[test]
+    fn a_late_event_sees_its_window_within_the_lateness_allowed() {
+        let week = 7 * 86_400;
+        let run = |idx: RepeatIndex| {
+            let mut idx = idx;
+            idx.record(&ev("2026-05-27T12:00:00Z", "gate"), None);
+            idx.record(&ev("2026-06-05T00:00:00Z", "gate"), None);
+            for _ in 0..5000 {
+                idx.record(&ev("2026-06-05T00:00:00Z", "elsewhere"), None);
+            }
+            idx.prune();
+            let late: Timestamp = "2026-06-02T12:00:00Z".parse().unwrap();
+            idx.repeats("c", RepeatsBy::Location, "gate", week, late)
+        };
+        assert_eq!(
+            run(RepeatIndex::new(week, vec![]).late_within(3 * 86_400)),
+            1
+        );
+        assert_eq!(run(RepeatIndex::new(week, vec![])), 0);
+        assert_eq!(RepeatIndex::new(week, vec![]).late_seconds(), week / 16);
     }
 
     #[test]

@@ -272,6 +272,48 @@ fn repeats_count_by_location_or_by_grid() {
     );
 }
 
+const LAMP_LATE: &str = r#"category lamp { lead urban grade yellow when repeats(7d) >= 1 grade blue }
+test "late" {
+  event { "category": "lamp", "grid": "G1", "location": "a", "reported_at": "2025-06-01T10:00:00+08:00" }
+  event { "category": "lamp", "grid": "G1", "location": "b", "reported_at": "2025-06-09T10:00:00+08:00" }
+  event { "category": "lamp", "grid": "G1", "location": "a", "reported_at": "2025-06-03T10:00:00+08:00" }
+  expect { grade: yellow }
+}"#;
+
+/// Routing a file, and a policy's test block: an event reported days
+/// before the latest one already seen (a device offline for days) still
+/// sees every earlier event of its window.
+#[test]
+fn a_late_event_sees_the_earlier_ones_of_its_window() {
+    let p = policy(LAMP_LATE);
+    let line = |id: u32, day: u32, loc: &str| {
+        format!(
+            r#"{{"id":"{id}","category":"lamp","grid":"G1","location":"{loc}","reported_at":"2025-06-{day:02}T10:00:00+08:00"}}"#
+        )
+    };
+    let mut r = Router::new(&p);
+    for (id, day, loc) in [(1, 1, "a"), (2, 9, "b")] {
+        r.route_line(&line(id, day, loc)).unwrap();
+    }
+    let late = r.route_line(&line(3, 3, "a")).unwrap().to_value(&p);
+    assert_eq!(late["grade"], "yellow", "{late}");
+    let files: Vec<whistle_grammar::bundle::BundleFile> = [
+        ("base.whistle", BASE.to_string()),
+        ("x.whistle", LAMP_LATE.to_string()),
+        ("areas.yaml", AREAS.to_string()),
+    ]
+    .into_iter()
+    .map(|(path, text)| whistle_grammar::bundle::BundleFile {
+        path: path.into(),
+        bytes: text.into_bytes(),
+    })
+    .collect();
+    let c = whistle_engine::compile(&whistle_grammar::bundle::from_files(files));
+    assert_eq!(c.tests.len(), 1);
+    let results = whistle_engine::testing::run_tests(&p, &c.tests);
+    assert!(results.iter().all(|t| t.passed()), "{results:?}");
+}
+
 #[test]
 fn missing_fields_and_mismatched_types_are_false_not_errors() {
     let p = policy(

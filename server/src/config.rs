@@ -84,6 +84,11 @@ pub struct Config {
     /// Milliseconds to wait after the last change to the bundle before
     /// reloading: an editor's save (temporary file, rename) is one reload.
     pub debounce_ms: u64,
+    /// How many hours late an event may be reported (behind the latest
+    /// report the server has seen) and still see its whole `repeats`
+    /// window: a grid worker's app that uploads the day's reports the
+    /// next morning. Keeps that much more history in memory.
+    pub late_report_hours: u64,
 }
 
 impl Default for Config {
@@ -98,6 +103,7 @@ impl Default for Config {
             webhooks: Vec::new(),
             watch: true,
             debounce_ms: 100,
+            late_report_hours: 72,
         }
     }
 }
@@ -138,12 +144,39 @@ impl Config {
                 return Err(format!("`{key}` must be from 100 to 600000, not {ms}"));
             }
         }
+        if c.late_report_hours > MAX_LATE_HOURS {
+            return Err(format!(
+                "`late_report_hours` must be at most {MAX_LATE_HOURS} (a year), not {}",
+                c.late_report_hours
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for t in &c.tokens {
+            if !seen.insert(t.name.as_str()) {
+                return Err(format!(
+                    "two tokens are named `{}`: each needs its own name (it is recorded with what the token does)",
+                    t.name
+                ));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for t in &c.tokens {
+            if !seen.insert(t.sha256.to_ascii_lowercase()) {
+                return Err(format!(
+                    "token `{}` has the same `sha256` as another: one token would get the roles of both",
+                    t.name
+                ));
+            }
+        }
         if c.batch_max == 0 || c.body_limit == 0 {
             return Err("`batch_max` and `body_limit` must be above 0".into());
         }
         Ok(c)
     }
 }
+
+/// The most `late_report_hours` taken: a year.
+const MAX_LATE_HOURS: u64 = 8760;
 
 /// Checks a webhook's URL as the outbox will use it: plain `http://`
 /// with a host (the client speaks no TLS; a proxy in front does).
@@ -228,5 +261,31 @@ mod tests {
                 .header_timeout_ms,
             100
         );
+        assert_eq!(Config::parse("").unwrap().late_report_hours, 72);
+        assert!(
+            Config::parse("late_report_hours = 9000")
+                .unwrap_err()
+                .contains("late_report_hours")
+        );
+        // One token twice (by name or by hash) would merge two holders'
+        // rights into one; both are refused.
+        let token = |name: &str, hash: &str, role: &str| {
+            format!("[[tokens]]\nname = \"{name}\"\nsha256 = \"{hash}\"\nroles = [\"{role}\"]\n")
+        };
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        let same_hash = token("vic", &a, "viewer") + &token("olga", &a.to_uppercase(), "officer");
+        assert!(
+            Config::parse(&same_hash)
+                .unwrap_err()
+                .contains("same `sha256`")
+        );
+        let same_name = token("vic", &a, "viewer") + &token("vic", &b, "officer");
+        assert!(
+            Config::parse(&same_name)
+                .unwrap_err()
+                .contains("two tokens are named `vic`")
+        );
+        let fine = token("vic", &a, "viewer") + &token("olga", &b, "officer");
+        assert_eq!(Config::parse(&fine).unwrap().tokens.len(), 2);
     }
 }

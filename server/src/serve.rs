@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use whistle_engine::windows::RepeatIndex;
 use whistle_grammar::bundle::BundleFile;
 
@@ -185,12 +185,11 @@ pub async fn build(opts: &Options) -> Result<Server, String> {
         };
         store.record_policy(&v).await.map_err(|e| e.to_string())?;
     }
-    // `repeats` windows: the events the longest window can still see.
-    let mut history = RepeatIndex::for_policy(&policy);
-    let window = i64::try_from(policy.max_repeats_window).unwrap_or(i64::MAX);
-    let since = Timestamp::now()
-        .checked_sub(SignedDuration::from_secs(window))
-        .unwrap_or(Timestamp::MIN);
+    // `repeats` windows: the events the longest window can still see,
+    // for an event reported now or as late as the configuration allows.
+    let late = opts.config.late_report_hours.saturating_mul(3600);
+    let mut history = RepeatIndex::for_policy(&policy).late_within(late);
+    let since = crate::reload::history_since(&policy, late);
     for ev in store.events_since(since).await.map_err(|e| e.to_string())? {
         history.record(&ev, policy.units_of(&ev.grid));
     }

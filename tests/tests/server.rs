@@ -69,6 +69,36 @@ fn an_event_lives_its_whole_life_over_http() {
     assert_eq!(s.post("/v1/events/L-1/dance", &json!({}), None).0, 404);
 }
 
+/// A grid worker's app uploads reports days after they were made: each
+/// still sees the earlier events of its `repeats` window (here 30 days),
+/// within the server's `late_report_hours` (72 by default).
+#[test]
+fn a_report_uploaded_days_late_sees_its_whole_window() {
+    let data = tempfile::tempdir().unwrap();
+    let s = Server::start(&shipped(), data.path(), None);
+    let dispute = |id: &str, at: &str| {
+        json!({"id": id, "category": "neighbour_dispute", "grid": "G010101",
+            "location": "Building 3", "reported_at": at})
+    };
+    for (id, at) in [
+        ("D-1", "2026-05-11T18:00:00+08:00"),
+        ("D-2", "2026-05-11T19:00:00+08:00"),
+        ("D-3", "2026-06-13T00:00:00+08:00"),
+    ] {
+        let (st, d) = s.post("/v1/events", &dispute(id, at), None);
+        assert_eq!(st, 201, "{d}");
+    }
+    // Two and a half days behind the latest report, 29.75 days after the
+    // first two: both are within its 30 days.
+    let (st, d) = s.post(
+        "/v1/events",
+        &dispute("D-4", "2026-06-10T12:00:00+08:00"),
+        None,
+    );
+    assert_eq!(st, 201, "{d}");
+    assert_eq!(d["grade"], "yellow", "{d}");
+}
+
 #[test]
 fn retries_are_safe_and_conflicts_are_refused() {
     let data = tempfile::tempdir().unwrap();

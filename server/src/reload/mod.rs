@@ -626,6 +626,16 @@ async fn load(deps: &Deps, by: &str, kind: &str) -> Outcome {
     }
 }
 
+/// The earliest report the `repeats` windows of `policy` need now, for
+/// events reported up to `late` seconds late.
+pub fn history_since(policy: &Policy, late: u64) -> Timestamp {
+    let back = policy.max_repeats_window.saturating_add(late);
+    let back = i64::try_from(back).unwrap_or(i64::MAX);
+    Timestamp::now()
+        .checked_sub(SignedDuration::from_secs(back))
+        .unwrap_or(Timestamp::MIN)
+}
+
 /// Swaps the policy in, with `repeats` windows it can use. The history is
 /// locked across the swap so that no event is decided by the new policy
 /// against windows built for the old one (ingest takes the same lock
@@ -659,14 +669,14 @@ async fn swap(deps: &Deps, old: &Policy, new: Policy) -> Result<(), String> {
         let mut guard = history
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let window = i64::try_from(new.max_repeats_window).unwrap_or(i64::MAX);
-        let since = Timestamp::now()
-            .checked_sub(SignedDuration::from_secs(window))
-            .unwrap_or(Timestamp::MIN);
+        // As late as the windows being replaced allowed (the server's
+        // `late_report_hours`).
+        let late = guard.late_seconds();
+        let since = history_since(&new, late);
         let events = rt
             .block_on(store.events_since(since))
             .map_err(|e| format!("cannot rebuild the repeats windows: {e}"))?;
-        let mut index = RepeatIndex::for_policy(&new);
+        let mut index = RepeatIndex::for_policy(&new).late_within(late);
         for ev in &events {
             index.record(ev, new.units_of(&ev.grid));
         }
