@@ -1040,6 +1040,22 @@ pub fn unescape(s: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// Whether `c` would not show as itself where a reviewer reads it: a
+/// control character, a format character (a zero-width space, a
+/// right-to-left override — the "Trojan Source" trick — a byte-order
+/// mark, a soft hyphen) or a line or paragraph separator. `fmt` writes
+/// these as `\u{...}` escapes, and messages name them by code point.
+pub fn invisible(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    c.is_control()
+        || matches!(
+            c.general_category(),
+            GeneralCategory::Format
+                | GeneralCategory::LineSeparator
+                | GeneralCategory::ParagraphSeparator
+        )
+}
+
 /// Escapes a string for writing it back as a literal (inverse of [`unescape`]).
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -1050,10 +1066,36 @@ pub fn escape(s: &str) -> String {
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:X}}}", c as u32)),
+            c if invisible(c) => out.push_str(&format!("\\u{{{:X}}}", c as u32)),
             c => out.push(c),
         }
     }
     out.push('"');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::{escape, unescape};
+
+    /// What a reviewer could not see is written as an escape, and reads
+    /// back as the same text; what shows as itself (CJK, a full-width
+    /// space) is written as it is.
+    #[test]
+    fn invisible_characters_stay_escaped() {
+        for (text, written) in [
+            ("x\u{200B}y", r#""x\u{200B}y""#),
+            ("x\u{202E}y", r#""x\u{202E}y""#),
+            ("x\u{FEFF}y", r#""x\u{FEFF}y""#),
+            ("x\u{2028}y", r#""x\u{2028}y""#),
+            ("x\u{7}y", r#""x\u{7}y""#),
+            ("网格\u{3000}一", "\"网格\u{3000}一\""),
+            ("a\tb\n", r#""a\tb\n""#),
+        ] {
+            assert_eq!(escape(text), written);
+            let inner = &written[1..written.len() - 1];
+            assert_eq!(unescape(inner).unwrap(), text);
+        }
+    }
 }

@@ -305,7 +305,10 @@ fn describe_found(rest: &str) -> String {
         .take_while(|c| c.is_alphanumeric() || *c == '_')
         .take(40)
         .collect();
-    if word.is_empty() {
+    if crate::lower::invisible(c) {
+        // Shown as itself it would be an empty pair of backticks.
+        format!("the invisible character U+{:04X}", c as u32)
+    } else if word.is_empty() {
         format!("`{c}`")
     } else {
         format!("`{word}`")
@@ -491,6 +494,14 @@ mod tests {
         assert!(m.contains("`threshold`"), "{m}");
         assert!(m.ends_with("found `garbage`"), "{m}");
         assert!(!m.contains("something else"), "{m}");
+    }
+
+    /// A character that shows as nothing is named by its code point, not
+    /// printed between backticks that would then look empty.
+    #[test]
+    fn an_invisible_character_is_named_by_its_code_point() {
+        let m = first_error("category a\u{200B}b { lead x grade blue }\n");
+        assert!(m.ends_with("found the invisible character U+200B"), "{m}");
     }
 
     #[test]
