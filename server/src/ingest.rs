@@ -24,8 +24,8 @@ pub enum Outcome {
     Created(String),
     /// The same event was posted before: its stored record.
     Duplicate(Box<StoredEvent>),
-    /// Another event with this id was posted before.
-    Conflict,
+    /// Another event with this id was posted before: the one posted now.
+    Conflict(Box<Event>),
 }
 
 struct Submission {
@@ -319,7 +319,7 @@ async fn answer(deps: &Deps, s: Stored) {
     let mut i = 0;
     for s in subs {
         let mut out = Vec::with_capacity(s.events.len());
-        for (ev, _) in &s.events {
+        for (ev, _) in s.events {
             let decision = decisions.get_mut(i).map(std::mem::take).unwrap_or_default();
             let inserted = std::mem::replace(
                 outcomes.get_mut(i).unwrap_or(&mut Inserted::Conflict),
@@ -342,7 +342,7 @@ async fn answer(deps: &Deps, s: Stored) {
             out.push(match inserted {
                 Inserted::Created => Outcome::Created(decision),
                 Inserted::Duplicate(s) => Outcome::Duplicate(s),
-                Inserted::Conflict => Outcome::Conflict,
+                Inserted::Conflict => Outcome::Conflict(Box::new(ev)),
             });
             i += 1;
         }

@@ -112,7 +112,25 @@ fn retries_are_safe_and_conflicts_are_refused() {
     assert_eq!(first, again);
     let mut other = e.clone();
     other["category"] = json!("gas_leak");
-    assert_eq!(s.post("/v1/events", &other, None).0, 409);
+    other["attr"] = json!({"gas_ppm": 500});
+    let (st, r) = s.post("/v1/events", &other, None);
+    assert_eq!(st, 409, "{r}");
+    // The refusal says what differs from the event stored under the id.
+    let message = r["error"]["message"].as_str().unwrap();
+    assert!(
+        message.ends_with("`category`, `attr.gas_ppm` differ"),
+        "{r}"
+    );
+    // The same event written another way (the instant in UTC, the default
+    // source left out) is a retry, answered with the stored decision.
+    let at: jiff::Timestamp = e["reported_at"].as_str().unwrap().parse().unwrap();
+    let mut same = e.clone();
+    same["reported_at"] = json!(at.to_string());
+    same.as_object_mut().unwrap().remove("source");
+    assert_ne!(same, e);
+    let (st, r) = s.post("/v1/events", &same, None);
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r, first);
     let batch = json!({"events": [event("R-2", "fire_lane"), event("R-3", "gas_leak"), e]});
     let (st, r) = s.post("/v1/events", &batch, None);
     assert_eq!(st, 201);

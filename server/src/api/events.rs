@@ -20,7 +20,7 @@ use super::error::ApiError;
 use super::path::ApiPath;
 use crate::ingest::Outcome;
 use crate::state::AppState;
-use crate::store::{ListQuery, Updated};
+use crate::store::{ListQuery, StoredEvent, Updated};
 
 /// Most events in one batch post.
 const MAX_BATCH: usize = 10_000;
@@ -65,6 +65,64 @@ fn validate(state: &AppState, v: Value) -> Result<(Event, String), Invalid> {
             event: Box::new(event),
             hash,
         }),
+    }
+}
+
+/// An id posted before with another body, looked at again. The two may
+/// mean the same event (the same instant in another offset, the default
+/// `source` written out): then it is a retry, answered with the stored
+/// record. Otherwise the message names the fields that differ.
+async fn conflict(state: &AppState, posted: &Event) -> Result<Box<StoredEvent>, String> {
+    match state.store.get_event(&posted.id).await {
+        Ok(Some(stored)) if stored.event == *posted => Ok(Box::new(stored)),
+        Ok(Some(stored)) => Err(format!(
+            "{CONFLICT}: {}",
+            differences(&stored.event, posted)
+        )),
+        _ => Err(CONFLICT.to_string()),
+    }
+}
+
+/// What one posted event gets.
+enum Answer {
+    /// Decided and stored now (the decision's JSON).
+    Created(String),
+    /// Posted before: its stored record.
+    Stored(Box<StoredEvent>),
+    /// Another event with its id was posted before: why they differ.
+    Conflict(String),
+}
+
+/// The fields in which two events with one id differ, in words.
+fn differences(stored: &Event, posted: &Event) -> String {
+    let mut fields: Vec<String> = [
+        ("category", stored.category != posted.category),
+        ("grid", stored.grid != posted.grid),
+        ("source", stored.source != posted.source),
+        ("reported_at", stored.reported_at != posted.reported_at),
+        ("location", stored.location != posted.location),
+        ("reporter", stored.reporter != posted.reporter),
+        ("description", stored.description != posted.description),
+    ]
+    .into_iter()
+    .filter(|(_, differs)| *differs)
+    .map(|(f, _)| format!("`{f}`"))
+    .collect();
+    let empty = serde_json::Map::new();
+    let attrs = |v: &Value| v.as_object().cloned().unwrap_or_else(|| empty.clone());
+    let (a, b) = (attrs(&stored.attr), attrs(&posted.attr));
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    fields.extend(
+        keys.into_iter()
+            .filter(|k| a.get(*k) != b.get(*k))
+            .map(|k| format!("`attr.{k}`")),
+    );
+    match fields.as_slice() {
+        [] => "the same fields, written differently".to_string(),
+        [one] => format!("{one} differs"),
+        many => format!("{} differ", many.join(", ")),
     }
 }
 
@@ -183,44 +241,57 @@ pub async fn post(
         .submit(events)
         .await
         .map_err(ApiError::unavailable)?;
+    let mut answers = Vec::with_capacity(outcomes.len());
+    for o in outcomes {
+        answers.push(match o {
+            Outcome::Created(d) => Answer::Created(d),
+            Outcome::Duplicate(s) => Answer::Stored(s),
+            Outcome::Conflict(posted) => match conflict(&state, &posted).await {
+                Ok(stored) => Answer::Stored(stored),
+                Err(message) => Answer::Conflict(message),
+            },
+        });
+    }
     if !batch {
-        return Ok(match outcomes.into_iter().next() {
-            Some(Outcome::Created(d)) => (StatusCode::CREATED, json_text(d)).into_response(),
-            Some(Outcome::Duplicate(s)) => (StatusCode::OK, Json(s.decision)).into_response(),
-            _ => ApiError::new(StatusCode::CONFLICT, "conflict", CONFLICT).into_response(),
+        return Ok(match answers.into_iter().next() {
+            Some(Answer::Created(d)) => (StatusCode::CREATED, json_text(d)).into_response(),
+            Some(Answer::Stored(s)) => (StatusCode::OK, Json(s.decision)).into_response(),
+            Some(Answer::Conflict(m)) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", m).into_response()
+            }
+            None => ApiError::new(StatusCode::CONFLICT, "conflict", CONFLICT).into_response(),
         });
     }
     // `{"results": [...]}`, written around the decisions' text as it is.
     let mut created = 0;
     // Sized once: the decisions are most of it, and growing a string of
     // tens of kilobytes by doubling costs a fresh allocation each time.
-    let size = outcomes
+    let size = answers
         .iter()
         .map(|o| match o {
-            Outcome::Created(d) => d.len() + 32,
+            Answer::Created(d) => d.len() + 32,
             _ => 256,
         })
         .sum::<usize>();
     let mut out = String::with_capacity(size + 16);
     out.push_str("{\"results\":[");
-    for (i, o) in outcomes.into_iter().enumerate() {
+    for (i, o) in answers.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
         match o {
-            Outcome::Created(d) => {
+            Answer::Created(d) => {
                 created += 1;
                 out.push_str("{\"status\":201,\"decision\":");
                 out.push_str(&d);
                 out.push('}');
             }
-            Outcome::Duplicate(s) => {
+            Answer::Stored(s) => {
                 out.push_str(&json!({"status": 200, "decision": s.decision}).to_string());
             }
             // The shape of the error a single post gets.
-            Outcome::Conflict => out.push_str(
-                &json!({"status": 409, "error": {"code": "conflict", "message": CONFLICT}})
-                    .to_string(),
+            Answer::Conflict(m) => out.push_str(
+                &json!({"status": 409, "error": {"code": "conflict", "message": m}}).to_string(),
             ),
         }
     }
