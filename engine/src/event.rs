@@ -167,11 +167,30 @@ pub fn event_from_value(value: Value) -> Result<Event, EventError> {
     if let Some(at) = value.get("reported_at").and_then(Value::as_str)
         && at.parse::<Timestamp>().is_err()
     {
-        return Err(EventError(format!(
-            "`reported_at`: \"{at}\" is outside the instants Whistle handles (years -9999 to 9999 in UTC)"
-        )));
+        return Err(EventError(unreadable_time(at)));
     }
     serde_json::from_value(value).map_err(|e| EventError(e.to_string()))
+}
+
+/// Why an RFC 3339 `reported_at` has no instant: more than nanoseconds,
+/// or beyond the range of instants Whistle handles.
+fn unreadable_time(at: &str) -> String {
+    let fraction = at
+        .split_once('.')
+        .map_or(0, |(_, f)| f.bytes().take_while(u8::is_ascii_digit).count());
+    if fraction > 9 {
+        return format!(
+            "`reported_at`: \"{at}\" has {fraction} digits after the seconds' point; at most 9 (nanoseconds) are taken"
+        );
+    }
+    format!(
+        "`reported_at`: \"{at}\" is outside the instants Whistle handles ({} to {})",
+        Timestamp::MIN
+            .round(jiff::Unit::Second)
+            .unwrap_or(Timestamp::MIN),
+        // Rounding the last instant would pass it: its whole seconds.
+        Timestamp::from_second(Timestamp::MAX.as_second()).unwrap_or(Timestamp::MAX)
+    )
 }
 
 /// The schema errors of an invalid value, one per field, each naming the
@@ -270,7 +289,14 @@ mod tests {
         );
         assert_eq!(
             end_of_time.unwrap_err().0,
-            "`reported_at`: \"9999-12-31T23:59:59+08:00\" is outside the instants Whistle handles (years -9999 to 9999 in UTC)"
+            "`reported_at`: \"9999-12-31T23:59:59+08:00\" is outside the instants Whistle handles (-009999-01-02T01:59:59Z to 9999-12-30T22:00:00Z)"
+        );
+        let too_fine = parse_event(
+            r#"{"id":"E1","category":"x","grid":"G","reported_at":"2026-12-07T00:00:00.1234567890Z"}"#,
+        );
+        assert_eq!(
+            too_fine.unwrap_err().0,
+            "`reported_at`: \"2026-12-07T00:00:00.1234567890Z\" has 10 digits after the seconds' point; at most 9 (nanoseconds) are taken"
         );
         let bad_source = parse_event(
             r#"{"id":"E1","category":"x","grid":"G","source":"pigeon","reported_at":"2025-06-03T10:00:00+08:00"}"#,

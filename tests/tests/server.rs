@@ -67,6 +67,17 @@ fn an_event_lives_its_whole_life_over_http() {
     assert_eq!(list["events"][0]["id"], "L-1");
     assert_eq!(s.get("/v1/events/nope", None).0, 404);
     assert_eq!(s.post("/v1/events/L-1/dance", &json!({}), None).0, 404);
+    // Read with GET, a mistyped action or an id with an unencoded `/` is
+    // no endpoint (404, with the hint), not a method to change (405).
+    let (st, r) = s.get("/v1/events/L-1/dance", None);
+    assert_eq!(st, 404, "{r}");
+    let (st, r) = s.get("/v1/events/a/b", None);
+    assert_eq!(st, 404, "{r}");
+    assert!(
+        r["error"]["message"].as_str().unwrap().contains("%2F"),
+        "{r}"
+    );
+    assert_eq!(s.get("/v1/events/L-1/accept", None).0, 405);
 }
 
 /// A grid worker's app uploads reports days after they were made: each

@@ -83,6 +83,11 @@ async fn conflict(state: &AppState, posted: &Event) -> Result<Box<StoredEvent>, 
     }
 }
 
+/// The actions `POST /v1/events/{id}/{action}` takes.
+pub(super) const VERBS: [&str; 7] = [
+    "accept", "resolve", "reopen", "reassign", "whistle", "ack", "feedback",
+];
+
 /// What one posted event gets.
 enum Answer {
     /// Decided and stored now (the decision's JSON).
@@ -472,9 +477,6 @@ pub async fn act(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    const VERBS: [&str; 7] = [
-        "accept", "resolve", "reopen", "reassign", "whistle", "ack", "feedback",
-    ];
     if !VERBS.contains(&verb.as_str()) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,

@@ -103,6 +103,22 @@ pub fn app(state: AppState) -> Router {
         // After every route: it applies to the routes registered before it.
         // axum still sets the `Allow` header.
         .method_not_allowed_fallback(|method: Method, uri: Uri| async move {
+            // `/v1/events/{id}/{x}` is only an action when `x` is one: an
+            // id with an unencoded `/` (`a/b`) or a mistyped action is no
+            // endpoint at all, whatever the method.
+            if let Some(rest) = uri.path().strip_prefix("/v1/events/")
+                && let Some((_, last)) = rest.split_once('/')
+                && !events::VERBS.contains(&last)
+            {
+                return ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    format!(
+                        "no such endpoint: `{last}` is not an action on an event ({}); an event id holding `/` is written `%2F`",
+                        events::VERBS.join(", ")
+                    ),
+                );
+            }
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
