@@ -84,7 +84,14 @@ fn relief_conflicts(ctx: &mut Ctx<'_>, name: &str, spans: &RouteSpans, grades: &
             Some((ll, at)) if ll == l => conflict(ctx, at, "this `level` line".into()),
             Some(_) => {}
             None => {
-                for &(g, _, at) in &spans.grades {
+                // Lines after the first unconditional one never match
+                // (W0204): they put the category nowhere.
+                let reachable = spans
+                    .grades
+                    .iter()
+                    .position(|(_, conditional, _)| !conditional)
+                    .map_or(spans.grades.len(), |p| p + 1);
+                for &(g, _, at) in &spans.grades[..reachable] {
                     if grades
                         .get(g as usize)
                         .and_then(Option::as_ref)

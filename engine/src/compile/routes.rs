@@ -67,6 +67,9 @@ impl Routes {
         };
         for c in categories {
             if r.index.contains_key(c.name.name.as_str()) {
+                // A second declaration (E0101) is not compiled, but the
+                // departments it names are not unused (W0701) for that.
+                mark_departments_used(ctx, &c.items);
                 continue;
             }
             let ((route, spans), own) = own_repeats(ctx, |ctx| {
@@ -441,4 +444,21 @@ fn route(
         _ => None,
     };
     (route, spans)
+}
+
+/// Marks the departments a category's `lead` and `assist` lines name as
+/// used, without resolving anything else.
+fn mark_departments_used(ctx: &mut Ctx<'_>, items: &[CategoryItem]) {
+    let named = items.iter().flat_map(|item| match item {
+        CategoryItem::Lead(d, _) => std::slice::from_ref(d),
+        CategoryItem::Assist(ds, _, _) => ds.as_slice(),
+        _ => &[],
+    });
+    for d in named {
+        if let Some(&(id, _)) = ctx.names.depts.get(&d.name)
+            && let Some(u) = ctx.names.dept_used.get_mut(id as usize)
+        {
+            *u = true;
+        }
+    }
 }
