@@ -196,14 +196,27 @@ fn unreadable_time(at: &str) -> String {
 /// The schema errors of an invalid value, one per field, each naming the
 /// field, joined with `; `.
 pub fn schema_errors(validator: &jsonschema::Validator, value: &Value) -> String {
+    schema_errors_under(validator, value, None)
+}
+
+/// [`schema_errors`] of a value found at `under` in an event (`attr`,
+/// checked against a bundle's `event.schema.json`): its fields are named
+/// from the event (`attr.people_trapped`, and `attr` for the whole).
+pub fn schema_errors_under(
+    validator: &jsonschema::Validator,
+    value: &Value,
+    under: Option<&str>,
+) -> String {
     use jsonschema::error::ValidationErrorKind as Kind;
     let mut by_field: Vec<(String, bool, String)> = Vec::new();
     for e in validator.iter_errors(value).take(16) {
         let path = e.instance_path().to_string();
-        let field = if path.is_empty() {
-            "event".to_string()
-        } else {
-            format!("`{}`", path.trim_start_matches('/').replace('/', "."))
+        let dotted = path.trim_start_matches('/').replace('/', ".");
+        let field = match (under, dotted.is_empty()) {
+            (None, true) => "event".to_string(),
+            (None, false) => format!("`{dotted}`"),
+            (Some(u), true) => format!("`{u}`"),
+            (Some(u), false) => format!("`{u}.{dotted}`"),
         };
         // A regex or a format name says little to a person; say what was expected.
         let (is_form, msg) = match e.kind() {

@@ -2,7 +2,7 @@
 //! `repeats` — what `whistle route` and the server's ingest path share.
 
 use crate::decide::{Context, Decision, decide_in};
-use crate::event::{Event, EventError, parse_event, schema_errors};
+use crate::event::{Event, EventError, parse_event, schema_errors_under};
 use crate::model::Policy;
 use crate::windows::{LATE_IN_A_FILE, RepeatIndex};
 
@@ -77,6 +77,6 @@ pub fn check_attr(policy: &Policy, ev: &Event) -> Result<(), EventError> {
     }
     Err(EventError(format!(
         "`attr` does not match the policy's event.schema.json: {}",
-        schema_errors(v, attr)
+        schema_errors_under(v, attr, Some("attr"))
     )))
 }

@@ -95,7 +95,17 @@ pub fn parse_areas(file: FileId, source: &SourceFile) -> Result<AreaTree, Diagno
             .map_or((1, 1), |l| (l.line().max(1), l.column().max(1)));
         let at = offset_of(source, line, col);
         let message = e.without_snippet().to_string();
-        let message = message.lines().next().unwrap_or("invalid YAML").to_string();
+        let message = message.lines().next().unwrap_or("invalid YAML");
+        // The parser's advice is for a programmer, about a Rust type.
+        let message = message.replace(
+            "cannot deserialize null into string; use Option<String>",
+            "an empty value (`~`, `null` or nothing) where an id or a name is expected",
+        );
+        // The place is the diagnostic's own: not said twice.
+        let message = match message.rfind(" at line ") {
+            Some(i) => message[..i].to_string(),
+            None => message,
+        };
         Diagnostic::error(
             "E0901",
             Span::new(file, at, at + 1),
@@ -178,5 +188,20 @@ mod tests {
         let err = parse_areas(FileId(0), &src).err();
         let err = err.map(|d| (d.code, d.span.start));
         assert!(matches!(err, Some(("E0901", s)) if s > 0), "{err:?}");
+    }
+
+    /// An empty id is said in words, once, where it is.
+    #[test]
+    fn an_empty_id_is_named_in_words() {
+        let text =
+            "districts:\n  - id: D01\n    streets:\n      - id: ~\n        communities: []\n";
+        let src = SourceFile::new("areas.yaml", text);
+        let d = parse_areas(FileId(0), &src).err().map(|d| d.message);
+        assert_eq!(
+            d.as_deref(),
+            Some(
+                "invalid `areas.yaml`: an empty value (`~`, `null` or nothing) where an id or a name is expected"
+            )
+        );
     }
 }
