@@ -453,10 +453,24 @@ fn rollout_and_rollback_never_undo_work_they_did_not_see() {
     let h2 = s.live_hash();
     let (code, v) = s.post(
         "/v1/policy/rollout",
-        &json!({"files": {ORDER: original}, "base": "sha256:0123"}),
+        &json!({"files": {ORDER: original}, "base": format!("sha256:{}", "0".repeat(64))}),
         None,
     );
     assert_eq!(code, 409, "{v}");
+    assert_eq!(s.live_hash(), h2);
+    // A base that is no version's hash at all, or one about a file the
+    // draft does not touch (which would check nothing), is a mistake.
+    for (base, said) in [
+        (json!("sha256:0123"), "is not a version's hash"),
+        (json!(5), "`base` is a version's hash"),
+        (json!({"policy.whistle": h2}), "neither writes nor deletes"),
+    ] {
+        let body = json!({"files": {ORDER: original}, "base": base});
+        let (code, v) = s.post("/v1/policy/rollout", &body, None);
+        assert_eq!(code, 422, "{v}");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains(said), "{v}");
+    }
     assert_eq!(s.live_hash(), h2);
     // A base per file: only the file made from a stale version is named.
     let header = std::fs::read_to_string(policy.join("policy.whistle")).unwrap();

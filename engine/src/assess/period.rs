@@ -57,8 +57,14 @@ fn date(text: &str, y: i16, m: i32, d: i32) -> Result<Date, PeriodError> {
 }
 
 /// The first day of the month `months` after January of year `y`.
+/// Why a period that runs past the calendar's end is refused.
+const TOO_LATE: &str = "a period ends on 9999-12-30 at the latest";
+
 fn month_start(text: &str, y: i16, months: i32) -> Result<Date, PeriodError> {
     let y = i32::from(y) + months.div_euclid(12);
+    if y > 9999 {
+        return Err(bad(text, TOO_LATE));
+    }
     let y = i16::try_from(y).map_err(|_| bad(text, "the year is out of range"))?;
     date(text, y, months.rem_euclid(12) + 1, 1)
 }
@@ -77,7 +83,17 @@ fn day(text: &str, s: &str) -> Result<Date, PeriodError> {
 fn midnight(text: &str, d: Date, tz: &TimeZone) -> Result<Timestamp, PeriodError> {
     tz.to_ambiguous_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
         .compatible()
-        .map_err(|e| bad(text, &format!("midnight of {d} has no instant: {e}")))
+        // Only the calendar's very ends have no midnight instant.
+        .map_err(|_| {
+            bad(
+                text,
+                if d.year() > 0 {
+                    TOO_LATE
+                } else {
+                    "the year is out of range"
+                },
+            )
+        })
 }
 
 impl Period {
@@ -92,9 +108,7 @@ impl Period {
             if b < a {
                 return Err(bad(text, "the range runs backwards"));
             }
-            let next = b
-                .tomorrow()
-                .map_err(|_| bad(text, "the range ends too late"))?;
+            let next = b.tomorrow().map_err(|_| bad(text, TOO_LATE))?;
             (a, next)
         } else {
             let parts: Vec<&str> = s.split('-').collect();
@@ -122,7 +136,7 @@ impl Period {
                 }
                 [_, _, _] => {
                     let d = day(text, s)?;
-                    let next = d.tomorrow().map_err(|_| bad(text, "the day is too late"))?;
+                    let next = d.tomorrow().map_err(|_| bad(text, TOO_LATE))?;
                     (d, next)
                 }
                 _ => return Err(bad(text, "it has too many parts")),
@@ -216,5 +230,20 @@ mod tests {
         assert!(p("June").unwrap_err().contains("four-digit year"));
         assert!(p("").unwrap_err().contains("empty"));
         assert!(p("2026-06-01-02").unwrap_err().contains("too many parts"));
+        // The calendar's end: said as a limit, not as a day that is not one.
+        for late in [
+            "9999",
+            "9999-12",
+            "9999-Q4",
+            "9999-12-31",
+            "9999-12-01..9999-12-31",
+        ] {
+            let e = p(late).unwrap_err();
+            assert!(
+                e.contains("ends on 9999-12-30 at the latest"),
+                "{late}: {e}"
+            );
+        }
+        assert!(p("9999-12-01..9999-12-29").is_ok());
     }
 }

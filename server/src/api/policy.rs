@@ -217,6 +217,10 @@ pub async fn rollout(
             "`days` belongs to a preview, not a rollout",
         ));
     }
+    if let Some(base) = &rest.base {
+        base.check(&d)
+            .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m))?;
+    }
     let dir = state.reload.dir.clone();
     let deletes = d.clone();
     tokio::task::spawn_blocking(move || {

@@ -55,7 +55,10 @@ pub enum Request {
 /// the whole draft, or one per file (an editor that loaded a newer version
 /// midway has files made from each).
 #[derive(Debug, Clone, serde::Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "`base` is a version's hash (\"sha256:…\") or an object of file path → version hash"
+)]
 pub enum Base {
     /// Every file of the draft.
     One(String),
@@ -70,6 +73,38 @@ impl Base {
             Base::One(h) => Some(h),
             Base::PerFile(m) => m.get(path).map(String::as_str),
         }
+    }
+
+    /// Checks a base against its draft: every hash a version's (64 hex
+    /// digits, `sha256:` or not), and a per-file base only about files
+    /// the draft writes or deletes (one about another file would check
+    /// nothing, silently).
+    pub fn check(&self, draft: &Draft) -> Result<(), String> {
+        let hashes: Vec<&String> = match self {
+            Base::One(h) => vec![h],
+            Base::PerFile(m) => m.values().collect(),
+        };
+        for h in hashes {
+            let hex = h.strip_prefix("sha256:").unwrap_or(h);
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(format!(
+                    "`base`: \"{h}\" is not a version's hash (\"sha256:\" and 64 hex digits, as GET /v1/policy gives)"
+                ));
+            }
+        }
+        if let Base::PerFile(m) = self {
+            for path in m.keys() {
+                let known = files::checked_path(path).is_ok_and(|p| {
+                    draft.write.iter().any(|(w, _)| *w == p) || draft.delete.contains(&p)
+                });
+                if !known {
+                    return Err(format!(
+                        "`base` names `{path}`, which the draft neither writes nor deletes"
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The same with every hash in full (`sha256:` added where left out).
