@@ -72,3 +72,32 @@ fn json_diagnostics_carry_file_line_col_and_code() {
     assert_eq!(relief[0]["labels"][0]["line"], 18);
     assert_eq!(relief[0]["labels"][0]["col"], 10);
 }
+
+/// A header file emptied by mistake: the bundle lacks its `policy`,
+/// `levels`, `grades` and `fallback` lines, and says so once each instead
+/// of calling every level and grade named elsewhere unknown (248 errors).
+#[test]
+fn an_emptied_header_is_four_errors_not_hundreds() {
+    let dir = tempfile::tempdir().unwrap();
+    common::copy_dir(&root().join("policies/wuhou"), dir.path());
+    std::fs::write(dir.path().join("policy.whistle"), "").unwrap();
+    let out = run(&["check", dir.path().to_str().unwrap()], b"");
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    let codes: Vec<&str> = t
+        .lines()
+        .filter_map(|l| l.split_once(": error[").map(|(_, r)| &r[..5]))
+        .collect();
+    assert_eq!(codes, ["E0103"; 4], "{t}");
+    for what in [
+        "`policy` header",
+        "`levels` line",
+        "`grades` line",
+        "`fallback` block",
+    ] {
+        assert!(
+            t.contains(&format!("the bundle has no {what}")),
+            "{what}: {t}"
+        );
+    }
+}

@@ -219,6 +219,7 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
                     Some(i) if i.name == "location" => RepeatsBy::Location,
                     Some(i) => match self.level(&i.name) {
                         Some(l) => RepeatsBy::Level(l),
+                        None if self.scope.levels.is_empty() => RepeatsBy::Location,
                         None => {
                             self.diags.push(
                                 Diagnostic::error("E0102", i.span, format!("unknown level `{}`", i.name))
@@ -314,6 +315,7 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
         match (f, &c) {
             (Field::Grade, Const::Str(name)) => match self.grade(name) {
                 Some(g) => Some(Const::Grade(g)),
+                None if self.scope.grades.is_empty() => None,
                 None => {
                     self.diags.push(Diagnostic::error(
                         "E0102",

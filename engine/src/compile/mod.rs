@@ -165,6 +165,9 @@ impl Ctx<'_> {
         if self.names.depts.contains_key(&x.name) {
             return self.dept(x).map(crate::model::Target::Department);
         }
+        if self.names.levels.is_empty() {
+            return None;
+        }
         self.push(
             Diagnostic::error(
                 "E0102",
@@ -186,7 +189,9 @@ impl Ctx<'_> {
 
     pub fn level(&mut self, id: &ast::Ident) -> Option<u8> {
         let l = self.names.level(&id.name);
-        if l.is_none() {
+        // With no `levels` line at all (E0103), every level named would be
+        // "unknown": one error says it, not one per use.
+        if l.is_none() && !self.names.levels.is_empty() {
             let levels = self.names.levels.join(", ");
             self.push(
                 Diagnostic::error("E0102", id.span, format!("unknown level `{}`", id.name))
@@ -202,7 +207,8 @@ impl Ctx<'_> {
 
     pub fn grade(&mut self, id: &ast::Ident) -> Option<u8> {
         let g = self.names.grade(&id.name);
-        if g.is_none() {
+        // As for levels: no `grades` line is E0103, once.
+        if g.is_none() && !self.names.grades.is_empty() {
             let grades = self.names.grades.join(", ");
             self.push(
                 Diagnostic::error("E0102", id.span, format!("unknown grade `{}`", id.name))
