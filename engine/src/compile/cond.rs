@@ -83,6 +83,31 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
         }
     }
 
+    /// A condition that reads no field: it holds for every event or for
+    /// none, which is hardly what was meant (a field name misspelt as a
+    /// string, `"none" > 0`, `when 1 == 1` left from a test).
+    fn constant(&mut self, span: Span, holds: bool) {
+        let (what, help) = if holds {
+            (
+                "always holds",
+                "the line is unconditional: write it without `when`, or compare a field",
+            )
+        } else {
+            (
+                "never holds",
+                "the line can never apply: compare a field (`attr.x`, `source`, `hour`, ...)",
+            )
+        };
+        self.diags.push(
+            Diagnostic::warning(
+                "W0608",
+                span,
+                format!("this condition reads no field of the event: it {what}"),
+            )
+            .with_help(help),
+        );
+    }
+
     /// Compiles one condition.
     pub fn compile(&mut self, e: &ast::Expr) -> Cond {
         match &e.kind {
@@ -102,17 +127,19 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
                     Cond::Truthy(Operand::Field(f))
                 }
                 Some(Side::Const(Const::Bool(b), _)) => {
-                    if b {
-                        Cond::True
-                    } else {
-                        Cond::False
-                    }
+                    self.constant(e.span, b);
+                    if b { Cond::True } else { Cond::False }
                 }
                 Some(Side::Symbol(name, span)) => {
                     self.unknown_field(&name, span);
                     Cond::False
                 }
-                _ => Cond::False,
+                Some(Side::Const(..)) => {
+                    // A lone number or string is not `true`.
+                    self.constant(e.span, false);
+                    Cond::False
+                }
+                None => Cond::False,
             },
             ExprKind::Cmp { lhs, op, rhs } => {
                 let (Some(l), Some(r)) = (self.operand(lhs), self.operand(rhs)) else {
@@ -142,6 +169,7 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
                     }
                     (Side::Const(a, _), Side::Const(b, _)) => {
                         let holds = crate::cond::compare(a.val(), op, b.val());
+                        self.constant(e.span, holds);
                         if holds { Cond::True } else { Cond::False }
                     }
                 }
