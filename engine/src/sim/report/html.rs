@@ -486,7 +486,7 @@ fn pool_table(h: &mut String, r: &Report) {
         for p in &run.pools {
             let _ = write!(
                 h,
-                "<tr><td>{role}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2} h</td><td>{:.1} h</td><td>{}</td><td>{:.1}%</td><td>{} ({:.1}%)</td><td>{}</td></tr>",
+                "<tr><td>{role}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2} h</td><td>{:.1} h</td><td>{}</td><td>{:.1}%</td><td>{}</td><td>{}</td></tr>",
                 esc(&p.pool),
                 p.units,
                 p.handlers,
@@ -495,12 +495,16 @@ fn pool_table(h: &mut String, r: &Report) {
                 p.max_wait_hours,
                 p.waiting_at_end,
                 p.utilisation * 100.0,
+                // A pool no event reached has no busiest unit.
                 if p.busiest_unit.is_empty() {
                     "—".to_string()
                 } else {
-                    esc(&p.busiest_unit)
+                    format!(
+                        "{} ({:.1}%)",
+                        esc(&p.busiest_unit),
+                        p.busiest_utilisation * 100.0
+                    )
                 },
-                p.busiest_utilisation * 100.0,
                 p.max_queue
             );
         }
