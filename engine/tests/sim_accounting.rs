@@ -115,6 +115,15 @@ fn a_swamped_pool_shows_its_work_and_its_waits() {
     assert!(grid.queued > grid.served, "{grid:?}");
     assert!(grid.mean_wait_hours > 1.0, "{grid:?}");
     assert!(grid.max_wait_hours >= grid.mean_wait_hours, "{grid:?}");
+    // Deadlines missed raise alerts; the run's clock ticks in seconds, and
+    // so do the instants its report gives them (a deadline passes the
+    // nanosecond after it, which would read `…:00.000000001Z`).
+    let first = &r.draft.alerts.first;
+    assert!(!first.is_empty());
+    for a in first {
+        let at: jiff::Timestamp = a["at"].as_str().unwrap().parse().unwrap();
+        assert_eq!(at.subsec_nanosecond(), 0, "{a}");
+    }
 }
 
 /// With handlers to spare nobody stands in a queue, and a pool no event

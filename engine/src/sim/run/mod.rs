@@ -457,10 +457,17 @@ impl<'a> Run<'a> {
                     row.cleared += 1;
                 }
             }
-            if s.first.len() < FIRST_ALERTS
-                && let Ok(v) = serde_json::to_value(&a)
-            {
-                s.first.push(v);
+            if s.first.len() < FIRST_ALERTS {
+                // The run's clock ticks in whole seconds: a deadline that
+                // passes one nanosecond after it reads as the second it
+                // was seen at, not `…00.000000001Z`.
+                let a = Alert {
+                    at: ts(ceil_second(a.at)),
+                    ..a
+                };
+                if let Ok(v) = serde_json::to_value(&a) {
+                    s.first.push(v);
+                }
             }
         }
     }
