@@ -227,6 +227,22 @@ fn bad_requests_get_clear_4xx_answers() {
     );
     let big = json!({"id": "B-3", "category": "x", "grid": "G", "reported_at": now_rfc3339(), "description": "x".repeat(10_000)});
     assert_eq!(s.post("/v1/events", &big, None).0, 413);
+    // A body declared too large is refused at once: a client that asks
+    // `Expect: 100-continue` is not told to upload it first.
+    {
+        use std::io::{Read, Write};
+        let addr = s.base.trim_start_matches("http://");
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        write!(
+            c,
+            "POST /v1/events HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: 2000000\r\nexpect: 100-continue\r\n\r\n"
+        )
+        .unwrap();
+        let mut head = [0u8; 12];
+        c.read_exact(&mut head).unwrap();
+        assert_eq!(&head, b"HTTP/1.1 413", "{}", String::from_utf8_lossy(&head));
+    }
     assert_eq!(s.get("/v1/nothing", None).0, 404);
     let (st, e) = s.get("/v1/policy/rollout", None);
     assert_eq!(st, 405, "{e}");

@@ -24,8 +24,29 @@ pub struct BodyRules {
     pub limit: usize,
 }
 
+/// The answer to a body over `limit` bytes.
+fn too_large(limit: usize) -> Response {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("the request body is larger than {limit} bytes (`body_limit`)"),
+    )
+    .into_response()
+}
+
 /// Reads the body whole under [`BodyRules`], then runs the handler on it.
 pub async fn whole_body(State(rules): State<BodyRules>, req: Request, next: Next) -> Response {
+    // A body declared too large is refused before a byte of it is read:
+    // a client that sent `Expect: 100-continue` is not told to go on and
+    // upload it first.
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > rules.limit as u64) {
+        return too_large(rules.limit);
+    }
     let (parts, body) = req.into_parts();
     let read =
         tokio::time::timeout(rules.deadline, Limited::new(body, rules.limit).collect()).await;
@@ -34,15 +55,7 @@ pub async fn whole_body(State(rules): State<BodyRules>, req: Request, next: Next
             next.run(Request::from_parts(parts, Body::from(collected.to_bytes())))
                 .await
         }
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!(
-                "the request body is larger than {} bytes (`body_limit`)",
-                rules.limit
-            ),
-        )
-        .into_response(),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => too_large(rules.limit),
         Ok(Err(e)) => ApiError::new(
             StatusCode::BAD_REQUEST,
             "bad_body",
