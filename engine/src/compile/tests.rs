@@ -122,11 +122,8 @@ fn one(ctx: &mut Ctx<'_>, t: &ast::TestDecl) -> Option<TestCase> {
         match event_from_value(v) {
             Ok(ev) => events.push(ev),
             Err(err) => {
-                ctx.error(
-                    "E0701",
-                    e.span,
-                    format!("this test event is not valid: {err}"),
-                );
+                let at = field_span(ctx, e.span, &err.0).unwrap_or(e.span);
+                ctx.error("E0701", at, format!("this test event is not valid: {err}"));
                 ok = false;
             }
         }
@@ -212,4 +209,16 @@ fn value_span(v: &ExpectValue) -> Span {
         ExpectValue::Bool(_, s) | ExpectValue::List(_, s) => *s,
         ExpectValue::Number(n) => n.span,
     }
+}
+
+/// Where in a test event's text the field an error names first
+/// (`` `grid`: ... ``, `` `attr.volume_m3`: ... ``) is written: its key,
+/// so that the caret points at it rather than at the whole object.
+fn field_span(ctx: &Ctx<'_>, event: Span, message: &str) -> Option<Span> {
+    let field = message.strip_prefix('`')?.split('`').next()?;
+    let key = format!("\"{}\"", field.rsplit('.').next()?);
+    let text = ctx.bundle.sources.text(event);
+    let at = text.find(&key)?;
+    let start = event.start as usize + at;
+    Some(Span::new(event.file, start, start + key.len()))
 }
