@@ -102,7 +102,13 @@ fn every_action_over_http_and_refusals_change_nothing() {
         422,
         "unknown_unit",
     );
-    refused(&s, "A-1", "reassign", json!({}), 409, "no_change");
+    // A reassignment that names nothing is a body without its fields.
+    let (st, e) = s.post("/v1/events/A-1/reassign", &json!({}), None);
+    assert_eq!((st, &e["error"]["code"]), (422, &json!("invalid")), "{e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("`unit`"),
+        "{e}"
+    );
     // A body that is not the action's shape is a 422, not a refusal.
     let (st, e) = s.post("/v1/events/A-1/whistle", &json!({"depts": 1}), None);
     assert_eq!(st, 422, "{e}");

@@ -517,6 +517,22 @@ pub async fn act(
             format!("`{verb}`: {said}; it takes {}", action_fields(&verb)),
         )
     })?;
+    // A reassignment naming nothing is a body missing its fields (422),
+    // not a conflict with the event's state.
+    if let Action::Reassign {
+        unit: None,
+        lead: None,
+    } = &action
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            format!(
+                "`reassign` names what changes: it takes {}",
+                action_fields("reassign")
+            ),
+        ));
+    }
     for _ in 0..8 {
         let stored = state
             .store
