@@ -21,13 +21,27 @@ pub(crate) fn closest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) 
     best.map(|(_, k)| k)
 }
 
+use unicode_normalization::UnicodeNormalization;
+
 /// The help for an unknown name: the close one if there is one, else
 /// `otherwise`.
 pub(crate) fn help<'a>(
     name: &str,
-    known: impl IntoIterator<Item = &'a str>,
+    known: impl IntoIterator<Item = &'a str> + Clone,
     otherwise: impl Into<String>,
 ) -> String {
+    // The same letters in other code points (`é` as one, or as `e` and a
+    // combining accent): the two look alike and no edit count shows it.
+    let composed: String = name.nfc().collect();
+    if let Some(k) = known
+        .clone()
+        .into_iter()
+        .find(|k| *k != name && k.nfc().eq(composed.chars()))
+    {
+        return format!(
+            "`{k}` is declared: the two look the same but are written with other Unicode code points (a letter with its accent as one, or as two); type the name again"
+        );
+    }
     match closest(name, known) {
         Some(k) => format!("did you mean `{k}`?"),
         None => otherwise.into(),
@@ -50,5 +64,8 @@ mod tests {
         // Short names need an exact spelling but for one letter.
         assert_eq!(closest("pol", ["police", "poll"]), Some("poll"));
         assert_eq!(help("firemen", known, "declare it"), "declare it");
+        // The same name in other code points is named as such.
+        let h = help("cafe\u{301}", ["caf\u{e9}", "police"], "declare it");
+        assert!(h.starts_with("`caf\u{e9}` is declared"), "{h}");
     }
 }
