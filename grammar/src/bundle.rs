@@ -241,6 +241,29 @@ pub fn from_files(mut files: Vec<BundleFile>) -> Bundle {
 
 /// Adds a file's text to the source map, or a diagnostic if it is too large
 /// or not UTF-8.
+/// Old Mac line ends (a lone `\r`) read as line ends: otherwise the first
+/// comment would run to the end of the file and swallow it. Each is one
+/// byte for one, so every offset stays where it was.
+fn lone_cr_as_lf(text: String) -> String {
+    if !text.contains('\r') {
+        return text;
+    }
+    let bytes = text.as_bytes();
+    let out: Vec<u8> = bytes
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            if c == b'\r' && bytes.get(i + 1) != Some(&b'\n') {
+                b'\n'
+            } else {
+                c
+            }
+        })
+        .collect();
+    // ASCII for ASCII: still UTF-8.
+    String::from_utf8(out).unwrap_or(text)
+}
+
 fn add_text(b: &mut Bundle, f: BundleFile) -> Option<(FileId, String)> {
     if f.bytes.len() > MAX_FILE_BYTES {
         let id = b.sources.add(SourceFile::new(f.path.clone(), ""));
@@ -262,6 +285,7 @@ fn add_text(b: &mut Bundle, f: BundleFile) -> Option<(FileId, String)> {
     }
     match String::from_utf8(f.bytes) {
         Ok(text) => {
+            let text = lone_cr_as_lf(text);
             let id = b.sources.add(SourceFile::new(f.path, text.clone()));
             Some((id, text))
         }
@@ -306,6 +330,18 @@ mod tests {
             path: path.into(),
             bytes: text.as_bytes().to_vec(),
         }
+    }
+
+    /// A file saved with old Mac line ends (`\r` alone) reads line by
+    /// line: its first comment does not swallow the rest.
+    #[test]
+    fn lone_carriage_returns_end_lines() {
+        let text = "# departments\rdepartment urban \"城管\" { level street }\r";
+        let b = from_files(vec![file("d.whistle", text)]);
+        assert!(b.diagnostics.is_empty(), "{:?}", b.diagnostics);
+        let decls = b.files.first().map(|(_, f)| f.decls.len());
+        assert_eq!(decls, Some(1));
+        assert_eq!(lone_cr_as_lf("a\r\nb\rc".into()), "a\r\nb\nc");
     }
 
     #[test]
