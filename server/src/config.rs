@@ -150,18 +150,18 @@ impl Config {
                 c.late_report_hours
             ));
         }
-        let mut seen = std::collections::HashSet::new();
+        let (mut names, mut hashes) = (
+            std::collections::HashSet::new(),
+            std::collections::HashSet::new(),
+        );
         for t in &c.tokens {
-            if !seen.insert(t.name.as_str()) {
+            if !names.insert(t.name.as_str()) {
                 return Err(format!(
                     "two tokens are named `{}`: each needs its own name (it is recorded with what the token does)",
                     t.name
                 ));
             }
-        }
-        let mut seen = std::collections::HashSet::new();
-        for t in &c.tokens {
-            if !seen.insert(t.sha256.to_ascii_lowercase()) {
+            if !hashes.insert(t.sha256.to_ascii_lowercase()) {
                 return Err(format!(
                     "token `{}` has the same `sha256` as another: one token would get the roles of both",
                     t.name

@@ -279,21 +279,25 @@ fn scenario_mistakes_are_named_by_field() {
         ),
     ];
     std::fs::write(tmp.path().join("empty-areas.yaml"), "districts: []\n").unwrap();
-    for (i, (yaml, expected)) in cases.iter().enumerate() {
-        let path = tmp.path().join(format!("s{i}.yaml"));
-        std::fs::write(&path, yaml).unwrap();
-        let out = run(
+    let out_dir = tmp.path().join("o").display().to_string();
+    let simulate = |scenario: &str| {
+        run(
             &[
                 "simulate",
                 "--scenario",
-                &path.display().to_string(),
+                scenario,
                 "--policy",
                 &shipped(),
                 "--out",
-                &tmp.path().join("o").display().to_string(),
+                &out_dir,
             ],
             b"",
-        );
+        )
+    };
+    for (i, (yaml, expected)) in cases.iter().enumerate() {
+        let path = tmp.path().join(format!("s{i}.yaml"));
+        std::fs::write(&path, yaml).unwrap();
+        let out = simulate(&path.display().to_string());
         assert_eq!(out.status.code(), Some(1), "{}", text(&out));
         let t = text(&out);
         assert!(
@@ -302,16 +306,7 @@ fn scenario_mistakes_are_named_by_field() {
         );
         assert!(!tmp.path().join("o").join("report.json").exists());
     }
-    let out = run(
-        &[
-            "simulate",
-            "--scenario",
-            "no/such.yaml",
-            "--policy",
-            &shipped(),
-        ],
-        b"",
-    );
+    let out = simulate("no/such.yaml");
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("no/such.yaml"));
     // An area file that cannot be read is not the scenario's mistake.
@@ -321,16 +316,7 @@ fn scenario_mistakes_are_named_by_field() {
         year.replace("areas: policy", "areas: {file: lost.yaml}"),
     )
     .unwrap();
-    let out = run(
-        &[
-            "simulate",
-            "--scenario",
-            &path.display().to_string(),
-            "--policy",
-            &shipped(),
-        ],
-        b"",
-    );
+    let out = simulate(&path.display().to_string());
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
         text(&out).contains("`areas.file`: cannot read"),
