@@ -177,3 +177,22 @@ fn an_area_file_with_a_unit_twice_is_an_error() {
     assert_eq!(e.0[0].path, "areas.file", "{e}");
     assert!(e.0[0].message.contains("`G1`"), "{e}");
 }
+
+/// A period of millennia, or one that runs into the calendar's last
+/// days, is named as such, not in the date library's words.
+#[test]
+fn periods_beyond_what_is_handled_are_named() {
+    let at = |period: &str| {
+        let yaml = fortnight("", "", "{exponential: 1h}", "")
+            .replace("from: 2026-06-01, to: 2026-06-14", period);
+        errors(&yaml, &shipped())
+    };
+    let e = at("from: 0001-01-01, to: 9999-12-31");
+    assert_eq!(
+        e,
+        [("period".into(), "a period is at most ten years".into())]
+    );
+    let e = at("from: 9999-12-25, to: 9999-12-31");
+    assert_eq!(e[0].0, "period.to", "{e:?}");
+    assert!(e[0].1.contains("9999-12-30 at the latest"), "{e:?}");
+}

@@ -263,10 +263,19 @@ pub fn plan(
             ));
         }
     };
+    // Checked on the dates first: a period of millennia would otherwise
+    // fail on the calendar's last day, in the date library's words.
+    if to
+        .since(from)
+        .map_or(true, |span| span.get_days() > 10 * 366)
+    {
+        return Err(ScenarioError::at("period", "a period is at most ten years").into());
+    }
     let start = midnight(from, &tz, "period.from")?;
+    let too_late = |_| ScenarioError::at("period.to", "a period ends on 9999-12-30 at the latest");
     let end = to
         .tomorrow()
-        .map_err(|e| ScenarioError::at("period.to", e.to_string()))
+        .map_err(too_late)
         .and_then(|d| midnight(d, &tz, "period.to"))?;
     if end.as_second() - start.as_second() > 10 * 366 * 86_400 {
         return Err(ScenarioError::at("period", "a period is at most ten years").into());
