@@ -196,3 +196,26 @@ fn periods_beyond_what_is_handled_are_named() {
     assert_eq!(e[0].0, "period.to", "{e:?}");
     assert!(e[0].1.contains("9999-12-30 at the latest"), "{e:?}");
 }
+
+/// A scenario with a wrong value and a name the policy does not know is
+/// told of both in one run, not of the name only once the value is right.
+#[test]
+fn values_and_names_are_told_in_one_run() {
+    let yaml = fortnight("", "", "{uniform: [2h, 1h]}", "")
+        .replace("garbage_piling:", "garbage_pilin:")
+        .replace(
+            "district: {handlers: 4}",
+            "district: {handlers: 4}\n  departments:\n    firemen: {handlers: 2}",
+        );
+    let e = errors(&yaml, &shipped());
+    let paths: Vec<&str> = e.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "capacity.levels.grid.handling.uniform",
+            "arrivals.categories.garbage_pilin",
+            "capacity.departments.firemen",
+        ],
+        "{e:?}"
+    );
+}

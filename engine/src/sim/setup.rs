@@ -569,6 +569,27 @@ pub fn plan(
     .map_err(|e| errors.push(e))
     .unwrap_or([0.2, 0.4, 0.6, 0.8, 1.0]);
     if !errors.is_empty() {
+        // The names the draft does not know are told in the same run
+        // (`staff` would tell them only once the values are right).
+        let (root, categories) = match (&scenario.arrivals, &scenario.replay) {
+            (Some(a), _) => ("arrivals.categories", Some(&a.categories)),
+            (None, Some(r)) => ("replay.categories", Some(&r.categories)),
+            (None, None) => ("arrivals.categories", None),
+        };
+        let names = unknown_names(
+            draft,
+            root,
+            &mut categories
+                .into_iter()
+                .flat_map(|c| c.keys().map(String::as_str)),
+            &mut scenario.capacity.levels.keys().map(String::as_str),
+            &mut scenario.capacity.departments.keys().map(String::as_str),
+        );
+        for (path, message) in names {
+            if !errors.iter().any(|e| e.path == path) {
+                errors.push(ScenarioError::at(path, message));
+            }
+        }
         return Err(ScenarioErrors(errors));
     }
     Ok(Plan {
@@ -650,6 +671,48 @@ impl Role {
     }
 }
 
+/// What a scenario names that `policy` does not know, as (field, message):
+/// categories (under `cat_root`), levels and departments of `capacity`.
+fn unknown_names(
+    policy: &Policy,
+    cat_root: &str,
+    categories: &mut dyn Iterator<Item = &str>,
+    levels: &mut dyn Iterator<Item = &str>,
+    departments: &mut dyn Iterator<Item = &str>,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for name in categories {
+        if policy.category(name).is_none() {
+            out.push((
+                format!("{cat_root}.{name}"),
+                format!("the policy has no category `{name}`; its events would go to the fallback"),
+            ));
+        }
+    }
+    for name in levels {
+        if policy.level_id(name).is_none() {
+            let known: Vec<&str> = policy.levels.iter().map(|l| &**l).collect();
+            out.push((
+                format!("capacity.levels.{name}"),
+                format!(
+                    "the policy has no level `{name}` (its levels: {})",
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    for name in departments {
+        if policy.dept_id(name).is_none() {
+            out.push((format!("capacity.departments.{name}"), no_department(name)));
+        }
+    }
+    out
+}
+
+fn no_department(name: &str) -> String {
+    format!("the policy has no department `{name}`")
+}
+
 /// Resolves the plan's pools and categories against a policy.
 pub fn staff(plan: &Plan, policy: &Policy, role: Role) -> Result<Staffing, ScenarioErrors> {
     let mut errors = Vec::new();
@@ -667,29 +730,15 @@ pub fn staff(plan: &Plan, policy: &Policy, role: Role) -> Result<Staffing, Scena
     } else {
         "replay.categories"
     };
-    for c in &plan.categories {
-        if policy.category(&c.name).is_none() {
-            problem(
-                format!("{cat_root}.{}", c.name),
-                format!(
-                    "the policy has no category `{}`; its events would go to the fallback",
-                    c.name
-                ),
-                &mut errors,
-            );
-        }
-    }
-    for name in plan.levels.keys() {
-        if policy.level_id(name).is_none() {
-            problem(
-                format!("capacity.levels.{name}"),
-                format!(
-                    "the policy has no level `{name}` (its levels: {})",
-                    list(&mut policy.levels.iter().map(|l| &**l))
-                ),
-                &mut errors,
-            );
-        }
+    // Departments are told in the loop below, which skips them.
+    for (path, message) in unknown_names(
+        policy,
+        cat_root,
+        &mut plan.categories.iter().map(|c| &*c.name),
+        &mut plan.levels.keys().map(String::as_str),
+        &mut std::iter::empty(),
+    ) {
+        problem(path, message, &mut errors);
     }
     let tz = policy.calendar.time_zone().clone();
     let mut kinds = Vec::new();
@@ -715,11 +764,7 @@ pub fn staff(plan: &Plan, policy: &Policy, role: Role) -> Result<Staffing, Scena
     for (name, (p, level, ack)) in &plan.departments {
         let path = format!("capacity.departments.{name}");
         let Some(d) = policy.dept_id(name) else {
-            problem(
-                path,
-                format!("the policy has no department `{name}`"),
-                &mut errors,
-            );
+            problem(path, no_department(name), &mut errors);
             continue;
         };
         let level_id = match level {
