@@ -319,7 +319,7 @@ fn scenario_mistakes_are_named_by_field() {
     let out = simulate(&path.display().to_string());
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
-        text(&out).contains("`areas.file`: cannot read"),
+        text(&out).contains("lost-areas.yaml: `areas.file`: cannot read"),
         "{}",
         text(&out)
     );

@@ -340,8 +340,10 @@ pub fn run(a: &SimulateArgs) -> u8 {
             }
             return FAILED;
         }
+        // A file the scenario names (`areas.file`): said as the
+        // scenario's own mistakes are, after the scenario's name.
         Err(SimError::Io(e)) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}: {e}", a.scenario.display());
             return CANNOT_RUN;
         }
     };
@@ -380,9 +382,10 @@ pub fn run(a: &SimulateArgs) -> u8 {
     let started = Instant::now();
     let report = match simulate(&prepared, Some(&dir), &progress) {
         Ok(r) => r,
+        // The replayed log (`replay.file`) the scenario names.
         Err(e) => {
             bar.abandon();
-            eprintln!("error: {e}");
+            eprintln!("error: {}: {e}", a.scenario.display());
             return CANNOT_RUN;
         }
     };
