@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{QUEUE_POLICY, errors, no_files, policy, shipped, simulate};
+use common::{QUEUE_POLICY, errors, no_files, one_grid, policy, shipped, simulate};
 use whistle_engine::Policy;
 use whistle_engine::sim::{self, Options, Role};
 
@@ -35,22 +35,10 @@ fn an_mmc_queue_waits_as_erlang_c_says() {
     let mut waits = Vec::new();
     let mut utilisations = Vec::new();
     for seed in [1, 2, 3, 4] {
-        let yaml = format!(
-            "
-period: {{from: 2026-01-01, to: 2026-12-31}}
-seed: {seed}
-areas: {{generate: {{streets: 1, communities: 1, grids: 1}}}}
-arrivals:
-  categories:
-    work: {{per_day: 720}}
-capacity:
-  levels:
-    grid: {{handlers: {c}, hours: always, accept: 0s, handling: {{exponential: 6m}}}}
-    street: {{handlers: 1}}
-feedback: {{share: 0}}
-reopen: {{on_time: 0, late: 0}}
-"
-        );
+        let grid =
+            format!("handlers: {c}, hours: always, accept: 0s, handling: {{exponential: 6m}}");
+        let yaml = one_grid("from: 2026-01-01, to: 2026-12-31", "", 720, &grid)
+            + &format!("seed: {seed}\n");
         let r = simulate(&yaml, &p, None, Options::default());
         let grid = r.draft.pools.iter().find(|x| x.pool == "grid").unwrap();
         assert!(grid.served > 250_000, "{}", grid.served);
@@ -76,22 +64,11 @@ fn working_hours_hold_work_until_the_pool_opens() {
     let p = policy(QUEUE_POLICY);
     let mut hourly = vec!["0"; 24];
     hourly[3] = "1";
-    let yaml = format!(
-        "
-period: {{from: 2026-03-02, to: 2026-03-06}}
-areas: {{generate: {{streets: 1, communities: 1, grids: 1}}}}
-arrivals:
-  hourly: [{}]
-  categories:
-    work: {{per_day: 4}}
-capacity:
-  levels:
-    grid: {{handlers: 1, hours: \"mon..sun 09:00-10:00\", accept: 0s, handling: 1m}}
-    street: {{handlers: 1}}
-feedback: {{share: 0}}
-reopen: {{on_time: 0, late: 0}}
-",
-        hourly.join(", ")
+    let yaml = one_grid(
+        "from: 2026-03-02, to: 2026-03-06",
+        &format!("  hourly: [{}]\n", hourly.join(", ")),
+        4,
+        "handlers: 1, hours: \"mon..sun 09:00-10:00\", accept: 0s, handling: 1m",
     );
     let r = simulate(&yaml, &p, None, Options::default());
     let grid = r.draft.pools.iter().find(|x| x.pool == "grid").unwrap();
@@ -108,20 +85,13 @@ reopen: {{on_time: 0, late: 0}}
 fn a_run_that_resolves_nothing_has_no_mean_resolution_time() {
     // The grid works at weekends only; the period is one Monday.
     let p = policy(QUEUE_POLICY);
-    let yaml = "
-period: {from: 2026-03-02, to: 2026-03-02}
-areas: {generate: {streets: 1, communities: 1, grids: 1}}
-arrivals:
-  categories:
-    work: {per_day: 20}
-capacity:
-  levels:
-    grid: {handlers: 1, hours: \"sat..sun 09:00-10:00\", accept: 0s, handling: 1m}
-    street: {handlers: 1}
-feedback: {share: 0}
-reopen: {on_time: 0, late: 0}
-";
-    let r = simulate(yaml, &p, None, Options::default());
+    let yaml = one_grid(
+        "from: 2026-03-02, to: 2026-03-02",
+        "",
+        20,
+        "handlers: 1, hours: \"sat..sun 09:00-10:00\", accept: 0s, handling: 1m",
+    );
+    let r = simulate(&yaml, &p, None, Options::default());
     assert!(r.draft.totals.events > 0);
     assert_eq!(r.draft.totals.resolved, 0);
     assert_eq!(r.draft.totals.mean_resolution_hours, None);
@@ -137,20 +107,11 @@ reopen: {on_time: 0, late: 0}
 /// Monday and a Tuesday, after `warmup` days (none, or the weekend).
 fn weekday_grid(warmup: Option<u32>) -> String {
     let warmup = warmup.map_or(String::new(), |d| format!(", warmup_days: {d}"));
-    format!(
-        "
-period: {{from: 2026-03-02, to: 2026-03-03{warmup}}}
-areas: {{generate: {{streets: 1, communities: 1, grids: 1}}}}
-arrivals:
-  categories:
-    work: {{per_day: 200}}
-capacity:
-  levels:
-    grid: {{handlers: 1, hours: \"mon..fri 09:00-17:00\", accept: 0s, handling: 1m}}
-    street: {{handlers: 1}}
-feedback: {{share: 0}}
-reopen: {{on_time: 0, late: 0}}
-"
+    one_grid(
+        &format!("from: 2026-03-02, to: 2026-03-03{warmup}"),
+        "",
+        200,
+        "handlers: 1, hours: \"mon..fri 09:00-17:00\", accept: 0s, handling: 1m",
     )
 }
 

@@ -67,3 +67,26 @@ pub fn errors(yaml: &str, p: &Policy) -> Vec<(String, String)> {
         Err(e) => e.0.into_iter().map(|e| (e.path, e.message)).collect(),
     }
 }
+
+/// A scenario of one grid for [`QUEUE_POLICY`]: the `period` mapping's
+/// inside, lines of `arrivals` before its categories (indented, each
+/// ending in a newline), `per_day` events of `work`, and the inside of
+/// the grid's pool; nobody rates and nothing reopens, so only the queue
+/// is left.
+pub fn one_grid(period: &str, arrivals: &str, per_day: u32, grid: &str) -> String {
+    format!(
+        "
+period: {{{period}}}
+areas: {{generate: {{streets: 1, communities: 1, grids: 1}}}}
+arrivals:
+{arrivals}  categories:
+    work: {{per_day: {per_day}}}
+capacity:
+  levels:
+    grid: {{{grid}}}
+    street: {{handlers: 1}}
+feedback: {{share: 0}}
+reopen: {{on_time: 0, late: 0}}
+"
+    )
+}

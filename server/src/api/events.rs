@@ -113,15 +113,12 @@ fn differences(stored: &Event, posted: &Event) -> String {
     .filter(|(_, differs)| *differs)
     .map(|(f, _)| format!("`{f}`"))
     .collect();
-    let empty = serde_json::Map::new();
-    let attrs = |v: &Value| v.as_object().cloned().unwrap_or_else(|| empty.clone());
-    let (a, b) = (attrs(&stored.attr), attrs(&posted.attr));
-    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
-    keys.sort();
-    keys.dedup();
+    let (a, b) = (stored.attr.as_object(), posted.attr.as_object());
+    let keys: std::collections::BTreeSet<&String> =
+        a.into_iter().chain(b).flat_map(|m| m.keys()).collect();
     fields.extend(
         keys.into_iter()
-            .filter(|k| a.get(*k) != b.get(*k))
+            .filter(|k| a.and_then(|m| m.get(*k)) != b.and_then(|m| m.get(*k)))
             .map(|k| format!("`attr.{k}`")),
     );
     match fields.as_slice() {

@@ -402,7 +402,8 @@ impl<'a> Run<'a> {
         fresh.unplaced_first = std::mem::take(&mut old.unplaced_first);
         self.stats = fresh;
         self.pools.restart_counts();
-        self.tally = Tally::new(self.policy);
+        // The tally needs no reset: it only ever takes the period's own
+        // events (`Slot::of_period`).
         self.counting = true;
     }
 
