@@ -479,7 +479,8 @@ fn attributes_set_aside_come_back_when_a_reopen_decides_again() {
     let yaml = "
 period: {from: 2026-01-01, to: 2026-02-28}
 seed: 3
-areas: {generate: {streets: 1, communities: 1, grids: 2}}
+# Two grids on two streets: the street table tells them apart.
+areas: {generate: {streets: 2, communities: 1, grids: 1}}
 arrivals:
   categories:
     work: {per_day: 200, attr: {hot: {bernoulli: 0.5}}}
@@ -506,18 +507,29 @@ reopen: {on_time: 0.3, late: 0.3, delay: {exponential: 2h}}
     assert_eq!(a.draft.grades, b.draft.grades);
     // A generated event's attributes are drawn again; those of an event
     // the generator cannot draw again (a replayed one) are kept as bytes.
+    // Nor is its grid's index in the plan known: what the run keeps per
+    // grid by that index must be what it finds by the grid's name.
     let c = without_redraw(yaml, &set_aside);
     assert_eq!(a.draft.totals, c.totals);
     assert_eq!(a.draft.grades, c.grades);
+    assert_eq!(a.draft.levels, c.levels);
+    assert_eq!(a.draft.assessment, c.assessment);
 }
 
 /// A run of the scenario's generated events as if they could not be
-/// drawn again, the way replayed events go.
+/// drawn again and their grids were not in the plan, the way replayed
+/// events go.
 fn without_redraw(yaml: &str, p: &Policy) -> sim::RunReport {
     run_draft(yaml, p, |plan| {
         let arrivals = plan.arrivals.as_ref().expect("synthetic arrivals");
         sim::Generator::new(arrivals, &plan.tz, plan.start, plan.end, plan.seed)
-            .map(|a| a.map(|a| sim::Arrival { redraw: None, ..a }))
+            .map(|a| {
+                a.map(|a| sim::Arrival {
+                    redraw: None,
+                    grid: None,
+                    ..a
+                })
+            })
             .collect()
     })
 }
@@ -618,6 +630,7 @@ capacity:
                 index: i,
                 event: whistle_engine::event::parse_event(&json).unwrap(),
                 category: Some(0),
+                grid: None,
                 redraw: None,
             })
         };

@@ -202,20 +202,27 @@ impl Tally {
     /// Adds one event's facts (from [`Case::facts`]) under its lead
     /// department, its unit at each level, and its category.
     pub fn add(&mut self, policy: &Policy, case: &Case, facts: &Facts) {
+        let row = self.row(policy, &case.event.grid);
+        self.add_in_row(case, facts, row);
+    }
+
+    /// [`Tally::add`] for a caller that keeps the row of the case's grid
+    /// ([`Tally::row`]): a city has thousands of grids, and at a year's
+    /// volume looking the name up again is a cache miss per case.
+    pub(crate) fn add_in_row(&mut self, case: &Case, facts: &Facts, row: usize) {
         // Worked out once, added four times: adding counters is cheaper
         // than reading the facts again for each group.
         let part = Acc::of(facts);
         self.all.merge(&part);
         self.departments.add(&case.lead, &part);
         self.categories.add(&case.event.category, &part);
-        let row = self.row(policy, &case.event.grid);
         if let Some(acc) = self.fresh.get_mut(row) {
             acc.merge(&part);
         }
     }
 
     /// The row of a grid, made on first sight with its unit at each level.
-    fn row(&mut self, policy: &Policy, grid: &str) -> usize {
+    pub(crate) fn row(&mut self, policy: &Policy, grid: &str) -> usize {
         if let Some(&r) = self.grids.get(grid) {
             return r as usize;
         }

@@ -173,6 +173,9 @@ pub struct Arrival {
     /// Its category's index in [`super::setup::Plan::categories`], if the
     /// scenario names it.
     pub category: Option<u32>,
+    /// Its grid's index in [`ArrivalPlan::grids`], for a generated event:
+    /// what a run keeps per grid is then found without hashing its name.
+    pub grid: Option<u32>,
     /// How to draw its attributes again (a generated event's), for a
     /// caller that drops them and needs them later.
     pub redraw: Option<Redraw>,
@@ -324,7 +327,8 @@ impl<'a> Generator<'a> {
             .min(self.cum.len().checked_sub(1)?);
         let plan = self.plan;
         let cat = plan.categories.get(ci)?;
-        let grid = plan.grids.get(self.pick_grid())?;
+        let gi = self.pick_grid();
+        let grid = plan.grids.get(gi)?;
         let us = unit(&mut self.rng);
         let source = Source::ALL
             .get(cat.sources.partition_point(|&c| c <= us))
@@ -368,6 +372,7 @@ impl<'a> Generator<'a> {
             index,
             event,
             category: Some(cat.plan),
+            grid: u32::try_from(gi).ok(),
             redraw,
         })
     }
@@ -517,6 +522,7 @@ impl<I: Iterator<Item = Result<(u64, Event), Skip>>> Iterator for Replay<I> {
                 index,
                 event,
                 category,
+                grid: None,
                 redraw: None,
             }));
         }

@@ -394,7 +394,8 @@ impl Run<'_> {
             let facts = case.facts(now);
             let grade = self.policy.grade_id(&case.grade);
             self.stats.finish(case, &facts, grade, false);
-            self.tally.add(self.policy, case, &facts);
+            let row = tally_row(&mut self.tally, &mut self.grids, self.policy, s.grid, case);
+            self.tally.add_in_row(case, &facts, row);
         }
         s.case = None;
         self.free.push(slot);
@@ -430,11 +431,29 @@ impl Run<'_> {
             let grade = self.policy.grade_id(&case.grade);
             let open = case.state.is_open();
             self.stats.finish(&case, &facts, grade, open);
-            self.tally.add(self.policy, &case, &facts);
+            let row = tally_row(&mut self.tally, &mut self.grids, self.policy, s.grid, &case);
+            self.tally.add_in_row(&case, &facts, row);
         }
         while self.next_day < self.days.len() {
             self.stats.sample();
             self.next_day += 1;
         }
+    }
+}
+
+/// The tally's row of a case's grid: by the grid's index in the arrival
+/// plan where it has one, else by its name.
+fn tally_row(
+    tally: &mut Tally,
+    grids: &mut Vec<GridIds<'_>>,
+    policy: &Policy,
+    grid: u32,
+    case: &Case,
+) -> usize {
+    match GridIds::of(grids, grid) {
+        Some(ids) => *ids
+            .tally_row
+            .get_or_insert_with(|| tally.row(policy, &case.event.grid)),
+        None => tally.row(policy, &case.event.grid),
     }
 }

@@ -38,7 +38,7 @@ use crate::assess::Tally;
 use crate::buckets::{BucketQueue, Timed};
 use crate::decide::{Context, decide_in};
 use crate::lifecycle::{Action, Case, Change, State, Transition, apply_into};
-use crate::model::{DeptId, LevelId, Policy};
+use crate::model::{DeptId, LevelId, Policy, Units};
 use crate::radix::{RadixKey, signed};
 use crate::sim::stats::Collect;
 use crate::windows::RepeatIndex;
@@ -131,11 +131,34 @@ struct Slot {
     /// Level and lead it is counted under while open.
     counted: Option<(LevelId, DeptId)>,
     lead: DeptId,
+    /// Its grid's index in the arrival plan (`u32::MAX`: a replayed event).
+    grid: u32,
     reopen_pending: bool,
     /// Where the threshold monitor keeps the event.
     hint: Hint,
     /// Its attributes, while the case holds none (see [`attrs`]).
     attr: attrs::SetAside,
+}
+
+/// What a run found for one grid by its name, found by the grid's index in
+/// the arrival plan; each part filled when first needed.
+#[derive(Debug, Clone, Copy, Default)]
+struct GridIds<'a> {
+    units: Option<Option<&'a Units>>,
+    tally_row: Option<usize>,
+}
+
+impl<'a> GridIds<'a> {
+    /// Grid `i`'s entry (`None` for a replayed event's `u32::MAX`).
+    fn of<'g>(grids: &'g mut Vec<GridIds<'a>>, i: u32) -> Option<&'g mut GridIds<'a>> {
+        let i = usize::try_from(i)
+            .ok()
+            .filter(|&i| i != u32::MAX as usize)?;
+        if grids.len() <= i {
+            grids.resize(i + 1, GridIds::default());
+        }
+        grids.get_mut(i)
+    }
 }
 
 /// Which changes of a case the policy's thresholds can see. Telling the
@@ -195,6 +218,10 @@ pub struct Run<'a> {
     shifts: Vec<shift::Shift>,
     pub(crate) stats: Collect,
     pub(crate) tally: Tally,
+    /// Per grid of the arrival plan, by index: what was looked up by its
+    /// name once (a city has thousands of grids, and at a year's volume
+    /// hashing the name again is a cache miss per event).
+    grids: Vec<GridIds<'a>>,
     monitor: Monitor,
     /// Alerts of the current instant, netted when the clock moves on
     /// ([`Monitor::settle`], as the server nets a batch).
@@ -252,6 +279,7 @@ impl<'a> Run<'a> {
             shifts: vec![shift::Shift::default(); staff.kinds.len()],
             stats,
             tally: Tally::new(policy),
+            grids: Vec::new(),
             // Every slot keeps its event's hint: no index of ids needed.
             monitor: Monitor::with_hints(policy),
             alerts_now: Vec::new(),
@@ -501,7 +529,7 @@ impl<'a> Run<'a> {
         self.stats.totals.events += 1;
         let ev = a.event;
         let redraw = a.redraw;
-        let units = policy.units_of(&ev.grid);
+        let units = self.units_of(a.grid, &ev.grid);
         if units.is_none() {
             self.unplaced(&ev.grid);
         }
@@ -547,6 +575,7 @@ impl<'a> Run<'a> {
                     of_period: false,
                     counted: None,
                     lead: 0,
+                    grid: u32::MAX,
                     reopen_pending: false,
                     hint: Hint::default(),
                     attr: attrs::SetAside::default(),
@@ -564,6 +593,7 @@ impl<'a> Run<'a> {
             s.counted = counted;
             s.of_period = self.counting;
             s.lead = d.lead;
+            s.grid = a.grid.unwrap_or(u32::MAX);
             s.reopen_pending = false;
             s.hint = Hint::default();
         }
@@ -581,6 +611,16 @@ impl<'a> Run<'a> {
             s.attr = attrs::SetAside::take(&mut case.event.attr, redraw);
         }
         self.dispatch(slot);
+    }
+
+    /// The units of an arrival's grid, by the grid's index in the arrival
+    /// plan where it has one.
+    fn units_of(&mut self, index: Option<u32>, grid: &str) -> Option<&'a Units> {
+        let policy = self.policy;
+        match index.and_then(|i| GridIds::of(&mut self.grids, i)) {
+            Some(ids) => *ids.units.get_or_insert_with(|| policy.units_of(grid)),
+            None => policy.units_of(grid),
+        }
     }
 
     /// Sends an event to its pool's duty desk (or settles it on the spot).
