@@ -287,6 +287,25 @@ fn broken_files_are_refused() {
     assert!(format_source("policy \"p\" { effective 2025-02-30 }").is_err());
 }
 
+#[test]
+fn a_mistake_is_reported_once() {
+    // The parser's recovery meets a bad duration from two places; `fmt`
+    // must say it once, as `check` does.
+    for text in [
+        "policy \"p\" { version \"1\" }\nlevels grid\ngrades blue\ndepartment a\nfallback { lead a grade blue }\ngrade blue { level grid respond 1x resolve 2h }\n",
+        "category c { lead a grade blue when repeats(3x) > 1 }\ncategory d { lead a }\n",
+    ] {
+        let diags = format_source(text).unwrap_err();
+        for (i, d) in diags.iter().enumerate() {
+            assert!(
+                !diags[..i].contains(d),
+                "{text:?}: reported twice: {}",
+                d.message
+            );
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Layout details.
 

@@ -19,6 +19,7 @@ pub mod ingest;
 pub mod listen;
 pub mod outbox;
 pub mod reload;
+pub mod replace;
 pub mod serve;
 pub mod state;
 pub mod store;

@@ -92,8 +92,11 @@ use trivia::Trivia;
 /// assert_eq!(out, "grade red { level street }\n");
 /// ```
 pub fn format_source(text: &str) -> Result<String, Vec<Diagnostic>> {
-    let (file, diags) = parse_file(FileId(0), text);
+    let (file, mut diags) = parse_file(FileId(0), text);
     if diags.iter().any(Diagnostic::is_error) {
+        // In the order `check` gives them, each once: the parser's
+        // recovery can report one mistake from two places.
+        crate::diag::sort(&mut diags);
         return Err(diags);
     }
     Ok(format_file(&file, text))

@@ -97,7 +97,7 @@ pub fn run(a: &FmtArgs) -> u8 {
                 unformatted += 1;
                 if a.check {
                     println!("{}", f.display());
-                } else if let Err(e) = write_atomically(f, &formatted) {
+                } else if let Err(e) = crate::replace::replace_file(f, formatted.as_bytes()) {
                     eprintln!("{}: error: cannot write: {e}", f.display());
                     broken += 1;
                 } else {
@@ -117,13 +117,6 @@ pub fn run(a: &FmtArgs) -> u8 {
     } else {
         OK
     }
-}
-
-/// Writes through a temporary file and a rename, so a crash never leaves half a file.
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("whistle.fmt-tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
 }
 
 /// Prints what `check` says of a file it cannot read as policy text.

@@ -2,7 +2,7 @@
 //! names, and writing a draft's files so that a reader (the watcher, a
 //! reload) never sees half a file.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 
 use whistle_grammar::bundle::{self, BundleFile};
 
@@ -145,12 +145,8 @@ pub fn write(root: &Path, draft: &Draft) -> Result<(), String> {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
         }
-        let tmp = temp_beside(&target);
-        std::fs::write(&tmp, text).map_err(|e| format!("cannot write `{}`: {e}", tmp.display()))?;
-        if let Err(e) = std::fs::rename(&tmp, &target) {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(format!("cannot replace `{}`: {e}", target.display()));
-        }
+        crate::replace::replace_file(&target, text.as_bytes())
+            .map_err(|e| format!("cannot write `{}`: {e}", target.display()))?;
     }
     for rel in &draft.delete {
         let target = root.join(rel);
@@ -225,14 +221,6 @@ pub fn list(paths: &[String]) -> String {
         .map(|p| format!("`{p}`"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn temp_beside(target: &Path) -> PathBuf {
-    let name = target
-        .file_name()
-        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
-    // Hidden, so the bundle loader never reads a temporary as policy.
-    target.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }
 
 #[cfg(test)]

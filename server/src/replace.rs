@@ -1,0 +1,98 @@
+//! Replacing a file in place as editors do: readers see the old text or
+//! the new, never half; a symbolic link stays a link to the file it names;
+//! the file keeps its permissions.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Replaces the file at `path` with `bytes` (creating it if missing),
+/// through a hidden temporary in the same directory and a rename: a
+/// bundle loader never reads the temporary as policy, and a crash leaves
+/// the old file whole.
+///
+/// A link is followed: the file it points at is replaced and the link is
+/// kept, as an editor saving through it would. An existing file keeps its
+/// mode (a private policy file stays private); a new one gets the mode a
+/// plain `create` would (0666 less the umask).
+pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let target = resolve(path)?;
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let existing = std::fs::metadata(&target).ok();
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".whistle-").suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    if let Some(meta) = existing {
+        tmp.as_file().set_permissions(meta.permissions())?;
+    }
+    tmp.as_file().sync_all()?;
+    tmp.persist(&target).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// The file `path` names, through any links; `path` itself when nothing
+/// is there yet (or a link points nowhere: it is replaced by the file).
+fn resolve(path: &Path) -> std::io::Result<PathBuf> {
+    match std::fs::canonicalize(path) {
+        Ok(p) => Ok(p),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(path.to_path_buf()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_is_kept_and_its_target_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.whistle");
+        let link = dir.path().join("link.whistle");
+        std::fs::write(&real, "old").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        #[cfg(not(unix))]
+        std::fs::copy(&real, &link).unwrap();
+        replace_file(&link, b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
+        #[cfg(unix)]
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        // Nothing left behind but the two names.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_keeps_its_mode_and_a_new_one_gets_the_usual_one() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let private = dir.path().join("private.whistle");
+        std::fs::write(&private, "old").unwrap();
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600)).unwrap();
+        replace_file(&private, b"new").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&private), 0o600);
+        assert_eq!(std::fs::read_to_string(&private).unwrap(), "new");
+        // A new file: as `std::fs::write` would make it.
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, "x").unwrap();
+        let fresh = dir.path().join("fresh.whistle");
+        replace_file(&fresh, b"x").unwrap();
+        assert_eq!(mode(&fresh), mode(&plain));
+    }
+}
