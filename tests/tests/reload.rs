@@ -472,6 +472,30 @@ fn rollout_and_rollback_never_undo_work_they_did_not_see() {
         assert!(message.contains(said), "{v}");
     }
     assert_eq!(s.live_hash(), h2);
+    // Check and preview take the rollout's body as it is: its `base` is
+    // checked for form, not compared with the disk (ROLLOUT.md: "same body").
+    let by_c = original.replacen(
+        "category neighbour_noise",
+        "# C\ncategory neighbour_noise",
+        1,
+    );
+    for endpoint in ["/v1/policy/check", "/v1/policy/preview"] {
+        let (code, v) = s.post(endpoint, &json!({"files": {ORDER: by_c}, "base": h0}), None);
+        assert_eq!(code, 200, "{endpoint}: {v}");
+        let (code, v) = s.post(
+            endpoint,
+            &json!({"files": {ORDER: by_c}, "base": "sha256:0123"}),
+            None,
+        );
+        assert_eq!(code, 422, "{endpoint}: {v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("is not a version's hash"),
+            "{v}"
+        );
+    }
     // A base per file: only the file made from a stale version is named.
     let header = std::fs::read_to_string(policy.join("policy.whistle")).unwrap();
     let (code, v) = s.post(

@@ -217,10 +217,7 @@ pub async fn rollout(
             "`days` belongs to a preview, not a rollout",
         ));
     }
-    if let Some(base) = &rest.base {
-        base.check(&d)
-            .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m))?;
-    }
+    check_base(rest.base.as_ref(), &d)?;
     let dir = state.reload.dir.clone();
     let deletes = d.clone();
     tokio::task::spawn_blocking(move || {
@@ -244,6 +241,12 @@ pub async fn rollout(
     Ok(respond(outcome))
 }
 
+/// A draft's `base` well formed and about the draft's own files (422).
+fn check_base(base: Option<&Base>, d: &Draft) -> Result<(), ApiError> {
+    base.map_or(Ok(()), |b| b.check(d))
+        .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m))
+}
+
 /// Most days a preview replays.
 const MAX_DAYS: u32 = 3660;
 
@@ -255,13 +258,9 @@ pub async fn preview(
     json: Result<Json<DraftBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let (d, rest) = draft(json)?;
-    if rest.base.is_some() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid",
-            "`base` belongs to a rollout, not a preview",
-        ));
-    }
+    // The body a rollout takes, so that a client sends one body to all
+    // three: only a rollout compares `base` with the disk.
+    check_base(rest.base.as_ref(), &d)?;
     let days = rest.days.unwrap_or(90);
     if days == 0 || days > MAX_DAYS {
         return Err(ApiError::new(
@@ -341,14 +340,8 @@ pub async fn check(
             "`days` belongs to a preview, not a check",
         ));
     }
-    if body.base.is_some() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid",
-            "`base` belongs to a rollout, not a check",
-        ));
-    }
     let d = optional_draft(body.files, body.delete)?;
+    check_base(body.base.as_ref(), &d)?;
     let (b, c) = compile_draft(&state, d).await?;
     let errors = c.diagnostics.iter().filter(|x| x.is_error()).count();
     let warnings = c.diagnostics.len() - errors;
