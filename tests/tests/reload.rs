@@ -525,6 +525,19 @@ fn rollout_and_rollback_never_undo_work_they_did_not_see() {
     );
     assert!(wip.exists());
     assert_eq!(s.live_hash(), h2);
+    // Refusals that wrote nothing (the conflict above, a draft with
+    // errors) leave the status telling of the broken save.
+    let (code, v) = s.post(
+        "/v1/policy/rollout",
+        &json!({"files": {ORDER: "category {"}}),
+        None,
+    );
+    assert_eq!(code, 422, "{v}");
+    let (_, st) = s.get("/v1/policy/status", None);
+    assert_eq!(st["last_reload"]["outcome"], "rejected", "{st}");
+    assert_eq!(st["last_reload"]["by"], "file watch", "{st}");
+    let rendered = st["last_reload"]["rendered"].as_str().unwrap();
+    assert!(rendered.contains("categories/wip.whistle"), "{st}");
     // Told to discard it, the rollback goes ahead.
     let (code, v) = s.post(
         &format!("/v1/policy/rollback/{h0}?discard=true"),
@@ -541,6 +554,15 @@ fn rollout_and_rollback_never_undo_work_they_did_not_see() {
     check_api_schema("PolicyStatus", &st);
     assert_eq!(st["last_reload"]["outcome"], "applied", "{st}");
     assert_eq!(st["last_reload"]["by"], "rollback by open", "{st}");
+    // Nor does a rollback to a version the store does not hold.
+    let (code, v) = s.post(
+        &format!("/v1/policy/rollback/sha256:{}", "1".repeat(64)),
+        &json!({}),
+        None,
+    );
+    assert_eq!(code, 404, "{v}");
+    let (_, st) = s.get("/v1/policy/status", None);
+    assert_eq!(st["last_reload"]["outcome"], "applied", "{st}");
     let (code, v) = s.post("/v1/policy/rollback/h0?discard=maybe", &json!({}), None);
     assert_eq!(code, 400, "{v}");
 }

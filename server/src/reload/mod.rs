@@ -319,11 +319,15 @@ pub fn spawn(deps: Deps) -> Handle {
             let outcome = run_job(&deps, &job).await;
             let took_ms = started.elapsed().as_secs_f64() * 1000.0;
             let draft = matches!(job.request, Request::Rollout { .. });
-            report(&deps, &job.by, &outcome, took_ms, draft);
             let mut last = status
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if !echo(last.as_ref(), &outcome) {
+            let mended = matches!(
+                (last.as_ref().map(|s| &s.outcome), &outcome),
+                (Some(Outcome::Rejected { .. }), Outcome::Unchanged { .. })
+            );
+            report(&deps, &job.by, &outcome, took_ms, draft, mended);
+            if says_of_the_bundle(&outcome, draft) && !echo(last.as_ref(), &outcome) {
                 *last = Some(Status {
                     at: Timestamp::now(),
                     by: job.by.clone(),
@@ -338,6 +342,19 @@ pub fn spawn(deps: Deps) -> Handle {
         }
     });
     handle
+}
+
+/// Whether `outcome` tells of the bundle on disk, and so belongs in the
+/// status. A request refused with nothing written (a rollback to a version
+/// not held, a conflict, a rollout's draft with errors) is answered to
+/// whoever asked, logged and streamed, but must not hide from the status
+/// a broken save that is still on disk.
+fn says_of_the_bundle(outcome: &Outcome, draft: bool) -> bool {
+    match outcome {
+        Outcome::UnknownVersion { .. } | Outcome::Conflict { .. } => false,
+        Outcome::Rejected { .. } => !draft,
+        Outcome::Applied { .. } | Outcome::Unchanged { .. } | Outcome::Failed { .. } => true,
+    }
 }
 
 /// Whether `outcome` only finds live what the last job made live: the
@@ -357,8 +374,9 @@ fn echo(last: Option<&Status>, outcome: &Outcome) -> bool {
 /// Logs, counts and publishes a job's outcome. `draft`: the job checked a
 /// rollout's draft, which is written only when it has no errors, so a
 /// refusal leaves the bundle on disk (and the gauge saying whether it is
-/// live) as it was.
-fn report(deps: &Deps, by: &str, outcome: &Outcome, took_ms: f64, draft: bool) {
+/// live) as it was. `mended`: the last outcome was a refused bundle, and
+/// this one finds the live version on disk again.
+fn report(deps: &Deps, by: &str, outcome: &Outcome, took_ms: f64, draft: bool, mended: bool) {
     metrics::counter!("whistle_policy_reloads_total", "outcome" => outcome.name()).increment(1);
     match outcome {
         Outcome::Applied {
@@ -385,7 +403,13 @@ fn report(deps: &Deps, by: &str, outcome: &Outcome, took_ms: f64, draft: bool) {
             // The bundle on disk is the live version again (a broken save
             // reverted): nothing is wrong any more.
             metrics::gauge!("whistle_policy_last_reload_ok").set(1.0);
-            tracing::debug!("policy reload by {by}: {hash} is already live");
+            if mended {
+                tracing::info!(
+                    "policy reload by {by}: the bundle on disk is the live version {hash} again; the refused save is gone"
+                );
+            } else {
+                tracing::debug!("policy reload by {by}: {hash} is already live");
+            }
         }
         Outcome::Rejected {
             errors, rendered, ..
@@ -538,8 +562,15 @@ async fn nothing_unsaved(deps: &Deps) -> Result<(), Outcome> {
     }
     Err(Outcome::Conflict {
         message: format!(
-            "{} on disk differ from the live version (a refused save, or work in progress): a rollback would overwrite or remove them; save them elsewhere, or roll back with `discard=true`",
-            files::list(&differ)
+            "{} on disk {} from the live version (a refused save, or work in progress): a rollback would overwrite or remove {}; save {} elsewhere, or roll back with `discard=true`",
+            files::list(&differ),
+            if differ.len() == 1 {
+                "differs"
+            } else {
+                "differ"
+            },
+            if differ.len() == 1 { "it" } else { "them" },
+            if differ.len() == 1 { "it" } else { "them" },
         ),
         files: differ,
     })
