@@ -786,6 +786,59 @@ fn a_bundle_given_by_a_relative_path_is_watched_too() {
     assert_eq!(d["lead"], "committee");
 }
 
+/// Deployments switch versions by a link (`ln -sfn v2 policy`) or by a
+/// directory renamed over the served one: the watch must follow the path,
+/// not the directory it found at start-up.
+#[cfg(unix)]
+#[test]
+fn a_bundle_directory_relinked_or_replaced_is_followed() {
+    let (tmp, policy, data) = setup();
+    let original = order_text(&policy);
+    let v1 = tmp.path().join("v1");
+    std::fs::rename(&policy, &v1).unwrap();
+    std::os::unix::fs::symlink(&v1, &policy).unwrap();
+    let s = Server::start(&policy, &data, None);
+    let h0 = s.live_hash();
+    // The link switched to a new version, as `ln -sfn` does it.
+    let v2 = tmp.path().join("v2");
+    common::copy_dir(&v1, &v2);
+    std::fs::write(v2.join(ORDER), original.replacen(LEAD_A, LEAD_B, 1)).unwrap();
+    let link = tmp.path().join(".policy.link");
+    std::os::unix::fs::symlink(&v2, &link).unwrap();
+    std::fs::rename(&link, &policy).unwrap();
+    wait_for("the switched link", Duration::from_secs(20), || {
+        s.live_hash() != h0
+    });
+    let h1 = s.live_hash();
+    // A save in the directory now served is seen.
+    let noted = original.replacen(
+        "category neighbour_noise",
+        "# note\ncategory neighbour_noise",
+        1,
+    );
+    save(&v2.join(ORDER), &noted);
+    wait_for(
+        "a save in the linked directory",
+        Duration::from_secs(20),
+        || s.live_hash() != h1,
+    );
+    let h2 = s.live_hash();
+    // A directory renamed over the one the link names: same path, another
+    // directory. It is read at once, and saves in it are seen.
+    let v3 = tmp.path().join("v3");
+    common::copy_dir(&v2, &v3);
+    std::fs::rename(&v2, tmp.path().join("v2.old")).unwrap();
+    std::fs::rename(&v3, &v2).unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(s.live_hash(), h2, "the same files");
+    save(&v2.join(ORDER), &original);
+    wait_for(
+        "a save in the directory renamed over",
+        Duration::from_secs(20),
+        || s.live_hash() == h0,
+    );
+}
+
 /// The old policy never reads `repeats` for domestic disputes, so its
 /// history holds none; the new one does (with windows no longer than the
 /// old ones): the reload must rebuild the history from the store, or the

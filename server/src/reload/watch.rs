@@ -5,21 +5,87 @@
 //! gathers an editor's burst of events into one reload.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use notify_debouncer_full::notify::{EventKind, RecursiveMode};
+use notify_debouncer_full::notify::{EventKind, RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
 
 use super::Handle;
 
+/// How often the path of the bundle is looked at again: a directory
+/// renamed over it, or a symbolic link switched to another, leaves the
+/// watch on the directory it found at first.
+const RELOOK: Duration = Duration::from_secs(1);
+
 /// A running watch; dropping it stops watching.
 pub struct Watch {
-    _debouncer: Debouncer<notify_debouncer_full::notify::RecommendedWatcher, RecommendedCache>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Watches `dir` and asks `reload` for a reload after each burst of
-/// changes to bundle files, `debounce` after the burst's last event.
+/// changes to bundle files, `debounce` after the burst's last event. When
+/// `dir` comes to name another directory (a new version renamed over it,
+/// a link switched), the watch moves to that one and the bundle is read
+/// again.
 pub fn start(dir: &Path, debounce: Duration, reload: Handle) -> Result<Watch, String> {
+    let mut debouncer = watch_dir(dir, debounce, reload.clone())?;
+    let mut seen = identity(dir);
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = stop.clone();
+    let dir = dir.to_path_buf();
+    std::thread::Builder::new()
+        .name("policy-watch".into())
+        .spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
+                std::thread::sleep(RELOOK);
+                let now = identity(&dir);
+                if now == seen || now.is_none() {
+                    // Gone for a moment (between two renames): wait for
+                    // what takes its place.
+                    continue;
+                }
+                match watch_dir(&dir, debounce, reload.clone()) {
+                    Ok(d) => {
+                        debouncer = d;
+                        seen = now;
+                        tracing::info!(
+                            "`{}` names another directory now: watching that one",
+                            dir.display()
+                        );
+                        reload.trigger("file watch (bundle directory replaced)");
+                    }
+                    Err(e) => tracing::warn!("{e}"),
+                }
+            }
+            drop(debouncer);
+        })
+        .map_err(|e| format!("cannot watch the policy bundle: {e}"))?;
+    Ok(Watch { stop })
+}
+
+/// Which directory `dir` names now: its real path and, on Unix, its inode
+/// (a directory renamed over another keeps the path but not the inode).
+fn identity(dir: &Path) -> Option<(PathBuf, u64)> {
+    let real = std::fs::canonicalize(dir).ok()?;
+    let meta = std::fs::metadata(&real).ok()?;
+    #[cfg(unix)]
+    let ino = std::os::unix::fs::MetadataExt::ino(&meta);
+    #[cfg(not(unix))]
+    let ino = u64::from(meta.is_dir());
+    Some((real, ino))
+}
+
+type DirDebouncer = Debouncer<RecommendedWatcher, RecommendedCache>;
+
+fn watch_dir(dir: &Path, debounce: Duration, reload: Handle) -> Result<DirDebouncer, String> {
     let roots = roots(dir);
     let mut debouncer = new_debouncer(debounce, None, move |res: DebounceEventResult| match res {
         Ok(events) => {
@@ -46,9 +112,7 @@ pub fn start(dir: &Path, debounce: Duration, reload: Handle) -> Result<Watch, St
     debouncer
         .watch(dir, RecursiveMode::Recursive)
         .map_err(|e| format!("cannot watch `{}`: {e}", dir.display()))?;
-    Ok(Watch {
-        _debouncer: debouncer,
-    })
+    Ok(debouncer)
 }
 
 /// The forms of `dir` the watcher's paths may start with. It reports
