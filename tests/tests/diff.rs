@@ -139,6 +139,36 @@ fn exit_codes_follow_diff() {
 }
 
 #[test]
+fn two_single_files_are_compared_with_each_other() {
+    // `policy-old.whistle` kept beside `policy.whistle`: the two files are
+    // one bundle each, and their lines are compared whatever their names.
+    let dir = tempfile::tempdir().unwrap();
+    let body = "policy \"p\" { version \"1\" timezone \"UTC\" }\nlevels grid\ngrades blue\n\
+                department a \"A\" { level grid }\ndepartment b \"B\" { level grid }\n\
+                grade blue { level grid respond 1h resolve 2h }\nfallback { lead a grade blue }\n";
+    let old = dir.path().join("policy-old.whistle");
+    let new = dir.path().join("policy.whistle");
+    std::fs::write(&old, body).unwrap();
+    std::fs::write(&new, body.replace("lead a", "lead b")).unwrap();
+    let out = run(&["diff", old.to_str().unwrap(), new.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
+    let shown = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        shown.contains("1 file(s) differ, 1 line(s) added, 1 removed"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("--- a/policy-old.whistle\n+++ b/policy.whistle\n"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("-fallback { lead a grade blue }\n+fallback { lead b grade blue }"),
+        "{shown}"
+    );
+    assert!(!shown.contains("/dev/null"), "{shown}");
+}
+
+#[test]
 fn the_diff_is_coloured_only_when_asked() {
     let dir = tempfile::tempdir().unwrap();
     changed_bundle(&golden().join("lead-and-limits"), dir.path());
@@ -378,4 +408,20 @@ fn a_failure_in_json_is_json() {
         "{}",
         text(&out)
     );
+    // An events file that cannot be read is named, as a bundle is.
+    let base = "tests/diff-golden/base";
+    let replayed = run(
+        &[
+            "diff",
+            base,
+            base,
+            "--replay",
+            "no-such-events.jsonl",
+            "--format",
+            "json",
+        ],
+        b"",
+    );
+    let v: Value = serde_json::from_slice(&replayed.stdout).unwrap();
+    assert_eq!(v["errors"][0]["path"], "no-such-events.jsonl", "{v}");
 }

@@ -91,7 +91,21 @@ pub fn text(old: &Bundle, new: &Bundle) -> TextDiff {
             .collect::<Vec<_>>()
     };
     let mut out = TextDiff::default();
-    let mut pairs: Vec<_> = by_name(files(old), files(new)).into_iter().collect();
+    let (old, new) = (files(old), files(new));
+    // Two one-file bundles (`diff policy-old.whistle policy.whistle`) are
+    // compared with each other, whatever their names, as diff(1) would.
+    if let ([(from, a)], [(to, b)]) = (old.as_slice(), new.as_slice())
+        && from != to
+    {
+        if a != b {
+            let (from, to_header) = (format!("a/{from}"), format!("b/{to}"));
+            let change = ChangeKind::Changed;
+            out.files
+                .push(file_diff(to.clone(), change, a, b, &from, &to_header));
+        }
+        return out;
+    }
+    let mut pairs: Vec<_> = by_name(old, new).into_iter().collect();
     // Paths in byte order, the order in which a bundle reads its files.
     pairs.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     for (path, (a, b)) in pairs {
@@ -103,15 +117,6 @@ pub fn text(old: &Bundle, new: &Bundle) -> TextDiff {
             (None, None) => continue,
         };
         let (a, b) = (a.unwrap_or_default(), b.unwrap_or_default());
-        let diff = LineDiff::from_lines(a.as_str(), b.as_str());
-        let (mut added, mut removed) = (0, 0);
-        for c in diff.iter_all_changes() {
-            match c.tag() {
-                similar::ChangeTag::Insert => added += 1,
-                similar::ChangeTag::Delete => removed += 1,
-                similar::ChangeTag::Equal => {}
-            }
-        }
         let from = match change {
             ChangeKind::Added => "/dev/null".to_string(),
             _ => format!("a/{path}"),
@@ -120,22 +125,36 @@ pub fn text(old: &Bundle, new: &Bundle) -> TextDiff {
             ChangeKind::Removed => "/dev/null".to_string(),
             _ => format!("b/{path}"),
         };
-        let mut unified = diff
-            .unified_diff()
-            .context_radius(CONTEXT)
-            .header(&from, &to)
-            .to_string();
-        if unified.is_empty() {
-            // An empty file added or removed has no hunk, and so no header.
-            unified = format!("--- {from}\n+++ {to}\n");
-        }
-        out.files.push(FileDiff {
-            path,
-            change,
-            added,
-            removed,
-            unified,
-        });
+        out.files.push(file_diff(path, change, &a, &b, &from, &to));
     }
     out
+}
+
+/// The unified diff of one file, `from` and `to` its two headers.
+fn file_diff(path: String, change: ChangeKind, a: &str, b: &str, from: &str, to: &str) -> FileDiff {
+    let diff = LineDiff::from_lines(a, b);
+    let (mut added, mut removed) = (0, 0);
+    for c in diff.iter_all_changes() {
+        match c.tag() {
+            similar::ChangeTag::Insert => added += 1,
+            similar::ChangeTag::Delete => removed += 1,
+            similar::ChangeTag::Equal => {}
+        }
+    }
+    let mut unified = diff
+        .unified_diff()
+        .context_radius(CONTEXT)
+        .header(from, to)
+        .to_string();
+    if unified.is_empty() {
+        // An empty file added or removed has no hunk, and so no header.
+        unified = format!("--- {from}\n+++ {to}\n");
+    }
+    FileDiff {
+        path,
+        change,
+        added,
+        removed,
+        unified,
+    }
 }

@@ -136,7 +136,8 @@ pub fn run(a: &DiffArgs) -> u8 {
             Ok(r) => Some(r),
             Err(msg) => {
                 eprintln!("error: {msg}");
-                return failed(vec![json!({ "message": msg })]);
+                let path = file.clone();
+                return failed(vec![json!({ "path": path, "message": msg })]);
             }
         },
     };
