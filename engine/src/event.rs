@@ -139,6 +139,17 @@ fn json_error(text: &str, e: &serde_json::Error) -> EventError {
             "not valid JSON: the text ends before the JSON value is complete".into(),
         );
     }
+    // The parser's words for text that is not JSON at all ("expected
+    // ident") tell an officer nothing: say what an event looks like.
+    if let Some(c) = text.trim_start().chars().next()
+        && !matches!(c, '{' | '[' | '"' | '-' | '0'..='9')
+        && e.classify() == serde_json::error::Category::Syntax
+    {
+        return EventError(format!(
+            "not valid JSON: an event is one JSON object, `{{\"id\": …}}`, and this text starts with `{}`",
+            c.escape_debug()
+        ));
+    }
     let place = if one_line {
         format!(" at column {}", e.column())
     } else {
@@ -347,6 +358,10 @@ mod tests {
         assert_eq!(
             cut,
             "not valid JSON: the text ends before the JSON value is complete"
+        );
+        assert_eq!(
+            parse_event("not json").unwrap_err().0,
+            "not valid JSON: an event is one JSON object, `{\"id\": …}`, and this text starts with `n`"
         );
         let col = parse_event(r#"{"id": "X", "category": ?}"#).unwrap_err().0;
         assert_eq!(col, "not valid JSON: expected value at column 25");

@@ -27,6 +27,24 @@ fn the_shipped_policy_passes_its_tests() {
     let passed: usize = summary.split(' ').next().unwrap().parse().unwrap();
     assert!(passed >= 10, "{summary}");
     assert!(summary.ends_with(" 0 failed"), "{summary}");
+    // The README's tour counts them, and the categories: its numbers must
+    // be the bundle's.
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let readme = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        readme.contains(&format!("assessment weights and {passed} tests.")),
+        "README.md's tour says another number of tests than {passed}"
+    );
+    let checked = text(&run(&["check", &shipped()], b""));
+    let categories = checked
+        .split(" categories")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .unwrap();
+    assert!(
+        readme.contains(&format!("whole bundle: {categories} event categories")),
+        "README.md's tour says another number of categories than {categories}"
+    );
 }
 
 fn decision_validator() -> jsonschema::Validator {
@@ -190,4 +208,22 @@ fn the_readme_trace_example_points_at_the_real_line() {
         .find(|t| t["what"] == step["what"])
         .expect("the quoted line is in the trace");
     assert_eq!(real, &step);
+}
+
+/// The first example of docs/LANGUAGE.md is what a newcomer pastes: it
+/// must check clean and be formatted as `fmt` would write it.
+#[test]
+fn the_language_guide_s_first_example_checks_and_is_formatted() {
+    let guide = std::fs::read_to_string(root().join("docs/LANGUAGE.md")).unwrap();
+    let from = guide.find("```whistle\n").unwrap() + "```whistle\n".len();
+    let to = from + guide[from..].find("```\n").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("example.whistle");
+    std::fs::write(&file, &guide[from..to]).unwrap();
+    let file = file.to_str().unwrap();
+    let out = run(&["check", file], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!text(&out).contains("warning["), "{}", text(&out));
+    let out = run(&["fmt", "--check", file], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }

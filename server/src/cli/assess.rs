@@ -378,7 +378,8 @@ fn csv_row(
 /// (shares as fractions, empty where there is no value), with the group's
 /// score under the first `assess` block of its kind.
 fn csv(r: &Report) -> String {
-    let mut out = csv::Writer::from_writer(Vec::new());
+    let bom = whistle_engine::sim::report::csv::BOM;
+    let mut out = csv::Writer::from_writer(bom.as_bytes().to_vec());
     let header = ["by", "group", "name"]
         .into_iter()
         .chain(COLUMNS.iter().map(|(m, _)| m.name()))

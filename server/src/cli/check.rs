@@ -58,7 +58,11 @@ pub fn run(a: &CheckArgs) -> u8 {
             if errors == 0 {
                 let files = b.files.len();
                 let cats = c.policy.as_ref().map_or(0, |p| p.categories.len());
-                eprintln!("ok: {files} file(s), {cats} categories, policy {}", b.hash);
+                let (f, c) = (
+                    if files == 1 { "file" } else { "files" },
+                    if cats == 1 { "category" } else { "categories" },
+                );
+                eprintln!("ok: {files} {f}, {cats} {c}, policy {}", b.hash);
             }
         }
     }

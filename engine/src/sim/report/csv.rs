@@ -18,9 +18,10 @@ fn opt(x: Option<f64>) -> String {
     x.map(num).unwrap_or_default()
 }
 
-/// Excel opens a UTF-8 file as the system's code page unless it starts
-/// with a byte-order mark, and the tables hold Chinese names.
-const BOM: &str = "\u{feff}";
+/// What every CSV table Whistle writes starts with: Excel opens a UTF-8
+/// file as the system's code page unless it starts with a byte-order
+/// mark, and the tables hold Chinese names.
+pub const BOM: &str = "\u{feff}";
 
 struct Table {
     out: csv::Writer<Vec<u8>>,
