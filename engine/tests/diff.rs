@@ -279,7 +279,9 @@ fn impact_on_a_known_event_set() {
 
     // Deadline load: urban led N1–N3, F1, F2 (24+24+48+12+24 h) and keeps
     // F1, F2 (6+24 h); police takes the noise (24+48+48 h) and assists the
-    // fire lanes; command keeps only the unknown category.
+    // fire lanes; command keeps only the unknown category. Fire assists
+    // both fire lanes under both policies: its load does not change, and
+    // it is not listed.
     let load: Vec<(&str, [u64; 4], [f64; 2])> = i
         .departments
         .iter()
@@ -298,7 +300,6 @@ fn impact_on_a_known_event_set() {
             ("urban", [5, 2, 0, 0], [132.0, 30.0]),
             ("command", [2, 1, 0, 0], [48.0, 24.0]),
             ("grid_team", [0, 1, 0, 0], [0.0, 24.0]),
-            ("fire", [0, 0, 2, 2], [0.0, 0.0]),
         ]
     );
 
@@ -412,6 +413,13 @@ fn each_policy_keeps_its_own_history_and_schema() {
     assert!(
         i.to_string()
             .contains("rejected by the policy's event.schema.json: old 0, new 1")
+    );
+    // The load table says its two columns count different events.
+    assert!(
+        i.to_string().contains(
+            "each policy's column counts the events it accepts: 0 rejected by the old, 1 by the new"
+        ),
+        "{i}"
     );
     // Each side's load counts what that policy decided: the old one F1
     // (blue: a string is not > 0, 24h) and F2 (red, the category's 12h).

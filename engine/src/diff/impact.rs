@@ -185,6 +185,16 @@ pub struct DepartmentLoad {
     pub resolve_hours: Pair<f64>,
 }
 
+impl DepartmentLoad {
+    /// Whether its load differs between the policies (resolve hours to the
+    /// tenth shown).
+    pub fn changes(&self) -> bool {
+        self.led.old != self.led.new
+            || self.assisted.old != self.assisted.new
+            || ((self.resolve_hours.new - self.resolve_hours.old) * 10.0).round() != 0.0
+    }
+}
+
 /// How many events moved from one value to another.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Shift {

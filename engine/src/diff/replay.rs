@@ -367,7 +367,7 @@ impl<'p> ImpactBuilder<'p> {
                     new: hours(at(&n.resolve_secs, i)),
                 },
             })
-            .filter(|d| d.led.old + d.led.new + d.assisted.old + d.assisted.new > 0)
+            .filter(DepartmentLoad::changes)
             .collect();
         let moved = |d: &DepartmentLoad| d.led.old.abs_diff(d.led.new);
         let moved_h = |d: &DepartmentLoad| (d.resolve_hours.new - d.resolve_hours.old).abs();

@@ -49,9 +49,21 @@ impl fmt::Display for Impact {
                 count(self.rejected.new)
             )?;
         }
-        if self.changed == 0 {
-            return Ok(());
+        if self.changed > 0 {
+            self.fmt_changes(f)?;
         }
+        // A schema that rejects events moves load without changing any
+        // decision: the table shows then too.
+        if self.changed > 0 || !self.departments.is_empty() {
+            self.fmt_load(f)?;
+        }
+        Ok(())
+    }
+}
+
+impl Impact {
+    /// What changes, the moves, the categories and the examples.
+    fn fmt_changes(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let fields: Vec<Field> = Field::ALL
             .into_iter()
             .filter(|x| self.changes.get(*x) > 0)
@@ -117,20 +129,26 @@ impl fmt::Display for Impact {
             let body = t.render("    ");
             f.write_str(body.split_once('\n').map_or("", |(_, rest)| rest))?;
         }
+        Ok(())
+    }
 
+    /// The deadline load of the departments whose load changes.
+    fn fmt_load(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
             "\ndeadline load by department (departments whose load changes)"
         )?;
-        let moved: Vec<_> = self
-            .departments
-            .iter()
-            .filter(|d| {
-                d.led.old != d.led.new
-                    || d.assisted.old != d.assisted.new
-                    || hours_delta(d.resolve_hours.old, d.resolve_hours.new) != "0"
-            })
-            .collect();
+        if self.rejected.old + self.rejected.new > 0 {
+            // The two sides count different events: say so, or a schema
+            // change reads as work taken off every department.
+            writeln!(
+                f,
+                "  each policy's column counts the events it accepts: {} rejected by the old, {} by the new",
+                count(self.rejected.old),
+                count(self.rejected.new)
+            )?;
+        }
+        let moved: Vec<_> = self.departments.iter().filter(|d| d.changes()).collect();
         if moved.is_empty() {
             writeln!(f, "  no department's load changes")?;
             return Ok(());
@@ -146,8 +164,9 @@ impl fmt::Display for Impact {
                 "change",
                 "assisted old",
                 "assisted new",
+                "change",
             ],
-            &[false, true, true, true, true, true, true, true, true],
+            &[false, true, true, true, true, true, true, true, true, true],
         );
         for d in moved {
             t.row(vec![
@@ -160,6 +179,7 @@ impl fmt::Display for Impact {
                 hours_delta(d.resolve_hours.old, d.resolve_hours.new),
                 count(d.assisted.old),
                 count(d.assisted.new),
+                delta(d.assisted.old, d.assisted.new),
             ]);
         }
         f.write_str(&t.render("  "))

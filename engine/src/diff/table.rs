@@ -87,11 +87,11 @@ pub(crate) fn hours(h: f64) -> String {
     format!("{sign}{}.{}", count(tenths / 10), tenths % 10)
 }
 
-/// A signed difference of hours (`+12.0`, `-3.5`).
+/// A signed difference of hours (`+12.0`, `-3.5`, `0.0`).
 pub(crate) fn hours_delta(old: f64, new: f64) -> String {
     let d = new - old;
     if (d * 10.0).round() == 0.0 {
-        "0".into()
+        "0.0".into()
     } else if d > 0.0 {
         format!("+{}", hours(d))
     } else {
@@ -110,6 +110,7 @@ mod tests {
         assert_eq!(delta(10, 4), "-6");
         assert_eq!(hours(1234.46), "1,234.5");
         assert_eq!(hours_delta(10.0, 7.5), "-2.5");
+        assert_eq!(hours_delta(7.5, 7.52), "0.0");
         let mut t = Table::new(&["部门", "n"], &[false, true]);
         t.row(vec!["城管".into(), "1,000".into()]);
         t.row(vec!["fire".into(), "7".into()]);
