@@ -342,8 +342,30 @@ fn rollout_checks_paths_and_drafts_and_rollback_restores_the_exact_hash() {
     assert_eq!(code, 200);
     check_api_schema("PolicyVersion", &one);
     assert_eq!(one["files"][ORDER], original);
-    let (code, _) = s.get("/v1/policy/versions/sha256:0000", None);
-    assert_eq!(code, 404);
+    // What is no hash at all is said to be so, as typed, not looked up.
+    for (path, typed) in [
+        ("/v1/policy/versions/sha256:0000", "sha256:0000"),
+        ("/v1/policy/versions/abc", "abc"),
+    ] {
+        let (code, v) = s.get(path, None);
+        assert_eq!(code, 404, "{v}");
+        let said = v["error"]["message"].as_str().unwrap();
+        assert!(
+            said.starts_with(&format!("`{typed}` is not a version's hash")),
+            "{v}"
+        );
+    }
+    let (code, v) = s.post("/v1/policy/rollback/xyz", &json!({}), None);
+    assert_eq!(code, 404, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("`xyz` is not"),
+        "{v}"
+    );
+    let (_, st) = s.get("/v1/policy/status", None);
+    assert_ne!(st["last_reload"]["hash"], "sha256:xyz", "{st}");
 
     // Rollback in one step restores the exact earlier hash and files.
     let (code, v) = s.post(&format!("/v1/policy/rollback/{h0}"), &json!({}), None);

@@ -21,7 +21,7 @@ use super::auth::Principal;
 use super::error::ApiError;
 use super::path::ApiPath;
 use crate::reload::files::Draft;
-use crate::reload::{Base, Outcome, Request, full_hash};
+use crate::reload::{Base, Outcome, Request, full_hash, is_version_hash};
 use crate::state::AppState;
 use crate::store::Updated;
 
@@ -94,7 +94,7 @@ pub async fn version(
     State(state): State<AppState>,
     ApiPath(hash): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let want = full_hash(&hash);
+    let want = version_hash(&hash)?;
     let v = state
         .store
         .policy_version(&want)
@@ -140,11 +140,12 @@ pub async fn rollback(
     query: Result<Query<RollbackQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = query.map_err(super::assess::bad_query)?;
+    let hash = version_hash(&hash)?;
     let outcome = state
         .reload
         .run(
             Request::Rollback {
-                hash: full_hash(&hash),
+                hash,
                 discard: q.discard,
             },
             format!("rollback by {}", who.name),
@@ -472,6 +473,21 @@ pub async fn redecide(
         "kept": kept,
         "skipped": moved_on,
     })))
+}
+
+/// A version's hash as the path gives it, in full; one that is not a
+/// hash at all is said to be so (404), not looked up under `sha256:` added.
+fn version_hash(raw: &str) -> Result<String, ApiError> {
+    if is_version_hash(raw) {
+        return Ok(full_hash(raw));
+    }
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!(
+            "`{raw}` is not a version's hash (\"sha256:\" and 64 hex digits, as /v1/policy/versions lists them)"
+        ),
+    ))
 }
 
 fn unknown_version(hash: &str) -> ApiError {

@@ -85,8 +85,7 @@ impl Base {
             Base::PerFile(m) => m.values().collect(),
         };
         for h in hashes {
-            let hex = h.strip_prefix("sha256:").unwrap_or(h);
-            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if !is_version_hash(h) {
                 return Err(format!(
                     "`base`: \"{h}\" is not a version's hash (\"sha256:\" and 64 hex digits, as GET /v1/policy gives)"
                 ));
@@ -116,6 +115,12 @@ impl Base {
             }
         }
     }
+}
+
+/// Whether `hash` has a version hash's form: 64 hex digits, `sha256:` or not.
+pub fn is_version_hash(hash: &str) -> bool {
+    let hex = hash.strip_prefix("sha256:").unwrap_or(hash);
+    hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// A version's hash in full: `sha256:` added where a caller left it out.
