@@ -157,13 +157,13 @@ pub async fn build(opts: &Options) -> Result<Server, String> {
                 return Err(errors);
             };
             tracing::warn!(
-                "the policy in {} has errors, so the server starts on the version that went live last, {} ({}, {} by {}); fix the files and they are reloaded. The errors: {}",
+                "the policy in {} has errors, so the server starts on the version that went live last, {} ({}, {} by {}); fix the files and they are reloaded. The errors: {} (all of them, with their lines: GET /v1/policy/status)",
                 opts.policy.display(),
                 v.hash,
                 v.summary,
                 v.activated_at,
                 v.by,
-                errors.trim_end().replace('\n', " | ")
+                headlines(&errors)
             );
             (p, v.files, true)
         }
@@ -444,4 +444,32 @@ async fn shutdown() {
         () = term => {},
     }
     tracing::info!("shutting down");
+}
+
+/// The first line of each rendered error (`file:line:col: error[E…]: …`),
+/// joined for a log line; the source excerpts under them are left out.
+fn headlines(rendered: &str) -> String {
+    let heads: Vec<&str> = rendered
+        .lines()
+        .filter(|l| l.contains(": error["))
+        .collect();
+    if heads.is_empty() {
+        rendered.trim_end().replace('\n', " ")
+    } else {
+        heads.join("; ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::headlines;
+
+    #[test]
+    fn a_log_line_names_each_error_without_its_excerpt() {
+        let rendered = "categories/wip.whistle:3:1: error[E0001]: expected `}`, found end of file\n  |\n3 | \n  | ^\n\nlists.whistle:2:9: error[E0102]: unknown category `x`\n  |\n2 |   forbid x\n  |          ^\n";
+        assert_eq!(
+            headlines(rendered),
+            "categories/wip.whistle:3:1: error[E0001]: expected `}`, found end of file; lists.whistle:2:9: error[E0102]: unknown category `x`"
+        );
+    }
 }
