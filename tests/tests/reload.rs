@@ -473,6 +473,15 @@ fn rollout_and_rollback_never_undo_work_they_did_not_see() {
     );
     assert_eq!(code, 200, "{v}");
     let h2 = s.live_hash();
+    // The same rollout sent again (its answer lost): the disk is already
+    // as it asks, nothing is undone, and it is no conflict.
+    let (code, v) = s.post(
+        "/v1/policy/rollout",
+        &json!({"files": {ORDER: by_b.replacen("category neighbour_noise", "# A's note\ncategory neighbour_noise", 1)}, "base": h1}),
+        None,
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(s.live_hash(), h2);
     let (code, v) = s.post(
         "/v1/policy/rollout",
         &json!({"files": {ORDER: original}, "base": format!("sha256:{}", "0".repeat(64))}),

@@ -525,6 +525,11 @@ async fn unchanged_since(deps: &Deps, base: &Base, draft: &Draft) -> Result<(), 
         // A file without a base of its own is not checked (a caller that
         // names bases per file names those it read).
         let Some(hash) = base.of(path) else { continue };
+        // Already as the draft would leave it (the same rollout sent again
+        // after a lost answer): writing it undoes nothing.
+        if files::text_of(&draft.write, path) == files::bytes_of(&now, path) {
+            continue;
+        }
         if !versions.contains_key(hash) {
             let files = stored_files(deps, hash).await.map_err(|o| match o {
                 Outcome::UnknownVersion { hash } => Outcome::Conflict {
