@@ -25,6 +25,24 @@ impl TestResult {
     }
 }
 
+/// A deadline the decision missed: the instant as the test wrote it (so
+/// that it can be found in the file), with the policy's own reading of it
+/// beside it where that is written otherwise, and the decision's.
+fn missed_instant(
+    key: &str,
+    policy: &Policy,
+    want: jiff::Timestamp,
+    written: &str,
+    got: &dyn std::fmt::Display,
+) -> String {
+    let ours = instant(policy, want);
+    if ours == written {
+        format!("{key}: expected {written}, got {got}")
+    } else {
+        format!("{key}: expected {written} ({ours} in the policy's time zone), got {got}")
+    }
+}
+
 /// Runs one test: its events are decided in order, each seeing the earlier
 /// ones for `repeats`, and the expectations are checked on the last.
 pub fn run_test(policy: &Policy, t: &TestCase) -> TestResult {
@@ -83,20 +101,10 @@ pub fn run_test(policy: &Policy, t: &TestCase) -> TestResult {
                     .then(|| format!("on_the_spot: expected {b}, got {}", v.on_the_spot)),
                 Expectation::Fallback(b) => (v.fallback != *b)
                     .then(|| format!("fallback: expected {b}, got {}", v.fallback)),
-                Expectation::RespondBy(t) => (d.respond_by != *t).then(|| {
-                    format!(
-                        "respond_by: expected {}, got {}",
-                        instant(policy, *t),
-                        v.respond_by
-                    )
-                }),
-                Expectation::ResolveBy(t) => (d.resolve_by != *t).then(|| {
-                    format!(
-                        "resolve_by: expected {}, got {}",
-                        instant(policy, *t),
-                        v.resolve_by
-                    )
-                }),
+                Expectation::RespondBy(t, written) => (d.respond_by != *t)
+                    .then(|| missed_instant("respond_by", policy, *t, written, &v.respond_by)),
+                Expectation::ResolveBy(t, written) => (d.resolve_by != *t)
+                    .then(|| missed_instant("resolve_by", policy, *t, written, &v.resolve_by)),
             };
             if let Some(m) = miss {
                 failures.push(format!("{at}: {m}"));

@@ -484,3 +484,41 @@ fn the_groupings_repeats_is_asked_by() {
     assert!(o.groupings("noise").has(grid) && o.groupings("other").has(grid));
     assert!(o.covers(a) && !a.covers(o));
 }
+
+/// A test's deadline that misses is quoted as the test wrote it, so that
+/// the officer finds it in the file; the policy's own reading is beside it
+/// only where it is written otherwise.
+#[test]
+fn a_missed_deadline_is_quoted_as_the_test_wrote_it() {
+    let lamp = r#"category lamp { lead urban grade blue }
+test "utc" {
+  event { "category": "lamp", "grid": "G1", "reported_at": "2025-06-03T10:00:00+08:00" }
+  expect { resolve_by: "2025-06-03T02:00:00Z", respond_by: "2025-06-03T10:01:00+08:00" }
+}"#;
+    let p = policy(lamp);
+    let files: Vec<whistle_grammar::bundle::BundleFile> = [
+        ("base.whistle", BASE.to_string()),
+        ("x.whistle", lamp.to_string()),
+        ("areas.yaml", AREAS.to_string()),
+    ]
+    .into_iter()
+    .map(|(path, text)| whistle_grammar::bundle::BundleFile {
+        path: path.into(),
+        bytes: text.into_bytes(),
+    })
+    .collect();
+    let c = whistle_engine::compile(&whistle_grammar::bundle::from_files(files));
+    let results = whistle_engine::testing::run_tests(&p, &c.tests);
+    let failures = &results[0].failures;
+    assert_eq!(failures.len(), 2, "{failures:?}");
+    assert!(
+        failures[0].contains(
+            "resolve_by: expected 2025-06-03T02:00:00Z (2025-06-03T10:00:00+08:00 in the policy's time zone), got "
+        ),
+        "{failures:?}"
+    );
+    assert!(
+        failures[1].contains("respond_by: expected 2025-06-03T10:01:00+08:00, got "),
+        "{failures:?}"
+    );
+}

@@ -26,10 +26,11 @@ pub enum Expectation {
     OnTheSpot(bool),
     /// `fallback: true`
     Fallback(bool),
-    /// `respond_by: "2025-06-03T10:15:00+08:00"`
-    RespondBy(Timestamp),
+    /// `respond_by: "2025-06-03T10:15:00+08:00"`: the instant, and the
+    /// text as written (a failure quotes it, so it can be found).
+    RespondBy(Timestamp, String),
     /// `resolve_by: "..."`
-    ResolveBy(Timestamp),
+    ResolveBy(Timestamp, String),
 }
 
 /// A validated test block.
@@ -179,8 +180,8 @@ fn expectation(ctx: &mut Ctx<'_>, x: &ast::ExpectEntry) -> Option<Expectation> {
         ("on_the_spot", ExpectValue::Bool(b, _)) => Some(Expectation::OnTheSpot(*b)),
         ("fallback", ExpectValue::Bool(b, _)) => Some(Expectation::Fallback(*b)),
         ("respond_by" | "resolve_by", ExpectValue::Str(s)) => match s.value.parse::<Timestamp>() {
-            Ok(t) if key == "respond_by" => Some(Expectation::RespondBy(t)),
-            Ok(t) => Some(Expectation::ResolveBy(t)),
+            Ok(t) if key == "respond_by" => Some(Expectation::RespondBy(t, s.value.clone())),
+            Ok(t) => Some(Expectation::ResolveBy(t, s.value.clone())),
             Err(_) => bad(
                 ctx,
                 s.span,
