@@ -358,6 +358,24 @@ fn names_the_policy_does_not_know_are_errors_at_their_field() {
     let e = errors(&bad_hours, &p);
     assert_eq!(e[0].0, "capacity.departments.urban.hours", "{e:?}");
 
+    // A wrong value and a misnamed level in one scenario: all is told in
+    // one run, the level left without a pool too.
+    let both = bad_hours.replace("    district: {", "    county: {");
+    let e = errors(&both, &p);
+    for (path, said) in [
+        (
+            "capacity.departments.urban.hours",
+            "`every` is not a weekday",
+        ),
+        ("capacity.levels.county", "no level `county`"),
+        ("capacity.levels", "no pool for the level `district`"),
+    ] {
+        assert!(
+            e.iter().any(|(p, m)| p == path && m.contains(said)),
+            "{path}: {e:?}"
+        );
+    }
+
     let backwards = SMALL_WUHOU.replace("to: 2026-06-14", "to: 2026-05-14");
     let e = errors(&backwards, &p);
     assert_eq!(e[0].0, "period.to", "{e:?}");

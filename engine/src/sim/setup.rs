@@ -588,6 +588,13 @@ pub fn plan(
                 errors.push(ScenarioError::at(path, message));
             }
         }
+        // And the levels left without a pool: beside an unknown level, the
+        // one it was probably meant to be.
+        for level in &draft.levels {
+            if !scenario.capacity.levels.contains_key(&**level) {
+                errors.push(no_pool(level));
+            }
+        }
         return Err(ScenarioErrors(errors));
     }
     Ok(Plan {
@@ -707,6 +714,13 @@ fn unknown_names(
     out
 }
 
+fn no_pool(level: &str) -> ScenarioError {
+    ScenarioError::at(
+        "capacity.levels",
+        format!("no pool for the level `{level}`: every level of the policy needs one"),
+    )
+}
+
 fn no_department(name: &str) -> String {
     format!("the policy has no department `{name}`")
 }
@@ -751,10 +765,7 @@ pub fn staff(plan: &Plan, policy: &Policy, role: Role) -> Result<Staffing, Scena
                     label: level.to_string(),
                 });
             }
-            None => errors.push(ScenarioError::at(
-                "capacity.levels",
-                format!("no pool for the level `{level}`: every level of the policy needs one"),
-            )),
+            None => errors.push(no_pool(level)),
         }
     }
     let mut dept_kind = vec![None; policy.departments.len()];
