@@ -11,8 +11,14 @@ const state = {
   current: null, // the open path
   problems: [], // the last check's diagnostics
   checkedFor: null, // the draft body the problems belong to
-  busy: false,
+  lastCheck: null, // the last check's answer, for the draft `checkedFor`
+  busy: false, // a rollout or rollback is on its way: nothing may change
+  simulating: false, // a simulation job runs
   bases: new Map(), // path → the version in force when the draft first changed it
+  previewedFor: null, // the version and draft the impact shown belongs to
+  previewMessage: null, // the message that said so
+  disk: false, // the bundle on disk was saved outside the editor and refused
+  unreachable: false, // the server did not answer the last status request
 };
 
 const $ = (id) => document.getElementById(id);
@@ -23,38 +29,92 @@ function token() {
   return $("token").value.trim();
 }
 
-/** Calls the API; resolves to { status, body } and never throws for an
- * HTTP error (the caller shows it), only for a network failure. */
+/** Calls the API; resolves to { status, body, officer } and never throws:
+ * an HTTP error is a status for the caller to show, and a network failure
+ * (the server stopped, the network down) is status 0. `officer` says
+ * whether the endpoint wants an officer's token (the ones that POST). */
 async function api(method, path, body) {
   const headers = { accept: "application/json" };
   if (token()) headers.authorization = "Bearer " + token();
   if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  const officer = method === "POST";
+  let res;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (_) {
+    return { status: 0, body: null, officer };
+  }
   let data = null;
   try {
     data = await res.json();
   } catch (_) {
     data = null;
   }
-  return { status: res.status, body: data };
+  return { status: res.status, body: data, officer };
 }
 
-/** The message of an API error, with a hint for the access errors. */
-function failure(what, r) {
-  const msg = (r.body && r.body.error && r.body.error.message) || "HTTP " + r.status;
-  if (r.status === 401) return `${what}: ${msg}. Enter a token at the top right.`;
-  if (r.status === 403) return `${what}: ${msg}. This needs an officer's token.`;
-  return `${what}: ${msg}`;
+/** `text` as a sentence: a capital first letter and a final stop. */
+function sentence(text) {
+  const t = text.trim();
+  if (t === "") return t;
+  const first = t[0].toUpperCase() + t.slice(1);
+  return /[.!?…]$/.test(first) ? first : first + ".";
+}
+
+/** Why a request failed, in words for an officer: `outcome` says what did
+ * not happen ("Not rolled out"), then the reason. */
+function failure(outcome, r) {
+  const e = r.body && r.body.error;
+  let why;
+  if (r.status === 0) {
+    why = "the server cannot be reached (it may be stopped, or the network is down)";
+  } else if (r.status === 401) {
+    why = token()
+      ? "the server refused the token; check the token at the top right"
+      : r.officer
+        ? "this action needs an officer's token; enter it at the top right"
+        : "this needs a token; enter it at the top right";
+  } else if (r.status === 403) {
+    const m = /token `(.*)` lacks the `(.*)` role/.exec((e && e.message) || "");
+    why = m
+      ? `your token (${m[1]}) lacks the ${m[2]} role this needs; enter an officer's token at the top right`
+      : "your token lacks the role this needs; enter an officer's token at the top right";
+  } else {
+    why = (e && e.message) || "the server answered HTTP " + r.status;
+  }
+  return sentence(`${outcome}: ${why}`);
 }
 
 function say(text, kind) {
   const m = $("message");
   m.textContent = text;
   m.className = kind || "";
+}
+
+/** While a rollout or rollback is on its way nothing may change the draft
+ * (its answer replaces the draft) and no action may start. */
+function setBusy(on) {
+  state.busy = on;
+  document.body.classList.toggle("busy", on);
+  $("text").readOnly = on;
+  renderButtons();
+}
+
+/** Enables each button as the state allows. */
+function renderButtons() {
+  const busy = state.busy;
+  const n = changedCount();
+  for (const id of ["check", "preview", "new-file", "banner-action", "token"]) $(id).disabled = busy;
+  $("discard").disabled = busy || n === 0;
+  $("rollout").disabled = busy || n === 0;
+  $("revert-file").disabled = busy || !state.current;
+  $("delete-file").disabled = busy || !state.current;
+  $("simulate").disabled = busy || state.simulating;
+  for (const b of document.querySelectorAll("#version-list button")) b.disabled = busy;
 }
 
 // ---- the draft -------------------------------------------------------
@@ -101,16 +161,47 @@ function afterEdit() {
   for (const p of changed) if (!state.bases.has(p) && state.live) state.bases.set(p, state.live.hash);
   for (const p of [...state.bases.keys()]) if (!changed.has(p)) state.bases.delete(p);
   $("draft-state").textContent = n === 0 ? "no changes" : `${n} file(s) changed`;
-  $("discard").disabled = n === 0;
-  $("rollout").disabled = n === 0;
+  renderButtons();
+  if (state.previewedFor !== null && state.previewedFor !== previewKey()) clearImpact();
   renderFiles();
   scheduleCheck();
 }
 
+/** What a preview's impact belongs to: the version in force and the draft. */
+function previewKey() {
+  return JSON.stringify([state.live && state.live.hash, draftBody()]);
+}
+
+/** Forgets an impact report the draft has moved on from. */
+function clearImpact() {
+  state.previewedFor = null;
+  $("impact").replaceChildren();
+  $("changes-summary").textContent = "The draft changed since its preview: preview it again to see its impact.";
+  $("semantic").textContent = "";
+  if (state.previewMessage !== null && $("message").textContent === state.previewMessage) say("");
+  state.previewMessage = null;
+}
+
 // ---- files and text --------------------------------------------------
+
+/** Makes a list entry reachable with Tab and opened with Enter or Space,
+ * as a click opens it. */
+function activatable(el, action) {
+  el.tabIndex = 0;
+  el.addEventListener("click", action);
+  el.addEventListener("keydown", (e) => {
+    if (e.target !== el || e.ctrlKey || e.altKey || e.metaKey) return;
+    if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault();
+      action(e);
+    }
+  });
+}
 
 function renderFiles() {
   const list = $("file-list");
+  // The list is drawn anew: the entry that had the keyboard keeps it.
+  const had = list.contains(document.activeElement) ? document.activeElement.dataset.path : null;
   list.replaceChildren();
   const withErrors = new Set(state.problems.filter((d) => d.severity === "error").map((d) => d.file));
   for (const p of paths()) {
@@ -127,8 +218,9 @@ function renderFiles() {
       mark.title = "changed in the draft";
       li.append(mark);
     }
-    li.addEventListener("click", () => open(p));
+    activatable(li, () => open(p));
     list.append(li);
+    if (p === had) li.focus();
   }
 }
 
@@ -140,20 +232,22 @@ function open(path) {
   t.disabled = state.deleted.has(path);
   t.scrollTop = 0;
   $("current-path").textContent = path;
-  $("revert-file").disabled = false;
-  $("delete-file").disabled = false;
   $("delete-file").textContent = state.deleted.has(path) ? "Restore file" : "Delete file";
+  renderButtons();
   renderGutter();
   renderFiles();
 }
 
 function renderGutter() {
   const lines = $("text").value.split("\n").length;
-  const errorLines = new Set(
-    state.problems.filter((d) => d.file === state.current).map((d) => d.line),
-  );
+  // An error's line gets ✖, a warning's (and no error's) ⚠.
+  const marks = new Map();
+  for (const d of state.problems) {
+    if (d.file !== state.current) continue;
+    if (d.severity === "error" || !marks.has(d.line)) marks.set(d.line, d.severity === "error" ? "✖ " : "⚠ ");
+  }
   let out = "";
-  for (let i = 1; i <= lines; i++) out += (errorLines.has(i) ? "✖ " : "") + i + "\n";
+  for (let i = 1; i <= lines; i++) out += (marks.get(i) || "") + i + "\n";
   $("gutter").textContent = out;
   renderHighlight();
 }
@@ -162,7 +256,8 @@ function showCursor() {
   const t = $("text");
   const before = t.value.slice(0, t.selectionStart);
   const line = before.split("\n").length;
-  const col = before.length - before.lastIndexOf("\n");
+  // Columns count characters, as the server's do (not UTF-16 units).
+  const col = [...before.slice(before.lastIndexOf("\n") + 1)].length + 1;
   $("cursor").textContent = `line ${line}, col ${col}`;
 }
 
@@ -181,6 +276,20 @@ function reveal(d) {
   t.scrollTop = Math.max(0, (d.line - 4) * row);
   renderGutter();
   showCursor();
+  if (onDisk(d.file)) {
+    say(
+      `${d.file} as saved on disk is not the text shown here: the place selected may not be where the problem is. ` +
+        "Open the file on disk to see it.",
+      "error",
+    );
+  }
+}
+
+/** Whether a problem in `path` was found in the file as saved on disk,
+ * which may not be the text shown: the bundle on disk was changed outside
+ * the editor and refused, and the draft does not replace this file. */
+function onDisk(path) {
+  return state.disk && !state.draft.has(path);
 }
 
 // ---- highlighting ------------------------------------------------------
@@ -198,11 +307,17 @@ const TOKEN =
   /(#[^\n]*)|("(?:[^"\\\n]|\\.)*"?)|(\d{4}-\d{2}-\d{2}|\d{2}:\d{2}|\d+(?:\.\d+)?(?:%|[smhdw](?![\p{XID_Continue}]))?)|([\p{XID_Start}_][\p{XID_Continue}]*)/gu;
 
 /** A function from a 1-based line and column of `text` to the offset
- * there (clamped to the text). */
+ * there (clamped to the text). The server counts columns in characters
+ * (Unicode scalar values); a string's offsets count UTF-16 units, two for
+ * a character beyond U+FFFF (𠮷, most emoji). */
 function offsets(text) {
   const starts = [0];
   for (let i = 0; i < text.length; i++) if (text[i] === "\n") starts.push(i + 1);
-  return (line, col) => Math.min((starts[line - 1] ?? text.length) + Math.max(col - 1, 0), text.length);
+  return (line, col) => {
+    let at = starts[line - 1] ?? text.length;
+    for (let k = 1; k < col && at < text.length; k++) at += text.codePointAt(at) > 0xffff ? 2 : 1;
+    return Math.min(at, text.length);
+  };
 }
 
 /** Offsets in `text` of each error of the open file, as [start, end). */
@@ -281,25 +396,22 @@ function scheduleCheck() {
   checkTimer = setTimeout(() => check(false), 700);
 }
 
+/** Checks the draft and shows what the check found; resolves to the
+ * answer, or null when there is none for the draft as it is now. */
 async function check(manual) {
   clearTimeout(checkTimer);
   const body = draftBody();
   const key = JSON.stringify(body);
-  let r;
-  try {
-    r = await api("POST", "/v1/policy/check", body);
-  } catch (e) {
-    say("Cannot reach the server: " + e.message, "error");
-    return;
-  }
-  if (r.status !== 200) {
-    say(failure("Check", r), "error");
-    return;
-  }
+  const r = await api("POST", "/v1/policy/check", body);
   // A later edit made this answer stale; its own check is on its way.
-  if (key !== JSON.stringify(draftBody())) return;
+  if (key !== JSON.stringify(draftBody())) return null;
+  if (r.status !== 200) {
+    notChecked(failure("Not checked", r));
+    return null;
+  }
   state.problems = r.body.diagnostics || [];
   state.checkedFor = key;
+  state.lastCheck = r.body;
   renderProblems(r.body);
   renderDraftSummary(r.body);
   renderGutter();
@@ -311,6 +423,23 @@ async function check(manual) {
     );
     if (r.body.errors > 0) selectTab("problems");
   }
+  return r.body;
+}
+
+/** A check that did not run: what an earlier one found no longer
+ * describes the draft, so it goes, and the reason takes its place. */
+function notChecked(why) {
+  state.problems = [];
+  state.checkedFor = null;
+  state.lastCheck = null;
+  $("problem-list").replaceChildren();
+  $("problem-count").textContent = "";
+  $("problem-summary").textContent = why + " Nothing is known about the draft's problems until a check runs.";
+  $("changes-summary").textContent = "Not checked: what the draft changes is not known.";
+  $("semantic").textContent = "";
+  renderGutter();
+  renderFiles();
+  say(why, "error");
 }
 
 function renderProblems(result) {
@@ -324,7 +453,7 @@ function renderProblems(result) {
   $("problem-summary").textContent =
     n === 0
       ? "No problems: the draft passes every check and every test."
-      : `${errors} error(s), ${warnings} warning(s)${tests}. Click one to go to it.`;
+      : `${errors} error(s), ${warnings} warning(s)${tests}. Click one (or Enter) to go to it.`;
   for (const d of state.problems) {
     const li = document.createElement("li");
     const sev = document.createElement("span");
@@ -332,7 +461,18 @@ function renderProblems(result) {
     sev.textContent = `${d.severity}[${d.code}]`;
     li.append(`${d.file}:${d.line}:${d.col}: `, sev, `: ${d.message}`);
     li.title = "go to " + d.file + " line " + d.line;
-    li.addEventListener("click", () => reveal(d));
+    if (onDisk(d.file)) {
+      // The server checked the bundle on disk, where someone saved this
+      // file outside the editor: its lines are not the ones shown.
+      const where = document.createElement("div");
+      where.className = "disk";
+      where.textContent =
+        `in ${d.file} as saved on disk, not the text shown here: the bundle on disk was changed ` +
+        "outside the editor and not loaded, so this line and column may not match what you see.";
+      li.append(where);
+      li.title = "in the file as saved on disk; the text shown may differ";
+    }
+    activatable(li, () => reveal(d));
     // The other places it names (the line it clashes with, say), each a
     // click away, and the hint on how to fix it.
     for (const l of d.labels || []) {
@@ -340,7 +480,7 @@ function renderProblems(result) {
       note.className = "note";
       note.textContent = `note: ${l.file}:${l.line}:${l.col}: ${l.message}`;
       note.title = "go to " + l.file + " line " + l.line;
-      note.addEventListener("click", (e) => {
+      activatable(note, (e) => {
         e.stopPropagation();
         reveal({ file: l.file, line: l.line, col: l.col });
       });
@@ -365,7 +505,7 @@ function renderProblems(result) {
     const at = placeOf(t.location);
     if (at) {
       li.title = "go to " + at.file + " line " + at.line;
-      li.addEventListener("click", () => reveal(at));
+      activatable(li, () => reveal(at));
     }
     for (const f of t.failures) {
       const note = document.createElement("div");
@@ -402,6 +542,8 @@ function rejected(r, what) {
   const e = r.body && r.body.error;
   if (r.status !== 422 || !e || e.code !== "policy_errors" || !e.details) return false;
   state.problems = e.details.diagnostics || [];
+  state.checkedFor = null;
+  state.lastCheck = null;
   const errors = state.problems.filter((d) => d.severity === "error").length;
   renderProblems({ errors, warnings: state.problems.length - errors });
   renderGutter();
@@ -412,21 +554,29 @@ function rejected(r, what) {
 }
 
 async function preview() {
+  if (state.busy) return;
   const days = Number($("days").value);
   if (!Number.isInteger(days) || days < 1 || days > 3660) {
     say("The replay covers 1 to 3660 days.", "error");
     return;
   }
   say("Deciding the stored events of the last " + days + " days under both versions…");
+  const key = previewKey();
   const r = await api("POST", "/v1/policy/preview", { ...draftBody(), days });
-  if (rejected(r, "Preview")) return;
+  if (rejected(r, "Not previewed")) return;
   if (r.status !== 200) {
-    say(failure("Preview", r), "error");
+    say(failure("Not previewed", r), "error");
+    return;
+  }
+  if (key !== previewKey()) {
+    say("The draft changed while its preview ran: preview it again.", "error");
     return;
   }
   renderImpact(r.body);
+  state.previewedFor = key;
   selectTab("changes");
-  say(`Previewed against ${r.body.events} stored event(s).`, "ok");
+  state.previewMessage = `Previewed against ${r.body.events} stored event(s).`;
+  say(state.previewMessage, "ok");
 }
 
 function cell(row, text, cls) {
@@ -505,69 +655,155 @@ function renderImpact(report) {
   });
 }
 
+/** What the confirmation of a rollout says about the draft: the
+ * errors, warnings and failing tests of its check (run now if the last
+ * one is not of this draft). */
+async function findings() {
+  let c = state.checkedFor === JSON.stringify(draftBody()) ? state.lastCheck : null;
+  if (!c) {
+    say("Checking the draft before its rollout…");
+    c = await check(false);
+  }
+  if (!c) return "\n\nThe draft could not be checked: " + $("message").textContent;
+  const out = [];
+  if (c.errors > 0) out.push(`It has ${c.errors} error(s): the server will refuse it.`);
+  if (c.warnings > 0) out.push(`It has ${c.warnings} warning(s).`);
+  const failing = (c.tests && c.tests.failed) || [];
+  if (failing.length > 0) {
+    const names = failing.slice(0, 5).map((t) => "  • " + t.name);
+    if (failing.length > 5) names.push(`  • and ${failing.length - 5} more`);
+    out.push(`${failing.length} of the bundle's tests fail with it:\n${names.join("\n")}`);
+  }
+  if (out.length === 0) out.push("Its check found no problems and every test passes.");
+  return "\n\n" + out.join("\n\n");
+}
+
 async function rollout() {
   const n = changedCount();
-  if (n === 0) return;
-  if (!window.confirm(`Roll out ${n} changed file(s)? The server checks the draft again and makes it live.`)) return;
-  say("Rolling out…");
-  const r = await api("POST", "/v1/policy/rollout", { ...draftBody(), base: Object.fromEntries(state.bases) });
-  if (rejected(r, "Not rolled out")) return;
-  if (r.status === 409) {
-    // Someone changed a file of this draft since it began: rolling out
-    // would undo their change.
-    say(
-      failure("Not rolled out", r) +
-        ' Press "Load it" (or reload the page), then "Revert file" on each of them and make your edit again.',
-      "error",
-    );
-    await watchStatus();
-    return;
+  if (n === 0 || state.busy) return;
+  // Nothing may change from here to the answer: the answer replaces the
+  // draft, and a second click would send it twice.
+  setBusy(true);
+  try {
+    const found = await findings();
+    if (!window.confirm(`Roll out ${n} changed file(s)? The server checks the draft again and makes it live.${found}`)) {
+      say("Rollout cancelled; nothing was sent.");
+      return;
+    }
+    say("Rolling out…");
+    const sent = draftBody();
+    const r = await api("POST", "/v1/policy/rollout", { ...sent, base: Object.fromEntries(state.bases) });
+    if (rejected(r, "Not rolled out")) return;
+    if (r.status === 409) {
+      await conflict(r);
+      return;
+    }
+    if (r.status === 0) {
+      say(
+        "Rollout: the server could not be reached, so whether the draft went live is not known. " +
+          "Your draft is kept; the banner says when the server answers again.",
+        "error",
+      );
+      return;
+    }
+    if (r.status !== 200) {
+      say(failure("Not rolled out", r), "error");
+      return;
+    }
+    const out = r.body;
+    const hash = out.outcome === "applied" ? out.version.hash : out.hash;
+    // What went live leaves the draft. Nothing else can be in it (the
+    // page was locked), but should something be, it is kept, made on the
+    // version now live.
+    for (const [p, t] of Object.entries(sent.files)) {
+      if (state.draft.get(p) === t) state.draft.delete(p);
+      else if (state.draft.has(p)) state.bases.set(p, hash);
+    }
+    for (const p of sent.delete) state.deleted.delete(p);
+    const loaded = await loadLive(hash);
+    const done =
+      out.outcome === "applied"
+        ? `Live now: ${out.version.hash} (was ${out.previous}).`
+        : "The draft is the version already in force; nothing changed.";
+    if (loaded) say(done, "ok");
+    else say(done + " " + $("message").textContent, "error");
+  } finally {
+    setBusy(false);
   }
-  if (r.status !== 200) {
-    say(failure("Rollout", r), "error");
-    return;
+}
+
+/** A rollout refused because a file of the draft changed since the draft
+ * was made (409): says which, and what to do with the buttons on screen. */
+async function conflict(r) {
+  const e = (r.body && r.body.error) || {};
+  const files = (e.details && e.details.files) || [];
+  const st = await api("GET", "/v1/policy/status");
+  const moved = st.status === 200 && state.live && st.body.active !== state.live.hash;
+  let todo;
+  if (moved) {
+    showBanner(`Another version went live: ${st.body.active}. Your draft is kept.`, "Load it", () => loadLive());
+    todo = 'Press "Load it" above; then';
+  } else if (st.status !== 200) {
+    todo = "Reload the page (your draft is lost with it); then";
+  } else {
+    todo = "The page shows the version in force:";
   }
-  const out = r.body;
-  state.draft.clear();
-  state.deleted.clear();
-  await loadLive(out.outcome === "applied" ? out.version.hash : out.hash);
+  const them = files.length === 1 ? "that file" : "each of those files";
   say(
-    out.outcome === "applied"
-      ? `Live now: ${out.version.hash} (was ${out.previous}).`
-      : "The draft is the version already in force; nothing changed.",
-    "ok",
+    `${failure("Not rolled out", r)} ${todo} open ${them}, copy your edit aside, press "Revert file" ` +
+      "(above the text) and make your edit again on the version in force.",
+    "error",
   );
 }
 
 async function rollback(hash) {
-  if (!window.confirm(`Make ${hash} the version in force again?`)) return;
-  const path = "/v1/policy/rollback/" + encodeURIComponent(hash);
-  let r = await api("POST", path);
-  if (r.status === 409) {
-    // Bundle files on disk that never went live would be overwritten.
-    const msg = (r.body && r.body.error && r.body.error.message) || "";
-    if (!window.confirm(`${msg}\n\nRoll back anyway and lose those files?`)) {
-      say("Not rolled back: the bundle on disk holds changes that are not live.", "error");
+  if (state.busy) return;
+  // A rollback replaces every file: a draft made on the version in force
+  // would carry that version's texts back over the rollback. Dismissing
+  // the question keeps everything as it is.
+  const n = changedCount();
+  const question =
+    n > 0
+      ? `Discard your unsaved draft (${n} changed file(s)) and make ${hash} the version in force again?`
+      : `Make ${hash} the version in force again?`;
+  if (!window.confirm(question)) return;
+  setBusy(true);
+  try {
+    say("Rolling back…");
+    const path = "/v1/policy/rollback/" + encodeURIComponent(hash);
+    let r = await api("POST", path);
+    if (r.status === 409) {
+      // Bundle files on disk that never went live would be overwritten.
+      const e = (r.body && r.body.error) || {};
+      const files = (e.details && e.details.files) || [];
+      const which = files.length > 0 ? files.join(", ") : "Some files of the bundle";
+      const one = files.length === 1;
+      const ask =
+        `${which} on disk ${one ? "is" : "are"} not the version in force: a save that was refused, ` +
+        `or work in progress. Rolling back overwrites or removes ${one ? "it" : "them"}.\n\n` +
+        `Roll back anyway and lose ${one ? "that file" : "those files"} as saved?`;
+      if (!window.confirm(ask)) {
+        say(`Not rolled back: ${which} on disk ${one ? "holds" : "hold"} changes that are not live.`, "error");
+        return;
+      }
+      r = await api("POST", path + "?discard=true");
+    }
+    if (r.status !== 200) {
+      say(failure("Not rolled back", r), "error");
       return;
     }
-    r = await api("POST", path + "?discard=true");
-  }
-  if (r.status !== 200) {
-    say(failure("Rollback", r), "error");
-    return;
-  }
-  if (changedCount() > 0 && !window.confirm("Keep your unsaved draft on top of the rolled-back version?")) {
     state.draft.clear();
     state.deleted.clear();
+    if (await loadLive(hash)) say(`Rolled back: ${hash} is in force.`, "ok");
+  } finally {
+    setBusy(false);
   }
-  await loadLive(hash);
-  say(`Rolled back: ${hash} is in force.`, "ok");
 }
 
 async function loadVersions() {
   const r = await api("GET", "/v1/policy/versions");
   if (r.status !== 200) {
-    say(failure("Versions", r), "error");
+    say(failure("The version list cannot be shown", r), "error");
     return;
   }
   const body = $("version-list");
@@ -590,6 +826,7 @@ async function loadVersions() {
       const b = document.createElement("button");
       b.type = "button";
       b.textContent = "Roll back 回滚";
+      b.disabled = state.busy;
       b.addEventListener("click", () => rollback(v.hash));
       td.append(b);
     }
@@ -624,6 +861,7 @@ function optionalNumber(id, what) {
 }
 
 async function simulate() {
+  if (state.busy || state.simulating) return;
   const scenario = $("scenario").value;
   if (scenario.trim() === "") {
     say("Paste a scenario or choose its file first.", "error");
@@ -643,12 +881,17 @@ async function simulate() {
   const r = await api("POST", "/v1/simulate", body);
   if (rejected(r, "Not simulated")) return;
   if (r.status !== 202) {
-    const details = r.body && r.body.error && r.body.error.details && r.body.error.details.errors;
-    const where = details ? " — " + details.map((e) => `${e.path}: ${e.message}`).join("; ") : "";
+    // The message names each mistake of a scenario; the details repeat
+    // them one by one, and only one it does not name is added.
+    const e = r.body && r.body.error;
+    const msg = (e && e.message) || "";
+    const extra = ((e && e.details && e.details.errors) || []).filter((x) => !msg.includes(x.message));
+    const where = extra.length > 0 ? " " + sentence(extra.map((x) => `${x.path}: ${x.message}`).join("; ")) : "";
     say(failure("Not simulated", r) + where, "error");
     return;
   }
-  $("simulate").disabled = true;
+  state.simulating = true;
+  renderButtons();
   $("sim-table").hidden = true;
   $("sim-download").hidden = true;
   $("sim-progress").hidden = false;
@@ -659,10 +902,10 @@ async function simulate() {
 
 /** Polls a job until it ends; the bar shows both runs' mean progress. */
 async function follow(job) {
-  let r;
-  try {
-    r = await api("GET", "/v1/simulate/" + encodeURIComponent(job));
-  } catch (e) {
+  const r = await api("GET", "/v1/simulate/" + encodeURIComponent(job));
+  if (r.status === 0) {
+    // The server may be restarting: keep asking.
+    $("sim-progress-text").textContent = "the server cannot be reached; asking again…";
     setTimeout(() => follow(job), 1000);
     return;
   }
@@ -673,10 +916,14 @@ async function follow(job) {
     setTimeout(() => follow(job), 500);
     return;
   }
-  $("simulate").disabled = false;
+  state.simulating = false;
+  renderButtons();
   $("sim-progress").hidden = true;
   if (r.status !== 200 || b.status !== "done") {
-    say(r.status === 200 ? `Simulation job ${job} failed: ${b.error}` : failure("Simulation", r), "error");
+    say(
+      r.status === 200 ? sentence(`Simulation job ${job} failed: ${b.error}`) : failure(`Simulation job ${job}`, r),
+      "error",
+    );
     return;
   }
   renderSimulation(job, b.report);
@@ -715,12 +962,20 @@ function renderSimulation(job, report) {
 async function download(job) {
   const headers = {};
   if (token()) headers.authorization = "Bearer " + token();
-  const res = await fetch(`/v1/simulate/${encodeURIComponent(job)}/report.html`, { headers });
-  if (!res.ok) {
-    say(`Downloading the report: HTTP ${res.status}`, "error");
+  let res;
+  let blob;
+  try {
+    res = await fetch(`/v1/simulate/${encodeURIComponent(job)}/report.html`, { headers });
+    if (res.ok) blob = await res.blob();
+  } catch (_) {
+    say(failure("The report was not downloaded", { status: 0 }), "error");
     return;
   }
-  const url = URL.createObjectURL(await res.blob());
+  if (!res.ok) {
+    say(failure("The report was not downloaded", { status: res.status, body: null }), "error");
+    return;
+  }
+  const url = URL.createObjectURL(blob);
   const a = document.createElement("a");
   a.href = url;
   a.download = `simulation-${job}.html`;
@@ -743,24 +998,21 @@ function loadScenarioFile() {
 
 // ---- the version in force --------------------------------------------
 
+/** Loads the version in force (or `expected`, the one a rollout or
+ * rollback just made live) and its files; the draft stays on top.
+ * Resolves to whether it did. */
 async function loadLive(expected) {
-  let r;
-  try {
-    r = await api("GET", "/v1/policy");
-  } catch (e) {
-    say("Cannot reach the server: " + e.message, "error");
-    return;
-  }
+  const r = await api("GET", "/v1/policy");
   if (r.status !== 200) {
-    $("policy-name").textContent = "—";
-    say(failure("Reading the policy", r), "error");
-    return;
+    if (!state.live) $("policy-name").textContent = "—";
+    say(failure("The policy in force cannot be shown", r), "error");
+    return false;
   }
   const hash = expected || r.body.hash;
   const v = await api("GET", "/v1/policy/versions/" + encodeURIComponent(hash));
   if (v.status !== 200) {
-    say(failure("Reading the files", v), "error");
-    return;
+    say(failure("The files of the version in force cannot be shown", v), "error");
+    return false;
   }
   state.live = { hash: v.body.hash, name: r.body.name, version: r.body.version, files: v.body.files };
   // Edits that now match the version in force are no longer changes.
@@ -773,6 +1025,8 @@ async function loadLive(expected) {
   if (first) open(first);
   afterEdit();
   await loadVersions();
+  await watchStatus();
+  return true;
 }
 
 function hideBanner() {
@@ -792,25 +1046,42 @@ function showBanner(text, action, onAction, error) {
 /** Someone else may change the policy (a file saved in the bundle, another
  * officer): say so rather than let this page roll out over it unseen. */
 async function watchStatus() {
-  if (!state.live) return;
-  let r;
-  try {
-    r = await api("GET", "/v1/policy/status");
-  } catch (_) {
-    showBanner("The server does not answer.", null, null, true);
+  // A rollout or rollback on its way makes a version live that the page
+  // has not loaded yet: not someone else's.
+  if (!state.live || state.busy) return;
+  const r = await api("GET", "/v1/policy/status");
+  if (r.status === 0) {
+    state.unreachable = true;
+    showBanner("The server does not answer: nothing can be checked or rolled out until it does.", null, null, true);
     return;
   }
   if (r.status !== 200) return;
+  if (state.unreachable) {
+    // Back: what failed meanwhile can be done again, and the draft is
+    // checked again.
+    state.unreachable = false;
+    say("The server answers again.", "ok");
+    scheduleCheck();
+  }
   const last = r.body.last_reload;
+  const disk = r.body.active === state.live.hash && !!last && last.outcome === "rejected";
+  if (disk !== state.disk) {
+    // Problems found in files as saved on disk are marked as such; and
+    // what is on disk changed, so the draft is checked again.
+    state.disk = disk;
+    if (state.lastCheck) renderProblems(state.lastCheck);
+    scheduleCheck();
+  }
   if (r.body.active !== state.live.hash) {
     showBanner(
       `Another version went live: ${r.body.active}. Your draft is kept.`,
       "Load it",
       () => loadLive(),
     );
-  } else if (last && last.outcome === "rejected") {
+  } else if (disk) {
     showBanner(
-      `The bundle on disk has ${last.errors} error(s) and was not loaded; the version shown is still in force.`,
+      `The bundle on disk has ${last.errors} error(s) and was not loaded; the version shown is still in force. ` +
+        "Problems found in files as saved on disk say so.",
       null,
       null,
       true,
@@ -830,10 +1101,49 @@ function selectTab(name) {
   if (name === "versions") loadVersions();
 }
 
+/** The path a new file may have, as the server checks a draft's paths
+ * (server/src/reload/files.rs, `checked_path`): { path } normalised with
+ * `/`, or { error } saying why the server would refuse it. */
+function bundlePath(raw) {
+  const bytes = (x) => new TextEncoder().encode(x).length;
+  if (raw === "") return { error: "an empty path" };
+  if (raw.includes("\0")) return { error: `\`${raw}\` holds a NUL character` };
+  if (raw.includes("\\")) return { error: `\`${raw}\`: use \`/\` between folders` };
+  if (bytes(raw) > 1024) return { error: `a bundle path is at most 1024 bytes; this one is ${bytes(raw)}` };
+  if (raw.startsWith("/")) {
+    return { error: `\`${raw}\` leaves the bundle: paths are relative to the bundle, without \`..\`` };
+  }
+  const parts = [];
+  for (const p of raw.split("/")) {
+    if (p === "" || p === ".") continue;
+    if (p === "..") {
+      return { error: `\`${raw}\` leaves the bundle: paths are relative to the bundle, without \`..\`` };
+    }
+    if (bytes(p) > 255) return { error: `a file or folder name is at most 255 bytes; \`${p}\` is ${bytes(p)}` };
+    if (p.startsWith(".")) return { error: `\`${raw}\`: hidden files are not part of a bundle` };
+    parts.push(p);
+  }
+  const path = parts.join("/");
+  if (!(path.endsWith(".whistle") || path === "areas.yaml" || path === "event.schema.json")) {
+    return {
+      error:
+        `\`${raw}\` is not a bundle file: a policy file ends in \`.whistle\`; ` +
+        "the only other files are `areas.yaml` and `event.schema.json`, at the top of the bundle",
+    };
+  }
+  return { path };
+}
+
 function newFile() {
+  if (state.busy) return;
   const p = window.prompt("Path of the new file inside the bundle, for example categories/roads.whistle");
-  if (!p) return;
-  const path = p.trim().replace(/^\.?\//, "");
+  if (p === null) return;
+  const checked = bundlePath(p.trim());
+  if (checked.error) {
+    say(sentence("No new file: " + checked.error), "error");
+    return;
+  }
+  const path = checked.path;
   if (paths().includes(path)) {
     open(path);
     return;
@@ -842,11 +1152,12 @@ function newFile() {
   state.deleted.delete(path);
   afterEdit();
   open(path);
+  say("");
 }
 
 function revertFile() {
   const p = state.current;
-  if (!p) return;
+  if (!p || state.busy) return;
   state.draft.delete(p);
   state.deleted.delete(p);
   if (liveText(p) === null) {
@@ -861,7 +1172,7 @@ function revertFile() {
 
 function toggleDelete() {
   const p = state.current;
-  if (!p) return;
+  if (!p || state.busy) return;
   if (liveText(p) === null) {
     // A file only the draft has: deleting it is forgetting it.
     revertFile();
@@ -874,11 +1185,61 @@ function toggleDelete() {
 }
 
 function discard() {
-  if (!window.confirm("Forget every change in the draft?")) return;
+  if (state.busy || !window.confirm("Forget every change in the draft?")) return;
   state.draft.clear();
   state.deleted.clear();
   if (state.current) open(state.current);
   afterEdit();
+}
+
+/** Replaces `from`…`to` of the text area with `text` as typing does, so
+ * that Ctrl+Z undoes it (`insertText` keeps the browser's undo history);
+ * where that command is missing, plainly, without undo. */
+function replaceText(t, from, to, text) {
+  t.focus();
+  t.setSelectionRange(from, to);
+  let done = false;
+  try {
+    done = document.execCommand("insertText", false, text);
+  } catch (_) {
+    done = false;
+  }
+  if (!done) {
+    t.setRangeText(text, from, to, "end");
+    t.dispatchEvent(new Event("input"));
+  }
+}
+
+/** Tab: two spaces at the cursor, or the selected lines indented by two;
+ * Shift+Tab: the cursor's or the selected lines outdented by up to two. */
+function indent(t, outdent) {
+  const v = t.value;
+  const [s, e] = [t.selectionStart, t.selectionEnd];
+  if (!outdent && s === e) {
+    replaceText(t, s, e, "  ");
+    return;
+  }
+  // The lines the selection touches; one ending at a line's very start
+  // leaves that line alone.
+  const from = s === 0 ? 0 : v.lastIndexOf("\n", s - 1) + 1;
+  const last = e > s && v[e - 1] === "\n" ? e - 1 : e;
+  let to = v.indexOf("\n", last);
+  if (to < 0) to = v.length;
+  const old = v.slice(from, to);
+  const lines = old.split("\n");
+  const changed = outdent
+    ? lines.map((l) => l.replace(/^ {1,2}/, ""))
+    : lines.map((l) => (l === "" ? l : "  " + l));
+  const block = changed.join("\n");
+  if (block === old) return;
+  replaceText(t, from, to, block);
+  if (s === e) {
+    const moved = Math.max(from, s - (lines[0].length - changed[0].length));
+    t.setSelectionRange(moved, moved);
+  } else {
+    t.setSelectionRange(from, from + block.length);
+  }
+  showCursor();
 }
 
 function wire() {
@@ -887,7 +1248,7 @@ function wire() {
   $("token").addEventListener("change", () => {
     sessionStorage.setItem("whistle-token", token());
     say("");
-    loadLive().then(() => check(false));
+    loadLive().then((ok) => ok && check(false));
   });
   t.addEventListener("input", () => {
     if (state.current) setText(state.current, t.value);
@@ -897,18 +1258,33 @@ function wire() {
   t.addEventListener("scroll", syncScroll);
   t.addEventListener("keyup", showCursor);
   t.addEventListener("click", showCursor);
+  // Tab indents, as in a code editor; Esc then Tab (or Shift+Tab) leaves
+  // the text, so that the keyboard is never trapped in it.
+  let leaving = false;
+  t.addEventListener("blur", () => {
+    leaving = false;
+  });
   t.addEventListener("keydown", (e) => {
-    if (e.key === "Tab" && !e.shiftKey && !e.ctrlKey && !e.altKey && !e.metaKey) {
-      // The language indents by two spaces; a tab would leave the page.
-      e.preventDefault();
-      t.setRangeText("  ", t.selectionStart, t.selectionEnd, "end");
-      t.dispatchEvent(new Event("input"));
+    if (e.key === "Escape") {
+      leaving = true;
+      return;
     }
+    if (e.key !== "Tab") {
+      if (!["Shift", "Control", "Alt", "Meta"].includes(e.key)) leaving = false;
+      return;
+    }
+    if (leaving || e.ctrlKey || e.altKey || e.metaKey || t.readOnly || t.disabled) {
+      leaving = false;
+      return; // the browser moves the focus on
+    }
+    e.preventDefault();
+    indent(t, e.shiftKey);
   });
   document.addEventListener("keydown", (e) => {
-    if ((e.ctrlKey || e.metaKey) && e.key === "s") {
+    // Caps Lock makes the key "S".
+    if ((e.ctrlKey || e.metaKey) && !e.altKey && e.key.toLowerCase() === "s") {
       e.preventDefault();
-      check(true);
+      if (!state.busy) check(true);
     }
   });
   $("check").addEventListener("click", () => check(true));
@@ -930,4 +1306,4 @@ function wire() {
 }
 
 wire();
-loadLive().then(() => check(false));
+loadLive().then((ok) => ok && check(false));

@@ -20,6 +20,8 @@ use std::time::Duration;
 use common::drafts::{LEAD_A, LEAD_B, ORDER, order_text, setup};
 use common::root;
 use common::server::{Server, event, free_port, wait_for};
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
@@ -410,19 +412,31 @@ fn with_tokens_the_page_asks_for_one_and_an_officers_for_checks() {
     };
     in_browser(async |c| {
         c.goto(&format!("{}/editor", s.base)).await.unwrap();
-        wait_text(c, "message", "a request for a token", |t| {
-            t.contains("Enter a token at the top right")
+        // Said in words, not in HTTP's.
+        let asked = wait_text(c, "message", "a request for a token", |t| {
+            t.contains("needs a token; enter it at the top right")
         })
         .await;
+        assert!(!asked.contains("Authorization"), "{asked}");
         assert_eq!(text(c, "live-hash").await, "");
 
-        // A viewer sees the bundle, but checking it is an officer's job.
+        // A wrong token is said to be refused.
+        enter_token(c, "no-such-token").await;
+        wait_text(c, "message", "the refusal", |t| {
+            t.contains("the server refused the token")
+        })
+        .await;
+
+        // A viewer sees the bundle, but checking it is an officer's job:
+        // the check says it did not run, and why.
         enter_token(c, "desk-token").await;
         wait_text(c, "live-hash", "the live hash", |t| t == first).await;
         wait_text(c, "message", "the role it lacks", |t| {
-            t.contains("This needs an officer's token")
+            t.contains("your token (desk) lacks the officer role")
         })
         .await;
+        let summary = text(c, "problem-summary").await;
+        assert!(summary.starts_with("Not checked"), "{summary}");
 
         enter_token(c, "officer-token").await;
         wait_text(c, "problem-summary", "a clean check", |t| {
@@ -500,10 +514,22 @@ fn a_rollout_over_a_change_made_meanwhile_is_refused() {
         })
         .await;
         click_and_confirm(c, "rollout").await;
-        wait_text(c, "message", "the refusal", |t| {
+        let refusal = wait_text(c, "message", "the refusal", |t| {
             t.starts_with("Not rolled out") && t.contains("changed since the draft was made")
         })
         .await;
+        // It names the buttons to press, each of them on screen.
+        assert!(
+            refusal.contains("redo your edit on it. Press \"Load it\""),
+            "{refusal}"
+        );
+        let shown = js(
+            c,
+            "return !document.getElementById('banner').hidden && \
+                           document.getElementById('banner-action').textContent",
+        )
+        .await;
+        assert_eq!(shown, json!("Load it"));
         assert_eq!(order_text(&policy), theirs);
         assert_ne!(s.live_hash(), first);
 
@@ -710,4 +736,331 @@ fn a_check_answers_with_diagnostics_and_changes_nothing() {
     // Nothing was changed by any of it.
     assert_eq!(s.live_hash(), first);
     assert_eq!(order_text(&policy), original);
+}
+
+/// Presses keys together (the first ones held while the next go down),
+/// as a person does, on whatever has the focus.
+async fn press(c: &Client, keys: &[char]) {
+    let mut a = KeyActions::new("keyboard".into());
+    for &k in keys {
+        a = a.then(KeyAction::Down { value: k });
+    }
+    for &k in keys.iter().rev() {
+        a = a.then(KeyAction::Up { value: k });
+    }
+    c.perform_actions(a).await.unwrap();
+}
+
+/// Selects `from..to` of the open file's text (offsets in characters of
+/// its lines: `(line, column)`, both from 1) with the text area focused.
+async fn select(c: &Client, from: (usize, usize), to: (usize, usize)) {
+    c.execute(
+        "const t = document.getElementById('text'); \
+         const at = ([line, col]) => t.value.split('\\n').slice(0, line - 1) \
+             .reduce((n, l) => n + l.length + 1, 0) + col - 1; \
+         t.focus(); t.setSelectionRange(at(arguments[0]), at(arguments[1]));",
+        vec![json!([from.0, from.1]), json!([to.0, to.1])],
+    )
+    .await
+    .unwrap();
+}
+
+/// The text with lines `lines` (from 1) changed by `f`.
+fn with_lines(
+    text: &str,
+    lines: std::ops::RangeInclusive<usize>,
+    f: impl Fn(&str) -> String,
+) -> String {
+    text.split('\n')
+        .enumerate()
+        .map(|(i, l)| {
+            if lines.contains(&(i + 1)) {
+                f(l)
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The keyboard: Tab indents the selected lines and Shift+Tab outdents
+/// them, Ctrl+Z undoes either, Esc then Tab leaves the text; the bundle's
+/// files and the problems are reached with Tab and opened with Enter.
+#[test]
+fn the_keyboard_indents_leaves_the_text_and_opens_list_entries() {
+    let (_tmp, policy, data) = setup();
+    let s = Server::start(&policy, &data, None);
+    in_browser(async |c| {
+        open_editor(c, &s.base).await;
+        open_file(c, ORDER).await;
+        let original = text_of_editor(c).await;
+        let tab: char = Key::Tab.into();
+        let shift: char = Key::Shift.into();
+        let control: char = Key::Control.into();
+
+        // Tab on a selection across lines 4 to 6 indents those lines and
+        // loses nothing; Ctrl+Z takes it back.
+        select(c, (4, 3), (6, 5)).await;
+        press(c, &[tab]).await;
+        let indented = with_lines(&original, 4..=6, |l| format!("  {l}"));
+        assert_eq!(text_of_editor(c).await, indented, "Tab indents the lines");
+        wait_text(c, "draft-state", "the change", |t| t == "1 file(s) changed").await;
+        press(c, &[control, 'z']).await;
+        assert_eq!(
+            text_of_editor(c).await,
+            original,
+            "Ctrl+Z undoes the indent"
+        );
+        wait_text(c, "draft-state", "no change", |t| t == "no changes").await;
+
+        // Shift+Tab outdents the cursor's line, by the two spaces the
+        // language indents with; Ctrl+Z again takes it back.
+        select(c, (4, 5), (4, 5)).await;
+        press(c, &[shift, tab]).await;
+        let outdented = with_lines(&original, 4..=4, |l| l.replacen("  ", "", 1));
+        assert_eq!(text_of_editor(c).await, outdented, "Shift+Tab outdents");
+        press(c, &[control, 'z']).await;
+        assert_eq!(text_of_editor(c).await, original);
+
+        // Without a selection, Tab is two spaces at the cursor.
+        select(c, (4, 1), (4, 1)).await;
+        press(c, &[tab]).await;
+        let spaced = with_lines(&original, 4..=4, |l| format!("  {l}"));
+        assert_eq!(text_of_editor(c).await, spaced, "two spaces at the cursor");
+        press(c, &[control, 'z']).await;
+        assert_eq!(text_of_editor(c).await, original);
+
+        // Esc then Tab leaves the text, which stays as it was.
+        select(c, (4, 1), (4, 1)).await;
+        press(c, &[Key::Escape.into()]).await;
+        press(c, &[tab]).await;
+        let focused = js(c, "return document.activeElement.id").await;
+        assert_ne!(focused, json!("text"), "Esc, Tab moves the focus on");
+        assert_eq!(text_of_editor(c).await, original);
+
+        // The files are reached with the keyboard and opened with Enter.
+        let reachable = js(
+            c,
+            "const li = document.querySelector(\"#file-list li[data-path='policy.whistle']\"); \
+             li.focus(); return document.activeElement === li",
+        )
+        .await;
+        assert_eq!(reachable, json!(true), "a file entry takes the focus");
+        press(c, &[Key::Enter.into()]).await;
+        wait_text(c, "current-path", "the file opened", |t| {
+            t == "policy.whistle"
+        })
+        .await;
+
+        // So are the problems: Enter on one goes to its line.
+        let broken = format!("{}\ncategory broken {{", text_of_editor(c).await);
+        paste(c, &broken).await;
+        wait_text(c, "problem-list", "the error", |t| {
+            t.contains("error[E0001]")
+        })
+        .await;
+        select(c, (1, 1), (1, 1)).await;
+        let reachable = js(
+            c,
+            "const li = document.querySelector('#problem-list li'); \
+             li.focus(); return document.activeElement === li",
+        )
+        .await;
+        assert_eq!(reachable, json!(true), "a problem takes the focus");
+        press(c, &[Key::Enter.into()]).await;
+        assert_eq!(cursor_line(c).await, broken.lines().count());
+    });
+}
+
+/// A rollout on its way locks the text and the actions (its answer
+/// replaces the draft); a check that cannot run takes away what an earlier
+/// one found; and with the server gone every action says so in words.
+#[test]
+fn a_rollout_locks_the_page_and_a_stopped_server_is_said_in_words() {
+    let (_tmp, policy, data) = setup();
+    let mut s = Server::start(&policy, &data, None);
+    in_browser(async |c| {
+        open_editor(c, &s.base).await;
+        js(
+            c,
+            "window.uncaught = []; \
+             addEventListener('error', (e) => uncaught.push(String(e.message))); \
+             addEventListener('unhandledrejection', (e) => uncaught.push(String(e.reason)));",
+        )
+        .await;
+        open_file(c, ORDER).await;
+        let original = text_of_editor(c).await;
+
+        // What a rollout on its way locks.
+        let locked = "return ['text', 'rollout', 'check', 'preview', 'discard', 'new-file'] \
+                      .map((id) => { const e = document.getElementById(id); \
+                                     return id === 'text' ? e.readOnly : e.disabled; })";
+
+        // The rollout's answer takes 1.5 s: meanwhile nothing can change.
+        js(
+            c,
+            "const f = window.fetch; window.fetch = (u, o) => u === '/v1/policy/rollout' \
+               ? new Promise((r) => setTimeout(r, 1500)).then(() => f(u, o)) : f(u, o);",
+        )
+        .await;
+        paste(c, &format!("# mine\n{original}")).await;
+        click_and_confirm(c, "rollout").await;
+        assert_eq!(
+            js(c, locked).await,
+            json!([true, true, true, true, true, true]),
+            "while the rollout runs"
+        );
+        wait_text(c, "message", "the rollout", |t| t.starts_with("Live now")).await;
+        assert_eq!(
+            js(c, locked).await,
+            json!([false, true, false, false, true, false]),
+            "after it (nothing to roll out or discard)"
+        );
+
+        // A broken draft: the error is listed, marked and underlined.
+        let broken = format!("{original}\ncategory broken {{");
+        paste(c, &broken).await;
+        wait_text(c, "problem-list", "the error", |t| {
+            t.contains("error[E0001]")
+        })
+        .await;
+        let marks = "return [document.getElementById('problem-list').children.length, \
+                     document.getElementById('gutter').textContent.includes('✖'), \
+                     document.querySelectorAll('#highlight .e').length]";
+        assert_eq!(js(c, marks).await, json!([1, true, 1]));
+
+        // The server stops; the next check cannot run, and what the last
+        // one found goes with the reason.
+        s.kill();
+        paste(c, &format!("{broken}\n")).await;
+        let summary = wait_text(c, "problem-summary", "the check that did not run", |t| {
+            t.starts_with("Not checked")
+        })
+        .await;
+        assert!(
+            summary.contains("the server cannot be reached"),
+            "{summary}"
+        );
+        assert_eq!(
+            js(c, marks).await,
+            json!([0, false, 0]),
+            "the stale marks go"
+        );
+
+        // Every action says the server cannot be reached, and none stays
+        // busy.
+        let clear = "document.getElementById('message').textContent = ''";
+        js(c, clear).await;
+        click(c, "preview").await;
+        wait_text(c, "message", "the preview's failure", |t| {
+            t == "Not previewed: the server cannot be reached (it may be stopped, or the network is down)."
+        })
+        .await;
+        js(c, clear).await;
+        click_and_confirm(c, "rollout").await;
+        wait_text(c, "message", "the rollout's failure", |t| {
+            t.starts_with("Rollout: the server could not be reached")
+        })
+        .await;
+        assert_eq!(
+            js(c, locked).await,
+            json!([false, false, false, false, false, false]),
+            "no longer busy"
+        );
+        js(c, clear).await;
+        tab(c, "versions").await;
+        wait_text(c, "message", "the version list's failure", |t| {
+            t.starts_with("The version list cannot be shown: the server cannot be reached")
+        })
+        .await;
+        js(c, clear).await;
+        tab(c, "simulate").await;
+        paste_into(c, "scenario", "name: x\n").await;
+        click(c, "simulate").await;
+        wait_text(c, "message", "the simulation's failure", |t| {
+            t.starts_with("Not simulated: the server cannot be reached")
+        })
+        .await;
+        wait_text(c, "banner-text", "the server gone", |t| {
+            t.starts_with("The server does not answer")
+        })
+        .await;
+        assert_eq!(js(c, "return uncaught").await, json!([]), "nothing thrown");
+    });
+}
+
+/// In a narrow window the toolbars wrap: every control stays on screen.
+/// And a new file's path is one the server accepts, or it is refused.
+#[test]
+fn a_narrow_window_shows_every_control_and_new_paths_are_checked() {
+    let (_tmp, policy, data) = setup();
+    let s = Server::start(&policy, &data, None);
+    in_browser(async |c| {
+        open_editor(c, &s.base).await;
+        open_file(c, ORDER).await;
+        let original = text_of_editor(c).await;
+        paste(c, &original.replacen(LEAD_A, LEAD_B, 1)).await;
+        wait_text(c, "draft-state", "the change", |t| t == "1 file(s) changed").await;
+        for width in [800, 1024] {
+            c.set_window_size(width, 900).await.unwrap();
+            let off = js(
+                c,
+                "const w = window.innerWidth; \
+                 const off = [...document.querySelectorAll('button, input, textarea')] \
+                   .filter((e) => e.offsetParent !== null) \
+                   .filter((e) => { const r = e.getBoundingClientRect(); \
+                                    return r.left < 0 || r.right > w + 0.5; }) \
+                   .map((e) => e.id || e.textContent); \
+                 return [document.documentElement.scrollWidth <= w, off]",
+            )
+            .await;
+            assert_eq!(off, json!([true, []]), "at {width} px");
+        }
+
+        // Not a bundle file: refused, and not added.
+        for (path, why) in [
+            ("notes.txt", "is not a bundle file"),
+            ("../x.whistle", "leaves the bundle"),
+            (
+                "categories/.x.whistle",
+                "hidden files are not part of a bundle",
+            ),
+            ("rules/areas.yaml", "is not a bundle file"),
+        ] {
+            click(c, "new-file").await;
+            c.send_alert_text(path).await.unwrap();
+            c.accept_alert().await.unwrap();
+            let said = wait_text(c, "message", "the refusal", |t| {
+                t.starts_with("No new file")
+            })
+            .await;
+            assert!(said.contains(why), "{path}: {said}");
+            let listed = js(
+                c,
+                "return [...document.querySelectorAll('#file-list li')].map((li) => li.dataset.path)",
+            )
+            .await;
+            let added = path.trim_start_matches("../");
+            assert!(
+                !listed
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|p| p.as_str().unwrap().ends_with(added)),
+                "{path} was added: {listed}"
+            );
+            js(c, "document.getElementById('message').textContent = ''").await;
+        }
+        // A bundle file is added, its path as the server writes it.
+        click(c, "new-file").await;
+        c.send_alert_text("./categories//roads.whistle")
+            .await
+            .unwrap();
+        c.accept_alert().await.unwrap();
+        wait_text(c, "current-path", "the new file", |t| {
+            t == "categories/roads.whistle"
+        })
+        .await;
+    });
 }
