@@ -297,18 +297,7 @@ fn a_late_event_sees_the_earlier_ones_of_its_window() {
     }
     let late = r.route_line(&line(3, 3, "a")).unwrap().to_value(&p);
     assert_eq!(late["grade"], "yellow", "{late}");
-    let files: Vec<whistle_grammar::bundle::BundleFile> = [
-        ("base.whistle", BASE.to_string()),
-        ("x.whistle", LAMP_LATE.to_string()),
-        ("areas.yaml", AREAS.to_string()),
-    ]
-    .into_iter()
-    .map(|(path, text)| whistle_grammar::bundle::BundleFile {
-        path: path.into(),
-        bytes: text.into_bytes(),
-    })
-    .collect();
-    let c = whistle_engine::compile(&whistle_grammar::bundle::from_files(files));
+    let c = with_base(LAMP_LATE);
     assert_eq!(c.tests.len(), 1);
     let results = whistle_engine::testing::run_tests(&p, &c.tests);
     assert!(results.iter().all(|t| t.passed()), "{results:?}");
@@ -496,18 +485,7 @@ test "utc" {
   expect { resolve_by: "2025-06-03T02:00:00Z", respond_by: "2025-06-03T10:01:00+08:00" }
 }"#;
     let p = policy(lamp);
-    let files: Vec<whistle_grammar::bundle::BundleFile> = [
-        ("base.whistle", BASE.to_string()),
-        ("x.whistle", lamp.to_string()),
-        ("areas.yaml", AREAS.to_string()),
-    ]
-    .into_iter()
-    .map(|(path, text)| whistle_grammar::bundle::BundleFile {
-        path: path.into(),
-        bytes: text.into_bytes(),
-    })
-    .collect();
-    let c = whistle_engine::compile(&whistle_grammar::bundle::from_files(files));
+    let c = with_base(lamp);
     let results = whistle_engine::testing::run_tests(&p, &c.tests);
     let failures = &results[0].failures;
     assert_eq!(failures.len(), 2, "{failures:?}");
@@ -521,4 +499,21 @@ test "utc" {
         failures[1].contains("respond_by: expected 2025-06-03T10:01:00+08:00, got "),
         "{failures:?}"
     );
+}
+
+/// `extra` compiled with the base policy and its area tree, test blocks
+/// and all.
+fn with_base(extra: &str) -> whistle_engine::Compiled {
+    let files: Vec<whistle_grammar::bundle::BundleFile> = [
+        ("base.whistle", BASE),
+        ("x.whistle", extra),
+        ("areas.yaml", AREAS),
+    ]
+    .into_iter()
+    .map(|(path, text)| whistle_grammar::bundle::BundleFile {
+        path: path.into(),
+        bytes: text.as_bytes().to_vec(),
+    })
+    .collect();
+    whistle_engine::compile(&whistle_grammar::bundle::from_files(files))
 }
