@@ -148,7 +148,8 @@ impl Impact {
                 count(self.rejected.new)
             )?;
         }
-        let moved: Vec<_> = self.departments.iter().filter(|d| d.changes()).collect();
+        // The departments are those whose load changes (`DepartmentLoad::changes`).
+        let moved = &self.departments;
         if moved.is_empty() {
             writeln!(f, "  no department's load changes")?;
             return Ok(());
