@@ -570,17 +570,15 @@ async fn nothing_unsaved(deps: &Deps) -> Result<(), Outcome> {
     if differ.is_empty() {
         return Ok(());
     }
+    let (verb, them) = if differ.len() == 1 {
+        ("differs", "it")
+    } else {
+        ("differ", "them")
+    };
     Err(Outcome::Conflict {
         message: format!(
-            "{} on disk {} from the live version (a refused save, or work in progress): a rollback would overwrite or remove {}; save {} elsewhere, or roll back with `discard=true`",
+            "{} on disk {verb} from the live version (a refused save, or work in progress): a rollback would overwrite or remove {them}; save {them} elsewhere, or roll back with `discard=true`",
             files::list(&differ),
-            if differ.len() == 1 {
-                "differs"
-            } else {
-                "differ"
-            },
-            if differ.len() == 1 { "it" } else { "them" },
-            if differ.len() == 1 { "it" } else { "them" },
         ),
         files: differ,
     })
