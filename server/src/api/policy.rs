@@ -167,9 +167,9 @@ pub struct DraftBody {
     /// Preview only: replay the events reported in this many past days.
     #[serde(default)]
     pub days: Option<u32>,
-    /// Rollout: the version (hash) the draft was made from, or one per
-    /// file. A file of the draft that changed on disk since then makes the
-    /// rollout a conflict.
+    /// The version (hash) the draft was made from, or one per file. A file
+    /// of the draft that changed on disk since then makes a rollout a
+    /// conflict; a check or a preview checks only its form.
     #[serde(default)]
     pub base: Option<Base>,
 }
