@@ -1,6 +1,7 @@
 //! Replacing a file in place as editors do: readers see the old text or
 //! the new, never half; a symbolic link stays a link to the file it names;
-//! the file keeps its permissions.
+//! the file keeps its permissions and, where the process may give them
+//! (as root), its owner and group.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,8 +13,10 @@ use std::path::{Path, PathBuf};
 ///
 /// A link is followed: the file it points at is replaced and the link is
 /// kept, as an editor saving through it would. An existing file keeps its
-/// mode (a private policy file stays private); a new one gets the mode a
-/// plain `create` would (0666 less the umask).
+/// mode (a private policy file stays private) and, when the process may
+/// give them, its owner and group; a new one gets the mode a plain
+/// `create` would (0666 less the umask). An error names `path`, not the
+/// temporary.
 pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let target = resolve(path)?;
     let dir = match target.parent() {
@@ -28,10 +31,18 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
-    let mut tmp = builder.tempfile_in(dir)?;
+    // The temporary's own name means nothing to whoever reads the error.
+    let plain = |e: std::io::Error| std::io::Error::new(e.kind(), e.kind().to_string());
+    let mut tmp = builder.tempfile_in(dir).map_err(plain)?;
     tmp.write_all(bytes)?;
     if let Some(meta) = existing {
         tmp.as_file().set_permissions(meta.permissions())?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            // Only root may give a file away; anyone else keeps their own.
+            let _ = std::os::unix::fs::fchown(tmp.as_file(), Some(meta.uid()), Some(meta.gid()));
+        }
     }
     tmp.as_file().sync_all()?;
     tmp.persist(&target).map_err(|e| e.error)?;
@@ -94,5 +105,30 @@ mod tests {
         let fresh = dir.path().join("fresh.whistle");
         replace_file(&fresh, b"x").unwrap();
         assert_eq!(mode(&fresh), mode(&plain));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_keeps_its_owner_where_the_process_may_give_it() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("owned.whistle");
+        std::fs::write(&file, "old").unwrap();
+        // Given away, as only root can: elsewhere there is nothing to test.
+        if std::os::unix::fs::chown(&file, Some(65534), Some(65534)).is_err() {
+            return;
+        }
+        replace_file(&file, b"new").unwrap();
+        let meta = std::fs::metadata(&file).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
+    }
+
+    #[test]
+    fn an_error_names_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let nowhere = dir.path().join("missing").join("a.whistle");
+        let e = replace_file(&nowhere, b"new").unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+        assert!(!e.to_string().contains(".whistle-"), "{e}");
     }
 }

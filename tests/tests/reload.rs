@@ -868,6 +868,19 @@ fn a_bundle_directory_relinked_or_replaced_is_followed() {
         Duration::from_secs(20),
         || s.live_hash() == h0,
     );
+    // Deleted and made again: the new directory often gets the freed
+    // inode back, but it is another directory all the same.
+    let spare = tmp.path().join("spare");
+    common::copy_dir(&v2, &spare);
+    std::fs::remove_dir_all(&v2).unwrap();
+    common::copy_dir(&spare, &v2);
+    std::thread::sleep(Duration::from_millis(2500));
+    save(&v2.join(ORDER), &noted);
+    wait_for(
+        "a save in the directory made again",
+        Duration::from_secs(20),
+        || s.live_hash() == h2,
+    );
 }
 
 /// The old policy never reads `repeats` for domestic disputes, so its

@@ -71,16 +71,18 @@ pub fn start(dir: &Path, debounce: Duration, reload: Handle) -> Result<Watch, St
     Ok(Watch { stop })
 }
 
-/// Which directory `dir` names now: its real path and, on Unix, its inode
-/// (a directory renamed over another keeps the path but not the inode).
-fn identity(dir: &Path) -> Option<(PathBuf, u64)> {
+/// Which directory `dir` names now: its real path, its inode and when it
+/// was made. A directory renamed over another keeps the path but not the
+/// inode; one deleted and made again may get the freed inode back (ext4
+/// hands it on at once), but not its birth time.
+fn identity(dir: &Path) -> Option<(PathBuf, u64, Option<std::time::SystemTime>)> {
     let real = std::fs::canonicalize(dir).ok()?;
     let meta = std::fs::metadata(&real).ok()?;
     #[cfg(unix)]
     let ino = std::os::unix::fs::MetadataExt::ino(&meta);
     #[cfg(not(unix))]
     let ino = u64::from(meta.is_dir());
-    Some((real, ino))
+    Some((real, ino, meta.created().ok()))
 }
 
 type DirDebouncer = Debouncer<RecommendedWatcher, RecommendedCache>;
