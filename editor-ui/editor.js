@@ -741,7 +741,7 @@ async function conflict(r) {
   const moved = st.status === 200 && state.live && st.body.active !== state.live.hash;
   let todo;
   if (moved) {
-    showBanner(`Another version went live: ${st.body.active}. Your draft is kept.`, "Load it", () => loadLive());
+    showBanner(`Another version went live: ${st.body.active}. Your draft is kept.`, "Load it", loadNewer);
     todo = 'Press "Load it" above; then';
   } else if (st.status !== 200) {
     todo = "Reload the page (your draft is lost with it); then";
@@ -1029,6 +1029,12 @@ async function loadLive(expected) {
   return true;
 }
 
+/** "Load it": the version that went live meanwhile, the draft on top;
+ * what was said about the older one no longer holds. */
+async function loadNewer() {
+  if (await loadLive()) say("Loaded the version in force now; your draft is kept on top of it.", "ok");
+}
+
 function hideBanner() {
   $("banner").hidden = true;
 }
@@ -1076,7 +1082,7 @@ async function watchStatus() {
     showBanner(
       `Another version went live: ${r.body.active}. Your draft is kept.`,
       "Load it",
-      () => loadLive(),
+      loadNewer,
     );
   } else if (disk) {
     showBanner(

@@ -542,6 +542,11 @@ fn a_rollout_over_a_change_made_meanwhile_is_refused() {
         click(c, "banner-action").await;
         let second = s.live_hash();
         wait_text(c, "live-hash", "the new version", |t| t == second).await;
+        // The refusal, about the older version, gives way.
+        wait_text(c, "message", "the load", |t| {
+            t.starts_with("Loaded the version in force now")
+        })
+        .await;
         open_file(c, ORDER).await;
         click(c, "revert-file").await;
         wait_text(c, "draft-state", "the revert", |t| t == "1 file(s) changed").await;
