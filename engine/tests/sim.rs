@@ -534,6 +534,24 @@ reopen: {on_time: 0.3, late: 0.3, delay: {exponential: 2h}}
     assert_eq!(a.draft.assessment, c.assessment);
 }
 
+/// The run finds what it keeps per grid (units, the tally's row, the
+/// monitor's groups) by the grid's number in the plan: the same run with
+/// every grid found by its name must give the same report, alerts and all.
+#[test]
+fn grids_found_by_number_or_by_name_give_the_same_run() {
+    let p = shipped();
+    let by_number = run_draft(SMALL_WUHOU, &p, |plan| {
+        let arrivals = plan.arrivals.as_ref().expect("synthetic arrivals");
+        sim::Generator::new(arrivals, &plan.tz, plan.start, plan.end, plan.seed).collect()
+    });
+    let by_name = without_redraw(SMALL_WUHOU, &p);
+    assert!(by_number.alerts.raised > 10, "{:?}", by_number.alerts);
+    assert_eq!(by_number.alerts, by_name.alerts);
+    assert_eq!(by_number.assessment, by_name.assessment);
+    assert_eq!(by_number.levels, by_name.levels);
+    assert_eq!(by_number.totals, by_name.totals);
+}
+
 /// A run of the scenario's generated events as if they could not be
 /// drawn again and their grids were not in the plan, the way replayed
 /// events go.

@@ -271,6 +271,7 @@ impl Monitor {
         case: &Case,
         facts: Packed,
         now: i64,
+        grid: u32,
     ) -> Option<u32> {
         let reported = ns(case.event.reported_at);
         let mut bits = Bits::default();
@@ -284,7 +285,7 @@ impl Monitor {
         if !live {
             return None;
         }
-        let keys = self.keys_of(policy, case);
+        let keys = self.keys_of(policy, case, grid);
         let by_kind = self.by_category_and_source(policy, case);
         for (t, def) in self.defs.iter().enumerate() {
             if let Measure::Count { cond, .. } = &def.measure {
@@ -372,23 +373,42 @@ impl Monitor {
 
     /// The event's group id of each kind. The units above a grid never
     /// change under one policy, so their ids are interned once per grid
-    /// and the grid's name is the only lookup for them.
-    fn keys_of(&mut self, policy: &Policy, case: &Case) -> SmallVec<[u32; 4]> {
+    /// and the grid's name is the only lookup for them (none for a grid the
+    /// caller numbers, [`super::Hint::on_grid`], once seen).
+    fn keys_of(&mut self, policy: &Policy, case: &Case, number: u32) -> SmallVec<[u32; 4]> {
         let grid = case.event.grid.as_str();
-        let mut keys = match self.by_grid.get(grid) {
-            Some(k) => k.clone(),
+        let numbered = (number != u32::MAX).then_some(number as usize);
+        let known = numbered.and_then(|n| self.by_grid_number.get(n).cloned().flatten());
+        let mut keys = match known {
+            Some(k) => k,
             None => {
-                let units = policy.units_of(grid);
-                let k: SmallVec<[u32; 4]> = self
-                    .kinds
-                    .iter()
-                    .zip(self.names.iter_mut())
-                    .map(|(by, names)| match by {
-                        GroupBy::Level(_) => names.intern(policy, *by, key_of(*by, case, units)),
-                        GroupBy::Department | GroupBy::Category => u32::MAX,
-                    })
-                    .collect();
-                self.by_grid.insert(grid.into(), k.clone());
+                let k = match self.by_grid.get(grid) {
+                    Some(k) => k.clone(),
+                    None => {
+                        let units = policy.units_of(grid);
+                        let k: SmallVec<[u32; 4]> = self
+                            .kinds
+                            .iter()
+                            .zip(self.names.iter_mut())
+                            .map(|(by, names)| match by {
+                                GroupBy::Level(_) => {
+                                    names.intern(policy, *by, key_of(*by, case, units))
+                                }
+                                GroupBy::Department | GroupBy::Category => u32::MAX,
+                            })
+                            .collect();
+                        self.by_grid.insert(grid.into(), k.clone());
+                        k
+                    }
+                };
+                if let Some(n) = numbered {
+                    if self.by_grid_number.len() <= n {
+                        self.by_grid_number.resize(n + 1, None);
+                    }
+                    if let Some(slot) = self.by_grid_number.get_mut(n) {
+                        *slot = Some(k.clone());
+                    }
+                }
                 k
             }
         };

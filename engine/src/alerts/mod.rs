@@ -134,14 +134,37 @@ pub struct Alert {
 /// hint that went stale (the event left every window, and its place may
 /// have been reused) is noticed by the place's generation, and the event
 /// is looked up by id.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Hint(Option<(u32, u32)>);
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hint {
+    place: Option<(u32, u32)>,
+    /// The caller's number for the event's grid (`u32::MAX`: none).
+    grid: u32,
+}
+
+impl Default for Hint {
+    fn default() -> Hint {
+        Hint {
+            place: None,
+            grid: u32::MAX,
+        }
+    }
+}
 
 impl Hint {
+    /// A hint for a new event whose grid the caller numbers (`grid`, the
+    /// same number for the same grid every time): the monitor finds the
+    /// grid's groups by that number instead of hashing its name.
+    pub fn on_grid(grid: Option<u32>) -> Hint {
+        Hint {
+            place: None,
+            grid: grid.unwrap_or(u32::MAX),
+        }
+    }
+
     /// The place the hint points at, whatever its generation (for tests
     /// and diagnostics: two events can be told to have shared one).
     pub fn place(&self) -> Option<u32> {
-        self.0.map(|(i, _)| i)
+        self.place.map(|(i, _)| i)
     }
 }
 
@@ -224,6 +247,9 @@ pub struct Monitor {
     /// `u32::MAX`), filled on first sight.
     /// Keys in the table, as [`crate::model::AreaIndex::grids`].
     by_grid: FxHashMap<compact_str::CompactString, SmallVec<[u32; 4]>>,
+    /// The same by the caller's numbers for grids ([`Hint::on_grid`]): a
+    /// city has thousands of grids, and hashing the name is a cache miss.
+    by_grid_number: Vec<Option<SmallVec<[u32; 4]>>>,
     /// Bit per threshold (the first 64) whose `count` COND reads nothing
     /// but `category` and `source`.
     by_kind_defs: u64,
@@ -309,6 +335,7 @@ impl Monitor {
             repeats: uses_repeats.then(|| RepeatIndex::new(horizon, levels)),
             dirty: Vec::new(),
             by_grid: FxHashMap::default(),
+            by_grid_number: Vec::new(),
             by_kind_defs,
             by_kind: FxHashMap::default(),
             reads,
@@ -384,7 +411,7 @@ impl Monitor {
         // The generation, not the id, tells a hint still good: the case's
         // id lives on the heap, where at a city's volume reading it is a
         // cache miss per call.
-        let found = match hint.0 {
+        let found = match hint.place {
             Some((i, g)) if self.table.holds(i, g) => Some(i),
             _ => self.table.find(id),
         };
@@ -393,9 +420,9 @@ impl Monitor {
                 self.update(policy, i, case, facts);
                 Some(i)
             }
-            None => self.insert(policy, case, facts, now_ns),
+            None => self.insert(policy, case, facts, now_ns, hint.grid),
         };
-        hint.0 = at.map(|i| (i, self.table.generation(i)));
+        hint.place = at.map(|i| (i, self.table.generation(i)));
         self.evaluate(policy, now_ns, &mut out);
         if self.deadlines {
             // Only deadlines go stale (a case met them); exits never do.

@@ -595,7 +595,7 @@ impl<'a> Run<'a> {
             s.lead = d.lead;
             s.grid = a.grid.unwrap_or(u32::MAX);
             s.reopen_pending = false;
-            s.hint = Hint::default();
+            s.hint = Hint::on_grid(a.grid);
         }
         self.stats.open_move(None, counted);
         self.after(slot, &opened, true);
