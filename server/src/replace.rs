@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 /// the old file whole.
 ///
 /// A link is followed: the file it points at is replaced and the link is
-/// kept, as an editor saving through it would. An existing file keeps its
+/// kept, as an editor saving through it would. A file with other names
+/// (hard links) is written in place instead, so that they all see the new
+/// text. An existing file keeps its
 /// mode (a private policy file stays private) and, when the process may
 /// give them, its owner and group; a new one gets the mode a plain
 /// `create` would (0666 less the umask). An error names `path`, not the
@@ -24,6 +26,20 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         _ => Path::new("."),
     };
     let existing = std::fs::metadata(&target).ok();
+    #[cfg(unix)]
+    if existing
+        .as_ref()
+        .is_some_and(|m| std::os::unix::fs::MetadataExt::nlink(m) > 1)
+    {
+        // A file with other names (hard links): a rename would leave them
+        // on the old text. Written in place, as editors do then.
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&target)?;
+        f.write_all(bytes)?;
+        return f.sync_all();
+    }
     let mut builder = tempfile::Builder::new();
     builder.prefix(".whistle-").suffix(".tmp");
     #[cfg(unix)]
@@ -121,6 +137,18 @@ mod tests {
         replace_file(&file, b"new").unwrap();
         let meta = std::fs::metadata(&file).unwrap();
         assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn every_name_of_a_hard_linked_file_sees_the_new_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.whistle");
+        let b = dir.path().join("b.whistle");
+        std::fs::write(&a, "old").unwrap();
+        std::fs::hard_link(&a, &b).unwrap();
+        replace_file(&a, b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "new");
     }
 
     #[test]
