@@ -239,3 +239,49 @@ fn without_transitions_the_case_is_taken_as_it_is() {
     apply(&p, &mut c, Action::Accept { by: None }, t(3), &NoHistory).unwrap();
     assert_eq!(seen(&c.as_of(&p, &[], t(1)), t(1)), seen(&c, t(1)));
 }
+
+/// An event uploaded after the instant it is asked about (reported in a
+/// period, posted after its end) stood then as first decided: what was
+/// done to it once posted (a reassignment, a reopen, an acceptance) is
+/// not seen, and its deadlines then are those of its first decision.
+#[test]
+fn an_event_posted_after_the_instant_stood_then_as_first_decided() {
+    let p = policy(POLICY);
+    let ev = event("{}");
+    let d = decide(&p, &ev, &Context::default());
+    // Reported at 0 s, posted at 100 s; the period ended at 50 s.
+    let (mut c, mut h) = Case::open(&p, ev, &d, t(100), &NoHistory);
+    for (a, at) in [
+        (
+            Action::Reassign {
+                unit: None,
+                lead: Some("police".into()),
+            },
+            110,
+        ),
+        (Action::Accept { by: None }, 111),
+        (Action::Resolve { note: None }, 112),
+        (
+            Action::Feedback {
+                rating: 5,
+                comment: None,
+            },
+            113,
+        ),
+        (Action::Reopen { reason: None }, 114),
+    ] {
+        h.extend(apply(&p, &mut c, a, t(at), &NoHistory).unwrap());
+    }
+    let then = c.as_of(&p, &h, t(50));
+    assert_eq!(then.lead.as_str(), "urban", "the lead it was first given");
+    assert_eq!(then.state, whistle_engine::lifecycle::State::Dispatched);
+    assert_eq!(then.respond_by, d.respond_by);
+    assert_eq!((then.reopened, then.reassigned), (0, false));
+    let facts = then.facts(t(50));
+    assert_eq!(
+        facts.on_time_response,
+        Some(false),
+        "10 s respond limit, not accepted by 50 s"
+    );
+    assert!(facts.overdue);
+}

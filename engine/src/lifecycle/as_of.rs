@@ -15,7 +15,8 @@ impl Case {
     /// The case as it stood at `at`: its state, handler and grade, its
     /// round's deadlines, and everything [`Case::facts`] reads, replayed
     /// from `history` (the case's transitions in the order they were
-    /// made) up to and including the transitions at `at`. The event, the
+    /// made) up to and including the transitions at `at`; an event posted
+    /// after `at` (reported before it) as first decided. The event, the
     /// ladder and the summons are the case's as it is now.
     ///
     /// `policy` tells the levels apart for `source_resolution` (resolved at
@@ -39,6 +40,18 @@ impl Case {
         for t in history.iter().filter(|t| t.at <= at) {
             case.state = t.to;
             case.replay(policy, self, t);
+        }
+        // An event posted after `at` but reported before it (uploaded
+        // late: only its report is dated before `at`) stood then as first
+        // decided: its first dispatch, whenever it was made, and nothing
+        // done to it once posted.
+        if let Some(first) = history
+            .iter()
+            .find(|t| matches!(t.change, Change::Dispatched { .. }))
+            .filter(|t| t.at > at)
+        {
+            case.state = first.to;
+            case.replay(policy, self, first);
         }
         case
     }
