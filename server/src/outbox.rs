@@ -3,10 +3,14 @@
 //! posted, and marked done; a failure is retried with exponential backoff
 //! (1 s, 2 s, 4 s, ... up to 10 minutes), so nothing is lost across a
 //! restart.
+//!
+//! Each webhook has a deliverer of its own, which claims only its items:
+//! a receiver that hangs (each post waits for its timeout) delays its own
+//! items, never another webhook's. Items of a webhook no longer configured
+//! stay in the outbox, delivered if it comes back.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http_body_util::Full;
 use hyper::body::Bytes;
@@ -15,67 +19,99 @@ use hyper_util::rt::TokioExecutor;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::config::WebhookConfig;
-use crate::store::Store;
+use crate::store::{OutboxItem, Store};
 
-/// Starts the delivery loop (only when webhooks are configured).
+type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+/// How often, at most, one webhook's failures are logged.
+const WARN_EVERY: Duration = Duration::from_secs(60);
+
+/// Starts one delivery loop per configured webhook.
 pub fn spawn(store: Arc<dyn Store>, hooks: Vec<WebhookConfig>) {
-    if hooks.is_empty() {
-        return;
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    for hook in hooks {
+        tokio::spawn(deliver(store.clone(), client.clone(), hook));
     }
-    let urls: HashMap<String, String> = hooks.into_iter().map(|h| (h.name, h.url)).collect();
-    tokio::spawn(async move {
-        let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-        loop {
-            let now = Timestamp::now();
-            let items = match store.outbox_claim(now, 30, 64).await {
-                Ok(items) => items,
-                Err(e) => {
-                    tracing::error!("outbox: {e}");
-                    Vec::new()
-                }
-            };
-            if items.is_empty() {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
+}
+
+/// Delivers one webhook's items, in order, for ever.
+async fn deliver(store: Arc<dyn Store>, client: HttpClient, hook: WebhookConfig) {
+    let mut quiet = Quiet::default();
+    loop {
+        let items = match store
+            .outbox_claim(Timestamp::now(), 30, 64, Some(&hook.name))
+            .await
+        {
+            Ok(items) => items,
+            Err(e) => {
+                tracing::error!("outbox: {e}");
+                Vec::new()
             }
-            for item in items {
-                let Some(url) = urls.get(&item.target) else {
-                    // A webhook removed from the config: nothing to deliver to.
+        };
+        if items.is_empty() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
+        for item in items {
+            match post(
+                &client,
+                &hook.url,
+                &item.payload,
+                item.id,
+                item.attempts + 1,
+            )
+            .await
+            {
+                Ok(()) => {
                     let _ = store.outbox_done(item.id).await;
-                    continue;
-                };
-                match post(&client, url, &item.payload, item.id, item.attempts + 1).await {
-                    Ok(()) => {
-                        let _ = store.outbox_done(item.id).await;
-                    }
-                    Err(e) => {
-                        metrics::counter!("whistle_webhook_failures_total", "webhook" => item.target.clone()).increment(1);
-                        let backoff = 1i64 << item.attempts.clamp(0, 9);
-                        // The first failure and then every doubling of
-                        // attempts: a receiver down for a day writes a
-                        // few lines, not thousands.
-                        if item.attempts <= 0 || (item.attempts + 1).count_ones() == 1 {
-                            tracing::warn!(
-                                "webhook `{}`: delivery {} failed (attempt {}): {e}; retried in {} s",
-                                item.target,
-                                item.id,
-                                item.attempts + 1,
-                                backoff.min(600)
-                            );
-                        }
-                        let next = now
-                            .checked_add(SignedDuration::from_secs(backoff.min(600)))
-                            .unwrap_or(now);
-                        let _ = store.outbox_retry(item.id, next, &e).await;
-                    }
+                }
+                Err(e) => {
+                    metrics::counter!("whistle_webhook_failures_total", "webhook" => hook.name.clone()).increment(1);
+                    let backoff = (1i64 << item.attempts.clamp(0, 9)).min(600);
+                    quiet.failed(&hook.name, &item, &e, backoff);
+                    // From the failure, not the claim: a post that hung
+                    // for its whole timeout is not retried at once.
+                    let now = Timestamp::now();
+                    let next = now
+                        .checked_add(SignedDuration::from_secs(backoff))
+                        .unwrap_or(now);
+                    let _ = store.outbox_retry(item.id, next, &e).await;
                 }
             }
         }
-    });
+    }
+}
+
+/// One webhook's failures, logged at most every [`WARN_EVERY`]: a
+/// receiver down for a day writes a line a minute, not one per item.
+#[derive(Default)]
+struct Quiet {
+    warned: Option<Instant>,
+    unsaid: u64,
+}
+
+impl Quiet {
+    fn failed(&mut self, name: &str, item: &OutboxItem, e: &str, backoff: i64) {
+        if self.warned.is_some_and(|w| w.elapsed() < WARN_EVERY) {
+            self.unsaid += 1;
+            return;
+        }
+        let more = match self.unsaid {
+            0 => String::new(),
+            n => format!(" ({n} more failure(s) since the last warning)"),
+        };
+        tracing::warn!(
+            "webhook `{name}`: delivery {} failed (attempt {}): {e}; retried in {backoff} s{more}",
+            item.id,
+            item.attempts + 1,
+        );
+        self.warned = Some(Instant::now());
+        self.unsaid = 0;
+    }
 }
 
 async fn post(
-    client: &Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    client: &HttpClient,
     url: &str,
     payload: &serde_json::Value,
     delivery: i64,

@@ -276,6 +276,49 @@ fn no_webhook_item_is_lost_across_a_restart() {
     assert!(twice.is_empty(), "delivered more than once: {twice:?}");
 }
 
+/// A receiver that hangs (takes the connection and never answers) holds
+/// up its own items only: another webhook gets everything at once.
+#[test]
+fn a_hanging_webhook_does_not_hold_up_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let hang = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let hang_port = hang.local_addr().unwrap().port();
+    // Accepted and kept open, never read or answered.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in hang.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    let port = free_port();
+    let r = Receiver::start(port, Duration::ZERO);
+    let cfg = dir.path().join("whistle.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[webhooks]]\nname = \"hang\"\nurl = \"http://127.0.0.1:{hang_port}/hook\"\n\
+             [[webhooks]]\nname = \"city\"\nurl = \"http://127.0.0.1:{port}/hook\"\n"
+        ),
+    )
+    .unwrap();
+    let s = Server::start(&fast_policy(dir.path()), &dir.path().join("db"), Some(&cfg));
+    let ids = ["H-1", "H-2", "H-3", "H-4", "H-5"];
+    for id in ids {
+        assert_eq!(s.post("/v1/events", &event(id, "noise"), None).0, 201);
+    }
+    // Each post to the hanging one waits 10 s: taken one after the other,
+    // the last of these ten items would come after more than a minute.
+    let reported_and_dispatched = || {
+        let got = r.delivered();
+        ids.iter().all(|id| {
+            ["reported", "dispatched"]
+                .iter()
+                .all(|k| got.iter().any(|b| b["event_id"] == *id && b["kind"] == *k))
+        })
+    };
+    assert!(wait_for(8, reported_and_dispatched), "{:?}", r.delivered());
+}
+
 #[test]
 fn the_stream_carries_transitions_and_escalation_steps() {
     let dir = tempfile::tempdir().unwrap();

@@ -341,12 +341,14 @@ pub trait Store: Send + Sync + 'static {
     /// windows are rebuilt from these at start-up.
     async fn events_since(&self, since: Timestamp) -> Result<Vec<Event>, StoreError>;
 
-    /// Claims up to `limit` outbox items due at `now` for `lease` seconds.
+    /// Claims up to `limit` outbox items due at `now` for `lease` seconds:
+    /// those of webhook `target` only, or of any (`None`).
     async fn outbox_claim(
         &self,
         now: Timestamp,
         lease: u64,
         limit: usize,
+        target: Option<&str>,
     ) -> Result<Vec<OutboxItem>, StoreError>;
 
     /// Marks an item delivered.

@@ -360,8 +360,9 @@ impl Store for SqliteStore {
         now: Timestamp,
         lease: u64,
         limit: usize,
+        target: Option<&str>,
     ) -> Result<Vec<OutboxItem>, StoreError> {
-        self.durably(async |w| outbox::outbox_claim(&mut w.conn, now, lease, limit).await)
+        self.durably(async |w| outbox::outbox_claim(&mut w.conn, now, lease, limit, target).await)
             .await
     }
 

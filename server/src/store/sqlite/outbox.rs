@@ -17,6 +17,7 @@ pub(super) async fn outbox_claim(
     now: jiff::Timestamp,
     lease: u64,
     limit: usize,
+    target: Option<&str>,
 ) -> Result<Vec<OutboxItem>, StoreError> {
     if limit == 0 {
         return Ok(Vec::new());
@@ -30,12 +31,14 @@ pub(super) async fn outbox_claim(
     let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
         "UPDATE outbox SET lease_until = ?1, next_at = ?1 WHERE id IN \
          (SELECT id FROM outbox WHERE done = 0 AND next_at <= ?2 AND lease_until <= ?2 \
+          AND (?4 IS NULL OR target = ?4) \
           ORDER BY next_at, id LIMIT ?3) \
          RETURNING id, target, payload, attempts",
     )
     .bind(until)
     .bind(now)
     .bind(limit)
+    .bind(target)
     .fetch_all(&mut *conn)
     .await
     .ctx("claiming outbox items")?;

@@ -657,8 +657,13 @@ async fn outbox_items_are_leased_retried_and_done() {
             .unwrap()
     };
 
+    // One webhook's items only: the other's are left for its own claimer.
+    // (A lease of 0 s: they are due again at once.)
+    let only_b = s.outbox_claim(now, 0, 10, Some("b")).await.unwrap();
+    assert_eq!(only_b.len(), 2);
+    assert!(only_b.iter().all(|i| i.target == "b"));
     // Two transitions for two webhooks.
-    let first = s.outbox_claim(now, 30, 3).await.unwrap();
+    let first = s.outbox_claim(now, 30, 3, None).await.unwrap();
     assert_eq!(first.len(), 3);
     assert!(
         first
@@ -669,29 +674,29 @@ async fn outbox_items_are_leased_retried_and_done() {
     assert_eq!(targets, ["a", "b", "a"]);
     assert_eq!(first[0].payload["kind"], "reported");
     assert_eq!(first[2].payload["kind"], "dispatched");
-    let second = s.outbox_claim(now, 30, 10).await.unwrap();
+    let second = s.outbox_claim(now, 30, 10, None).await.unwrap();
     assert_eq!(second.len(), 1);
     assert_eq!(second[0].target, "b");
     // All leased.
-    assert!(s.outbox_claim(now, 30, 10).await.unwrap().is_empty());
+    assert!(s.outbox_claim(now, 30, 10, None).await.unwrap().is_empty());
 
     s.outbox_done(first[0].id).await.unwrap();
     s.outbox_retry(first[1].id, at(10), "HTTP 500")
         .await
         .unwrap();
-    assert!(s.outbox_claim(at(5), 30, 10).await.unwrap().is_empty());
-    let retried = s.outbox_claim(at(11), 30, 10).await.unwrap();
+    assert!(s.outbox_claim(at(5), 30, 10, None).await.unwrap().is_empty());
+    let retried = s.outbox_claim(at(11), 30, 10, None).await.unwrap();
     assert_eq!(retried.len(), 1);
     assert_eq!((retried[0].id, retried[0].attempts), (first[1].id, 1));
     // The other two leases ran out: they are due again.
-    let expired = s.outbox_claim(at(31), 30, 10).await.unwrap();
+    let expired = s.outbox_claim(at(31), 30, 10, None).await.unwrap();
     let ids: Vec<_> = expired.iter().map(|i| i.id).collect();
     assert_eq!(ids, [first[2].id, second[0].id]);
     for i in expired.iter().chain(&retried) {
         s.outbox_done(i.id).await.unwrap();
     }
-    assert!(s.outbox_claim(at(1000), 30, 10).await.unwrap().is_empty());
-    assert!(s.outbox_claim(at(1000), 30, 0).await.unwrap().is_empty());
+    assert!(s.outbox_claim(at(1000), 30, 10, None).await.unwrap().is_empty());
+    assert!(s.outbox_claim(at(1000), 30, 0, None).await.unwrap().is_empty());
     let e: StoreError = s.outbox_done(999).await.unwrap_err();
     assert!(e.0.contains("999"));
     assert!(s.outbox_retry(999, now, "x").await.is_err());
