@@ -403,6 +403,20 @@ fn a_reopened_event_is_on_time_until_its_new_deadline_passes() {
 }
 
 #[test]
+fn a_group_the_tree_does_not_place_notifies_the_only_unit_above() {
+    let p = policy(
+        r#"
+threshold busy { metric count() by community over 1d  when >= 1  alert street }
+"#,
+    );
+    let mut m = Monitor::new(&p);
+    let e = open_at(&p, "E1", "litter", "NOWHERE", 0);
+    let a = m.observe(&p, &e, t(0));
+    assert_eq!(a[0].group, "unknown");
+    assert_eq!(a[0].notify, "street S01", "the tree's only street");
+}
+
+#[test]
 fn a_reassignment_moves_the_event_between_groups_at_one_instant() {
     let p = policy(
         r#"

@@ -279,7 +279,11 @@ impl Def {
             Target::Level(l) => {
                 let level = policy.levels.get(l as usize).map_or("?", |n| &**n);
                 let unit = match self.by {
-                    GroupBy::Level(k) if k <= l => tree.containing(policy, k, group, l),
+                    // A group the tree does not place (`unknown`) is
+                    // still inside the tree's only unit of that level.
+                    GroupBy::Level(k) if k <= l => tree
+                        .containing(policy, k, group, l)
+                        .or_else(|| tree.only(l)),
                     _ => tree.only(l),
                 };
                 match unit {
