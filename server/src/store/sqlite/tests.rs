@@ -684,7 +684,12 @@ async fn outbox_items_are_leased_retried_and_done() {
     s.outbox_retry(first[1].id, at(10), "HTTP 500")
         .await
         .unwrap();
-    assert!(s.outbox_claim(at(5), 30, 10, None).await.unwrap().is_empty());
+    assert!(
+        s.outbox_claim(at(5), 30, 10, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let retried = s.outbox_claim(at(11), 30, 10, None).await.unwrap();
     assert_eq!(retried.len(), 1);
     assert_eq!((retried[0].id, retried[0].attempts), (first[1].id, 1));
@@ -695,8 +700,18 @@ async fn outbox_items_are_leased_retried_and_done() {
     for i in expired.iter().chain(&retried) {
         s.outbox_done(i.id).await.unwrap();
     }
-    assert!(s.outbox_claim(at(1000), 30, 10, None).await.unwrap().is_empty());
-    assert!(s.outbox_claim(at(1000), 30, 0, None).await.unwrap().is_empty());
+    assert!(
+        s.outbox_claim(at(1000), 30, 10, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.outbox_claim(at(1000), 30, 0, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let e: StoreError = s.outbox_done(999).await.unwrap_err();
     assert!(e.0.contains("999"));
     assert!(s.outbox_retry(999, now, "x").await.is_err());
