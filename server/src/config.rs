@@ -183,6 +183,13 @@ const MAX_LATE_HOURS: u64 = 8760;
 fn webhook_url(url: &str) -> Result<(), String> {
     let shape = || format!("`url` {url:?} must be `http://HOST[:PORT]/PATH`");
     let uri: hyper::Uri = url.parse().map_err(|_| shape())?;
+    // The client sends no credentials written in the URL: refused rather
+    // than dropped without a word.
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return Err(format!(
+            "`url` {url:?}: a user and password in the URL are not sent; put them in a proxy in front"
+        ));
+    }
     // The parser keeps a port it cannot read as a number to itself.
     let port = uri
         .authority()
@@ -246,6 +253,17 @@ mod tests {
                 .unwrap_err()
                 .contains("only plain `http://`")
         );
+        for url in [
+            "http://user:pw@example.org/h",
+            "http://user@example.org:9000/h",
+        ] {
+            assert!(
+                hook(url)
+                    .unwrap_err()
+                    .contains("a user and password in the URL are not sent"),
+                "{url}"
+            );
+        }
         assert_eq!(
             Config::parse("header_timeout_ms = 50").unwrap_err(),
             "`header_timeout_ms` must be from 100 to 600000, not 50"
