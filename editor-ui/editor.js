@@ -19,6 +19,7 @@ const state = {
   previewMessage: null, // the message that said so
   disk: false, // the bundle on disk was saved outside the editor and refused
   unreachable: false, // the server did not answer the last status request
+  who: null, // { token, roles, open } from /v1/whoami; null while not known
 };
 
 const $ = (id) => document.getElementById(id);
@@ -104,17 +105,55 @@ function setBusy(on) {
   renderButtons();
 }
 
+/** Whether the token may check, preview, roll out, roll back and
+ * simulate: an officer's, or one not known yet (the server then says). */
+function mayChange() {
+  return !state.who || state.who.roles.includes("officer");
+}
+
+/** Why an officer's action is greyed out, for its tooltip. */
+const NEEDS_OFFICER = "needs an officer's token (enter it at the top right)";
+
 /** Enables each button as the state allows. */
 function renderButtons() {
   const busy = state.busy;
   const n = changedCount();
-  for (const id of ["check", "preview", "new-file", "banner-action", "token"]) $(id).disabled = busy;
+  const officer = mayChange();
+  for (const id of ["new-file", "banner-action", "token"]) $(id).disabled = busy;
   $("discard").disabled = busy || n === 0;
-  $("rollout").disabled = busy || n === 0;
   $("revert-file").disabled = busy || !state.current;
   $("delete-file").disabled = busy || !state.current;
-  $("simulate").disabled = busy || state.simulating;
-  for (const b of document.querySelectorAll("#version-list button")) b.disabled = busy;
+  // A viewer may draft and read, but every request that checks or changes
+  // the policy would be refused: those buttons say so instead.
+  const guarded = [
+    ["check", busy],
+    ["preview", busy],
+    ["rollout", busy || n === 0],
+    ["simulate", busy || state.simulating],
+  ].map(([id, off]) => [$(id), off]);
+  for (const b of document.querySelectorAll("#version-list button")) guarded.push([b, busy]);
+  for (const [b, off] of guarded) {
+    b.disabled = off || !officer;
+    if (officer) b.removeAttribute("title");
+    else b.title = NEEDS_OFFICER;
+  }
+}
+
+/** Asks the server who the token is, shows it beside the token field and
+ * greys out what it may not do. */
+async function whoami() {
+  const r = await api("GET", "/v1/whoami");
+  state.who = r.status === 200 && r.body && Array.isArray(r.body.roles) ? r.body : null;
+  const who = $("who");
+  if (!state.who || state.who.open) {
+    who.textContent = "";
+  } else {
+    const roles = state.who.roles.join(", ") || "no role";
+    who.textContent = mayChange()
+      ? `${state.who.token} (${roles})`
+      : `${state.who.token} (${roles}): read only; checks, previews, rollouts and rollbacks need an officer's token`;
+  }
+  renderButtons();
 }
 
 // ---- the draft -------------------------------------------------------
@@ -400,6 +439,13 @@ function scheduleCheck() {
  * answer, or null when there is none for the draft as it is now. */
 async function check(manual) {
   clearTimeout(checkTimer);
+  if (!mayChange()) {
+    // Asking would only be refused, at every edit.
+    notChecked(
+      `Not checked: your token (${state.who.token}) lacks the officer role a check needs; enter an officer's token at the top right.`,
+    );
+    return null;
+  }
   const body = draftBody();
   const key = JSON.stringify(body);
   const r = await api("POST", "/v1/policy/check", body);
@@ -826,7 +872,8 @@ async function loadVersions() {
       const b = document.createElement("button");
       b.type = "button";
       b.textContent = "Roll back 回滚";
-      b.disabled = state.busy;
+      b.disabled = state.busy || !mayChange();
+      if (!mayChange()) b.title = NEEDS_OFFICER;
       b.addEventListener("click", () => rollback(v.hash));
       td.append(b);
     }
@@ -1002,6 +1049,7 @@ function loadScenarioFile() {
  * rollback just made live) and its files; the draft stays on top.
  * Resolves to whether it did. */
 async function loadLive(expected) {
+  await whoami();
   const r = await api("GET", "/v1/policy");
   if (r.status !== 200) {
     if (!state.live) $("policy-name").textContent = "—";

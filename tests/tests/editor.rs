@@ -405,11 +405,23 @@ fn with_tokens_the_page_asks_for_one_and_an_officers_for_checks() {
     )
     .unwrap();
     let s = Server::start(&policy, &data, Some(&cfg));
-    let first = {
+    let live = || {
         let (st, p) = s.get("/v1/policy", Some("desk-token"));
         assert_eq!(st, 200, "{p}");
         p["hash"].as_str().unwrap().to_string()
     };
+    let older = live();
+    // A second version, so that the list offers a rollback to the first.
+    std::fs::write(
+        policy.join(ORDER),
+        format!("# reviewed\n{}", order_text(&policy)),
+    )
+    .unwrap();
+    assert!(wait_for(20, || live() != older), "the edit went live");
+    let first = live();
+    // What an officer's token may do and a viewer's may not.
+    let guarded = "return [...document.querySelectorAll('#check, #preview, #simulate, \
+                   #version-list button')].map(b => [b.id || b.textContent, b.disabled, b.title])";
     in_browser(async |c| {
         c.goto(&format!("{}/editor", s.base)).await.unwrap();
         // Said in words, not in HTTP's.
@@ -437,12 +449,34 @@ fn with_tokens_the_page_asks_for_one_and_an_officers_for_checks() {
         .await;
         let summary = text(c, "problem-summary").await;
         assert!(summary.starts_with("Not checked"), "{summary}");
+        // The page asked who the token is: it says so, and greys out what
+        // the server would refuse, rolling back included.
+        wait_text(c, "who", "who the token is", |t| {
+            t.starts_with("desk (viewer): read only")
+        })
+        .await;
+        let buttons = js(c, guarded).await;
+        let buttons = buttons.as_array().unwrap();
+        assert_eq!(buttons.len(), 4, "{buttons:?}");
+        assert!(
+            buttons.iter().any(|b| b[0] == "Roll back 回滚"),
+            "{buttons:?}"
+        );
+        for b in buttons {
+            assert_eq!(b[1], true, "{b}");
+            assert!(b[2].as_str().unwrap().contains("officer's token"), "{b}");
+        }
 
         enter_token(c, "officer-token").await;
         wait_text(c, "problem-summary", "a clean check", |t| {
             t.starts_with("No problems")
         })
         .await;
+        wait_text(c, "who", "the officer", |t| t == "chen (officer, viewer)").await;
+        for b in js(c, guarded).await.as_array().unwrap() {
+            assert_eq!(b[1], false, "{b}");
+            assert_eq!(b[2], "", "{b}");
+        }
         // The token stays with the tab: a reload needs no typing.
         c.refresh().await.unwrap();
         wait_text(c, "problem-summary", "a clean check", |t| {

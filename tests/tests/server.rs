@@ -421,6 +421,30 @@ fn tokens_and_roles_guard_the_api() {
         Some("Bearer")
     );
     assert_eq!(raw(Some("bearer desk-token")).status().as_u16(), 200);
+    // A token can ask what it may do (the editor page greys out the rest).
+    assert_eq!(s.get("/v1/whoami", None).0, 401);
+    let (st, me) = s.get("/v1/whoami", Some("desk-token"));
+    assert_eq!(st, 200, "{me}");
+    common::check_api_schema("WhoAmI", &me);
+    assert_eq!(
+        me,
+        json!({"token": "desk", "roles": ["handler", "viewer"], "open": false})
+    );
+    let (_, me) = s.get("/v1/whoami", Some("app-token"));
+    assert_eq!(me["roles"], json!(["reporter"]));
+}
+
+#[test]
+fn without_tokens_a_request_has_every_role() {
+    let data = tempfile::tempdir().unwrap();
+    let s = Server::start(&shipped(), data.path(), None);
+    let (st, me) = s.get("/v1/whoami", None);
+    assert_eq!(st, 200, "{me}");
+    common::check_api_schema("WhoAmI", &me);
+    assert_eq!(
+        me,
+        json!({"token": "open", "roles": ["reporter", "handler", "officer", "viewer"], "open": true})
+    );
 }
 
 const FAST_POLICY: &str = r#"

@@ -20,7 +20,12 @@ use crate::state::AppState;
 pub struct Principal {
     /// The token's name (`open` without tokens).
     pub name: String,
+    /// The roles its token grants (every role without tokens).
+    pub roles: Vec<Role>,
 }
+
+/// Every role, in the order they are listed.
+const ALL_ROLES: [Role; 4] = [Role::Reporter, Role::Handler, Role::Officer, Role::Viewer];
 
 /// The configured tokens.
 #[derive(Debug, Default)]
@@ -53,6 +58,7 @@ impl Auth {
         if self.is_open() {
             return Ok(Principal {
                 name: "open".into(),
+                roles: ALL_ROLES.to_vec(),
             });
         }
         let unauthorized = || {
@@ -83,12 +89,20 @@ impl Auth {
                 "forbidden",
                 format!("token `{name}` lacks the `{}` role", role_name(r)),
             )),
-            _ => Ok(Principal { name: name.clone() }),
+            _ => Ok(Principal {
+                name: name.clone(),
+                // In one order whatever the config's, for a stable answer.
+                roles: ALL_ROLES
+                    .into_iter()
+                    .filter(|r| roles.contains(r))
+                    .collect(),
+            }),
         }
     }
 }
 
-fn role_name(r: Role) -> &'static str {
+/// A role as the config and the API write it.
+pub fn role_name(r: Role) -> &'static str {
     match r {
         Role::Reporter => "reporter",
         Role::Handler => "handler",

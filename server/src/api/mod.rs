@@ -65,6 +65,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/policy/versions/{hash}", get(policy::version))
         .route("/v1/simulate/{job}", get(simulate::status))
         .route("/v1/simulate/{job}/report.html", get(simulate::report_html))
+        .route("/v1/whoami", get(ops::whoami))
         .layer(whole_body.clone())
         .layer(from_fn_with_state(state.clone(), auth::any));
     let report = Router::new()

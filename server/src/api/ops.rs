@@ -1,11 +1,12 @@
-//! Health, readiness, metrics, the OpenAPI document and the live stream.
+//! Health, readiness, metrics, the OpenAPI document, who a token is and
+//! the live stream.
 
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -21,6 +22,20 @@ pub const OPENAPI: &str = include_str!("../../openapi.json");
 /// `GET /healthz`: the process is up.
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
+}
+
+/// `GET /v1/whoami`: the token's name and roles, so that a client (the
+/// editor page) offers only what the token may do.
+pub async fn whoami(
+    State(s): State<AppState>,
+    Extension(who): Extension<super::auth::Principal>,
+) -> Json<serde_json::Value> {
+    let roles: Vec<&str> = who
+        .roles
+        .iter()
+        .map(|&r| super::auth::role_name(r))
+        .collect();
+    Json(json!({"token": who.name, "roles": roles, "open": s.auth.is_open()}))
 }
 
 /// `GET /readyz`: start-up is done (timers and windows rebuilt) and the
