@@ -1,7 +1,7 @@
 //! Replacing a file in place as editors do: readers see the old text or
 //! the new, never half; a symbolic link stays a link to the file it names;
-//! the file keeps its permissions and, where the process may give them
-//! (as root), its owner and group.
+//! the file keeps its permissions, its owner and its group; a file the
+//! process may not write is refused, as a plain write would be.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,10 +14,15 @@ use std::path::{Path, PathBuf};
 /// A link is followed: the file it points at is replaced and the link is
 /// kept, as an editor saving through it would. A file with other names
 /// (hard links) is written in place instead, so that they all see the new
-/// text. An existing file keeps its
-/// mode (a private policy file stays private) and, when the process may
-/// give them, its owner and group; a new one gets the mode a plain
-/// `create` would (0666 less the umask). An error names `path`, not the
+/// text. An existing file keeps its mode (a private policy file stays
+/// private), its owner and its group: when the process may not give them
+/// to a new file (it is not root, and the file is another user's that it
+/// may write), the file is written in place too, or the server reading
+/// the bundle as its owner could lose access to it. A new one gets the
+/// mode a plain `create` would (0666 less the umask). A file the process
+/// may not write (read-only, or another user's) is refused with
+/// `PermissionDenied` and left as it is: a rename would replace it
+/// anyway, the directory being writable. An error names `path`, not the
 /// temporary.
 pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let target = resolve(path)?;
@@ -26,6 +31,11 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         _ => Path::new("."),
     };
     let existing = std::fs::metadata(&target).ok();
+    if existing.is_some() {
+        // Whether a plain write would be let through (it opens nothing new
+        // and truncates nothing).
+        std::fs::OpenOptions::new().write(true).open(&target)?;
+    }
     #[cfg(unix)]
     if existing
         .as_ref()
@@ -33,12 +43,7 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     {
         // A file with other names (hard links): a rename would leave them
         // on the old text. Written in place, as editors do then.
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .truncate(true)
-            .open(&target)?;
-        f.write_all(bytes)?;
-        return f.sync_all();
+        return write_in_place(&target, bytes);
     }
     let mut builder = tempfile::Builder::new();
     builder.prefix(".whistle-").suffix(".tmp");
@@ -52,17 +57,37 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut tmp = builder.tempfile_in(dir).map_err(plain)?;
     tmp.write_all(bytes)?;
     if let Some(meta) = existing {
-        tmp.as_file().set_permissions(meta.permissions())?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
-            // Only root may give a file away; anyone else keeps their own.
-            let _ = std::os::unix::fs::fchown(tmp.as_file(), Some(meta.uid()), Some(meta.gid()));
+            let made = tmp.as_file().metadata()?;
+            let owner = (meta.uid(), meta.gid());
+            // Only root may give a file away: anyone else writes another's
+            // file where it is, and it stays theirs.
+            if (made.uid(), made.gid()) != owner
+                && std::os::unix::fs::fchown(tmp.as_file(), Some(owner.0), Some(owner.1)).is_err()
+            {
+                drop(tmp);
+                return write_in_place(&target, bytes);
+            }
         }
+        // After the owner: giving a file away clears its set-id bits.
+        tmp.as_file().set_permissions(meta.permissions())?;
     }
     tmp.as_file().sync_all()?;
     tmp.persist(&target).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// Writes `bytes` over the file at `target`, keeping the file itself
+/// (its other names, its owner): not atomic, as an editor's save then.
+fn write_in_place(target: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(target)?;
+    f.write_all(bytes)?;
+    f.sync_all()
 }
 
 /// The file `path` names, through any links; `path` itself when nothing

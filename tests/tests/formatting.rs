@@ -104,3 +104,85 @@ fn fmt_refuses_what_check_refuses_in_the_same_words() {
     assert!(check.contains("junk.whistle:1:3: error[E0002]"), "{check}");
     assert!(check.contains("is larger than 8 MiB"), "{check}");
 }
+
+/// `whistle fmt` run by someone other than root (`nobody`, through
+/// `setpriv`, when the tests run as root): a file it may not write is
+/// refused and left as it is, though the directory would let a rename
+/// replace it; another user's file it may write is written where it is,
+/// and stays theirs (the server reading the bundle as its owner keeps
+/// its access).
+#[cfg(unix)]
+#[test]
+fn fmt_leaves_a_read_only_file_and_another_users_file_stays_theirs() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt, chown};
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle");
+    copy_dir(&root().join("policies/wuhou"), &bundle);
+    let mangle = |p: &std::path::Path| {
+        let t = std::fs::read_to_string(p).unwrap();
+        let m: String = t
+            .lines()
+            .map(|l| format!("{}\n\n", l.trim_start()))
+            .collect();
+        std::fs::write(p, &m).unwrap();
+        m
+    };
+    let read_only = bundle.join("departments.whistle");
+    let theirs = bundle.join("escalation.whistle");
+    let frozen = mangle(&read_only);
+    let mangled = mangle(&theirs);
+    std::fs::set_permissions(&read_only, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let as_root = std::fs::metadata(&read_only).unwrap().uid() == 0;
+    let mut cmd = if as_root {
+        // Everything is nobody's but `theirs`, another user's that anyone
+        // may write; the binary is copied where nobody may run it.
+        let (nobody, other) = (65534, 65533);
+        let exe = dir.path().join("whistle");
+        std::fs::copy(common::whistle(), &exe).unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        for p in std::iter::once(bundle.clone()).chain(walk_all(&bundle)) {
+            chown(&p, Some(nobody), Some(nobody)).unwrap();
+        }
+        chown(&theirs, Some(other), Some(other)).unwrap();
+        std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(exe);
+        c
+    } else {
+        std::process::Command::new(common::whistle())
+    };
+    let out = cmd
+        .arg("fmt")
+        .arg(&bundle)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("departments.whistle"), "{said}");
+    assert!(said.to_lowercase().contains("permission denied"), "{said}");
+    assert_eq!(std::fs::read_to_string(&read_only).unwrap(), frozen);
+    if as_root {
+        let meta = std::fs::metadata(&theirs).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (65533, 65533));
+        assert_eq!(meta.permissions().mode() & 0o777, 0o666);
+        let now = std::fs::read_to_string(&theirs).unwrap();
+        assert_ne!(now, mangled, "formatted");
+        assert!(now.starts_with("#"), "{now}");
+    }
+}
+
+/// Every file and directory under `dir`.
+#[cfg(unix)]
+fn walk_all(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk_all(&p));
+        }
+        out.push(p);
+    }
+    out
+}

@@ -139,6 +139,17 @@ impl Draft {
 /// temporary beside its target and is renamed over it (readers see the old
 /// file or the new, never half), then deletions.
 pub fn write(root: &Path, draft: &Draft) -> Result<(), String> {
+    // A file the server may not write (read-only, another user's) is found
+    // before anything is written, not halfway through the draft.
+    for (rel, _) in &draft.write {
+        let target = root.join(rel);
+        if target.exists() {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&target)
+                .map_err(|e| format!("cannot write `{}`: {e}", target.display()))?;
+        }
+    }
     for (rel, text) in &draft.write {
         let target = root.join(rel);
         if let Some(dir) = target.parent() {
@@ -227,6 +238,31 @@ pub fn list(paths: &[String]) -> String {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    /// A file that cannot be written stops the draft before any other file
+    /// of it is: a folder where the draft puts a file (as root, the one
+    /// kind of file nothing may write).
+    #[test]
+    fn nothing_is_written_when_one_file_cannot_be() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.whistle"), "old").unwrap();
+        std::fs::create_dir(dir.path().join("z.whistle")).unwrap();
+        let draft = Draft {
+            write: vec![
+                ("a.whistle".into(), "new".into()),
+                ("b.whistle".into(), "new".into()),
+                ("z.whistle".into(), "new".into()),
+            ],
+            delete: vec![],
+        };
+        let e = write(dir.path(), &draft).unwrap_err();
+        assert!(e.contains("z.whistle"), "{e}");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("a.whistle")).unwrap(),
+            "old"
+        );
+        assert!(!dir.path().join("b.whistle").exists());
+    }
 
     #[test]
     fn paths_outside_the_bundle_are_refused() {
