@@ -44,8 +44,19 @@ fn number(s: &str, digits: usize) -> Option<i32> {
         .flatten()
 }
 
+/// The first year a period may name: the store takes no event reported
+/// before 1970, so an earlier period could only ever be empty (a typo
+/// such as `0026` for `2026`).
+const FIRST_YEAR: i32 = 1970;
+
 fn year(text: &str, s: &str) -> Result<i16, PeriodError> {
     let y = number(s, 4).ok_or_else(|| bad(text, &format!("`{s}` is not a four-digit year")))?;
+    if y < FIRST_YEAR {
+        return Err(bad(
+            text,
+            &format!("{y:04} is before {FIRST_YEAR}, and no event is reported before {FIRST_YEAR}"),
+        ));
+    }
     i16::try_from(y).map_err(|_| bad(text, "the year is out of range"))
 }
 
@@ -228,6 +239,20 @@ mod tests {
                 .contains("backwards")
         );
         assert!(p("June").unwrap_err().contains("four-digit year"));
+        for early in [
+            "0000",
+            "0001",
+            "0026-06",
+            "1969-Q4",
+            "1969-12-31..1970-01-02",
+        ] {
+            let e = p(early).unwrap_err();
+            assert!(
+                e.contains("before 1970, and no event is reported"),
+                "{early}: {e}"
+            );
+        }
+        assert!(p("1970-01-01").is_ok());
         assert!(p("").unwrap_err().contains("empty"));
         assert!(p("2026-06-01-02").unwrap_err().contains("too many parts"));
         // The calendar's end: said as a limit, not as a day that is not one.
