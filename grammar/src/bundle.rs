@@ -244,7 +244,7 @@ pub fn from_files(mut files: Vec<BundleFile>) -> Bundle {
 /// Old Mac line ends (a lone `\r`) read as line ends: otherwise the first
 /// comment would run to the end of the file and swallow it. Each is one
 /// byte for one, so every offset stays where it was.
-fn lone_cr_as_lf(text: String) -> String {
+pub(crate) fn lone_cr_as_lf(text: String) -> String {
     if !text.contains('\r') {
         return text;
     }

@@ -287,6 +287,22 @@ fn broken_files_are_refused() {
     assert!(format_source("policy \"p\" { effective 2025-02-30 }").is_err());
 }
 
+/// A lone `\r` (old Mac line ends) ends a comment for `fmt` as it does for
+/// `check`: the code after it stays code, where it was, and the `\r`
+/// becomes a plain line end.
+#[test]
+fn a_lone_carriage_return_ends_a_comment_for_fmt_as_for_check() {
+    let text = "category a \"x\" {\n  lead urban\n  grade yellow when attr.a == 1   # c3\r and attr.z == 9\n     or attr.b == 2\n  grade blue\n}\n";
+    let out = format_source(text).unwrap();
+    assert_eq!(
+        out,
+        "category a \"x\" {\n  lead  urban\n  grade yellow when attr.a == 1 and attr.z == 9 or attr.b == 2  # c3\n  grade blue\n}\n"
+    );
+    assert_eq!(meaning(text), meaning(&out));
+    assert_eq!(is_formatted(text), Ok(false));
+    assert_eq!(is_formatted(&out), Ok(true));
+}
+
 #[test]
 fn a_mistake_is_reported_once() {
     // The parser's recovery meets a bad duration from two places; `fmt`

@@ -92,6 +92,11 @@ use trivia::Trivia;
 /// assert_eq!(out, "grade red { level street }\n");
 /// ```
 pub fn format_source(text: &str) -> Result<String, Vec<Diagnostic>> {
+    // Read as `check` reads it: a lone `\r` (old Mac line ends) ends a
+    // line, and so a comment. Formatted otherwise, what follows it would
+    // stay in the comment here while `check` reads it as code, and the
+    // formatter would move that code elsewhere.
+    let text = &crate::bundle::lone_cr_as_lf(text.to_string());
     let (file, mut diags) = parse_file(FileId(0), text);
     if diags.iter().any(Diagnostic::is_error) {
         // In the order `check` gives them, each once: the parser's
