@@ -577,3 +577,33 @@ threshold late "超时" {
     assert_eq!(seen(&settled), [(true, "S01".to_string(), now, 0.2)]);
     assert_eq!(settled[0].counted, 10);
 }
+
+/// A monitor that finds events by id (the server's) knows an event while
+/// it is in some window, forgets it when it left them all, and finds the
+/// event that took its place by that event's own id: a later change of it
+/// moves its group, and no second place is taken for it.
+#[test]
+fn events_are_found_by_id_while_held_and_forgotten_after() {
+    let p = policy(
+        "threshold busy { metric count(category == litter) by community over 60m when >= 1 alert street }\n",
+    );
+    let mut m = Monitor::new(&p);
+    let e1 = open_at(&p, "E1", "litter", "G1", 0);
+    m.observe(&p, &e1, t(0));
+    assert!(m.knows("E1") && !m.knows("E2"));
+    m.advance(&p, t(61));
+    assert_eq!(m.events(), 0);
+    assert!(!m.knows("E1"), "E1 left its window");
+    let mut e2 = open_at(&p, "E2", "litter", "G3", 70);
+    let a = m.observe(&p, &e2, t(70));
+    assert_eq!(seen(&a), [(true, "C02".into(), t(70), 1.0)]);
+    assert!(m.knows("E2") && !m.knows("E1"));
+    // Seen again by id: the same event, not a second one.
+    apply(&p, &mut e2, Action::Accept { by: None }, t(71), &NoHistory).unwrap();
+    assert!(m.observe(&p, &e2, t(71)).is_empty());
+    assert_eq!(m.events(), 1);
+    // E1 seen again after it left: outside every window, not taken in.
+    m.observe(&p, &e1, t(72));
+    assert_eq!(m.events(), 1);
+    assert!(!m.knows("E1"));
+}

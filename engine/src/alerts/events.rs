@@ -324,16 +324,17 @@ impl Monitor {
                 bits.set_live(t, false);
             }
         }
-        let i = self.table.insert(Slot {
-            id: super::ids::EventId::new(&case.event.id),
-            hash: super::ids::hash(&case.event.id),
-            reported,
-            respond_by: ns(case.respond_by),
-            resolve_by: ns(case.resolve_by),
-            facts,
-            keys,
-            bits,
-        });
+        let i = self.table.insert(
+            Slot {
+                reported,
+                respond_by: ns(case.respond_by),
+                resolve_by: ns(case.resolve_by),
+                facts,
+                keys,
+                bits,
+            },
+            &case.event.id,
+        );
         self.queue_exits(i, reported, lanes);
         self.queue_deadlines(i, None);
         Some(i)

@@ -26,12 +26,11 @@ use super::packed::Packed;
 use crate::buckets::{BucketQueue, Timed};
 use crate::radix::{RadixKey, signed};
 
-/// One event in a window.
+/// One event in a window. Its id is not here: only a table that looks
+/// events up by id keeps it (beside the slots), and at a city's volume
+/// the window holds a million slots, each read cold.
 #[derive(Debug, Clone)]
 pub(super) struct Slot {
-    pub id: EventId,
-    /// The id's hash, for the index.
-    pub hash: u32,
     /// `reported_at`, nanoseconds.
     pub reported: i64,
     /// The current round's deadlines, nanoseconds.
@@ -130,6 +129,8 @@ pub(super) struct Table {
     free: Vec<u32>,
     /// `None` in a table without ids (see [`Table::without_ids`]).
     by_id: Option<IdIndex>,
+    /// With `by_id`: each slot's event id, in chunks as `entries`.
+    ids: Vec<Vec<EventId>>,
     /// Window exits in order, one lane per window length.
     lanes: Vec<Lane<Due>>,
     /// Deadlines, and exits that came out of order.
@@ -149,9 +150,15 @@ enum Front {
 impl Table {
     /// The slot of an event id (never found in a table without ids).
     pub fn find(&self, id: &str) -> Option<u32> {
-        self.by_id
-            .as_ref()?
-            .find(hash(id), |i| self.get(i).is_some_and(|s| s.id.is(id)))
+        self.by_id.as_ref()?.find(hash(id), |i| {
+            self.get(i).is_some() && self.id(i).is_some_and(|held| held.is(id))
+        })
+    }
+
+    /// The event id kept for slot `i` (in a table with ids).
+    fn id(&self, i: u32) -> Option<&EventId> {
+        let i = i as usize;
+        self.ids.get(i / CHUNK).and_then(|c| c.get(i % CHUNK))
     }
 
     fn entry(&self, i: u32) -> Option<&Entry> {
@@ -191,9 +198,8 @@ impl Table {
         self.entry(i).map_or(0, |e| e.generation & GENERATION)
     }
 
-    /// Stores a new slot and returns its index.
-    pub fn insert(&mut self, slot: Slot) -> u32 {
-        let h = slot.hash;
+    /// Stores a new slot for event `id` and returns its index.
+    pub fn insert(&mut self, slot: Slot, id: &str) -> u32 {
         let i = match self.free.pop() {
             Some(i) => {
                 if let Some(e) = self.entry_mut(i) {
@@ -217,7 +223,18 @@ impl Table {
             }
         };
         if let Some(by_id) = &mut self.by_id {
-            by_id.insert(h, i);
+            by_id.insert(hash(id), i);
+            let at = i as usize;
+            if self.ids.len() <= at / CHUNK {
+                self.ids.push(Vec::with_capacity(CHUNK));
+            }
+            if let Some(c) = self.ids.get_mut(at / CHUNK) {
+                // Slots are made in order, so a new one is the chunk's next.
+                match c.get_mut(at % CHUNK) {
+                    Some(held) => *held = EventId::new(id),
+                    None => c.push(EventId::new(id)),
+                }
+            }
         }
         i
     }
@@ -225,11 +242,15 @@ impl Table {
     /// Frees a slot; its queued instants become stale.
     pub fn remove(&mut self, i: u32) {
         if let Some(e) = self.entry_mut(i)
-            && let Some(s) = e.slot.take()
+            && e.slot.take().is_some()
         {
             e.generation = e.generation.wrapping_add(1);
-            if let Some(by_id) = &mut self.by_id {
-                by_id.remove(s.hash, i);
+            let h = self
+                .id(i)
+                .and_then(|id| std::str::from_utf8(id.as_bytes()).ok())
+                .map(hash);
+            if let (Some(by_id), Some(h)) = (&mut self.by_id, h) {
+                by_id.remove(h, i);
             }
             self.free.push(i);
         }
