@@ -108,11 +108,38 @@ impl std::fmt::Display for EventError {
 
 impl std::error::Error for EventError {}
 
+/// How deep `attr` may nest (`{"a": 1}` is 1 level). JSON readers stop at
+/// 128 levels, and a stored case wraps its event in more: an event taken
+/// nearer that limit could be stored and never read back.
+pub const MAX_ATTR_DEPTH: usize = 32;
+
 /// Parses and validates one event from JSON text.
 pub fn parse_event(text: &str) -> Result<Event, EventError> {
-    match crate::strict_event::parse(text) {
-        Some(ev) => Ok(ev),
-        None => parse_validating(text),
+    let ev = match crate::strict_event::parse(text) {
+        Some(ev) => ev,
+        None => parse_validating(text)?,
+    };
+    check_attr_depth(&ev.attr)?;
+    Ok(ev)
+}
+
+/// Refuses `attr` nested deeper than [`MAX_ATTR_DEPTH`].
+fn check_attr_depth(attr: &Value) -> Result<(), EventError> {
+    let depth = depth_of(attr);
+    if depth > MAX_ATTR_DEPTH {
+        return Err(EventError(format!(
+            "`attr` nests {depth} levels deep; at most {MAX_ATTR_DEPTH} are taken"
+        )));
+    }
+    Ok(())
+}
+
+/// Levels of arrays and objects in `v` (0 for a plain value).
+fn depth_of(v: &Value) -> usize {
+    match v {
+        Value::Array(items) => 1 + items.iter().map(depth_of).max().unwrap_or(0),
+        Value::Object(fields) => 1 + fields.values().map(depth_of).max().unwrap_or(0),
+        _ => 0,
     }
 }
 
@@ -171,6 +198,9 @@ pub fn event_from_value(value: Value) -> Result<Event, EventError> {
         .map_err(|e| EventError(format!("event schema: {e}")))?;
     if !validator.is_valid(&value) {
         return Err(EventError(schema_errors(validator, &value)));
+    }
+    if let Some(attr) = value.get("attr") {
+        check_attr_depth(attr)?;
     }
     // The schema admits any RFC 3339 text; a date-time at the very ends of
     // the calendar (9999-12-31T23:59:59Z) still has no instant.

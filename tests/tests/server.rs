@@ -789,3 +789,52 @@ fn a_stalled_body_times_out_with_408() {
     assert!(answer.contains("within 300 ms"), "{answer}");
     assert!(written < 20, "cut off after {written} bytes");
 }
+
+/// `attr` nested `depth` levels deep (`{"a": 1}` is one).
+fn nested_attr(depth: usize) -> Value {
+    let mut v = json!(1);
+    for _ in 1..depth {
+        v = json!([v]);
+    }
+    json!({ "a": v })
+}
+
+/// An event nested deeper than a stored case could be read back is
+/// refused, naming `attr`; one at the limit is stored, read, listed, and
+/// read again by the restarted server (which once could not start).
+#[test]
+fn an_event_nested_too_deep_is_refused_and_one_at_the_limit_stays_readable() {
+    let data = tempfile::tempdir().unwrap();
+    let s = Server::start(&shipped(), data.path(), None);
+    let mut deep = event("DEEP-1", "fire_lane");
+    deep["attr"] = nested_attr(33);
+    let (st, body) = s.post("/v1/events", &deep, None);
+    assert_eq!(st, 422, "{body}");
+    assert!(
+        body.to_string()
+            .contains("`attr` nests 33 levels deep; at most 32"),
+        "{body}"
+    );
+    // The same in a batch, and through `route`.
+    let (st, body) = s.post("/v1/events", &json!({ "events": [deep] }), None);
+    assert_eq!(st, 422, "{body}");
+    let out = common::run(
+        &["route", "--policy", "policies/wuhou", "--events", "-"],
+        deep.to_string().as_bytes(),
+    );
+    assert!(
+        common::text(&out).contains("`attr` nests 33 levels"),
+        "{}",
+        common::text(&out)
+    );
+    let mut limit = event("DEEP-2", "fire_lane");
+    limit["attr"] = nested_attr(32);
+    assert_eq!(s.post("/v1/events", &limit, None).0, 201);
+    assert_eq!(s.get("/v1/events/DEEP-2", None).0, 200);
+    let s = s.restart();
+    let (st, got) = s.get("/v1/events/DEEP-2", None);
+    assert_eq!(st, 200, "{got}");
+    let (st, page) = s.get("/v1/events", None);
+    assert_eq!(st, 200, "{page}");
+    assert_eq!(page["events"].as_array().unwrap().len(), 1);
+}
