@@ -245,6 +245,36 @@ fn rollout_checks_paths_and_drafts_and_rollback_restores_the_exact_hash() {
         assert_eq!(code, 422, "{endpoint}: {v}");
         assert_eq!(v["error"]["code"], "bad_path", "{endpoint}: {v}");
     }
+    // A file where the draft needs a folder, or a folder where it writes a
+    // file, is the client's mistake, found before anything is written: a
+    // 422, not a failed reload that the status and metrics would report.
+    std::fs::create_dir(policy.join("folder.whistle")).unwrap();
+    for (files, said) in [
+        (
+            json!({"areas.yaml/x.whistle": "# x"}),
+            "`areas.yaml` is a file",
+        ),
+        (
+            json!({"folder.whistle": "# x"}),
+            "`folder.whistle` is a folder",
+        ),
+        (
+            json!({"new.whistle": "# x", "new.whistle/y.whistle": "# y"}),
+            "`new.whistle` is a file",
+        ),
+    ] {
+        let (code, v) = s.post("/v1/policy/rollout", &json!({ "files": files }), None);
+        assert_eq!(
+            (code, &v["error"]["code"]),
+            (422, &json!("bad_path")),
+            "{v}"
+        );
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains(said), "{message}");
+    }
+    assert!(!policy.join("new.whistle").exists());
+    let (_, status) = s.get("/v1/policy/status", None);
+    assert_ne!(status["last_reload"]["outcome"], "failed", "{status}");
     // A draft of nothing is not a bad path; deleting a file the bundle
     // does not have is a mistaken path, refused before anything runs.
     let (code, v) = s.post("/v1/policy/rollout", &json!({}), None);

@@ -225,6 +225,7 @@ pub async fn rollout(
         let current = bundle::read_dir(&dir).map_err(ApiError::unavailable)?;
         deletes
             .missing_delete(&current)
+            .or_else(|| deletes.clash(&dir))
             .map_or(Ok(()), |m| Err(bad_path(m)))
     })
     .await

@@ -110,6 +110,36 @@ impl Draft {
         Ok(Draft { write, delete })
     }
 
+    /// The first file the draft writes where the bundle at `root` (or the
+    /// draft itself) has something else: a file where it needs a folder
+    /// (`areas.yaml/x.whistle`), or a folder where it writes a file. Found
+    /// before anything is written, it is the client's mistake, not a
+    /// failed reload.
+    pub fn clash(&self, root: &Path) -> Option<String> {
+        for (path, _) in &self.write {
+            let mut folder = String::new();
+            for part in path
+                .split('/')
+                .take(path.split('/').count().saturating_sub(1))
+            {
+                if !folder.is_empty() {
+                    folder.push('/');
+                }
+                folder.push_str(part);
+                let in_draft = self.write.iter().any(|(p, _)| *p == folder);
+                if in_draft || root.join(&folder).is_file() {
+                    return Some(format!(
+                        "`{path}`: `{folder}` is a file, not a folder it could go in"
+                    ));
+                }
+            }
+            if root.join(path).is_dir() {
+                return Some(format!("`{path}` is a folder of the bundle, not a file"));
+            }
+        }
+        None
+    }
+
     /// The first file the draft deletes that `current` does not hold: a
     /// deletion of nothing is a mistaken path, not a no-op to accept.
     pub fn missing_delete(&self, current: &[BundleFile]) -> Option<String> {
