@@ -607,3 +607,21 @@ fn events_are_found_by_id_while_held_and_forgotten_after() {
     assert_eq!(m.events(), 1);
     assert!(!m.knows("E1"));
 }
+
+/// `count` alone is the built-in metric of LANGUAGE.md section 6: every
+/// event of the group, as `count()`.
+#[test]
+fn the_count_metric_may_be_written_without_parentheses() {
+    for metric in ["count", "count()"] {
+        let p = policy(&format!(
+            "threshold busy {{ metric {metric} by community over 60m when >= 2 alert street }}\n"
+        ));
+        let mut m = Monitor::new(&p);
+        assert!(
+            m.observe(&p, &open_at(&p, "E1", "litter", "G1", 0), t(0))
+                .is_empty()
+        );
+        let a = m.observe(&p, &open_at(&p, "E2", "noise", "G2", 1), t(1));
+        assert_eq!(seen(&a), [(true, "C01".into(), t(1), 2.0)], "{metric}");
+    }
+}

@@ -283,11 +283,12 @@ pub(super) fn threshold_item(item: &ThresholdItem) -> ItemText {
             let mut rest = String::new();
             match metric {
                 MetricExpr::Builtin(m) => rest.push_str(&m.name),
-                MetricExpr::Count(cond, _) => {
+                // Every event: the built-in metric's name, as LANGUAGE.md
+                // section 6 writes it.
+                MetricExpr::Count(None, _) => rest.push_str("count"),
+                MetricExpr::Count(Some(c), _) => {
                     rest.push_str("count(");
-                    if let Some(c) = cond {
-                        expr(c, &mut rest);
-                    }
+                    expr(c, &mut rest);
                     rest.push(')');
                 }
             }
