@@ -365,6 +365,50 @@ fn attr_is_validated_against_the_bundle_schema_when_there_is_one() {
     );
 }
 
+/// Paths the schema defines through a reference or a pattern are known to
+/// `check` as they are to the validator; a path it does not define is
+/// still an error, and a type read through a reference still checked.
+#[test]
+fn attr_paths_defined_by_references_and_patterns_are_known() {
+    let schema = r##"{"type":"object",
+        "$defs":{"info":{"type":"object","properties":{"level":{"type":"integer"}},"additionalProperties":false}},
+        "properties":{"info":{"$ref":"#/$defs/info"},"any":{"anyOf":[{"type":"object"}]}},
+        "patternProperties":{"^x_":{"type":"integer"}},
+        "additionalProperties":false}"##;
+    let compiled = |cond: &str| {
+        compile_texts(&[
+            ("base.whistle", BASE),
+            (
+                "x.whistle",
+                &format!("category c {{ lead urban grade red when {cond} grade blue }}"),
+            ),
+            ("event.schema.json", schema),
+        ])
+    };
+    for good in [
+        "attr.info.level > 1",
+        "attr.x_1 == 2",
+        "attr.any.whatever == 1",
+    ] {
+        if let Err(e) = compiled(good) {
+            panic!("{good}: {e}");
+        }
+    }
+    for (bad, said) in [
+        ("attr.info.nope > 1", "`attr.info.nope` is not defined"),
+        ("attr.y_1 == 2", "`attr.y_1` is not defined"),
+    ] {
+        let err = compiled(bad).unwrap_err();
+        assert!(err.contains("E0601") && err.contains(said), "{bad}: {err}");
+    }
+    // The type behind the reference: an integer compared with a string.
+    let err = compiled("attr.info.level == \"high\"").unwrap_err();
+    assert!(
+        err.contains("E0602") && err.contains("`attr.info.level` is integer"),
+        "{err}"
+    );
+}
+
 /// A schema that is not one is the error, alone: every `attr` path it
 /// would be checked against is not reported as a symptom of it.
 #[test]

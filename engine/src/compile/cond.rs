@@ -472,17 +472,26 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
         }
     }
 
-    /// The schema type of `attr.<path>`; reports a path the schema does not define.
+    /// The schema type of `attr.<path>`; reports a path the schema does not
+    /// define. `None` also when the schema cannot tell (a reference that
+    /// leaves the document, a pattern the checker cannot read, a
+    /// combination of schemas): a path is only ever refused for sure.
     fn schema_type(&mut self, path: &[String], span: Span) -> Option<Vec<String>> {
         let schema = self.scope.schema?;
-        let mut node = schema;
+        let mut node = resolved(schema, schema)?;
         for key in path {
-            match node.get("properties").and_then(|p| p.get(key)) {
-                Some(n) => node = n,
+            let named = node.get("properties").and_then(|p| p.get(key.as_str()));
+            let next = match named {
+                Some(n) => Some(n),
+                None => by_pattern(node, key)?,
+            };
+            match next {
+                Some(n) => node = resolved(schema, n)?,
                 None => {
                     if node
                         .get("additionalProperties")
                         .is_some_and(|a| a != &Value::Bool(false))
+                        || COMBINED.iter().any(|k| node.get(*k).is_some())
                     {
                         return None;
                     }
@@ -590,4 +599,43 @@ fn never_taken(f: &Field, n: f64) -> bool {
         Field::Reopened | Field::Repeats { .. } => n < 0.0,
         _ => false,
     }
+}
+
+/// Keywords that let other schemas add properties to a node: a path they
+/// might define is not refused.
+const COMBINED: [&str; 6] = [
+    "allOf",
+    "anyOf",
+    "oneOf",
+    "if",
+    "dependentSchemas",
+    "unevaluatedProperties",
+];
+
+/// `node` with its `$ref` followed (a `#/…` pointer into `root`, the
+/// schema document; chains of them too), or `None` for one that leaves the
+/// document or goes round in circles.
+fn resolved<'v>(root: &'v Value, mut node: &'v Value) -> Option<&'v Value> {
+    for _ in 0..32 {
+        match node.get("$ref").and_then(Value::as_str) {
+            Some(r) => node = root.pointer(r.strip_prefix('#')?)?,
+            None => return Some(node),
+        }
+    }
+    None
+}
+
+/// The schema `patternProperties` gives `key`: `Some(None)` when no
+/// pattern matches it, `None` when a pattern cannot be read here (the
+/// schema's regular expressions are ECMA 262's; most read the same).
+fn by_pattern<'v>(node: &'v Value, key: &str) -> Option<Option<&'v Value>> {
+    let Some(patterns) = node.get("patternProperties").and_then(Value::as_object) else {
+        return Some(None);
+    };
+    for (pattern, schema) in patterns {
+        if regex::Regex::new(pattern).ok()?.is_match(key) {
+            return Some(Some(schema));
+        }
+    }
+    Some(None)
 }
