@@ -159,6 +159,29 @@ fn route_reads_a_file_and_says_when_it_cannot() {
     );
 }
 
+/// A line longer than 1 MiB (a JSON array of every event, a binary file)
+/// stops the reading at once, naming the line, after the decisions of the
+/// lines before it: not read whole into memory, and never a hang on an
+/// endless input.
+#[test]
+fn a_line_too_long_stops_the_input_after_the_lines_before_it() {
+    let lines = std::fs::read_to_string(root().join("examples/events.jsonl")).unwrap();
+    let mut events: Vec<u8> = lines.lines().take(3).collect::<Vec<_>>().join("\n").into();
+    events.push(b'\n');
+    events.extend(std::iter::repeat_n(b'x', (1 << 20) + 10));
+    events.extend(b"\n");
+    events.extend(lines.lines().next().unwrap().as_bytes());
+    let out = run(&["route", "--policy", &shipped()], &events);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+    assert!(
+        text(&out)
+            .contains("line 4 is longer than 1 MiB; a JSON-lines file holds one event per line"),
+        "{}",
+        text(&out)
+    );
+}
+
 /// Windows tools start a file with a byte-order mark: the first event is
 /// decided like the others; a line cut short is said to be so, at its line.
 #[test]

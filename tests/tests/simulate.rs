@@ -490,6 +490,39 @@ fn a_replayed_log_runs_with_the_same_capacities() {
         text(&out)
     );
 
+    // A log of nothing but lines that are not events: the error says
+    // why the first was skipped.
+    std::fs::write(
+        &path,
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("2025-", "2026-"),
+    )
+    .unwrap();
+    std::fs::write(tmp.path().join("events.jsonl"), "[1, 2]\n").unwrap();
+    let out = simulate_replay();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("1 line(s) skipped; the first skipped: line 1: event:"),
+        "{}",
+        text(&out)
+    );
+    // One JSON array of every event on one line (an export, not JSON
+    // lines) is refused at once, naming the line: it was read whole, at
+    // nine times its size in memory, and `/dev/zero` never ended.
+    let array = format!("[{}]\n", vec![first; 8000].join(","));
+    assert!(array.len() > 1 << 20);
+    std::fs::write(tmp.path().join("events.jsonl"), array).unwrap();
+    let out = simulate_replay();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains(
+            "events.jsonl`: line 1 is longer than 1 MiB; a JSON-lines file holds one event per line"
+        ),
+        "{}",
+        text(&out)
+    );
+
     // A directory where the log should be is refused at once, by field
     // (it used to read as endless failing lines: a hang).
     std::fs::remove_file(tmp.path().join("events.jsonl")).unwrap();

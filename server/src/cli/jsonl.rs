@@ -11,6 +11,12 @@ use whistle_engine::event::EventError;
 /// A UTF-8 byte-order mark.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// The longest line read (1 MiB, as much as a request body holds): an
+/// event is a few hundred bytes, and a longer line is a file of another
+/// kind (one JSON array of every event, a binary file) that would
+/// otherwise be held in memory whole, or never end (`/dev/zero`).
+pub const MAX_LINE: usize = 1 << 20;
+
 /// One non-blank input line.
 pub struct Line {
     /// Its number in the input, from 1.
@@ -32,6 +38,8 @@ pub struct Lines<R> {
     input: R,
     number: u64,
     failed: bool,
+    /// An error met after some lines of a chunk: those are given first.
+    deferred: Option<std::io::Error>,
 }
 
 impl<R: BufRead> Lines<R> {
@@ -41,6 +49,7 @@ impl<R: BufRead> Lines<R> {
             input,
             number: 0,
             failed: false,
+            deferred: None,
         }
     }
 
@@ -49,12 +58,21 @@ impl<R: BufRead> Lines<R> {
         self.number
     }
 
-    /// Up to `max` more lines; empty at the end of the input.
+    /// Up to `max` more lines; empty at the end of the input. The lines
+    /// before an error come first; the error with the next call.
     pub fn chunk(&mut self, max: usize) -> std::io::Result<Vec<Line>> {
+        if let Some(e) = self.deferred.take() {
+            return Err(e);
+        }
         let mut chunk = Vec::with_capacity(max);
         while chunk.len() < max {
             match self.next() {
-                Some(line) => chunk.push(line?),
+                Some(Ok(line)) => chunk.push(line),
+                Some(Err(e)) if chunk.is_empty() => return Err(e),
+                Some(Err(e)) => {
+                    self.deferred = Some(e);
+                    break;
+                }
                 None => break,
             }
         }
@@ -73,8 +91,25 @@ impl<R: BufRead> Iterator for Lines<R> {
         }
         loop {
             let mut bytes = Vec::with_capacity(256);
-            match self.input.read_until(b'\n', &mut bytes) {
+            let limit = u64::try_from(MAX_LINE).unwrap_or(u64::MAX) + 1;
+            match self
+                .input
+                .by_ref()
+                .take(limit)
+                .read_until(b'\n', &mut bytes)
+            {
                 Ok(0) => return None,
+                Ok(_) if bytes.len() > MAX_LINE => {
+                    self.failed = true;
+                    return Some(Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "line {} is longer than {} MiB; a JSON-lines file holds one event per line",
+                            self.number + 1,
+                            MAX_LINE >> 20
+                        ),
+                    )));
+                }
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {

@@ -93,6 +93,8 @@ pub fn route_stream(
 ) -> Result<u64, Failure> {
     let mut out = BufWriter::with_capacity(1 << 16, out);
     let mut bad = 0u64;
+    // A read error is said after the decisions of every line before it.
+    let mut read_error = None;
     std::thread::scope(|scope| -> Result<(), Failure> {
         let (to_worker, chunks) = sync_channel::<Vec<Line>>(2);
         let (to_writer, rendered) = sync_channel::<(Vec<Vec<u8>>, u64)>(2);
@@ -105,7 +107,13 @@ pub fn route_stream(
                 .map_err(Failure::Write)
         };
         loop {
-            let mut chunk = input.chunk(CHUNK).map_err(Failure::Read)?;
+            let mut chunk = match input.chunk(CHUNK) {
+                Ok(c) => c,
+                Err(e) => {
+                    read_error = Some(e);
+                    break;
+                }
+            };
             if chunk.is_empty() {
                 break;
             }
@@ -136,7 +144,10 @@ pub fn route_stream(
         Ok(())
     })?;
     out.flush().map_err(Failure::Write)?;
-    Ok(bad)
+    match read_error {
+        Some(e) => Err(Failure::Read(e)),
+        None => Ok(bad),
+    }
 }
 
 /// The worker: parses the next chunk while it decides and renders this one.

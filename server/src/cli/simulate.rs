@@ -162,10 +162,15 @@ fn replay_lines<'a>(
         let line = match lines.next()? {
             Ok(l) => l,
             Err(e) => {
-                let said = format!(
-                    "`replay.file`: cannot read `{name}` after line {}: {e}",
-                    lines.lines_read()
-                );
+                // A line too long names its own line.
+                let said = if e.kind() == std::io::ErrorKind::InvalidData {
+                    format!("`replay.file`: `{name}`: {e}")
+                } else {
+                    format!(
+                        "`replay.file`: cannot read `{name}` after line {}: {e}",
+                        lines.lines_read()
+                    )
+                };
                 failed.set(Some(said));
                 return None;
             }
@@ -219,8 +224,13 @@ fn run_one(
             let outside = replay.outside();
             if r.totals.events == 0 {
                 // A log of another year, or of nothing: no report to make.
+                let why = r
+                    .skipped_first
+                    .first()
+                    .map(|s| format!("; the first skipped: {s}"))
+                    .unwrap_or_default();
                 return Err(format!(
-                    "`replay.file`: no event of `{file}` falls in the period {} to {} ({outside} outside it, {} line(s) skipped)",
+                    "`replay.file`: no event of `{file}` falls in the period {} to {} ({outside} outside it, {} line(s) skipped{why})",
                     plan.from, plan.to, r.skipped
                 ));
             }
