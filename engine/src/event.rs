@@ -80,6 +80,48 @@ pub struct Event {
     pub description: Option<String>,
 }
 
+impl Event {
+    /// Whether `other` is this event written another way: the same fields,
+    /// with `attr` numbers compared by value (`2`, `2.0` and `2e0` are one
+    /// number to every condition, so one event).
+    pub fn same_as(&self, other: &Event) -> bool {
+        self.id == other.id
+            && self.category == other.category
+            && self.grid == other.grid
+            && self.source == other.source
+            && self.reported_at == other.reported_at
+            && self.location == other.location
+            && self.reporter == other.reporter
+            && self.description == other.description
+            && same_value(&self.attr, &other.attr)
+    }
+}
+
+/// JSON values equal, numbers by value (integers exactly, others as the
+/// floating-point numbers conditions compare them as).
+pub fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            if let (Some(i), Some(j)) = (x.as_i64(), y.as_i64()) {
+                return i == j;
+            }
+            if let (Some(i), Some(j)) = (x.as_u64(), y.as_u64()) {
+                return i == j;
+            }
+            x.as_f64() == y.as_f64()
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_value(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, a)| y.get(k).is_some_and(|b| same_value(a, b)))
+        }
+        _ => a == b,
+    }
+}
+
 /// The event schema shipped with Whistle.
 pub const EVENT_SCHEMA: &str = include_str!("../../schemas/event.schema.json");
 

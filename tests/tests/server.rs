@@ -142,6 +142,25 @@ fn retries_are_safe_and_conflicts_are_refused() {
     let (st, r) = s.post("/v1/events", &same, None);
     assert_eq!(st, 200, "{r}");
     assert_eq!(r, first);
+    // Numbers written another way (`2.0` for `2`, `-0.0` for `0`) are the
+    // same numbers to every condition: a retry too. Another number is not.
+    let mut counted = event("R-6", "fire_lane");
+    counted["attr"] = json!({"vehicles": 2, "seen": {"at": [0, 1e0]}});
+    let (st, stored) = s.post("/v1/events", &counted, None);
+    assert_eq!(st, 201, "{stored}");
+    counted["attr"] = json!({"vehicles": 2.0, "seen": {"at": [-0.0, 1]}});
+    let (st, r) = s.post("/v1/events", &counted, None);
+    assert_eq!((st, &r), (200, &stored));
+    counted["attr"] = json!({"vehicles": 3, "seen": {"at": [0, 1]}});
+    let (st, r) = s.post("/v1/events", &counted, None);
+    assert_eq!(st, 409, "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("`attr.vehicles` differs"),
+        "{r}"
+    );
     let batch = json!({"events": [event("R-2", "fire_lane"), event("R-3", "gas_leak"), e]});
     let (st, r) = s.post("/v1/events", &batch, None);
     assert_eq!(st, 201);

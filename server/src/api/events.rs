@@ -74,7 +74,7 @@ fn validate(state: &AppState, v: Value) -> Result<(Event, String), Invalid> {
 /// record. Otherwise the message names the fields that differ.
 async fn conflict(state: &AppState, posted: &Event) -> Result<Box<StoredEvent>, String> {
     match state.store.get_event(&posted.id).await {
-        Ok(Some(stored)) if stored.event == *posted => Ok(Box::new(stored)),
+        Ok(Some(stored)) if stored.event.same_as(posted) => Ok(Box::new(stored)),
         Ok(Some(stored)) => Err(format!(
             "{CONFLICT}: {}",
             differences(&stored.event, posted)
@@ -118,7 +118,12 @@ fn differences(stored: &Event, posted: &Event) -> String {
         a.into_iter().chain(b).flat_map(|m| m.keys()).collect();
     fields.extend(
         keys.into_iter()
-            .filter(|k| a.and_then(|m| m.get(*k)) != b.and_then(|m| m.get(*k)))
+            .filter(
+                |k| match (a.and_then(|m| m.get(*k)), b.and_then(|m| m.get(*k))) {
+                    (Some(x), Some(y)) => !whistle_engine::event::same_value(x, y),
+                    (x, y) => x != y,
+                },
+            )
             .map(|k| format!("`attr.{k}`")),
     );
     match fields.as_slice() {
