@@ -187,10 +187,16 @@ fn plus(t: Timestamp, seconds: u64) -> Timestamp {
 
 /// The instant a limit runs out for an event reported at `start`.
 pub fn deadline(cal: &Calendar, start: Timestamp, limit: &Limit) -> Timestamp {
-    if limit.working
-        && let Some(t) = cal.add_working(start, limit.days, limit.seconds)
-    {
-        return t;
+    if limit.working {
+        match cal.add_working(start, limit.days, limit.seconds) {
+            Some(t) => return t,
+            // Working time there is, but not that much before the end of
+            // the instants Whistle handles (year 9999): as late as an
+            // instant goes, as a plain limit that long is. Counted as
+            // plain time, it would fall before shorter limits' deadlines.
+            None if cal.next_working_instant(start).is_some() => return Timestamp::MAX,
+            None => {}
+        }
     }
     // Without working time to count in, the limit runs as plain time.
     plus(start, u64::from(limit.days) * 86_400 + limit.seconds)

@@ -561,3 +561,24 @@ fn with_base(extra: &str) -> whistle_engine::Compiled {
     .collect();
     whistle_engine::compile(&whistle_grammar::bundle::from_files(files))
 }
+
+/// A working limit longer than the working time left before the end of
+/// the instants Whistle handles runs out at that end, as a plain limit
+/// that long does: never before a shorter limit's deadline.
+#[test]
+fn a_working_limit_past_year_9999_runs_out_at_the_end_of_time() {
+    let p = policy(
+        "category c { lead urban grade blue limits blue { respond 10000000h working resolve 20000000h working } }",
+    );
+    let d = view(
+        &p,
+        r#"{"id":"1","category":"c","grid":"G1","reported_at":"2025-06-03T10:00:00+08:00"}"#,
+    );
+    let (respond, resolve) = (
+        d["respond_by"].as_str().unwrap().to_string(),
+        d["resolve_by"].as_str().unwrap().to_string(),
+    );
+    let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
+    assert!(at(&respond) < at(&resolve), "{respond} {resolve}");
+    assert!(resolve.starts_with("9999-12-31T"), "{resolve}");
+}
