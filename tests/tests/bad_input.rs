@@ -115,3 +115,30 @@ fn a_file_that_is_not_policy_is_named_not_parsed() {
         text(&out)
     );
 }
+
+/// A reader that stops early (`whistle test | head -1`, `2>&1 | head`)
+/// closes the pipe: the command still ends with its own exit code, not
+/// a panic's 101.
+#[test]
+fn a_closed_output_is_no_panic() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.whistle"), "levels grid <").unwrap();
+    for (args, code) in [
+        (vec!["test", "policies/wuhou"], 0),
+        (vec!["check", dir.path().to_str().unwrap()], 1),
+        (vec!["check", "policies/wuhou", "--format", "json"], 0),
+    ] {
+        let mut child = Command::new(common::whistle())
+            .args(&args)
+            .current_dir(common::root())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Both read ends closed before a byte is written.
+        drop(child.stdout.take());
+        drop(child.stderr.take());
+        assert_eq!(child.wait().unwrap().code(), Some(code), "{args:?}");
+    }
+}

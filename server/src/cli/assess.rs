@@ -65,17 +65,17 @@ pub fn run(a: &AssessArgs) -> u8 {
             };
             match text {
                 Ok(t) => {
-                    print!("{t}");
+                    put_part!("{t}");
                     OK
                 }
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    say!("error: {e}");
                     CANNOT_RUN
                 }
             }
         }
         Err(msg) => {
-            eprintln!("error: {msg}");
+            say!("error: {msg}");
             CANNOT_RUN
         }
     }

@@ -34,9 +34,9 @@ pub fn run(a: &CheckArgs) -> u8 {
         Ok(x) => x,
         Err(msg) => {
             if matches!(a.format, Format::Json) {
-                println!("{}", json!({"ok": false, "error": msg, "diagnostics": []}));
+                put!("{}", json!({"ok": false, "error": msg, "diagnostics": []}));
             } else {
-                eprintln!("error: {msg}");
+                say!("error: {msg}");
             }
             return CANNOT_RUN;
         }
@@ -51,7 +51,7 @@ pub fn run(a: &CheckArgs) -> u8 {
                 "warnings": c.diagnostics.len() - errors,
                 "diagnostics": diag::to_json(&c.diagnostics, &b.sources),
             });
-            println!("{out}");
+            put!("{out}");
         }
         Format::Text => {
             super::print_diagnostics(&b, &c.diagnostics);
@@ -62,7 +62,7 @@ pub fn run(a: &CheckArgs) -> u8 {
                     if files == 1 { "file" } else { "files" },
                     if cats == 1 { "category" } else { "categories" },
                 );
-                eprintln!("ok: {files} {f}, {cats} {c}, policy {}", b.hash);
+                say!("ok: {files} {f}, {cats} {c}, policy {}", b.hash);
             }
         }
     }

@@ -90,7 +90,7 @@ fn load(path: &Path) -> Result<(Bundle, Policy), Value> {
     let (b, c) = match super::load(path) {
         Ok(x) => x,
         Err(msg) => {
-            eprintln!("error: {msg}");
+            say!("error: {msg}");
             return Err(json!({"path": path.display().to_string(), "message": msg}));
         }
     };
@@ -99,7 +99,7 @@ fn load(path: &Path) -> Result<(Bundle, Policy), Value> {
         None => {
             super::print_diagnostics(&b, &c.diagnostics);
             let msg = format!("`{}` has errors; nothing was compared", path.display());
-            eprintln!("error: {msg}");
+            say!("error: {msg}");
             let errors: Vec<_> = c.diagnostics.into_iter().filter(|d| d.is_error()).collect();
             Err(json!({
                 "path": path.display().to_string(),
@@ -116,7 +116,7 @@ pub fn run(a: &DiffArgs) -> u8 {
     // standard error as always).
     let failed = |errors: Vec<Value>| {
         if matches!(a.format, Format::Json) {
-            println!("{}", json!({ "errors": errors }));
+            put!("{}", json!({ "errors": errors }));
         }
         CANNOT_RUN
     };
@@ -135,7 +135,7 @@ pub fn run(a: &DiffArgs) -> u8 {
         Some(file) => match replay(&op, &np, file, &opts) {
             Ok(r) => Some(r),
             Err(msg) => {
-                eprintln!("error: {msg}");
+                say!("error: {msg}");
                 let path = file.clone();
                 return failed(vec![json!({ "path": path, "message": msg })]);
             }
@@ -144,10 +144,10 @@ pub fn run(a: &DiffArgs) -> u8 {
     let differ = !text.is_empty() || !semantic.is_empty();
     if let Some((_, r)) = &replayed {
         for b in &r.bad {
-            eprintln!("warning: {}:{}: {}", r.file, b.line, b.error);
+            say!("warning: {}:{}: {}", r.file, b.line, b.error);
         }
         if r.bad_lines > 0 {
-            eprintln!("warning: {} bad line(s) of {} skipped", r.bad_lines, r.file);
+            say!("warning: {} bad line(s) of {} skipped", r.bad_lines, r.file);
         }
     }
     match a.format {
@@ -167,7 +167,7 @@ pub fn run(a: &DiffArgs) -> u8 {
                 doc["impact"] = json!(impact);
                 doc["replay"] = json!(r);
             }
-            println!("{doc}");
+            put!("{doc}");
         }
         Format::Text => {
             let color = match a.color {
@@ -177,7 +177,7 @@ pub fn run(a: &DiffArgs) -> u8 {
                     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
                 }
             };
-            print!(
+            put_part!(
                 "{}",
                 render_text(&text, &semantic, replayed.as_ref(), color)
             );

@@ -46,7 +46,7 @@ pub fn run(a: &FmtArgs) -> u8 {
     // The same refusals as loading a bundle: formatting a Markdown file as
     // policy, or finding nothing to format, is a mistake worth naming.
     if a.path.is_file() && a.path.extension().is_none_or(|e| e != "whistle") {
-        eprintln!(
+        say!(
             "error: {}",
             whistle_grammar::bundle::LoadError::NotPolicy(a.path.clone())
         );
@@ -54,11 +54,11 @@ pub fn run(a: &FmtArgs) -> u8 {
     }
     let mut files = Vec::new();
     if let Err(e) = collect(&a.path, &mut files) {
-        eprintln!("error: cannot read `{}`: {e}", a.path.display());
+        say!("error: cannot read `{}`: {e}", a.path.display());
         return CANNOT_RUN;
     }
     if files.is_empty() {
-        eprintln!(
+        say!(
             "error: {}",
             whistle_grammar::bundle::LoadError::Empty(a.path.clone())
         );
@@ -71,7 +71,7 @@ pub fn run(a: &FmtArgs) -> u8 {
         let bytes = match std::fs::read(f) {
             Ok(b) => b,
             Err(e) => {
-                eprintln!("{}: error: {e}", f.display());
+                say!("{}: error: {e}", f.display());
                 broken += 1;
                 continue;
             }
@@ -96,19 +96,19 @@ pub fn run(a: &FmtArgs) -> u8 {
             Ok(formatted) => {
                 unformatted += 1;
                 if a.check {
-                    println!("{}", f.display());
+                    put!("{}", f.display());
                 } else if let Err(e) = crate::replace::replace_file(f, formatted.as_bytes()) {
-                    eprintln!("{}: error: cannot write: {e}", f.display());
+                    say!("{}: error: cannot write: {e}", f.display());
                     broken += 1;
                 } else {
-                    println!("formatted {}", f.display());
+                    put!("formatted {}", f.display());
                 }
             }
             Err(diags) => {
                 broken += 1;
                 let mut map = SourceMap::new();
                 map.add(SourceFile::new(f.display().to_string(), text));
-                eprint!("{}", diag::render(&diags, &map, super::color_stderr()));
+                say_part!("{}", diag::render(&diags, &map, super::color_stderr()));
             }
         }
     }
@@ -125,7 +125,7 @@ fn refuse(path: &std::path::Path, bytes: Vec<u8>) {
         path: path.display().to_string(),
         bytes,
     }]);
-    eprint!(
+    say_part!(
         "{}",
         whistle_grammar::diag::render(&b.diagnostics, &b.sources, super::color_stderr())
     );

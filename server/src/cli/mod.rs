@@ -1,5 +1,39 @@
 //! The subcommands, and what they share: loading a bundle and showing diagnostics.
 
+/// `eprintln!` that never panics: with standard error closed (`2>&1 |
+/// head`) the message is lost, not the run and its exit code.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `println!` that never panics: a reader that stops early (`| head`)
+/// loses the rest, and the command still ends with its own exit code.
+macro_rules! put {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `print!` that never panics (see `put!`).
+macro_rules! put_part {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `eprint!` that never panics (see `say!`).
+macro_rules! say_part {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod assess;
 pub mod check;
 pub mod diff;
@@ -43,10 +77,10 @@ pub fn print_diagnostics(b: &Bundle, diags: &[Diagnostic]) {
     if diags.is_empty() {
         return;
     }
-    eprint!("{}", diag::render(diags, &b.sources, color_stderr()));
+    say_part!("{}", diag::render(diags, &b.sources, color_stderr()));
     let errors = diags.iter().filter(|d| d.is_error()).count();
     let warnings = diags.len() - errors;
-    eprintln!("{errors} error(s), {warnings} warning(s)");
+    say!("{errors} error(s), {warnings} warning(s)");
 }
 
 /// Loads and compiles a bundle for a command that needs a working policy.
@@ -54,14 +88,14 @@ pub fn print_diagnostics(b: &Bundle, diags: &[Diagnostic]) {
 /// `what_not_done`) and returns the exit code to use.
 pub fn load_valid(path: &Path, what_not_done: &str, code_if_invalid: u8) -> Result<Compiled, u8> {
     let (b, c) = load(path).map_err(|msg| {
-        eprintln!("error: {msg}");
+        say!("error: {msg}");
         CANNOT_RUN
     })?;
     if c.policy.is_none() {
         print_diagnostics(&b, &c.diagnostics);
         // Named: the draft and the baseline of a simulation share their
         // files' names, and the diagnostics give paths inside the bundle.
-        eprintln!(
+        say!(
             "error: the policy `{}` has errors; {what_not_done}",
             path.display()
         );

@@ -47,7 +47,7 @@ pub fn run(a: &RouteArgs) -> u8 {
     let mut lines = match super::jsonl::open(&a.events) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             return CANNOT_RUN;
         }
     };
@@ -55,7 +55,7 @@ pub fn run(a: &RouteArgs) -> u8 {
         Ok(0) => OK,
         Ok(_) => FAILED,
         Err(Failure::Read(e)) => {
-            eprintln!(
+            say!(
                 "error: cannot read `{}` after line {}: {e}",
                 super::jsonl::display(&a.events),
                 lines.lines_read()
@@ -65,7 +65,7 @@ pub fn run(a: &RouteArgs) -> u8 {
         // A closed stdout (`| head`) is not an error worth a message.
         Err(Failure::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => FAILED,
         Err(Failure::Write(e)) => {
-            eprintln!("error: cannot write the decisions: {e}");
+            say!("error: cannot write the decisions: {e}");
             CANNOT_RUN
         }
     }

@@ -56,7 +56,7 @@ pub fn run(a: &ServeArgs) -> u8 {
         Some(p) => match Config::load(p) {
             Ok(c) => c,
             Err(e) => {
-                eprintln!("error: {e}");
+                say!("error: {e}");
                 return CANNOT_RUN;
             }
         },
@@ -73,7 +73,7 @@ pub fn run(a: &ServeArgs) -> u8 {
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            say!("error: cannot start the runtime: {e}");
             return CANNOT_RUN;
         }
     };
@@ -81,7 +81,7 @@ pub fn run(a: &ServeArgs) -> u8 {
     match result {
         Ok(()) => OK,
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             CANNOT_RUN
         }
     }

@@ -312,7 +312,7 @@ pub fn run(a: &SimulateArgs) -> u8 {
     let yaml = match std::fs::read_to_string(&a.scenario) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: cannot read `{}`: {e}", a.scenario.display());
+            say!("error: cannot read `{}`: {e}", a.scenario.display());
             return CANNOT_RUN;
         }
     };
@@ -346,26 +346,26 @@ pub fn run(a: &SimulateArgs) -> u8 {
         Ok(p) => p,
         Err(SimError::Scenario(errors)) => {
             for e in &errors.0 {
-                eprintln!("error: {}: {e}", a.scenario.display());
+                say!("error: {}: {e}", a.scenario.display());
             }
             return FAILED;
         }
         // A file the scenario names (`areas.file`): said as the
         // scenario's own mistakes are, after the scenario's name.
         Err(SimError::Io(e)) => {
-            eprintln!("error: {}: {e}", a.scenario.display());
+            say!("error: {}: {e}", a.scenario.display());
             return CANNOT_RUN;
         }
     };
     for (_, s) in std::iter::once(&prepared.draft).chain(prepared.baseline.as_ref()) {
         for n in &s.notes {
-            eprintln!("note: {n}");
+            say!("note: {n}");
         }
     }
     // A report that cannot be written is found out before the run, not
     // after a year's simulation.
     if let Err(e) = out_dir_ready(&a.out) {
-        eprintln!("error: {e}; nothing was simulated");
+        say!("error: {e}; nothing was simulated");
         return CANNOT_RUN;
     }
     let runs = 1 + u64::from(prepared.baseline.is_some());
@@ -395,7 +395,7 @@ pub fn run(a: &SimulateArgs) -> u8 {
         // The replayed log (`replay.file`) the scenario names.
         Err(e) => {
             bar.abandon();
-            eprintln!("error: {}: {e}", a.scenario.display());
+            say!("error: {}: {e}", a.scenario.display());
             return CANNOT_RUN;
         }
     };
@@ -404,14 +404,14 @@ pub fn run(a: &SimulateArgs) -> u8 {
     let written = match write_report(&report, &a.out) {
         Ok(w) => w,
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             return CANNOT_RUN;
         }
     };
     let total: u64 =
         report.draft.totals.events + report.baseline.as_ref().map_or(0, |b| b.totals.events);
     if !a.quiet {
-        print!("{}", report.table());
+        put_part!("{}", report.table());
     }
     // Each run checks the log against its own policy's `attr` schema, so
     // the runs may skip different lines: said once when they agree.
@@ -423,7 +423,7 @@ pub fn run(a: &SimulateArgs) -> u8 {
         (w[0].1.skipped, &w[0].1.skipped_first) == (w[1].1.skipped, &w[1].1.skipped_first)
     });
     for (role, run) in skipping.iter().take(if agree { 1 } else { 2 }) {
-        eprintln!(
+        say!(
             "warning: {}{} replayed line{} skipped, not simulated: {}{}",
             if agree {
                 String::new()
@@ -445,7 +445,7 @@ pub fn run(a: &SimulateArgs) -> u8 {
         0 => String::new(),
         n => format!(" (after a {n}-day warm-up)"),
     };
-    eprintln!(
+    say!(
         "simulated {events} event{}{warmup} under {} {} in {elapsed:.1} s ({:.0} events/s); report in {}",
         if events == 1 { "" } else { "s" },
         runs,

@@ -27,15 +27,15 @@ pub fn run(a: &TestArgs) -> u8 {
     let mut failed = 0;
     for r in &results {
         if r.passed() {
-            println!("ok    {}", r.name);
+            put!("ok    {}", r.name);
         } else {
             failed += 1;
-            println!("FAIL  {}  ({})", r.name, r.location);
+            put!("FAIL  {}  ({})", r.name, r.location);
             for f in &r.failures {
-                println!("      {f}");
+                put!("      {f}");
             }
         }
     }
-    println!("{} passed, {failed} failed", results.len() - failed);
+    put!("{} passed, {failed} failed", results.len() - failed);
     if failed == 0 { OK } else { FAILED }
 }

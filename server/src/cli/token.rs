@@ -35,7 +35,7 @@ fn holder_name(s: &str) -> Result<String, String> {
 /// Prints the token (to hand to its holder) and the TOML to add to the config.
 pub fn run(a: &TokenArgs) -> u8 {
     let bytes: [u8; 32] = rand::rng().random();
-    print!("{}", render(&a.name, &a.roles, &hex::encode(bytes)));
+    put_part!("{}", render(&a.name, &a.roles, &hex::encode(bytes)));
     OK
 }
 

@@ -19,13 +19,13 @@ pub struct VerifyArgs {
 /// Prints how many entries hold and names the first broken one; exit 1 if any.
 pub fn run(a: &VerifyArgs) -> u8 {
     if !a.data.join("whistle.db").exists() {
-        eprintln!("error: `{}` holds no Whistle store", a.data.display());
+        say!("error: `{}` holds no Whistle store", a.data.display());
         return CANNOT_RUN;
     }
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             return CANNOT_RUN;
         }
     };
@@ -36,11 +36,11 @@ pub fn run(a: &VerifyArgs) -> u8 {
     match result {
         Ok(v) => match v.first_broken {
             None => {
-                println!("ok: {} journal entries, the chain holds", v.entries);
+                put!("ok: {} journal entries, the chain holds", v.entries);
                 OK
             }
             Some(seq) => {
-                println!(
+                put!(
                     "broken: entry {seq}: {} ({} entries checked)",
                     v.reason.unwrap_or_default(),
                     v.entries
@@ -49,7 +49,7 @@ pub fn run(a: &VerifyArgs) -> u8 {
             }
         },
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             CANNOT_RUN
         }
     }
