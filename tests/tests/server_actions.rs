@@ -280,6 +280,33 @@ fn action_bodies_are_json_with_known_fields_or_refused() {
     let (st, e) = raw("accept", Some("text/plain"), r#"{"by": "wang"}"#);
     assert_eq!(st, 415, "{e}");
     assert_eq!(e["error"]["code"], "content_type", "{e}");
+    // JSON in another character set, or compressed, is said to be so, not
+    // misread as a syntax error; UTF-8 declared is fine.
+    let (st, e) = raw(
+        "accept",
+        Some("application/json; charset=utf-16"),
+        r#"{"by": "wang"}"#,
+    );
+    assert_eq!(st, 415, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`charset=utf-16` is not taken"),
+        "{e}"
+    );
+    let mut gz = s
+        .agent
+        .post(&format!("{}/v1/events/AB-1/accept", s.base))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .send(&b"\x1f\x8b\x08\x00"[..])
+        .unwrap();
+    assert_eq!(gz.status().as_u16(), 415);
+    let e: Value = gz.body_mut().read_json().unwrap();
+    assert_eq!(e["error"]["code"], "content_encoding", "{e}");
+    let (_, before) = s.get("/v1/events/AB-1", None);
+    assert_eq!(before["state"], "dispatched", "nothing was applied");
     let (st, e) = raw(
         "accept",
         Some("application/json"),
@@ -295,7 +322,7 @@ fn action_bodies_are_json_with_known_fields_or_refused() {
     );
     let (_, before) = s.get("/v1/events/AB-1", None);
     assert_eq!(before["state"], "dispatched", "nothing was applied");
-    let (st, e) = raw("accept", Some("application/json"), "");
+    let (st, e) = raw("accept", Some("application/json; charset=UTF-8"), "");
     assert_eq!(st, 200, "{e}");
     let (st, e) = raw(
         "resolve",

@@ -36,6 +36,9 @@ fn too_large(limit: usize) -> Response {
 
 /// Reads the body whole under [`BodyRules`], then runs the handler on it.
 pub async fn whole_body(State(rules): State<BodyRules>, req: Request, next: Next) -> Response {
+    if let Some(refused) = unreadable_encoding(req.headers()) {
+        return refused.into_response();
+    }
     // A body declared too large is refused before a byte of it is read:
     // a client that sent `Expect: 100-continue` is not told to go on and
     // upload it first.
@@ -72,4 +75,36 @@ pub async fn whole_body(State(rules): State<BodyRules>, req: Request, next: Next
         )
         .into_response(),
     }
+}
+
+/// A body the server could only misread: compressed (`Content-Encoding`),
+/// or declared in a character set other than UTF-8, JSON's (RFC 8259).
+/// Said as such, not as the JSON syntax error it would come out as.
+fn unreadable_encoding(headers: &axum::http::HeaderMap) -> Option<ApiError> {
+    if let Some(v) = headers.get(axum::http::header::CONTENT_ENCODING) {
+        let v = String::from_utf8_lossy(v.as_bytes()).trim().to_string();
+        if !v.eq_ignore_ascii_case("identity") {
+            return Some(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "content_encoding",
+                format!("`Content-Encoding: {v}` is not taken: send the body uncompressed"),
+            ));
+        }
+    }
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).to_string())?;
+    let charset = content_type.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| v.trim().trim_matches('"').to_string())
+    })?;
+    (!charset.eq_ignore_ascii_case("utf-8") && !charset.eq_ignore_ascii_case("utf8")).then(|| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content_type",
+            format!("`charset={charset}` is not taken: JSON is read as UTF-8 (RFC 8259)"),
+        )
+    })
 }
