@@ -230,7 +230,7 @@ impl<'a, 'd> CondCompiler<'a, 'd> {
                         Diagnostic::warning(
                             "W0607",
                             window.span,
-                            "a `repeats` window of no time counts nothing: it is always 0",
+                            "a `repeats` window of no time counts only the earlier events reported at the very same instant",
                         )
                         .with_help("give the window a length, such as `repeats(7d)`"),
                     );
