@@ -189,6 +189,18 @@ fn syntax_error(file: FileId, text: &str, at: usize, variant: &ErrorVariant<Rule
     if let Some(d) = json_error(file, text, at, variant) {
         return d;
     }
+    // The string rule fails at its opening quote when the string runs into
+    // a line break: "found `\"`" would blame the quote, not the break.
+    if let Some(rest) = text[at..].strip_prefix('"')
+        && !closes_on_its_line(rest)
+    {
+        return Diagnostic::error(
+            "E0001",
+            Span::new(file, at, at + 1),
+            "this string does not end on its line",
+        )
+        .with_help("a string is written on one line: close it with `\"`, and write a line break in it as `\\n`");
+    }
     let end = text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
     let found = describe_found(&text[at..]);
     let message = match variant {
@@ -287,6 +299,25 @@ fn hint(variant: &ErrorVariant<Rule>, rest: &str) -> Option<String> {
         return Some("this word is a reserved keyword and cannot be used as a name".into());
     }
     None
+}
+
+/// Whether a string whose text starts `rest` (after its opening quote) is
+/// closed before the end of its line.
+fn closes_on_its_line(rest: &str) -> bool {
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return true,
+            '\n' | '\r' => return false,
+            '\\' => {
+                if matches!(chars.next(), None | Some('\n' | '\r')) {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 fn is_keyword(word: &str) -> bool {
@@ -482,6 +513,26 @@ mod tests {
     fn first_error(text: &str) -> String {
         let (_, diags) = parse_file(FileId(0), text);
         diags.first().map(|d| d.message.clone()).unwrap_or_default()
+    }
+
+    /// A string that runs into a line break is said to, at its quote;
+    /// an escaped quote or backslash does not close it, and a string
+    /// closed on its line that is out of place is told as before.
+    #[test]
+    fn a_string_cut_by_a_line_break_is_named_as_such() {
+        for text in [
+            "category a \"multi\nline\" { lead urban grade blue }\n",
+            "category a \"ends with \\\" { lead urban grade blue }\n",
+            "category a \"open",
+        ] {
+            assert_eq!(
+                first_error(text),
+                "this string does not end on its line",
+                "{text:?}"
+            );
+        }
+        let m = first_error("levels \"grid\"\n");
+        assert!(m.starts_with("expected"), "{m}");
     }
 
     #[test]
