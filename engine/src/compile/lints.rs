@@ -80,6 +80,11 @@ fn relief_conflicts(ctx: &mut Ctx<'_>, name: &str, spans: &RouteSpans, grades: &
                 conflict(ctx, at, "this empowerment".into());
             }
         }
+        // An empowerment without a condition sets every event's level:
+        // no grade or `level` line ever puts one anywhere.
+        if spans.empowered_always {
+            continue;
+        }
         match spans.level {
             Some((ll, at)) if ll == l => conflict(ctx, at, "this `level` line".into()),
             Some(_) => {}

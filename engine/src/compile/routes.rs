@@ -23,6 +23,9 @@ pub(crate) struct RouteSpans {
     pub level: Option<(u8, Span)>,
     /// Empowerment lines naming it: level, span.
     pub empower: Vec<(u8, Span)>,
+    /// One of them has no condition: it, not a grade or a `level` line,
+    /// gives every event of the category its level.
+    pub empowered_always: bool,
     /// Relief lines naming it: level, span.
     pub relief: Vec<(u8, Span)>,
 }
@@ -157,6 +160,7 @@ impl Routes {
                             }
                             if let Some(s) = self.spans.get_mut(id as usize) {
                                 s.empower.push((level, item.span));
+                                s.empowered_always |= when.is_none();
                             }
                         }
                         None if self.broken.contains(c.name.as_str()) => {}
