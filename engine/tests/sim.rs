@@ -379,6 +379,13 @@ fn names_the_policy_does_not_know_are_errors_at_their_field() {
     let backwards = SMALL_WUHOU.replace("to: 2026-06-14", "to: 2026-05-14");
     let e = errors(&backwards, &p);
     assert_eq!(e[0].0, "period.to", "{e:?}");
+    // Said with the others, not instead of them.
+    let e = errors(&both.replace("to: 2026-06-14", "to: 2026-05-14"), &p);
+    assert_eq!(e[0].0, "period.to", "{e:?}");
+    assert!(
+        e.iter().any(|(p, _)| p == "capacity.levels.county"),
+        "{e:?}"
+    );
 
     let bad_dist = SMALL_WUHOU.replace(
         "{lognormal: {median: 1h, p90: 3h}}",

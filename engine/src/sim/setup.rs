@@ -254,8 +254,14 @@ pub fn plan(
     let to = date(&scenario.period.to, "period.to");
     let (from, to) = match (from, to) {
         (Ok(a), Ok(b)) if b >= a => (a, b),
-        (Ok(_), Ok(_)) => {
-            return Err(ScenarioError::at("period.to", "the period ends before it starts").into());
+        (Ok(a), Ok(b)) => {
+            // Said, and the rest checked on the days it names, so that
+            // every other problem is said in the same run.
+            errors.push(ScenarioError::at(
+                "period.to",
+                "the period ends before it starts",
+            ));
+            (b, a)
         }
         (a, b) => {
             return Err(ScenarioErrors(
