@@ -289,6 +289,12 @@ fn bad_requests_get_clear_4xx_answers() {
     assert_eq!(st, 400);
     assert_eq!(e["error"]["message"], "`limit` is from 1 to 1000", "{e}");
     assert_eq!(s.get("/v1/events?cursor=forged", None).0, 400);
+    // An error that quotes what was sent quotes 1 KiB of it at most.
+    let (st, e) = s.get(&format!("/v1/events?cursor={}", "x".repeat(60_000)), None);
+    assert_eq!(st, 400, "{e}");
+    let message = e["error"]["message"].as_str().unwrap();
+    assert!(message.len() <= 1024 + '…'.len_utf8(), "{}", message.len());
+    assert!(message.ends_with('…'), "{message}");
     // `/v1/route` decides one event; a batch is told where batches go.
     let (st, e) = s.post(
         "/v1/route",

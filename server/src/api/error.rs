@@ -58,9 +58,28 @@ impl ApiError {
     }
 }
 
+/// The longest message an error carries (bytes): one that quotes what the
+/// client sent (a cursor, an id) quotes no more than this of it.
+const MAX_MESSAGE: usize = 1024;
+
+/// `message`, cut to [`MAX_MESSAGE`] bytes at a character's edge, with `…`
+/// where it was cut.
+fn shortened(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE {
+        let mut end = MAX_MESSAGE;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push('…');
+    }
+    message
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({"error": {"code": self.code, "message": self.message}});
+        let message = shortened(self.message);
+        let mut body = json!({"error": {"code": self.code, "message": message}});
         if let Some(d) = self.details {
             body["error"]["details"] = d;
         }
