@@ -417,8 +417,15 @@ pub struct Replay<I> {
     start: Timestamp,
     end: Timestamp,
     categories: FxHashMap<Box<str>, u32>,
-    pending: Vec<Skip>,
+    /// Lines skipped, said in input order.
+    pending: std::collections::VecDeque<Skip>,
     outside: u64,
+    /// The ids of the last events taken (twice the window), each with its
+    /// line: one seen again is the same event logged twice (a retry, two
+    /// exports run together), not a second event. Only recent ones: the
+    /// memory stays bounded whatever the log's length.
+    recent: FxHashMap<compact_str::CompactString, u64>,
+    recent_order: std::collections::VecDeque<compact_str::CompactString>,
 }
 
 /// An event with its input line, ordered by nothing else (the heap key
@@ -463,8 +470,21 @@ impl<I: Iterator<Item = Result<(u64, Event), Skip>>> Replay<I> {
             start,
             end,
             categories,
-            pending: Vec::new(),
+            pending: std::collections::VecDeque::new(),
             outside: 0,
+            recent: FxHashMap::default(),
+            recent_order: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// Remembers the id of an event taken at `line`.
+    fn remember(&mut self, id: &compact_str::CompactString, line: u64) {
+        self.recent.insert(id.clone(), line);
+        self.recent_order.push_back(id.clone());
+        if self.recent_order.len() > 2 * self.window
+            && let Some(old) = self.recent_order.pop_front()
+        {
+            self.recent.remove(&old);
         }
     }
 
@@ -479,7 +499,7 @@ impl<I: Iterator<Item = Result<(u64, Event), Skip>>> Iterator for Replay<I> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(s) = self.pending.pop() {
+            if let Some(s) = self.pending.pop_front() {
                 return Some(Err(s));
             }
             while self.heap.len() < self.window {
@@ -491,8 +511,18 @@ impl<I: Iterator<Item = Result<(u64, Event), Skip>>> Iterator for Replay<I> {
                             self.outside += 1;
                             continue;
                         }
+                        if let Some(&first) = self.recent.get(&ev.id) {
+                            self.pending.push_back(Skip {
+                                line,
+                                reason: format!(
+                                    "event `{}` was already taken from line {first}: the same event logged twice",
+                                    ev.id
+                                ),
+                            });
+                            continue;
+                        }
                         if self.released.is_some_and(|r| ev.reported_at < r) {
-                            self.pending.push(Skip {
+                            self.pending.push_back(Skip {
                                 line,
                                 reason: format!(
                                     "`reported_at` {} is more than {} lines out of time order",
@@ -501,6 +531,7 @@ impl<I: Iterator<Item = Result<(u64, Event), Skip>>> Iterator for Replay<I> {
                             });
                             continue;
                         }
+                        self.remember(&ev.id, line);
                         self.seq += 1;
                         self.heap
                             .push(Reverse((ev.reported_at, self.seq, Keyed(line, ev))));
@@ -657,5 +688,46 @@ mod tests {
             .collect();
         assert_eq!(ids, ["skip 3", "b", "a", "d"]);
         assert!(matches!(&out[1], Ok(a) if a.index == 0 && a.category == Some(0)));
+    }
+
+    /// An id seen again among the last events taken is the same event
+    /// logged twice: skipped, naming the line that had it, and the skips
+    /// come in input order. One far behind (past twice the window) is
+    /// no longer remembered: the memory stays bounded.
+    #[test]
+    fn an_event_logged_twice_is_skipped_once_near() {
+        let ev = |id: &str, minute: u32| {
+            crate::event::parse_event(&format!(
+                r#"{{"id":"{id}","category":"c","grid":"G","reported_at":"2026-01-01T01:{minute:02}:00Z"}}"#
+            ))
+            .unwrap()
+        };
+        let ids = ["a", "b", "a", "b", "c", "d", "e", "f", "a"];
+        let input = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| Ok((i as u64 + 1, ev(id, i as u32))));
+        let start: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let end: Timestamp = "2026-01-02T00:00:00Z".parse().unwrap();
+        let out: Vec<String> = Replay::new(input, start, end, FxHashMap::default(), 2)
+            .map(|r| match r {
+                Ok(a) => a.event.id.to_string(),
+                Err(s) => format!("skip {}: {}", s.line, s.reason),
+            })
+            .collect();
+        assert_eq!(
+            out,
+            [
+                "a",
+                "skip 3: event `a` was already taken from line 1: the same event logged twice",
+                "skip 4: event `b` was already taken from line 2: the same event logged twice",
+                "b",
+                "c",
+                "d",
+                "e",
+                "f",
+                "a",
+            ]
+        );
     }
 }
