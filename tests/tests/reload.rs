@@ -656,6 +656,25 @@ fn preview_and_redecide_show_and_apply_a_change() {
         None,
     );
     assert_eq!(code, 422, "{bad}");
+    // A body of the wrong shape is told in JSON's words, not the
+    // server's names for its types.
+    for (body, said) in [
+        (json!(null), "expected a JSON object"),
+        (
+            json!({"files": {ORDER: "x"}, "days": -1}),
+            "expected a whole number, 0 or more",
+        ),
+        (json!({"files": [1]}), "expected an object"),
+    ] {
+        let (code, bad) = s.post("/v1/policy/preview", &body, None);
+        assert_eq!(code, 422, "{bad}");
+        let message = bad["error"]["message"].as_str().unwrap();
+        assert!(message.contains(said), "{body}: {message}");
+        assert!(
+            !message.contains("struct") && !message.contains("u32"),
+            "{message}"
+        );
+    }
 
     let (code, _) = s.post(
         "/v1/policy/rollout",

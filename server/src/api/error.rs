@@ -76,6 +76,36 @@ fn shortened(mut message: String) -> String {
     message
 }
 
+/// serde's words for the types it wanted, in JSON's: a client reads
+/// "expected a JSON object", not the server's "expected struct DraftBody".
+fn plain_types(said: &str) -> String {
+    static TYPES: std::sync::LazyLock<Option<[(regex::Regex, &'static str); 6]>> =
+        std::sync::LazyLock::new(|| {
+            let r = |p: &str| regex::Regex::new(p).ok();
+            Some([
+                (r(r"expected (struct|enum) \w+")?, "expected a JSON object"),
+                (
+                    r(r"expected (u8|u16|u32|u64|usize)\b")?,
+                    "expected a whole number, 0 or more",
+                ),
+                (
+                    r(r"expected (i8|i16|i32|i64|isize)\b")?,
+                    "expected a whole number",
+                ),
+                (r(r"expected (f32|f64)\b")?, "expected a number"),
+                (r(r"expected a sequence\b")?, "expected an array"),
+                (r(r"expected a map\b")?, "expected an object"),
+            ])
+        });
+    let mut out = said.to_string();
+    if let Some(types) = TYPES.as_ref() {
+        for (re, plain) in types {
+            out = re.replace_all(&out, *plain).into_owned();
+        }
+    }
+    out
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let message = shortened(self.message);
@@ -97,7 +127,11 @@ impl From<JsonRejection> for ApiError {
                 let said = text
                     .strip_prefix("Failed to deserialize the JSON body into the target type: ")
                     .unwrap_or(&text);
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", said)
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid",
+                    plain_types(said),
+                )
             }
             JsonRejection::JsonSyntaxError(e) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.body_text())

@@ -127,7 +127,7 @@ pub async fn start(
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid",
-            format!("`events` is from 1 to {MAX_EVENTS}"),
+            format!("`events` is above 0 and at most {MAX_EVENTS}"),
         ));
     }
     let d = super::policy::optional_draft(body.files, body.delete)?;
