@@ -309,6 +309,7 @@ pub fn write_report(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, String>
 
 /// Runs `whistle simulate`.
 pub fn run(a: &SimulateArgs) -> u8 {
+    let began = Instant::now();
     let yaml = match std::fs::read_to_string(&a.scenario) {
         Ok(t) => t,
         Err(e) => {
@@ -445,8 +446,11 @@ pub fn run(a: &SimulateArgs) -> u8 {
         0 => String::new(),
         n => format!(" (after a {n}-day warm-up)"),
     };
+    // The rate is the runs' own; the whole takes in reading the policies
+    // and the scenario, generating the area tree and writing the report.
+    let whole = began.elapsed().as_secs_f64();
     say!(
-        "simulated {events} event{}{warmup} under {} {} in {elapsed:.1} s ({:.0} events/s); report in {}",
+        "simulated {events} event{}{warmup} under {} {} in {elapsed:.1} s ({:.0} events/s; {whole:.1} s in all); report in {}",
         if events == 1 { "" } else { "s" },
         runs,
         if runs == 1 { "policy" } else { "policies" },
