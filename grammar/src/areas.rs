@@ -131,7 +131,8 @@ pub fn duplicate_ids(tree: &AreaTree) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     let mut dups = Vec::new();
     for id in all_ids(tree) {
-        if !seen.insert(id.as_str()) {
+        // Each once, however many times it is repeated.
+        if !seen.insert(id.as_str()) && !dups.contains(id) {
             dups.push(id.clone());
         }
     }
@@ -180,6 +181,15 @@ mod tests {
             ]
         );
         assert_eq!(tree.counts(), [1, 1, 1, 2]);
+    }
+
+    /// An id repeated at every level is one duplicate, not three.
+    #[test]
+    fn each_duplicate_id_is_named_once() {
+        let text = "districts:\n  - id: X\n    streets:\n      - id: X\n        communities:\n          - id: X\n            grids: [X, Y, Y]\n";
+        let src = SourceFile::new("areas.yaml", text);
+        let tree = parse_areas(FileId(0), &src).unwrap_or_default();
+        assert_eq!(duplicate_ids(&tree), ["X", "Y"]);
     }
 
     #[test]

@@ -321,12 +321,16 @@ pub fn plan(
                         .location()
                         .map(|l| format!(" at line {}, column {}", l.line(), l.column()))
                         .unwrap_or_default();
+                    // The message may end with the place itself.
+                    let why = m.lines().next().unwrap_or("");
+                    let why = if at.is_empty() {
+                        why
+                    } else {
+                        why.trim_end_matches(at.as_str())
+                    };
                     ScenarioError::at(
                         "areas.file",
-                        format!(
-                            "`{file}` is not an area tree{at}: {}",
-                            m.lines().next().unwrap_or("")
-                        ),
+                        format!("`{file}` is not an area tree{at}: {why}"),
                     )
                 })?;
             // As `whistle check` holds a bundle's `areas.yaml` to: a unit
