@@ -394,6 +394,23 @@ fn names_the_policy_does_not_know_are_errors_at_their_field() {
     let e = errors(&bad_dist, &p);
     assert_eq!(e[0].0, "capacity.levels.grid.handling.lognormal", "{e:?}");
 
+    // A time longer than any period is a slip, not capped in silence.
+    let endless = SMALL_WUHOU.replace(
+        "{lognormal: {median: 1h, p90: 3h}}",
+        "{constant: 99999999999999999999d}",
+    );
+    let e = errors(&endless, &p);
+    assert_eq!(e[0].0, "capacity.levels.grid.handling.constant", "{e:?}");
+    assert!(e[0].1.contains("longer than any period"), "{e:?}");
+    let poisson = SMALL_WUHOU.replacen("vehicles: {poisson: 2}", "vehicles: {poisson: 1e300}", 1);
+    assert_ne!(poisson, SMALL_WUHOU);
+    let e = errors(&poisson, &p);
+    assert!(
+        e[0].1
+            .contains("a Poisson mean of 1.000e300 is more than can be drawn"),
+        "{e:?}"
+    );
+
     let no_grids = SMALL_WUHOU.replace("areas: policy", "areas: {file: nowhere.yaml}");
     let e = errors(&no_grids, &p);
     assert_eq!(e[0].0, "areas.file", "{e:?}");

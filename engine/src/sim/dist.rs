@@ -89,16 +89,29 @@ pub enum Dist {
     Gamma(Gamma<f64>, f64, f64),
 }
 
+/// The longest time a scenario may give (seconds): ten years, the
+/// longest period.
+const LONGEST: f64 = 3660.0 * 86_400.0;
+
 impl Dist {
     /// Reads a spec; errors name `path`.
     pub fn from_spec(spec: &DistSpec, path: &str) -> Result<Dist, ScenarioError> {
         let secs = |text: &str, at: &str| {
-            duration_seconds(text).ok_or_else(|| {
+            let s = duration_seconds(text).ok_or_else(|| {
                 ScenarioError::at(
                     at,
                     format!("\"{text}\" is not a duration such as \"30m\" or \"1h30m\""),
                 )
-            })
+            })?;
+            // Longer than the longest period, a time would never end in
+            // the run: a slip of the keyboard, not a plan.
+            if s > LONGEST {
+                return Err(ScenarioError::at(
+                    at,
+                    format!("\"{text}\" is longer than any period can be (3660d, ten years)"),
+                ));
+            }
+            Ok(s)
         };
         let keys = match spec {
             DistSpec::Fixed(text) => return Ok(Dist::Constant(secs(text, path)?)),
@@ -244,7 +257,13 @@ impl AttrField {
                 if mean <= 0.0 {
                     Draw::Const(Value::from(0))
                 } else {
-                    Draw::Poisson(Poisson::new(mean).map_err(|e| err(&e.to_string()))?)
+                    // The library's words name its own constants.
+                    Draw::Poisson(Poisson::new(mean).map_err(|_| {
+                        err(&format!(
+                            "a Poisson mean of {mean:.3e} is more than can be drawn (at most {:.0e})",
+                            Poisson::<f64>::MAX_LAMBDA
+                        ))
+                    })?)
                 }
             }
             "uniform" => {
