@@ -394,6 +394,13 @@ fn names_the_policy_does_not_know_are_errors_at_their_field() {
     let e = errors(&bad_dist, &p);
     assert_eq!(e[0].0, "capacity.levels.grid.handling.lognormal", "{e:?}");
 
+    // Rates that come to no event: said, not a report of nothing.
+    let quiet = SMALL_WUHOU.replace("arrivals:\n", "arrivals:\n  total: 0.001\n");
+    assert_ne!(quiet, SMALL_WUHOU);
+    let e = errors(&quiet, &p);
+    assert_eq!(e[0].0, "arrivals", "{e:?}");
+    assert!(e[0].1.contains("nothing to simulate"), "{e:?}");
+
     // A time longer than any period is a slip, not capped in silence.
     let endless = SMALL_WUHOU.replace(
         "{lognormal: {median: 1h, p90: 3h}}",

@@ -484,6 +484,15 @@ pub fn plan(
                     "arrivals",
                     "the profiles give every hour of the period a weight of 0: nothing would arrive (check `monthly`, `weekday` and `hourly`, here and in the categories, against the period's months and days)",
                 ));
+            } else if plan.expected < 1.0 && plan.categories.iter().any(|c| c.per_day > 0.0) {
+                // A report of nothing would pass for a quiet period.
+                errors.push(ScenarioError::at(
+                    if options.events.is_some() { "events" } else { "arrivals" },
+                    format!(
+                        "about {:.2} events are expected over the period: nothing to simulate (raise the rates, `total` or `events`)",
+                        plan.expected
+                    ),
+                ));
             } else if !natural.is_finite() {
                 // Scaled, rates whose sum overflows would come to none.
                 errors.push(ScenarioError::at(
