@@ -470,9 +470,9 @@ fn a_replayed_log_runs_with_the_same_capacities() {
     assert_eq!(r["draft"]["totals"]["events"].as_u64(), Some(n + 1));
     // `--events` cannot scale a log.
     let out = simulate_with(&["--events", "100"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
-        text(&out).contains("`--events` scales synthetic arrivals"),
+        text(&out).contains("error: `--events`: `--events` scales synthetic arrivals"),
         "{}",
         text(&out)
     );

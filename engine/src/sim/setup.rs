@@ -359,8 +359,8 @@ pub fn plan(
     let mut categories = Vec::new();
     if scenario.arrivals.is_none() && scenario.replay.is_some() && options.events.is_some() {
         return Err(ScenarioError::at(
-            "replay",
-            "`--events` scales synthetic arrivals; a replay simulates the events of its log as they are",
+            "events",
+            "`events` scales synthetic arrivals; a replay simulates the events of its log as they are",
         )
         .into());
     }

@@ -346,10 +346,22 @@ pub fn run(a: &SimulateArgs) -> u8 {
     let prepared = match prepare_scenario(&yaml, Some(&dir), draft, baseline, options) {
         Ok(p) => p,
         Err(SimError::Scenario(errors)) => {
+            // `events` is the command line's `--events` here (a job's
+            // field over HTTP): said as the option, and a command line
+            // that alone is wrong exits as one.
+            let mut only_options = true;
             for e in &errors.0 {
-                say!("error: {}: {e}", a.scenario.display());
+                if e.path == "events" {
+                    say!(
+                        "error: `--events`: {}",
+                        e.message.replace("`events`", "`--events`")
+                    );
+                } else {
+                    only_options = false;
+                    say!("error: {}: {e}", a.scenario.display());
+                }
             }
-            return FAILED;
+            return if only_options { CANNOT_RUN } else { FAILED };
         }
         // A file the scenario names (`areas.file`): said as the
         // scenario's own mistakes are, after the scenario's name.
