@@ -68,16 +68,10 @@ fn a_mangled_then_formatted_policy_decides_exactly_as_before() {
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else if p.extension().is_some_and(|x| x == "whistle") {
-            out.push(p);
-        }
-    }
-    out
+    walk_all(dir)
+        .into_iter()
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "whistle"))
+        .collect()
 }
 
 /// A file `check` refuses (not UTF-8, too large) is refused by `fmt` in
@@ -174,7 +168,6 @@ fn fmt_leaves_a_read_only_file_and_another_users_file_stays_theirs() {
 }
 
 /// Every file and directory under `dir`.
-#[cfg(unix)]
 fn walk_all(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
