@@ -490,6 +490,36 @@ fn a_replayed_log_runs_with_the_same_capacities() {
         text(&out)
     );
 
+    // A log newest first: most of it out of time order by more than the
+    // 4,096 lines put right. A report on the rest would pass for the whole.
+    let reversed: String = (0..6000)
+        .rev()
+        .map(|i| {
+            format!(
+                "{{\"id\":\"REV-{i}\",\"category\":\"fire_lane\",\"grid\":\"G010101\",\"reported_at\":\"2026-06-01T{:02}:{:02}:{:02}+08:00\"}}\n",
+                i / 3600,
+                i / 60 % 60,
+                i % 60
+            )
+        })
+        .collect();
+    std::fs::write(
+        &path,
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("2025-", "2026-"),
+    )
+    .unwrap();
+    std::fs::write(tmp.path().join("events.jsonl"), reversed).unwrap();
+    let out = simulate_replay();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out)
+            .contains("out of time order by 4,096 lines or more: it is not a log in time order"),
+        "{}",
+        text(&out)
+    );
+
     // A log of nothing but lines that are not events: the error says
     // why the first was skipped.
     std::fs::write(

@@ -420,6 +420,10 @@ pub struct Replay<I> {
     /// Lines skipped, said in input order.
     pending: std::collections::VecDeque<Skip>,
     outside: u64,
+    /// Events skipped for being too far out of time order.
+    late: u64,
+    /// Events taken in the period.
+    taken: u64,
     /// The ids of the last events taken (twice the window), each with its
     /// line: one seen again is the same event logged twice (a retry, two
     /// exports run together), not a second event. Only recent ones: the
@@ -472,6 +476,8 @@ impl<I: Iterator<Item = Result<(u64, Event), Skip>>> Replay<I> {
             categories,
             pending: std::collections::VecDeque::new(),
             outside: 0,
+            late: 0,
+            taken: 0,
             recent: FxHashMap::default(),
             recent_order: std::collections::VecDeque::new(),
         }
@@ -491,6 +497,16 @@ impl<I: Iterator<Item = Result<(u64, Event), Skip>>> Replay<I> {
     /// Events read so far that were reported outside the period (left out).
     pub fn outside(&self) -> u64 {
         self.outside
+    }
+
+    /// Whether so many events were too far out of time order (more than
+    /// a tenth of those in the period) that the log is not in time order
+    /// at all (newest first, or several logs run together): a year
+    /// simulated on what is left would pass for the whole. The numbers:
+    /// those skipped, and all the period's.
+    pub fn out_of_order(&self) -> Option<(u64, u64)> {
+        let all = self.taken + self.late;
+        (self.late > 0 && self.late * 10 > all).then_some((self.late, all))
     }
 }
 
@@ -522,16 +538,18 @@ impl<I: Iterator<Item = Result<(u64, Event), Skip>>> Iterator for Replay<I> {
                             continue;
                         }
                         if self.released.is_some_and(|r| ev.reported_at < r) {
+                            self.late += 1;
                             self.pending.push_back(Skip {
                                 line,
                                 reason: format!(
-                                    "`reported_at` {} is more than {} lines out of time order",
+                                    "`reported_at` {} is {} lines or more out of time order",
                                     ev.reported_at, self.window
                                 ),
                             });
                             continue;
                         }
                         self.remember(&ev.id, line);
+                        self.taken += 1;
                         self.seq += 1;
                         self.heap
                             .push(Reverse((ev.reported_at, self.seq, Keyed(line, ev))));

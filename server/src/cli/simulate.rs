@@ -220,6 +220,11 @@ fn run_one(
             if let Some(e) = failed.take() {
                 return Err(e);
             }
+            if let Some((late, all)) = replay.out_of_order() {
+                return Err(format!(
+                    "`replay.file`: {late} of the {all} events of `{file}` in the period are out of time order by 4,096 lines or more: it is not a log in time order (newest first? several run together?); sort it by `reported_at`"
+                ));
+            }
             let mut r = run.into_report(role);
             let outside = replay.outside();
             if r.totals.events == 0 {
