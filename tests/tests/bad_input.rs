@@ -118,7 +118,7 @@ fn a_file_that_is_not_policy_is_named_not_parsed() {
 
 /// A reader that stops early (`whistle test | head -1`, `2>&1 | head`)
 /// closes the pipe: the command still ends with its own exit code, not
-/// a panic's 101.
+/// a panic's 101; `token`, whose output is all it makes, fails.
 #[test]
 fn a_closed_output_is_no_panic() {
     use std::process::{Command, Stdio};
@@ -128,6 +128,8 @@ fn a_closed_output_is_no_panic() {
         (vec!["test", "policies/wuhou"], 0),
         (vec!["check", dir.path().to_str().unwrap()], 1),
         (vec!["check", "policies/wuhou", "--format", "json"], 0),
+        // A token is shown once: one nobody could read is a failure.
+        (vec!["token", "--name", "chen", "--role", "viewer"], 2),
     ] {
         let mut child = Command::new(common::whistle())
             .args(&args)

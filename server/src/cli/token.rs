@@ -5,7 +5,7 @@ use clap::Args;
 use rand::RngExt;
 use sha2::{Digest, Sha256};
 
-use super::OK;
+use super::{CANNOT_RUN, OK};
 
 /// Arguments of `whistle token`.
 #[derive(Args)]
@@ -34,9 +34,19 @@ fn holder_name(s: &str) -> Result<String, String> {
 
 /// Prints the token (to hand to its holder) and the TOML to add to the config.
 pub fn run(a: &TokenArgs) -> u8 {
+    use std::io::Write as _;
     let bytes: [u8; 32] = rand::rng().random();
-    put_part!("{}", render(&a.name, &a.roles, &hex::encode(bytes)));
-    OK
+    let text = render(&a.name, &a.roles, &hex::encode(bytes));
+    // The token is shown once: one that could not be written is a failure,
+    // not a token handed to nobody.
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => OK,
+        Err(e) => {
+            say!("error: the token could not be written out ({e}); none was made");
+            CANNOT_RUN
+        }
+    }
 }
 
 /// The token with its holder's config lines.
