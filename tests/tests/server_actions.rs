@@ -305,6 +305,14 @@ fn action_bodies_are_json_with_known_fields_or_refused() {
     assert_eq!(gz.status().as_u16(), 415);
     let e: Value = gz.body_mut().read_json().unwrap();
     assert_eq!(e["error"]["code"], "content_encoding", "{e}");
+    // A request without a body is not judged by a body's headers.
+    let got = s
+        .agent
+        .get(&format!("{}/v1/events/AB-1", s.base))
+        .header("content-type", "application/json; charset=latin1")
+        .call()
+        .unwrap();
+    assert_eq!(got.status().as_u16(), 200);
     let (_, before) = s.get("/v1/events/AB-1", None);
     assert_eq!(before["state"], "dispatched", "nothing was applied");
     let (st, e) = raw(

@@ -36,7 +36,12 @@ fn too_large(limit: usize) -> Response {
 
 /// Reads the body whole under [`BodyRules`], then runs the handler on it.
 pub async fn whole_body(State(rules): State<BodyRules>, req: Request, next: Next) -> Response {
-    if let Some(refused) = unreadable_encoding(req.headers()) {
+    // Only a request with a body is read by its encoding.
+    let bodiless = matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    if !bodiless && let Some(refused) = unreadable_encoding(req.headers()) {
         return refused.into_response();
     }
     // A body declared too large is refused before a byte of it is read:
