@@ -445,6 +445,10 @@ fn a_volume_no_run_could_finish_is_an_error_at_its_field() {
     let plan = plan_scaled(&huge, &p, 1_000.0).unwrap();
     let expected = plan.arrivals.map(|a| a.expected).unwrap_or(0.0);
     assert!((expected - 1_000.0).abs() < 1.0, "{expected}");
+    // Down to one event, still a run; to half of one, nothing to run.
+    assert!(plan_scaled(&huge, &p, 1.0).is_ok());
+    let e = plan_scaled(&huge, &p, 0.4).unwrap_err();
+    assert!(e.0[0].message.contains("nothing to simulate"), "{e:?}");
     // Scaled up past the bound, the option is named.
     let e = plan_scaled(&huge, &p, 2e9).unwrap_err();
     assert_eq!(e.0[0].path, "events", "{e:?}");

@@ -131,16 +131,19 @@ fn a_closed_output_is_no_panic() {
         // A token is shown once: one nobody could read is a failure.
         (vec!["token", "--name", "chen", "--role", "viewer"], 2),
     ] {
-        let mut child = Command::new(common::whistle())
+        // Pipes whose read ends are closed before the command starts:
+        // every write to them fails, whatever the timing.
+        let (out_read, out_write) = std::io::pipe().unwrap();
+        let (err_read, err_write) = std::io::pipe().unwrap();
+        drop((out_read, err_read));
+        let status = Command::new(common::whistle())
             .args(&args)
             .current_dir(common::root())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
+            .stdin(Stdio::null())
+            .stdout(out_write)
+            .stderr(err_write)
+            .status()
             .unwrap();
-        // Both read ends closed before a byte is written.
-        drop(child.stdout.take());
-        drop(child.stderr.take());
-        assert_eq!(child.wait().unwrap().code(), Some(code), "{args:?}");
+        assert_eq!(status.code(), Some(code), "{args:?}");
     }
 }

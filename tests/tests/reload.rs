@@ -665,6 +665,8 @@ fn preview_and_redecide_show_and_apply_a_change() {
             "expected a whole number, 0 or more",
         ),
         (json!({"files": [1]}), "expected an object"),
+        // Read positionally, an array would be taken for `files`.
+        (json!([{"zz.whistle": "# x\n"}]), "expected a JSON object"),
     ] {
         let (code, bad) = s.post("/v1/policy/preview", &body, None);
         assert_eq!(code, 422, "{bad}");
@@ -675,6 +677,13 @@ fn preview_and_redecide_show_and_apply_a_change() {
             "{message}"
         );
     }
+    let (code, bad) = s.post(
+        "/v1/policy/rollout",
+        &json!([{"zz.whistle": "# x\n"}]),
+        None,
+    );
+    assert_eq!(code, 422, "{bad}");
+    assert!(!policy.join("zz.whistle").exists(), "nothing was written");
 
     let (code, _) = s.post(
         "/v1/policy/rollout",

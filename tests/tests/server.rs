@@ -295,6 +295,25 @@ fn bad_requests_get_clear_4xx_answers() {
     let message = e["error"]["message"].as_str().unwrap();
     assert!(message.len() <= 1024 + '…'.len_utf8(), "{}", message.len());
     assert!(message.ends_with('…'), "{message}");
+    // So does each event's error in a batch's details.
+    let mut long = event("LONG-1", "fire_lane");
+    long["reported_at"] = json!("x".repeat(1500));
+    let (st, e) = s.post("/v1/events", &json!({"events": [long.clone(), long]}), None);
+    assert_eq!(st, 422, "{e}");
+    let details = e["error"]["details"].to_string();
+    assert!(details.contains('…'), "{details}");
+    fn longest(v: &Value) -> usize {
+        match v {
+            Value::String(s) => s.len(),
+            Value::Array(a) => a.iter().map(longest).max().unwrap_or(0),
+            Value::Object(o) => o.values().map(longest).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+    assert!(
+        longest(&e["error"]["details"]) <= 1024 + '…'.len_utf8(),
+        "{details}"
+    );
     // `/v1/route` decides one event; a batch is told where batches go.
     let (st, e) = s.post(
         "/v1/route",

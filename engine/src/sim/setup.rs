@@ -484,7 +484,7 @@ pub fn plan(
                     "arrivals",
                     "the profiles give every hour of the period a weight of 0: nothing would arrive (check `monthly`, `weekday` and `hourly`, here and in the categories, against the period's months and days)",
                 ));
-            } else if plan.expected < 1.0 && plan.categories.iter().any(|c| c.per_day > 0.0) {
+            } else if plan.expected < 0.5 && plan.categories.iter().any(|c| c.per_day > 0.0) {
                 // A report of nothing would pass for a quiet period.
                 errors.push(ScenarioError::at(
                     if options.events.is_some() { "events" } else { "arrivals" },

@@ -79,7 +79,7 @@ fn shortened(mut message: String) -> String {
 /// serde's words for the types it wanted, in JSON's: a client reads
 /// "expected a JSON object", not the server's "expected struct DraftBody".
 fn plain_types(said: &str) -> String {
-    static TYPES: std::sync::LazyLock<Option<[(regex::Regex, &'static str); 6]>> =
+    static TYPES: std::sync::LazyLock<Option<[(regex::Regex, &'static str); 8]>> =
         std::sync::LazyLock::new(|| {
             let r = |p: &str| regex::Regex::new(p).ok();
             Some([
@@ -95,6 +95,8 @@ fn plain_types(said: &str) -> String {
                 (r(r"expected (f32|f64)\b")?, "expected a number"),
                 (r(r"expected a sequence\b")?, "expected an array"),
                 (r(r"expected a map\b")?, "expected an object"),
+                (r(r"invalid type: sequence\b")?, "invalid type: array"),
+                (r(r"invalid type: map\b")?, "invalid type: object"),
             ])
         });
     let mut out = said.to_string();
@@ -106,11 +108,25 @@ fn plain_types(said: &str) -> String {
     out
 }
 
+/// Every string in `v` cut as a message is (a batch's per-event errors
+/// quote what each event sent).
+fn shorten_all(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) if s.len() > MAX_MESSAGE => {
+            *s = shortened(std::mem::take(s));
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(shorten_all),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(shorten_all),
+        _ => {}
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let message = shortened(self.message);
+        let message = shortened(plain_types(&self.message));
         let mut body = json!({"error": {"code": self.code, "message": message}});
-        if let Some(d) = self.details {
+        if let Some(mut d) = self.details {
+            shorten_all(&mut d);
             body["error"]["details"] = d;
         }
         (self.status, Json(body)).into_response()

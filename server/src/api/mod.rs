@@ -8,6 +8,7 @@ pub mod deadline;
 pub mod editor;
 pub mod error;
 pub mod events;
+pub mod object;
 pub mod ops;
 pub mod path;
 pub mod policy;

@@ -19,6 +19,7 @@ use whistle_grammar::bundle;
 
 use super::auth::Principal;
 use super::error::ApiError;
+use super::object::Object;
 use super::path::ApiPath;
 use crate::reload::files::Draft;
 use crate::reload::{Base, Outcome, Request, full_hash, is_version_hash};
@@ -174,8 +175,10 @@ pub struct DraftBody {
     pub base: Option<Base>,
 }
 
-fn draft(json: Result<Json<DraftBody>, JsonRejection>) -> Result<(Draft, DraftBody), ApiError> {
-    let Json(mut body) = json.map_err(ApiError::from)?;
+fn draft(
+    json: Result<Json<Object<DraftBody>>, JsonRejection>,
+) -> Result<(Draft, DraftBody), ApiError> {
+    let Json(Object(mut body)) = json.map_err(ApiError::from)?;
     let files = std::mem::take(&mut body.files).into_iter().collect();
     let d = Draft::checked(files, std::mem::take(&mut body.delete)).map_err(bad_path)?;
     Ok((d, body))
@@ -208,7 +211,7 @@ pub(super) fn optional_draft(
 pub async fn rollout(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
-    json: Result<Json<DraftBody>, JsonRejection>,
+    json: Result<Json<Object<DraftBody>>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let (d, rest) = draft(json)?;
     if rest.days.is_some() {
@@ -257,7 +260,7 @@ const MAX_DAYS: u32 = 3660;
 /// reports what would be decided differently.
 pub async fn preview(
     State(state): State<AppState>,
-    json: Result<Json<DraftBody>, JsonRejection>,
+    json: Result<Json<Object<DraftBody>>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let (d, rest) = draft(json)?;
     // The body a rollout takes, so that a client sends one body to all
@@ -332,9 +335,9 @@ pub(super) async fn compile_draft(
 /// changes, in words.
 pub async fn check(
     State(state): State<AppState>,
-    json: Result<Json<DraftBody>, JsonRejection>,
+    json: Result<Json<Object<DraftBody>>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(body) = json.map_err(ApiError::from)?;
+    let Json(Object(body)) = json.map_err(ApiError::from)?;
     if body.days.is_some() {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

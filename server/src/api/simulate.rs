@@ -120,9 +120,9 @@ fn over_limit(expected: f64) -> bool {
 pub async fn start(
     State(state): State<AppState>,
     Extension(jobs): Extension<Jobs>,
-    json: Result<Json<SimulateBody>, JsonRejection>,
+    json: Result<Json<super::object::Object<SimulateBody>>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(body) = json.map_err(ApiError::from)?;
+    let Json(super::object::Object(body)) = json.map_err(ApiError::from)?;
     if body.events.is_some_and(|n| !(n > 0.0 && n <= MAX_EVENTS)) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

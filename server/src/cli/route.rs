@@ -54,6 +54,11 @@ pub fn run(a: &RouteArgs) -> u8 {
     match route_stream(policy, &mut lines, std::io::stdout().lock()) {
         Ok(0) => OK,
         Ok(_) => FAILED,
+        // A line too long names its own line.
+        Err(Failure::Read(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+            say!("error: `{}`: {e}", super::jsonl::display(&a.events));
+            CANNOT_RUN
+        }
         Err(Failure::Read(e)) => {
             say!(
                 "error: cannot read `{}` after line {}: {e}",
