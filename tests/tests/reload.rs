@@ -307,6 +307,20 @@ fn rollout_checks_paths_and_drafts_and_rollback_restores_the_exact_hash() {
     let rendered = v["error"]["details"]["rendered"].as_str().unwrap();
     assert!(rendered.contains("categories/order.whistle:"), "{rendered}");
     assert!(rendered.contains("nobody"), "{rendered}");
+    // Diagnostics are given whole, however long (only what quotes a
+    // client's input is cut).
+    let many: String = (0..20)
+        .map(|i| format!("category extra_{i} {{ lead nobody_{i} grade blue }}\n"))
+        .collect();
+    let (code, v) = s.post(
+        "/v1/policy/rollout",
+        &json!({"files": {"extra.whistle": many}}),
+        None,
+    );
+    assert_eq!(code, 422, "{v}");
+    let rendered = v["error"]["details"]["rendered"].as_str().unwrap();
+    assert!(rendered.len() > 2048, "{}", rendered.len());
+    assert!(rendered.contains("nobody_19"), "{rendered}");
     assert_eq!(order_text(&policy), original);
     assert_eq!(s.live_hash(), h0);
     // Checked rather than rolled out, the same draft is a 200 that holds

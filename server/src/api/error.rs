@@ -108,15 +108,22 @@ fn plain_types(said: &str) -> String {
     out
 }
 
-/// Every string in `v` cut as a message is (a batch's per-event errors
-/// quote what each event sent).
+/// Every `error` and `message` string in `v` cut as a message is (a
+/// batch's per-event errors quote what each event sent). Other strings,
+/// such as a rollout's rendered diagnostics, are kept whole.
 fn shorten_all(v: &mut serde_json::Value) {
     match v {
-        serde_json::Value::String(s) if s.len() > MAX_MESSAGE => {
-            *s = shortened(std::mem::take(s));
-        }
         serde_json::Value::Array(items) => items.iter_mut().for_each(shorten_all),
-        serde_json::Value::Object(fields) => fields.values_mut().for_each(shorten_all),
+        serde_json::Value::Object(fields) => {
+            for (key, field) in fields.iter_mut() {
+                match field {
+                    serde_json::Value::String(s) if key == "error" || key == "message" => {
+                        *s = shortened(std::mem::take(s));
+                    }
+                    _ => shorten_all(field),
+                }
+            }
+        }
         _ => {}
     }
 }
