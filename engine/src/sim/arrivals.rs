@@ -430,6 +430,8 @@ pub struct Replay<I> {
     /// memory stays bounded whatever the log's length.
     recent: FxHashMap<compact_str::CompactString, u64>,
     recent_order: std::collections::VecDeque<compact_str::CompactString>,
+    /// The zone a skipped line's `reported_at` is written in.
+    zone: TimeZone,
 }
 
 /// An event with its input line, ordered by nothing else (the heap key
@@ -480,7 +482,16 @@ impl<I: Iterator<Item = Result<(u64, Event), Skip>>> Replay<I> {
             taken: 0,
             recent: FxHashMap::default(),
             recent_order: std::collections::VecDeque::new(),
+            zone: TimeZone::UTC,
         }
+    }
+
+    /// Writes the instants of skipped lines in `zone` (the policy's, as
+    /// the log most likely has them), not in UTC.
+    #[must_use]
+    pub fn in_zone(mut self, zone: TimeZone) -> Replay<I> {
+        self.zone = zone;
+        self
     }
 
     /// Remembers the id of an event taken at `line`.
@@ -543,7 +554,9 @@ impl<I: Iterator<Item = Result<(u64, Event), Skip>>> Iterator for Replay<I> {
                                 line,
                                 reason: format!(
                                     "`reported_at` {} is {} lines or more out of time order",
-                                    ev.reported_at, self.window
+                                    ev.reported_at
+                                        .display_with_offset(self.zone.to_offset(ev.reported_at)),
+                                    self.window
                                 ),
                             });
                             continue;
@@ -706,6 +719,36 @@ mod tests {
             .collect();
         assert_eq!(ids, ["skip 3", "b", "a", "d"]);
         assert!(matches!(&out[1], Ok(a) if a.index == 0 && a.category == Some(0)));
+    }
+
+    /// A line skipped for being out of order gives its time in the zone
+    /// the replay is told (the policy's), as the log has it.
+    #[test]
+    fn a_late_line_is_named_in_the_policys_zone() {
+        let ev = |id: &str, at: &str| {
+            crate::event::parse_event(&format!(
+                r#"{{"id":"{id}","category":"c","grid":"G","reported_at":"{at}"}}"#
+            ))
+            .unwrap()
+        };
+        let input = vec![
+            Ok((1, ev("a", "2026-01-01T10:00:00+08:00"))),
+            Ok((2, ev("b", "2026-01-01T11:00:00+08:00"))),
+            Ok((3, ev("c", "2026-01-01T12:00:00+08:00"))),
+            Ok((4, ev("d", "2026-01-01T09:00:00+08:00"))),
+        ];
+        let start: Timestamp = "2025-12-31T00:00:00Z".parse().unwrap();
+        let end: Timestamp = "2026-01-02T00:00:00Z".parse().unwrap();
+        let zone = TimeZone::get("Asia/Shanghai").unwrap();
+        let skipped: Vec<String> =
+            Replay::new(input.into_iter(), start, end, FxHashMap::default(), 2)
+                .in_zone(zone)
+                .filter_map(|r| r.err().map(|s| s.reason))
+                .collect();
+        assert_eq!(
+            skipped,
+            ["`reported_at` 2026-01-01T09:00:00+08:00 is 2 lines or more out of time order"]
+        );
     }
 
     /// An id seen again among the last events taken is the same event

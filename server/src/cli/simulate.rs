@@ -214,7 +214,8 @@ fn run_one(
                 plan.end,
                 plan.category_index.clone(),
                 4096,
-            );
+            )
+            .in_zone(plan.tz.clone());
             let mut run = sim::Run::new(policy, plan, staff);
             run.run(&mut replay, &mut report);
             if let Some(e) = failed.take() {
