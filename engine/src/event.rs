@@ -157,12 +157,14 @@ pub const MAX_ATTR_DEPTH: usize = 32;
 
 /// Parses and validates one event from JSON text.
 pub fn parse_event(text: &str) -> Result<Event, EventError> {
-    let ev = match crate::strict_event::parse(text) {
-        Some(ev) => ev,
-        None => parse_validating(text)?,
-    };
-    check_attr_depth(&ev.attr)?;
-    Ok(ev)
+    match crate::strict_event::parse(text) {
+        Some(ev) => {
+            check_attr_depth(&ev.attr)?;
+            Ok(ev)
+        }
+        // `event_from_value` checks the depth on this path.
+        None => parse_validating(text),
+    }
 }
 
 /// Refuses `attr` nested deeper than [`MAX_ATTR_DEPTH`].

@@ -687,23 +687,25 @@ mod tests {
         assert!(first.unwrap().unwrap().redraw.is_none());
     }
 
+    /// An event of category `c` as a replayed log has it.
+    fn replayed(id: &str, at: &str) -> Event {
+        crate::event::parse_event(&format!(
+            r#"{{"id":"{id}","category":"c","grid":"G","reported_at":"{at}"}}"#
+        ))
+        .unwrap()
+    }
+
     #[test]
     fn a_replay_is_put_in_order_and_cut_to_the_period() {
-        let ev = |id: &str, at: &str| {
-            crate::event::parse_event(&format!(
-                r#"{{"id":"{id}","category":"c","grid":"G","reported_at":"{at}"}}"#
-            ))
-            .unwrap()
-        };
         let input = vec![
-            Ok((1, ev("a", "2026-01-01T02:00:00Z"))),
-            Ok((2, ev("b", "2026-01-01T01:00:00Z"))),
+            Ok((1, replayed("a", "2026-01-01T02:00:00Z"))),
+            Ok((2, replayed("b", "2026-01-01T01:00:00Z"))),
             Err(Skip {
                 line: 3,
                 reason: "bad".into(),
             }),
-            Ok((4, ev("c", "2025-12-31T23:00:00Z"))),
-            Ok((5, ev("d", "2026-01-01T03:00:00Z"))),
+            Ok((4, replayed("c", "2025-12-31T23:00:00Z"))),
+            Ok((5, replayed("d", "2026-01-01T03:00:00Z"))),
         ];
         let start: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
         let end: Timestamp = "2026-01-02T00:00:00Z".parse().unwrap();
@@ -725,17 +727,11 @@ mod tests {
     /// the replay is told (the policy's), as the log has it.
     #[test]
     fn a_late_line_is_named_in_the_policys_zone() {
-        let ev = |id: &str, at: &str| {
-            crate::event::parse_event(&format!(
-                r#"{{"id":"{id}","category":"c","grid":"G","reported_at":"{at}"}}"#
-            ))
-            .unwrap()
-        };
         let input = vec![
-            Ok((1, ev("a", "2026-01-01T10:00:00+08:00"))),
-            Ok((2, ev("b", "2026-01-01T11:00:00+08:00"))),
-            Ok((3, ev("c", "2026-01-01T12:00:00+08:00"))),
-            Ok((4, ev("d", "2026-01-01T09:00:00+08:00"))),
+            Ok((1, replayed("a", "2026-01-01T10:00:00+08:00"))),
+            Ok((2, replayed("b", "2026-01-01T11:00:00+08:00"))),
+            Ok((3, replayed("c", "2026-01-01T12:00:00+08:00"))),
+            Ok((4, replayed("d", "2026-01-01T09:00:00+08:00"))),
         ];
         let start: Timestamp = "2025-12-31T00:00:00Z".parse().unwrap();
         let end: Timestamp = "2026-01-02T00:00:00Z".parse().unwrap();
@@ -757,17 +753,13 @@ mod tests {
     /// no longer remembered: the memory stays bounded.
     #[test]
     fn an_event_logged_twice_is_skipped_once_near() {
-        let ev = |id: &str, minute: u32| {
-            crate::event::parse_event(&format!(
-                r#"{{"id":"{id}","category":"c","grid":"G","reported_at":"2026-01-01T01:{minute:02}:00Z"}}"#
-            ))
-            .unwrap()
-        };
         let ids = ["a", "b", "a", "b", "c", "d", "e", "f", "a"];
-        let input = ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| Ok((i as u64 + 1, ev(id, i as u32))));
+        let input = ids.iter().enumerate().map(|(i, id)| {
+            Ok((
+                i as u64 + 1,
+                replayed(id, &format!("2026-01-01T01:{i:02}:00Z")),
+            ))
+        });
         let start: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
         let end: Timestamp = "2026-01-02T00:00:00Z".parse().unwrap();
         let out: Vec<String> = Replay::new(input, start, end, FxHashMap::default(), 2)

@@ -150,11 +150,8 @@ impl From<JsonRejection> for ApiError {
                 let said = text
                     .strip_prefix("Failed to deserialize the JSON body into the target type: ")
                     .unwrap_or(&text);
-                ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid",
-                    plain_types(said),
-                )
+                // In JSON's words when it is sent (`into_response`).
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", said)
             }
             JsonRejection::JsonSyntaxError(e) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.body_text())
