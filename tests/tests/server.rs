@@ -465,6 +465,30 @@ fn tokens_and_roles_guard_the_api() {
         Some("Bearer")
     );
     assert_eq!(raw(Some("bearer desk-token")).status().as_u16(), 200);
+    // A refusal answered before the body is read says the connection
+    // closes, so a client does not send its next request on it.
+    let refused = s
+        .agent
+        .post(&format!("{}/v1/events", s.base))
+        .header("authorization", "Bearer desk-token")
+        .send_json(event("A-2", "fire_lane"))
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 403);
+    assert_eq!(
+        refused
+            .headers()
+            .get("connection")
+            .map(|v| v.to_str().unwrap()),
+        Some("close")
+    );
+    for _ in 0..20 {
+        assert_eq!(
+            s.post("/v1/events", &event("A-3", "fire_lane"), Some("desk-token"))
+                .0,
+            403
+        );
+        assert_eq!(s.get("/v1/events/A-1", Some("desk-token")).0, 200);
+    }
     // A token can ask what it may do (the editor page greys out the rest).
     assert_eq!(s.get("/v1/whoami", None).0, 401);
     let (st, me) = s.get("/v1/whoami", Some("desk-token"));

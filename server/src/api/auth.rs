@@ -121,6 +121,7 @@ async fn guard(
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
+    // A refusal comes before the body is read: the connection closes.
     let who = match state.auth.check(header, role) {
         Ok(who) => who,
         Err(e) if e.status == StatusCode::UNAUTHORIZED => {
@@ -129,9 +130,9 @@ async fn guard(
                 axum::http::header::WWW_AUTHENTICATE,
                 axum::http::HeaderValue::from_static("Bearer"),
             );
-            return Ok(r);
+            return Ok(super::error::closing(r));
         }
-        Err(e) => return Err(e),
+        Err(e) => return Ok(super::error::closing(e.into_response())),
     };
     req.extensions_mut().insert(who);
     Ok(next.run(req).await)

@@ -26,12 +26,14 @@ pub struct BodyRules {
 
 /// The answer to a body over `limit` bytes.
 fn too_large(limit: usize) -> Response {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "too_large",
-        format!("the request body is larger than {limit} bytes (`body_limit`)"),
+    super::error::closing(
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the request body is larger than {limit} bytes (`body_limit`)"),
+        )
+        .into_response(),
     )
-    .into_response()
 }
 
 /// Reads the body whole under [`BodyRules`], then runs the handler on it.
@@ -42,7 +44,7 @@ pub async fn whole_body(State(rules): State<BodyRules>, req: Request, next: Next
         axum::http::Method::GET | axum::http::Method::HEAD
     );
     if !bodiless && let Some(refused) = unreadable_encoding(req.headers()) {
-        return refused.into_response();
+        return super::error::closing(refused.into_response());
     }
     // A body declared too large is refused before a byte of it is read:
     // a client that sent `Expect: 100-continue` is not told to go on and

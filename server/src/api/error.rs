@@ -128,6 +128,17 @@ fn shorten_all(v: &mut serde_json::Value) {
     }
 }
 
+/// `response` with `Connection: close`: for an answer given before the
+/// request's body was read, after which the server closes the connection.
+/// Said, a client does not send its next request on it and find it closed.
+pub fn closing(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    response
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let message = shortened(plain_types(&self.message));
