@@ -939,6 +939,32 @@ fn an_acknowledgement_may_follow_a_whistle_step_not_yet_ticked() {
     assert_eq!(departments, &["fire"]);
 }
 
+/// A new lead that assisted before leaves the assisting departments, and
+/// the history says what they were before it left.
+#[test]
+fn a_redecided_assist_says_what_the_case_held_before() {
+    let old = policy();
+    // Red: fire assists.
+    let (mut c, _) = open(&old, "lamp", r#"{"trapped": 1}"#);
+    assert_eq!(c.assist, ["fire"]);
+    let new = policy_with(&BASE.replace(
+        "category lamp {\n  lead urban\n  assist fire when grade >= yellow",
+        "category lamp {\n  lead fire\n  assist urban when grade >= yellow",
+    ));
+    let ts = redecide(&new, &mut c, t(1), &NoHistory);
+    let Change::Redecided { changes, .. } = &ts[0].change else {
+        panic!("a redecision: {:?}", ts[0]);
+    };
+    let assist: Vec<(&str, &str)> = changes
+        .iter()
+        .filter(|x| x.field.as_str() == "assist")
+        .map(|x| (x.before.as_str(), x.after.as_str()))
+        .collect();
+    assert_eq!(assist, [("fire", "urban")], "{changes:?}");
+    assert_eq!(c.lead.as_str(), "fire");
+    assert_eq!(c.assist, ["urban"]);
+}
+
 #[test]
 fn redeciding_follows_the_new_lists_and_keeps_what_fired() {
     let old = policy();

@@ -248,6 +248,7 @@ pub async fn build(opts: &Options) -> Result<Server, String> {
         metrics,
         reload,
         ready: Arc::new(AtomicBool::new(false)),
+        redeciding: Arc::default(),
     };
     {
         let p = state.policy.load();

@@ -40,6 +40,8 @@ pub struct AppState {
     pub reload: crate::reload::Handle,
     /// Set once start-up (timers, windows) is done.
     pub ready: Arc<AtomicBool>,
+    /// Held by the redecide under way (`POST /v1/policy/redecide`).
+    pub redeciding: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {

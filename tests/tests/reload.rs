@@ -676,7 +676,11 @@ fn preview_and_redecide_show_and_apply_a_change() {
         (json!(null), "expected a JSON object"),
         (
             json!({"files": {ORDER: "x"}, "days": -1}),
-            "expected a whole number, 0 or more",
+            "`days` is from 1 to 3660, not -1",
+        ),
+        (
+            json!({"files": {ORDER: "x"}, "days": 100_000_000_000_i64}),
+            "`days` is from 1 to 3660, not 100000000000",
         ),
         (json!({"files": [1]}), "expected an object"),
         // Read positionally, an array would be taken for `files`.
@@ -740,6 +744,59 @@ fn preview_and_redecide_show_and_apply_a_change() {
     );
     let (_, e) = s.get("/v1/events/P1", None);
     assert!(e.to_string().contains("policy_adopted"), "{e}");
+}
+
+/// A version that goes live while a redecide is under way is the one its
+/// open events end under: each event is decided under the policy live at
+/// its turn, and a pass that saw the policy change is followed by another.
+#[test]
+fn a_version_rolled_out_during_a_redecide_is_the_one_events_end_under() {
+    let (_tmp, policy, data) = setup();
+    let original = order_text(&policy);
+    let s = Server::start(&policy, &data, None);
+    const N: usize = 3_000;
+    for chunk in (0..N).collect::<Vec<_>>().chunks(500) {
+        let events: Vec<Value> = chunk.iter().map(|i| noise(&format!("R{i}"))).collect();
+        let (code, v) = s.post("/v1/events", &json!({ "events": events }), None);
+        assert_eq!(code, 201, "{v}");
+    }
+    let rollout = |text: String| {
+        let (code, v) = s.post("/v1/policy/rollout", &json!({"files": {ORDER: text}}), None);
+        assert_eq!(code, 200, "{v}");
+        v
+    };
+    rollout(original.replacen(LEAD_A, LEAD_B, 1));
+    let (r, finished, rolled_out) = std::thread::scope(|scope| {
+        let running = scope.spawn(|| {
+            let r = s.post("/v1/policy/redecide", &json!({}), None);
+            (r, Instant::now())
+        });
+        // Well inside the redecide of 3,000 events, each a write (about a
+        // second): the version goes live long before the last pass ends.
+        std::thread::sleep(Duration::from_millis(150));
+        rollout(original.clone());
+        let rolled_out = Instant::now();
+        let (r, finished) = running.join().unwrap();
+        (r, finished, rolled_out)
+    });
+    assert_eq!(r.0, 200, "{}", r.1);
+    check_api_schema("RedecideResult", &r.1);
+    let (_, live) = s.get("/v1/policy", None);
+    let answered = r.1["policy"].as_str().unwrap();
+    // A redecide that answered after the version went live decided its
+    // events under that version, not the one it started with.
+    if finished > rolled_out {
+        assert_eq!(Some(answered), live["hash"].as_str(), "{}", r.1);
+    }
+    for i in (0..N).step_by(37).chain([N - 1]) {
+        let (_, e) = s.get(&format!("/v1/events/R{i}"), None);
+        assert_eq!(
+            e["case"]["policy"].as_str(),
+            Some(answered),
+            "R{i} ends under the version the redecide answers: {}",
+            r.1
+        );
+    }
 }
 
 #[test]

@@ -67,6 +67,9 @@ pub fn redecide(
     note("grade", case.grade.to_string(), grade.to_string());
     case.grade = grade;
 
+    // Taken before a new lead leaves the assisting departments: the
+    // history says what the case held, not what was left of it.
+    let assist_before = names(&case.assist);
     let mut kept = Vec::new();
     if case.reassigned || case.raised {
         let lead = dept_name(policy, d.lead);
@@ -110,14 +113,13 @@ pub fn redecide(
         );
         case.on_the_spot = d.on_the_spot;
     }
-    let before = names(&case.assist);
     for &a in &d.assist {
         let name = dept_name(policy, a);
         if name != case.lead && !case.assist.contains(&name) {
             case.assist.push(name);
         }
     }
-    note("assist", before, names(&case.assist));
+    note("assist", assist_before, names(&case.assist));
     note(
         "fallback",
         case.fallback.to_string(),

@@ -2,7 +2,8 @@
 //! versions, and the officer's actions — reload, rollout, rollback,
 //! preview (impact of a draft on past events) and redecide.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -12,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use whistle_engine::Policy;
 use whistle_engine::diff::{self, ImpactOptions};
 use whistle_engine::lifecycle::Change;
 use whistle_engine::lifecycle::redecide as redecide_case;
@@ -167,7 +169,8 @@ pub struct DraftBody {
     pub delete: Vec<String>,
     /// Preview only: replay the events reported in this many past days.
     #[serde(default)]
-    pub days: Option<u32>,
+    /// Signed, so that `-1` is told the range, as `0` is.
+    pub days: Option<i64>,
     /// The version (hash) the draft was made from, or one per file. A file
     /// of the draft that changed on disk since then makes a rollout a
     /// conflict; a check or a preview checks only its form.
@@ -267,7 +270,7 @@ pub async fn preview(
     // three: only a rollout compares `base` with the disk.
     check_base(rest.base.as_ref(), &d)?;
     let days = rest.days.unwrap_or(90);
-    if days == 0 || days > MAX_DAYS {
+    if !(1..=i64::from(MAX_DAYS)).contains(&days) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid",
@@ -279,7 +282,7 @@ pub async fn preview(
         return Err(rejected(&b, c.diagnostics, "nothing was changed"));
     };
     let since = Timestamp::now()
-        .checked_sub(SignedDuration::from_hours(24 * i64::from(days)))
+        .checked_sub(SignedDuration::from_hours(24 * days))
         .unwrap_or(Timestamp::MIN);
     let events = state
         .store
@@ -401,82 +404,129 @@ pub async fn redecide(
             "`/v1/policy/redecide` takes no body: it decides every open event again under the live policy",
         ));
     }
-    let open = state
-        .store
-        .open_cases()
-        .await
-        .map_err(ApiError::unavailable)?;
-    let policy = state.policy.load_full();
-    let (mut changed, mut unchanged, mut moved_on, mut kept) = (0u64, 0u64, 0u64, 0u64);
-    for (_, case) in open {
-        let id = case.event.id.clone();
-        // A case updated meanwhile is read again; one that closed meanwhile
-        // is left alone.
-        let mut done = false;
-        for _ in 0..8 {
-            let Some(stored) = state
-                .store
-                .get_event(&id)
-                .await
-                .map_err(ApiError::unavailable)?
-            else {
-                break;
-            };
-            let mut case = stored.case;
-            let now = Timestamp::now();
-            let transitions = {
-                let history = state
-                    .history
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                redecide_case(&policy, &mut case, now, &*history)
-            };
-            if transitions.is_empty() {
-                unchanged += 1;
-                done = true;
-                break;
-            }
-            match state
-                .store
-                .update_case(&id, stored.version, &case, &transitions)
-                .await
-                .map_err(ApiError::unavailable)?
-            {
-                Updated::Ok(_) => {
-                    state.announce(&id, &case, &transitions);
-                    // A case that only moved to this policy (its ladder
-                    // planned again) is stored, but nothing of it changed.
-                    match transitions.first().map(|t| &t.change) {
-                        Some(Change::Redecided {
-                            changes, kept: k, ..
-                        }) => {
-                            if changes.is_empty() {
-                                unchanged += 1;
-                            } else {
-                                changed += 1;
-                            }
-                            kept += u64::from(!k.is_empty());
-                        }
-                        _ => unchanged += 1,
-                    }
-                    done = true;
-                    break;
-                }
-                Updated::Stale => continue,
-                Updated::Missing => break,
-            }
+    // One redecide at a time: two at once would split the events between
+    // them, and each answer would count only its share.
+    let _one_at_a_time = state.redeciding.lock().await;
+    // Each event is decided under the policy live when its turn comes; a
+    // policy that went live during a pass means another pass, so that at
+    // the end every open event follows the version in force then.
+    let mut outcomes: HashMap<String, EventRedecided> = HashMap::new();
+    let mut passes = 0;
+    let policy = loop {
+        passes += 1;
+        let open = state
+            .store
+            .open_cases()
+            .await
+            .map_err(ApiError::unavailable)?;
+        let at_start = state.policy.load_full();
+        let mut behind = false;
+        for (_, case) in open {
+            let policy = state.policy.load_full();
+            behind |= !Arc::ptr_eq(&policy, &at_start);
+            let id = case.event.id.to_string();
+            let outcome = redecide_one(&state, &policy, &id).await?;
+            let earlier = outcomes.get(&id).copied();
+            outcomes.insert(id, outcome.after(earlier));
         }
-        if !done {
-            moved_on += 1;
+        let now = state.policy.load_full();
+        if (!behind && Arc::ptr_eq(&now, &at_start)) || passes == MAX_PASSES {
+            break now;
         }
-    }
+    };
+    let count = |o: EventRedecided| outcomes.values().filter(|&&x| x == o).count();
+    let kept = outcomes
+        .values()
+        .filter(|o| matches!(o, EventRedecided::Changed { kept: true }))
+        .count();
     Ok(Json(json!({
         "policy": &*policy.hash,
-        "redecided": changed,
-        "unchanged": unchanged,
+        "redecided": count(EventRedecided::Changed { kept: false }) + count(EventRedecided::Changed { kept: true }),
+        "unchanged": count(EventRedecided::Unchanged),
         "kept": kept,
-        "skipped": moved_on,
+        "skipped": count(EventRedecided::Skipped),
+        "passes": passes,
     })))
+}
+
+/// Passes of a redecide at most: a policy changed during each of them is
+/// a bundle being edited, and the last pass's version is answered.
+const MAX_PASSES: u32 = 4;
+
+/// What a redecide did to one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EventRedecided {
+    /// A field changed (`kept`: a reassignment or raise kept one).
+    Changed { kept: bool },
+    /// Decided the same way (or only moved to the policy), or closed meanwhile.
+    Unchanged,
+    /// It kept changing while it was being redecided.
+    Skipped,
+}
+
+impl EventRedecided {
+    /// This pass's outcome after an earlier pass's: a change made once
+    /// stays counted when a later pass finds nothing more to change.
+    fn after(self, earlier: Option<EventRedecided>) -> EventRedecided {
+        match (earlier, self) {
+            (Some(e @ EventRedecided::Changed { .. }), EventRedecided::Unchanged) => e,
+            _ => self,
+        }
+    }
+}
+
+/// Decides one open event again under `policy`, read again when it was
+/// updated meanwhile.
+async fn redecide_one(
+    state: &AppState,
+    policy: &Policy,
+    id: &str,
+) -> Result<EventRedecided, ApiError> {
+    for _ in 0..8 {
+        let Some(stored) = state
+            .store
+            .get_event(id)
+            .await
+            .map_err(ApiError::unavailable)?
+        else {
+            return Ok(EventRedecided::Unchanged);
+        };
+        let mut case = stored.case;
+        let now = Timestamp::now();
+        let transitions = {
+            let history = state
+                .history
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            redecide_case(policy, &mut case, now, &*history)
+        };
+        if transitions.is_empty() {
+            return Ok(EventRedecided::Unchanged);
+        }
+        match state
+            .store
+            .update_case(id, stored.version, &case, &transitions)
+            .await
+            .map_err(ApiError::unavailable)?
+        {
+            Updated::Ok(_) => {
+                state.announce(id, &case, &transitions);
+                // A case that only moved to this policy (its ladder
+                // planned again) is stored, but nothing of it changed.
+                return Ok(match transitions.first().map(|t| &t.change) {
+                    Some(Change::Redecided { changes, kept, .. }) if !changes.is_empty() => {
+                        EventRedecided::Changed {
+                            kept: !kept.is_empty(),
+                        }
+                    }
+                    _ => EventRedecided::Unchanged,
+                });
+            }
+            Updated::Stale => continue,
+            Updated::Missing => return Ok(EventRedecided::Unchanged),
+        }
+    }
+    Ok(EventRedecided::Skipped)
 }
 
 /// A version's hash as the path gives it, in full; one that is not a
