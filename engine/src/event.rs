@@ -240,6 +240,9 @@ pub fn event_from_value(value: Value) -> Result<Event, EventError> {
     let validator = VALIDATOR
         .as_ref()
         .map_err(|e| EventError(format!("event schema: {e}")))?;
+    if let Some(kind) = not_an_object(&value) {
+        return Err(EventError(kind));
+    }
     if !validator.is_valid(&value) {
         return Err(EventError(schema_errors(validator, &value)));
     }
@@ -255,6 +258,27 @@ pub fn event_from_value(value: Value) -> Result<Event, EventError> {
         return Err(EventError(unreadable_time(at)));
     }
     serde_json::from_value(value).map_err(|e| EventError(e.to_string()))
+}
+
+/// What to say of a value that is not an object at all: the schema's
+/// words ("not of type object") do not say what an event looks like, nor
+/// how several are sent.
+fn not_an_object(value: &Value) -> Option<String> {
+    let what = match value {
+        Value::Object(_) => return None,
+        Value::Array(_) => {
+            return Some(
+                "an event is one JSON object, `{\"id\": …}`, not an array: a file of events has one object a line (JSON lines), and the API takes several as `{\"events\": [...]}`".into(),
+            );
+        }
+        Value::String(_) => "a string",
+        Value::Number(_) => "a number",
+        Value::Bool(_) => "a boolean",
+        Value::Null => "`null`",
+    };
+    Some(format!(
+        "an event is one JSON object, `{{\"id\": …}}`, not {what}"
+    ))
 }
 
 /// Why an RFC 3339 `reported_at` has no instant: more than nanoseconds,

@@ -378,7 +378,13 @@ fn periods_select_by_report_time() {
     assert!(q.contains(t(0)));
     let err = Period::parse("2026-6", tz).unwrap_err();
     assert!(
-        err.to_string().contains("`6` is not a month 01 to 12"),
+        err.to_string()
+            .contains("write the month with two digits: `06`, not `6`"),
+        "{err}"
+    );
+    let err = Period::parse("2026-13", tz).unwrap_err();
+    assert!(
+        err.to_string().contains("`13` is not a month 01 to 12"),
         "{err}"
     );
 }

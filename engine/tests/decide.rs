@@ -365,6 +365,28 @@ fn attr_is_validated_against_the_bundle_schema_when_there_is_one() {
     );
 }
 
+/// A line that is JSON but not one object is told what an event is, and
+/// an array how several are sent, not the schema's "not of type object".
+#[test]
+fn a_value_that_is_not_an_object_is_told_what_an_event_is() {
+    let err = parse_event(r#"[{"id":"1","category":"c","grid":"G1"}]"#).unwrap_err();
+    assert!(
+        err.0.contains("not an array") && err.0.contains(r#"`{"events": [...]}`"#),
+        "{err}"
+    );
+    for (text, what) in [
+        ("5", "not a number"),
+        ("\"e\"", "not a string"),
+        ("null", "not `null`"),
+    ] {
+        let err = parse_event(text).unwrap_err();
+        assert!(
+            err.0.starts_with("an event is one JSON object") && err.0.ends_with(what),
+            "{text}: {err}"
+        );
+    }
+}
+
 /// Paths the schema defines through a reference or a pattern are known to
 /// `check` as they are to the validator; a path it does not define is
 /// still an error, and a type read through a reference still checked.

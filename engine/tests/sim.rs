@@ -350,6 +350,26 @@ fn names_the_policy_does_not_know_are_errors_at_their_field() {
         "{e:?}"
     );
 
+    // The schema's counts said in words, not the validator's.
+    let mut in_levels = false;
+    let no_levels: String = SMALL_WUHOU
+        .lines()
+        .filter_map(|l| {
+            if l == "  levels:" {
+                in_levels = true;
+                return Some("  levels: {}\n".to_string());
+            }
+            in_levels &= l.starts_with("    ");
+            (!in_levels).then(|| format!("{l}\n"))
+        })
+        .collect();
+    let e = errors(&no_levels, &p);
+    assert!(
+        e.iter()
+            .any(|(path, m)| path == "capacity.levels" && m == "has 0 entries; give at least 1"),
+        "{e:?}"
+    );
+
     let unknown_dept = SMALL_WUHOU.replace("    urban: {", "    urbn: {");
     let e = errors(&unknown_dept, &p);
     assert_eq!(e[0].0, "capacity.departments.urbn", "{e:?}");

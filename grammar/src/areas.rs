@@ -97,10 +97,7 @@ pub fn parse_areas(file: FileId, source: &SourceFile) -> Result<AreaTree, Diagno
         let message = e.without_snippet().to_string();
         let message = message.lines().next().unwrap_or("invalid YAML");
         // The parser's advice is for a programmer, about a Rust type.
-        let message = message.replace(
-            "cannot deserialize null into string; use Option<String>",
-            "an empty value (`~`, `null` or nothing) where an id or a name is expected",
-        );
+        let message = plain_yaml(message);
         // The place is the diagnostic's own: not said twice.
         let message = match message.rfind(" at line ") {
             Some(i) => message[..i].to_string(),
@@ -112,10 +109,21 @@ pub fn parse_areas(file: FileId, source: &SourceFile) -> Result<AreaTree, Diagno
             format!("invalid `areas.yaml`: {message}"),
         )
         .with_help(
-            "see LANGUAGE.md section 9 for the shape: districts → streets → communities → grids",
+            "the shape is `districts:` → `streets:` → `communities:` → `grids: [ids]`, each area with an `id` and an optional `name` (docs/LANGUAGE.md, \"The area tree\")",
         )
     })?;
     Ok(tree)
+}
+
+/// A YAML reader's message in a policy officer's words: its advice is for
+/// a programmer (about a Rust type, or an option of the reader).
+pub fn plain_yaml(message: &str) -> String {
+    message
+        .replace(
+            "cannot deserialize null into string; use Option<String>",
+            "an empty value (`~`, `null` or nothing) where an id or a name is expected",
+        )
+        .replace(", set DuplicateKeyPolicy in Options if acceptable", "")
 }
 
 fn offset_of(source: &SourceFile, line: u64, col: u64) -> usize {
@@ -198,6 +206,18 @@ mod tests {
         let err = parse_areas(FileId(0), &src).err();
         let err = err.map(|d| (d.code, d.span.start));
         assert!(matches!(err, Some(("E0901", s)) if s > 0), "{err:?}");
+    }
+
+    /// A key written twice is said so, without the reader's advice to its
+    /// programmer.
+    #[test]
+    fn a_key_written_twice_is_said_in_plain_words() {
+        let text = "districts:\n  - id: D01\ndistricts:\n  - id: D02\n";
+        let src = SourceFile::new("areas.yaml", text);
+        let d = parse_areas(FileId(0), &src).err().map(|d| d.message);
+        let said = d.unwrap_or_default();
+        assert!(said.contains("duplicate mapping key: districts"), "{said}");
+        assert!(!said.contains("Options"), "{said}");
     }
 
     /// An empty id is said in words, once, where it is.

@@ -201,7 +201,7 @@ fn syntax_error(file: FileId, text: &str, at: usize, variant: &ErrorVariant<Rule
         )
         .with_help("a string is written on one line: close it with `\"`, and write a line break in it as `\\n`");
     }
-    let end = text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
+    let end = at + token_len(&text[at..]);
     let found = describe_found(&text[at..]);
     let message = match variant {
         ErrorVariant::ParsingError { positives, .. } if !positives.is_empty() => {
@@ -230,8 +230,61 @@ fn syntax_error(file: FileId, text: &str, at: usize, variant: &ErrorVariant<Rule
     let mut d = Diagnostic::error("E0001", Span::new(file, at, end), message);
     if let Some(h) = hint(variant, &text[at..]) {
         d = d.with_help(h);
+    } else if text[at..].trim().is_empty()
+        && let Some(open) = unclosed_brace(&text[..at])
+    {
+        let line = text[..open].matches('\n').count() + 1;
+        d = d.with_help(format!(
+            "the file ends inside a block: the `{{` on line {line} has no `}}`"
+        ));
     }
     d
+}
+
+/// The last `{` of `text` left open (outside strings and comments).
+fn unclosed_brace(text: &str) -> Option<usize> {
+    let mut open = Vec::new();
+    let mut chars = text.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '#' => {
+                // A comment runs to the end of its line.
+                for (_, c) in chars.by_ref() {
+                    if c == '\n' || c == '\r' {
+                        break;
+                    }
+                }
+            }
+            '"' => {
+                while let Some((_, c)) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' | '\n' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '{' => open.push(i),
+            '}' => {
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    open.pop()
+}
+
+/// Bytes of the token at the start of `rest` that an error points at: a
+/// whole word or number (`leed`, `15min`), else one character.
+fn token_len(rest: &str) -> usize {
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    match rest.chars().next() {
+        Some(c) if word(c) => rest.find(|c: char| !word(c)).unwrap_or(rest.len()),
+        Some(c) => c.len_utf8(),
+        None => 0,
+    }
 }
 
 /// A test's `event { ... }` that is not JSON: the JSON rule is atomic, so

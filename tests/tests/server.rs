@@ -233,6 +233,30 @@ fn bad_requests_get_clear_4xx_answers() {
         "{e}"
     );
     assert_eq!(s.get("/v1/events/B-F", None).0, 404);
+    // A batch with one bad event says how many of how many, and stores none.
+    let mut bad = event("B-G2", "fire_lane");
+    bad.as_object_mut().unwrap().remove("grid");
+    let (st, e) = s.post(
+        "/v1/events",
+        &json!({"events": [event("B-G1", "fire_lane"), bad]}),
+        None,
+    );
+    assert_eq!(st, 422, "{e}");
+    assert_eq!(
+        e["error"]["message"], "1 of the 2 events is not valid; none was stored",
+        "{e}"
+    );
+    assert_eq!(s.get("/v1/events/B-G1", None).0, 404);
+    // An array is not a batch: said how one is sent.
+    let (st, e) = s.post("/v1/events", &json!([event("B-A", "fire_lane")]), None);
+    assert_eq!(st, 422, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(r#"`{"events": [...]}`"#),
+        "{e}"
+    );
     let mut ev = event("B-2", "fire_lane");
     ev["reported_at"] = json!("yesterday");
     let (st, e) = s.post("/v1/events", &ev, None);

@@ -425,7 +425,19 @@ fn lists_filter_by_state_unit_department_and_lateness_and_page() {
     );
     assert_eq!(list("department=fire"), set(&["F-1", "F-2", "O-2"]));
     assert_eq!(list("department=fire&state=dispatched"), set(&["F-2"]));
-    assert_eq!(list("department=nobody"), set(&[]));
+    // A department the policy has, with nothing to list, is an empty page;
+    // one it does not know, that no event names, a misspelling said so.
+    assert_eq!(list("department=tax"), set(&[]));
+    assert_eq!(list("department=fire&state=reported"), set(&[]));
+    let (st, e) = s.get("/v1/events?department=firee", None);
+    assert_eq!(st, 400, "{e}");
+    assert_eq!(
+        e["error"]["message"],
+        "unknown department `firee`: the policy in force has none by that name, and no stored event names it; did you mean `fire`?",
+        "{e}"
+    );
+    let (st, e) = s.get("/v1/events?department=nobody", None);
+    assert_eq!(st, 400, "{e}");
     // Late: open and past a deadline. O-2 is as old but closed.
     assert_eq!(list("overdue=true"), set(&["O-1"]));
     assert_eq!(

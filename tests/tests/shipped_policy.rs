@@ -16,6 +16,30 @@ fn the_shipped_policy_checks_clean() {
         "no warnings either: {}",
         text(&out)
     );
+    // The count names every file of the bundle, as the API lists them.
+    let whistle_files = walk(&root().join("policies/wuhou"))
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "whistle"))
+        .count();
+    assert!(
+        text(&out).contains(&format!("ok: {whistle_files} policy files + areas.yaml, ")),
+        "{}",
+        text(&out)
+    );
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }
 
 #[test]

@@ -426,7 +426,10 @@ fn a_replayed_log_runs_with_the_same_capacities() {
         )),
         "{t}"
     );
-    assert!(t.contains(&format!("line {worse}: event:")), "{t}");
+    assert!(
+        t.contains(&format!("line {worse}: an event is one JSON object")),
+        "{t}"
+    );
     let r: Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("report.json")).unwrap()).unwrap();
     assert_eq!(r["draft"]["totals"]["events"].as_u64(), Some(n));
@@ -472,7 +475,7 @@ fn a_replayed_log_runs_with_the_same_capacities() {
     let out = simulate_with(&["--events", "100"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
-        text(&out).contains("error: `--events`: `--events` scales synthetic arrivals"),
+        text(&out).contains("error: `--events` scales synthetic arrivals"),
         "{}",
         text(&out)
     );
@@ -526,7 +529,8 @@ fn a_replayed_log_runs_with_the_same_capacities() {
     let out = simulate_replay();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
-        text(&out).contains("1 line(s) skipped; the first skipped: line 1: event:"),
+        text(&out)
+            .contains("1 line(s) skipped; the first skipped: line 1: an event is one JSON object"),
         "{}",
         text(&out)
     );

@@ -107,6 +107,17 @@ fn midnight(text: &str, d: Date, tz: &TimeZone) -> Result<Timestamp, PeriodError
         })
 }
 
+/// What is wrong with the month part `m` of `YYYY-MM`: `6` is a month,
+/// written with one digit too few.
+fn month_message(m: &str) -> String {
+    match m.parse::<u32>() {
+        Ok(n @ 1..=9) if m.len() == 1 => {
+            format!("write the month with two digits: `0{n}`, not `{m}`")
+        }
+        _ => format!("`{m}` is not a month 01 to 12"),
+    }
+}
+
 impl Period {
     /// Parses a period in time zone `tz`.
     pub fn parse(text: &str, tz: &TimeZone) -> Result<Period, PeriodError> {
@@ -142,7 +153,7 @@ impl Period {
                     let y = year(text, y)?;
                     let m = number(m, 2)
                         .filter(|m| (1..=12).contains(m))
-                        .ok_or_else(|| bad(text, &format!("`{m}` is not a month 01 to 12")))?;
+                        .ok_or_else(|| bad(text, &month_message(m)))?;
                     (month_start(text, y, m - 1)?, month_start(text, y, m)?)
                 }
                 [_, _, _] => {

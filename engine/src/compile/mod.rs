@@ -11,7 +11,7 @@ mod ladder;
 mod lints;
 mod routes;
 mod slots;
-mod suggest;
+pub mod suggest;
 pub mod tests;
 
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 /// The name in `known` closest to `name` by edit distance, when it is
 /// close enough to be a slip of the keyboard (at most two edits, and
 /// fewer than a third of the name); ties go to the first in sorted order.
-pub(crate) fn closest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn closest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (name.chars().count() / 3).clamp(1, 2);
     let mut best: Option<(usize, &str)> = None;
     for k in known {

@@ -424,12 +424,8 @@ pub struct GammaSpec {
 pub fn parse(yaml: &str) -> Result<Scenario, ScenarioErrors> {
     let value: Value = serde_saphyr::from_str(yaml).map_err(|e| {
         let message = e.without_snippet().to_string();
-        let first = message
-            .lines()
-            .next()
-            .unwrap_or("invalid YAML")
-            // Advice to the reader's programmer, not to its user.
-            .replace(", set DuplicateKeyPolicy in Options if acceptable", "")
+        // Advice to the reader's programmer, not to its user.
+        let first = whistle_grammar::areas::plain_yaml(message.lines().next().unwrap_or("invalid YAML"))
             .replace(
                 " rejected by the configured policy",
                 " is not a number Whistle takes",
@@ -535,6 +531,19 @@ fn describe(e: &jsonschema::ValidationError<'_>, out: &mut Vec<ScenarioError>) {
         Kind::Pattern { .. } if schema_path.contains("date") => {
             format!("{} is not a date such as \"2026-01-01\"", e.instance())
         }
+        // The validator's words ("has less than 1 property") are its own.
+        Kind::MinProperties { limit } => {
+            let has = e.instance().as_object().map_or(0, serde_json::Map::len);
+            format!(
+                "has {has} entr{}; give at least {limit}",
+                plural_y(has as u64)
+            )
+        }
+        // Every list of the schema has one length (12 months, 7 days).
+        Kind::MinItems { limit } | Kind::MaxItems { limit } => {
+            let has = e.instance().as_array().map_or(0, Vec::len);
+            format!("has {has} item{}; give {limit}", plural_s(has as u64))
+        }
         _ => e.masked().to_string(),
     };
     // One error per field, except that a missing key and an unknown one
@@ -552,6 +561,14 @@ fn describe(e: &jsonschema::ValidationError<'_>, out: &mut Vec<ScenarioError>) {
         }
         Some(_) => {}
     }
+}
+
+fn plural_y(n: u64) -> &'static str {
+    if n == 1 { "y" } else { "ies" }
+}
+
+fn plural_s(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 /// The one alternative of a failed `oneOf` whose shape the value has: the

@@ -322,9 +322,9 @@ pub fn plan(
                         .map(|l| format!(" at line {}, column {}", l.line(), l.column()))
                         .unwrap_or_default();
                     // The message may end with the place itself.
-                    let why = m.lines().next().unwrap_or("");
+                    let why = whistle_grammar::areas::plain_yaml(m.lines().next().unwrap_or(""));
                     let why = if at.is_empty() {
-                        why
+                        why.as_str()
                     } else {
                         why.trim_end_matches(at.as_str())
                     };

@@ -205,7 +205,8 @@ pub async fn post(
             ),
         ));
     }
-    let mut events = Vec::with_capacity(items.len());
+    let items_len = items.len();
+    let mut events = Vec::with_capacity(items_len);
     let mut errors = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
         match validate(&state, item) {
@@ -228,10 +229,9 @@ pub async fn post(
         // All or nothing: a batch with a bad event stores none, so a retry
         // of the corrected batch cannot duplicate half of it.
         let message = if batch {
-            format!(
-                "{} of the events are not valid; none was stored",
-                errors.len()
-            )
+            let (bad, of) = (errors.len(), items_len);
+            let verb = if bad == 1 { "is" } else { "are" };
+            format!("{bad} of the {of} events {verb} not valid; none was stored")
         } else {
             errors[0]["error"]
                 .as_str()
@@ -448,6 +448,42 @@ pub async fn list(
             ApiError::unavailable(e)
         }
     })?;
+    // Nothing found for a department the policy in force does not know is
+    // a misspelt name, not an answer (one dropped from the policy still
+    // finds the events stored under it).
+    if page.events.is_empty()
+        && let Some(d) = &q.department
+    {
+        let policy = state.policy.load();
+        let by_name_alone = ListQuery {
+            state: None,
+            unit: None,
+            department: Some(d.clone()),
+            overdue_at: None,
+            limit: 1,
+            cursor: None,
+        };
+        if policy.dept_id(d).is_none()
+            && state
+                .store
+                .list_events(&by_name_alone)
+                .await
+                .is_ok_and(|p| p.events.is_empty())
+        {
+            let known = policy.departments.iter().map(|x| &*x.name);
+            let hint = match whistle_engine::compile::suggest::closest(d, known) {
+                Some(near) => format!("; did you mean `{near}`?"),
+                None => String::new(),
+            };
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_query",
+                format!(
+                    "unknown department `{d}`: the policy in force has none by that name, and no stored event names it{hint}"
+                ),
+            ));
+        }
+    }
     Ok(Json(json!({
         "events": page.events.iter().map(|s| json!({
             "id": s.id, "state": s.case.state, "category": s.event.category,

@@ -62,7 +62,19 @@ pub fn run(a: &CheckArgs) -> u8 {
                     if files == 1 { "file" } else { "files" },
                     if cats == 1 { "category" } else { "categories" },
                 );
-                say!("ok: {files} {f}, {cats} {c}, policy {}", b.hash);
+                // The bundle's other files are named: the API lists every
+                // file, and a count that left them out would not match it.
+                let mut also = String::new();
+                if b.areas_file.is_some() {
+                    also.push_str(" + areas.yaml");
+                }
+                if b.event_schema_file.is_some() {
+                    also.push_str(" + event.schema.json");
+                }
+                say!(
+                    "ok: {files} policy {f}{also}, {cats} {c}, policy {}",
+                    b.hash
+                );
             }
         }
     }

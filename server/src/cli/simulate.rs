@@ -358,10 +358,14 @@ pub fn run(a: &SimulateArgs) -> u8 {
             let mut only_options = true;
             for e in &errors.0 {
                 if e.path == "events" {
-                    say!(
-                        "error: `--events`: {}",
-                        e.message.replace("`events`", "`--events`")
-                    );
+                    // A message that names the option already is not
+                    // prefixed with it again.
+                    let message = e.message.replace("`events`", "`--events`");
+                    if message.starts_with("`--events`") {
+                        say!("error: {message}");
+                    } else {
+                        say!("error: `--events`: {message}");
+                    }
                 } else {
                     only_options = false;
                     say!("error: {}: {e}", a.scenario.display());

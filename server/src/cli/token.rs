@@ -61,7 +61,7 @@ fn render(name: &str, roles: &[String], token: &str) -> String {
         }
     }
     format!(
-        "# token for {name} (give it to them; it is not stored anywhere):\n# {token}\n\n[[tokens]]\nname = {name:?}\nsha256 = \"{hash}\"\nroles = [{}]\n",
+        "# token for {name} (give it to them; it is not stored anywhere):\n# {token}\n# they send it with every request: `Authorization: Bearer {token}`\n\n[[tokens]]\nname = {name:?}\nsha256 = \"{hash}\"\nroles = [{}]\n",
         granted.join(", ")
     )
 }
@@ -77,6 +77,10 @@ mod tests {
     fn the_printed_lines_are_a_config_that_grants_the_token() {
         let roles = ["viewer", "officer", "viewer"].map(String::from);
         let text = render("王 \"五\"", &roles, "secret");
+        assert!(
+            text.contains("`Authorization: Bearer secret`"),
+            "it says how the token is sent: {text}"
+        );
         let c = crate::config::Config::parse(&text).unwrap();
         assert_eq!(c.tokens.len(), 1);
         assert_eq!(c.tokens[0].name, "王 \"五\"");
