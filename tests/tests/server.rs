@@ -30,6 +30,18 @@ fn an_event_lives_its_whole_life_over_http() {
     let (st, e) = s.get("/v1/events/L-1", None);
     assert_eq!(st, 200);
     assert_eq!(e["state"], "dispatched");
+    // The case's deadlines read as the decision's: with the policy's
+    // offset, not in UTC.
+    assert_eq!(e["case"]["resolve_by"], d["resolve_by"], "{e}");
+    assert!(
+        e["case"]["clock_start"]
+            .as_str()
+            .unwrap()
+            .ends_with("+08:00"),
+        "{e}"
+    );
+    let (_, page) = s.get("/v1/events", None);
+    assert_eq!(page["events"][0]["respond_by"], d["respond_by"], "{page}");
     // Feedback before resolution is refused, with the reason, and changes nothing.
     let (st, err) = s.post("/v1/events/L-1/feedback", &json!({"rating": 5}), None);
     assert_eq!(st, 409, "{err}");

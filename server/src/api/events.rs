@@ -383,7 +383,7 @@ pub async fn get(
         .journal_for(&id)
         .await
         .map_err(ApiError::unavailable)?;
-    Ok(Json(json!({
+    let mut answer = json!({
         "id": stored.id,
         "event": stored.event,
         "decision": stored.decision,
@@ -391,8 +391,12 @@ pub async fn get(
         "case": stored.case,
         "version": stored.version,
         "received_at": stored.received_at,
-        "history": history,
-    })))
+    });
+    super::zone::local_instants(&mut answer, &state.policy.load());
+    // The history as stored, in UTC: as `/v1/stream` and the webhooks
+    // send the very same entries.
+    answer["history"] = json!(history);
+    Ok(Json(answer))
 }
 
 /// Query of `GET /v1/events`.
@@ -484,14 +488,16 @@ pub async fn list(
             ));
         }
     }
-    Ok(Json(json!({
+    let mut answer = json!({
         "events": page.events.iter().map(|s| json!({
             "id": s.id, "state": s.case.state, "category": s.event.category,
             "grade": s.case.grade, "level": s.case.level, "unit": s.case.unit,
             "lead": s.case.lead, "respond_by": s.case.respond_by, "resolve_by": s.case.resolve_by,
         })).collect::<Vec<_>>(),
         "next_cursor": page.next_cursor,
-    })))
+    });
+    super::zone::local_instants(&mut answer, &state.policy.load());
+    Ok(Json(answer))
 }
 
 /// What each action's body holds, for its errors.
@@ -605,9 +611,11 @@ pub async fn act(
         {
             Updated::Ok(version) => {
                 state.announce(&id, &case, &transitions);
-                return Ok(Json(
-                    json!({"id": id, "state": case.state, "version": version, "case": case, "transitions": transitions}),
-                ));
+                let mut answer =
+                    json!({"id": id, "state": case.state, "version": version, "case": case});
+                super::zone::local_instants(&mut answer, &state.policy.load());
+                answer["transitions"] = json!(transitions);
+                return Ok(Json(answer));
             }
             Updated::Stale => continue,
             Updated::Missing => return Err(ApiError::no_event(&id)),

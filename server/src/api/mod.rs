@@ -13,6 +13,7 @@ pub mod ops;
 pub mod path;
 pub mod policy;
 pub mod simulate;
+pub mod zone;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
