@@ -414,6 +414,24 @@ fn each_policy_keeps_its_own_history_and_schema() {
         i.to_string()
             .contains("rejected by the policy's event.schema.json: old 0, new 1")
     );
+    // Which event, and why: what a stricter schema would refuse.
+    assert_eq!(i.rejected_first.len(), 1, "{i}");
+    assert_eq!(
+        (
+            i.rejected_first[0].by,
+            i.rejected_first[0].event_id.as_str()
+        ),
+        ("new", "F1")
+    );
+    assert!(
+        i.to_string()
+            .contains(&format!("  new rejects F1: {}", i.rejected_first[0].reason)),
+        "{i}"
+    );
+    assert!(
+        i.rejected_first[0].reason.contains("attr.people_trapped"),
+        "{i}"
+    );
     // The load table says its two columns count different events.
     assert!(
         i.to_string().contains(

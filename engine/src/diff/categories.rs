@@ -34,7 +34,9 @@ fn grade_lines(p: &Policy, r: &Route) -> Vec<String> {
 
 /// A route in one line, for a category added or removed.
 fn route_summary(p: &Policy, r: &Route) -> String {
-    let mut parts = vec![format!("lead {}", dept(p, r.lead))];
+    // The display name first, as a category is declared.
+    let mut parts: Vec<String> = r.display.iter().map(|d| format!("\"{d}\"")).collect();
+    parts.push(format!("lead {}", dept(p, r.lead)));
     parts.extend(
         assist_lines(p, r)
             .into_iter()

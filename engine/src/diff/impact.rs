@@ -217,6 +217,17 @@ pub struct Shifts {
     pub level: Vec<Shift>,
 }
 
+/// An event a policy's `event.schema.json` rejected.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rejected {
+    /// `old` or `new`: the policy that rejected it.
+    pub by: &'static str,
+    /// The event's id.
+    pub event_id: String,
+    /// Why, as `POST /v1/events` would answer it.
+    pub reason: String,
+}
+
 /// What deciding the same events under a new policy changes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Impact {
@@ -231,6 +242,10 @@ pub struct Impact {
     /// Events a policy's `event.schema.json` rejected (not decided by it,
     /// and not compared).
     pub rejected: Pair<u64>,
+    /// The first events each policy's schema rejected (five of each), with
+    /// why: which past events a stricter schema would refuse.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rejected_first: Vec<Rejected>,
     /// Per field, over all events.
     pub changes: FieldCounts,
     /// Moves of grade, lead and level.

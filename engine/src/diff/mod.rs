@@ -55,7 +55,7 @@ use crate::model::Policy;
 
 pub use impact::{
     CategoryImpact, DepartmentLoad, Example, Field, FieldCounts, Impact, ImpactOptions, Pair,
-    Shift, Shifts, impact,
+    Rejected, Shift, Shifts, impact,
 };
 pub use replay::ImpactBuilder;
 pub use semantic::{Change, ChangeKind, Section, SemanticDiff, semantic, semantic_with_sources};

@@ -16,7 +16,7 @@ use smallvec::SmallVec;
 use super::PolicyInfo;
 use super::impact::{
     CategoryImpact, DepartmentLoad, Example, Field, FieldCounts, Impact, ImpactOptions, Pair,
-    Shift, Shifts, sorted,
+    Rejected, Shift, Shifts, sorted,
 };
 use super::words;
 use crate::decision_json::instant;
@@ -38,6 +38,9 @@ struct Outcome {
     resolve_by: Timestamp,
 }
 
+/// Events rejected by each policy's schema that the report names.
+const REJECTED_SHOWN: usize = 5;
+
 /// One policy's half of the replay.
 struct Side<'p> {
     policy: &'p Policy,
@@ -48,6 +51,8 @@ struct Side<'p> {
     assisted: Vec<u64>,
     resolve_secs: Vec<u64>,
     rejected: u64,
+    /// The first events rejected, with why.
+    rejected_first: Vec<(String, String)>,
 }
 
 impl<'p> Side<'p> {
@@ -60,6 +65,7 @@ impl<'p> Side<'p> {
             assisted: vec![0; depts],
             resolve_secs: vec![0; depts],
             rejected: 0,
+            rejected_first: Vec::new(),
         }
     }
 
@@ -69,9 +75,15 @@ impl<'p> Side<'p> {
 
     /// Decides one event (remembering it for `repeats`) and counts its load.
     fn decide(&mut self, ev: &Event) -> Option<Outcome> {
-        let Ok(d) = self.router.route_event(ev) else {
-            self.rejected += 1;
-            return None;
+        let d = match self.router.route_event(ev) {
+            Ok(d) => d,
+            Err(e) => {
+                self.rejected += 1;
+                if self.rejected_first.len() < REJECTED_SHOWN {
+                    self.rejected_first.push((ev.id.to_string(), e.0));
+                }
+                return None;
+            }
         };
         let lead = self.map(d.lead);
         let mut assist: SmallVec<[u32; 6]> = d.assist.iter().map(|x| self.map(*x)).collect();
@@ -409,6 +421,16 @@ impl<'p> ImpactBuilder<'p> {
                 old: o.rejected,
                 new: n.rejected,
             },
+            rejected_first: [("old", &o.rejected_first), ("new", &n.rejected_first)]
+                .into_iter()
+                .flat_map(|(by, list)| {
+                    list.iter().map(move |(id, reason)| Rejected {
+                        by,
+                        event_id: id.clone(),
+                        reason: reason.clone(),
+                    })
+                })
+                .collect(),
             changes: self.changes,
             shifts,
             categories,

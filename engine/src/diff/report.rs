@@ -48,6 +48,9 @@ impl fmt::Display for Impact {
                 count(self.rejected.old),
                 count(self.rejected.new)
             )?;
+            for r in &self.rejected_first {
+                writeln!(f, "  {} rejects {}: {}", r.by, r.event_id, r.reason)?;
+            }
         }
         if self.changed > 0 {
             self.fmt_changes(f)?;
