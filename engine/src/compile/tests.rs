@@ -121,7 +121,10 @@ fn one(ctx: &mut Ctx<'_>, t: &ast::TestDecl) -> Option<TestCase> {
                 .or_insert_with(|| format!("{}#{}", t.name.value, i + 1).into());
         }
         match event_from_value(v) {
-            Ok(ev) => events.push(ev),
+            Ok(ev) => {
+                misspelt_category(ctx, e.span, &ev.category);
+                events.push(ev);
+            }
             Err(err) => {
                 let at = field_span(ctx, e.span, &err.0).unwrap_or(e.span);
                 ctx.error("E0701", at, format!("this test event is not valid: {err}"));
@@ -215,6 +218,42 @@ fn value_span(v: &ExpectValue) -> Span {
 /// Where in a test event's text the field an error names first
 /// (`` `grid`: ... ``, `` `attr.volume_m3`: ... ``) is written: its key,
 /// so that the caret points at it rather than at the whole object.
+/// Warns of a test event whose category the policy does not declare but
+/// is a slip away from one it does: the fallback would route it, and the
+/// test would check the fallback instead. A test of the fallback names a
+/// category far from every declared one, and is not warned of.
+fn misspelt_category(ctx: &mut Ctx<'_>, event: Span, category: &str) {
+    let declared = &ctx.names.categories;
+    if declared.iter().any(|c| &**c == category) {
+        return;
+    }
+    let Some(near) =
+        super::suggest::closest(category, declared.iter().map(|c| &**c)).map(str::to_string)
+    else {
+        return;
+    };
+    // The value as written, where the text has it so.
+    let quoted = format!("\"{category}\"");
+    let at = match ctx.bundle.sources.text(event).find(&quoted) {
+        Some(i) => Span::new(
+            event.file,
+            event.start as usize + i,
+            event.start as usize + i + quoted.len(),
+        ),
+        None => event,
+    };
+    ctx.push(
+        Diagnostic::warning(
+            "W0704",
+            at,
+            format!(
+                "this test event's category `{category}` is not declared: the fallback routes it"
+            ),
+        )
+        .with_help(format!("did you mean `{near}`?")),
+    );
+}
+
 fn field_span(ctx: &Ctx<'_>, event: Span, message: &str) -> Option<Span> {
     let field = message.strip_prefix('`')?.split('`').next()?;
     let key = format!("\"{}\"", field.rsplit('.').next()?);
