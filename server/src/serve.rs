@@ -135,7 +135,13 @@ pub async fn build(opts: &Options) -> Result<Server, String> {
     if let Err(e) = &on_disk
         && !opts.data.exists()
     {
-        return Err(e.clone());
+        // The diagnostics name themselves as errors; the last line says
+        // what became of the server.
+        return Err(format!(
+            "{}\nerror: the policy in {} has errors, and no earlier version is stored to start on: the server did not start",
+            e.trim_end(),
+            opts.policy.display()
+        ));
     }
     let lock = lock_data(&opts.data)?;
     let store: Arc<dyn Store> = Arc::new(
@@ -160,7 +166,13 @@ pub async fn build(opts: &Options) -> Result<Server, String> {
                 "the policy in {} has errors, so the server starts on the version that went live last, {} ({}, {} by {}); fix the files and they are reloaded. The errors: {} (all of them, with their lines: GET /v1/policy/status)",
                 opts.policy.display(),
                 v.hash,
-                v.summary,
+                // One log entry, one line: the summary is written for a page.
+                v.summary
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 v.activated_at,
                 v.by,
                 headlines(&errors)

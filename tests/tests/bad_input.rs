@@ -78,6 +78,40 @@ fn garbage_text_gets_located_syntax_errors() {
     assert!(out.contains("p.whistle:1:10: error[E0001]"), "{out}");
 }
 
+/// A server asked to start on a broken bundle, with no earlier version
+/// stored, prints the diagnostics as `check` does (not `error: ...
+/// error[E0001]`) and says in its last line that it did not start.
+#[test]
+fn a_server_on_a_broken_bundle_with_nothing_stored_says_it_did_not_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("b");
+    std::fs::create_dir(&bundle).unwrap();
+    std::fs::write(bundle.join("p.whistle"), "category x {\n  leed urban\n}\n").unwrap();
+    let out = run(
+        &[
+            "serve",
+            "--policy",
+            bundle.to_str().unwrap(),
+            "--data",
+            dir.path().join("data").to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("\np.whistle:2:3: error[E0001]"), "{said}");
+    assert!(!said.contains("error: p.whistle"), "{said}");
+    assert!(
+        said.trim_end().ends_with(
+            "has errors, and no earlier version is stored to start on: the server did not start"
+        ),
+        "{said}"
+    );
+    assert!(!dir.path().join("data").exists(), "no store was made");
+}
+
 #[test]
 fn a_missing_bundle_is_a_clear_error() {
     let out = run(&["check", "/nonexistent/bundle"], b"");

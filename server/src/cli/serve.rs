@@ -80,6 +80,11 @@ pub fn run(a: &ServeArgs) -> u8 {
     let result = rt.block_on(build_and_run(&opts));
     match result {
         Ok(()) => OK,
+        // Rendered diagnostics say `error[...]` themselves.
+        Err(e) if e.contains(": error[") => {
+            say!("{e}");
+            CANNOT_RUN
+        }
         Err(e) => {
             say!("error: {e}");
             CANNOT_RUN
