@@ -294,6 +294,22 @@ fn rollout_checks_paths_and_drafts_and_rollback_restores_the_exact_hash() {
             "{endpoint}: {v}"
         );
     }
+    // A draft that deletes what the rest needs: the errors point at the
+    // files left, so the answer names the one deleted.
+    for endpoint in ["/v1/policy/rollout", "/v1/policy/preview"] {
+        let (code, v) = s.post(endpoint, &json!({"delete": ["policy.whistle"]}), None);
+        assert_eq!(code, 422, "{endpoint}: {v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().ends_with(
+                " (the draft deletes `policy.whistle`: what it declared is missing now)"
+            ),
+            "{endpoint}: {v}"
+        );
+    }
+    assert!(
+        policy.join("policy.whistle").exists(),
+        "nothing was deleted"
+    );
 
     // A draft with errors answers with its diagnostics and changes nothing.
     let broken = original.replacen(LEAD_A, "lead   nobody", 1);

@@ -226,6 +226,7 @@ pub async fn rollout(
     }
     check_base(rest.base.as_ref(), &d)?;
     let dir = state.reload.dir.clone();
+    let deleted = d.delete.clone();
     let deletes = d.clone();
     tokio::task::spawn_blocking(move || {
         let current = bundle::read_dir(&dir).map_err(ApiError::unavailable)?;
@@ -246,7 +247,7 @@ pub async fn rollout(
             format!("rollout by {}", who.name),
         )
         .await;
-    Ok(respond(outcome))
+    Ok(respond_to_draft(outcome, &deleted))
 }
 
 /// A draft's `base` well formed and about the draft's own files (422).
@@ -277,9 +278,11 @@ pub async fn preview(
             format!("`days` is from 1 to {MAX_DAYS}, not {days}"),
         ));
     }
+    let deleted = d.delete.clone();
     let (b, c) = compile_draft(&state, d).await?;
     let Some(new) = c.policy else {
-        return Err(rejected(&b, c.diagnostics, "nothing was changed"));
+        let outcome = format!("nothing was changed{}", deleted_note(&deleted));
+        return Err(rejected(&b, c.diagnostics, &outcome));
     };
     let since = Timestamp::now()
         .checked_sub(SignedDuration::from_hours(24 * days))
@@ -571,8 +574,26 @@ pub(super) fn rejected(
     }))
 }
 
+/// What a draft that fails deleted: errors of what is missing ("no
+/// fallback block") point at the files left, never at the one deleted.
+fn deleted_note(deleted: &[String]) -> String {
+    if deleted.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = deleted.iter().map(|f| format!("`{f}`")).collect();
+    format!(
+        " (the draft deletes {}: what it declared is missing now)",
+        names.join(", ")
+    )
+}
+
 /// The response for a reload job's outcome.
 fn respond(outcome: Outcome) -> Response {
+    respond_to_draft(outcome, &[])
+}
+
+/// [`respond`] for a draft that deletes files: a refusal names them.
+fn respond_to_draft(outcome: Outcome, deleted: &[String]) -> Response {
     match outcome {
         Outcome::Applied { .. } | Outcome::Unchanged { .. } => {
             (StatusCode::OK, Json(json!(outcome))).into_response()
@@ -584,7 +605,10 @@ fn respond(outcome: Outcome) -> Response {
         } => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "policy_errors",
-            format!("the policy has {errors} error(s); the live version stays"),
+            format!(
+                "the policy has {errors} error(s); the live version stays{}",
+                deleted_note(deleted)
+            ),
         )
         .with_details(json!({"diagnostics": diagnostics, "rendered": rendered}))
         .into_response(),
