@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{copy_dir, root, run, shipped, text};
+use common::{copy_dir, root, run, shipped, text, walk_all};
 use serde_json::Value;
 
 fn decisions(bundle: &str, events: &[u8]) -> Vec<Value> {
@@ -165,17 +165,4 @@ fn fmt_leaves_a_read_only_file_and_another_users_file_stays_theirs() {
         assert_ne!(now, mangled, "formatted");
         assert!(now.starts_with("#"), "{now}");
     }
-}
-
-/// Every file and directory under `dir`.
-fn walk_all(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk_all(&p));
-        }
-        out.push(p);
-    }
-    out
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{root, run, shipped, text};
+use common::{root, run, shipped, text, walk_all};
 use serde_json::Value;
 
 #[test]
@@ -17,7 +17,7 @@ fn the_shipped_policy_checks_clean() {
         text(&out)
     );
     // The count names every file of the bundle, as the API lists them.
-    let whistle_files = walk(&root().join("policies/wuhou"))
+    let whistle_files = walk_all(&root().join("policies/wuhou"))
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "whistle"))
         .count();
@@ -26,20 +26,6 @@ fn the_shipped_policy_checks_clean() {
         "{}",
         text(&out)
     );
-}
-
-/// Every file under `dir`.
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]

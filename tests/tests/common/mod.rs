@@ -134,6 +134,19 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Every file and directory under `dir`.
+pub fn walk_all(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk_all(&p));
+        }
+        out.push(p);
+    }
+    out
+}
+
 /// The SHA-256 of a bearer token, as `[[tokens]] sha256` wants it.
 pub fn token_hash(token: &str) -> String {
     use sha2::{Digest, Sha256};
