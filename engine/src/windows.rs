@@ -34,6 +34,32 @@ pub trait History {
     /// Earlier events of `category` with the same `key` (under grouping
     /// `by`) reported within `window` seconds before `at`.
     fn repeats(&self, category: &str, by: RepeatsBy, key: &str, window: u64, at: Timestamp) -> u32;
+
+    /// [`History::repeats`] asked for an event the history already holds
+    /// (deciding it again: a reopen, a redecision): one of the events of
+    /// its very second is itself, and is not counted. A history that
+    /// holds no events by their instants counts as `repeats` does.
+    fn repeats_but_itself(
+        &self,
+        category: &str,
+        by: RepeatsBy,
+        key: &str,
+        window: u64,
+        at: Timestamp,
+    ) -> u32 {
+        self.repeats(category, by, key, window, at)
+    }
+}
+
+/// The history as an event it already holds sees it: deciding that event
+/// again counts the events before it, as deciding it the first time did,
+/// not the event itself.
+pub struct ExceptItself<'a>(pub &'a dyn History);
+
+impl History for ExceptItself<'_> {
+    fn repeats(&self, category: &str, by: RepeatsBy, key: &str, window: u64, at: Timestamp) -> u32 {
+        self.0.repeats_but_itself(category, by, key, window, at)
+    }
 }
 
 /// No past at all: every `repeats` is 0.
@@ -369,6 +395,34 @@ impl RepeatIndex {
 
 impl History for RepeatIndex {
     fn repeats(&self, category: &str, by: RepeatsBy, key: &str, window: u64, at: Timestamp) -> u32 {
+        self.count(category, by, key, window, at, false)
+    }
+
+    fn repeats_but_itself(
+        &self,
+        category: &str,
+        by: RepeatsBy,
+        key: &str,
+        window: u64,
+        at: Timestamp,
+    ) -> u32 {
+        self.count(category, by, key, window, at, true)
+    }
+}
+
+impl RepeatIndex {
+    /// Events within `window` up to `at`, one of those of `at`'s own
+    /// second left out with `but_one` (when there is one: an event that
+    /// left the index is not there to leave out).
+    fn count(
+        &self,
+        category: &str,
+        by: RepeatsBy,
+        key: &str,
+        window: u64,
+        at: Timestamp,
+        but_one: bool,
+    ) -> u32 {
         let by = match by {
             RepeatsBy::Location => 0,
             RepeatsBy::Level(l) => match self.levels_used.iter().position(|&x| x == l) {
@@ -393,7 +447,8 @@ impl History for RepeatIndex {
             .max(self.floor());
         let lo = times.partition_point(|x| x < from);
         let hi = times.partition_point(|x| x <= t);
-        u32::try_from(hi.saturating_sub(lo)).unwrap_or(u32::MAX)
+        let itself = usize::from(but_one && hi > times.partition_point(|x| x < t));
+        u32::try_from(hi.saturating_sub(lo).saturating_sub(itself)).unwrap_or(u32::MAX)
     }
 }
 

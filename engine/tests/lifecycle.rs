@@ -852,45 +852,6 @@ fn an_open_case_adopts_a_new_policy_version_keeping_what_fired() {
     assert_eq!(c.level.as_str(), "grid", "the new version does not raise");
 }
 
-/// Throughput of a typical life (open, a tick, accept, resolve, feedback).
-/// `cargo test --release -p whistle-engine --test lifecycle -- --ignored --nocapture`
-#[test]
-#[ignore = "a measurement, not a check"]
-fn throughput() {
-    let p = policy();
-    let events: Vec<Event> = (0..1000)
-        .map(|i| event("lamp", if i % 2 == 0 { "G1" } else { "G3" }, "{}"))
-        .collect();
-    let decisions: Vec<_> = events
-        .iter()
-        .map(|e| decide(&p, e, &Context::default()))
-        .collect();
-    let n = 200_000;
-    let mut out = Vec::new();
-    let started = std::time::Instant::now();
-    let mut transitions = 0usize;
-    for i in 0..n {
-        let k = i % events.len();
-        let (mut c, tr) = Case::open(&p, events[k].clone(), &decisions[k], t(0), &NoHistory);
-        transitions += tr.len();
-        for (a, at) in [
-            (Action::Tick, c.next_due().unwrap()),
-            (accept(), t(6)),
-            (resolve(), t(9)),
-            (feedback(5), t(10)),
-        ] {
-            out.clear();
-            whistle_engine::lifecycle::apply_into(&p, &mut c, a, at, &NoHistory, &mut out).unwrap();
-            transitions += out.len();
-        }
-    }
-    let secs = started.elapsed().as_secs_f64();
-    println!(
-        "{n} lives in {secs:.3}s: {:.0} lives/s, {transitions} transitions",
-        n as f64 / secs
-    );
-}
-
 /// A history that answers every `repeats` with the same count.
 struct Repeats(u32);
 
@@ -937,6 +898,56 @@ fn an_acknowledgement_may_follow_a_whistle_step_not_yet_ticked() {
         panic!()
     };
     assert_eq!(departments, &["fire"]);
+}
+
+/// Deciding an event again (a redecision, a reopen) counts the events
+/// before it in `repeats`, as deciding it the first time did: not itself.
+#[test]
+fn deciding_again_does_not_count_the_event_itself_in_repeats() {
+    let p = policy_with(&BASE.replace(
+        "category litter { lead grid_team grade blue }",
+        "category litter {\n  lead grid_team\n  grade yellow when repeats(7d) >= 1\n  grade blue\n}",
+    ));
+    let units = p.units_of("G1");
+    let mut history = whistle_engine::windows::RepeatIndex::for_policy(&p);
+    let mut open_one = |id: &str, at: &str| {
+        let ev = parse_event(&format!(
+            r#"{{"id":"{id}","category":"litter","grid":"G1","location":"gate 3","reported_at":"{at}"}}"#
+        ))
+        .unwrap();
+        let d = decide(
+            &p,
+            &ev,
+            &Context {
+                history: &history,
+                reopened: 0,
+            },
+        );
+        history.record(&ev, units);
+        Case::open(&p, ev, &d, t(0), &history).0
+    };
+    let mut first = open_one("N1", "2025-06-03T10:00:00+08:00");
+    let second = open_one("N2", "2025-06-03T10:00:10+08:00");
+    assert_eq!(
+        (first.grade.as_str(), second.grade.as_str()),
+        ("blue", "yellow")
+    );
+    // Nothing changed in the policy: nothing changes in the case.
+    assert!(redecide(&p, &mut first, t(20), &history).is_empty());
+    assert_eq!(first.grade, "blue");
+    // Reopened, it is graded as when it came: N1 had no earlier event.
+    act(&p, &mut first, Action::Accept { by: None }, 21);
+    act(&p, &mut first, Action::Resolve { note: None }, 22);
+    let mut reopened = first.clone();
+    apply(
+        &p,
+        &mut reopened,
+        Action::Reopen { reason: None },
+        t(23),
+        &history,
+    )
+    .unwrap();
+    assert_eq!(reopened.grade, "blue");
 }
 
 /// A new lead that assisted before leaves the assisting departments, and

@@ -13,7 +13,7 @@ use super::state::{Case, State, StepClock};
 use super::transition::{Change, Refusal, RefusalCode, Transition};
 use crate::decide::{Clocks, Context, decide};
 use crate::model::{DeptId, LevelId, Policy};
-use crate::windows::History;
+use crate::windows::{ExceptItself, History};
 
 /// Something done to a case. In JSON: `{"action": "accept", "by": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -536,7 +536,7 @@ fn reopen(
         policy,
         &case.event,
         &Context {
-            history,
+            history: &ExceptItself(history),
             reopened: case.reopened,
         },
     );

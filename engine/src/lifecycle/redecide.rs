@@ -11,7 +11,7 @@ use super::transition::{Change, Changed, Transition};
 use crate::decide::{Clocks, Context, decide};
 use crate::decision_json::instant;
 use crate::model::Policy;
-use crate::windows::History;
+use crate::windows::{ExceptItself, History};
 
 /// Decides an open case again under `policy`, at `now`, and applies what
 /// changed:
@@ -46,7 +46,7 @@ pub fn redecide(
         policy,
         &case.event,
         &Context {
-            history,
+            history: &ExceptItself(history),
             reopened: case.reopened,
         },
     );
