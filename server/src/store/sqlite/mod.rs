@@ -74,6 +74,8 @@ const WRITER_STATEMENTS: usize = 6 * write::MAX_ROWS + 64;
 /// The SQLite store. See the module documentation.
 pub struct SqliteStore {
     writer: Mutex<Writer>,
+    /// How the writer's connection is opened (again: [`SqliteStore::recover`]).
+    writer_options: SqliteConnectOptions,
     /// Makes the writer's commits durable.
     sync: Arc<Syncer>,
     pool: SqlitePool,
@@ -184,7 +186,7 @@ impl SqliteStore {
         // (32 MiB) of WAL rather than SQLite's 1000, is the backstop.
         // NORMAL: the commit's flush is [`Syncer::durable`]'s, after the
         // writer's turn; see the module documentation.
-        let mut conn = base
+        let writer_options = base
             .clone()
             .create_if_missing(true)
             .synchronous(SqliteSynchronous::Normal)
@@ -192,7 +194,8 @@ impl SqliteStore {
             .pragma("cache_size", "-8192")
             .statement_cache_capacity(WRITER_STATEMENTS)
             .pragma("wal_autocheckpoint", "8192")
-            .pragma("journal_size_limit", "67108864")
+            .pragma("journal_size_limit", "67108864");
+        let mut conn = writer_options
             .connect()
             .await
             .ctx_with(|| format!("cannot open {shown}"))?;
@@ -220,6 +223,7 @@ impl SqliteStore {
                 tail: Some(tail),
                 keys: Some(keys),
             }),
+            writer_options,
             sync: Arc::new(Syncer::new(&path)),
             pool,
             targets: webhook_targets.into_iter().map(Arc::from).collect(),
@@ -242,9 +246,46 @@ impl SqliteStore {
         self.sync.writable()?;
         let out = {
             let mut w = self.writer.lock().await;
-            write(&mut w).await?
+            self.recover(&mut w).await?;
+            match write(&mut w).await {
+                Ok(out) => out,
+                Err(e) => {
+                    // The write's transaction was dropped: its rollback
+                    // is queued, and runs before this ping.
+                    let _ = w.conn.ping().await;
+                    if let Err(again) = self.recover(&mut w).await {
+                        tracing::error!("{again}");
+                    }
+                    return Err(e);
+                }
+            }
         };
         Ok((out, self.sync.committed()))
+    }
+
+    /// Opens the writer's connection again when it is left counting a
+    /// transaction SQLite no longer has: a commit that failed on a full
+    /// disk is rolled back by SQLite itself, the connection's own
+    /// ROLLBACK then fails, and every later `BEGIN` would be refused until
+    /// a restart. The journal's tail and the keys are read again.
+    async fn recover(&self, w: &mut Writer) -> Result<(), StoreError> {
+        if !w.conn.is_in_transaction() {
+            return Ok(());
+        }
+        let fresh = self
+            .writer_options
+            .connect()
+            .await
+            .ctx("opening the writer's connection again after a failed transaction")?;
+        let old = std::mem::replace(&mut w.conn, fresh);
+        // Closing rolls back whatever the old one still held.
+        let _ = old.close().await;
+        w.tail = None;
+        w.keys = None;
+        tracing::warn!(
+            "the writer's connection was left inside a failed transaction (a full disk?); it was opened again"
+        );
+        Ok(())
     }
 
     /// [`SqliteStore::commit`], returning once the commit is on disk.

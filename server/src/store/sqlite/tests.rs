@@ -230,6 +230,82 @@ async fn a_failed_flush_refuses_every_later_write() {
     assert_eq!(s.sync.tickets(), commits);
 }
 
+/// Limits the database's size, as a full disk would.
+async fn max_pages(s: &SqliteStore, pages: i64) {
+    let mut w = s.writer.lock().await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "PRAGMA max_page_count = {pages}"
+    )))
+    .execute(&mut w.conn)
+    .await
+    .unwrap();
+}
+
+/// A full disk fails the write it happens to, and only that one: once
+/// there is room again the store takes writes, its chain unbroken. (A
+/// full disk is a database at its `max_page_count` here.)
+#[tokio::test]
+async fn writes_go_on_once_a_full_disk_has_room_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    let p = policy();
+    insert_one(&s, new_event(&p, "D0", "lamp", "G1", "{}", 0)).await;
+    let pages: i64 = {
+        let mut w = s.writer.lock().await;
+        sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(&mut w.conn)
+            .await
+            .unwrap()
+    };
+    max_pages(&s, pages).await;
+    // A batch far larger than the room left.
+    let big: Vec<NewEvent> = (1..400)
+        .map(|i| {
+            new_event(
+                &p,
+                &format!("D{i}"),
+                "lamp",
+                "G1",
+                &format!(r#"{{"note":"{}"}}"#, "x".repeat(500)),
+                i,
+            )
+        })
+        .collect();
+    let e = s.insert_events(big).await.unwrap_err();
+    assert!(e.0.contains("full"), "{e}");
+    assert_eq!(s.get_event("D1").await.unwrap().map(|x| x.id), None);
+    max_pages(&s, 1_073_741_823).await;
+    insert_one(&s, new_event(&p, "D400", "lamp", "G1", "{}", 400)).await;
+    act(&s, &p, "D0", accept(), 401).await;
+    s.verify().await.unwrap();
+}
+
+/// A commit that fails on a full disk is rolled back by SQLite itself:
+/// the connection's own ROLLBACK then finds no transaction, and sqlx goes
+/// on counting one, so every later `BEGIN` would be refused ("begin_with
+/// at non-zero transaction depth") until a restart. Made here by rolling
+/// back under sqlx's feet; the writer opens its connection again.
+#[tokio::test]
+async fn a_writer_left_inside_a_failed_transaction_writes_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path()).await;
+    let p = policy();
+    insert_one(&s, new_event(&p, "T0", "lamp", "G1", "{}", 0)).await;
+    {
+        use sqlx::Connection as _;
+        let mut w = s.writer.lock().await;
+        let mut tx = w.conn.begin_with("BEGIN IMMEDIATE").await.unwrap();
+        sqlx::raw_sql("ROLLBACK").execute(&mut *tx).await.unwrap();
+        drop(tx);
+        // The queued ROLLBACK runs, and fails, before this.
+        let _ = sqlx::raw_sql("SELECT 1").execute(&mut w.conn).await;
+        assert!(w.conn.is_in_transaction(), "sqlx still counts one");
+    }
+    insert_one(&s, new_event(&p, "T1", "lamp", "G1", "{}", 1)).await;
+    act(&s, &p, "T0", accept(), 2).await;
+    assert_eq!(s.verify().await.unwrap().entries, 5);
+}
+
 #[tokio::test]
 async fn a_retry_is_a_duplicate_and_another_body_a_conflict() {
     let dir = tempfile::tempdir().unwrap();
