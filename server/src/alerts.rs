@@ -143,13 +143,16 @@ async fn replay(
         .unwrap_or(Timestamp::MIN);
     let mut later = Vec::new();
     store
-        .cases_reported(since, Timestamp::MAX, &mut |case| {
-            if case.event.reported_at.min(now) <= from {
+        .cases_reported(since, Timestamp::MAX, &mut |case, received| {
+            // An event reported ahead of the clock counted from when it
+            // was received, as the live monitor saw it.
+            let seen = case.event.reported_at.min(received).min(now);
+            if seen <= from {
                 // The state at `from` is not news: the reconciliation says
                 // what differs from the stored alerts.
                 let _ = m.observe(policy, &case, from);
             } else {
-                later.push(case);
+                later.push((seen, case));
             }
         })
         .await?;
@@ -157,9 +160,9 @@ async fn replay(
     let mut alerts = Vec::new();
     // Reports of one instant are seen together, as the live monitor sees
     // a batch.
+    later.sort_by_key(|(seen, _)| *seen);
     let (mut batch, mut batch_at) = (Vec::new(), from);
-    for case in later {
-        let at = case.event.reported_at.min(now);
+    for (at, case) in later {
         if at != batch_at {
             alerts.extend(m.settle(policy, std::mem::take(&mut batch), batch_at));
             batch_at = at;

@@ -46,7 +46,7 @@ pub async fn period_report<S: Store + ?Sized>(
     } else {
         // Nothing has happened after `now`: the cases are as they stand.
         store
-            .cases_reported(period.from, period.until, &mut |case| {
+            .cases_reported(period.from, period.until, &mut |case, _| {
                 tally.add(policy, &case, &case.facts(at));
                 tick();
             })

@@ -491,6 +491,53 @@ fn thresholds_raise_store_stream_survive_a_restart_and_clear() {
     assert_eq!(alerts(&s, true)[0]["threshold"], "daily");
 }
 
+/// An event reported a little ahead of the clock counts from when it was
+/// received: a restart rebuilds the monitor as it stood, and neither
+/// clears nor raises again the alert that event helped raise.
+#[test]
+fn an_alert_raised_by_an_event_reported_ahead_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = bundle(dir.path());
+    let data = dir.path().join("data");
+    let s = Server::start(&policy, &data, None);
+    let ahead = {
+        let secs = unix_now() + 60;
+        let (y, m, d) = civil((secs / 86_400) as i64);
+        let rem = secs % 86_400;
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+            rem / 3600,
+            rem % 3600 / 60,
+            rem % 60
+        )
+    };
+    for (id, grid, at) in [("F1", "G1", seconds_ago(0)), ("F2", "G2", ahead)] {
+        let (st, d) = s.post(
+            "/v1/events",
+            &event(id, "litter", grid, "citizen", &at),
+            None,
+        );
+        assert_eq!(st, 201, "{d}");
+    }
+    wait_for("burst", Duration::from_secs(5), || {
+        alerts(&s, true).iter().any(|a| a["threshold"] == "burst")
+    });
+    let before = alerts(&s, false);
+    let s = s.restart();
+    let after = alerts(&s, false);
+    assert_eq!(
+        after
+            .iter()
+            .map(|a| (&a["id"], &a["open"]))
+            .collect::<Vec<_>>(),
+        before
+            .iter()
+            .map(|a| (&a["id"], &a["open"]))
+            .collect::<Vec<_>>(),
+        "{after:?}"
+    );
+}
+
 #[test]
 fn the_assessment_api_names_a_bad_parameter() {
     let dir = tempfile::tempdir().unwrap();

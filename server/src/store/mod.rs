@@ -386,7 +386,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         from: Timestamp,
         until: Timestamp,
-        each: &mut (dyn FnMut(Case) + Send),
+        each: &mut (dyn FnMut(Case, Timestamp) + Send),
     ) -> Result<u64, StoreError>;
 
     /// [`Store::cases_reported`], each case with its transitions in the

@@ -24,10 +24,10 @@ pub(super) async fn cases_reported(
     pool: &SqlitePool,
     from: Timestamp,
     until: Timestamp,
-    each: &mut (dyn FnMut(Case) + Send),
+    each: &mut (dyn FnMut(Case, Timestamp) + Send),
 ) -> Result<u64, StoreError> {
     let mut rows = sqlx::query(
-        "SELECT id, case_json FROM events WHERE reported_at >= ? AND reported_at < ? \
+        "SELECT id, case_json, received_at FROM events WHERE reported_at >= ? AND reported_at < ? \
          ORDER BY reported_at, id",
     )
     .bind(ns(from))
@@ -40,7 +40,8 @@ pub(super) async fn cases_reported(
         let case: Case = parse_column(&row, 1, || {
             format!("event {id:?}: stored case is not readable")
         })?;
-        each(case);
+        let received: i64 = row.try_get(2).ctx("reading when an event was received")?;
+        each(case, from_ns(received, "an event's `received_at`")?);
         n += 1;
     }
     Ok(n)

@@ -450,7 +450,7 @@ impl Store for SqliteStore {
         &self,
         from: Timestamp,
         until: Timestamp,
-        each: &mut (dyn FnMut(Case) + Send),
+        each: &mut (dyn FnMut(Case, Timestamp) + Send),
     ) -> Result<u64, StoreError> {
         alerts::cases_reported(&self.pool, from, until, each).await
     }

@@ -1021,7 +1021,7 @@ async fn read_everything(s: &SqliteStore, ids: &[&str]) -> serde_json::Value {
     let mut of = s.cases_of(&owned).await.unwrap();
     of.sort_by(|a, b| a.event.id.cmp(&b.event.id));
     let mut reported = Vec::new();
-    s.cases_reported(t(-10), t(1000), &mut |c| reported.push(c))
+    s.cases_reported(t(-10), t(1000), &mut |c, _| reported.push(c))
         .await
         .unwrap();
     json!({
