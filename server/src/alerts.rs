@@ -284,8 +284,9 @@ impl Pending {
             return;
         }
         if let Some(case) = &m.opened {
-            // The messages of one opening share one case.
-            if !self.opened.iter().any(|c| Arc::ptr_eq(c, case)) {
+            // The messages of one opening share one case, and come one
+            // after another (a batch of 10,000 is looked through once).
+            if !self.opened.last().is_some_and(|c| Arc::ptr_eq(c, case)) {
                 self.opened.push(case.clone());
             }
             return;
@@ -347,6 +348,55 @@ async fn sleep_until(due: Option<Timestamp>) {
     }
 }
 
+/// Takes `first` and the messages waiting behind it into `pending`: up to
+/// [`BATCH`] events read from the store, and the whole of a batch of
+/// openings under way (waiting up to [`REST_OF_BATCH`] for its rest), so
+/// that a batch is taken in at one instant. Returns whether the monitor
+/// fell behind the stream.
+async fn gather(
+    first: Message,
+    rx: &mut tokio::sync::broadcast::Receiver<Message>,
+    pending: &mut Pending,
+) -> bool {
+    let mut behind = false;
+    // Only openings come in batches; a transition between them (a
+    // timer's) leaves the batch under way.
+    let mut more = first.opened.is_some() && first.more;
+    pending.collect(&first);
+    // A batch under way is taken whole: its events are opened, and read
+    // from no store.
+    while more || pending.len() < BATCH {
+        match rx.try_recv() {
+            Ok(m) => {
+                more = still_more(more, &m);
+                pending.collect(&m);
+            }
+            Err(TryRecvError::Lagged(_)) => behind = true,
+            Err(TryRecvError::Empty) if more => {
+                match tokio::time::timeout(REST_OF_BATCH, rx.recv()).await {
+                    Ok(Ok(m)) => {
+                        more = still_more(more, &m);
+                        pending.collect(&m);
+                    }
+                    Ok(Err(RecvError::Lagged(_))) => behind = true,
+                    Ok(Err(RecvError::Closed)) | Err(_) => break,
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    behind
+}
+
+/// Whether a batch of openings is still under way after message `m`.
+fn still_more(before: bool, m: &Message) -> bool {
+    if m.opened.is_some() { m.more } else { before }
+}
+
+/// How long the monitor waits for the rest of a batch whose first
+/// messages it has (they are published one after another, at once).
+const REST_OF_BATCH: Duration = Duration::from_millis(200);
+
 async fn run(
     mut monitor: Monitor,
     mut rx: tokio::sync::broadcast::Receiver<Message>,
@@ -363,16 +413,7 @@ async fn run(
         let mut behind = false;
         tokio::select! {
             m = rx.recv() => match m {
-                Ok(m) => {
-                    pending.collect(&m);
-                    while pending.len() < BATCH {
-                        match rx.try_recv() {
-                            Ok(m) => pending.collect(&m),
-                            Err(TryRecvError::Lagged(_)) => behind = true,
-                            Err(_) => break,
-                        }
-                    }
-                }
+                Ok(m) => behind = gather(m, &mut rx, &mut pending).await,
                 Err(RecvError::Lagged(_)) => behind = true,
                 Err(RecvError::Closed) => return,
             },
@@ -522,6 +563,7 @@ threshold patrols "巡查为主" {
             kind: kind.into(),
             json: r#"{"event_id":"E1"}"#.into(),
             opened,
+            more: false,
         }
     }
 
@@ -549,6 +591,37 @@ threshold patrols "巡查为主" {
     fn counted(m: &Monitor, p: &Policy, department: &str, now: Timestamp) -> u64 {
         m.current(p, "led", department, now)
             .map_or(0, |a| a.counted)
+    }
+
+    /// The openings of one batch are gathered whole, the rest waited for
+    /// when it is still being published: the monitor takes the batch in
+    /// at one instant. A message that ends no batch is not waited on.
+    #[tokio::test]
+    async fn a_batch_of_openings_is_gathered_whole() {
+        let (p, _dir, _store, now, ne) = setup().await;
+        let (tx, mut rx) = tokio::sync::broadcast::channel(16);
+        let other = opened(&p, now).case().clone();
+        let first = Message {
+            more: true,
+            ..message("dispatched", Some(ne.case().clone()))
+        };
+        let late = tokio::spawn({
+            let tx = tx.clone();
+            let rest = message("dispatched", Some(other));
+            async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let _ = tx.send(rest);
+            }
+        });
+        let mut pending = Pending::default();
+        assert!(!gather(first, &mut rx, &mut pending).await);
+        assert_eq!(pending.len(), 2, "the rest of the batch was waited for");
+        late.await.unwrap();
+        // Nothing under way: what waits is taken, and no more.
+        let started = std::time::Instant::now();
+        let mut pending = Pending::default();
+        gather(message("accepted", None), &mut rx, &mut pending).await;
+        assert!(started.elapsed() < REST_OF_BATCH, "not waited on");
     }
 
     #[tokio::test]

@@ -316,6 +316,9 @@ async fn answer(deps: &Deps, s: Stored) {
         .filter(|o| matches!(o, Inserted::Created))
         .count();
     metrics::counter!("whistle_decisions_total").increment(created as u64);
+    // Published once the batch is answered, the last message marked: the
+    // threshold monitor takes the batch in at one instant.
+    let mut opened = Vec::new();
     let mut i = 0;
     for s in subs {
         let mut out = Vec::with_capacity(s.events.len());
@@ -333,7 +336,7 @@ async fn answer(deps: &Deps, s: Stored) {
                 )
                 .increment(1);
                 for (kind, json) in &p.messages {
-                    deps.hub.publish_opened(kind, json.clone(), p.case.clone());
+                    opened.push((*kind, json.clone(), p.case.clone()));
                 }
                 if let Some(due) = p.case.next_due() {
                     deps.timers.schedule(ev.id.to_string(), due);
@@ -347,6 +350,10 @@ async fn answer(deps: &Deps, s: Stored) {
             i += 1;
         }
         let _ = s.reply.send(Ok(out));
+    }
+    let last = opened.len();
+    for (n, (kind, json, case)) in opened.into_iter().enumerate() {
+        deps.hub.publish_opened(kind, json, case, n + 1 < last);
     }
 }
 

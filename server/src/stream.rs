@@ -23,6 +23,9 @@ pub struct Message {
     /// version), so that the threshold monitor can observe it without
     /// reading it back from the store.
     pub opened: Option<Arc<Case>>,
+    /// More messages of the same stored batch follow this one: the
+    /// threshold monitor sees a batch at one instant, so it waits for them.
+    pub more: bool,
 }
 
 /// The publish side; subscribers that fall behind lose the oldest messages
@@ -81,9 +84,10 @@ impl Hub {
         self.send(kind, json, None);
     }
 
-    /// Publishes a message about the opening of `case`'s event.
-    pub fn publish_opened(&self, kind: &str, json: String, case: Arc<Case>) {
-        self.send(kind, json, Some(case));
+    /// Publishes a message about the opening of `case`'s event; `more`:
+    /// more messages of the same batch follow.
+    pub fn publish_opened(&self, kind: &str, json: String, case: Arc<Case>, more: bool) {
+        self.send_message(kind, json, Some(case), more);
     }
 
     /// Publishes each of event `id`'s stored transitions.
@@ -94,6 +98,10 @@ impl Hub {
     }
 
     fn send(&self, kind: &str, json: String, opened: Option<Arc<Case>>) {
+        self.send_message(kind, json, opened, false);
+    }
+
+    fn send_message(&self, kind: &str, json: String, opened: Option<Arc<Case>>, more: bool) {
         // Two publishers racing may send their numbers out of order: a
         // subscriber then sees two ids swapped, never a gap that is not
         // a loss.
@@ -104,6 +112,7 @@ impl Hub {
             kind: kind.into(),
             json: json.into(),
             opened,
+            more,
         });
     }
 

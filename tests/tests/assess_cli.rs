@@ -491,6 +491,42 @@ fn thresholds_raise_store_stream_survive_a_restart_and_clear() {
     assert_eq!(alerts(&s, true)[0]["threshold"], "daily");
 }
 
+/// The events of one batch are taken in at one instant: an alert they
+/// raise says its value after all of them, not after the first few.
+#[test]
+fn a_batch_raises_its_alert_once_with_every_event_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = bundle(dir.path());
+    let s = Server::start(&policy, &dir.path().join("data"), None);
+    let at = seconds_ago(0);
+    let events: Vec<Value> = (0..300)
+        .map(|i| {
+            event(
+                &format!("K{i}"),
+                "litter",
+                if i % 2 == 0 { "G1" } else { "G2" },
+                "citizen",
+                &at,
+            )
+        })
+        .collect();
+    let (st, r) = s.post("/v1/events", &json!({ "events": events }), None);
+    assert_eq!(st, 201, "{r}");
+    wait_for("burst", Duration::from_secs(5), || {
+        alerts(&s, true).iter().any(|a| a["threshold"] == "burst")
+    });
+    let burst: Vec<Value> = alerts(&s, false)
+        .into_iter()
+        .filter(|a| a["threshold"] == "burst")
+        .collect();
+    assert_eq!(burst.len(), 1, "{burst:?}");
+    assert_eq!(
+        (&burst[0]["value"], &burst[0]["counted"]),
+        (&json!(300.0), &json!(300)),
+        "{burst:?}"
+    );
+}
+
 /// An event reported a little ahead of the clock counts from when it was
 /// received: a restart rebuilds the monitor as it stood, and neither
 /// clears nor raises again the alert that event helped raise.
