@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{CANNOT_RUN, FAILED, OK};
-use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
 
 /// Arguments of `whistle verify`.
@@ -29,10 +28,7 @@ pub fn run(a: &VerifyArgs) -> u8 {
             return CANNOT_RUN;
         }
     };
-    let result = rt.block_on(async {
-        let store = SqliteStore::open(&a.data, Vec::new()).await?;
-        store.verify().await
-    });
+    let result = rt.block_on(SqliteStore::verify_read_only(&a.data));
     match result {
         Ok(v) => match v.first_broken {
             None => {

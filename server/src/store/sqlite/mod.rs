@@ -232,6 +232,38 @@ impl SqliteStore {
         })
     }
 
+    /// Checks the journal's chain of the store in `dir` without writing to
+    /// it: an audit neither upgrades an older store's schema nor touches a
+    /// read-only one.
+    pub async fn verify_read_only(dir: &Path) -> Result<crate::store::Verified, StoreError> {
+        let path = dir.join(FILE_NAME);
+        let shown = path.display().to_string();
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(
+                SqliteConnectOptions::new()
+                    .filename(&path)
+                    .read_only(true)
+                    .busy_timeout(BUSY_TIMEOUT),
+            )
+            .await
+            .ctx_with(|| format!("cannot open {shown} for reading"))?;
+        let (found,): (i64,) = sqlx::query_as("PRAGMA user_version")
+            .fetch_one(&pool)
+            .await
+            .ctx_with(|| format!("{shown}: reading the schema's version"))?;
+        if found != schema::VERSION {
+            pool.close().await;
+            return Err(StoreError(format!(
+                "{shown} has schema version {found}, and this Whistle reads version {}: start the server on it once to upgrade it, then verify",
+                schema::VERSION
+            )));
+        }
+        let verified = read::verify(&pool).await;
+        pool.close().await;
+        verified
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
