@@ -208,6 +208,11 @@ pub async fn build(opts: &Options) -> Result<Server, String> {
     let policy = Arc::new(ArcSwap::from_pointee(policy));
     let history = Arc::new(Mutex::new(history));
     let hub = Hub::new();
+    // Before the monitor is rebuilt: the alerts its replay stores at
+    // start are counted like the live ones.
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .ok();
     crate::alerts::start(policy.clone(), store.clone(), hub.clone()).await?;
     let timers = timers::Timers::new();
     // Timers: every open case's next step.
@@ -232,9 +237,6 @@ pub async fn build(opts: &Options) -> Result<Server, String> {
         history: history.clone(),
         hub: hub.clone(),
     });
-    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .install_recorder()
-        .ok();
     // Series an alert rule may watch are there from the start: a rule on
     // a series that is missing never fires.
     metrics::gauge!("whistle_policy_last_reload_ok").set(1.0);

@@ -491,6 +491,42 @@ fn thresholds_raise_store_stream_survive_a_restart_and_clear() {
     assert_eq!(alerts(&s, true)[0]["threshold"], "daily");
 }
 
+/// An alert that cleared while the server was down is cleared by the
+/// rebuild at start, and counted in `/metrics` like a live one.
+#[test]
+fn an_alert_cleared_while_down_is_cleared_and_counted_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = bundle(dir.path());
+    let data = dir.path().join("data");
+    let mut s = Server::start(&policy, &data, None);
+    for (id, grid) in [("W1", "G1"), ("W2", "G2")] {
+        let (st, d) = s.post(
+            "/v1/events",
+            &event(id, "litter", grid, "citizen", &seconds_ago(0)),
+            None,
+        );
+        assert_eq!(st, 201, "{d}");
+    }
+    wait_for("burst", Duration::from_secs(5), || {
+        alerts(&s, true).iter().any(|a| a["threshold"] == "burst")
+    });
+    s.kill();
+    // `burst` counts 15 seconds: both events leave it while the server is down.
+    std::thread::sleep(Duration::from_secs(16));
+    let s = Server::start(&policy, &data, None);
+    let burst: Vec<Value> = alerts(&s, false)
+        .into_iter()
+        .filter(|a| a["threshold"] == "burst")
+        .collect();
+    assert_eq!(burst.len(), 1, "{burst:?}");
+    assert_eq!(burst[0]["open"], false, "{burst:?}");
+    let metrics = s.metrics();
+    assert!(
+        metrics.contains(r#"whistle_alerts_total{threshold="burst",raised="false"} 1"#),
+        "{metrics}"
+    );
+}
+
 /// The events of one batch are taken in at one instant: an alert they
 /// raise says its value after all of them, not after the first few.
 #[test]
