@@ -23,7 +23,11 @@ fn unix_now() -> u64 {
 
 /// An instant `n` seconds ago, in RFC 3339 (UTC).
 fn seconds_ago(n: u64) -> String {
-    let secs = unix_now() - n;
+    rfc3339(unix_now() - n)
+}
+
+/// An instant `secs` after the epoch, in RFC 3339 (UTC).
+fn rfc3339(secs: u64) -> String {
     let (y, m, d) = civil((secs / 86_400) as i64);
     let rem = secs % 86_400;
     format!(
@@ -572,17 +576,7 @@ fn an_alert_raised_by_an_event_reported_ahead_survives_a_restart() {
     let policy = bundle(dir.path());
     let data = dir.path().join("data");
     let s = Server::start(&policy, &data, None);
-    let ahead = {
-        let secs = unix_now() + 60;
-        let (y, m, d) = civil((secs / 86_400) as i64);
-        let rem = secs % 86_400;
-        format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-            rem / 3600,
-            rem % 3600 / 60,
-            rem % 60
-        )
-    };
+    let ahead = rfc3339(unix_now() + 60);
     for (id, grid, at) in [("F1", "G1", seconds_ago(0)), ("F2", "G2", ahead)] {
         let (st, d) = s.post(
             "/v1/events",
