@@ -366,24 +366,27 @@ async fn gather(
     // A batch under way is taken whole: its events are opened, and read
     // from no store.
     while more || pending.len() < BATCH {
-        match rx.try_recv() {
-            Ok(m) => {
-                more = still_more(more, &m);
-                pending.collect(&m);
+        let next = match rx.try_recv() {
+            Ok(m) => Some(m),
+            Err(TryRecvError::Lagged(_)) => {
+                behind = true;
+                continue;
             }
-            Err(TryRecvError::Lagged(_)) => behind = true,
             Err(TryRecvError::Empty) if more => {
                 match tokio::time::timeout(REST_OF_BATCH, rx.recv()).await {
-                    Ok(Ok(m)) => {
-                        more = still_more(more, &m);
-                        pending.collect(&m);
+                    Ok(Ok(m)) => Some(m),
+                    Ok(Err(RecvError::Lagged(_))) => {
+                        behind = true;
+                        continue;
                     }
-                    Ok(Err(RecvError::Lagged(_))) => behind = true,
-                    Ok(Err(RecvError::Closed)) | Err(_) => break,
+                    Ok(Err(RecvError::Closed)) | Err(_) => None,
                 }
             }
-            Err(_) => break,
-        }
+            Err(_) => None,
+        };
+        let Some(m) = next else { break };
+        more = still_more(more, &m);
+        pending.collect(&m);
     }
     behind
 }

@@ -215,9 +215,6 @@ fn value_span(v: &ExpectValue) -> Span {
     }
 }
 
-/// Where in a test event's text the field an error names first
-/// (`` `grid`: ... ``, `` `attr.volume_m3`: ... ``) is written: its key,
-/// so that the caret points at it rather than at the whole object.
 /// Warns of a test event whose category the policy does not declare but
 /// is a slip away from one it does: the fallback would route it, and the
 /// test would check the fallback instead. A test of the fallback names a
@@ -254,6 +251,9 @@ fn misspelt_category(ctx: &mut Ctx<'_>, event: Span, category: &str) {
     );
 }
 
+/// Where in a test event's text the field an error names first
+/// (`` `grid`: ... ``, `` `attr.volume_m3`: ... ``) is written: its key,
+/// so that the caret points at it rather than at the whole object.
 fn field_span(ctx: &Ctx<'_>, event: Span, message: &str) -> Option<Span> {
     let field = message.strip_prefix('`')?.split('`').next()?;
     let key = format!("\"{}\"", field.rsplit('.').next()?);

@@ -422,32 +422,28 @@ pub async fn redecide(
             .open_cases()
             .await
             .map_err(ApiError::unavailable)?;
+        // A version that goes live is a new `Arc`: the same one at the end
+        // means every event of the pass was decided under it.
         let at_start = state.policy.load_full();
-        let mut behind = false;
         for (_, case) in open {
             let policy = state.policy.load_full();
-            behind |= !Arc::ptr_eq(&policy, &at_start);
             let id = case.event.id.to_string();
             let outcome = redecide_one(&state, &policy, &id).await?;
             let earlier = outcomes.get(&id).copied();
             outcomes.insert(id, outcome.after(earlier));
         }
-        let now = state.policy.load_full();
-        if (!behind && Arc::ptr_eq(&now, &at_start)) || passes == MAX_PASSES {
-            break now;
+        let live = state.policy.load_full();
+        if Arc::ptr_eq(&live, &at_start) || passes == MAX_PASSES {
+            break live;
         }
     };
-    let count = |o: EventRedecided| outcomes.values().filter(|&&x| x == o).count();
-    let kept = outcomes
-        .values()
-        .filter(|o| matches!(o, EventRedecided::Changed { kept: true }))
-        .count();
+    let count = |f: fn(&EventRedecided) -> bool| outcomes.values().filter(|o| f(o)).count();
     Ok(Json(json!({
         "policy": &*policy.hash,
-        "redecided": count(EventRedecided::Changed { kept: false }) + count(EventRedecided::Changed { kept: true }),
-        "unchanged": count(EventRedecided::Unchanged),
-        "kept": kept,
-        "skipped": count(EventRedecided::Skipped),
+        "redecided": count(|o| matches!(o, EventRedecided::Changed { .. })),
+        "unchanged": count(|o| *o == EventRedecided::Unchanged),
+        "kept": count(|o| *o == EventRedecided::Changed { kept: true }),
+        "skipped": count(|o| *o == EventRedecided::Skipped),
         "passes": passes,
     })))
 }
