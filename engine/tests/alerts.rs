@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 use whistle_engine::alerts::{Alert, Hint, Monitor};
 use whistle_engine::event::parse_event;
-use whistle_engine::lifecycle::{Action, Case, apply};
+use whistle_engine::lifecycle::{Action, Case, apply, redecide};
 use whistle_engine::windows::NoHistory;
 use whistle_engine::{Context, Policy, compile, compile_texts, decide};
 use whistle_grammar::bundle::from_files;
@@ -624,4 +624,131 @@ fn the_count_metric_may_be_written_without_parentheses() {
         let a = m.observe(&p, &open_at(&p, "E2", "noise", "G2", 1), t(1));
         assert_eq!(seen(&a), [(true, "C01".into(), t(1), 2.0)], "{metric}");
     }
+}
+
+/// A redecision that moves a pending deadline: the deadline queued before
+/// no longer passes; the new one does, once.
+#[test]
+fn a_deadline_moved_by_a_redecision_passes_at_its_new_instant() {
+    let p = policy(OVERDUE);
+    let longer = {
+        let text = format!("{BASE}{OVERDUE}")
+            .replace("respond 1h  resolve 10h", "respond 3h  resolve 10h");
+        compile_texts(&[("p.whistle", &text), ("areas.yaml", AREAS)]).unwrap()
+    };
+    for mut m in [Monitor::new(&p), Monitor::with_hints(&p)] {
+        let mut hint = Hint::default();
+        let mut e1 = open_at(&p, "E1", "litter", "G1", 0);
+        assert!(m.observe_with(&p, &e1, t(0), &mut hint).is_empty());
+        assert!(!redecide(&longer, &mut e1, t(30), &NoHistory).is_empty());
+        assert!(m.observe_with(&p, &e1, t(30), &mut hint).is_empty());
+        assert!(m.advance(&p, t(120)).is_empty(), "the old deadline is gone");
+        let passed = Timestamp::from_nanosecond(t(180).as_nanosecond() + 1).unwrap();
+        assert_eq!(m.next_due(), Some(passed));
+        let a = m.advance(&p, t(240));
+        assert_eq!(seen(&a), [(true, "grid_team".into(), passed, 1.0)]);
+    }
+}
+
+/// Every kind of measure at once, with deadlines short enough to pass
+/// while events are handled.
+const EVERY_MEASURE: &str = r#"
+threshold late_dept { metric overdue_rate by department over 1d  when > 30%  alert command }
+threshold late_comm { metric on_time_response by community over 12h  when < 70%  alert street }
+threshold resolved_late { metric on_time_resolution by street over 1d  when < 80%  alert street }
+threshold reopens { metric reopen_rate by community over 1d  when >= 20%  alert street }
+threshold slow { metric mean_resolution_hours by department over 1d  when > 3  alert command }
+threshold litter { metric count(category == litter) by grid over 6h  when >= 3  alert community }
+threshold all { metric count by street over 2h  when >= 6  alert street }
+"#;
+
+/// A monitor kept by the caller's hints takes a change no threshold
+/// measures in without reading the event's slot, from what the hint saw.
+/// Over a random week of acceptances, resolutions, reopens, reassignments,
+/// feedback, redecisions under longer limits (a missed deadline pending
+/// again) and missed deadlines it must raise and clear exactly what a
+/// monitor that finds every event by its id does.
+#[test]
+fn a_monitor_kept_by_hints_alerts_as_one_kept_by_ids() {
+    let p = policy(EVERY_MEASURE);
+    let longer = {
+        let text = format!("{BASE}{EVERY_MEASURE}")
+            .replace("respond 1h  resolve 10h", "respond 1d  resolve 3d")
+            .replace("respond 30m resolve 5h", "respond 1d  resolve 3d");
+        compile_texts(&[("p.whistle", &text), ("areas.yaml", AREAS)]).unwrap()
+    };
+    let mut by_ids = Monitor::new(&p);
+    let mut by_hints = Monitor::with_hints(&p);
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut rand = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let grids = ["G1", "G2", "G3"];
+    let cats = ["litter", "lamp", "noise"];
+    let mut cases: Vec<(Case, Hint)> = Vec::new();
+    let (mut alerts, mut changes, mut redecided) = (0, 0, 0);
+    for step in 0..3_000 {
+        let min = step * 3;
+        let now = t(min);
+        let pick = rand(10);
+        let (case, hint) = if pick < 3 || cases.is_empty() {
+            let id = format!("E{step}");
+            let grid = grids[rand(3) as usize];
+            let cat = cats[rand(3) as usize];
+            cases.push((open_at(&p, &id, cat, grid, min), Hint::default()));
+            let (case, hint) = cases.last_mut().unwrap();
+            (case, hint)
+        } else {
+            // Mostly recent events; some from days back (outside every
+            // window, their hints gone stale).
+            let back = if rand(8) == 0 { cases.len() } else { 40 };
+            let i = cases.len() - 1 - rand(back.min(cases.len()) as u64) as usize;
+            let (case, hint) = &mut cases[i];
+            let action = match pick {
+                9 if rand(2) == 0 => {
+                    if redecide(&longer, case, now, &NoHistory).is_empty() {
+                        continue;
+                    }
+                    redecided += 1;
+                    changes += 1;
+                    let a = by_hints.observe_with(&p, case, now, hint);
+                    assert_eq!(seen(&a), seen(&by_ids.observe(&p, case, now)));
+                    alerts += a.len();
+                    continue;
+                }
+                3 | 4 => Action::Accept { by: None },
+                5 | 6 => Action::Resolve { note: None },
+                7 => Action::Reopen { reason: None },
+                8 => Action::Reassign {
+                    unit: None,
+                    lead: Some(["urban", "grid_team", "command"][rand(3) as usize].into()),
+                },
+                _ => Action::Feedback {
+                    rating: 1 + rand(5) as u8,
+                    comment: None,
+                },
+            };
+            if apply(&p, case, action, now, &NoHistory).is_err() {
+                continue;
+            }
+            changes += 1;
+            (case, hint)
+        };
+        let a = by_hints.observe_with(&p, case, now, hint);
+        let b = by_ids.observe(&p, case, now);
+        assert_eq!(seen(&a), seen(&b), "step {step}");
+        alerts += a.len();
+    }
+    let end = t(3_000 * 3 + 3 * 24 * 60);
+    assert_eq!(
+        seen(&by_hints.advance(&p, end)),
+        seen(&by_ids.advance(&p, end))
+    );
+    assert_eq!(by_hints.events(), 0);
+    assert!(changes > 600, "{changes} changes");
+    assert!(redecided > 20, "{redecided} redecided");
+    assert!(alerts > 50, "only {alerts} alerts: the policy tests little");
 }

@@ -7,7 +7,7 @@ use smallvec::SmallVec;
 use super::group::{Bits, Measure};
 use super::packed::Packed;
 use super::window::{Slot, What};
-use super::{Monitor, key_of, ns};
+use super::{Monitor, Seen, key_of, ns};
 use crate::cond::{Cond, RepeatsBy};
 use crate::decide::{Context, holds};
 use crate::lifecycle::Case;
@@ -152,39 +152,40 @@ impl Monitor {
             What::Resolve => old.missed(true),
             What::Exit => return,
         };
+        self.table.passed(i);
         self.shift(i, old, None);
     }
 
-    /// Queues the deadlines of a slot that became pending (or moved).
-    fn queue_deadlines(&mut self, i: u32, was: Option<(Packed, i64, i64)>) {
+    /// Queues the deadlines of a slot that became pending (or moved), and
+    /// lets go of those queued that no longer hold: `was` as last seen
+    /// (`None`: a new slot), `now` as the case stands.
+    ///
+    /// A deadline met or moved stays in the queue, and is dropped when it
+    /// comes up by its stamp ([`super::window::Table::is_live`]): finding it
+    /// in the queue to take it out would cost more than that.
+    fn queue_deadlines(&mut self, i: u32, was: Option<&Seen>, now: &Seen) {
         if !self.deadlines {
             return;
         }
-        let Some(s) = self.table.get(i) else {
-            return;
-        };
-        let (respond, resolve) = (s.respond_by, s.resolve_by);
-        let respond_pending = s.facts.respond_pending();
-        let resolve_pending = s.facts.resolve_pending();
-        // A queued deadline still stands when it was pending and was not
-        // moved. One met or moved stays queued, stale, and is dropped when
-        // it comes up ([`super::window::Table::is_live`]): finding it in the
-        // queue to take it out would cost more cache misses than reading
-        // its slot then.
-        let (was_respond, was_resolve) = match was {
-            Some((f, r, v)) => (
-                f.respond_pending() && r == respond,
-                f.resolve_pending() && v == resolve,
-            ),
-            None => (false, false),
-        };
-        if respond_pending && !was_respond {
-            self.table
-                .push(respond.saturating_add(1), What::Respond, i, 0);
-        }
-        if resolve_pending && !was_resolve {
-            self.table
-                .push(resolve.saturating_add(1), What::Resolve, i, 0);
+        let clocks = [
+            (What::Respond, Packed::respond_pending as fn(Packed) -> bool),
+            (What::Resolve, Packed::resolve_pending),
+        ];
+        for (what, pending) in clocks {
+            let by = |s: &Seen| match what {
+                What::Respond => s.respond_by,
+                _ => s.resolve_by,
+            };
+            // A deadline that passed since `was` is no longer queued, but
+            // the case cannot be pending at that instant any more either.
+            let queued = was.filter(|w| pending(w.facts));
+            let stands = pending(now.facts) && queued.is_some_and(|w| by(w) == by(now));
+            if queued.is_some() && !stands {
+                self.table.drop_deadline(i, what);
+            }
+            if pending(now.facts) && !stands {
+                self.table.push(by(now).saturating_add(1), what, i, 0);
+            }
         }
     }
 
@@ -210,30 +211,70 @@ impl Monitor {
         holds(policy, &case.event, cond, grade, &ctx)
     }
 
-    pub(super) fn update(&mut self, policy: &Policy, i: u32, case: &Case, packed: Packed) {
-        let Some(slot) = self.table.get(i) else {
-            return;
+    /// Takes in a change of an event the monitor holds in slot `i`:
+    /// `hinted`, what the caller's hint saw of it last (`None`: read the
+    /// slot). Returns what the monitor now saw.
+    pub(super) fn update(
+        &mut self,
+        policy: &Policy,
+        i: u32,
+        case: &Case,
+        packed: Packed,
+        hinted: Option<Seen>,
+    ) -> Option<Seen> {
+        // A table that finds events by id keeps what it saw of each: a
+        // caller may come by hint or by id, so that is what counts.
+        let hinted = hinted.filter(|_| !self.table.has_ids());
+        let was = match hinted {
+            Some(seen) => seen,
+            None => {
+                let slot = self.table.get(i)?;
+                let (respond_by, resolve_by) = self.table.deadlines(i).unwrap_or_default();
+                Seen {
+                    facts: slot.facts,
+                    respond_by,
+                    resolve_by,
+                    lead: self
+                        .dept_kind
+                        .and_then(|k| slot.keys.get(k).copied())
+                        .unwrap_or(u32::MAX),
+                }
+            }
         };
-        let old_packed = slot.facts;
-        let was = Some((old_packed, slot.respond_by, slot.resolve_by));
+        let mut now = Seen {
+            facts: packed,
+            respond_by: ns(case.respond_by),
+            resolve_by: ns(case.resolve_by),
+            lead: was.lead,
+        };
         // The lead changes only on a reassignment: comparing it with the
         // name held is cheaper than interning it again.
-        let lead_moved = self.dept_kind.is_some_and(|k| {
-            slot.keys
-                .get(k)
-                .is_some_and(|&key| self.names[k].name(key) != &*case.lead)
-        });
+        let lead_moved = self
+            .dept_kind
+            .is_some_and(|k| self.names[k].name(was.lead) != &*case.lead);
         // Most transitions (an acceptance, a resolution in time) change
-        // nothing a threshold reads: no sum moves.
-        if !lead_moved && !self.dynamic && !old_packed.differs(packed, self.reads.0, self.reads.1) {
-            if let Some(slot) = self.table.get_mut(i) {
+        // nothing a threshold reads: no sum moves, and with the caller's
+        // hint the slot is not even read (at a city's volume it is far out
+        // of cache). A deadline that passed unmet since changed the
+        // slot's facts: then the slot is what is compared.
+        let fired = hinted.is_some() && self.table.fired(i);
+        let quiet = !(lead_moved
+            || self.dynamic
+            || fired
+            || was.facts.differs(packed, self.reads.0, self.reads.1));
+        if quiet {
+            if hinted.is_none()
+                && let Some(slot) = self.table.get_mut(i)
+            {
                 slot.facts = packed;
-                slot.respond_by = ns(case.respond_by);
-                slot.resolve_by = ns(case.resolve_by);
+                self.table
+                    .set_deadlines(i, (now.respond_by, now.resolve_by));
             }
-            self.queue_deadlines(i, was);
-            return;
+            self.queue_deadlines(i, Some(&was), &now);
+            return Some(now);
         }
+        let slot = self.table.get(i)?;
+        let old_packed = slot.facts;
         let (old_keys, old_bits) = (slot.keys.clone(), slot.bits.clone());
         let mut keys = old_keys.clone();
         if lead_moved
@@ -241,6 +282,7 @@ impl Monitor {
             && let Some(key) = keys.get_mut(k)
         {
             *key = self.names[k].intern(policy, GroupBy::Department, &case.lead);
+            now.lead = *key;
         }
         let mut bits = old_bits.clone();
         for (t, def) in self.defs.iter().enumerate() {
@@ -256,15 +298,17 @@ impl Monitor {
             slot.facts = packed;
             slot.keys = keys;
             slot.bits = bits;
-            slot.respond_by = ns(case.respond_by);
-            slot.resolve_by = ns(case.resolve_by);
         }
+        self.table
+            .set_deadlines(i, (now.respond_by, now.resolve_by));
+        self.table.observed(i);
         self.shift(i, old_packed, Some((&old_keys, &old_bits)));
-        self.queue_deadlines(i, was);
+        self.queue_deadlines(i, Some(&was), &now);
+        Some(now)
     }
 
-    /// Takes in an event the monitor does not hold; returns its slot, or
-    /// `None` when it is already outside every window.
+    /// Takes in an event the monitor does not hold; returns its slot and
+    /// what it saw, or `None` when it is already outside every window.
     pub(super) fn insert(
         &mut self,
         policy: &Policy,
@@ -272,7 +316,7 @@ impl Monitor {
         facts: Packed,
         now: i64,
         grid: u32,
-    ) -> Option<u32> {
+    ) -> Option<(u32, Seen)> {
         let reported = ns(case.event.reported_at);
         let mut bits = Bits::default();
         let mut live = false;
@@ -324,20 +368,28 @@ impl Monitor {
                 bits.set_live(t, false);
             }
         }
+        let seen = Seen {
+            facts,
+            respond_by: ns(case.respond_by),
+            resolve_by: ns(case.resolve_by),
+            lead: self
+                .dept_kind
+                .and_then(|k| keys.get(k).copied())
+                .unwrap_or(u32::MAX),
+        };
         let i = self.table.insert(
             Slot {
                 reported,
-                respond_by: ns(case.respond_by),
-                resolve_by: ns(case.resolve_by),
                 facts,
                 keys,
                 bits,
             },
             &case.event.id,
+            (seen.respond_by, seen.resolve_by),
         );
         self.queue_exits(i, reported, lanes);
-        self.queue_deadlines(i, None);
-        Some(i)
+        self.queue_deadlines(i, None, &seen);
+        Some((i, seen))
     }
 
     /// For the thresholds whose COND reads only `category` and `source`

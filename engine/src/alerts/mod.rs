@@ -134,11 +134,28 @@ pub struct Alert {
 /// hint that went stale (the event left every window, and its place may
 /// have been reused) is noticed by the place's generation, and the event
 /// is looked up by id.
+///
+/// A hint also carries what the monitor last saw of the event (its facts,
+/// deadlines and lead), so that a change no threshold measures is taken
+/// in without reading the event's slot at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hint {
     place: Option<(u32, u32)>,
     /// The caller's number for the event's grid (`u32::MAX`: none).
     grid: u32,
+    seen: Seen,
+}
+
+/// What the monitor last saw of one event: as the caller's [`Hint`]
+/// holds it, the state a change is compared with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Seen {
+    facts: Packed,
+    /// Nanoseconds.
+    respond_by: i64,
+    resolve_by: i64,
+    /// Its group id by department (`u32::MAX`: no threshold groups so).
+    lead: u32,
 }
 
 impl Default for Hint {
@@ -146,6 +163,7 @@ impl Default for Hint {
         Hint {
             place: None,
             grid: u32::MAX,
+            seen: Seen::default(),
         }
     }
 }
@@ -158,6 +176,7 @@ impl Hint {
         Hint {
             place: None,
             grid: grid.unwrap_or(u32::MAX),
+            seen: Seen::default(),
         }
     }
 
@@ -412,17 +431,17 @@ impl Monitor {
         // id lives on the heap, where at a city's volume reading it is a
         // cache miss per call.
         let found = match hint.place {
-            Some((i, g)) if self.table.holds(i, g) => Some(i),
-            _ => self.table.find(id),
+            Some((i, g)) if self.table.holds(i, g) => Some((i, Some(hint.seen))),
+            _ => self.table.find(id).map(|i| (i, None)),
         };
         let at = match found {
-            Some(i) => {
-                self.update(policy, i, case, facts);
-                Some(i)
-            }
+            Some((i, seen)) => self
+                .update(policy, i, case, facts, seen)
+                .map(|seen| (i, seen)),
             None => self.insert(policy, case, facts, now_ns, hint.grid),
         };
-        hint.place = at.map(|i| (i, self.table.generation(i)));
+        hint.seen = at.map(|(_, seen)| seen).unwrap_or_default();
+        hint.place = at.map(|(i, _)| (i, self.table.generation(i)));
         self.evaluate(policy, now_ns, &mut out);
         if self.deadlines {
             // Only deadlines go stale (a case met them); exits never do.

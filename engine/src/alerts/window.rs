@@ -28,14 +28,16 @@ use crate::radix::{RadixKey, signed};
 
 /// One event in a window. Its id is not here: only a table that looks
 /// events up by id keeps it (beside the slots), and at a city's volume
-/// the window holds a million slots, each read cold.
+/// the window holds a million slots, each read cold. Nor is what tells a
+/// place's queued instants and hints still good ([`Mark`]): that is read
+/// far more often than the slot. Nor are its deadlines: the caller's
+/// hint holds them, or, in a table that finds events by id, a side table.
+/// What is left fills one cache line, and each slot sits in one.
 #[derive(Debug, Clone)]
+#[repr(align(64))]
 pub(super) struct Slot {
     /// `reported_at`, nanoseconds.
     pub reported: i64,
-    /// The current round's deadlines, nanoseconds.
-    pub respond_by: i64,
-    pub resolve_by: i64,
     /// Its facts as last seen (deadlines that passed since are applied).
     pub facts: Packed,
     /// Interned group id per kind of group.
@@ -56,19 +58,41 @@ pub(super) enum What {
     Resolve,
 }
 
+/// What tells whether a place's hints and queued deadlines still hold,
+/// kept apart from the slots in 12 bytes a place: a deadline that was met
+/// (most are) or a hint is checked here without reading the slot, whose
+/// million-strong table is far out of cache.
+#[derive(Debug, Clone, Copy, Default)]
+struct Mark {
+    /// Bumped when the place is freed (30 bits); [`USED`]: the place holds
+    /// a slot; [`FIRED`]: a deadline of the slot passed unmet since it was
+    /// last observed ([`Table::fired`]).
+    generation: u32,
+    /// Bumped when the queued respond (resolve) deadline stops holding:
+    /// met, moved, or its place freed. A queued deadline carries the
+    /// stamp it was queued under.
+    respond: u32,
+    resolve: u32,
+}
+
+const FIRED: u32 = 1 << 31;
+const USED: u32 = 1 << 30;
+
 /// A queued instant, in 16 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct Due {
     /// Nanoseconds.
     pub at: i64,
     pub slot: u32,
-    /// What it is (2 bits) and the slot's generation when queued (30 bits):
-    /// a reused slot ignores it.
+    /// What it is (2 bits) and, for a deadline, the slot's stamp for that
+    /// deadline when queued (30 bits, see [`Mark`]): a deadline met,
+    /// moved, or of a freed place is ignored.
     tag: u32,
 }
 
-/// Generations compare on 30 bits (a slot would have to be reused 2^30
-/// times while one of its deadlines waits for a wrap to matter).
+/// Generations and stamps compare on 30 bits (a deadline would have to
+/// be met or moved 2^30 times while one queued before waits for a wrap to
+/// matter).
 const GENERATION: u32 = (1 << 30) - 1;
 
 impl RadixKey for Due {
@@ -84,7 +108,7 @@ impl Timed for Due {
 }
 
 impl Due {
-    pub fn new(at: i64, what: What, slot: u32, generation: u32) -> Due {
+    pub fn new(at: i64, what: What, slot: u32, stamp: u32) -> Due {
         let w = match what {
             What::Exit => 0,
             What::Respond => 1,
@@ -93,7 +117,7 @@ impl Due {
         Due {
             at,
             slot,
-            tag: (generation & GENERATION) << 2 | w,
+            tag: (stamp & GENERATION) << 2 | w,
         }
     }
 
@@ -105,15 +129,9 @@ impl Due {
         }
     }
 
-    pub fn generation(&self) -> u32 {
+    fn stamp(&self) -> u32 {
         self.tag >> 2
     }
-}
-
-#[derive(Debug, Clone, Default)]
-struct Entry {
-    generation: u32,
-    slot: Option<Slot>,
 }
 
 /// Slots per chunk of the slab: chunks never grow, so no slot is copied
@@ -123,14 +141,18 @@ const CHUNK: usize = 4096;
 /// The slots, their ids, and the queue.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Table {
-    entries: Vec<Vec<Entry>>,
+    /// The slots, each in use while its mark says so.
+    entries: Vec<Vec<Slot>>,
+    /// Per place, in chunks as `entries`.
+    marks: Vec<Vec<Mark>>,
     /// Entries in use or freed (the next new index).
     made: usize,
     free: Vec<u32>,
     /// `None` in a table without ids (see [`Table::without_ids`]).
     by_id: Option<IdIndex>,
-    /// With `by_id`: each slot's event id, in chunks as `entries`.
-    ids: Vec<Vec<EventId>>,
+    /// With `by_id`: each slot's event id and deadlines, in chunks as
+    /// `entries`.
+    ids: Vec<Vec<ById>>,
     /// Window exits in order, one lane per window length.
     lanes: Vec<Lane<Due>>,
     /// Deadlines, and exits that came out of order.
@@ -138,6 +160,14 @@ pub(super) struct Table {
     /// The least of the lanes' fronts and the heap's top, and where it
     /// sits: the simulator asks for it at every step of its clock.
     next: Option<(Due, Front)>,
+}
+
+/// What a table that finds events by id keeps of each beside its slot.
+#[derive(Debug, Clone)]
+struct ById {
+    id: EventId,
+    /// The current round's deadlines as last observed, nanoseconds.
+    deadlines: (i64, i64),
 }
 
 /// Where the next instant sits.
@@ -158,17 +188,65 @@ impl Table {
     /// The event id kept for slot `i` (in a table with ids).
     fn id(&self, i: u32) -> Option<&EventId> {
         let i = i as usize;
-        self.ids.get(i / CHUNK).and_then(|c| c.get(i % CHUNK))
+        self.ids
+            .get(i / CHUNK)
+            .and_then(|c| c.get(i % CHUNK))
+            .map(|b| &b.id)
     }
 
-    fn entry(&self, i: u32) -> Option<&Entry> {
+    /// Whether the table finds events by id (and keeps their deadlines).
+    pub fn has_ids(&self) -> bool {
+        self.by_id.is_some()
+    }
+
+    /// Slot `i`'s deadlines as last observed (in a table with ids).
+    pub fn deadlines(&self, i: u32) -> Option<(i64, i64)> {
+        let i = i as usize;
+        self.ids
+            .get(i / CHUNK)
+            .and_then(|c| c.get(i % CHUNK))
+            .map(|b| b.deadlines)
+    }
+
+    /// Keeps slot `i`'s deadlines (in a table with ids; else nothing).
+    pub fn set_deadlines(&mut self, i: u32, deadlines: (i64, i64)) {
+        let i = i as usize;
+        if let Some(b) = self
+            .ids
+            .get_mut(i / CHUNK)
+            .and_then(|c| c.get_mut(i % CHUNK))
+        {
+            b.deadlines = deadlines;
+        }
+    }
+
+    fn entry(&self, i: u32) -> Option<&Slot> {
         let i = i as usize;
         self.entries.get(i / CHUNK).and_then(|c| c.get(i % CHUNK))
     }
 
-    fn entry_mut(&mut self, i: u32) -> Option<&mut Entry> {
+    fn entry_mut(&mut self, i: u32) -> Option<&mut Slot> {
         let i = i as usize;
         self.entries
+            .get_mut(i / CHUNK)
+            .and_then(|c| c.get_mut(i % CHUNK))
+    }
+
+    fn used(&self, i: u32) -> bool {
+        self.mark(i).is_some_and(|m| m.generation & USED != 0)
+    }
+
+    fn mark(&self, i: u32) -> Option<Mark> {
+        let i = i as usize;
+        self.marks
+            .get(i / CHUNK)
+            .and_then(|c| c.get(i % CHUNK))
+            .copied()
+    }
+
+    fn mark_mut(&mut self, i: u32) -> Option<&mut Mark> {
+        let i = i as usize;
+        self.marks
             .get_mut(i / CHUNK)
             .and_then(|c| c.get_mut(i % CHUNK))
     }
@@ -181,29 +259,58 @@ impl Table {
     }
 
     pub fn get(&self, i: u32) -> Option<&Slot> {
-        self.entry(i).and_then(|e| e.slot.as_ref())
+        if self.used(i) { self.entry(i) } else { None }
     }
 
     pub fn get_mut(&mut self, i: u32) -> Option<&mut Slot> {
-        self.entry_mut(i).and_then(|e| e.slot.as_mut())
+        if self.used(i) {
+            self.entry_mut(i)
+        } else {
+            None
+        }
     }
 
-    /// Whether slot `i` is in use and still in generation `g`.
+    /// Whether slot `i` is in use and still in generation `g` (a freed
+    /// place is a generation on, used again or not).
     pub fn holds(&self, i: u32, g: u32) -> bool {
-        self.entry(i)
-            .is_some_and(|e| e.slot.is_some() && e.generation & GENERATION == g)
+        self.mark(i)
+            .is_some_and(|m| m.generation & USED != 0 && m.generation & GENERATION == g)
     }
 
     pub fn generation(&self, i: u32) -> u32 {
-        self.entry(i).map_or(0, |e| e.generation & GENERATION)
+        self.mark(i).map_or(0, |m| m.generation & GENERATION)
     }
 
-    /// Stores a new slot for event `id` and returns its index.
-    pub fn insert(&mut self, slot: Slot, id: &str) -> u32 {
+    /// Whether a deadline of slot `i` passed unmet since [`Table::observed`].
+    pub fn fired(&self, i: u32) -> bool {
+        self.mark(i).is_some_and(|m| m.generation & FIRED != 0)
+    }
+
+    /// Slot `i` was observed: its facts are the case's again.
+    pub fn observed(&mut self, i: u32) {
+        if let Some(m) = self.mark_mut(i) {
+            m.generation &= !FIRED;
+        }
+    }
+
+    /// The queued deadline `what` of slot `i` no longer holds.
+    pub fn drop_deadline(&mut self, i: u32, what: What) {
+        if let Some(m) = self.mark_mut(i) {
+            match what {
+                What::Respond => m.respond = m.respond.wrapping_add(1),
+                What::Resolve => m.resolve = m.resolve.wrapping_add(1),
+                What::Exit => {}
+            }
+        }
+    }
+
+    /// Stores a new slot for event `id`, with its deadlines, and returns
+    /// its index.
+    pub fn insert(&mut self, slot: Slot, id: &str, deadlines: (i64, i64)) -> u32 {
         let i = match self.free.pop() {
             Some(i) => {
                 if let Some(e) = self.entry_mut(i) {
-                    e.slot = Some(slot);
+                    *e = slot;
                 }
                 i
             }
@@ -211,17 +318,21 @@ impl Table {
                 let i = u32::try_from(self.made).unwrap_or(u32::MAX);
                 if self.entries.last().is_none_or(|c| c.len() == CHUNK) {
                     self.entries.push(Vec::with_capacity(CHUNK));
+                    self.marks.push(Vec::with_capacity(CHUNK));
                 }
                 if let Some(c) = self.entries.last_mut() {
-                    c.push(Entry {
-                        generation: 0,
-                        slot: Some(slot),
-                    });
+                    c.push(slot);
+                }
+                if let Some(c) = self.marks.last_mut() {
+                    c.push(Mark::default());
                 }
                 self.made += 1;
                 i
             }
         };
+        if let Some(m) = self.mark_mut(i) {
+            m.generation |= USED;
+        }
         if let Some(by_id) = &mut self.by_id {
             by_id.insert(hash(id), i);
             let at = i as usize;
@@ -229,10 +340,14 @@ impl Table {
                 self.ids.push(Vec::with_capacity(CHUNK));
             }
             if let Some(c) = self.ids.get_mut(at / CHUNK) {
+                let kept = ById {
+                    id: EventId::new(id),
+                    deadlines,
+                };
                 // Slots are made in order, so a new one is the chunk's next.
                 match c.get_mut(at % CHUNK) {
-                    Some(held) => *held = EventId::new(id),
-                    None => c.push(EventId::new(id)),
+                    Some(held) => *held = kept,
+                    None => c.push(kept),
                 }
             }
         }
@@ -241,10 +356,20 @@ impl Table {
 
     /// Frees a slot; its queued instants become stale.
     pub fn remove(&mut self, i: u32) {
-        if let Some(e) = self.entry_mut(i)
-            && e.slot.take().is_some()
-        {
-            e.generation = e.generation.wrapping_add(1);
+        if self.used(i) {
+            if let Some(e) = self.entry_mut(i) {
+                // What the slot held on the heap goes now, not when the
+                // place is used again.
+                e.keys = SmallVec::new();
+                e.bits = Bits::default();
+            }
+            if let Some(m) = self.mark_mut(i) {
+                *m = Mark {
+                    generation: (m.generation & GENERATION).wrapping_add(1) & GENERATION,
+                    respond: m.respond.wrapping_add(1),
+                    resolve: m.resolve.wrapping_add(1),
+                };
+            }
             let h = self
                 .id(i)
                 .and_then(|id| std::str::from_utf8(id.as_bytes()).ok())
@@ -276,7 +401,13 @@ impl Table {
 
     /// Queues an exit in lane `lane`, or a deadline (`lane` ignored).
     pub fn push(&mut self, at: i64, what: What, slot: u32, lane: usize) {
-        let due = Due::new(at, what, slot, self.generation(slot));
+        let m = self.mark(slot).unwrap_or_default();
+        let stamp = match what {
+            What::Exit => 0,
+            What::Respond => m.respond,
+            What::Resolve => m.resolve,
+        };
+        let due = Due::new(at, what, slot, stamp);
         let place = if what == What::Exit
             && let Some(q) = self.lanes.get_mut(lane)
             && q.back().is_none_or(|b| b.at <= at)
@@ -323,21 +454,25 @@ impl Table {
     /// Whether a queued instant would still change something.
     pub fn is_live(&self, d: &Due) -> bool {
         // A slot's exits are all queued when it is taken in, and it is
-        // freed at the last of them: an exit is never stale (and checking
-        // it would read a cold slot).
+        // freed at the last of them: an exit is never stale.
         if d.what() == What::Exit {
             return true;
         }
-        if self.generation(d.slot) != d.generation() {
-            return false;
-        }
-        let Some(s) = self.get(d.slot) else {
+        let Some(m) = self.mark(d.slot) else {
             return false;
         };
         match d.what() {
             What::Exit => true,
-            What::Respond => s.facts.respond_pending() && s.respond_by.saturating_add(1) == d.at,
-            What::Resolve => s.facts.resolve_pending() && s.resolve_by.saturating_add(1) == d.at,
+            What::Respond => m.respond & GENERATION == d.stamp(),
+            What::Resolve => m.resolve & GENERATION == d.stamp(),
+        }
+    }
+
+    /// A live deadline of slot `i` passed: its facts are no longer the
+    /// case's as last observed.
+    pub fn passed(&mut self, i: u32) {
+        if let Some(m) = self.mark_mut(i) {
+            m.generation |= FIRED;
         }
     }
 
