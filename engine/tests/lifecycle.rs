@@ -1125,3 +1125,79 @@ fn opening_unlogged_gives_the_same_case_and_the_ladders_transitions() {
     }
     assert!(seen_ladder > 0, "no opening fired anything");
 }
+
+/// A case keeps, as it changes, an instant before which nothing of its
+/// ladder is due, so that most actions and wake-ups do not read its
+/// steps. Over random lives (ticks, acceptances, whistles and their
+/// acknowledgements, reassignments, reopens, redecisions) a case that
+/// keeps it must do exactly what the same case read back from JSON
+/// before every action does (which keeps none), and its wake-up must
+/// never come after what is due.
+#[test]
+fn a_case_knows_when_nothing_is_due_without_changing_what_happens() {
+    let p = policy();
+    let longer = policy_with(&BASE.replace("respond 10s resolve 30s", "respond 15s resolve 50s"));
+    let shorter = policy_with(&BASE.replace("respond 10s resolve 30s", "respond 4s resolve 12s"));
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut rand = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let (mut fired, mut skipped_reads, mut actions) = (0, 0, 0);
+    for life in 0..300 {
+        let cat = ["lamp", "litter", "tax"][life % 3];
+        let attr = if life % 4 == 0 {
+            r#"{"loud":true}"#
+        } else {
+            "{}"
+        };
+        let (mut kept, _) = open(&p, cat, attr);
+        let mut at = 0;
+        for _ in 0..25 {
+            at += rand(12) as i64;
+            let now = t(at);
+            let fresh: Case = serde_json::from_str(&serde_json::to_string(&kept).unwrap()).unwrap();
+            let exact = fresh.next_due();
+            let wake = kept.wake_at(now);
+            assert!(
+                exact.is_none_or(|d| wake.is_some_and(|w| w <= d.max(now))),
+                "life {life} at {at}: wakes at {wake:?}, {exact:?} is due"
+            );
+            if wake.is_some_and(|w| w > now) && exact.is_some_and(|d| d > now) {
+                skipped_reads += 1;
+            }
+            let action = match rand(9) {
+                0 | 1 => Action::Tick,
+                2 => accept(),
+                3 => resolve(),
+                4 => whistle(&[["police", "fire", "civil"][rand(3) as usize]]),
+                5 => ack(["police", "fire", "civil"][rand(3) as usize]),
+                6 => reopen(),
+                7 => feedback(1 + rand(5) as u8),
+                _ => {
+                    let other = [&longer, &shorter, &p][rand(3) as usize];
+                    let a = redecide(other, &mut kept, now, &NoHistory);
+                    let mut fresh = fresh;
+                    let b = redecide(other, &mut fresh, now, &NoHistory);
+                    assert_eq!(a, b);
+                    assert_eq!(kept, fresh);
+                    continue;
+                }
+            };
+            let mut fresh = fresh;
+            let a = apply(&p, &mut kept, action.clone(), now, &NoHistory);
+            let b = apply(&p, &mut fresh, action, now, &NoHistory);
+            assert_eq!(a, b, "life {life} at {at}");
+            assert_eq!(kept, fresh, "life {life} at {at}");
+            if let Ok(ts) = a {
+                actions += 1;
+                fired += ts.iter().filter(|t| t.kind() == "step_fired").count();
+            }
+        }
+    }
+    assert!(actions > 2_000, "{actions} actions");
+    assert!(fired > 300, "{fired} steps fired");
+    assert!(skipped_reads > 500, "{skipped_reads} wake-ups known early");
+}

@@ -570,6 +570,7 @@ fn reopen(
     case.respond_by = clocks.respond_by;
     case.resolve_by = clocks.resolve_by;
     case.steps = plan(&policy.calendar, policy.ladder_for(d.grade), &clocks);
+    case.refresh_quiet();
     case.policy = Name::from(&policy.hash);
     case.clear_round();
     let change = Change::Reopened {

@@ -178,6 +178,8 @@ pub(crate) fn skip(case: &mut Case, clock: StepClock) {
             s.status = StepStatus::Skipped;
         }
     }
+    // The steps were just read: what is left due costs nothing to find.
+    case.refresh_quiet();
 }
 
 /// Fires, in time order, every step whose clock still runs and every
@@ -192,6 +194,9 @@ pub(crate) fn fire_due(
     out: &mut Vec<Transition>,
 ) {
     let is_due = |t: Timestamp| if inclusive { t <= now } else { t < now };
+    if case.quiet.0.is_some_and(|q| !is_due(q)) {
+        return;
+    }
     let mut sc: Option<Scope<'_>> = None;
     loop {
         let mut best: Option<(Timestamp, bool, usize)> = None;
@@ -216,7 +221,10 @@ pub(crate) fn fire_due(
             }
         }
         match best {
-            None => return,
+            None => {
+                case.refresh_quiet();
+                return;
+            }
             Some((_, false, i)) => {
                 let sc = sc.get_or_insert_with(|| Scope::of(policy, case));
                 fire_step(sc, case, i, now, out);
@@ -267,6 +275,18 @@ pub(crate) fn run_when(
     decided: bool,
     out: &mut Vec<Transition>,
 ) {
+    // Between decisions only a `when` step that reads `repeats` can come
+    // to hold. The ladder tells whether it has one without a read of the
+    // case's steps, which at a city's volume are far out of cache.
+    if !decided
+        && !Scope::of(policy, case)
+            .ladder
+            .steps
+            .iter()
+            .any(|d| matches!(&d.trigger, TriggerDef::When(c) if reads_history(c)))
+    {
+        return;
+    }
     let mut sc: Option<Scope<'_>> = None;
     for i in 0..case.steps.len() {
         if !case.state.is_open() {
@@ -433,6 +453,7 @@ pub(crate) fn summon(
         if name == case.lead || waiting || named.contains(&name) {
             continue;
         }
+        case.quiet.0 = case.quiet.0.map(|q| q.min(ack_by));
         case.summoned.push(Summons {
             department: name.clone(),
             summoned_at: now,
@@ -526,4 +547,5 @@ pub(crate) fn replan(policy: &Policy, case: &mut Case) {
         }
     }
     case.steps = steps;
+    case.refresh_quiet();
 }

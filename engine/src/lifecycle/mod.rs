@@ -209,7 +209,9 @@ fn open_case(
         late_response: false,
         late_resolution: false,
         source_resolved: None,
+        quiet: state::QuietUntil::default(),
     };
+    case.refresh_quiet();
     if let Some((grade, handler, assist)) = logged {
         out.push(Transition {
             at: reported_at,
@@ -265,7 +267,10 @@ pub fn apply_into(
     out: &mut Vec<Transition>,
 ) -> Result<(), Refusal> {
     let same_policy = case.policy.is(&policy.hash);
-    if action == Action::Tick && same_policy && case.next_due().is_none_or(|t| t > now) {
+    if action == Action::Tick
+        && same_policy
+        && (case.quiet_past(now) || case.next_due().is_none_or(|t| t > now))
+    {
         // Nothing due: the timer heap's common spurious wake-up costs nothing.
         return Ok(());
     }

@@ -210,6 +210,26 @@ pub struct Case {
     /// community): `source_resolution`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_resolved: Option<bool>,
+    /// Nothing of the ladder comes due before this (see [`QuietUntil`]).
+    #[serde(skip)]
+    pub(crate) quiet: QuietUntil,
+}
+
+/// An instant before which nothing of a case's ladder comes due: no armed
+/// step and no awaited acknowledgement is due earlier, whether or not its
+/// clock runs. Kept as the steps and summons change, so that the common
+/// questions ("is anything due now?") are answered without reading the
+/// steps, which at a city's volume are far out of cache. `None`: not known
+/// (a case read from a store), and the steps are read.
+///
+/// Derived from the case, so two cases are equal whatever it holds.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct QuietUntil(pub Option<Timestamp>);
+
+impl PartialEq for QuietUntil {
+    fn eq(&self, _: &QuietUntil) -> bool {
+        true
+    }
 }
 
 /// Whether a resolution at `level` counts as at the source
@@ -263,6 +283,45 @@ impl Case {
             .filter(|m| m.pending() && !m.overdue)
             .map(|m| m.ack_by);
         steps.chain(acks).min()
+    }
+
+    /// The earliest instant an armed timed step or an awaited
+    /// acknowledgement is due, whether or not its clock runs
+    /// (`Timestamp::MAX`: none); kept in [`Case::quiet`].
+    pub(crate) fn refresh_quiet(&mut self) {
+        let steps = self
+            .steps
+            .iter()
+            .filter(|s| s.status == StepStatus::Armed)
+            .filter_map(|s| s.due);
+        let acks = self
+            .summoned
+            .iter()
+            .filter(|m| m.pending() && !m.overdue)
+            .map(|m| m.ack_by);
+        self.quiet = QuietUntil(Some(steps.chain(acks).min().unwrap_or(Timestamp::MAX)));
+    }
+
+    /// Whether nothing of the ladder can be due at or before `now`, known
+    /// without reading the steps.
+    pub(crate) fn quiet_past(&self, now: Timestamp) -> bool {
+        self.quiet.0.is_some_and(|q| q > now)
+    }
+
+    /// When to look again for what is due, as a timer sees it at `now`:
+    /// [`Case::next_due`], or, when it is known without reading the steps
+    /// that nothing is due until some instant after `now`, that instant
+    /// (no later than `next_due`; a wake-up at it may find nothing due,
+    /// and asks again).
+    pub fn wake_at(&self, now: Timestamp) -> Option<Timestamp> {
+        if !self.state.is_open() {
+            return None;
+        }
+        match self.quiet.0 {
+            Some(q) if q == Timestamp::MAX => None,
+            Some(q) if q > now => Some(q),
+            _ => self.next_due(),
+        }
     }
 
     /// Whether a step is armed and its clock still runs.

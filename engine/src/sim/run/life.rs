@@ -68,7 +68,7 @@ impl Run<'_> {
         // earlier: only a case without a tick queued, or with new steps,
         // needs its next instant worked out.
         if (armed || s.tick_at == i64::MAX)
-            && let Some(d) = case.next_due().map(ceil_second)
+            && let Some(d) = case.wake_at(ts(now)).map(ceil_second)
             && d < s.tick_at
         {
             s.tick_at = d.max(now);

@@ -707,7 +707,11 @@ impl<'a> Run<'a> {
                 if s.tick_at == d.at {
                     s.tick_at = i64::MAX;
                     let now = self.now;
-                    let due = s.case.as_ref().and_then(Case::next_due).map(ceil_second);
+                    let due = s
+                        .case
+                        .as_ref()
+                        .and_then(|c| c.wake_at(ts(now)))
+                        .map(ceil_second);
                     match due {
                         Some(t) if t <= now => {
                             self.act(d.slot, Action::Tick);
