@@ -161,7 +161,10 @@ fn open_case(
     out: &mut Vec<Transition>,
     log: bool,
 ) -> Case {
-    let grade = ladder::grade_name(policy, decision.grade);
+    let grade = policy
+        .grades
+        .get(decision.grade as usize)
+        .map_or_else(|| Name::from("?"), |g| Name::from(&g.name));
     let handler = Handler {
         level: level_name(policy, decision.level),
         unit: decision.unit.as_ref().map(Name::from),
@@ -178,7 +181,7 @@ fn open_case(
     let logged = log.then(|| (grade.clone(), handler.clone(), assist.clone()));
     let mut case = Case {
         event,
-        policy: ladder::policy_name(policy),
+        policy: Name::from(&policy.hash),
         state: State::Dispatched,
         grade,
         level: handler.level.clone(),
@@ -263,7 +266,7 @@ pub fn apply_into(
     history: &dyn History,
     out: &mut Vec<Transition>,
 ) -> Result<(), Refusal> {
-    let same_policy = ladder::follows(case, policy);
+    let same_policy = case.policy.is(&policy.hash);
     if action == Action::Tick
         && same_policy
         && (case.quiet_past(now) || case.next_due().is_none_or(|t| t > now))

@@ -60,7 +60,10 @@ pub fn redecide(
             });
         }
     };
-    let grade = super::ladder::grade_name(policy, d.grade);
+    let grade = policy
+        .grades
+        .get(d.grade as usize)
+        .map_or_else(|| Name::from("?"), |g| Name::from(&g.name));
     note("grade", case.grade.to_string(), grade.to_string());
     case.grade = grade;
 
@@ -154,7 +157,7 @@ pub fn redecide(
         return Vec::new();
     }
     replan(policy, case);
-    case.policy = super::ladder::policy_name(policy);
+    case.policy = Name::from(&policy.hash);
     let mut out = vec![same(
         case.state,
         now,
