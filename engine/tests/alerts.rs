@@ -2,6 +2,8 @@
 //! the windows and deadlines say, for counts and for shares.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use jiff::Timestamp;
 use whistle_engine::alerts::{Alert, Hint, Monitor};
 use whistle_engine::event::parse_event;
@@ -679,13 +681,7 @@ fn a_monitor_kept_by_hints_alerts_as_one_kept_by_ids() {
     };
     let mut by_ids = Monitor::new(&p);
     let mut by_hints = Monitor::with_hints(&p);
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut rand = move |n: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % n
-    };
+    let mut rand = common::below(0x9e37_79b9_7f4a_7c15);
     let grids = ["G1", "G2", "G3"];
     let cats = ["litter", "lamp", "noise"];
     let mut cases: Vec<(Case, Hint)> = Vec::new();

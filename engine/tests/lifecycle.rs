@@ -2,6 +2,8 @@
 //! escalation ladder, on a small policy with second-scale limits.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use jiff::Timestamp;
 use whistle_engine::cond::RepeatsBy;
 use whistle_engine::event::{Event, parse_event};
@@ -1138,13 +1140,7 @@ fn a_case_knows_when_nothing_is_due_without_changing_what_happens() {
     let p = policy();
     let longer = policy_with(&BASE.replace("respond 10s resolve 30s", "respond 15s resolve 50s"));
     let shorter = policy_with(&BASE.replace("respond 10s resolve 30s", "respond 4s resolve 12s"));
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let mut rand = move |n: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % n
-    };
+    let mut rand = common::below(0x2545_f491_4f6c_dd1d);
     let (mut fired, mut skipped_reads, mut actions) = (0, 0, 0);
     for life in 0..300 {
         let cat = ["lamp", "litter", "tax"][life % 3];

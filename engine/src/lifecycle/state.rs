@@ -272,34 +272,36 @@ impl Case {
         if !self.state.is_open() {
             return None;
         }
+        self.dues(true).min()
+    }
+
+    /// When each armed timed step (only those whose clock runs, with
+    /// `running`) and each awaited acknowledgement is due.
+    fn dues(&self, running: bool) -> impl Iterator<Item = Timestamp> + '_ {
         let steps = self
             .steps
             .iter()
-            .filter(|s| self.step_runs(s))
+            .filter(move |s| {
+                if running {
+                    self.step_runs(s)
+                } else {
+                    s.status == StepStatus::Armed
+                }
+            })
             .filter_map(|s| s.due);
         let acks = self
             .summoned
             .iter()
             .filter(|m| m.pending() && !m.overdue)
             .map(|m| m.ack_by);
-        steps.chain(acks).min()
+        steps.chain(acks)
     }
 
     /// The earliest instant an armed timed step or an awaited
     /// acknowledgement is due, whether or not its clock runs
     /// (`Timestamp::MAX`: none); kept in [`Case::quiet`].
     pub(crate) fn refresh_quiet(&mut self) {
-        let steps = self
-            .steps
-            .iter()
-            .filter(|s| s.status == StepStatus::Armed)
-            .filter_map(|s| s.due);
-        let acks = self
-            .summoned
-            .iter()
-            .filter(|m| m.pending() && !m.overdue)
-            .map(|m| m.ack_by);
-        self.quiet = QuietUntil(Some(steps.chain(acks).min().unwrap_or(Timestamp::MAX)));
+        self.quiet = QuietUntil(Some(self.dues(false).min().unwrap_or(Timestamp::MAX)));
     }
 
     /// Whether nothing of the ladder can be due at or before `now`, known

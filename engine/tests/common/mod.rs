@@ -90,3 +90,15 @@ reopen: {{on_time: 0, late: 0}}
 "
     )
 }
+
+/// Numbers below `n`, from a xorshift generator started at `seed`: random
+/// lives that the seed repeats exactly.
+pub fn below(seed: u64) -> impl FnMut(u64) -> u64 {
+    let mut state = seed;
+    move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    }
+}
