@@ -450,6 +450,40 @@ impl Monitor {
         out
     }
 
+    /// Asks the processor for what the next [`Monitor::observe_with`]
+    /// with `hint` will read first (the event's place, far out of cache at
+    /// a city's volume), so that the wait overlaps with the caller's work
+    /// until then.
+    pub fn prefetch(&self, hint: &Hint) {
+        if let Some((i, _)) = hint.place {
+            self.table.prefetch_mark(i);
+        }
+    }
+
+    /// Asks the processor for where the groups of the caller's grid number
+    /// `grid` ([`Hint::on_grid`]) are found: a city has tens of thousands
+    /// of grids. Call it early for an event about to be observed the
+    /// first time, then [`Monitor::prefetch_groups`].
+    pub fn prefetch_grid(&self, grid: Option<u32>) {
+        if let Some(k) = grid.and_then(|n| self.by_grid_number.get(n as usize)) {
+            crate::prefetch::value(k);
+        }
+    }
+
+    /// Asks the processor for the sums of the groups above grid number
+    /// `grid` (best some time after [`Monitor::prefetch_grid`], which
+    /// brings where they are).
+    pub fn prefetch_groups(&self, grid: Option<u32>) {
+        let Some(Some(keys)) = grid.and_then(|n| self.by_grid_number.get(n as usize)) else {
+            return;
+        };
+        for def in &self.defs {
+            if let Some(acc) = keys.get(def.kind).and_then(|&g| def.groups.get(g as usize)) {
+                crate::prefetch::value(acc);
+            }
+        }
+    }
+
     /// Advances the clock: windows slide, deadlines pass; returns alerts
     /// raised or cleared by that.
     pub fn advance(&mut self, policy: &Policy, now: Timestamp) -> Vec<Alert> {
@@ -560,7 +594,7 @@ impl Monitor {
                 self.table.pop();
                 // The queue's next item is another event's, read cold.
                 if let Some(n) = self.table.peek() {
-                    self.table.prefetch(n.slot);
+                    self.table.prefetch(&n);
                 }
                 if self.table.is_live(&d) {
                     match d.what() {

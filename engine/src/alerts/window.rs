@@ -251,10 +251,23 @@ impl Table {
             .and_then(|c| c.get_mut(i % CHUNK))
     }
 
-    /// Asks the processor for slot `i`'s memory.
-    pub fn prefetch(&self, i: u32) {
-        if let Some(e) = self.entry(i) {
+    /// Asks the processor for what taking `d` in will read: its place's
+    /// mark, and for an exit the slot too.
+    pub fn prefetch(&self, d: &Due) {
+        self.prefetch_mark(d.slot);
+        if d.what() == What::Exit
+            && let Some(e) = self.entry(d.slot)
+        {
             crate::prefetch::value(e);
+        }
+    }
+
+    /// Asks the processor for place `i`'s mark (what a hint is checked
+    /// against).
+    pub fn prefetch_mark(&self, i: u32) {
+        let i = i as usize;
+        if let Some(m) = self.marks.get(i / CHUNK).and_then(|c| c.get(i % CHUNK)) {
+            crate::prefetch::value(m);
         }
     }
 

@@ -529,6 +529,9 @@ impl<'a> Run<'a> {
         self.stats.totals.events += 1;
         let ev = a.event;
         let redraw = a.redraw;
+        if self.needs.any {
+            self.monitor.prefetch_grid(a.grid);
+        }
         let units = self.units_of(a.grid, &ev.grid);
         if units.is_none() {
             self.unplaced(&ev.grid);
@@ -543,6 +546,9 @@ impl<'a> Run<'a> {
             },
         );
         self.history.record(&ev, units);
+        if self.needs.any {
+            self.monitor.prefetch_groups(a.grid);
+        }
         let week = self.week(now);
         Collect::bump(&mut self.stats.week_arrivals, week);
         if let Some(s) = self.stats.week_by_grade.get_mut(d.grade as usize) {
@@ -672,6 +678,12 @@ impl<'a> Run<'a> {
         };
         if s.generation != d.generation || s.case.is_none() {
             return;
+        }
+        if self.needs.any {
+            // What the monitor reads of the event when it sees the change
+            // comes after the lifecycle's work: asked for now, it arrives
+            // meanwhile.
+            self.monitor.prefetch(&s.hint);
         }
         match d.kind {
             Kind::Accept => {
