@@ -11,11 +11,23 @@ const LINE: usize = 64;
 /// Asks for the cache lines holding `value`.
 #[inline]
 pub(crate) fn value<T>(value: &T) {
-    let p = std::ptr::from_ref(value).cast::<u8>();
-    let len = std::mem::size_of::<T>();
+    bytes(std::ptr::from_ref(value).cast::<u8>(), std::mem::size_of::<T>());
+}
+
+/// Asks for the cache lines holding the items of `items`.
+#[inline]
+pub(crate) fn slice<T>(items: &[T]) {
+    bytes(items.as_ptr().cast::<u8>(), std::mem::size_of_val(items));
+}
+
+#[inline]
+fn bytes(p: *const u8, len: usize) {
+    // From the start of `p`'s line: bytes that begin mid-line and cross
+    // into the next one need both.
+    let lead = p.addr() % LINE;
     let mut off = 0;
-    while off < len {
-        line(p.wrapping_add(off));
+    while off < len + lead {
+        line(p.wrapping_sub(lead).wrapping_add(off));
         off += LINE;
     }
 }

@@ -221,6 +221,14 @@ impl Tally {
         }
     }
 
+    /// Asks the processor for row `row`'s counters (three cache lines per
+    /// grid, tens of thousands of grids), for a case about to be added.
+    pub(crate) fn prefetch_row(&self, row: usize) {
+        if let Some(acc) = self.fresh.get(row) {
+            crate::prefetch::value(acc);
+        }
+    }
+
     /// The row of a grid, made on first sight with its unit at each level.
     pub(crate) fn row(&mut self, policy: &Policy, grid: &str) -> usize {
         if let Some(&r) = self.grids.get(grid) {

@@ -679,11 +679,22 @@ impl<'a> Run<'a> {
         if s.generation != d.generation || s.case.is_none() {
             return;
         }
+        // What the lifecycle, the monitor and (at the end of a life) the
+        // tally read of the event is cold: asked for now, most of it
+        // arrives while the work before it is done.
+        if let Some(case) = &s.case {
+            case.prefetch_steps();
+        }
         if self.needs.any {
-            // What the monitor reads of the event when it sees the change
-            // comes after the lifecycle's work: asked for now, it arrives
-            // meanwhile.
             self.monitor.prefetch(&s.hint);
+        }
+        if d.kind == Kind::Feedback
+            && let Some(row) = self
+                .grids
+                .get(s.grid as usize)
+                .and_then(|g| g.tally_row)
+        {
+            self.tally.prefetch_row(row);
         }
         match d.kind {
             Kind::Accept => {
