@@ -2,8 +2,8 @@
 //! lead, assist, on-the-spot handling, deadlines, the planned ladder, and
 //! the trace of every line that shaped the decision.
 
+use crate::lifecycle::Name;
 use std::cell::{Cell, OnceCell, RefCell};
-use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde_json::Value;
@@ -41,7 +41,7 @@ pub struct Decision {
     /// The level that handles it.
     pub level: LevelId,
     /// The id of the unit at that level that contains the event's grid.
-    pub unit: Option<Arc<str>>,
+    pub unit: Option<Name>,
     /// The lead department.
     pub lead: DeptId,
     /// Cooperating departments, in order, without duplicates or the lead.

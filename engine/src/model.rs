@@ -9,6 +9,7 @@ use smallvec::SmallVec;
 
 use crate::calendar::Calendar;
 use crate::cond::Cond;
+use crate::lifecycle::Name;
 
 /// Index of a level in the escalation ladder, lowest (grid) first.
 pub type LevelId = u8;
@@ -231,13 +232,17 @@ pub struct StepDef {
 pub struct Ladder {
     /// Steps in source order.
     pub steps: Vec<StepDef>,
+    /// Each step's label as cases hold it ([`Name::lasting`]), made once
+    /// the policy is compiled.
+    pub labels: Vec<Name>,
     /// The `escalate` block's site.
     pub site: Option<SiteId>,
 }
 
 /// Area ids that contain one grid, one per level (lowest first); `None`
-/// where the tree has no area at that level.
-pub type Units = [Option<Arc<str>>; 8];
+/// where the tree has no area at that level. Lasting names
+/// ([`Name::lasting`]): the tree's ids are few, its cases many.
+pub type Units = [Option<Name>; 8];
 
 /// The jurisdiction tree, indexed by grid id.
 #[derive(Debug, Clone, Default)]
@@ -259,7 +264,9 @@ impl AreaIndex {
         for path in tree.paths() {
             let mut units: Units = Default::default();
             for (slot, id) in units.iter_mut().zip(path.iter()) {
-                *slot = Some(id.as_str().into());
+                // Each case names its unit: a lasting name costs no
+                // reference count to clone (see [`Name`]).
+                *slot = Some(Name::lasting(id));
             }
             idx.grids.insert(path[0].as_str().into(), Arc::new(units));
         }
@@ -286,6 +293,47 @@ impl AreaIndex {
     }
 }
 
+/// The policy's names as its cases hold them: made once, lasting
+/// ([`Name::lasting`]), so that opening a case clones them without a
+/// reference count. Empty in a policy built by hand: then names are made
+/// from the policy's text as needed.
+#[derive(Debug, Clone, Default)]
+pub struct CaseNames {
+    /// The content hash.
+    pub hash: Option<Name>,
+    /// By level id.
+    pub levels: Vec<Name>,
+    /// By grade id.
+    pub grades: Vec<Name>,
+    /// By department id.
+    pub departments: Vec<Name>,
+}
+
+impl CaseNames {
+    /// The names of `policy`, and its ladders' step labels.
+    pub fn make(policy: &mut Policy) {
+        policy.case_names = CaseNames {
+            hash: Some(Name::lasting(&policy.hash)),
+            levels: policy.levels.iter().map(|l| Name::lasting(l)).collect(),
+            grades: policy
+                .grades
+                .iter()
+                .map(|g| Name::lasting(&g.name))
+                .collect(),
+            departments: policy
+                .departments
+                .iter()
+                .map(|d| Name::lasting(&d.name))
+                .collect(),
+        };
+        let ladders =
+            std::iter::once(&mut policy.ladder).chain(policy.grade_ladders.iter_mut().flatten());
+        for l in ladders {
+            l.labels = l.steps.iter().map(|s| Name::lasting(&s.label)).collect();
+        }
+    }
+}
+
 /// The compiled policy.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -297,6 +345,8 @@ pub struct Policy {
     pub effective: Option<Arc<str>>,
     /// `sha256:` content hash of the bundle.
     pub hash: Arc<str>,
+    /// Its names as cases hold them.
+    pub case_names: CaseNames,
     /// The policy time zone's calendar (or an always-working one).
     pub calendar: Calendar,
     /// Level names, lowest first.

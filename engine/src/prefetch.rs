@@ -11,7 +11,10 @@ const LINE: usize = 64;
 /// Asks for the cache lines holding `value`.
 #[inline]
 pub(crate) fn value<T>(value: &T) {
-    bytes(std::ptr::from_ref(value).cast::<u8>(), std::mem::size_of::<T>());
+    bytes(
+        std::ptr::from_ref(value).cast::<u8>(),
+        std::mem::size_of::<T>(),
+    );
 }
 
 /// Asks for the cache lines holding the items of `items`.

@@ -1197,3 +1197,33 @@ fn a_case_knows_when_nothing_is_due_without_changing_what_happens() {
     assert!(fired > 300, "{fired} steps fired");
     assert!(skipped_reads > 500, "{skipped_reads} wake-ups known early");
 }
+
+/// A case takes the policy's names as lasting ones: opening and dropping
+/// ten million cases writes no reference count (see `Name::lasting`).
+#[test]
+fn a_case_holds_the_policy_names_as_lasting_ones() {
+    let p = policy();
+    let (c, _) = open(&p, "lamp", r#"{"trapped":1}"#);
+    let names = [
+        &c.policy,
+        &c.grade,
+        &c.level,
+        &c.lead,
+        &c.first.level,
+        &c.first.lead,
+    ]
+    .into_iter()
+    .chain(c.unit.iter())
+    .chain(c.assist.iter())
+    .chain(c.steps.iter().map(|s| &s.label));
+    let names: Vec<_> = names.collect();
+    assert!(names.len() >= 9, "{names:?}");
+    for n in names {
+        assert!(n.is_lasting(), "{n}");
+    }
+    assert_eq!(c.grade, "red");
+    // Read back from a store, the same case is equal to it.
+    let back: Case = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+    assert_eq!(back, c);
+    assert!(!back.grade.is_lasting());
+}

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::packed::Packed;
 use crate::cond::{Cond, Field, Op, Val, compare};
+use crate::lifecycle::Name;
 use crate::model::{GroupBy, Metric, Policy, Target, Threshold, ThresholdMetric, Units};
 use rustc_hash::FxHashMap;
 
@@ -303,23 +304,23 @@ impl Def {
 pub(super) struct Tree {
     /// Per level, unit → the units of one grid inside it (all of its
     /// grids share the units above it).
-    up: Vec<FxHashMap<Arc<str>, Arc<Units>>>,
+    up: Vec<FxHashMap<Name, Arc<Units>>>,
     /// Per level: the one unit the tree has there, if it has exactly one.
-    only: Vec<Option<Arc<str>>>,
+    only: Vec<Option<Name>>,
 }
 
 impl Tree {
     pub fn new(policy: &Policy) -> Tree {
         let levels = policy.levels.len().min(8);
-        let mut up: Vec<FxHashMap<Arc<str>, Arc<Units>>> = vec![FxHashMap::default(); levels];
-        let mut only: Vec<Option<Option<Arc<str>>>> = vec![None; levels];
+        let mut up: Vec<FxHashMap<Name, Arc<Units>>> = vec![FxHashMap::default(); levels];
+        let mut only: Vec<Option<Option<Name>>> = vec![None; levels];
         for units in policy.areas.grids.values() {
             for (k, seen) in only.iter_mut().enumerate() {
                 let unit = units.get(k).and_then(|u| u.as_ref());
                 if let (Some(u), Some(map)) = (unit, up.get_mut(k))
                     && k > 0
                 {
-                    map.entry(Arc::clone(u))
+                    map.entry(Name::clone(u))
                         .or_insert_with(|| Arc::clone(units));
                 }
                 *seen = match seen.take() {

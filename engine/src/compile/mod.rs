@@ -23,7 +23,7 @@ use whistle_grammar::diag::{self, Diagnostic};
 use whistle_grammar::source::Span;
 
 use crate::calendar::Calendar;
-use crate::model::{AreaIndex, Department, DeptId, Grade, Limit, Policy, Site, SiteId};
+use crate::model::{AreaIndex, CaseNames, Department, DeptId, Grade, Limit, Policy, Site, SiteId};
 
 pub use tests::TestCase;
 
@@ -648,6 +648,7 @@ fn build(ctx: &mut Ctx<'_>, decls: &[&Decl], tests_out: &mut Vec<TestCase>) -> O
         version: version.into(),
         effective: effective.map(Into::into),
         hash: ctx.bundle.hash.as_str().into(),
+        case_names: CaseNames::default(),
         calendar: calendar.unwrap_or_else(|| Calendar::always(jiff::tz::TimeZone::UTC)),
         levels: ctx.names.levels.clone(),
         grades: grade_defs,
@@ -670,6 +671,7 @@ fn build(ctx: &mut Ctx<'_>, decls: &[&Decl], tests_out: &mut Vec<TestCase>) -> O
         rendered: Default::default(),
     };
     slots::assign(&mut policy);
+    CaseNames::make(&mut policy);
     policy.rendered = crate::render::render(&policy);
     Some(policy)
 }

@@ -31,7 +31,7 @@ struct Outcome {
     /// Lead and assisting departments in the shared numbering; assist sorted.
     lead: u32,
     assist: SmallVec<[u32; 6]>,
-    unit: Option<Arc<str>>,
+    unit: Option<crate::lifecycle::Name>,
     on_the_spot: bool,
     fallback: bool,
     respond_by: Timestamp,

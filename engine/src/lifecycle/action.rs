@@ -240,10 +240,7 @@ pub(crate) fn validate(
                     "a whistle names at least one department".into(),
                 ));
             }
-            let sc = case
-                .policy
-                .is(&policy.hash)
-                .then(|| Scope::of(policy, case));
+            let sc = super::ladder::follows(case, policy).then(|| Scope::of(policy, case));
             let mut ids: SmallVec<[DeptId; 4]> = SmallVec::new();
             for name in &departments {
                 let d = dept(policy, case, name)?;
@@ -287,10 +284,7 @@ pub(crate) fn validate(
             if case.summoned.iter().filter(mine).any(|m| m.pending()) {
                 return Ok(Plan::Ack(dept_name(policy, d)));
             }
-            let sc = case
-                .policy
-                .is(&policy.hash)
-                .then(|| Scope::of(policy, case));
+            let sc = super::ladder::follows(case, policy).then(|| Scope::of(policy, case));
             // A step due before now summons it first (never the lead: a whistle passes it over).
             if case.lead != department.as_str()
                 && sc.is_some_and(|sc| due_whistle(&sc, case, now, d))
@@ -387,7 +381,7 @@ fn find_unit(policy: &Policy, unit: &str) -> Option<(LevelId, Name)> {
     policy.areas.grids.values().find_map(|units| {
         units.iter().enumerate().find_map(|(l, u)| {
             let u = u.as_ref().filter(|u| &***u == unit)?;
-            Some((u8::try_from(l).ok()?, Name::from(u)))
+            Some((u8::try_from(l).ok()?, u.clone()))
         })
     })
 }
@@ -544,13 +538,8 @@ fn reopen(
     let (respond, resolve) = limits(policy, route, d.grade);
     let clocks = Clocks::start(&policy.calendar, now, respond, resolve);
 
-    let previous_grade = std::mem::replace(
-        &mut case.grade,
-        policy
-            .grades
-            .get(d.grade as usize)
-            .map_or_else(|| Name::from("?"), |g| Name::from(&g.name)),
-    );
+    let previous_grade =
+        std::mem::replace(&mut case.grade, super::ladder::grade_name(policy, d.grade));
     match policy.level_id(&case.level) {
         Some(cur) if cur >= d.level => {}
         _ => {
@@ -571,7 +560,7 @@ fn reopen(
     case.resolve_by = clocks.resolve_by;
     case.steps = plan(&policy.calendar, policy.ladder_for(d.grade), &clocks);
     case.refresh_quiet();
-    case.policy = Name::from(&policy.hash);
+    case.policy = super::ladder::policy_name(policy);
     case.clear_round();
     let change = Change::Reopened {
         reason,

@@ -69,18 +69,51 @@ pub(crate) fn limits(policy: &Policy, route: &Route, grade: GradeId) -> (Limit, 
 
 /// A level's name.
 pub(crate) fn level_name(policy: &Policy, l: LevelId) -> Name {
-    policy
-        .levels
-        .get(l as usize)
-        .map_or_else(|| Name::from("?"), Name::from)
+    match policy.case_names.levels.get(l as usize) {
+        Some(n) => n.clone(),
+        None => policy
+            .levels
+            .get(l as usize)
+            .map_or_else(|| Name::from("?"), Name::from),
+    }
+}
+
+/// A grade's name.
+pub(crate) fn grade_name(policy: &Policy, g: GradeId) -> Name {
+    match policy.case_names.grades.get(g as usize) {
+        Some(n) => n.clone(),
+        None => policy
+            .grades
+            .get(g as usize)
+            .map_or_else(|| Name::from("?"), |g| Name::from(&g.name)),
+    }
+}
+
+/// The policy's content hash, as a case records whose policy it follows.
+pub(crate) fn policy_name(policy: &Policy) -> Name {
+    match &policy.case_names.hash {
+        Some(h) => h.clone(),
+        None => Name::from(&policy.hash),
+    }
+}
+
+/// Whether `case` follows `policy`.
+pub(crate) fn follows(case: &Case, policy: &Policy) -> bool {
+    match &policy.case_names.hash {
+        Some(h) => case.policy.same(h),
+        None => case.policy.is(&policy.hash),
+    }
 }
 
 /// A department's name.
 pub(crate) fn dept_name(policy: &Policy, d: DeptId) -> Name {
-    policy
-        .departments
-        .get(d as usize)
-        .map_or_else(|| Name::from("?"), |x| Name::from(&x.name))
+    match policy.case_names.departments.get(d as usize) {
+        Some(n) => n.clone(),
+        None => policy
+            .departments
+            .get(d as usize)
+            .map_or_else(|| Name::from("?"), |x| Name::from(&x.name)),
+    }
 }
 
 /// The id of the area at `level` that contains `grid` (as [`crate::decide`]
@@ -91,8 +124,7 @@ pub(crate) fn unit_at(policy: &Policy, grid: &str, level: LevelId) -> Option<Nam
         .grids
         .get(grid)
         .and_then(|u| u.get(level as usize))
-        .and_then(|u| u.as_ref())
-        .map(Name::from)
+        .and_then(Clone::clone)
 }
 
 /// The case's handling level as an id (a level the policy no longer knows
@@ -121,10 +153,18 @@ fn clock_of(t: &TriggerDef) -> StepClock {
 }
 
 /// One armed step.
-fn armed(i: usize, def: &crate::model::StepDef, due: Option<Timestamp>) -> StepState {
+fn armed(
+    ladder: &Ladder,
+    i: usize,
+    def: &crate::model::StepDef,
+    due: Option<Timestamp>,
+) -> StepState {
     StepState {
         index: u16::try_from(i).unwrap_or(u16::MAX),
-        label: Name::from(&def.label),
+        label: match ladder.labels.get(i) {
+            Some(l) => l.clone(),
+            None => Name::from(&def.label),
+        },
         clock: clock_of(&def.trigger),
         due,
         status: StepStatus::Armed,
@@ -139,7 +179,7 @@ pub(crate) fn plan(cal: &Calendar, ladder: &Ladder, clocks: &Clocks) -> Vec<Step
         .steps
         .iter()
         .enumerate()
-        .map(|(i, s)| armed(i, s, planner.instant(&s.trigger)))
+        .map(|(i, s)| armed(ladder, i, s, planner.instant(&s.trigger)))
         .collect()
 }
 
@@ -155,7 +195,7 @@ pub(crate) fn plan_from_decision(ladder: &Ladder, d: &crate::Decision) -> Vec<St
                 .iter()
                 .find(|p| p.step as usize == i)
                 .and_then(|p| p.at);
-            armed(i, s, due)
+            armed(ladder, i, s, due)
         })
         .collect()
 }
@@ -501,11 +541,11 @@ pub(crate) fn due_whistle(sc: &Scope<'_>, case: &Case, now: Timestamp, dept: Dep
 /// k-th such step matching the k-th) keeps that step's status; any other
 /// step is armed, or skipped if its clock is already satisfied.
 pub(crate) fn adopt(policy: &Policy, case: &mut Case, now: Timestamp) -> Option<Transition> {
-    if case.policy.is(&policy.hash) {
+    if follows(case, policy) {
         return None;
     }
     replan(policy, case);
-    let previous = std::mem::replace(&mut case.policy, Name::from(&policy.hash));
+    let previous = std::mem::replace(&mut case.policy, policy_name(policy));
     Some(same(
         case.state,
         now,

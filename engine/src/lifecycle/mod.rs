@@ -161,10 +161,7 @@ fn open_case(
     out: &mut Vec<Transition>,
     log: bool,
 ) -> Case {
-    let grade = policy
-        .grades
-        .get(decision.grade as usize)
-        .map_or_else(|| Name::from("?"), |g| Name::from(&g.name));
+    let grade = ladder::grade_name(policy, decision.grade);
     let handler = Handler {
         level: level_name(policy, decision.level),
         unit: decision.unit.as_ref().map(Name::from),
@@ -181,7 +178,7 @@ fn open_case(
     let logged = log.then(|| (grade.clone(), handler.clone(), assist.clone()));
     let mut case = Case {
         event,
-        policy: Name::from(&policy.hash),
+        policy: ladder::policy_name(policy),
         state: State::Dispatched,
         grade,
         level: handler.level.clone(),
@@ -266,7 +263,7 @@ pub fn apply_into(
     history: &dyn History,
     out: &mut Vec<Transition>,
 ) -> Result<(), Refusal> {
-    let same_policy = case.policy.is(&policy.hash);
+    let same_policy = ladder::follows(case, policy);
     if action == Action::Tick
         && same_policy
         && (case.quiet_past(now) || case.next_due().is_none_or(|t| t > now))

@@ -60,10 +60,7 @@ pub fn redecide(
             });
         }
     };
-    let grade = policy
-        .grades
-        .get(d.grade as usize)
-        .map_or_else(|| Name::from("?"), |g| Name::from(&g.name));
+    let grade = super::ladder::grade_name(policy, d.grade);
     note("grade", case.grade.to_string(), grade.to_string());
     case.grade = grade;
 
@@ -157,7 +154,7 @@ pub fn redecide(
         return Vec::new();
     }
     replan(policy, case);
-    case.policy = Name::from(&policy.hash);
+    case.policy = super::ladder::policy_name(policy);
     let mut out = vec![same(
         case.state,
         now,

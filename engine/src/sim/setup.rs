@@ -863,10 +863,9 @@ impl Staffing {
 /// The policy a run uses: `policy` itself, or a copy with the scenario's
 /// area tree.
 ///
-/// The tree is copied deep, names and all: the draft's and the baseline's
-/// runs go on two threads, and every event's case clones its unit's name.
-/// Sharing one name between them would have both cores write its reference
-/// count, taking the cache line from each other at every event.
+/// The tree is copied deep: the draft's and the baseline's runs go on two
+/// threads, and nothing either reads at every event is shared with the
+/// other (the units' names are lasting, and cloning them writes nothing).
 pub fn with_areas(plan: &Plan, policy: &Policy) -> Policy {
     let mut p = policy.clone();
     if let Some(a) = &plan.areas {
@@ -875,22 +874,12 @@ pub fn with_areas(plan: &Plan, policy: &Policy) -> Policy {
     p
 }
 
-/// `areas` with nothing shared with it: each grid's units and each name
-/// allocated anew, a name once for all the grids under it.
+/// `areas` with each grid's units allocated anew.
 fn deep_copy(areas: &AreaIndex) -> AreaIndex {
-    let mut names: FxHashMap<&str, Arc<str>> = FxHashMap::default();
     let grids = areas
         .grids
         .iter()
-        .map(|(grid, units)| {
-            let units: crate::model::Units = std::array::from_fn(|l| {
-                let name = units.get(l).and_then(Option::as_deref)?;
-                Some(Arc::clone(
-                    names.entry(name).or_insert_with(|| Arc::from(name)),
-                ))
-            });
-            (grid.clone(), Arc::new(units))
-        })
+        .map(|(grid, units)| (grid.clone(), Arc::new((**units).clone())))
         .collect();
     AreaIndex {
         grids,

@@ -689,10 +689,7 @@ impl<'a> Run<'a> {
             self.monitor.prefetch(&s.hint);
         }
         if d.kind == Kind::Feedback
-            && let Some(row) = self
-                .grids
-                .get(s.grid as usize)
-                .and_then(|g| g.tally_row)
+            && let Some(row) = self.grids.get(s.grid as usize).and_then(|g| g.tally_row)
         {
             self.tally.prefetch_row(row);
         }
