@@ -221,8 +221,9 @@ pub struct StepDef {
     pub actions: Vec<ActionDef>,
     /// The trigger as written (`at 50% respond`).
     pub label: Arc<str>,
-    /// The actions as written (`raise to district`).
-    pub action_labels: Vec<Arc<str>>,
+    /// The actions as written (`raise to district`), as the transitions of
+    /// a fired step name them ([`Name::lasting`]).
+    pub action_labels: Vec<Name>,
     /// Where it stands.
     pub site: SiteId,
 }

@@ -109,7 +109,9 @@ fn step(
     let mut actions = Vec::new();
     let mut labels = Vec::new();
     for a in &s.actions {
-        labels.push(super::collapse(ctx.bundle.sources.text(a.span())).into());
+        labels.push(crate::lifecycle::Name::lasting(&super::collapse(
+            ctx.bundle.sources.text(a.span()),
+        )));
         match a {
             Action::Remind(_) => actions.push(ActionDef::Remind),
             Action::Notify(x, _) => {

@@ -389,7 +389,7 @@ fn fire_step(sc: &Scope<'_>, case: &mut Case, i: usize, now: Timestamp, out: &mu
         let action = def
             .action_labels
             .get(k)
-            .map_or_else(|| Name::from("?"), Name::from);
+            .map_or_else(|| Name::from("?"), Clone::clone);
         act(sc, case, a, index, action, now, out);
     }
 }

@@ -6,7 +6,9 @@ use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use rustc_hash::FxHashSet;
+use arcstr::ArcStr;
+
+use rustc_hash::FxHashMap;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -17,80 +19,66 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// departments, ladder steps and hash) are made once for the life of the
 /// process ([`Name::lasting`]): a case takes a dozen of them and a year of
 /// a city opens ten million cases, and cloning and dropping a lasting name
-/// touches no reference count (two atomic instructions each, a tenth of the
-/// simulator's time when they were). Any other name is shared by reference
-/// count. Names compare, order and hash as their text, and serialise as a
-/// plain JSON string.
+/// touches no reference count (two atomic instructions each, each waiting
+/// for every store before it to land: with them, opening and dropping
+/// cases took a tenth of a simulated year's time). Any other name is
+/// shared by reference count. Either kind is one pointer ([`ArcStr`]).
+/// Names compare, order and hash as their text, and serialise as a plain
+/// JSON string.
 #[derive(Clone)]
-pub struct Name(Repr);
+pub struct Name(ArcStr);
 
-#[derive(Clone)]
-enum Repr {
-    Shared(Arc<str>),
-    Lasting(&'static str),
-}
-
-/// The texts of lasting names: each kept once, for good. Only a policy's
+/// The lasting names: each text kept once, for good. Only a policy's
 /// names are made lasting, so this grows with the distinct names of the
 /// policies loaded, not with events.
-fn lasting(s: &str) -> &'static str {
-    static POOL: OnceLock<Mutex<FxHashSet<&'static str>>> = OnceLock::new();
+fn lasting(s: &str) -> ArcStr {
+    static POOL: OnceLock<Mutex<FxHashMap<&'static str, ArcStr>>> = OnceLock::new();
     let mut pool = POOL
         .get_or_init(Mutex::default)
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    if let Some(&kept) = pool.get(s) {
-        return kept;
+    if let Some(kept) = pool.get(s) {
+        return kept.clone();
     }
-    let kept: &'static str = Box::leak(s.into());
-    pool.insert(kept);
+    let kept = ArcStr::from(s);
+    pool.insert(kept.leak(), kept.clone());
     kept
 }
 
 impl Name {
     /// The name as text.
     pub fn as_str(&self) -> &str {
-        match &self.0 {
-            Repr::Shared(s) => s,
-            Repr::Lasting(s) => s,
-        }
+        self.0.as_str()
     }
 
     /// A name of a policy, kept for the life of the process (once per
     /// distinct text) so that its clones cost a copy; see [`Name`].
     pub fn lasting(s: &str) -> Name {
-        Name(Repr::Lasting(lasting(s)))
+        Name(lasting(s))
     }
 
     /// Whether the name is lasting ([`Name::lasting`]): cloning it writes
     /// no reference count.
     pub fn is_lasting(&self) -> bool {
-        matches!(self.0, Repr::Lasting(_))
+        ArcStr::is_static(&self.0)
     }
 
-    /// Whether the name is `s`'s text. A name cloned from `s` is recognised
-    /// by its pointer, without comparing the text (a policy hash is 64
-    /// bytes, compared on every action).
+    /// Whether the name is `s`'s text.
     pub fn is(&self, s: &Arc<str>) -> bool {
-        match &self.0 {
-            Repr::Shared(own) if Arc::ptr_eq(own, s) => true,
-            _ => self.as_str() == &**s,
-        }
+        self.as_str() == &**s
     }
 
-    /// Whether two names are the same text, told by the pointer first when
-    /// both are lasting (every lasting name of one text shares it).
+    /// Whether two names are the same text, told by the pointer first (a
+    /// name cloned from another, and every lasting name of one text, share
+    /// it).
     pub fn same(&self, other: &Name) -> bool {
-        match (&self.0, &other.0) {
-            (Repr::Lasting(a), Repr::Lasting(b)) => std::ptr::eq(*a, *b),
-            _ => self.as_str() == other.as_str(),
-        }
+        self.0 == other.0
     }
 }
 
 impl PartialEq for Name {
     fn eq(&self, other: &Name) -> bool {
-        self.as_str() == other.as_str()
+        self.same(other)
     }
 }
 
@@ -138,13 +126,13 @@ impl AsRef<str> for Name {
 
 impl From<Arc<str>> for Name {
     fn from(s: Arc<str>) -> Name {
-        Name(Repr::Shared(s))
+        Name(ArcStr::from(&*s))
     }
 }
 
 impl From<&Arc<str>> for Name {
     fn from(s: &Arc<str>) -> Name {
-        Name(Repr::Shared(Arc::clone(s)))
+        Name(ArcStr::from(&**s))
     }
 }
 
@@ -156,13 +144,13 @@ impl From<&Name> for Name {
 
 impl From<&str> for Name {
     fn from(s: &str) -> Name {
-        Name(Repr::Shared(s.into()))
+        Name(ArcStr::from(s))
     }
 }
 
 impl From<String> for Name {
     fn from(s: String) -> Name {
-        Name(Repr::Shared(s.into()))
+        Name(ArcStr::from(s))
     }
 }
 
@@ -205,6 +193,14 @@ impl<'de> Deserialize<'de> for Name {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Cases, steps and transitions hold many names: either kind is one
+    /// pointer.
+    #[test]
+    fn a_name_of_either_kind_is_one_word() {
+        assert_eq!(std::mem::size_of::<Name>(), 8);
+        assert_eq!(std::mem::size_of::<Option<Name>>(), 8);
+    }
 
     #[test]
     fn is_compares_text_whether_or_not_shared() {
