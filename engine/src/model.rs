@@ -401,7 +401,9 @@ impl Policy {
 
     /// Looks up a grade by name.
     pub fn grade_id(&self, name: &str) -> Option<GradeId> {
-        position_of(self.grades.iter().map(|g| &*g.name), name).and_then(|i| u8::try_from(i).ok())
+        at_address(&self.case_names.grades, name)
+            .or_else(|| position_of(self.grades.iter().map(|g| &*g.name), name))
+            .and_then(|i| u8::try_from(i).ok())
     }
 
     /// The units of a grid at each level, if the area tree places it.
@@ -411,12 +413,15 @@ impl Policy {
 
     /// Looks up a level by name.
     pub fn level_id(&self, name: &str) -> Option<LevelId> {
-        position_of(self.levels.iter().map(|l| &**l), name).and_then(|i| u8::try_from(i).ok())
+        at_address(&self.case_names.levels, name)
+            .or_else(|| position_of(self.levels.iter().map(|l| &**l), name))
+            .and_then(|i| u8::try_from(i).ok())
     }
 
     /// Looks up a department by name.
     pub fn dept_id(&self, name: &str) -> Option<DeptId> {
-        position_of(self.departments.iter().map(|d| &*d.name), name)
+        at_address(&self.case_names.departments, name)
+            .or_else(|| position_of(self.departments.iter().map(|d| &*d.name), name))
             .and_then(|i| u16::try_from(i).ok())
     }
 
@@ -425,6 +430,15 @@ impl Policy {
         let id = *self.category_index.get(name)?;
         self.categories.get(id as usize).map(|r| (id, r))
     }
+}
+
+/// Where `name` is among the policy's lasting names by its address alone:
+/// a case's names are those (see [`CaseNames`]), and comparing text would
+/// read both names for every candidate.
+fn at_address(names: &[Name], name: &str) -> Option<usize> {
+    names
+        .iter()
+        .position(|n| std::ptr::eq(n.as_str().as_ptr(), name.as_ptr()) && n.len() == name.len())
 }
 
 /// Where `name` is among `names`: first by address, as a case's names are
