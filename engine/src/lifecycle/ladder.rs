@@ -67,26 +67,24 @@ pub(crate) fn limits(policy: &Policy, route: &Route, grade: GradeId) -> (Limit, 
     }
 }
 
+/// Name `i` of the policy's lasting names `kept`, or, in a policy built by
+/// hand (which keeps none), a name made from its text (`?` for none).
+fn kept_or_made(kept: &[Name], i: usize, text: Option<&str>) -> Name {
+    kept.get(i)
+        .cloned()
+        .unwrap_or_else(|| Name::from(text.unwrap_or("?")))
+}
+
 /// A level's name.
 pub(crate) fn level_name(policy: &Policy, l: LevelId) -> Name {
-    match policy.case_names.levels.get(l as usize) {
-        Some(n) => n.clone(),
-        None => policy
-            .levels
-            .get(l as usize)
-            .map_or_else(|| Name::from("?"), Name::from),
-    }
+    let text = policy.levels.get(l as usize).map(|n| &**n);
+    kept_or_made(&policy.case_names.levels, l as usize, text)
 }
 
 /// A grade's name.
 pub(crate) fn grade_name(policy: &Policy, g: GradeId) -> Name {
-    match policy.case_names.grades.get(g as usize) {
-        Some(n) => n.clone(),
-        None => policy
-            .grades
-            .get(g as usize)
-            .map_or_else(|| Name::from("?"), |g| Name::from(&g.name)),
-    }
+    let text = policy.grades.get(g as usize).map(|x| &*x.name);
+    kept_or_made(&policy.case_names.grades, g as usize, text)
 }
 
 /// The policy's content hash, as a case records whose policy it follows.
@@ -107,13 +105,8 @@ pub(crate) fn follows(case: &Case, policy: &Policy) -> bool {
 
 /// A department's name.
 pub(crate) fn dept_name(policy: &Policy, d: DeptId) -> Name {
-    match policy.case_names.departments.get(d as usize) {
-        Some(n) => n.clone(),
-        None => policy
-            .departments
-            .get(d as usize)
-            .map_or_else(|| Name::from("?"), |x| Name::from(&x.name)),
-    }
+    let text = policy.departments.get(d as usize).map(|x| &*x.name);
+    kept_or_made(&policy.case_names.departments, d as usize, text)
 }
 
 /// The id of the area at `level` that contains `grid` (as [`crate::decide`]
