@@ -688,7 +688,8 @@ impl<'a> Run<'a> {
         if self.needs.any {
             self.monitor.prefetch(&s.hint);
         }
-        if d.kind == Kind::Feedback
+        // A life ends at its rating, or, unrated, at its resolution.
+        if matches!(d.kind, Kind::Feedback | Kind::Finish | Kind::Spot)
             && let Some(row) = self.grids.get(s.grid as usize).and_then(|g| g.tally_row)
         {
             self.tally.prefetch_row(row);
