@@ -465,16 +465,21 @@ impl Monitor {
     /// of grids. Call it early for an event about to be observed the
     /// first time, then [`Monitor::prefetch_groups`].
     pub fn prefetch_grid(&self, grid: Option<u32>) {
-        if let Some(k) = grid.and_then(|n| self.by_grid_number.get(n as usize)) {
+        if let Some(k) = self.grid_keys(grid) {
             crate::prefetch::value(k);
         }
+    }
+
+    /// Where grid number `grid`'s group ids are kept (filled or not).
+    fn grid_keys(&self, grid: Option<u32>) -> Option<&Option<SmallVec<[u32; 4]>>> {
+        grid.and_then(|n| self.by_grid_number.get(n as usize))
     }
 
     /// Asks the processor for the sums of the groups above grid number
     /// `grid` (best some time after [`Monitor::prefetch_grid`], which
     /// brings where they are).
     pub fn prefetch_groups(&self, grid: Option<u32>) {
-        let Some(Some(keys)) = grid.and_then(|n| self.by_grid_number.get(n as usize)) else {
+        let Some(Some(keys)) = self.grid_keys(grid) else {
             return;
         };
         for def in &self.defs {

@@ -544,7 +544,7 @@ fn reopen(
         Some(cur) if cur >= d.level => {}
         _ => {
             case.level = level_name(policy, d.level);
-            case.unit.clone_from(&d.unit.as_ref().map(Name::from));
+            case.unit.clone_from(&d.unit);
         }
     }
     case.on_the_spot = d.on_the_spot && case.level == *level_name(policy, d.level);

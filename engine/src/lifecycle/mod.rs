@@ -164,7 +164,7 @@ fn open_case(
     let grade = ladder::grade_name(policy, decision.grade);
     let handler = Handler {
         level: level_name(policy, decision.level),
-        unit: decision.unit.as_ref().map(Name::from),
+        unit: decision.unit.clone(),
         lead: dept_name(policy, decision.lead),
     };
     let assist: Vec<Name> = decision

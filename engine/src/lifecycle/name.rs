@@ -136,12 +136,6 @@ impl From<&Arc<str>> for Name {
     }
 }
 
-impl From<&Name> for Name {
-    fn from(n: &Name) -> Name {
-        n.clone()
-    }
-}
-
 impl From<&str> for Name {
     fn from(s: &str) -> Name {
         Name(ArcStr::from(s))

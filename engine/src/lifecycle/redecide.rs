@@ -99,7 +99,7 @@ pub fn redecide(
         let level = level_name(policy, d.level);
         note("level", case.level.to_string(), level.to_string());
         case.level = level;
-        let unit = d.unit.as_ref().map(Name::from);
+        let unit = d.unit.clone();
         let text = |u: &Option<Name>| u.as_ref().map_or_else(String::new, |n| n.to_string());
         note("unit", text(&case.unit), text(&unit));
         case.unit = unit;
