@@ -185,7 +185,27 @@ pub trait Env {
     /// The value of a field.
     fn field(&self, f: &Field) -> Val<'_>;
     /// The event's `attr` object.
-    fn attr(&self) -> &Value;
+    fn attr(&self) -> &dyn AttrSource;
+}
+
+/// An event's `attr` object as conditions read it: the JSON object itself,
+/// or a caller's own form of the same object (the simulator draws flat
+/// attributes without building a JSON tree of allocated keys).
+pub trait AttrSource {
+    /// The value at `path` ([`attr_value`]).
+    fn value(&self, path: &[Box<str>]) -> Val<'_>;
+    /// Whether `path` is present and not null ([`attr_has`]).
+    fn has(&self, path: &[Box<str>]) -> bool;
+}
+
+impl AttrSource for Value {
+    fn value(&self, path: &[Box<str>]) -> Val<'_> {
+        attr_value(self, path)
+    }
+
+    fn has(&self, path: &[Box<str>]) -> bool {
+        attr_has(self, path)
+    }
 }
 
 /// Looks up `attr.a.b` in an `attr` object.
@@ -263,7 +283,7 @@ impl Cond {
                 }
                 list.iter().any(|c| compare(v, Op::Eq, c.val())) != *negated
             }
-            Cond::Has(path) => attr_has(env.attr(), path),
+            Cond::Has(path) => env.attr().has(path),
             Cond::Truthy(a) => operand(a, env) == Val::Bool(true),
         }
     }
@@ -329,7 +349,7 @@ mod tests {
                 _ => Val::Missing,
             }
         }
-        fn attr(&self) -> &Value {
+        fn attr(&self) -> &dyn AttrSource {
             &self.0
         }
     }

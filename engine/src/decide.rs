@@ -6,11 +6,10 @@ use crate::lifecycle::Name;
 use std::cell::{Cell, OnceCell, RefCell};
 
 use jiff::Timestamp;
-use serde_json::Value;
 use smallvec::SmallVec;
 
 use crate::calendar::Calendar;
-use crate::cond::{Cond, Env, Field, RepeatsBy, Val, attr_value};
+use crate::cond::{AttrSource, Cond, Env, Field, RepeatsBy, Val};
 use crate::event::{CompactString, Event};
 use crate::model::{
     AreaIndex, CategoryId, ClockKind, DeptId, Grade, GradeId, LevelId, Limit, Policy, Route,
@@ -81,6 +80,8 @@ impl Default for Context<'_> {
 
 struct DecideEnv<'a> {
     ev: &'a Event,
+    /// Its `attr` object: `ev.attr`, or the caller's form of it.
+    attr: &'a dyn AttrSource,
     /// The units above the event's grid, looked up in `areas` the first
     /// time a condition asks (a threshold's condition rarely does).
     units: OnceCell<Option<&'a Units>>,
@@ -130,13 +131,13 @@ impl<'a> DecideEnv<'a> {
 impl Env for DecideEnv<'_> {
     fn field(&self, f: &Field) -> Val<'_> {
         match f {
-            Field::Attr(path) if path.slot == 0 => attr_value(&self.ev.attr, path),
+            Field::Attr(path) if path.slot == 0 => self.attr.value(path),
             Field::Attr(path) => {
                 let mut seen = self.attrs.borrow_mut();
                 if let Some((_, v)) = seen.iter().find(|(s, _)| *s == path.slot) {
                     return *v;
                 }
-                let v = attr_value(&self.ev.attr, path);
+                let v = self.attr.value(path);
                 seen.push((path.slot, v));
                 v
             }
@@ -170,8 +171,8 @@ impl Env for DecideEnv<'_> {
         }
     }
 
-    fn attr(&self) -> &Value {
-        &self.ev.attr
+    fn attr(&self) -> &dyn AttrSource {
+        self.attr
     }
 }
 
@@ -354,6 +355,7 @@ pub fn holds(
 ) -> bool {
     let env = DecideEnv {
         ev,
+        attr: &ev.attr,
         units: OnceCell::new(),
         areas: &policy.areas,
         calendar: &policy.calendar,
@@ -380,12 +382,26 @@ pub fn decide_in(
     units: Option<&Units>,
     ctx: &Context<'_>,
 ) -> Decision {
+    decide_with_attr(policy, ev, &ev.attr, units, ctx)
+}
+
+/// [`decide_in`], with the event's `attr` object read from `attr` instead
+/// of `ev.attr` (which is then not read): the same object in the caller's
+/// own form.
+pub fn decide_with_attr(
+    policy: &Policy,
+    ev: &Event,
+    attr: &dyn AttrSource,
+    units: Option<&Units>,
+    ctx: &Context<'_>,
+) -> Decision {
     let (category_id, route): (Option<CategoryId>, &Route) = match policy.category(&ev.category) {
         Some((id, r)) => (Some(id), r),
         None => (None, &policy.fallback),
     };
     let mut env = DecideEnv {
         ev,
+        attr,
         units: OnceCell::from(units),
         areas: &policy.areas,
         calendar: &policy.calendar,

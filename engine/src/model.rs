@@ -236,8 +236,36 @@ pub struct Ladder {
     /// Each step's label as cases hold it ([`Name::lasting`]), made once
     /// the policy is compiled.
     pub labels: Vec<Name>,
+    /// Which `when` steps it has, made with `labels` (`None` in a ladder
+    /// built by hand: then worked out when asked): most ladders have none
+    /// that reads `repeats`, and a case's every transition asks.
+    pub when: Option<WhenSteps>,
     /// The `escalate` block's site.
     pub site: Option<SiteId>,
+}
+
+/// What a ladder's `when` steps read, worked out once per policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WhenSteps {
+    /// It has a `when` step.
+    pub any: bool,
+    /// One of them reads `repeats`: the only input that changes while a
+    /// case is not decided again.
+    pub history: bool,
+}
+
+impl WhenSteps {
+    /// What `steps`' `when` steps read.
+    pub fn of(steps: &[StepDef]) -> WhenSteps {
+        let mut w = WhenSteps::default();
+        for s in steps {
+            if let TriggerDef::When(c) = &s.trigger {
+                w.any = true;
+                w.history |= crate::lifecycle::reads_history(c);
+            }
+        }
+        w
+    }
 }
 
 /// Area ids that contain one grid, one per level (lowest first); `None`
@@ -331,6 +359,7 @@ impl CaseNames {
             std::iter::once(&mut policy.ladder).chain(policy.grade_ladders.iter_mut().flatten());
         for l in ladders {
             l.labels = l.steps.iter().map(|s| Name::lasting(&s.label)).collect();
+            l.when = Some(WhenSteps::of(&l.steps));
         }
     }
 }
@@ -423,6 +452,28 @@ impl Policy {
         at_address(&self.case_names.departments, name)
             .or_else(|| position_of(self.departments.iter().map(|d| &*d.name), name))
             .and_then(|i| u16::try_from(i).ok())
+    }
+
+    /// [`Policy::dept_id`] of a case's name for a department: a case
+    /// holds the policy's lasting names, found by pointer alone.
+    pub fn dept_of(&self, name: &Name) -> Option<DeptId> {
+        self.case_names
+            .departments
+            .iter()
+            .position(|n| n.ptr_eq(name))
+            .and_then(|i| u16::try_from(i).ok())
+            .or_else(|| self.dept_id(name))
+    }
+
+    /// [`Policy::grade_id`] of a case's name for a grade, as
+    /// [`Policy::dept_of`].
+    pub fn grade_of(&self, name: &Name) -> Option<GradeId> {
+        self.case_names
+            .grades
+            .iter()
+            .position(|n| n.ptr_eq(name))
+            .and_then(|i| u8::try_from(i).ok())
+            .or_else(|| self.grade_id(name))
     }
 
     /// The route of a category name, or `None` for the fallback.

@@ -672,7 +672,11 @@ threshold all { metric count by street over 2h  when >= 6  alert street }
 /// monitor that finds every event by its id does.
 #[test]
 fn a_monitor_kept_by_hints_alerts_as_one_kept_by_ids() {
-    let p = policy(EVERY_MEASURE);
+    // Hints number categories (and departments are numbered by the
+    // policy): a group found by number is the one its name finds.
+    let p = policy(&format!(
+        "{EVERY_MEASURE}threshold kinds {{ metric count by category over 2h  when >= 4  alert street }}\n"
+    ));
     let longer = {
         let text = format!("{BASE}{EVERY_MEASURE}")
             .replace("respond 1h  resolve 10h", "respond 1d  resolve 3d")
@@ -693,8 +697,10 @@ fn a_monitor_kept_by_hints_alerts_as_one_kept_by_ids() {
         let (case, hint) = if pick < 3 || cases.is_empty() {
             let id = format!("E{step}");
             let grid = grids[rand(3) as usize];
-            let cat = cats[rand(3) as usize];
-            cases.push((open_at(&p, &id, cat, grid, min), Hint::default()));
+            let k = rand(3);
+            let cat = cats[k as usize];
+            let hint = Hint::default().in_category(u32::try_from(k).ok());
+            cases.push((open_at(&p, &id, cat, grid, min), hint));
             let (case, hint) = cases.last_mut().unwrap();
             (case, hint)
         } else {

@@ -715,6 +715,7 @@ capacity:
                 category: Some(0),
                 grid: None,
                 redraw: None,
+                drawn: None,
             })
         };
         let later = at + jiff::SignedDuration::from_secs(apart);

@@ -199,7 +199,7 @@ impl Monitor {
         let Some(cond) = cond else {
             return true;
         };
-        let grade = policy.grade_id(&case.grade);
+        let grade = policy.grade_of(&case.grade);
         let history: &dyn History = match &self.repeats {
             Some(index) => &SeenBefore { index, recorded },
             None => &crate::windows::NoHistory,
@@ -251,7 +251,7 @@ impl Monitor {
         // name held is cheaper than interning it again.
         let lead_moved = self
             .dept_kind
-            .is_some_and(|k| self.names[k].name(was.lead) != &*case.lead);
+            .is_some_and(|k| !self.names[k].is(was.lead, &case.lead));
         // Most transitions (an acceptance, a resolution in time) change
         // nothing a threshold reads: no sum moves, and with the caller's
         // hint the slot is not even read (at a city's volume it is far out
@@ -281,7 +281,13 @@ impl Monitor {
             && let Some(k) = self.dept_kind
             && let Some(key) = keys.get_mut(k)
         {
-            *key = self.names[k].intern(policy, GroupBy::Department, &case.lead);
+            *key = self.names[k].intern_numbered(
+                policy,
+                GroupBy::Department,
+                policy.dept_of(&case.lead).map(usize::from),
+                &case.lead,
+                Some(&case.lead),
+            );
             now.lead = *key;
         }
         let mut bits = old_bits.clone();
@@ -315,7 +321,7 @@ impl Monitor {
         case: &Case,
         facts: Packed,
         now: i64,
-        grid: u32,
+        hint: &super::Hint,
     ) -> Option<(u32, Seen)> {
         let reported = ns(case.event.reported_at);
         let mut bits = Bits::default();
@@ -329,7 +335,7 @@ impl Monitor {
         if !live {
             return None;
         }
-        let keys = self.keys_of(policy, case, grid);
+        let keys = self.keys_of(policy, case, hint.grid, hint.category);
         let by_kind = self.by_category_and_source(policy, case);
         for (t, def) in self.defs.iter().enumerate() {
             if let Measure::Count { cond, .. } = &def.measure {
@@ -428,7 +434,13 @@ impl Monitor {
     /// change under one policy, so their ids are interned once per grid
     /// and the grid's name is the only lookup for them (none for a grid the
     /// caller numbers, [`super::Hint::on_grid`], once seen).
-    fn keys_of(&mut self, policy: &Policy, case: &Case, number: u32) -> SmallVec<[u32; 4]> {
+    fn keys_of(
+        &mut self,
+        policy: &Policy,
+        case: &Case,
+        number: u32,
+        category: u32,
+    ) -> SmallVec<[u32; 4]> {
         let grid = case.event.grid.as_str();
         let numbered = (number != u32::MAX).then_some(number as usize);
         let known = numbered.and_then(|n| self.by_grid_number.get(n).cloned().flatten());
@@ -466,9 +478,23 @@ impl Monitor {
             }
         };
         for ((key, by), names) in keys.iter_mut().zip(&self.kinds).zip(self.names.iter_mut()) {
-            if !matches!(by, GroupBy::Level(_)) {
-                *key = names.intern(policy, *by, key_of(*by, case, None));
-            }
+            *key = match by {
+                GroupBy::Level(_) => continue,
+                GroupBy::Department => names.intern_numbered(
+                    policy,
+                    *by,
+                    policy.dept_of(&case.lead).map(usize::from),
+                    &case.lead,
+                    Some(&case.lead),
+                ),
+                GroupBy::Category => names.intern_numbered(
+                    policy,
+                    *by,
+                    (category != u32::MAX).then_some(category as usize),
+                    &case.event.category,
+                    None,
+                ),
+            };
         }
         keys
     }

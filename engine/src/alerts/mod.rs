@@ -73,7 +73,7 @@ use smallvec::SmallVec;
 
 use crate::assess::UNKNOWN_UNIT;
 use crate::cond::{Cond, Field, RepeatsBy};
-use crate::lifecycle::Case;
+use crate::lifecycle::{Case, Name};
 use crate::model::{GroupBy, LevelId, Policy, Units};
 use crate::windows::RepeatIndex;
 use group::{Def, Measure, Tree};
@@ -143,6 +143,8 @@ pub struct Hint {
     place: Option<(u32, u32)>,
     /// The caller's number for the event's grid (`u32::MAX`: none).
     grid: u32,
+    /// The caller's number for the event's category (`u32::MAX`: none).
+    category: u32,
     seen: Seen,
 }
 
@@ -163,6 +165,7 @@ impl Default for Hint {
         Hint {
             place: None,
             grid: u32::MAX,
+            category: u32::MAX,
             seen: Seen::default(),
         }
     }
@@ -174,9 +177,17 @@ impl Hint {
     /// grid's groups by that number instead of hashing its name.
     pub fn on_grid(grid: Option<u32>) -> Hint {
         Hint {
-            place: None,
             grid: grid.unwrap_or(u32::MAX),
-            seen: Seen::default(),
+            ..Hint::default()
+        }
+    }
+
+    /// The hint, for an event whose category the caller numbers as well
+    /// (the same number for the same category name every time).
+    pub fn in_category(self, category: Option<u32>) -> Hint {
+        Hint {
+            category: category.unwrap_or(u32::MAX),
+            ..self
         }
     }
 
@@ -195,6 +206,15 @@ struct Names {
     ids: FxHashMap<Arc<str>, u32>,
     names: Vec<Arc<str>>,
     display: Vec<Option<Arc<str>>>,
+    /// Group id by a number the name comes with (a department's id in the
+    /// policy, the caller's number for a category), `u32::MAX` where not
+    /// seen yet: hashing the name costs more than the rest of taking an
+    /// event in.
+    numbered: Vec<u32>,
+    /// Per group, the case's name it was first seen under, where it came
+    /// as one: a case whose name is that very one is in the group, told
+    /// without reading either text.
+    named: Vec<Option<Name>>,
 }
 
 impl Names {
@@ -207,8 +227,50 @@ impl Names {
         self.names.push(Arc::clone(&name));
         self.display
             .push(crate::assess::display(policy, by, s).map(Arc::from));
+        self.named.push(None);
         self.ids.insert(name, i);
         i
+    }
+
+    /// [`Names::intern`] for a name that comes with a number (the same
+    /// number for the same name every time) and, perhaps, as a case's name.
+    fn intern_numbered(
+        &mut self,
+        policy: &Policy,
+        by: GroupBy,
+        number: Option<usize>,
+        s: &str,
+        name: Option<&Name>,
+    ) -> u32 {
+        if let Some(&i) = number.and_then(|n| self.numbered.get(n))
+            && i != u32::MAX
+        {
+            return i;
+        }
+        let i = self.intern(policy, by, s);
+        if let Some(n) = number {
+            if self.numbered.len() <= n {
+                self.numbered.resize(n + 1, u32::MAX);
+            }
+            if let Some(slot) = self.numbered.get_mut(n) {
+                *slot = i;
+            }
+        }
+        if let Some(slot) = self.named.get_mut(i as usize)
+            && slot.is_none()
+        {
+            *slot = name.cloned();
+        }
+        i
+    }
+
+    /// Whether group `i` is `name`'s: by pointer when it was first seen
+    /// under that very name, else by text.
+    fn is(&self, i: u32, name: &Name) -> bool {
+        match self.named.get(i as usize) {
+            Some(Some(n)) if n.ptr_eq(name) => true,
+            _ => self.name(i) == name.as_str(),
+        }
     }
 
     fn name(&self, i: u32) -> &str {
@@ -438,7 +500,7 @@ impl Monitor {
             Some((i, seen)) => self
                 .update(policy, i, case, facts, seen)
                 .map(|seen| (i, seen)),
-            None => self.insert(policy, case, facts, now_ns, hint.grid),
+            None => self.insert(policy, case, facts, now_ns, hint),
         };
         hint.seen = at.map(|(_, seen)| seen).unwrap_or_default();
         hint.place = at.map(|(i, _)| (i, self.table.generation(i)));

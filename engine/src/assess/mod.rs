@@ -66,6 +66,7 @@ pub use report::{
 pub use score::{ScoreRow, ScoreTable, TargetResult, Weight, op_str, score};
 pub use tally::{Tally, UNKNOWN_UNIT};
 
+pub(crate) use tally::Numbers;
 #[cfg(test)]
 pub(crate) use tally::share_parts;
 pub(crate) use tally::{resolution_secs, share_index};

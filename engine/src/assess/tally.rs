@@ -123,6 +123,10 @@ pub(crate) struct Groups {
     ids: FxHashMap<Arc<str>, u32>,
     names: Vec<Arc<str>>,
     accs: Vec<Acc>,
+    /// Group index by the caller's number for a key ([`Groups::add`]),
+    /// `u32::MAX` where not seen yet: hashing the name costs more than the
+    /// rest of adding a case.
+    numbered: Vec<u32>,
 }
 
 impl Groups {
@@ -141,9 +145,25 @@ impl Groups {
         self.names.len() - 1
     }
 
-    /// Adds one case's counters ([`Acc::of`]) to group `key`.
-    fn add(&mut self, key: &str, part: &Acc) {
-        let i = self.index(key);
+    /// Adds one case's counters ([`Acc::of`]) to group `key`, which the
+    /// caller may number (the same number for the same key every time).
+    fn add(&mut self, number: Option<u32>, key: &str, part: &Acc) {
+        let i = match number.map(|n| n as usize) {
+            Some(n) => match self.numbered.get(n) {
+                Some(&i) if i != u32::MAX => i as usize,
+                _ => {
+                    let i = self.index(key);
+                    if self.numbered.len() <= n {
+                        self.numbered.resize(n + 1, u32::MAX);
+                    }
+                    if let Some(slot) = self.numbered.get_mut(n) {
+                        *slot = u32::try_from(i).unwrap_or(u32::MAX);
+                    }
+                    i
+                }
+            },
+            None => self.index(key),
+        };
         if let Some(a) = self.accs.get_mut(i) {
             a.merge(part);
         }
@@ -162,6 +182,16 @@ impl Groups {
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &Acc)> {
         self.names.iter().zip(self.accs.iter())
     }
+}
+
+/// A caller's numbers for a case's groups ([`Tally::add_in_row`]): each
+/// the same for the same name every time, `None` where it has none.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Numbers {
+    /// For its lead department.
+    pub lead: Option<u32>,
+    /// For its category as reported.
+    pub category: Option<u32>,
 }
 
 /// The built-in metrics of many cases, per department, per unit of each
@@ -203,19 +233,22 @@ impl Tally {
     /// department, its unit at each level, and its category.
     pub fn add(&mut self, policy: &Policy, case: &Case, facts: &Facts) {
         let row = self.row(policy, &case.event.grid);
-        self.add_in_row(case, facts, row);
+        self.add_in_row(case, facts, row, Numbers::default());
     }
 
     /// [`Tally::add`] for a caller that keeps the row of the case's grid
     /// ([`Tally::row`]): a city has thousands of grids, and at a year's
     /// volume looking the name up again is a cache miss per case.
-    pub(crate) fn add_in_row(&mut self, case: &Case, facts: &Facts, row: usize) {
+    /// `numbers`: the caller's numbers for the case's lead and category,
+    /// where it keeps them.
+    pub(crate) fn add_in_row(&mut self, case: &Case, facts: &Facts, row: usize, numbers: Numbers) {
         // Worked out once, added four times: adding counters is cheaper
         // than reading the facts again for each group.
         let part = Acc::of(facts);
         self.all.merge(&part);
-        self.departments.add(&case.lead, &part);
-        self.categories.add(&case.event.category, &part);
+        self.departments.add(numbers.lead, &case.lead, &part);
+        self.categories
+            .add(numbers.category, &case.event.category, &part);
         if let Some(acc) = self.fresh.get_mut(row) {
             acc.merge(&part);
         }
@@ -309,5 +342,92 @@ impl Tally {
     /// targets.
     pub fn report(&self, policy: &Policy) -> Report {
         report::build(&self.folded(), policy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used)]
+    use super::*;
+    use crate::decide::{Context, decide};
+    use crate::windows::NoHistory;
+
+    fn policy() -> Policy {
+        let text = r#"
+policy "t" { version "1" timezone "Asia/Shanghai" }
+levels grid < street
+grades blue < red
+grade blue { level grid respond 2h resolve 24h }
+grade red  { level street respond 30m resolve 72h }
+department urban "城管" { level street }
+department grid_team "网格" { level grid }
+category a { lead urban  grade red when attr.n > 1  grade blue }
+category b { lead grid_team  grade blue }
+fallback { lead urban grade blue }
+"#;
+        let b = whistle_grammar::bundle::from_files(vec![whistle_grammar::bundle::BundleFile {
+            path: "p.whistle".into(),
+            bytes: text.into(),
+        }]);
+        crate::compile(&b).policy.expect("compiles")
+    }
+
+    fn case(p: &Policy, i: usize, category: &str) -> Case {
+        let ev = crate::event::parse_event(&format!(
+            r#"{{"id":"E{i}","category":"{category}","grid":"G{}","reported_at":"2026-06-01T09:0{}:00+08:00","attr":{{"n":{}}}}}"#,
+            i % 3,
+            i % 10,
+            i % 4
+        ))
+        .expect("an event");
+        let d = decide(p, &ev, &Context::default());
+        Case::open(p, ev, &d, ev_time(), &NoHistory).0
+    }
+
+    fn ev_time() -> jiff::Timestamp {
+        "2026-06-01T10:00:00+08:00".parse().expect("a time")
+    }
+
+    /// A caller's numbers for a case's lead and category find the same
+    /// groups as their names: the report is the same with or without them,
+    /// and with them for some cases only.
+    #[test]
+    fn numbered_groups_are_the_named_ones() {
+        let p = policy();
+        let categories = ["a", "b", "zzz"];
+        let cases: Vec<Case> = (0..24)
+            .map(|i| case(&p, i, categories[i % categories.len()]))
+            .collect();
+        let at = ev_time();
+        let mut by_name = Tally::new(&p);
+        let mut numbered = Tally::new(&p);
+        let mut some = Tally::new(&p);
+        for (i, c) in cases.iter().enumerate() {
+            let facts = c.facts(at);
+            by_name.add(&p, c, &facts);
+            let numbers = Numbers {
+                lead: p.dept_id(&c.lead).map(u32::from),
+                category: Some(u32::try_from(i % categories.len()).expect("small")),
+            };
+            let row = numbered.row(&p, &c.event.grid);
+            numbered.add_in_row(c, &facts, row, numbers);
+            let row = some.row(&p, &c.event.grid);
+            some.add_in_row(
+                c,
+                &facts,
+                row,
+                if i % 2 == 0 {
+                    numbers
+                } else {
+                    Numbers::default()
+                },
+            );
+        }
+        let want = by_name.report(&p);
+        assert_eq!(want.groups.len(), numbered.report(&p).groups.len());
+        assert_eq!(numbered.report(&p), want);
+        assert_eq!(some.report(&p), want);
+        assert_eq!(numbered.departments.iter().count(), 2);
+        assert_eq!(numbered.categories.iter().count(), 3);
     }
 }

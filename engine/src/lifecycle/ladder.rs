@@ -12,7 +12,7 @@ use crate::cond::{Cond, Field, Operand};
 use crate::decide::{Clocks, Context, deadline, holds, limits_for};
 use crate::model::{
     ActionDef, ClockKind, DeptId, GradeId, Ladder, LevelId, Limit, Policy, Route, Target,
-    TriggerDef,
+    TriggerDef, WhenSteps,
 };
 use crate::windows::History;
 
@@ -28,7 +28,7 @@ impl<'p> Scope<'p> {
     /// The scope of `case` under `policy`. A grade the policy no longer
     /// knows is read as its lowest grade.
     pub fn of(policy: &'p Policy, case: &Case) -> Scope<'p> {
-        let grade = policy.grade_id(&case.grade).unwrap_or(0);
+        let grade = policy.grade_of(&case.grade).unwrap_or(0);
         Scope {
             policy,
             grade,
@@ -311,13 +311,9 @@ pub(crate) fn run_when(
     // Between decisions only a `when` step that reads `repeats` can come
     // to hold. The ladder tells whether it has one without a read of the
     // case's steps, which at a city's volume are far out of cache.
-    if !decided
-        && !Scope::of(policy, case)
-            .ladder
-            .steps
-            .iter()
-            .any(|d| matches!(&d.trigger, TriggerDef::When(c) if reads_history(c)))
-    {
+    let ladder = Scope::of(policy, case).ladder;
+    let when = ladder.when.unwrap_or_else(|| WhenSteps::of(&ladder.steps));
+    if !when.any || (!decided && !when.history) {
         return;
     }
     let mut sc: Option<Scope<'_>> = None;
@@ -350,7 +346,7 @@ pub(crate) fn run_when(
 
 /// Whether a condition reads `repeats` (the only input that changes while
 /// the case is not decided again).
-fn reads_history(c: &Cond) -> bool {
+pub(crate) fn reads_history(c: &Cond) -> bool {
     let field = |o: &Operand| matches!(o, Operand::Field(Field::Repeats { .. }));
     match c {
         Cond::True | Cond::False | Cond::Has(_) => false,

@@ -112,6 +112,7 @@ use crate::decide::Decision;
 use crate::event::Event;
 use crate::model::Policy;
 use crate::windows::History;
+pub(crate) use ladder::reads_history;
 use ladder::{dept_name, fire_due, level_name, plan_from_decision, run_when};
 
 impl Case {

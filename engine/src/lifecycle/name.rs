@@ -68,6 +68,13 @@ impl Name {
         self.as_str() == &**s
     }
 
+    /// Whether two names are one and the same (every clone of a name, and
+    /// every lasting name of one text): a pointer comparison, which reads
+    /// neither name. Names that are not may still be the same text.
+    pub fn ptr_eq(&self, other: &Name) -> bool {
+        ArcStr::ptr_eq(&self.0, &other.0)
+    }
+
     /// Whether two names are the same text, told by the pointer first (a
     /// name cloned from another, and every lasting name of one text, share
     /// it).

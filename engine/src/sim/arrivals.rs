@@ -19,9 +19,12 @@ use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
+use smallvec::SmallVec;
 
 use super::dist::{AttrField, unit};
+use crate::cond::{AttrSource, Val, attr_has, attr_value};
 use crate::event::{CompactString, Event, Source};
+use crate::lifecycle::Name;
 
 /// Relative volume by month, weekday and hour of day.
 #[derive(Debug, Clone, PartialEq)]
@@ -179,6 +182,62 @@ pub struct Arrival {
     /// How to draw its attributes again (a generated event's), for a
     /// caller that drops them and needs them later.
     pub redraw: Option<Redraw>,
+    /// Its attributes, drawn flat instead of into `event.attr` (which is
+    /// then `null`), from a generator [`Generator::drawing_flat`].
+    pub drawn: Option<Drawn>,
+}
+
+/// A generated event's `attr` object whose every field is one key, as
+/// drawn: the fields present, in the order drawn. Building the JSON
+/// object instead costs an allocated key per field and a tree node, all
+/// freed again once the event is decided; this is read in place.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Drawn(SmallVec<[(Name, Value); 3]>);
+
+impl Drawn {
+    /// The value of field `key`: the last drawn under that key, as the
+    /// JSON object keeps it.
+    fn get(&self, key: &str) -> Option<&Value> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k.as_str() == key)
+            .map(|(_, v)| v)
+    }
+
+    /// The same attributes as the JSON object (`null` when none).
+    pub fn to_value(&self) -> Value {
+        if self.0.is_empty() {
+            return Value::Null;
+        }
+        let mut m = Map::new();
+        for (k, v) in &self.0 {
+            m.insert(k.as_str().to_string(), v.clone());
+        }
+        Value::Object(m)
+    }
+
+    /// Whether no field was drawn (the JSON object is `null`).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl AttrSource for Drawn {
+    fn value(&self, path: &[Box<str>]) -> Val<'_> {
+        match path.split_first() {
+            Some((key, rest)) => self.get(key).map_or(Val::Missing, |v| attr_value(v, rest)),
+            // The whole object is no value a condition compares.
+            None => Val::Missing,
+        }
+    }
+
+    fn has(&self, path: &[Box<str>]) -> bool {
+        match path.split_first() {
+            Some((key, rest)) => self.get(key).is_some_and(|v| attr_has(v, rest)),
+            None => !self.is_empty(),
+        }
+    }
 }
 
 /// How a generated event's attributes were drawn: its category in the
@@ -251,9 +310,30 @@ pub struct Generator<'a> {
     grid_cum: Option<Vec<f64>>,
     grid_order: Vec<u32>,
     index: u64,
+    /// Per category, its fields' keys when each is one key and the
+    /// caller reads [`Arrival::drawn`] ([`Generator::drawing_flat`]).
+    flat: Vec<Option<Vec<Name>>>,
 }
 
 impl<'a> Generator<'a> {
+    /// The same generator, drawing the attributes of a category whose
+    /// every field is one key into [`Arrival::drawn`] instead of
+    /// `event.attr`: the same values, from the same draws.
+    pub fn drawing_flat(mut self) -> Generator<'a> {
+        self.flat = self
+            .plan
+            .categories
+            .iter()
+            .map(|c| {
+                c.attrs
+                    .iter()
+                    .map(|f| f.key().map(Name::lasting))
+                    .collect::<Option<Vec<Name>>>()
+            })
+            .collect();
+        self
+    }
+
     /// A generator over [start, end) with a seed.
     pub fn new(
         plan: &'a ArrivalPlan,
@@ -292,6 +372,7 @@ impl<'a> Generator<'a> {
             grid_cum,
             grid_order,
             index: 0,
+            flat: Vec::new(),
         };
         g.enter_hour();
         g
@@ -349,7 +430,18 @@ impl<'a> Generator<'a> {
             category: u32::try_from(ci).unwrap_or(u32::MAX),
             rng: self.rng.clone(),
         });
-        let attr = draw_attrs(cat, &mut self.rng);
+        let (attr, drawn) = match self.flat.get(ci).and_then(Option::as_ref) {
+            Some(keys) => {
+                let mut d = Drawn::default();
+                for (f, key) in cat.attrs.iter().zip(keys) {
+                    if let Some(v) = f.draw(&mut self.rng) {
+                        d.0.push((key.clone(), v));
+                    }
+                }
+                (Value::Null, Some(d))
+            }
+            None => (draw_attrs(cat, &mut self.rng), None),
+        };
         let mut id = CompactString::with_capacity(12);
         id.push('S');
         push_number(&mut id, self.index);
@@ -374,6 +466,7 @@ impl<'a> Generator<'a> {
             category: Some(cat.plan),
             grid: u32::try_from(gi).ok(),
             redraw,
+            drawn,
         })
     }
 }
@@ -586,6 +679,7 @@ impl<I: Iterator<Item = Result<(u64, Event), Skip>>> Iterator for Replay<I> {
                 category,
                 grid: None,
                 redraw: None,
+                drawn: None,
             }));
         }
     }
@@ -685,6 +779,86 @@ mod tests {
         let bare = plan(500.0, None);
         let first = Generator::new(&bare, &tz, start, end, 3).next();
         assert!(first.unwrap().unwrap().redraw.is_none());
+    }
+
+    /// Drawn flat, a category's attributes are the same values from the
+    /// same draws (the rest of the stream unchanged), and conditions read
+    /// them as they read the JSON object; a category with a nested field
+    /// is drawn into the object as before.
+    #[test]
+    fn attributes_drawn_flat_read_as_the_object() {
+        let mut p = plan(500.0, None);
+        let spec: Value = serde_json::json!({
+            "vehicles": {"poisson": 2.0},
+            "area_m2": {"uniform": [1.0, 9.0], "present": 0.5},
+            "blocks_road": {"bernoulli": 0.3},
+            "kind": {"choice": {"car": 0.7, "truck": 0.3}},
+            "site": {"constant": {"floor": 3, "gate": "east"}},
+        });
+        p.categories[0].attrs = spec
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| AttrField::from_spec(k, v, "test").unwrap())
+            .collect();
+        let mut nested = p.categories[0].clone();
+        nested.plan = 1;
+        nested.name = "n".into();
+        nested
+            .attrs
+            .push(AttrField::from_spec("site.floor", &serde_json::json!(4), "test").unwrap());
+        p.categories.push(nested);
+        let tz = TimeZone::UTC;
+        let start: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let end: Timestamp = "2026-01-03T00:00:00Z".parse().unwrap();
+        let stream = || Generator::new(&p, &tz, start, end, 3);
+        let as_object: Vec<Arrival> = stream().map(Result::unwrap).collect();
+        let flat: Vec<Arrival> = stream().drawing_flat().map(Result::unwrap).collect();
+        assert_eq!(as_object.len(), flat.len());
+        let paths: Vec<Vec<Box<str>>> = [
+            "vehicles",
+            "area_m2",
+            "blocks_road",
+            "kind",
+            "site",
+            "site.floor",
+            "site.gate",
+            "site.floor.x",
+            "missing",
+            "vehicles.x",
+        ]
+        .iter()
+        .map(|p| p.split('.').map(Box::from).collect())
+        .collect();
+        let (mut drawn, mut absent) = (0, 0);
+        for (a, f) in as_object.iter().zip(&flat) {
+            assert!(a.drawn.is_none());
+            let mut event = f.event.clone();
+            match &f.drawn {
+                Some(d) => {
+                    drawn += 1;
+                    absent += usize::from(d.value(&paths[1]) == Val::Missing);
+                    assert!(f.event.attr.is_null());
+                    assert_eq!(d.to_value(), a.event.attr, "event {}", a.event.id);
+                    for path in &paths {
+                        assert_eq!(d.value(path), a.event.attr.value(path), "{path:?}");
+                        assert_eq!(d.has(path), a.event.attr.has(path), "{path:?}");
+                    }
+                    event.attr = d.to_value();
+                }
+                // The nested category.
+                None => assert_eq!(f.event.category, "n"),
+            }
+            assert_eq!(event, a.event);
+            let r = f.redraw.as_ref().expect("a category with fields");
+            assert_eq!(p.redraw(r), a.event.attr);
+        }
+        assert!(
+            drawn > 200 && drawn < flat.len(),
+            "{drawn} of {}",
+            flat.len()
+        );
+        assert!(absent > 0, "some objects leave out a field");
     }
 
     /// An event of category `c` as a replayed log has it.

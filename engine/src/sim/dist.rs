@@ -321,10 +321,18 @@ impl AttrField {
 
     /// Draws the field into `attr` (or leaves it out, `1 - present` of the time).
     pub fn draw_into(&self, attr: &mut Map<String, Value>, rng: &mut impl Rng) {
-        if self.present < 1.0 && unit(rng) >= self.present {
-            return;
+        if let Some(value) = self.draw(rng) {
+            insert(attr, &self.path, value);
         }
-        let value = match &self.draw {
+    }
+
+    /// Draws the field's value, `None` (`1 - present` of the time) when
+    /// it is left out; the same draws as [`AttrField::draw_into`].
+    pub fn draw(&self, rng: &mut impl Rng) -> Option<Value> {
+        if self.present < 1.0 && unit(rng) >= self.present {
+            return None;
+        }
+        Some(match &self.draw {
             Draw::Const(v) => v.clone(),
             Draw::Bernoulli(p) => Value::Bool(unit(rng) < *p),
             Draw::Poisson(d) => Value::from(d.sample(rng) as u64),
@@ -342,8 +350,16 @@ impl AttrField {
                     .or(cs.last())
                     .map_or(Value::Null, |(v, _)| v.clone())
             }
-        };
-        insert(attr, &self.path, value);
+        })
+    }
+
+    /// The field's key when its path is one key (`attr.blocks_road`, not
+    /// `attr.site.floor`).
+    pub fn key(&self) -> Option<&str> {
+        match self.path.as_slice() {
+            [key] => Some(key),
+            _ => None,
+        }
     }
 }
 

@@ -58,7 +58,7 @@ pub fn run_synthetic(
     let mut run = Run::new(policy, plan, staff);
     match &plan.arrivals {
         Some(a) => run.run(
-            Generator::new(a, &plan.tz, plan.run_from, plan.end, plan.seed),
+            Generator::new(a, &plan.tz, plan.run_from, plan.end, plan.seed).drawing_flat(),
             progress,
         ),
         None => run.run(std::iter::empty(), progress),

@@ -392,10 +392,11 @@ impl Run<'_> {
         s.generation = s.generation.wrapping_add(1);
         if s.of_period {
             let facts = case.facts(now);
-            let grade = self.policy.grade_id(&case.grade);
+            let grade = self.policy.grade_of(&case.grade);
             self.stats.finish(case, &facts, grade, false);
             let row = tally_row(&mut self.tally, &mut self.grids, self.policy, s.grid, case);
-            self.tally.add_in_row(case, &facts, row);
+            let numbers = tally_numbers(self.policy, s, case);
+            self.tally.add_in_row(case, &facts, row, numbers);
         }
         s.case = None;
         self.free.push(slot);
@@ -428,16 +429,30 @@ impl Run<'_> {
                 continue;
             }
             let facts = case.facts(end);
-            let grade = self.policy.grade_id(&case.grade);
+            let grade = self.policy.grade_of(&case.grade);
             let open = case.state.is_open();
             self.stats.finish(&case, &facts, grade, open);
             let row = tally_row(&mut self.tally, &mut self.grids, self.policy, s.grid, &case);
-            self.tally.add_in_row(&case, &facts, row);
+            let numbers = tally_numbers(self.policy, s, &case);
+            self.tally.add_in_row(&case, &facts, row, numbers);
         }
         while self.next_day < self.days.len() {
             self.stats.sample();
             self.next_day += 1;
         }
+    }
+}
+
+/// The numbers the tally keeps a case's groups by: its category's in the
+/// arrival plan, and its lead's id while the lead is still the one decided
+/// (a reassignment changes the case's lead, not the slot's).
+fn tally_numbers(policy: &Policy, s: &Slot, case: &Case) -> Numbers {
+    let decided = policy.case_names.departments.get(usize::from(s.lead));
+    Numbers {
+        lead: decided
+            .is_some_and(|n| n.same(&case.lead))
+            .then_some(u32::from(s.lead)),
+        category: s.category,
     }
 }
 

@@ -34,9 +34,9 @@ use super::capacity::{Pools, Waiting};
 use super::dist::unit;
 use super::setup::{Plan, Staffing};
 use crate::alerts::{Alert, Hint, Monitor};
-use crate::assess::Tally;
+use crate::assess::{Numbers, Tally};
 use crate::buckets::{BucketQueue, Timed};
-use crate::decide::{Context, decide_in};
+use crate::decide::{Context, decide_in, decide_with_attr};
 use crate::lifecycle::{Action, Case, Change, State, Transition, apply_into};
 use crate::model::{DeptId, LevelId, Policy, Units};
 use crate::radix::{RadixKey, signed};
@@ -527,8 +527,15 @@ impl<'a> Run<'a> {
         let now = self.now;
         self.events += 1;
         self.stats.totals.events += 1;
-        let ev = a.event;
+        let mut ev = a.event;
         let redraw = a.redraw;
+        let mut drawn = a.drawn;
+        if self.attrs_later
+            && let Some(d) = drawn.take()
+        {
+            // Conditions read the case's attributes after deciding.
+            ev.attr = d.to_value();
+        }
         if self.needs.any {
             self.monitor.prefetch_grid(a.grid);
         }
@@ -536,15 +543,14 @@ impl<'a> Run<'a> {
         if units.is_none() {
             self.unplaced(&ev.grid);
         }
-        let d = decide_in(
-            policy,
-            &ev,
-            units,
-            &Context {
-                history: &self.history,
-                reopened: 0,
-            },
-        );
+        let ctx = Context {
+            history: &self.history,
+            reopened: 0,
+        };
+        let d = match &drawn {
+            Some(attr) => decide_with_attr(policy, &ev, attr, units, &ctx),
+            None => decide_in(policy, &ev, units, &ctx),
+        };
         self.history.record(&ev, units);
         if self.needs.any {
             self.monitor.prefetch_groups(a.grid);
@@ -601,7 +607,7 @@ impl<'a> Run<'a> {
             s.lead = d.lead;
             s.grid = a.grid.unwrap_or(u32::MAX);
             s.reopen_pending = false;
-            s.hint = Hint::on_grid(a.grid);
+            s.hint = Hint::on_grid(a.grid).in_category(a.category);
         }
         self.stats.open_move(None, counted);
         self.after(slot, &opened, true);
@@ -614,7 +620,14 @@ impl<'a> Run<'a> {
             && let Some(s) = self.slots.get_mut(slot as usize)
             && let Some(case) = &mut s.case
         {
-            s.attr = attrs::SetAside::take(&mut case.event.attr, redraw);
+            s.attr = match drawn {
+                // Drawn flat: the case never held them.
+                Some(d) if !d.is_empty() => {
+                    redraw.map_or(attrs::SetAside::Nothing, attrs::SetAside::Redraw)
+                }
+                Some(_) => attrs::SetAside::Nothing,
+                None => attrs::SetAside::take(&mut case.event.attr, redraw),
+            };
         }
         self.dispatch(slot);
     }
