@@ -518,7 +518,8 @@ impl Monitor {
     /// until then.
     pub fn prefetch(&self, hint: &Hint) {
         if let Some((i, _)) = hint.place {
-            self.table.prefetch_mark(i);
+            // The slot too: a change a threshold measures reads it.
+            self.table.prefetch_place(i);
         }
     }
 

@@ -254,10 +254,17 @@ impl Table {
     /// Asks the processor for what taking `d` in will read: its place's
     /// mark, and for an exit the slot too.
     pub fn prefetch(&self, d: &Due) {
-        self.prefetch_mark(d.slot);
-        if d.what() == What::Exit
-            && let Some(e) = self.entry(d.slot)
-        {
+        if d.what() == What::Exit {
+            self.prefetch_place(d.slot);
+        } else {
+            self.prefetch_mark(d.slot);
+        }
+    }
+
+    /// Asks the processor for place `i`'s mark and slot.
+    pub fn prefetch_place(&self, i: u32) {
+        self.prefetch_mark(i);
+        if let Some(e) = self.entry(i) {
             crate::prefetch::value(e);
         }
     }
@@ -324,6 +331,11 @@ impl Table {
             Some(i) => {
                 if let Some(e) = self.entry_mut(i) {
                     *e = slot;
+                }
+                // The next event taken in reuses the place freed before
+                // this one's, long enough ago to have left the cache.
+                if let Some(&n) = self.free.last() {
+                    self.prefetch_place(n);
                 }
                 i
             }
