@@ -34,7 +34,6 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod setup;
-pub mod shared;
 pub mod stats;
 
 pub use arrivals::{Arrival, Generator, Replay, Skip};
@@ -42,7 +41,6 @@ pub use report::Report;
 pub use run::{Progress, Run};
 pub use scenario::{Scenario, ScenarioError, ScenarioErrors, parse};
 pub use setup::{Options, Plan, Role, Staffing, plan, staff, with_areas};
-pub use shared::SharedArrivals;
 pub use stats::RunReport;
 
 use crate::model::Policy;
@@ -57,30 +55,13 @@ pub fn run_synthetic(
     role: Role,
     progress: &mut dyn FnMut(Progress),
 ) -> RunReport {
-    match synthetic_arrivals(plan) {
-        Some(arrivals) => run_arrivals(policy, plan, staff, role, arrivals, progress),
-        None => run_arrivals(policy, plan, staff, role, std::iter::empty(), progress),
-    }
-}
-
-/// A plan's synthetic arrivals, `None` for a plan that replays a log.
-/// Several runs share one draw of them through [`SharedArrivals`].
-pub fn synthetic_arrivals(plan: &Plan) -> Option<Generator<'_>> {
-    let a = plan.arrivals.as_ref()?;
-    Some(Generator::new(a, &plan.tz, plan.run_from, plan.end, plan.seed).drawing_flat())
-}
-
-/// Runs one policy over `arrivals` (a plan's [`synthetic_arrivals`], or a
-/// [`SharedArrivals`] reader of them).
-pub fn run_arrivals(
-    policy: &Policy,
-    plan: &Plan,
-    staff: &Staffing,
-    role: Role,
-    arrivals: impl Iterator<Item = Result<Arrival, Skip>>,
-    progress: &mut dyn FnMut(Progress),
-) -> RunReport {
     let mut run = Run::new(policy, plan, staff);
-    run.run(arrivals, progress);
+    match &plan.arrivals {
+        Some(a) => run.run(
+            Generator::new(a, &plan.tz, plan.run_from, plan.end, plan.seed).drawing_flat(),
+            progress,
+        ),
+        None => run.run(std::iter::empty(), progress),
+    }
     run.into_report(role)
 }

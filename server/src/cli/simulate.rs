@@ -16,8 +16,7 @@ use whistle_engine::event::Event;
 use whistle_engine::router::prepare;
 use whistle_engine::sim::report::{csv, html};
 use whistle_engine::sim::{
-    self, Options, Plan, Progress, Replay, Report, Role, RunReport, ScenarioErrors, SharedArrivals,
-    Skip,
+    self, Options, Plan, Progress, Replay, Report, Role, RunReport, ScenarioErrors, Skip,
 };
 
 use super::{CANNOT_RUN, FAILED, OK};
@@ -189,13 +188,10 @@ fn replay_lines<'a>(
     }))
 }
 
-/// One policy's run; `shared`: its reader of the synthetic arrivals,
-/// drawn once for both runs.
 fn run_one(
     prepared: &Prepared,
     role: Role,
     dir: Option<&Path>,
-    shared: Option<sim::shared::Reader<'_, '_>>,
     progress: &(dyn Fn(Role, Progress) + Sync),
 ) -> Result<RunReport, String> {
     let (policy, staff) = match role {
@@ -256,10 +252,7 @@ fn run_one(
             }
             Ok(r)
         }
-        _ => Ok(match shared {
-            Some(arrivals) => sim::run_arrivals(policy, plan, staff, role, arrivals, &mut report),
-            None => sim::run_synthetic(policy, plan, staff, role, &mut report),
-        }),
+        _ => Ok(sim::run_synthetic(policy, plan, staff, role, &mut report)),
     }
 }
 
@@ -270,27 +263,12 @@ pub fn simulate(
     dir: Option<&Path>,
     progress: &(dyn Fn(Role, Progress) + Sync),
 ) -> Result<Report, String> {
-    // Both runs see the same synthetic arrivals: drawn once, by whichever
-    // run is ahead (a replay is read by each run from its file).
-    let shared = prepared
-        .baseline
-        .as_ref()
-        .filter(|_| prepared.plan.replay.is_none())
-        .and_then(|_| sim::synthetic_arrivals(&prepared.plan))
-        .map(|g| SharedArrivals::new(g, 2));
-    // Each reader is made here, before either run starts: one that is
-    // never read from is dropped, and then holds the other back from
-    // nothing.
-    let (for_draft, for_baseline) = match &shared {
-        Some(a) => (Some(a.reader()), Some(a.reader())),
-        None => (None, None),
-    };
     let (draft, baseline) = std::thread::scope(|s| {
         let base = prepared
             .baseline
             .as_ref()
-            .map(|_| s.spawn(|| run_one(prepared, Role::Baseline, dir, for_baseline, progress)));
-        let draft = run_one(prepared, Role::Draft, dir, for_draft, progress);
+            .map(|_| s.spawn(|| run_one(prepared, Role::Baseline, dir, progress)));
+        let draft = run_one(prepared, Role::Draft, dir, progress);
         let baseline = base.map(|h| {
             h.join()
                 .unwrap_or_else(|_| Err("the baseline run stopped unexpectedly".into()))
