@@ -6,6 +6,7 @@ use crate::lifecycle::Name;
 use std::cell::{Cell, OnceCell, RefCell};
 
 use jiff::Timestamp;
+use serde_json::Value;
 use smallvec::SmallVec;
 
 use crate::calendar::Calendar;
@@ -78,10 +79,10 @@ impl Default for Context<'_> {
     }
 }
 
-struct DecideEnv<'a> {
+struct DecideEnv<'a, A: AttrSource = Value> {
     ev: &'a Event,
     /// Its `attr` object: `ev.attr`, or the caller's form of it.
-    attr: &'a dyn AttrSource,
+    attr: &'a A,
     /// The units above the event's grid, looked up in `areas` the first
     /// time a condition asks (a threshold's condition rarely does).
     units: OnceCell<Option<&'a Units>>,
@@ -98,7 +99,7 @@ struct DecideEnv<'a> {
     attrs: RefCell<SmallVec<[(u16, Val<'a>); 8]>>,
 }
 
-impl<'a> DecideEnv<'a> {
+impl<'a, A: AttrSource> DecideEnv<'a, A> {
     fn local(&self) -> (i8, i8, i8) {
         if let Some(l) = self.local.get() {
             return l;
@@ -128,7 +129,7 @@ impl<'a> DecideEnv<'a> {
     }
 }
 
-impl Env for DecideEnv<'_> {
+impl<A: AttrSource> Env for DecideEnv<'_, A> {
     fn field(&self, f: &Field) -> Val<'_> {
         match f {
             Field::Attr(path) if path.slot == 0 => self.attr.value(path),
@@ -387,11 +388,12 @@ pub fn decide_in(
 
 /// [`decide_in`], with the event's `attr` object read from `attr` instead
 /// of `ev.attr` (which is then not read): the same object in the caller's
-/// own form.
-pub fn decide_with_attr(
+/// own form. Generic rather than `dyn`: a decision reads several
+/// attributes, and the JSON object's reads stay inlined.
+pub fn decide_with_attr<A: AttrSource>(
     policy: &Policy,
     ev: &Event,
-    attr: &dyn AttrSource,
+    attr: &A,
     units: Option<&Units>,
     ctx: &Context<'_>,
 ) -> Decision {
