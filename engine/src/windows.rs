@@ -16,6 +16,7 @@ use std::hash::Hasher;
 use hashbrown::{HashTable, hash_table};
 use jiff::Timestamp;
 use rustc_hash::{FxHashMap, FxHasher};
+use smallvec::SmallVec;
 
 use crate::cond::RepeatsBy;
 use crate::event::Event;
@@ -182,6 +183,43 @@ struct Entry {
     times: Times,
 }
 
+/// Calls `f` with each grouping and key `ev` is recorded under: its
+/// location (or grid) when asked by location, and its unit at each level
+/// asked.
+fn each_key<'e>(
+    levels_used: &[LevelId],
+    ev: &'e Event,
+    units: Option<&'e Units>,
+    category: u32,
+    asked: Groupings,
+    mut f: impl FnMut(u64, &'e str),
+) {
+    if asked.has(RepeatsBy::Location) {
+        f(
+            group_of(0, category),
+            ev.location.as_deref().unwrap_or(&ev.grid),
+        );
+    }
+    for (i, &level) in levels_used.iter().enumerate() {
+        if !asked.has(RepeatsBy::Level(level)) {
+            continue;
+        }
+        let unit = if level == 0 {
+            Some(ev.grid.as_str())
+        } else {
+            units
+                .and_then(|u| u.get(level as usize))
+                .and_then(|u| u.as_deref())
+        };
+        if let Some(unit) = unit {
+            f(
+                group_of(u8::try_from(i + 1).unwrap_or(u8::MAX), category),
+                unit,
+            );
+        }
+    }
+}
+
 fn group_of(by: u8, category: u32) -> u64 {
     (u64::from(by) << 32) | u64::from(category)
 }
@@ -304,26 +342,12 @@ impl RepeatIndex {
         let Some((category, asked)) = self.intern(ev.category.as_str()) else {
             return;
         };
-        if asked.has(RepeatsBy::Location) {
-            let key = ev.location.as_deref().unwrap_or(&ev.grid);
-            self.insert(group_of(0, category), key, t);
-        }
-        for i in 0..self.levels_used.len() {
-            let level = self.levels_used.get(i).copied().unwrap_or(0);
-            if !asked.has(RepeatsBy::Level(level)) {
-                continue;
-            }
-            let unit = if level == 0 {
-                Some(ev.grid.as_str())
-            } else {
-                units
-                    .and_then(|u| u.get(level as usize))
-                    .and_then(|u| u.as_deref())
-            };
-            if let Some(unit) = unit {
-                let by = u8::try_from(i + 1).unwrap_or(u8::MAX);
-                self.insert(group_of(by, category), unit, t);
-            }
+        let mut keys: SmallVec<[(u64, &str); 4]> = SmallVec::new();
+        each_key(&self.levels_used, ev, units, category, asked, |g, k| {
+            keys.push((g, k));
+        });
+        for (group, key) in keys {
+            self.insert(group, key, t);
         }
         self.recorded += 1;
         // Forgetting is amortised: a sweep each time report times have
@@ -376,6 +400,33 @@ impl RepeatIndex {
         self.categories
             .retain(|_, (c, _)| live.get(*c as usize).copied().unwrap_or(false));
         self.pruned_at = self.latest;
+    }
+
+    /// Asks the processor for the entries that counting `repeats` for
+    /// `ev` and recording it will read: at a city's volume each is far out
+    /// of cache, and the caller knows the next event well before deciding
+    /// it. Only a hint: a key not recorded yet has nothing to ask for.
+    pub fn prefetch(&self, ev: &Event, units: Option<&Units>) {
+        let Some(&(category, asked)) = self.categories.get(ev.category.as_str()) else {
+            return;
+        };
+        each_key(
+            &self.levels_used,
+            ev,
+            units,
+            category,
+            asked,
+            |group, key| {
+                // The first cell whose tag matches: telling it is the key would
+                // read the entry, which is what is asked for.
+                let cell = self
+                    .table
+                    .find_bucket_index(hash_of(group, key.as_bytes()), |_| true);
+                if let Some(e) = cell.and_then(|i| self.table.get_bucket(i)) {
+                    crate::prefetch::value(e);
+                }
+            },
+        );
     }
 
     fn insert(&mut self, group: u64, key: &str, t: i64) {

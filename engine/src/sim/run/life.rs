@@ -394,7 +394,11 @@ impl Run<'_> {
             let facts = case.facts(now);
             let grade = self.policy.grade_of(&case.grade);
             self.stats.finish(case, &facts, grade, false);
-            let row = tally_row(&mut self.tally, &mut self.grids, self.policy, s.grid, case);
+            // A grid's row never changes once made.
+            let row = match s.tally_row {
+                u32::MAX => tally_row(&mut self.tally, &mut self.grids, self.policy, s.grid, case),
+                r => r as usize,
+            };
             let numbers = tally_numbers(self.policy, s, case);
             self.tally.add_in_row(case, &facts, row, numbers);
         }

@@ -133,6 +133,10 @@ struct Slot {
     lead: DeptId,
     /// Its grid's index in the arrival plan (`u32::MAX`: a replayed event).
     grid: u32,
+    /// Its grid's row in the tally when the event arrived (`u32::MAX`: the
+    /// grid had none yet): a wake-up that may end the event's life asks for
+    /// the row without a lookup of the grid, read cold at a city's volume.
+    tally_row: u32,
     reopen_pending: bool,
     /// Where the threshold monitor keeps the event.
     hint: Hint,
@@ -302,6 +306,8 @@ impl<'a> Run<'a> {
         progress: &mut dyn FnMut(Progress),
     ) {
         let mut arrivals = arrivals.peekable();
+        // The arrival whose `repeats` entries were asked for.
+        let mut asked = u64::MAX;
         loop {
             let next_arrival = loop {
                 match arrivals.peek() {
@@ -310,7 +316,16 @@ impl<'a> Run<'a> {
                             self.skip(s);
                         }
                     }
-                    Some(Ok(a)) => break Some(ceil_second(a.event.reported_at)),
+                    Some(Ok(a)) => {
+                        if a.index != asked {
+                            // Wake-ups due before it run first: time for
+                            // the entries to arrive.
+                            asked = a.index;
+                            let units = self.units_of(a.grid, &a.event.grid);
+                            self.history.prefetch(&a.event, units);
+                        }
+                        break Some(ceil_second(a.event.reported_at));
+                    }
                     None => break None,
                 }
             };
@@ -588,6 +603,7 @@ impl<'a> Run<'a> {
                     counted: None,
                     lead: 0,
                     grid: u32::MAX,
+                    tally_row: u32::MAX,
                     reopen_pending: false,
                     hint: Hint::default(),
                     attr: attrs::SetAside::default(),
@@ -596,6 +612,12 @@ impl<'a> Run<'a> {
             }
         };
         let counted = Some((d.level, d.lead));
+        let row = a
+            .grid
+            .and_then(|g| self.grids.get(g as usize))
+            .and_then(|g| g.tally_row)
+            .and_then(|r| u32::try_from(r).ok())
+            .unwrap_or(u32::MAX);
         if let Some(s) = self.slots.get_mut(slot as usize) {
             s.case = Some(case);
             s.rng = rng;
@@ -606,6 +628,7 @@ impl<'a> Run<'a> {
             s.of_period = self.counting;
             s.lead = d.lead;
             s.grid = a.grid.unwrap_or(u32::MAX);
+            s.tally_row = row;
             s.reopen_pending = false;
             s.hint = Hint::on_grid(a.grid).in_category(a.category);
         }
@@ -702,10 +725,14 @@ impl<'a> Run<'a> {
             self.monitor.prefetch(&s.hint);
         }
         // A life ends at its rating, or, unrated, at its resolution.
-        if matches!(d.kind, Kind::Feedback | Kind::Finish | Kind::Spot)
-            && let Some(row) = self.grids.get(s.grid as usize).and_then(|g| g.tally_row)
-        {
-            self.tally.prefetch_row(row);
+        if matches!(d.kind, Kind::Feedback | Kind::Finish | Kind::Spot) {
+            let row = match s.tally_row {
+                u32::MAX => self.grids.get(s.grid as usize).and_then(|g| g.tally_row),
+                r => Some(r as usize),
+            };
+            if let Some(row) = row {
+                self.tally.prefetch_row(row);
+            }
         }
         match d.kind {
             Kind::Accept => {
