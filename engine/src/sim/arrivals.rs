@@ -744,23 +744,34 @@ mod tests {
         assert!(evs.iter().zip(&again).all(|(a, b)| a.event == b.event));
     }
 
-    /// Every generated event's attributes come back the same when drawn
-    /// again, from any point of the stream, after later events were made.
-    #[test]
-    fn attributes_drawn_again_are_the_same() {
-        let mut p = plan(500.0, None);
-        let spec: Value = serde_json::json!({
+    /// A plan of 500 events a day whose category has four fields (a
+    /// count, a measure present half the time, a flag, a choice) and
+    /// those of `more`.
+    fn with_fields(more: Value) -> ArrivalPlan {
+        let mut spec: Value = serde_json::json!({
             "vehicles": {"poisson": 2.0},
             "area_m2": {"uniform": [1.0, 9.0], "present": 0.5},
             "blocks_road": {"bernoulli": 0.3},
             "kind": {"choice": {"car": 0.7, "truck": 0.3}},
         });
+        if let (Some(all), Some(more)) = (spec.as_object_mut(), more.as_object()) {
+            all.extend(more.clone());
+        }
+        let mut p = plan(500.0, None);
         p.categories[0].attrs = spec
             .as_object()
             .unwrap()
             .iter()
             .map(|(k, v)| AttrField::from_spec(k, v, "test").unwrap())
             .collect();
+        p
+    }
+
+    /// Every generated event's attributes come back the same when drawn
+    /// again, from any point of the stream, after later events were made.
+    #[test]
+    fn attributes_drawn_again_are_the_same() {
+        let p = with_fields(serde_json::json!({}));
         let tz = TimeZone::UTC;
         let start: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
         let end: Timestamp = "2026-01-03T00:00:00Z".parse().unwrap();
@@ -787,20 +798,9 @@ mod tests {
     /// is drawn into the object as before.
     #[test]
     fn attributes_drawn_flat_read_as_the_object() {
-        let mut p = plan(500.0, None);
-        let spec: Value = serde_json::json!({
-            "vehicles": {"poisson": 2.0},
-            "area_m2": {"uniform": [1.0, 9.0], "present": 0.5},
-            "blocks_road": {"bernoulli": 0.3},
-            "kind": {"choice": {"car": 0.7, "truck": 0.3}},
+        let mut p = with_fields(serde_json::json!({
             "site": {"constant": {"floor": 3, "gate": "east"}},
-        });
-        p.categories[0].attrs = spec
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| AttrField::from_spec(k, v, "test").unwrap())
-            .collect();
+        }));
         let mut nested = p.categories[0].clone();
         nested.plan = 1;
         nested.name = "n".into();
