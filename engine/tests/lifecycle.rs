@@ -1107,22 +1107,33 @@ fn redeciding_leaves_a_reassigned_handler_and_a_closed_case_alone() {
 
 /// Opening without a log gives the same case, and of the transitions only
 /// what the ladder did at opening: here a whistle (`when attr.loud`) and,
-/// opened late, the steps already due.
+/// opened late, the steps already due. The steps written into the buffer
+/// of the case before are the same too.
 #[test]
 fn opening_unlogged_gives_the_same_case_and_the_ladders_transitions() {
     let p = policy();
     let mut seen_ladder = 0;
+    let mut recycled: Option<Vec<whistle_engine::lifecycle::StepState>> = None;
     for attr in ["{}", r#"{"loud": true}"#, r#"{"trapped": 1}"#] {
         for late in [0, 6, 15, 45] {
             let ev = event("lamp", "G1", attr);
             let d = decide(&p, &ev, &Context::default());
             let (a, logged) = Case::open(&p, ev.clone(), &d, t(late), &NoHistory);
             let mut unlogged = Vec::new();
-            let b = Case::open_unlogged_into(&p, ev, &d, t(late), &NoHistory, &mut unlogged);
+            let b = Case::open_unlogged_into(
+                &p,
+                ev,
+                &d,
+                t(late),
+                &NoHistory,
+                &mut unlogged,
+                recycled.take().unwrap_or_default(),
+            );
             assert_eq!(a, b, "{attr} at {late}");
             assert_eq!(kinds(&logged[..2]), ["reported", "dispatched"]);
             assert_eq!(logged[2..], unlogged[..], "{attr} at {late}");
             seen_ladder += unlogged.len();
+            recycled = Some(b.steps);
         }
     }
     assert!(seen_ladder > 0, "no opening fired anything");

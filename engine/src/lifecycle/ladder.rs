@@ -177,20 +177,24 @@ pub(crate) fn plan(cal: &Calendar, ladder: &Ladder, clocks: &Clocks) -> Vec<Step
 }
 
 /// The ladder as a decision planned it.
-pub(crate) fn plan_from_decision(ladder: &Ladder, d: &crate::Decision) -> Vec<StepState> {
-    ladder
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let due = d
-                .ladder
-                .iter()
-                .find(|p| p.step as usize == i)
-                .and_then(|p| p.at);
-            armed(ladder, i, s, due)
-        })
-        .collect()
+/// `into`, emptied, gets the ladder's steps as `d` planned them (a buffer
+/// the caller recycles: at a city's volume a fresh allocation is a cold
+/// read).
+pub(crate) fn plan_from_decision(
+    ladder: &Ladder,
+    d: &crate::Decision,
+    mut into: Vec<StepState>,
+) -> Vec<StepState> {
+    into.clear();
+    into.extend(ladder.steps.iter().enumerate().map(|(i, s)| {
+        let due = d
+            .ladder
+            .iter()
+            .find(|p| p.step as usize == i)
+            .and_then(|p| p.at);
+        armed(ladder, i, s, due)
+    }));
+    into
 }
 
 /// Whether a clock is already satisfied (the event accepted, or resolved).

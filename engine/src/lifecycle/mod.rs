@@ -130,7 +130,16 @@ impl Case {
         history: &dyn History,
     ) -> (Case, Vec<Transition>) {
         let mut out = Vec::with_capacity(2);
-        let case = open_case(policy, event, decision, now, history, &mut out, true);
+        let case = open_case(
+            policy,
+            event,
+            decision,
+            now,
+            history,
+            &mut out,
+            true,
+            Vec::new(),
+        );
         (case, out)
     }
 
@@ -138,7 +147,9 @@ impl Case {
     /// simulator): the `reported` and `dispatched` transitions, which carry
     /// copies of the whole decision, are not built; `out` (a buffer the
     /// caller reuses) gets only what the ladder did at opening (steps
-    /// already due, `when` steps that hold). The case is the same.
+    /// already due, `when` steps that hold). The case is the same; its
+    /// steps are written into `steps`, the buffer of a case the caller
+    /// dropped (its old contents are cleared).
     pub fn open_unlogged_into(
         policy: &Policy,
         event: Event,
@@ -146,13 +157,15 @@ impl Case {
         now: Timestamp,
         history: &dyn History,
         out: &mut Vec<Transition>,
+        steps: Vec<StepState>,
     ) -> Case {
-        open_case(policy, event, decision, now, history, out, false)
+        open_case(policy, event, decision, now, history, out, false, steps)
     }
 }
 
 /// Opens a case; `log`: whether `out` gets the `reported` and `dispatched`
-/// transitions.
+/// transitions; `steps`: the buffer its steps are written into.
+#[allow(clippy::too_many_arguments)]
 fn open_case(
     policy: &Policy,
     event: Event,
@@ -161,6 +174,7 @@ fn open_case(
     history: &dyn History,
     out: &mut Vec<Transition>,
     log: bool,
+    steps: Vec<StepState>,
 ) -> Case {
     let grade = ladder::grade_name(policy, decision.grade);
     let handler = Handler {
@@ -195,7 +209,7 @@ fn open_case(
         reopened: 0,
         reassigned: false,
         raised: false,
-        steps: plan_from_decision(ladder, decision),
+        steps: plan_from_decision(ladder, decision, steps),
         summoned: Vec::new(),
         accepted_at: None,
         accepted_by: None,

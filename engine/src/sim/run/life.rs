@@ -402,6 +402,9 @@ impl Run<'_> {
             let numbers = tally_numbers(self.policy, s, case);
             self.tally.add_in_row(case, &facts, row, numbers);
         }
+        if let Some(case) = &mut s.case {
+            s.spare_steps = std::mem::take(&mut case.steps);
+        }
         s.case = None;
         self.free.push(slot);
     }

@@ -37,7 +37,7 @@ use crate::alerts::{Alert, Hint, Monitor};
 use crate::assess::{Numbers, Tally};
 use crate::buckets::{BucketQueue, Timed};
 use crate::decide::{Context, decide_in, decide_with_attr};
-use crate::lifecycle::{Action, Case, Change, State, Transition, apply_into};
+use crate::lifecycle::{Action, Case, Change, State, StepState, Transition, apply_into};
 use crate::model::{DeptId, LevelId, Policy, Units};
 use crate::radix::{RadixKey, signed};
 use crate::sim::stats::Collect;
@@ -142,6 +142,9 @@ struct Slot {
     hint: Hint,
     /// Its attributes, while the case holds none (see [`attrs`]).
     attr: attrs::SetAside,
+    /// The steps buffer of the case the slot held last, for the next:
+    /// warm where a fresh allocation would be a cold read.
+    spare_steps: Vec<StepState>,
 }
 
 /// What a run found for one grid by its name, found by the grid's index in
@@ -582,7 +585,6 @@ impl<'a> Run<'a> {
         self.stats.totals.fallback += u64::from(d.fallback);
         let mut opened = std::mem::take(&mut self.buf);
         opened.clear();
-        let case = Case::open_unlogged_into(policy, ev, &d, ts(now), &self.history, &mut opened);
         let rng = Pcg64Mcg::seed_from_u64(mix(self.plan.seed ^ mix(a.index)));
         let slot = match self.free.pop() {
             Some(i) => i,
@@ -607,10 +609,18 @@ impl<'a> Run<'a> {
                     reopen_pending: false,
                     hint: Hint::default(),
                     attr: attrs::SetAside::default(),
+                    spare_steps: Vec::new(),
                 });
                 u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
             }
         };
+        let steps = self
+            .slots
+            .get_mut(slot as usize)
+            .map(|s| std::mem::take(&mut s.spare_steps))
+            .unwrap_or_default();
+        let case =
+            Case::open_unlogged_into(policy, ev, &d, ts(now), &self.history, &mut opened, steps);
         let counted = Some((d.level, d.lead));
         let row = a
             .grid
