@@ -457,23 +457,13 @@ impl Policy {
     /// [`Policy::dept_id`] of a case's name for a department: a case
     /// holds the policy's lasting names, found by pointer alone.
     pub fn dept_of(&self, name: &Name) -> Option<DeptId> {
-        self.case_names
-            .departments
-            .iter()
-            .position(|n| n.ptr_eq(name))
-            .and_then(|i| u16::try_from(i).ok())
-            .or_else(|| self.dept_id(name))
+        by_pointer(&self.case_names.departments, name).or_else(|| self.dept_id(name))
     }
 
     /// [`Policy::grade_id`] of a case's name for a grade, as
     /// [`Policy::dept_of`].
     pub fn grade_of(&self, name: &Name) -> Option<GradeId> {
-        self.case_names
-            .grades
-            .iter()
-            .position(|n| n.ptr_eq(name))
-            .and_then(|i| u8::try_from(i).ok())
-            .or_else(|| self.grade_id(name))
+        by_pointer(&self.case_names.grades, name).or_else(|| self.grade_id(name))
     }
 
     /// The route of a category name, or `None` for the fallback.
@@ -481,6 +471,15 @@ impl Policy {
         let id = *self.category_index.get(name)?;
         self.categories.get(id as usize).map(|r| (id, r))
     }
+}
+
+/// The id of `name` among the policy's lasting names, found by pointer
+/// (`None` for a name that is not one of them, or an id that does not fit).
+fn by_pointer<I: TryFrom<usize>>(names: &[Name], name: &Name) -> Option<I> {
+    names
+        .iter()
+        .position(|n| n.ptr_eq(name))
+        .and_then(|i| I::try_from(i).ok())
 }
 
 /// Where `name` is among the policy's lasting names by its address alone:
