@@ -365,11 +365,7 @@ category a { lead urban  grade red when attr.n > 1  grade blue }
 category b { lead grid_team  grade blue }
 fallback { lead urban grade blue }
 "#;
-        let b = whistle_grammar::bundle::from_files(vec![whistle_grammar::bundle::BundleFile {
-            path: "p.whistle".into(),
-            bytes: text.into(),
-        }]);
-        crate::compile(&b).policy.expect("compiles")
+        crate::compile_texts(&[("p.whistle", text)]).expect("compiles")
     }
 
     fn case(p: &Policy, i: usize, category: &str) -> Case {

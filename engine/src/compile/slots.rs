@@ -63,14 +63,9 @@ fn route_conds<'a>(route: &'a mut Route, out: &mut Vec<&'a mut Cond>) {
 mod tests {
     use crate::cond::{Cond, Field, Operand};
     use crate::model::Policy;
-    use whistle_grammar::bundle::{BundleFile, from_files};
 
     fn policy(text: &str) -> Policy {
-        let b = from_files(vec![BundleFile {
-            path: "p.whistle".into(),
-            bytes: text.into(),
-        }]);
-        crate::compile(&b).policy.expect("compiles")
+        crate::compile_texts(&[("p.whistle", text)]).expect("compiles")
     }
 
     fn slots(c: &Cond, out: &mut Vec<(String, u16)>) {

@@ -315,12 +315,14 @@ pub(crate) fn run_when(
     // Between decisions only a `when` step that reads `repeats` can come
     // to hold. The ladder tells whether it has one without a read of the
     // case's steps, which at a city's volume are far out of cache.
-    let ladder = Scope::of(policy, case).ladder;
-    let when = ladder.when.unwrap_or_else(|| WhenSteps::of(&ladder.steps));
+    let sc = Scope::of(policy, case);
+    let when = sc
+        .ladder
+        .when
+        .unwrap_or_else(|| WhenSteps::of(&sc.ladder.steps));
     if !when.any || (!decided && !when.history) {
         return;
     }
-    let mut sc: Option<Scope<'_>> = None;
     for i in 0..case.steps.len() {
         if !case.state.is_open() {
             return;
@@ -329,7 +331,6 @@ pub(crate) fn run_when(
         if s.clock != StepClock::When || s.status != StepStatus::Armed {
             continue;
         }
-        let sc = &*sc.get_or_insert_with(|| Scope::of(policy, case));
         let Some(TriggerDef::When(cond)) =
             sc.ladder.steps.get(s.index as usize).map(|d| &d.trigger)
         else {
@@ -343,7 +344,7 @@ pub(crate) fn run_when(
             reopened: case.reopened,
         };
         if holds(sc.policy, &case.event, cond, Some(sc.grade), &ctx) {
-            fire_step(sc, case, i, now, out);
+            fire_step(&sc, case, i, now, out);
         }
     }
 }

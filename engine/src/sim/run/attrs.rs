@@ -140,11 +140,7 @@ category a {{ lead urban  grade red when attr.n > 1  grade blue }}
 fallback {{ lead urban grade blue }}
 {extra}"#
         );
-        let b = whistle_grammar::bundle::from_files(vec![whistle_grammar::bundle::BundleFile {
-            path: "p.whistle".into(),
-            bytes: text.into(),
-        }]);
-        crate::compile(&b).policy.expect("compiles")
+        crate::compile_texts(&[("p.whistle", &text)]).expect("compiles")
     }
 
     #[test]
