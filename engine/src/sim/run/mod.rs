@@ -39,6 +39,7 @@ use crate::buckets::{BucketQueue, Timed};
 use crate::decide::{Context, decide_in, decide_with_attr};
 use crate::lifecycle::{Action, Case, Change, State, StepState, Transition, apply_into};
 use crate::model::{DeptId, LevelId, Policy, Units};
+use crate::prefetch::Spot;
 use crate::radix::{RadixKey, signed};
 use crate::sim::stats::Collect;
 use crate::windows::RepeatIndex;
@@ -150,10 +151,19 @@ struct Slot {
 /// What a run found for one grid by its name, found by the grid's index in
 /// the arrival plan; each part filled when first needed.
 #[derive(Debug, Clone, Copy, Default)]
+#[repr(align(64))]
 struct GridIds<'a> {
     units: Option<Option<&'a Units>>,
     tally_row: Option<usize>,
+    /// Where the names of the grid's first units lie: deciding an arrival
+    /// clones the name of its unit, and a city's grid and community names
+    /// are read cold.
+    names: [Spot; NAMES_ASKED],
 }
+
+/// How many of a grid's units (from the grid up) an arrival asks for the
+/// names of: the coarser levels' few names stay in cache by themselves.
+const NAMES_ASKED: usize = 4;
 
 impl<'a> GridIds<'a> {
     /// Grid `i`'s entry (`None` for a replayed event's `u32::MAX`).
@@ -324,7 +334,7 @@ impl<'a> Run<'a> {
                             // Wake-ups due before it run first: time for
                             // the entries to arrive.
                             asked = a.index;
-                            let units = self.units_of(a.grid, &a.event.grid);
+                            let units = self.ask_units(a.grid, &a.event.grid);
                             self.history.prefetch(&a.event, units);
                         }
                         break Some(ceil_second(a.event.reported_at));
@@ -669,10 +679,38 @@ impl<'a> Run<'a> {
     /// plan where it has one.
     fn units_of(&mut self, index: Option<u32>, grid: &str) -> Option<&'a Units> {
         let policy = self.policy;
-        match index.and_then(|i| GridIds::of(&mut self.grids, i)) {
-            Some(ids) => *ids.units.get_or_insert_with(|| policy.units_of(grid)),
+        match self.grid_ids(index, grid) {
+            Some(ids) => ids.units.flatten(),
             None => policy.units_of(grid),
         }
+    }
+
+    /// The units of an arrival about to come, asked for with their names.
+    fn ask_units(&mut self, index: Option<u32>, grid: &str) -> Option<&'a Units> {
+        let policy = self.policy;
+        let Some(ids) = self.grid_ids(index, grid) else {
+            return policy.units_of(grid);
+        };
+        let units = ids.units.flatten();
+        if let Some(u) = units {
+            crate::prefetch::value(u);
+        }
+        ids.names.iter().for_each(|n| n.ask());
+        units
+    }
+
+    /// What the run keeps of grid number `index`, its units filled.
+    fn grid_ids(&mut self, index: Option<u32>, grid: &str) -> Option<&GridIds<'a>> {
+        let policy = self.policy;
+        let ids = GridIds::of(&mut self.grids, index?)?;
+        if ids.units.is_none() {
+            let units = policy.units_of(grid);
+            ids.units = Some(units);
+            for (spot, name) in ids.names.iter_mut().zip(units.into_iter().flatten()) {
+                *spot = name.as_ref().map(Spot::of).unwrap_or_default();
+            }
+        }
+        Some(ids)
     }
 
     /// Sends an event to its pool's duty desk (or settles it on the spot).
