@@ -188,8 +188,9 @@ fn open_case(
         .map(|&d| dept_name(policy, d))
         .collect();
     let ladder = policy.ladder_for(decision.grade);
-    let reported_at = event.reported_at;
-    let source = event.source;
+    // Read from the decision, not the event: the event was moved here just
+    // now, and a load from the copy waits for the copy's stores to land.
+    let reported_at = decision.reported_at;
     let logged = log.then(|| (grade.clone(), handler.clone(), assist.clone()));
     let mut case = Case {
         event,
@@ -229,7 +230,9 @@ fn open_case(
             at: reported_at,
             from: None,
             to: State::Reported,
-            change: Change::Reported { source },
+            change: Change::Reported {
+                source: case.event.source,
+            },
         });
         out.push(Transition {
             at: now,

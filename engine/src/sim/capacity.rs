@@ -91,6 +91,18 @@ impl Pool {
         self.wait_max = self.wait_max.max(seconds);
     }
 
+    /// Asks for the entry [`Pool::pop`] would take: at a city's volume a
+    /// pool's queue was last touched hours of simulated time before.
+    pub fn prefetch_front(&self) {
+        let front = match &self.queue {
+            Queue::Fifo(q) => q.front(),
+            Queue::Deadline(h) => h.peek().map(|Reverse((_, _, w))| w),
+        };
+        if let Some(w) = front {
+            crate::prefetch::value(w);
+        }
+    }
+
     /// The next entry, live or stale (the caller checks).
     pub fn pop(&mut self) -> Option<Waiting> {
         match &mut self.queue {
@@ -120,6 +132,13 @@ impl Pools {
             p.wait_max = 0;
             p.work = 0.0;
             p.max_waiting = p.waiting;
+        }
+    }
+
+    /// Asks for pool `i`'s record, which the wake-up under way will read.
+    pub fn prefetch(&self, i: u32) {
+        if let Some(p) = self.pools.get(i as usize) {
+            crate::prefetch::value(p);
         }
     }
 

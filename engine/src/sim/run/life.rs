@@ -291,6 +291,8 @@ impl Run<'_> {
         if let Some(p) = self.pools.pools.get_mut(pool as usize) {
             p.busy = p.busy.saturating_sub(1);
             p.work += work;
+            // The freed handler takes it once the resolution is done.
+            p.prefetch_front();
         }
         if self.act(slot, Action::Resolve { note: None }) {
             self.settle(slot);
@@ -403,7 +405,11 @@ impl Run<'_> {
             self.tally.add_in_row(case, &facts, row, numbers);
         }
         if let Some(case) = &mut s.case {
-            s.spare_steps = std::mem::take(&mut case.steps);
+            // Emptied now, while its steps are in cache: emptied when the
+            // next case opens, dropping their names would read them cold.
+            let mut steps = std::mem::take(&mut case.steps);
+            steps.clear();
+            s.spare_steps = steps;
         }
         s.case = None;
         self.free.push(slot);

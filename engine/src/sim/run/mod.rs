@@ -772,6 +772,11 @@ impl<'a> Run<'a> {
         if self.needs.any {
             self.monitor.prefetch(&s.hint);
         }
+        // An acceptance queues the event, a finish frees a handler who
+        // takes the next: both read the pool after the lifecycle's work.
+        if matches!(d.kind, Kind::Accept | Kind::Finish) {
+            self.pools.prefetch(s.pool);
+        }
         // A life ends at its rating, or, unrated, at its resolution.
         if matches!(d.kind, Kind::Feedback | Kind::Finish | Kind::Spot) {
             let row = match s.tally_row {
