@@ -91,25 +91,38 @@ pub struct Server {
 /// store would each keep their own timers and windows over the same open
 /// events; the second is refused instead. The lock goes with the process,
 /// however it ends.
+///
+/// On Unix the lock is on the directory itself: a lock on a file in it
+/// would be lost with the file (deleted by hand, or by a clean-up), and a
+/// second server would then make a new file and take that.
 fn lock_data(dir: &Path) -> Result<std::fs::File, String> {
     std::fs::create_dir_all(dir)
         .map_err(|e| format!("cannot create the data directory `{}`: {e}", dir.display()))?;
-    let path = dir.join("whistle.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| format!("cannot open `{}`: {e}", path.display()))?;
+    #[cfg(unix)]
+    let (file, held) = (
+        std::fs::File::open(dir).map_err(|e| format!("cannot open `{}`: {e}", dir.display()))?,
+        dir.to_path_buf(),
+    );
+    #[cfg(not(unix))]
+    let (file, held) = {
+        let path = dir.join("whistle.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("cannot open `{}`: {e}", path.display()))?;
+        (file, path)
+    };
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(format!(
-            "another `whistle serve` is using the data directory `{}` (it holds `{}`); stop it, or give this one its own `--data`",
+            "another `whistle serve` is using the data directory `{}` (it holds a lock on `{}`); stop it, or give this one its own `--data`",
             dir.display(),
-            path.display()
+            held.display()
         )),
         Err(std::fs::TryLockError::Error(e)) => {
-            Err(format!("cannot lock `{}`: {e}", path.display()))
+            Err(format!("cannot lock `{}`: {e}", held.display()))
         }
     }
 }
@@ -477,7 +490,30 @@ fn headlines(rendered: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::headlines;
+    use super::{headlines, lock_data};
+
+    /// The lock is the directory's: deleting a file in it (as a clean-up
+    /// of a `whistle.lock` left by an older version might) does not let a
+    /// second server in.
+    #[test]
+    fn a_second_lock_on_a_data_directory_is_refused() -> Result<(), String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let data = dir.path().join("data");
+        let held = lock_data(&data)?;
+        let stale = data.join("whistle.lock");
+        std::fs::write(&stale, b"").map_err(|e| e.to_string())?;
+        std::fs::remove_file(&stale).map_err(|e| e.to_string())?;
+        let second = lock_data(&data);
+        assert!(
+            second
+                .as_ref()
+                .is_err_and(|e| e.contains("another `whistle serve` is using the data directory")),
+            "{second:?}"
+        );
+        drop(held);
+        assert!(lock_data(&data).is_ok(), "the lock goes with its holder");
+        Ok(())
+    }
 
     #[test]
     fn a_log_line_names_each_error_without_its_excerpt() {
