@@ -91,18 +91,6 @@ impl Pool {
         self.wait_max = self.wait_max.max(seconds);
     }
 
-    /// Asks for the entry [`Pool::pop`] would take: at a city's volume a
-    /// pool's queue was last touched hours of simulated time before.
-    pub fn prefetch_front(&self) {
-        let front = match &self.queue {
-            Queue::Fifo(q) => q.front(),
-            Queue::Deadline(h) => h.peek().map(|Reverse((_, _, w))| w),
-        };
-        if let Some(w) = front {
-            crate::prefetch::value(w);
-        }
-    }
-
     /// The next entry, live or stale (the caller checks).
     pub fn pop(&mut self) -> Option<Waiting> {
         match &mut self.queue {

@@ -291,8 +291,6 @@ impl Run<'_> {
         if let Some(p) = self.pools.pools.get_mut(pool as usize) {
             p.busy = p.busy.saturating_sub(1);
             p.work += work;
-            // The freed handler takes it once the resolution is done.
-            p.prefetch_front();
         }
         if self.act(slot, Action::Resolve { note: None }) {
             self.settle(slot);
