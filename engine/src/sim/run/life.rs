@@ -394,10 +394,9 @@ impl Run<'_> {
             let facts = case.facts(now);
             let grade = self.policy.grade_of(&case.grade);
             self.stats.finish(case, &facts, grade, false);
-            // A grid's row never changes once made.
-            let row = match s.tally_row {
-                u32::MAX => tally_row(&mut self.tally, &mut self.grids, self.policy, s.grid, case),
-                r => r as usize,
+            let row = match s.known_row() {
+                Some(r) => r,
+                None => tally_row(&mut self.tally, &mut self.grids, self.policy, s.grid, case),
             };
             let numbers = tally_numbers(self.policy, s, case);
             self.tally.add_in_row(case, &facts, row, numbers);

@@ -148,6 +148,14 @@ struct Slot {
     spare_steps: Vec<StepState>,
 }
 
+impl Slot {
+    /// Its grid's row in the tally, if the grid had one when the event
+    /// arrived (a grid's row never changes once made).
+    fn known_row(&self) -> Option<usize> {
+        (self.tally_row != u32::MAX).then_some(self.tally_row as usize)
+    }
+}
+
 /// What a run found for one grid by its name, found by the grid's index in
 /// the arrival plan; each part filled when first needed. One cache line
 /// each: an arrival reads its grid's entry cold, once.
@@ -780,10 +788,9 @@ impl<'a> Run<'a> {
         }
         // A life ends at its rating, or, unrated, at its resolution.
         if matches!(d.kind, Kind::Feedback | Kind::Finish | Kind::Spot) {
-            let row = match s.tally_row {
-                u32::MAX => self.grids.get(s.grid as usize).and_then(|g| g.tally_row),
-                r => Some(r as usize),
-            };
+            let row = s
+                .known_row()
+                .or_else(|| self.grids.get(s.grid as usize).and_then(|g| g.tally_row));
             if let Some(row) = row {
                 self.tally.prefetch_row(row);
             }
