@@ -90,3 +90,16 @@ fn wuhou_parse_and_compile(b: Bencher<'_, '_>) {
     b.with_inputs(|| WUHOU.clone())
         .bench_values(|files| black_box(compile(&from_files(files))));
 }
+
+/// `whistle fmt` of every file of the ~5,000-line bundle (the formatter
+/// parses each file again and lays it out; no target of its own).
+#[divan::bench(sample_count = 30)]
+fn big_format(b: Bencher<'_, '_>) {
+    b.bench(|| {
+        for f in BIG.iter() {
+            if let Ok(text) = std::str::from_utf8(&f.bytes) {
+                black_box(whistle_grammar::fmt::format_source(text).ok());
+            }
+        }
+    });
+}

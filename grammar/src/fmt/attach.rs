@@ -4,7 +4,8 @@
 //! walked in source order, so each lands in exactly one place: before a
 //! unit (its own-line comments), inside it, or after it on its last line.
 
-use super::parts::item_ends;
+use super::doc::MAX_WIDTH;
+use super::parts::{item_ends, one_line_width};
 use super::trivia::Trivia;
 use crate::ast::Decl;
 
@@ -90,7 +91,10 @@ pub(super) fn place_decl<'a>(
         None => true,
         Some(ends) => {
             let written_on_one_line = unit.first_line == unit.last_line;
-            (may_stay_inline(d) && written_on_one_line && ends.len() <= 4)
+            (may_stay_inline(d)
+                && written_on_one_line
+                && ends.len() <= 4
+                && one_line_width(d) <= MAX_WIDTH)
                 || (ends.is_empty() && !tv.any_before(e))
         }
     };

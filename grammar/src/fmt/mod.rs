@@ -24,8 +24,9 @@
 //!   width, so Chinese names line up.
 //! - A `department`, `grade` or `fallback` block written on one line with at
 //!   most four items stays on one line, `{ item  item }` (two spaces between
-//!   items, as `limits red { respond 15m  resolve 12h }` inside a category);
-//!   otherwise it is expanded one item per line. Every other block
+//!   items, as `limits red { respond 15m  resolve 12h }` inside a category),
+//!   if that line, before alignment, fits in 100 columns; otherwise it is
+//!   expanded one item per line. Every other block
 //!   (`policy`, `category`, `empower`, `relieve`, `escalate`, `threshold`,
 //!   `assess`, `test`, `calendar`) is always expanded. A block with no items
 //!   and no comments is written `{}`.
@@ -42,6 +43,13 @@
 //!   with single spaces around operators and `, ` between list elements; a
 //!   trailing comma is dropped. A test event's JSON is one line,
 //!   `{ "k": v, "o": { "x": [1, 2] }, "e": {} }`.
+//! - An item line wider than 100 columns (indentation included, display
+//!   width) that ends in a condition is broken: `when COND` goes onto the
+//!   next line, four spaces deeper than the item; if a line is still too
+//!   wide, the condition's top-level `and` / `or` each start a line of
+//!   their own as well (an `escalate` step's `when` condition breaks only
+//!   there). An end-of-line comment follows the item's last line, two
+//!   spaces after it. Other long lines (lists, test events) stay whole.
 //!
 //! # Comments
 //!
@@ -58,9 +66,9 @@
 //!   spaces after the longest of those lines (lines over 80 columns of code
 //!   keep theirs two spaces after the code and do not move the others);
 //! - an item (or a declaration's head) that the input spread over several
-//!   lines is joined into one; if it had comments inside, the last stays at
-//!   the end of the line and the others move onto lines of their own just
-//!   above it.
+//!   lines is joined into one (and broken again only as above); if it had
+//!   comments inside, the last stays at the end of its last line and the
+//!   others move onto lines of their own just above it.
 //!
 //! No comment is ever dropped or duplicated; only trailing whitespace after
 //! a comment's text is removed.

@@ -132,6 +132,16 @@ pub(super) fn head(d: &Decl) -> Vec<Option<String>> {
     }
 }
 
+/// The declaration's width written on one line, before its columns are
+/// aligned with its neighbours'.
+pub(super) fn one_line_width(d: &Decl) -> usize {
+    let mut cells: Vec<String> = head(d).into_iter().flatten().collect();
+    if item_ends(d).is_some() {
+        cells.push(text::inline_block(&item_lines(d, false)));
+    }
+    cells.join(" ").width()
+}
+
 /// `a < b < c`
 fn order(names: &[Ident]) -> String {
     let v: Vec<&str> = names.iter().map(|n| n.name.as_str()).collect();
@@ -170,12 +180,10 @@ pub(super) fn item_lines(d: &Decl, expanded: bool) -> Vec<String> {
             .items
             .iter()
             .map(|i| {
-                let mut rest = text::names(&i.categories);
-                if let Some(c) = &i.when {
-                    rest.push_str(" when ");
-                    text::expr(c, &mut rest);
-                }
-                ItemText::new("resolve", rest)
+                ItemText::new(
+                    "resolve",
+                    text::names(&i.categories) + &text::when(i.when.as_ref()),
+                )
             })
             .collect(),
         Decl::Relieve(x) => x
@@ -212,7 +220,11 @@ pub(super) fn item_lines(d: &Decl, expanded: bool) -> Vec<String> {
             .collect(),
         Decl::Calendar(x) => x.items.iter().map(text::calendar_item).collect(),
     };
-    if !(expanded && align) {
+    if !expanded {
+        // A one-line block is never broken.
+        return items.iter().map(|i| text::unbroken(&i.plain())).collect();
+    }
+    if !align {
         return items.iter().map(ItemText::plain).collect();
     }
     let kw_w = items

@@ -117,19 +117,7 @@ fn operand(o: &Operand, out: &mut String) {
 /// precedence.
 pub(super) fn expr(e: &Expr, out: &mut String) {
     match &e.kind {
-        ExprKind::Or(xs) | ExprKind::And(xs) => {
-            let sep = if matches!(e.kind, ExprKind::Or(_)) {
-                " or "
-            } else {
-                " and "
-            };
-            for (i, x) in xs.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(sep);
-                }
-                expr(x, out);
-            }
-        }
+        ExprKind::Or(xs) | ExprKind::And(xs) => operands(e, xs, ' ', out),
         ExprKind::Not(x) => {
             out.push_str("not ");
             expr(x, out);
@@ -165,14 +153,54 @@ pub(super) fn expr(e: &Expr, out: &mut String) {
     }
 }
 
-/// ` when COND`, or nothing.
-fn when(e: Option<&Expr>) -> String {
+/// Where a long item line may be broken ([`super::doc`]), written in place
+/// of the space before the word that would start the next line: before the
+/// `when` of an item that ends in a condition ...
+pub(super) const BREAK_WHEN: char = '\u{1}';
+/// ... and before each `and` / `or` that joins the condition's top-level
+/// operands. Neither can occur in the text otherwise: strings are escaped
+/// and test-event JSON holds no control characters.
+pub(super) const BREAK_OP: char = '\u{2}';
+
+/// The operands of an `or` / `and` list, each `before` the joining word.
+fn operands(e: &Expr, xs: &[Expr], before: char, out: &mut String) {
+    let word = if matches!(e.kind, ExprKind::Or(_)) {
+        "or "
+    } else {
+        "and "
+    };
+    for (i, x) in xs.iter().enumerate() {
+        if i > 0 {
+            out.push(before);
+            out.push_str(word);
+        }
+        expr(x, out);
+    }
+}
+
+/// A condition that ends an item line: [`expr`], with [`BREAK_OP`] before
+/// each of its top-level `and` / `or`.
+pub(super) fn breakable_expr(e: &Expr, out: &mut String) {
+    match &e.kind {
+        ExprKind::Or(xs) | ExprKind::And(xs) => operands(e, xs, BREAK_OP, out),
+        _ => expr(e, out),
+    }
+}
+
+/// ` when COND` (the space a [`BREAK_WHEN`]), or nothing.
+pub(super) fn when(e: Option<&Expr>) -> String {
     let mut out = String::new();
     if let Some(e) = e {
-        out.push_str(" when ");
-        expr(e, &mut out);
+        out.push(BREAK_WHEN);
+        out.push_str("when ");
+        breakable_expr(e, &mut out);
     }
     out
+}
+
+/// `s` with its break marks as plain spaces: the item on one line.
+pub(super) fn unbroken(s: &str) -> String {
+    s.replace([BREAK_WHEN, BREAK_OP], " ")
 }
 
 /// A one-line block: `{ a  b }` (two spaces between items), or `{}`.
@@ -266,7 +294,7 @@ pub(super) fn step(step: &Step, pct_w: usize) -> ItemText {
         }
         Trigger::When(e) => {
             let mut rest = String::new();
-            expr(e, &mut rest);
+            breakable_expr(e, &mut rest);
             rest.push_str(" -> ");
             rest.push_str(&actions);
             ItemText::new("when", rest)
