@@ -16,11 +16,12 @@ use whistle_engine::router::check_attr;
 use whistle_engine::unique_json::Unique;
 use whistle_engine::{Context, decide};
 
+use super::change::{Changed, change_case};
 use super::error::ApiError;
 use super::path::ApiPath;
 use crate::ingest::Outcome;
 use crate::state::AppState;
-use crate::store::{ListQuery, StoredEvent, Updated};
+use crate::store::{ListQuery, StoredEvent};
 
 /// Most events in one batch post.
 const MAX_BATCH: usize = 10_000;
@@ -577,55 +578,43 @@ pub async fn act(
             ),
         ));
     }
-    for _ in 0..8 {
-        let stored = state
-            .store
-            .get_event(&id)
-            .await
-            .map_err(ApiError::unavailable)?
-            .ok_or_else(|| ApiError::no_event(&id))?;
-        let mut case = stored.case;
+    let changed = change_case(&state, &id, |case, now, history| {
+        // The policy of each attempt: a reload meanwhile is taken.
         let policy = state.policy.load_full();
-        let now = Timestamp::now();
-        let transitions = {
-            let history = state
-                .history
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            apply(&policy, &mut case, action.clone(), now, &*history)
+        apply(&policy, case, action.clone(), now, history)
+            .map(Some)
+            .map_err(|r| {
+                let status = if r.code.is_conflict() {
+                    StatusCode::CONFLICT
+                } else {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                };
+                ApiError::new(status, "refused", r.message.clone())
+                    .with_details(json!({"reason": r.code.as_str(), "state": r.state}))
+            })
+    })
+    .await?;
+    match changed {
+        Changed::Stored {
+            version,
+            case,
+            transitions,
+        } => {
+            let mut answer =
+                json!({"id": id, "state": case.state, "version": version, "case": case});
+            super::zone::local_instants(&mut answer, &state.policy.load());
+            answer["transitions"] = json!(transitions);
+            Ok(Json(answer))
         }
-        .map_err(|r| {
-            let status = if r.code.is_conflict() {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
-            };
-            ApiError::new(status, "refused", r.message.clone())
-                .with_details(json!({"reason": r.code.as_str(), "state": r.state}))
-        })?;
-        match state
-            .store
-            .update_case(&id, stored.version, &case, &transitions)
-            .await
-            .map_err(ApiError::unavailable)?
-        {
-            Updated::Ok(version) => {
-                state.announce(&id, &case, &transitions);
-                let mut answer =
-                    json!({"id": id, "state": case.state, "version": version, "case": case});
-                super::zone::local_instants(&mut answer, &state.policy.load());
-                answer["transitions"] = json!(transitions);
-                return Ok(Json(answer));
-            }
-            Updated::Stale => continue,
-            Updated::Missing => return Err(ApiError::no_event(&id)),
-        }
+        Changed::Missing => Err(ApiError::no_event(&id)),
+        // Not from `apply`, whose answer is always stored, even with no
+        // transition; answered as a case that changed under the request.
+        Changed::Busy | Changed::Nothing => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "busy",
+            "the event kept changing under this request; retry",
+        )),
     }
-    Err(ApiError::new(
-        StatusCode::CONFLICT,
-        "busy",
-        "the event kept changing under this request; retry",
-    ))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 pub mod assess;
 pub mod auth;
+mod change;
 pub mod deadline;
 pub mod editor;
 pub mod error;

@@ -20,13 +20,13 @@ use whistle_engine::lifecycle::redecide as redecide_case;
 use whistle_grammar::bundle;
 
 use super::auth::Principal;
+use super::change::{Changed, change_case};
 use super::error::ApiError;
 use super::object::Object;
 use super::path::ApiPath;
 use crate::reload::files::Draft;
 use crate::reload::{Base, Outcome, Request, full_hash, is_version_hash};
 use crate::state::AppState;
-use crate::store::Updated;
 
 /// `GET /v1/policy`: the version in force.
 pub async fn active(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
@@ -481,51 +481,25 @@ async fn redecide_one(
     policy: &Policy,
     id: &str,
 ) -> Result<EventRedecided, ApiError> {
-    for _ in 0..8 {
-        let Some(stored) = state
-            .store
-            .get_event(id)
-            .await
-            .map_err(ApiError::unavailable)?
-        else {
-            return Ok(EventRedecided::Unchanged);
-        };
-        let mut case = stored.case;
-        let now = Timestamp::now();
-        let transitions = {
-            let history = state
-                .history
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            redecide_case(policy, &mut case, now, &*history)
-        };
-        if transitions.is_empty() {
-            return Ok(EventRedecided::Unchanged);
-        }
-        match state
-            .store
-            .update_case(id, stored.version, &case, &transitions)
-            .await
-            .map_err(ApiError::unavailable)?
-        {
-            Updated::Ok(_) => {
-                state.announce(id, &case, &transitions);
-                // A case that only moved to this policy (its ladder
-                // planned again) is stored, but nothing of it changed.
-                return Ok(match transitions.first().map(|t| &t.change) {
-                    Some(Change::Redecided { changes, kept, .. }) if !changes.is_empty() => {
-                        EventRedecided::Changed {
-                            kept: !kept.is_empty(),
-                        }
-                    }
-                    _ => EventRedecided::Unchanged,
-                });
+    let changed = change_case(state, id, |case, now, history| {
+        let transitions = redecide_case(policy, case, now, history);
+        Ok((!transitions.is_empty()).then_some(transitions))
+    })
+    .await?;
+    Ok(match changed {
+        // A case that only moved to this policy (its ladder planned
+        // again) is stored, but nothing of it changed.
+        Changed::Stored { transitions, .. } => match transitions.first().map(|t| &t.change) {
+            Some(Change::Redecided { changes, kept, .. }) if !changes.is_empty() => {
+                EventRedecided::Changed {
+                    kept: !kept.is_empty(),
+                }
             }
-            Updated::Stale => continue,
-            Updated::Missing => return Ok(EventRedecided::Unchanged),
-        }
-    }
-    Ok(EventRedecided::Skipped)
+            _ => EventRedecided::Unchanged,
+        },
+        Changed::Nothing | Changed::Missing => EventRedecided::Unchanged,
+        Changed::Busy => EventRedecided::Skipped,
+    })
 }
 
 /// A version's hash as the path gives it, in full; one that is not a
