@@ -578,7 +578,7 @@ pub async fn act(
             ),
         ));
     }
-    let changed = change_case(&state, &id, |case, now, history| {
+    let changed = change_case(&*state.store, &state.history, &id, |case, now, history| {
         // The policy of each attempt: a reload meanwhile is taken.
         let policy = state.policy.load_full();
         apply(&policy, case, action.clone(), now, history)
@@ -600,6 +600,7 @@ pub async fn act(
             case,
             transitions,
         } => {
+            state.announce(&id, &case, &transitions);
             let mut answer =
                 json!({"id": id, "state": case.state, "version": version, "case": case});
             super::zone::local_instants(&mut answer, &state.policy.load());

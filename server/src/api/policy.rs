@@ -481,25 +481,34 @@ async fn redecide_one(
     policy: &Policy,
     id: &str,
 ) -> Result<EventRedecided, ApiError> {
-    let changed = change_case(state, id, |case, now, history| {
+    let changed = change_case(&*state.store, &state.history, id, |case, now, history| {
         let transitions = redecide_case(policy, case, now, history);
         Ok((!transitions.is_empty()).then_some(transitions))
     })
     .await?;
     Ok(match changed {
-        // A case that only moved to this policy (its ladder planned
-        // again) is stored, but nothing of it changed.
-        Changed::Stored { transitions, .. } => match transitions.first().map(|t| &t.change) {
-            Some(Change::Redecided { changes, kept, .. }) if !changes.is_empty() => {
-                EventRedecided::Changed {
-                    kept: !kept.is_empty(),
-                }
-            }
-            _ => EventRedecided::Unchanged,
-        },
+        Changed::Stored {
+            case, transitions, ..
+        } => {
+            state.announce(id, &case, &transitions);
+            redecided(&transitions)
+        }
         Changed::Nothing | Changed::Missing => EventRedecided::Unchanged,
         Changed::Busy => EventRedecided::Skipped,
     })
+}
+
+/// What a stored redecision changed: a case that only moved to the new
+/// policy (its ladder planned again) is stored, but nothing of it changed.
+fn redecided(transitions: &[whistle_engine::lifecycle::Transition]) -> EventRedecided {
+    match transitions.first().map(|t| &t.change) {
+        Some(Change::Redecided { changes, kept, .. }) if !changes.is_empty() => {
+            EventRedecided::Changed {
+                kept: !kept.is_empty(),
+            }
+        }
+        _ => EventRedecided::Unchanged,
+    }
 }
 
 /// A version's hash as the path gives it, in full; one that is not a

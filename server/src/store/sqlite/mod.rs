@@ -24,7 +24,7 @@ mod read;
 mod schema;
 mod sync;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod write;
 
 use std::path::{Path, PathBuf};

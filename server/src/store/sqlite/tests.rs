@@ -49,18 +49,25 @@ const AREAS: &str = "districts:
             grids: [G3]
 ";
 
-fn policy() -> Policy {
+pub(crate) fn policy() -> Policy {
     compile_texts(&[("base.whistle", POLICY), ("areas.yaml", AREAS)])
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// 2025-06-03T10:00:00+08:00 plus `s` seconds.
-fn t(s: i64) -> Timestamp {
+pub(crate) fn t(s: i64) -> Timestamp {
     Timestamp::from_second(1_748_916_000 + s).unwrap()
 }
 
 /// An event reported at `t(at)` and received a second later.
-fn new_event(p: &Policy, id: &str, category: &str, grid: &str, attr: &str, at: i64) -> NewEvent {
+pub(crate) fn new_event(
+    p: &Policy,
+    id: &str,
+    category: &str,
+    grid: &str,
+    attr: &str,
+    at: i64,
+) -> NewEvent {
     let ev = parse_event(&format!(
         r#"{{"id":"{id}","category":"{category}","grid":"{grid}","source":"patrol",
             "reported_at":"{}","attr":{attr}}}"#,
@@ -94,11 +101,11 @@ fn new_event(p: &Policy, id: &str, category: &str, grid: &str, attr: &str, at: i
     .unwrap()
 }
 
-async fn open(dir: &Path) -> SqliteStore {
+pub(crate) async fn open(dir: &Path) -> SqliteStore {
     SqliteStore::open(dir, Vec::new()).await.unwrap()
 }
 
-async fn insert_one(s: &SqliteStore, e: NewEvent) {
+pub(crate) async fn insert_one(s: &SqliteStore, e: NewEvent) {
     let r = s.insert_events(vec![e]).await.unwrap();
     assert!(matches!(r[..], [Inserted::Created]), "{r:?}");
 }
@@ -115,7 +122,7 @@ async fn act(s: &SqliteStore, p: &Policy, id: &str, a: Action, at: i64) -> Vec<T
     ts
 }
 
-fn accept() -> Action {
+pub(crate) fn accept() -> Action {
     Action::Accept {
         by: Some("li".into()),
     }
