@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::server::{Server, free_port, now_rfc3339};
-use common::{check_api_schema, copy_dir, root, run, text, whistle};
+use common::{check_api_schema, copy_dir, root, run_within, text, whistle};
 use serde_json::{Value, json};
 
 fn event(id: &str, category: &str) -> Value {
@@ -778,7 +778,7 @@ fn one_data_directory_serves_one_server() {
     let data = tempfile::tempdir().unwrap();
     let s = Server::start(&shipped(), data.path(), None);
     let second = |port: u16| {
-        run(
+        run_within(
             &[
                 "serve",
                 "--policy",
@@ -788,7 +788,7 @@ fn one_data_directory_serves_one_server() {
                 "--listen",
                 &format!("127.0.0.1:{port}"),
             ],
-            b"",
+            Duration::from_secs(60),
         )
     };
     let out = second(free_port());
@@ -802,6 +802,36 @@ fn one_data_directory_serves_one_server() {
     // Killed, it leaves no lock behind.
     let again = s.restart();
     assert_eq!(again.get("/healthz", None).0, 200);
+}
+
+/// A store cut to nothing is refused by name, not served as a new one:
+/// the events it held would be lost without a word.
+#[test]
+fn an_emptied_store_is_refused_at_start() {
+    let data = tempfile::tempdir().unwrap();
+    drop(Server::start(&shipped(), data.path(), None));
+    let db = data.path().join("whistle.db");
+    std::fs::write(&db, b"").unwrap();
+    let out = run_within(
+        &[
+            "serve",
+            "--policy",
+            shipped().to_str().unwrap(),
+            "--data",
+            data.path().to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("whistle.db is empty (0 bytes)"),
+        "{}",
+        text(&out)
+    );
+    assert!(!text(&out).contains("panicked"), "{}", text(&out));
+    assert_eq!(std::fs::metadata(&db).unwrap().len(), 0);
 }
 
 /// A client that sends half its request headers and stops (or sends

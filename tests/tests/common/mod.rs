@@ -106,6 +106,35 @@ pub fn run(args: &[&str], stdin: &[u8]) -> Output {
     out
 }
 
+/// [`run`] for a command expected to exit by itself (a server refused at
+/// start): if it is still running after `limit`, it is killed and the test
+/// fails, instead of waiting for it for ever.
+pub fn run_within(args: &[&str], limit: std::time::Duration) -> Output {
+    let mut child = Command::new(whistle())
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("whistle starts");
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "`whistle {}` still ran after {limit:?}: {}",
+                args.join(" "),
+                text(&out)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
 /// stdout and stderr together, as text.
 pub fn text(o: &Output) -> String {
     format!(

@@ -133,6 +133,23 @@ impl Writer {
     }
 }
 
+/// Refuses a database file that exists but is empty. SQLite would take it
+/// for a new database and the server would start a new store over it: a
+/// store cut to nothing (a full disk while copying it, a botched restore)
+/// would go unnoticed while new events begin a new journal. The server
+/// leaves such a file only if it is killed in the instant between creating
+/// a new store's file and writing its header, when it held nothing yet.
+fn refuse_emptied(path: &Path) -> Result<(), StoreError> {
+    if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+        return Err(StoreError(format!(
+            "{} is empty (0 bytes) and holds no store: it was cut to nothing, or its making was cut short. \
+             If it held events, restore it from a backup; to start a new store, delete it",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Copies the WAL into the database every [`CHECKPOINT_EVERY`] on a
 /// connection of its own (so on a thread of its own), while `alive` lives.
 ///
@@ -172,6 +189,7 @@ impl SqliteStore {
         })?;
         let path = dir.join(FILE_NAME);
         let shown = path.display().to_string();
+        refuse_emptied(&path)?;
         let base = SqliteConnectOptions::new()
             .filename(&path)
             .busy_timeout(BUSY_TIMEOUT)

@@ -863,6 +863,32 @@ async fn a_reopened_store_keeps_everything_and_continues_the_chain() {
 }
 
 #[tokio::test]
+async fn an_emptied_database_file_is_refused_not_taken_for_a_new_store() {
+    use super::FILE_NAME;
+    let dir = tempfile::tempdir().unwrap();
+    let p = policy();
+    {
+        let s = open(dir.path()).await;
+        insert_one(&s, new_event(&p, "E1", "lamp", "G1", "{}", 0)).await;
+        s.close().await.unwrap();
+    }
+    let file = dir.path().join(FILE_NAME);
+    assert!(std::fs::metadata(&file).unwrap().len() > 0);
+    std::fs::write(&file, b"").unwrap();
+    let e = SqliteStore::open(dir.path(), Vec::new()).await.unwrap_err();
+    assert!(e.0.contains("whistle.db is empty (0 bytes)"), "{e}");
+    assert!(e.0.contains("restore it from a backup"), "{e}");
+    // Refused before SQLite wrote a new store into it.
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), 0);
+    // Deleted (with what SQLite kept beside it), a new store is made.
+    for f in std::fs::read_dir(dir.path()).unwrap() {
+        std::fs::remove_file(f.unwrap().path()).unwrap();
+    }
+    let s = open(dir.path()).await;
+    assert_eq!(s.open_count().await.unwrap(), 0);
+}
+
+#[tokio::test]
 async fn open_cases_leave_out_resolved_and_closed_ones() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(dir.path()).await;
