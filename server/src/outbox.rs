@@ -53,15 +53,7 @@ async fn deliver(store: Arc<dyn Store>, client: HttpClient, hook: WebhookConfig)
             continue;
         }
         for item in items {
-            match post(
-                &client,
-                &hook.url,
-                &item.payload,
-                item.id,
-                item.attempts + 1,
-            )
-            .await
-            {
+            match post(&client, &hook.url, &item).await {
                 Ok(()) => {
                     let _ = store.outbox_done(item.id).await;
                 }
@@ -110,20 +102,22 @@ impl Quiet {
     }
 }
 
-async fn post(
-    client: &HttpClient,
-    url: &str,
-    payload: &serde_json::Value,
-    delivery: i64,
-    attempt: i64,
-) -> Result<(), String> {
-    let body = serde_json::to_vec(payload).map_err(|e| e.to_string())?;
+async fn post(client: &HttpClient, url: &str, item: &OutboxItem) -> Result<(), String> {
+    let body = serde_json::to_vec(&item.payload).map_err(|e| e.to_string())?;
     // Delivery is at least once (a receiver slower than the timeout gets
     // the item again): the id lets it drop a repeat.
-    let req = hyper::Request::post(url)
+    let mut req = hyper::Request::post(url)
         .header("content-type", "application/json")
-        .header("whistle-delivery", delivery)
-        .header("whistle-attempt", attempt)
+        .header("whistle-delivery", item.id)
+        .header("whistle-attempt", item.attempts + 1);
+    // The journal entry's place and hash: the receiver's last one anchors
+    // the chain's end, which the store alone cannot vouch for.
+    if let Some(j) = &item.journal {
+        req = req
+            .header("whistle-journal-seq", j.seq)
+            .header("whistle-journal-hash", j.hash.as_str());
+    }
+    let req = req
         .body(Full::new(Bytes::from(body)))
         .map_err(|e| e.to_string())?;
     let resp = tokio::time::timeout(Duration::from_secs(10), client.request(req))

@@ -24,6 +24,8 @@ struct Hit {
     /// `Whistle-Delivery` and `Whistle-Attempt`.
     delivery: Option<String>,
     attempt: Option<String>,
+    /// `Whistle-Journal-Seq` and `Whistle-Journal-Hash`.
+    journal: Option<(String, String)>,
 }
 
 /// A webhook receiver on loopback: answers 500 until `fail_until`, then
@@ -49,13 +51,14 @@ impl Receiver {
                 let now = Instant::now();
                 let failing = now < *first.get_or_insert(now) + fail_for;
                 let status = if failing { 500 } else { 200 };
-                if let Some((body, delivery, attempt)) = answer(conn, status) {
+                if let Some(got) = answer(conn, status) {
                     hits.lock().unwrap().push(Hit {
                         at: now,
                         status,
-                        body,
-                        delivery,
-                        attempt,
+                        body: got.body,
+                        delivery: got.delivery,
+                        attempt: got.attempt,
+                        journal: got.journal_seq.zip(got.journal_hash),
                     });
                 }
             }
@@ -77,8 +80,15 @@ impl Receiver {
     }
 }
 
-/// The body, and the delivery id and attempt headers.
-type Request = (Value, Option<String>, Option<String>);
+/// The body, and the `Whistle-*` headers.
+#[derive(Default)]
+struct Request {
+    body: Value,
+    delivery: Option<String>,
+    attempt: Option<String>,
+    journal_seq: Option<String>,
+    journal_hash: Option<String>,
+}
 
 /// Reads one HTTP/1.1 request, answers `status` and closes the connection;
 /// returns the JSON body and the delivery headers.
@@ -86,7 +96,7 @@ fn answer(mut conn: TcpStream, status: u16) -> Option<Request> {
     conn.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     let mut reader = BufReader::new(conn.try_clone().ok()?);
     let mut length = 0usize;
-    let (mut delivery, mut attempt) = (None, None);
+    let mut got = Request::default();
     let mut request_line = String::new();
     reader.read_line(&mut request_line).ok()?;
     loop {
@@ -100,8 +110,10 @@ fn answer(mut conn: TcpStream, status: u16) -> Option<Request> {
             let v = v.trim();
             match k.to_ascii_lowercase().as_str() {
                 "content-length" => length = v.parse().ok()?,
-                "whistle-delivery" => delivery = Some(v.to_string()),
-                "whistle-attempt" => attempt = Some(v.to_string()),
+                "whistle-delivery" => got.delivery = Some(v.to_string()),
+                "whistle-attempt" => got.attempt = Some(v.to_string()),
+                "whistle-journal-seq" => got.journal_seq = Some(v.to_string()),
+                "whistle-journal-hash" => got.journal_hash = Some(v.to_string()),
                 _ => {}
             }
         }
@@ -115,7 +127,8 @@ fn answer(mut conn: TcpStream, status: u16) -> Option<Request> {
     )
     .ok()?;
     assert!(request_line.starts_with("POST /hook "), "{request_line}");
-    Some((serde_json::from_slice(&body).ok()?, delivery, attempt))
+    got.body = serde_json::from_slice(&body).ok()?;
+    Some(got)
 }
 
 fn webhook_config(dir: &Path, port: u16) -> std::path::PathBuf {
@@ -187,6 +200,62 @@ fn webhooks_get_every_transition_and_step_and_failures_are_retried_with_backoff(
         );
     }
     assert!(delivered.iter().all(|b| b["event_id"] == "W-1"));
+    // Each transition comes with its journal entry's place and hash, as
+    // the event's history shows them: the receiver's last one anchors the
+    // chain's end for `whistle verify --anchor`.
+    let (_, stored) = s.get("/v1/events/W-1", None);
+    let entries: HashMap<String, (String, String)> = stored["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            let hash = h["hash"].as_str().unwrap().to_string();
+            (h["body"].to_string(), (h["seq"].to_string(), hash))
+        })
+        .collect();
+    for h in r.hits() {
+        assert!(h.journal.is_some(), "no journal headers: {:?}", h.body);
+        assert_eq!(
+            h.journal.as_ref(),
+            entries.get(&h.body.to_string()),
+            "{:?}",
+            h.body
+        );
+    }
+    let (seq, hash) = r
+        .hits()
+        .into_iter()
+        .filter_map(|h| h.journal)
+        .max_by_key(|(seq, _)| seq.parse::<i64>().unwrap())
+        .unwrap();
+    let verify = |anchor: &str| {
+        common::run(
+            &[
+                "verify",
+                "--data",
+                dir.path().join("db").to_str().unwrap(),
+                "--anchor",
+                anchor,
+            ],
+            b"",
+        )
+    };
+    let held = verify(&format!("{seq}:{hash}"));
+    assert!(held.status.success(), "{}", common::text(&held));
+    assert!(
+        common::text(&held).contains(&format!("holds entry {seq} as anchored")),
+        "{}",
+        common::text(&held)
+    );
+    // An anchor past the journal's end: what a cut end looks like.
+    let past = seq.parse::<i64>().unwrap() + 1000;
+    let cut = verify(&format!("{past}:{hash}"));
+    assert_eq!(cut.status.code(), Some(1), "{}", common::text(&cut));
+    assert!(
+        common::text(&cut).contains("entries were cut from its end"),
+        "{}",
+        common::text(&cut)
+    );
     // The `reported` item failed at first and was tried again with growing
     // gaps (1 s, then 2 s, then 4 s: exponential backoff).
     let reported: Vec<Hit> = r

@@ -220,6 +220,22 @@ pub struct OutboxItem {
     pub payload: serde_json::Value,
     /// Delivery attempts so far.
     pub attempts: i64,
+    /// The journal entry of the transition it reports (`None` for an
+    /// alert, and for items queued by a Whistle before schema version 5):
+    /// a receiver that keeps the last one holds an anchor for the chain's
+    /// end (`whistle verify --anchor`).
+    pub journal: Option<JournalAnchor>,
+}
+
+/// A journal entry's place in the chain and its hash: what a webhook's
+/// receiver is given with a transition, and what `whistle verify --anchor`
+/// checks a store against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JournalAnchor {
+    /// The entry's number, from 1.
+    pub seq: i64,
+    /// Its `sha256:` hash.
+    pub hash: String,
 }
 
 /// A policy version that went live.
@@ -246,6 +262,8 @@ pub struct Verified {
     pub first_broken: Option<i64>,
     /// Why it is broken.
     pub reason: Option<String>,
+    /// The chain's last entry, when the chain holds to its end.
+    pub last: Option<JournalAnchor>,
 }
 
 /// Resolves once a commit is on disk (see [`Store::insert_events_committed`]).

@@ -252,8 +252,12 @@ impl SqliteStore {
 
     /// Checks the journal's chain of the store in `dir` without writing to
     /// it: an audit neither upgrades an older store's schema nor touches a
-    /// read-only one.
-    pub async fn verify_read_only(dir: &Path) -> Result<crate::store::Verified, StoreError> {
+    /// read-only one. With an `anchor`, the chain must reach it and hold
+    /// its hash there (see [`crate::store::OutboxItem::journal`]).
+    pub async fn verify_read_only(
+        dir: &Path,
+        anchor: Option<&crate::store::JournalAnchor>,
+    ) -> Result<crate::store::Verified, StoreError> {
         let path = dir.join(FILE_NAME);
         let shown = path.display().to_string();
         let pool = SqlitePoolOptions::new()
@@ -277,7 +281,7 @@ impl SqliteStore {
                 schema::VERSION
             )));
         }
-        let verified = read::verify(&pool).await;
+        let verified = read::verify(&pool, anchor).await;
         pool.close().await;
         verified
     }
@@ -489,7 +493,7 @@ impl Store for SqliteStore {
     }
 
     async fn verify(&self) -> Result<Verified, StoreError> {
-        read::verify(&self.pool).await
+        read::verify(&self.pool, None).await
     }
 
     async fn open_count(&self) -> Result<i64, StoreError> {

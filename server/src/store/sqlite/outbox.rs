@@ -2,10 +2,12 @@
 //! claimed by a deliverer with a lease, then marked done or rescheduled.
 //! All on the writer connection (claiming writes the lease).
 
-use sqlx::SqliteConnection;
+use std::collections::HashMap;
+
+use sqlx::{Arguments, Row, SqliteConnection};
 
 use super::{Ctx, ns};
-use crate::store::{OutboxItem, StoreError};
+use crate::store::{JournalAnchor, OutboxItem, StoreError};
 
 /// Claims due outbox items; see [`crate::store::Store::outbox_claim`].
 ///
@@ -28,12 +30,12 @@ pub(super) async fn outbox_claim(
         .saturating_mul(1_000_000_000);
     let until = now.saturating_add(lease_ns);
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
+    let rows: Vec<(i64, String, String, i64, Option<i64>)> = sqlx::query_as(
         "UPDATE outbox SET lease_until = ?1, next_at = ?1 WHERE id IN \
          (SELECT id FROM outbox WHERE done = 0 AND next_at <= ?2 AND lease_until <= ?2 \
           AND (?4 IS NULL OR target = ?4) \
           ORDER BY next_at, id LIMIT ?3) \
-         RETURNING id, target, payload, attempts",
+         RETURNING id, target, payload, attempts, journal_seq",
     )
     .bind(until)
     .bind(now)
@@ -42,21 +44,62 @@ pub(super) async fn outbox_claim(
     .fetch_all(&mut *conn)
     .await
     .ctx("claiming outbox items")?;
+    let seqs: Vec<i64> = rows.iter().filter_map(|r| r.4).collect();
+    let hashes = hashes_of(conn, &seqs).await?;
     let mut items = rows
         .into_iter()
-        .map(|(id, target, payload, attempts)| {
+        .map(|(id, target, payload, attempts, seq)| {
             let payload = serde_json::from_str(&payload)
                 .ctx_with(|| format!("outbox item {id}: stored payload is not JSON"))?;
+            let journal = match seq {
+                None => None,
+                Some(seq) => Some(JournalAnchor {
+                    seq,
+                    hash: hashes.get(&seq).cloned().ok_or_else(|| {
+                        StoreError(format!(
+                            "outbox item {id}: its journal entry {seq} is missing"
+                        ))
+                    })?,
+                }),
+            };
             Ok(OutboxItem {
                 id,
                 target,
                 payload,
                 attempts,
+                journal,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
     items.sort_by_key(|i| i.id);
     Ok(items)
+}
+
+/// The hashes of journal entries `seqs`, by number.
+async fn hashes_of(
+    conn: &mut SqliteConnection,
+    seqs: &[i64],
+) -> Result<HashMap<i64, String>, StoreError> {
+    let rows = super::write::run_chunked(
+        conn,
+        "SELECT seq, hash FROM journal WHERE seq IN (",
+        "?",
+        ")",
+        seqs,
+        "reading the journal entries of outbox items",
+        |seq, a| a.add(*seq),
+    )
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get::<i64, _>(0)
+                    .ctx("reading a journal entry's number")?,
+                r.try_get::<String, _>(1)
+                    .ctx("reading a journal entry's hash")?,
+            ))
+        })
+        .collect()
 }
 
 /// Marks an outbox item delivered.

@@ -15,7 +15,7 @@ use super::{Ctx, Tail, from_ns, ns};
 use crate::store::journal::{GENESIS, chain_hash};
 use crate::store::pack::unpack;
 use crate::store::{
-    JournalEntry, ListQuery, Page, PolicyVersion, StoreError, StoredEvent, Verified,
+    JournalAnchor, JournalEntry, ListQuery, Page, PolicyVersion, StoreError, StoredEvent, Verified,
 };
 
 /// The columns [`stored_event`] reads, in its order.
@@ -448,7 +448,15 @@ pub(super) async fn policy_versions(
 /// other from 1 without a gap, that each links to the one before (the
 /// first to the genesis hash), and that each hash is that of its content.
 /// Reports the first entry that fails, and counts all entries.
-pub(super) async fn verify(pool: &SqlitePool) -> Result<Verified, StoreError> {
+///
+/// With an `anchor` (an entry as someone outside the store saw it: a
+/// webhook's receiver), the chain must also reach that entry and hold its
+/// hash there: entries cut from the end, or a chain rewritten from some
+/// entry on, cannot be told from the store alone.
+pub(super) async fn verify(
+    pool: &SqlitePool,
+    anchor: Option<&JournalAnchor>,
+) -> Result<Verified, StoreError> {
     let mut entries = 0i64;
     let mut broken: Option<(i64, String)> = None;
     let mut expect_seq = 1i64;
@@ -496,7 +504,12 @@ pub(super) async fn verify(pool: &SqlitePool) -> Result<Verified, StoreError> {
             } else if chain_hash(prev_hash, seq, event_id, kind, body) != hash {
                 Some("hash does not match its content".to_string())
             } else {
-                None
+                anchor.filter(|a| a.seq == seq && a.hash != hash).map(|a| {
+                    format!(
+                        "its hash is {hash}, and the anchor says {}: the journal was rewritten at or before it",
+                        a.hash
+                    )
+                })
             };
             match reason {
                 Some(r) => broken = Some((seq, r)),
@@ -507,6 +520,26 @@ pub(super) async fn verify(pool: &SqlitePool) -> Result<Verified, StoreError> {
             }
         }
     }
+    if broken.is_none()
+        && let Some(a) = anchor
+        && a.seq >= expect_seq
+    {
+        let reason = match expect_seq - 1 {
+            0 => format!(
+                "the journal is empty, and the anchor names entry {}: every entry was cut",
+                a.seq
+            ),
+            last => format!(
+                "the journal ends at entry {last}, and the anchor names entry {}: entries were cut from its end",
+                a.seq
+            ),
+        };
+        broken = Some((expect_seq, reason));
+    }
+    let last = (broken.is_none() && expect_seq > 1).then(|| JournalAnchor {
+        seq: expect_seq - 1,
+        hash: expect_prev,
+    });
     let (first_broken, reason) = match broken {
         Some((seq, r)) => (Some(seq), Some(r)),
         None => (None, None),
@@ -515,5 +548,6 @@ pub(super) async fn verify(pool: &SqlitePool) -> Result<Verified, StoreError> {
         entries,
         first_broken,
         reason,
+        last,
     })
 }

@@ -13,7 +13,7 @@
 //! | `event_units` | `unit`, `received_at`, `event_id` (together the key): the case's unit, for paging by unit, written like `event_departments` |
 //! | `key_marks` | `shard`, `merged`: per shard of the two tables above, the last event (by rowid) whose keys of that shard are in them |
 //! | `journal` | `seq` (primary key, from 1), `event_id`, `kind`, `body` (canonical JSON, as hashed), `prev_hash`, `hash` |
-//! | `outbox` | `id`, `target`, `payload`, `attempts` (failed ones), `next_at`, `lease_until`, `last_error`, `done` |
+//! | `outbox` | `id`, `target`, `payload`, `attempts` (failed ones), `next_at`, `lease_until`, `last_error`, `done`, `journal_seq` (the journal entry of the transition it reports; `NULL` for an alert) |
 //! | `policy_versions` | `id`, `hash`, `activated_at`, `activated_by`, `files` (JSON `[[path, text], ...]`), `summary` |
 //! | `alerts` | `id`, `threshold`, `grp` (the group), `by_kind`, `raised_at`, `raised_json`, `cleared_at`, `cleared_json`: one row per raised alert, completed when it clears |
 //! | `monitor_clock` | one row: `at`, `policy` (a content hash): the threshold monitor's clock, written with the alerts; they are complete up to it |
@@ -31,8 +31,10 @@ use crate::store::StoreError;
 /// index on `events (unit, ...)` and no `event_units` or `key_marks`;
 /// [`V2_TO_V3`] upgrades it. Version 3 had no `monitor_clock` (created
 /// with the other tables); a version 3 Whistle would not keep it, so it
-/// may not open a version 4 database.
-pub(super) const VERSION: i64 = 4;
+/// may not open a version 4 database. Version 4 had no
+/// `outbox.journal_seq`; [`V4_TO_V5`] adds it (the items queued before
+/// stay without one).
+pub(super) const VERSION: i64 = 5;
 
 /// The open states, as an SQL list (the partial index and the queries that
 /// use it must spell it the same way).
@@ -114,7 +116,8 @@ const TABLES: &[&str] = &[
         next_at     INTEGER NOT NULL,
         lease_until INTEGER NOT NULL DEFAULT 0,
         last_error  TEXT,
-        done        INTEGER NOT NULL DEFAULT 0
+        done        INTEGER NOT NULL DEFAULT 0,
+        journal_seq INTEGER
     )",
     "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_at, id) WHERE done = 0",
     "CREATE TABLE IF NOT EXISTS policy_versions (
@@ -171,6 +174,11 @@ const V2_TO_V3: &[&str] = &[
     "DROP INDEX IF EXISTS events_unit",
 ];
 
+/// Upgrades a version 4 database: an outbox item names the journal entry
+/// of the transition it reports, so that a webhook's receiver holds an
+/// anchor for the chain's end.
+const V4_TO_V5: &[&str] = &["ALTER TABLE outbox ADD COLUMN journal_seq INTEGER"];
+
 /// A mark per shard of `keys.rs`, where there is none: past every event
 /// there is, whose keys are all in their tables (a new database has none;
 /// an upgraded one has written them all).
@@ -202,7 +210,7 @@ pub(super) async fn migrate(conn: &mut SqliteConnection) -> Result<(), StoreErro
         )));
     }
     // Each step upgrades from its version to the next, in turn.
-    let steps: [(i64, &[&str]); 3] = [(1, V1_TO_V2), (2, V2_TO_V3), (3, &[])];
+    let steps: [(i64, &[&str]); 4] = [(1, V1_TO_V2), (2, V2_TO_V3), (3, &[]), (4, V4_TO_V5)];
     for (from, step) in steps {
         if (1..=from).contains(&found) {
             tracing::info!(

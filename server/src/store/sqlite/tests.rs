@@ -726,6 +726,127 @@ async fn the_journal_chain_detects_tampering() {
     assert_eq!(v.reason.as_deref(), Some("entries 1 to 4 are missing"));
 }
 
+/// The outbox items of a store with one webhook, after three events.
+async fn anchored_store() -> (
+    tempfile::TempDir,
+    SqliteStore,
+    Vec<crate::store::OutboxItem>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path(), vec!["city".into()])
+        .await
+        .unwrap();
+    let p = policy();
+    for id in ["E1", "E2", "E3"] {
+        insert_one(&s, new_event(&p, id, "lamp", "G1", "{}", 0)).await;
+    }
+    let items = s
+        .outbox_claim(Timestamp::now(), 30, 100, None)
+        .await
+        .unwrap();
+    (dir, s, items)
+}
+
+#[tokio::test]
+async fn an_outbox_item_names_its_journal_entry() {
+    let (_dir, s, items) = anchored_store().await;
+    assert_eq!(items.len(), 6);
+    for item in &items {
+        let id = item.payload["event_id"].as_str().unwrap();
+        let entry = s
+            .journal_for(id)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|e| e.body == item.payload)
+            .unwrap();
+        let anchor = item.journal.as_ref().unwrap();
+        assert_eq!((anchor.seq, &anchor.hash), (entry.seq, &entry.hash));
+    }
+    // The last one is the chain's end as `verify` finds it.
+    let v = s.verify().await.unwrap();
+    assert_eq!(v.last, items.last().unwrap().journal);
+}
+
+#[tokio::test]
+async fn an_anchor_finds_entries_cut_from_the_end_and_a_rewritten_chain() {
+    let (dir, s, items) = anchored_store().await;
+    let last = items.last().unwrap().journal.clone().unwrap();
+    let earlier = items[3].journal.clone().unwrap();
+    s.close().await.unwrap();
+    let check = |anchor: Option<crate::store::JournalAnchor>| {
+        let path = dir.path().to_path_buf();
+        async move {
+            SqliteStore::verify_read_only(&path, anchor.as_ref())
+                .await
+                .unwrap()
+        }
+    };
+    for a in [&last, &earlier] {
+        let v = check(Some(a.clone())).await;
+        assert_eq!((v.first_broken, v.entries), (None, 6), "{v:?}");
+    }
+    // The last two entries cut: the chain alone still holds.
+    let s = open(dir.path()).await;
+    tamper(&s, "DELETE FROM journal WHERE seq > 4").await;
+    s.close().await.unwrap();
+    let alone = check(None).await;
+    assert_eq!(alone.first_broken, None);
+    assert_eq!(alone.last.as_ref().map(|l| l.seq), Some(4));
+    let v = check(Some(last.clone())).await;
+    assert_eq!(v.first_broken, Some(5), "{v:?}");
+    assert_eq!(v.last, None);
+    let reason = v.reason.unwrap();
+    assert!(
+        reason.contains("ends at entry 4, and the anchor names entry 6"),
+        "{reason}"
+    );
+    assert_eq!(check(Some(earlier.clone())).await.first_broken, None);
+    // Entry 3 rewritten and the chain made again from it: only an anchor
+    // at or after it tells.
+    let s = open(dir.path()).await;
+    {
+        let mut w = s.writer.lock().await;
+        let rows: Vec<(i64, Option<String>, String, String)> = sqlx::query_as(
+            "SELECT seq, event_id, kind, body FROM journal WHERE seq >= 3 ORDER BY seq",
+        )
+        .fetch_all(&mut w.conn)
+        .await
+        .unwrap();
+        let (prev,): (String,) = sqlx::query_as("SELECT hash FROM journal WHERE seq = 2")
+            .fetch_one(&mut w.conn)
+            .await
+            .unwrap();
+        let mut prev = prev;
+        for (seq, event_id, kind, body) in rows {
+            let body = if seq == 3 {
+                body.replace("E2", "E9")
+            } else {
+                body
+            };
+            let hash =
+                crate::store::journal::chain_hash(&prev, seq, event_id.as_deref(), &kind, &body);
+            sqlx::query("UPDATE journal SET body = ?, prev_hash = ?, hash = ? WHERE seq = ?")
+                .bind(&body)
+                .bind(&prev)
+                .bind(&hash)
+                .bind(seq)
+                .execute(&mut w.conn)
+                .await
+                .unwrap();
+            prev = hash;
+        }
+    }
+    s.close().await.unwrap();
+    assert_eq!(check(None).await.first_broken, None);
+    let v = check(Some(earlier)).await;
+    assert_eq!(v.first_broken, Some(4), "{v:?}");
+    assert!(v.reason.unwrap().contains("rewritten at or before it"));
+    let before = items[1].journal.clone().unwrap();
+    assert_eq!(before.seq, 2);
+    assert_eq!(check(Some(before)).await.first_broken, None);
+}
+
 #[tokio::test]
 async fn outbox_items_are_leased_retried_and_done() {
     let dir = tempfile::tempdir().unwrap();
@@ -1328,6 +1449,7 @@ async fn a_version_1_database_is_upgraded_with_nothing_lost() {
         "ALTER TABLE v1 RENAME TO event_departments",
         "CREATE INDEX event_departments_department \
          ON event_departments (department, received_at, event_id)",
+        "ALTER TABLE outbox DROP COLUMN journal_seq",
         "PRAGMA user_version = 1",
     ] {
         tamper(&s, sql).await;
@@ -1340,7 +1462,7 @@ async fn a_version_1_database_is_upgraded_with_nothing_lost() {
     assert_eq!(of_department(&s, "fire").await, ["E1"]);
     assert_eq!(department_rows(&s).await, rows_before);
     assert_eq!(unit_rows(&s).await, units_before);
-    assert_eq!(number(&s, "PRAGMA user_version").await, 4);
+    assert_eq!(number(&s, "PRAGMA user_version").await, 5);
     let unit_index = "SELECT count(*) FROM sqlite_schema WHERE name = 'events_unit'";
     assert_eq!(number(&s, unit_index).await, 0);
     // Every event was in the tables before: every shard is marked past it.
@@ -1356,6 +1478,42 @@ async fn a_version_1_database_is_upgraded_with_nothing_lost() {
     assert_eq!(of_department(&s, "grid_team").await, ["E2", "E1"]);
     assert_eq!(of_department(&s, "fire").await, ["E1"]);
     s.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_version_4_outbox_is_upgraded_and_its_items_still_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = policy();
+    {
+        let s = SqliteStore::open(dir.path(), vec!["city".into()])
+            .await
+            .unwrap();
+        insert_one(&s, new_event(&p, "E1", "lamp", "G1", "{}", 0)).await;
+        for sql in [
+            "ALTER TABLE outbox DROP COLUMN journal_seq",
+            "PRAGMA user_version = 4",
+        ] {
+            tamper(&s, sql).await;
+        }
+        s.close().await.unwrap();
+    }
+    let s = SqliteStore::open(dir.path(), vec!["city".into()])
+        .await
+        .unwrap();
+    assert_eq!(number(&s, "PRAGMA user_version").await, 5);
+    insert_one(&s, new_event(&p, "E2", "lamp", "G1", "{}", 0)).await;
+    let items = s
+        .outbox_claim(Timestamp::now(), 30, 100, None)
+        .await
+        .unwrap();
+    let anchored: Vec<(&str, bool)> = items
+        .iter()
+        .map(|i| (i.payload["event_id"].as_str().unwrap(), i.journal.is_some()))
+        .collect();
+    assert_eq!(
+        anchored,
+        [("E1", false), ("E1", false), ("E2", true), ("E2", true)]
+    );
 }
 
 #[tokio::test]

@@ -41,8 +41,8 @@ const JOURNAL_HEAD: &str =
     "INSERT INTO journal (seq, event_id, kind, body, prev_hash, hash) VALUES ";
 const JOURNAL_TUPLE: &str = "(?, ?, ?, ?, ?, ?)";
 
-const OUTBOX_HEAD: &str = "INSERT INTO outbox (target, payload, next_at) VALUES ";
-const OUTBOX_TUPLE: &str = "(?, ?, ?)";
+const OUTBOX_HEAD: &str = "INSERT INTO outbox (target, payload, next_at, journal_seq) VALUES ";
+const OUTBOX_TUPLE: &str = "(?, ?, ?, ?)";
 
 /// The columns copied from a case for filtering.
 struct CaseColumns<'a> {
@@ -181,7 +181,8 @@ fn chain_transitions<'a>(
     }
 }
 
-/// Writes journal entries, and queues each transition for every webhook.
+/// Writes journal entries, and queues each transition for every webhook,
+/// with its entry's number.
 async fn write_entries(
     conn: &mut SqliteConnection,
     targets: &[Arc<str>],
@@ -201,10 +202,10 @@ async fn write_entries(
     if targets.is_empty() {
         return Ok(());
     }
-    let items: Vec<(&Arc<str>, &Arc<str>)> = entries
+    let items: Vec<(&Arc<str>, &JournalRow<'_>)> = entries
         .iter()
         .filter(|e| e.kind == journal::TRANSITION)
-        .flat_map(|e| targets.iter().map(move |t| (t, &e.body)))
+        .flat_map(|e| targets.iter().map(move |t| (t, e)))
         .collect();
     run_chunked(
         conn,
@@ -213,10 +214,11 @@ async fn write_entries(
         "",
         &items,
         "queueing notifications",
-        |(t, body), a| {
+        |(t, e), a| {
             a.add(Arc::clone(t))?;
-            a.add(Arc::clone(body))?;
-            a.add(queued_at)
+            a.add(Arc::clone(&e.body))?;
+            a.add(queued_at)?;
+            a.add(e.seq)
         },
     )
     .await
