@@ -228,6 +228,51 @@ fn whistle_assess_reads_the_store_without_a_server() {
         "{out}"
     );
 
+    // --out: the same table, and the scores (with the weight counted) and
+    // the targets in files of their own.
+    let tables = dir.path().join("tables");
+    let (code, out, all) = assess(
+        &data,
+        &[
+            "--period",
+            "2026-06",
+            "--format",
+            "csv",
+            "--out",
+            tables.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{all}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        all.contains("groups.csv") && all.contains("targets.csv"),
+        "{all}"
+    );
+    let read = |name: &str| std::fs::read_to_string(tables.join(name)).unwrap();
+    let (_, stdout_csv, _) = assess(&data, &["--period", "2026-06", "--format", "csv"]);
+    assert_eq!(read("groups.csv"), stdout_csv);
+    let scores: Vec<String> = read("scores.csv").lines().map(String::from).collect();
+    assert_eq!(scores[0], "\u{feff}by,group,name,score,weight_counted");
+    // No satisfaction yet: scored on the 50 of on-time response.
+    assert!(
+        scores.contains(&"department,grid_team,网格工作站,0,50".to_string()),
+        "{scores:?}"
+    );
+    assert_eq!(
+        read("targets.csv"),
+        "\u{feff}metric,op,bound,value,met\non_time_response,>=,0.9,0,false\n"
+    );
+    // --out writes CSV only.
+    let (code, _, all) = assess(
+        &data,
+        &["--period", "2026-06", "--out", tables.to_str().unwrap()],
+    );
+    assert_eq!(code, 2, "{all}");
+    assert!(
+        all.contains("--out writes CSV files: add --format csv"),
+        "{all}"
+    );
+
     // The table: aligned columns, with Chinese names two columns wide.
     let (code, out, all) = assess(&data, &["--period", "2026-06", "--by", "department"]);
     assert_eq!(code, 0, "{all}");

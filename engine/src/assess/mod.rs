@@ -53,6 +53,7 @@
 //! Each `target` compares the district-wide value (every event of the
 //! period once) with its bound; without a value it is not met.
 
+pub mod csv;
 mod period;
 mod report;
 pub(crate) use report::display;

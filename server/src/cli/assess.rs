@@ -11,6 +11,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use unicode_width::UnicodeWidthStr;
+use whistle_engine::assess::csv::{
+    SCORE_COLUMNS, TARGET_COLUMNS, Table, opt, score_rows, target_rows,
+};
 use whistle_engine::assess::{GroupTable, Period, Report, ScoreTable, Values, parse_group};
 use whistle_engine::model::Metric;
 use whistle_engine::{Policy, compile};
@@ -41,6 +44,11 @@ pub struct AssessArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
+    /// With `--format csv`: write `groups.csv` (what standard output
+    /// would get), `scores.csv` (each score with the weight it counted)
+    /// and `targets.csv` into this directory instead.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// How to print the assessment.
@@ -50,32 +58,40 @@ pub enum Format {
     Table,
     /// The report as one JSON document.
     Json,
-    /// One row per group, for spreadsheets.
+    /// One row per group, for spreadsheets (with `--out`, the scores and
+    /// targets too, in files of their own).
     Csv,
 }
 
-/// Prints the assessment; exit 0, or 2 when it cannot be made.
+/// Prints the assessment (or writes its tables with `--out`); exit 0, or
+/// 2 when it cannot be made.
 pub fn run(a: &AssessArgs) -> u8 {
-    match assess(a) {
-        Ok((policy, report)) => {
-            let text = match a.format {
-                Format::Json => serde_json::to_string_pretty(&report).map(|s| s + "\n"),
-                Format::Csv => Ok(csv(&report)),
-                Format::Table => Ok(table(&policy, &report)),
-            };
-            match text {
-                Ok(t) => {
-                    put_part!("{t}");
-                    OK
-                }
-                Err(e) => {
-                    say!("error: {e}");
-                    CANNOT_RUN
-                }
-            }
-        }
+    if a.out.is_some() && !matches!(a.format, Format::Csv) {
+        say!("error: --out writes CSV files: add --format csv");
+        return CANNOT_RUN;
+    }
+    let (policy, report) = match assess(a) {
+        Ok(made) => made,
         Err(msg) => {
             say!("error: {msg}");
+            return CANNOT_RUN;
+        }
+    };
+    let done = match &a.out {
+        Some(dir) => write_tables(&report, dir).map(|paths| say!("wrote {}", paths.join(", "))),
+        None => match a.format {
+            Format::Json => serde_json::to_string_pretty(&report)
+                .map(|s| s + "\n")
+                .map_err(|e| e.to_string()),
+            Format::Csv => Ok(csv(&report)),
+            Format::Table => Ok(table(&policy, &report)),
+        }
+        .map(|t| put_part!("{t}")),
+    };
+    match done {
+        Ok(()) => OK,
+        Err(e) => {
+            say!("error: {e}");
             CANNOT_RUN
         }
     }
@@ -353,51 +369,36 @@ fn table(policy: &Policy, r: &Report) -> String {
     out
 }
 
-fn csv_row(
-    out: &mut csv::Writer<Vec<u8>>,
-    by: &str,
-    group: &str,
-    name: &str,
-    v: &Values,
-    score: Option<f64>,
-) {
+fn csv_row(t: &mut Table, by: &str, group: &str, name: &str, v: &Values, score: Option<f64>) {
     let mut fields = vec![by.to_string(), group.to_string(), name.to_string()];
-    fields.extend(
-        COLUMNS
-            .iter()
-            .map(|&(m, _)| v.get(m).map_or(String::new(), |x| x.to_string())),
-    );
-    fields.push(score.map_or(String::new(), |s| s.to_string()));
-    // Writing to memory fails only on a row of another length than the
-    // header's: a bug the tests catch.
-    let written = out.write_record(fields);
-    debug_assert!(written.is_ok(), "{written:?}");
+    fields.extend(COLUMNS.iter().map(|&(m, _)| opt(v.get(m))));
+    fields.push(opt(score));
+    t.row(fields);
 }
 
 /// One row per group (and one `all` row for the whole district), each metric a raw number
 /// (shares as fractions, empty where there is no value), with the group's
-/// score under the first `assess` block of its kind.
+/// score under the `assess` block of its kind (`--out` writes the weight
+/// each score counted, and the targets, beside it).
 fn csv(r: &Report) -> String {
-    let bom = whistle_engine::sim::report::csv::BOM;
-    let mut out = csv::Writer::from_writer(bom.as_bytes().to_vec());
-    let header = ["by", "group", "name"]
+    let header: Vec<&str> = ["by", "group", "name"]
         .into_iter()
         .chain(COLUMNS.iter().map(|(m, _)| m.name()))
-        .chain(["score"]);
-    let written = out.write_record(header);
-    debug_assert!(written.is_ok(), "{written:?}");
+        .chain(["score"])
+        .collect();
+    let mut t = Table::new(&header);
     // `all`, not `district`: the `district` level has rows of its own,
     // and a pivot on `by` would count every event twice.
-    csv_row(&mut out, "all", "all", "", &r.district, None);
-    for t in &r.groups {
-        let scores = r.scores.iter().find(|s| s.by == t.by);
-        for row in &t.rows {
+    csv_row(&mut t, "all", "all", "", &r.district, None);
+    for g in &r.groups {
+        let scores = r.scores.iter().find(|s| s.by == g.by);
+        for row in &g.rows {
             let score = scores
                 .and_then(|s| s.rows.iter().find(|x| x.group == row.group))
                 .and_then(|x| x.score);
             csv_row(
-                &mut out,
-                &t.by,
+                &mut t,
+                &g.by,
                 &row.group,
                 row.name.as_deref().unwrap_or(""),
                 &row.values,
@@ -405,5 +406,31 @@ fn csv(r: &Report) -> String {
             );
         }
     }
-    String::from_utf8(out.into_inner().unwrap_or_default()).unwrap_or_default()
+    t.text()
+}
+
+/// Writes `groups.csv`, `scores.csv` and `targets.csv` into `dir`
+/// (created if missing); returns the paths written.
+fn write_tables(r: &Report, dir: &std::path::Path) -> Result<Vec<String>, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+    let mut scores = Table::new(&SCORE_COLUMNS);
+    for row in score_rows(r) {
+        scores.row(row);
+    }
+    let mut targets = Table::new(&TARGET_COLUMNS);
+    for row in target_rows(r) {
+        targets.row(row);
+    }
+    let mut written = Vec::new();
+    for (name, text) in [
+        ("groups.csv", csv(r)),
+        ("scores.csv", scores.text()),
+        ("targets.csv", targets.text()),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, text)
+            .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+        written.push(path.display().to_string());
+    }
+    Ok(written)
 }

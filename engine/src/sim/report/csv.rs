@@ -4,53 +4,20 @@
 //! `baseline`) so that both runs share it.
 
 use super::Report;
+pub use crate::assess::csv::BOM;
+use crate::assess::csv::{SCORE_COLUMNS, TARGET_COLUMNS, Table, num, opt, score_rows, target_rows};
 use crate::sim::stats::RunReport;
-
-fn num(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{x:.0}")
-    } else {
-        format!("{x}")
-    }
-}
-
-fn opt(x: Option<f64>) -> String {
-    x.map(num).unwrap_or_default()
-}
-
-/// What every CSV table Whistle writes starts with: Excel opens a UTF-8
-/// file as the system's code page unless it starts with a byte-order
-/// mark, and the tables hold Chinese names.
-pub const BOM: &str = "\u{feff}";
-
-struct Table {
-    out: csv::Writer<Vec<u8>>,
-}
-
-impl Table {
-    fn new(header: &[&str]) -> Table {
-        let out = csv::Writer::from_writer(BOM.as_bytes().to_vec());
-        let mut t = Table { out };
-        t.row(header.iter().map(|s| s.to_string()));
-        t
-    }
-
-    fn row(&mut self, fields: impl IntoIterator<Item = String>) {
-        // Writing to memory fails only on a row of another length than
-        // the header's: a bug the tests catch.
-        let written = self.out.write_record(fields);
-        debug_assert!(written.is_ok(), "{written:?}");
-    }
-
-    fn text(self) -> String {
-        let bytes = self.out.into_inner().unwrap_or_default();
-        String::from_utf8(bytes).unwrap_or_default()
-    }
-}
 
 fn runs(r: &Report) -> Vec<&RunReport> {
     std::iter::once(&r.draft)
         .chain(r.baseline.as_ref())
+        .collect()
+}
+
+/// An assessment table's columns after the `policy` column.
+fn with_policy<'a>(columns: &[&'a str]) -> Vec<&'a str> {
+    std::iter::once("policy")
+        .chain(columns.iter().copied())
         .collect()
 }
 
@@ -212,34 +179,18 @@ pub fn tables(r: &Report) -> Vec<(String, String)> {
     }
     out.push(("pools.csv".to_string(), t.text()));
 
-    let mut t = Table::new(&["policy", "by", "group", "name", "score", "weight_counted"]);
+    let mut t = Table::new(&with_policy(&SCORE_COLUMNS));
     for run in runs(r) {
-        for table in &run.assessment.scores {
-            for row in &table.rows {
-                t.row([
-                    run.role.as_str().into(),
-                    table.by.clone(),
-                    row.group.clone(),
-                    row.name.clone().unwrap_or_default(),
-                    opt(row.score),
-                    num(row.weight_counted),
-                ]);
-            }
+        for row in score_rows(&run.assessment) {
+            t.row(std::iter::once(run.role.as_str().to_string()).chain(row));
         }
     }
     out.push(("scores.csv".to_string(), t.text()));
 
-    let mut t = Table::new(&["policy", "metric", "op", "bound", "value", "met"]);
+    let mut t = Table::new(&with_policy(&TARGET_COLUMNS));
     for run in runs(r) {
-        for x in &run.assessment.targets {
-            t.row([
-                run.role.as_str().into(),
-                x.metric.to_string(),
-                x.op.to_string(),
-                num(x.bound),
-                opt(x.value),
-                x.met.to_string(),
-            ]);
+        for row in target_rows(&run.assessment) {
+            t.row(std::iter::once(run.role.as_str().to_string()).chain(row));
         }
     }
     out.push(("targets.csv".to_string(), t.text()));
