@@ -771,27 +771,30 @@ fn the_api_describes_itself_and_reports_metrics() {
     assert!(text.contains("whistle_store_flush_seconds_count"), "{text}");
 }
 
+/// `whistle serve` of the shipped policy on `data`, expected to be refused
+/// at start: a server that starts instead fails the test after a minute.
+fn serve_refused(data: &Path) -> std::process::Output {
+    run_within(
+        &[
+            "serve",
+            "--policy",
+            shipped().to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+        ],
+        Duration::from_secs(60),
+    )
+}
+
 /// A second server on the same data directory is refused at once, by
 /// name; the first goes on serving, and its lock goes with it.
 #[test]
 fn one_data_directory_serves_one_server() {
     let data = tempfile::tempdir().unwrap();
     let s = Server::start(&shipped(), data.path(), None);
-    let second = |port: u16| {
-        run_within(
-            &[
-                "serve",
-                "--policy",
-                shipped().to_str().unwrap(),
-                "--data",
-                data.path().to_str().unwrap(),
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ],
-            Duration::from_secs(60),
-        )
-    };
-    let out = second(free_port());
+    let out = serve_refused(data.path());
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
         text(&out).contains("another `whistle serve` is using the data directory"),
@@ -812,18 +815,7 @@ fn an_emptied_store_is_refused_at_start() {
     drop(Server::start(&shipped(), data.path(), None));
     let db = data.path().join("whistle.db");
     std::fs::write(&db, b"").unwrap();
-    let out = run_within(
-        &[
-            "serve",
-            "--policy",
-            shipped().to_str().unwrap(),
-            "--data",
-            data.path().to_str().unwrap(),
-            "--listen",
-            &format!("127.0.0.1:{}", free_port()),
-        ],
-        Duration::from_secs(60),
-    );
+    let out = serve_refused(data.path());
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
         text(&out).contains("whistle.db is empty (0 bytes)"),

@@ -87,15 +87,7 @@ pub fn whistle() -> &'static Path {
 /// Runs `whistle ARGS` with `stdin` and returns its output.
 pub fn run(args: &[&str], stdin: &[u8]) -> Output {
     use std::io::Write;
-    let mut child = Command::new(whistle())
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("whistle starts");
+    let mut child = started(args, Stdio::piped());
     let mut input = child.stdin.take().unwrap();
     let data = stdin.to_vec();
     let writer = std::thread::spawn(move || {
@@ -106,19 +98,24 @@ pub fn run(args: &[&str], stdin: &[u8]) -> Output {
     out
 }
 
+/// `whistle ARGS` started from the project root, its output captured.
+fn started(args: &[&str], stdin: Stdio) -> std::process::Child {
+    Command::new(whistle())
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("whistle starts")
+}
+
 /// [`run`] for a command expected to exit by itself (a server refused at
 /// start): if it is still running after `limit`, it is killed and the test
 /// fails, instead of waiting for it for ever.
 pub fn run_within(args: &[&str], limit: std::time::Duration) -> Output {
-    let mut child = Command::new(whistle())
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("whistle starts");
+    let mut child = started(args, Stdio::null());
     let started = std::time::Instant::now();
     while child.try_wait().unwrap().is_none() {
         if started.elapsed() > limit {
