@@ -1,5 +1,6 @@
 //! `whistle verify --data DIR [--anchor SEQ:HASH]`: checks the journal's
-//! hash chain, and that it reaches an entry seen outside the store.
+//! hash chain, that it reaches an entry seen outside the store, and every
+//! page of the database file.
 
 use std::path::PathBuf;
 
@@ -62,6 +63,14 @@ pub fn run(a: &VerifyArgs) -> u8 {
     let result = rt.block_on(SqliteStore::verify_read_only(&a.data, a.anchor.as_ref()));
     match result {
         Ok(v) => match v.first_broken {
+            None if v.damaged.is_some() => {
+                put!(
+                    "damaged: {} journal entries hold their chain, but the database file has damaged pages: {}",
+                    v.entries,
+                    v.damaged.unwrap_or_default()
+                );
+                FAILED
+            }
             None => {
                 let reached = match &a.anchor {
                     Some(x) => format!(", and it holds entry {} as anchored", x.seq),
@@ -82,6 +91,9 @@ pub fn run(a: &VerifyArgs) -> u8 {
                     v.reason.unwrap_or_default(),
                     v.entries
                 );
+                if let Some(d) = v.damaged {
+                    put!("damaged: the database file has damaged pages: {d}");
+                }
                 FAILED
             }
         },

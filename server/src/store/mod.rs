@@ -264,6 +264,10 @@ pub struct Verified {
     pub reason: Option<String>,
     /// The chain's last entry, when the chain holds to its end.
     pub last: Option<JournalAnchor>,
+    /// What SQLite's page check found wrong with the database file
+    /// (`None`: nothing; a damaged page of any table, not only the
+    /// journal's).
+    pub damaged: Option<String>,
 }
 
 /// Resolves once a commit is on disk (see [`Store::insert_events_committed`]).

@@ -250,14 +250,15 @@ impl SqliteStore {
         })
     }
 
-    /// Checks the journal's chain of the store in `dir` without writing to
-    /// it: an audit neither upgrades an older store's schema nor touches a
-    /// read-only one. With an `anchor`, the chain must reach it and hold
-    /// its hash there (see [`crate::store::OutboxItem::journal`]).
+    /// Checks the journal's chain of the store in `dir`, and every page of
+    /// the database file, without writing to it: an audit neither upgrades
+    /// an older store's schema nor touches a read-only one. With an
+    /// `anchor`, the chain must reach it and hold its hash there (see
+    /// [`crate::store::OutboxItem::journal`]).
     pub async fn verify_read_only(
         dir: &Path,
         anchor: Option<&crate::store::JournalAnchor>,
-    ) -> Result<crate::store::Verified, StoreError> {
+    ) -> Result<Verified, StoreError> {
         let path = dir.join(FILE_NAME);
         let shown = path.display().to_string();
         let pool = SqlitePoolOptions::new()
@@ -281,9 +282,18 @@ impl SqliteStore {
                 schema::VERSION
             )));
         }
+        // The pages first: a damaged one may stop the journal's walk with
+        // an error, and the audit should say what is damaged all the same.
+        let damaged = read::damage(&pool).await;
         let verified = read::verify(&pool, anchor).await;
         pool.close().await;
-        verified
+        match (damaged, verified) {
+            (Ok(damaged), Ok(v)) => Ok(Verified { damaged, ..v }),
+            (Ok(Some(damaged)), Err(e)) => Err(StoreError(format!(
+                "{shown} is damaged ({damaged}), and its journal cannot be read whole: {e}"
+            ))),
+            (Err(e), _) | (Ok(None), Err(e)) => Err(StoreError(format!("{shown}: {e}"))),
+        }
     }
 
     /// The database file.

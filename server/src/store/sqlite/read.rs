@@ -549,5 +549,37 @@ pub(super) async fn verify(
         first_broken,
         reason,
         last,
+        damaged: None,
     })
+}
+
+/// What SQLite's `quick_check` finds wrong with every page of the
+/// database (its structure, not the rows' meaning), as one line; `None`
+/// when it finds nothing. It reads the whole file.
+pub(super) async fn damage(pool: &SqlitePool) -> Result<Option<String>, StoreError> {
+    let rows: Vec<(String,)> = match sqlx::query_as("PRAGMA quick_check(20)")
+        .fetch_all(pool)
+        .await
+    {
+        Ok(rows) => rows,
+        // A page too damaged to walk stops the check itself: that is its
+        // finding, not a failure to check.
+        Err(sqlx::Error::Database(e)) if is_corrupt(e.code().as_deref()) => {
+            return Ok(Some(e.message().to_string()));
+        }
+        Err(e) => return Err(e).ctx("checking the database's pages"),
+    };
+    let found: Vec<String> = rows
+        .into_iter()
+        .map(|(r,)| r)
+        .filter(|r| r != "ok")
+        .collect();
+    Ok((!found.is_empty()).then(|| found.join("; ")))
+}
+
+/// Whether an SQLite result code (primary or extended, in decimal) says
+/// the file is damaged: `SQLITE_CORRUPT` or `SQLITE_NOTADB`.
+fn is_corrupt(code: Option<&str>) -> bool {
+    code.and_then(|c| c.parse::<i32>().ok())
+        .is_some_and(|c| matches!(c & 0xff, 11 | 26))
 }

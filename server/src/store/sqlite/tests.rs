@@ -848,6 +848,50 @@ async fn an_anchor_finds_entries_cut_from_the_end_and_a_rewritten_chain() {
 }
 
 #[tokio::test]
+async fn verify_names_a_damaged_page_of_the_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = policy();
+    let s = open(dir.path()).await;
+    for i in 0..300 {
+        insert_one(&s, new_event(&p, &format!("E{i}"), "lamp", "G1", "{}", i)).await;
+    }
+    s.close().await.unwrap();
+    // The closed store's checkpoints stop within a tick; then everything
+    // is copied into the file and the log emptied.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    {
+        use sqlx::Connection as _;
+        let mut c = sqlx::SqliteConnection::connect(&format!(
+            "sqlite://{}",
+            dir.path().join(super::FILE_NAME).display()
+        ))
+        .await
+        .unwrap();
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+    }
+    let v = SqliteStore::verify_read_only(dir.path(), None)
+        .await
+        .unwrap();
+    assert_eq!((v.first_broken, &v.damaged), (None, &None), "{v:?}");
+    // A b-tree page's type byte overwritten, as a bad sector or a torn
+    // copy could: the chain may still hold, the file does not.
+    let file = dir.path().join(super::FILE_NAME);
+    let mut bytes = std::fs::read(&file).unwrap();
+    let page = 4096;
+    let last = bytes.len() / page - 1;
+    bytes[last * page] = 0xff;
+    std::fs::write(&file, &bytes).unwrap();
+    match SqliteStore::verify_read_only(dir.path(), None).await {
+        Ok(v) => assert!(v.damaged.is_some(), "{v:?}"),
+        Err(e) => assert!(e.0.contains("is damaged"), "{e}"),
+    }
+}
+
+#[tokio::test]
 async fn outbox_items_are_leased_retried_and_done() {
     let dir = tempfile::tempdir().unwrap();
     let s = SqliteStore::open(dir.path(), vec!["a".into(), "b".into()])
