@@ -100,10 +100,80 @@ fn resolve(path: &Path) -> std::io::Result<PathBuf> {
     }
 }
 
+/// The name [`replace_file`] gives its temporaries: `.whistle-XXXXXX.tmp`.
+fn is_temporary(name: &std::ffi::OsStr) -> bool {
+    name.to_str()
+        .is_some_and(|n| n.starts_with(".whistle-") && n.ends_with(".tmp"))
+}
+
+/// Removes the temporaries [`replace_file`] left under `root` (a folder
+/// and its folders, links not followed) when a crash cut a write short,
+/// if they were last written more than `older_than` ago: a younger one
+/// may be another process's write under way. Returns the files removed;
+/// one that cannot be read or removed is left, and the sweep goes on.
+pub fn sweep_temporaries(root: &Path, older_than: std::time::Duration) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.path().symlink_metadata() else {
+                continue;
+            };
+            if meta.is_dir() {
+                dirs.push(entry.path());
+            } else if meta.is_file()
+                && is_temporary(&entry.file_name())
+                && meta
+                    .modified()
+                    .ok()
+                    .and_then(|m| m.elapsed().ok())
+                    .is_some_and(|age| age > older_than)
+                && std::fs::remove_file(entry.path()).is_ok()
+            {
+                removed.push(entry.path());
+            }
+        }
+    }
+    removed
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn old_temporaries_are_swept_and_young_ones_and_others_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("categories")).unwrap();
+        let old = [
+            dir.path().join(".whistle-a1B2c3.tmp"),
+            dir.path().join("categories/.whistle-Zz9yX8.tmp"),
+        ];
+        let kept = [
+            dir.path().join("policy.whistle"),
+            dir.path().join(".whistle.tmp.notes"),
+            dir.path().join("other.tmp"),
+        ];
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for f in old.iter().chain(&kept) {
+            std::fs::write(f, "x").unwrap();
+            let file = std::fs::File::options().write(true).open(f).unwrap();
+            file.set_modified(hour_ago).unwrap();
+        }
+        let young = dir.path().join(".whistle-young1.tmp");
+        std::fs::write(&young, "x").unwrap();
+        let mut removed = sweep_temporaries(dir.path(), std::time::Duration::from_secs(600));
+        removed.sort();
+        let mut want = old.to_vec();
+        want.sort();
+        assert_eq!(removed, want);
+        assert!(old.iter().all(|f| !f.exists()));
+        assert!(kept.iter().chain([&young]).all(|f| f.exists()));
+    }
 
     #[test]
     fn a_link_is_kept_and_its_target_replaced() {

@@ -142,6 +142,15 @@ fn exposure(config: &Config) -> Result<(), String> {
 pub async fn build(opts: &Options) -> Result<Server, String> {
     // Refused before the data directory is touched.
     exposure(&opts.config)?;
+    // A rollout or an editor's save cut short by a crash left its
+    // temporary beside the policy files (an hour is far longer than any
+    // write takes).
+    for f in crate::replace::sweep_temporaries(&opts.policy, std::time::Duration::from_secs(3600)) {
+        tracing::info!(
+            "removed {}, left by a write that did not finish",
+            f.display()
+        );
+    }
     let on_disk = load_policy(&opts.policy);
     // A broken bundle and no store yet: nothing to fall back on, and no
     // reason to create the store.
