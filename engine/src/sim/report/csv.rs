@@ -4,7 +4,6 @@
 //! `baseline`) so that both runs share it.
 
 use super::Report;
-pub use crate::assess::csv::BOM;
 use crate::assess::csv::{SCORE_COLUMNS, TARGET_COLUMNS, Table, num, opt, score_rows, target_rows};
 use crate::sim::stats::RunReport;
 

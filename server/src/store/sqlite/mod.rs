@@ -290,9 +290,10 @@ impl SqliteStore {
         match (damaged, verified) {
             (Ok(damaged), Ok(v)) => Ok(Verified { damaged, ..v }),
             (Ok(Some(damaged)), Err(e)) => Err(StoreError(format!(
-                "{shown} is damaged ({damaged}), and its journal cannot be read whole: {e}"
+                "{shown} is damaged ({damaged}), and its journal cannot be read whole: {}",
+                e.0
             ))),
-            (Err(e), _) | (Ok(None), Err(e)) => Err(StoreError(format!("{shown}: {e}"))),
+            (Err(e), _) | (Ok(None), Err(e)) => Err(StoreError(format!("{shown}: {}", e.0))),
         }
     }
 
