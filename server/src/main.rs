@@ -36,7 +36,7 @@ enum Command {
     Simulate(cli::simulate::SimulateArgs),
     /// Assessment of a period from a data directory: metrics, scores, targets.
     Assess(cli::assess::AssessArgs),
-    /// Check the hash chain of a data directory's journal.
+    /// Check a data directory's store: the journal's hash chain (against an anchor too) and every page.
     Verify(cli::verify::VerifyArgs),
     /// Make a new access token and the hash to put in the config.
     Token(cli::token::TokenArgs),
