@@ -51,17 +51,21 @@ pub(super) async fn outbox_claim(
         .map(|(id, target, payload, attempts, seq)| {
             let payload = serde_json::from_str(&payload)
                 .ctx_with(|| format!("outbox item {id}: stored payload is not JSON"))?;
-            let journal = match seq {
-                None => None,
-                Some(seq) => Some(JournalAnchor {
+            // An entry gone from the journal (deleted by hand) must not
+            // hold up the webhook: the item goes without its anchor, and
+            // `whistle verify` names the gap.
+            let journal = seq.and_then(|seq| match hashes.get(&seq) {
+                Some(hash) => Some(JournalAnchor {
                     seq,
-                    hash: hashes.get(&seq).cloned().ok_or_else(|| {
-                        StoreError(format!(
-                            "outbox item {id}: its journal entry {seq} is missing"
-                        ))
-                    })?,
+                    hash: hash.clone(),
                 }),
-            };
+                None => {
+                    tracing::warn!(
+                        "outbox item {id}: its journal entry {seq} is missing; delivered without its anchor"
+                    );
+                    None
+                }
+            });
             Ok(OutboxItem {
                 id,
                 target,

@@ -766,6 +766,23 @@ async fn an_outbox_item_names_its_journal_entry() {
     // The last one is the chain's end as `verify` finds it.
     let v = s.verify().await.unwrap();
     assert_eq!(v.last, items.last().unwrap().journal);
+    // An entry deleted by hand does not hold up its item, nor the others
+    // claimed with it: it goes without its anchor.
+    for item in &items {
+        s.outbox_retry(item.id, Timestamp::now(), "HTTP 500")
+            .await
+            .unwrap();
+    }
+    tamper(&s, "DELETE FROM journal WHERE seq = 2").await;
+    let again = s
+        .outbox_claim(Timestamp::now(), 30, 100, None)
+        .await
+        .unwrap();
+    let anchors: Vec<Option<i64>> = again
+        .iter()
+        .map(|i| i.journal.as_ref().map(|j| j.seq))
+        .collect();
+    assert_eq!(anchors, [Some(1), None, Some(3), Some(4), Some(5), Some(6)]);
 }
 
 #[tokio::test]
