@@ -62,16 +62,8 @@ pub fn run(a: &VerifyArgs) -> u8 {
     };
     let result = rt.block_on(SqliteStore::verify_read_only(&a.data, a.anchor.as_ref()));
     match result {
-        Ok(v) => match v.first_broken {
-            None if v.damaged.is_some() => {
-                put!(
-                    "damaged: {} journal entries hold their chain, but the database file has damaged pages: {}",
-                    v.entries,
-                    v.damaged.unwrap_or_default()
-                );
-                FAILED
-            }
-            None => {
+        Ok(v) => match (v.first_broken, v.damaged) {
+            (None, None) => {
                 let reached = match &a.anchor {
                     Some(x) => format!(", and it holds entry {} as anchored", x.seq),
                     None => String::new(),
@@ -85,13 +77,20 @@ pub fn run(a: &VerifyArgs) -> u8 {
                 }
                 OK
             }
-            Some(seq) => {
+            (None, Some(d)) => {
+                put!(
+                    "damaged: {} journal entries hold their chain, but the database file has damaged pages: {d}",
+                    v.entries
+                );
+                FAILED
+            }
+            (Some(seq), damaged) => {
                 put!(
                     "broken: entry {seq}: {} ({} entries checked)",
                     v.reason.unwrap_or_default(),
                     v.entries
                 );
-                if let Some(d) = v.damaged {
+                if let Some(d) = damaged {
                     put!("damaged: the database file has damaged pages: {d}");
                 }
                 FAILED
